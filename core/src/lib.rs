@@ -1,0 +1,19 @@
+//! Sluice's core: every decision the broker makes, as deterministic sans-IO state machines.
+//!
+//! Nothing here touches sockets, files, threads, clocks or ambient randomness. Time arrives as
+//! arguments (`wall_ms`, ticks), randomness as a seeded [`prng::Prng`], and disks through the
+//! [`storage::Storage`] trait, so the same inputs always give the same outputs — in production
+//! under tokio, and in the simulator under a seed.
+//!
+//! # Layout
+//! - [`limits`]: every bound, `*_MAX`.
+//! - [`storage`]: the disk interface and its durability contract.
+//! - [`protocol`]: Kafka error codes and the zero-copy v2 record-batch view.
+//! - [`log`]: the partition log — segments, indexes, recovery, retention, checkpoints.
+//! - [`prng`]: the seeded generator everything random draws from.
+
+pub mod limits;
+pub mod log;
+pub mod prng;
+pub mod protocol;
+pub mod storage;

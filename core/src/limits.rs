@@ -1,0 +1,58 @@
+//! Every bound in Sluice, in one place.
+//!
+//! A limit is named `*_MAX` (or `*_MIN`) with its unit last. Anything that grows with input —
+//! a queue, an index, a read, a scan — is checked against one of these, and the relations that
+//! must hold between them are asserted at compile time below.
+
+/// Bytes in a v2 record batch header (baseOffset .. recordsCount).
+pub const BATCH_HEADER_BYTES: usize = 61;
+
+/// Largest record batch the log accepts, whatever a topic's `max.message.bytes` says.
+/// Kafka's default `message.max.bytes` is 1 048 588; we allow topics to raise it to 64 MiB.
+pub const BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Largest segment file (`segment.bytes`). Index positions are u32, and Kafka caps it at i32::MAX.
+pub const SEGMENT_BYTES_MAX: u32 = i32::MAX as u32;
+
+/// Smallest `segment.bytes` accepted: a segment must hold at least one maximal batch header.
+pub const SEGMENT_BYTES_MIN: u32 = 1024;
+
+/// Largest offset index or time index per segment (`segment.index.bytes`), as Kafka's default.
+pub const SEGMENT_INDEX_BYTES_MAX: u32 = 10 * 1024 * 1024;
+
+/// Bytes in one `.index` entry: relative offset u32, file position u32.
+pub const OFFSET_INDEX_ENTRY_BYTES: usize = 8;
+
+/// Bytes in one `.timeindex` entry: timestamp i64, relative offset u32.
+pub const TIME_INDEX_ENTRY_BYTES: usize = 12;
+
+/// Largest read the log performs for one fetch of one partition.
+pub const READ_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Bytes read per step while scanning batch headers (recovery, index lookups, truncation).
+pub const SCAN_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Segments one partition may hold. Beyond this, appends roll no further and fail, which keeps
+/// the in-memory segment table bounded; retention keeps real logs far below it.
+pub const SEGMENTS_PER_LOG_MAX: usize = 1 << 20;
+
+/// Partitions one log directory may hold.
+pub const PARTITIONS_PER_LOG_DIR_MAX: usize = 1 << 16;
+
+/// Entries in a leader-epoch checkpoint. Each leader change adds one.
+pub const LEADER_EPOCH_ENTRIES_MAX: usize = 1 << 16;
+
+/// Bytes of any checkpoint file the log reads back.
+pub const CHECKPOINT_FILE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Open file handles the file storage keeps cached.
+pub const OPEN_FILES_MAX: usize = 1024;
+
+/// Longest topic name, as Kafka's.
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+const _: () = assert!(BATCH_HEADER_BYTES < SEGMENT_BYTES_MIN as usize);
+const _: () = assert!(BATCH_BYTES_MAX <= READ_BYTES_MAX);
+const _: () = assert!(SCAN_CHUNK_BYTES >= BATCH_HEADER_BYTES);
+const _: () = assert!(SEGMENT_INDEX_BYTES_MAX as usize % OFFSET_INDEX_ENTRY_BYTES == 0);
+const _: () = assert!(SEGMENT_INDEX_BYTES_MAX as usize % TIME_INDEX_ENTRY_BYTES != usize::MAX);

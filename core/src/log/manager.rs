@@ -1,0 +1,236 @@
+//! All partition logs of one log directory, and the directory-level files Kafka keeps beside
+//! them: `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`, and the
+//! `.kafka_cleanshutdown` marker that lets the next start skip recovery.
+//!
+//! The marker is written last on a clean close and removed first on open, so any stop that is
+//! not a completed `close` leads to a recovery scan.
+
+use super::checkpoint;
+use super::{Log, LogConfig, LogError, OpenOptions, RecoveryReport, SyncRequest, TopicPartition};
+use crate::limits::{CHECKPOINT_FILE_BYTES_MAX, PARTITIONS_PER_LOG_DIR_MAX};
+use crate::storage::{self, Storage, StorageError, StorageErrorKind};
+use std::collections::BTreeMap;
+
+const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
+const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+const CLEAN_SHUTDOWN_MARKER: &str = ".kafka_cleanshutdown";
+
+/// What opening a log directory found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ManagerOpenReport {
+    /// Whether the previous process closed the directory cleanly.
+    pub clean_shutdown: bool,
+    /// Per partition, what its open did.
+    pub partitions: BTreeMap<TopicPartition, RecoveryReport>,
+}
+
+/// The logs of one directory. See the module docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogManager {
+    logs: BTreeMap<TopicPartition, Log>,
+}
+
+impl LogManager {
+    /// Opens every partition directory under the storage root, recovering after an unclean
+    /// stop, then rewrites the checkpoints. `configs` gives each topic's settings; topics not
+    /// in it get `default_config`.
+    pub fn open<S: Storage + ?Sized>(
+        storage: &mut S,
+        default_config: LogConfig,
+        configs: &BTreeMap<String, LogConfig>,
+        wall_ms: i64,
+    ) -> Result<(Self, ManagerOpenReport), LogError> {
+        storage.create_dir_all("")?;
+        let clean_shutdown = storage::exists(storage, CLEAN_SHUTDOWN_MARKER)?;
+        if clean_shutdown {
+            storage.remove(CLEAN_SHUTDOWN_MARKER)?;
+        }
+        let recovery_points = read_offsets(storage, RECOVERY_POINT_CHECKPOINT)?;
+        let log_starts = read_offsets(storage, LOG_START_CHECKPOINT)?;
+        let mut manager = Self { logs: BTreeMap::new() };
+        let mut report = ManagerOpenReport { clean_shutdown, partitions: BTreeMap::new() };
+        for name in storage.list("")? {
+            let Some(partition) = TopicPartition::parse_dir_name(&name) else { continue };
+            if manager.logs.len() >= PARTITIONS_PER_LOG_DIR_MAX {
+                return Err(LogError::Storage(StorageError::new(
+                    StorageErrorKind::Io,
+                    &name,
+                    "more partitions than PARTITIONS_PER_LOG_DIR_MAX",
+                )));
+            }
+            // Without a checkpointed recovery point the whole partition is scanned.
+            let recovery_point = recovery_points.get(&partition).copied();
+            let options = OpenOptions {
+                recovery_point: recovery_point.unwrap_or(0),
+                log_start_offset: log_starts.get(&partition).copied(),
+                clean_shutdown: clean_shutdown && recovery_point.is_some(),
+                wall_ms,
+            };
+            let config = configs.get(&partition.topic).copied().unwrap_or(default_config);
+            let (log, partition_report) = Log::open(storage, &name, config, options)?;
+            report.partitions.insert(partition.clone(), partition_report);
+            manager.logs.insert(partition, log);
+        }
+        manager.checkpoint(storage)?;
+        Ok((manager, report))
+    }
+
+    /// The log of `partition`.
+    pub fn log(&self, partition: &TopicPartition) -> Option<&Log> {
+        self.logs.get(partition)
+    }
+
+    /// The log of `partition`, mutably.
+    pub fn log_mut(&mut self, partition: &TopicPartition) -> Option<&mut Log> {
+        self.logs.get_mut(partition)
+    }
+
+    /// Every partition, in order.
+    pub fn partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.logs.keys()
+    }
+
+    /// Creates (or opens, if its directory exists) the log of `partition`.
+    pub fn create_log<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partition: &TopicPartition,
+        config: LogConfig,
+        wall_ms: i64,
+    ) -> Result<&mut Log, LogError> {
+        if !self.logs.contains_key(partition) {
+            if self.logs.len() >= PARTITIONS_PER_LOG_DIR_MAX {
+                return Err(LogError::Storage(StorageError::new(
+                    StorageErrorKind::NoSpace,
+                    &partition.dir_name(),
+                    "more partitions than PARTITIONS_PER_LOG_DIR_MAX",
+                )));
+            }
+            let options =
+                OpenOptions { recovery_point: 0, log_start_offset: None, clean_shutdown: false, wall_ms };
+            let (log, _) = Log::open(storage, &partition.dir_name(), config, options)?;
+            self.logs.insert(partition.clone(), log);
+            self.checkpoint(storage)?;
+        }
+        Ok(self.logs.get_mut(partition).expect("inserted above"))
+    }
+
+    /// Deletes the log of `partition` and its files.
+    pub fn delete_log<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partition: &TopicPartition,
+    ) -> Result<bool, LogError> {
+        let Some(log) = self.logs.remove(partition) else { return Ok(false) };
+        self.checkpoint(storage)?;
+        log.delete(storage)?;
+        Ok(true)
+    }
+
+    /// Truncates `partition` to `offset` and checkpoints at once: the recovery point may have
+    /// moved down, and a stale checkpoint would let a crash skip scanning unsynced bytes.
+    pub fn truncate_to<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partition: &TopicPartition,
+        offset: i64,
+        wall_ms: i64,
+    ) -> Result<(), LogError> {
+        let log = self.logs.get_mut(partition).ok_or_else(|| unknown(partition))?;
+        log.truncate_to(storage, offset, wall_ms)?;
+        self.checkpoint(storage)
+    }
+
+    /// DeleteRecords for `partition`, checkpointing the new log start at once.
+    pub fn delete_records<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partition: &TopicPartition,
+        offset: i64,
+    ) -> Result<i64, LogError> {
+        let log = self.logs.get_mut(partition).ok_or_else(|| unknown(partition))?;
+        log.advance_log_start_offset(storage, offset)?;
+        let low_watermark = log.log_start_offset();
+        self.checkpoint(storage)?;
+        Ok(low_watermark)
+    }
+
+    /// Runs retention on every log; checkpoints if anything was deleted. Returns the number of
+    /// segments deleted.
+    pub fn apply_retention<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        wall_ms: i64,
+    ) -> Result<usize, LogError> {
+        let mut deleted = 0;
+        for log in self.logs.values_mut() {
+            if log.offline_reason().is_none() {
+                deleted += log.apply_retention(storage, wall_ms)?;
+            }
+        }
+        if deleted > 0 {
+            self.checkpoint(storage)?;
+        }
+        Ok(deleted)
+    }
+
+    /// One sync request per log with unsynced data (group commit across the directory).
+    pub fn sync_requests(&mut self) -> Vec<(TopicPartition, SyncRequest)> {
+        let mut requests = Vec::new();
+        for (partition, log) in &mut self.logs {
+            if let Some(request) = log.sync_request() {
+                requests.push((partition.clone(), request));
+            }
+        }
+        requests
+    }
+
+    /// Writes the recovery-point and log-start checkpoints for every online log.
+    pub fn checkpoint<S: Storage + ?Sized>(&self, storage: &mut S) -> Result<(), LogError> {
+        let online = self.logs.iter().filter(|(_, log)| log.offline_reason().is_none());
+        let mut recovery_points = BTreeMap::new();
+        let mut log_starts = BTreeMap::new();
+        for (partition, log) in online {
+            recovery_points.insert(partition.clone(), log.recovery_point());
+            log_starts.insert(partition.clone(), log.log_start_offset());
+        }
+        let recovery_bytes = checkpoint::encode_offsets(&recovery_points);
+        storage::write_file_atomic(storage, RECOVERY_POINT_CHECKPOINT, &recovery_bytes)?;
+        let start_bytes = checkpoint::encode_offsets(&log_starts);
+        storage::write_file_atomic(storage, LOG_START_CHECKPOINT, &start_bytes)?;
+        Ok(())
+    }
+
+    /// Clean shutdown: closes (syncs) every log, checkpoints, then writes the marker. If any
+    /// log is offline the marker is not written, so the next start recovers.
+    pub fn close<S: Storage + ?Sized>(&mut self, storage: &mut S) -> Result<(), LogError> {
+        let mut first_error = None;
+        for log in self.logs.values_mut() {
+            if let Err(error) = log.close(storage) {
+                first_error.get_or_insert(error);
+            }
+        }
+        self.checkpoint(storage)?;
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        storage.append(CLEAN_SHUTDOWN_MARKER, &[])?;
+        storage.sync(CLEAN_SHUTDOWN_MARKER)?;
+        Ok(())
+    }
+}
+
+fn unknown(partition: &TopicPartition) -> LogError {
+    LogError::Storage(StorageError::new(StorageErrorKind::NotFound, &partition.dir_name(), "no such log"))
+}
+
+fn read_offsets<S: Storage + ?Sized>(
+    storage: &mut S,
+    path: &str,
+) -> Result<BTreeMap<TopicPartition, i64>, StorageError> {
+    let Some(bytes) = storage::read_small_file(storage, path, CHECKPOINT_FILE_BYTES_MAX)? else {
+        return Ok(BTreeMap::new());
+    };
+    // A damaged checkpoint means: recover everything from scratch, which is always safe.
+    Ok(checkpoint::decode_offsets(&bytes).unwrap_or_default())
+}

@@ -1,0 +1,50 @@
+//! Kafka's error codes, as numbered in the protocol guide.
+
+/// A Kafka error code. Only codes the broker can actually return are listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i16)]
+pub enum ErrorCode {
+    /// The server experienced an unexpected error.
+    UnknownServerError = -1,
+    /// No error.
+    None = 0,
+    /// The requested offset is not within the range of offsets the server holds.
+    OffsetOutOfRange = 1,
+    /// The message failed its CRC check, is malformed, or has an invalid size.
+    CorruptMessage = 2,
+    /// The topic or partition does not exist on this broker.
+    UnknownTopicOrPartition = 3,
+    /// The batch is larger than the topic or broker allows.
+    MessageTooLarge = 10,
+    /// The request contained a topic name that is not valid.
+    InvalidTopicException = 17,
+    /// The request is larger than the server accepts.
+    RecordListTooLarge = 18,
+    /// The version of the API is not supported.
+    UnsupportedVersion = 35,
+    /// The disk or log directory failed; the replica cannot serve it.
+    KafkaStorageError = 56,
+    /// The record is invalid (for example its record count disagrees with its content).
+    InvalidRecord = 87,
+}
+
+impl ErrorCode {
+    /// The code as sent on the wire.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn codes_match_the_protocol_guide() {
+        assert_eq!(ErrorCode::None.code(), 0);
+        assert_eq!(ErrorCode::OffsetOutOfRange.code(), 1);
+        assert_eq!(ErrorCode::CorruptMessage.code(), 2);
+        assert_eq!(ErrorCode::KafkaStorageError.code(), 56);
+        assert_eq!(ErrorCode::InvalidRecord.code(), 87);
+    }
+}

@@ -1,0 +1,10 @@
+//! The Kafka wire protocol: error codes and the v2 record-batch view.
+//!
+//! The full request/response codec grows here (see the codec issue); the log needs only the
+//! batch view, which validates and patches batches in place without re-encoding them.
+
+pub mod error_code;
+pub mod record_batch;
+pub mod varint;
+
+pub use error_code::ErrorCode;

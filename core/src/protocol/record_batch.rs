@@ -1,0 +1,621 @@
+//! A zero-copy view of v2 record batches (magic 2), the format every Kafka client since 0.11
+//! produces and the only format stored in the log.
+//!
+//! ```text
+//! offset  size  field                  covered by CRC
+//!   0      8    baseOffset             no  (patched by the log on append)
+//!   8      4    batchLength            no  (bytes after this field)
+//!  12      4    partitionLeaderEpoch   no  (patched by the log on append)
+//!  16      1    magic                  no
+//!  17      4    crc (CRC-32C)          no
+//!  21      2    attributes             yes
+//!  23      4    lastOffsetDelta        yes
+//!  27      8    baseTimestamp          yes
+//!  35      8    maxTimestamp           yes
+//!  43      8    producerId             yes
+//!  51      2    producerEpoch          yes
+//!  53      4    baseSequence           yes
+//!  57      4    recordsCount           yes
+//!  61      …    records                yes
+//! ```
+
+use super::varint::{read_varint, read_varlong, write_varint, write_varlong};
+use super::ErrorCode;
+use crate::limits::{BATCH_BYTES_MAX, BATCH_HEADER_BYTES};
+use std::fmt;
+
+/// Bytes before the part of a batch that `batchLength` counts.
+pub const LOG_OVERHEAD_BYTES: usize = 12;
+const PARTITION_LEADER_EPOCH_AT: usize = 12;
+const MAGIC_AT: usize = 16;
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+const COMPRESSION_MASK: i16 = 0x07;
+const TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
+const TRANSACTIONAL_FLAG: i16 = 0x10;
+const CONTROL_FLAG: i16 = 0x20;
+
+/// Why bytes are not a valid v2 batch. Each names the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BatchError {
+    /// Fewer bytes than the header, or than `batchLength` announces.
+    Truncated {
+        /// Bytes the batch needs.
+        needed: usize,
+        /// Bytes there are.
+        available: usize,
+    },
+    /// `batchLength` is negative, too small for a header, or over the batch size limit.
+    InvalidLength(i32),
+    /// More bytes follow the batch than `batchLength` covers.
+    TrailingBytes(usize),
+    /// `magic` is not 2.
+    UnsupportedMagic(i8),
+    /// The stored CRC-32C does not match the bytes.
+    CrcMismatch {
+        /// CRC in the header.
+        stored: u32,
+        /// CRC computed over attributes..end.
+        computed: u32,
+    },
+    /// `recordsCount` is negative or disagrees with `lastOffsetDelta` or the records present.
+    InvalidRecordCount {
+        /// `recordsCount` from the header.
+        declared: i32,
+        /// What the rest of the batch implies.
+        found: i64,
+    },
+    /// A record inside an uncompressed batch is malformed.
+    InvalidRecord(&'static str),
+}
+
+impl BatchError {
+    /// The Kafka error code a producer receives for this batch.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Truncated { .. }
+            | Self::InvalidLength(_)
+            | Self::TrailingBytes(_)
+            | Self::UnsupportedMagic(_)
+            | Self::CrcMismatch { .. } => ErrorCode::CorruptMessage,
+            Self::InvalidRecordCount { .. } | Self::InvalidRecord(_) => ErrorCode::InvalidRecord,
+        }
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated { needed, available } => {
+                write!(f, "record batch truncated: needs {needed} bytes, has {available}")
+            }
+            Self::InvalidLength(length) => write!(f, "record batch batchLength {length} is invalid"),
+            Self::TrailingBytes(count) => write!(f, "{count} bytes follow the record batch"),
+            Self::UnsupportedMagic(magic) => write!(f, "record batch magic {magic}, expected 2"),
+            Self::CrcMismatch { stored, computed } => {
+                write!(f, "record batch CRC {stored:#010x} does not match {computed:#010x}")
+            }
+            Self::InvalidRecordCount { declared, found } => {
+                write!(f, "record batch recordsCount {declared} disagrees with {found}")
+            }
+            Self::InvalidRecord(what) => write!(f, "record batch holds a bad record: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// Compression codec from a batch's attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// Records stored as they are.
+    None,
+    /// gzip.
+    Gzip,
+    /// snappy (xerial framing).
+    Snappy,
+    /// lz4 frame.
+    Lz4,
+    /// zstd.
+    Zstd,
+    /// A codec id Kafka does not define (5..=7).
+    Unknown(u8),
+}
+
+/// The decoded fixed header of a v2 batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BatchHeader {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Bytes after the `batchLength` field.
+    pub batch_length: i32,
+    /// Leader epoch of the leader that appended the batch.
+    pub partition_leader_epoch: i32,
+    /// Format version; 2 for every batch this type accepts.
+    pub magic: i8,
+    /// CRC-32C over attributes..end.
+    pub crc: u32,
+    /// Compression, timestamp type, transactional and control flags.
+    pub attributes: i16,
+    /// Offset of the last record relative to `base_offset`.
+    pub last_offset_delta: i32,
+    /// Timestamp of the first record.
+    pub base_timestamp: i64,
+    /// Largest timestamp in the batch (or the log-append time).
+    pub max_timestamp: i64,
+    /// Idempotent producer id, or -1.
+    pub producer_id: i64,
+    /// Idempotent producer epoch, or -1.
+    pub producer_epoch: i16,
+    /// Sequence of the first record, or -1.
+    pub base_sequence: i32,
+    /// Number of records.
+    pub records_count: i32,
+}
+
+impl BatchHeader {
+    /// Reads the header at the start of `bytes` without checking lengths against the rest or
+    /// the CRC. Errors only if fewer than 61 bytes are present or `batchLength` is impossible.
+    pub fn parse(bytes: &[u8]) -> Result<Self, BatchError> {
+        if bytes.len() < BATCH_HEADER_BYTES {
+            return Err(BatchError::Truncated { needed: BATCH_HEADER_BYTES, available: bytes.len() });
+        }
+        let header = Self {
+            base_offset: i64_at(bytes, 0),
+            batch_length: i32_at(bytes, 8),
+            partition_leader_epoch: i32_at(bytes, PARTITION_LEADER_EPOCH_AT),
+            magic: bytes[MAGIC_AT] as i8,
+            crc: u32::from_be_bytes(array_at(bytes, CRC_AT)),
+            attributes: i16::from_be_bytes(array_at(bytes, ATTRIBUTES_AT)),
+            last_offset_delta: i32_at(bytes, 23),
+            base_timestamp: i64_at(bytes, 27),
+            max_timestamp: i64_at(bytes, 35),
+            producer_id: i64_at(bytes, 43),
+            producer_epoch: i16::from_be_bytes(array_at(bytes, 51)),
+            base_sequence: i32_at(bytes, 53),
+            records_count: i32_at(bytes, 57),
+        };
+        let size_min = (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32;
+        if header.batch_length < size_min || header.batch_length as usize > BATCH_BYTES_MAX {
+            return Err(BatchError::InvalidLength(header.batch_length));
+        }
+        Ok(header)
+    }
+
+    /// Total bytes of the batch, header included.
+    pub fn size_bytes(&self) -> usize {
+        LOG_OVERHEAD_BYTES + self.batch_length as usize
+    }
+
+    /// Offset of the last record (`base_offset + last_offset_delta`).
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset.saturating_add(i64::from(self.last_offset_delta))
+    }
+
+    /// Offset after the last record.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset().saturating_add(1)
+    }
+
+    /// The compression codec.
+    pub fn compression(&self) -> Compression {
+        match (self.attributes & COMPRESSION_MASK) as u8 {
+            0 => Compression::None,
+            1 => Compression::Gzip,
+            2 => Compression::Snappy,
+            3 => Compression::Lz4,
+            4 => Compression::Zstd,
+            other => Compression::Unknown(other),
+        }
+    }
+
+    /// Whether `maxTimestamp` is the broker's log-append time rather than the producer's.
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & TIMESTAMP_TYPE_LOG_APPEND != 0
+    }
+
+    /// Whether the batch belongs to a transaction.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_FLAG != 0
+    }
+
+    /// Whether the batch is a transaction marker.
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_FLAG != 0
+    }
+}
+
+/// The CRC-32C that a batch's `crc` field must hold.
+pub fn compute_crc(batch: &[u8]) -> u32 {
+    assert!(batch.len() >= BATCH_HEADER_BYTES);
+    crc32c::crc32c(&batch[ATTRIBUTES_AT..])
+}
+
+/// Checks what the log re-checks on every stored batch: exactly one batch of this length,
+/// magic 2, and a matching CRC-32C. Used by recovery and reads.
+pub fn validate_stored(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    let size = header.size_bytes();
+    if batch.len() < size {
+        return Err(BatchError::Truncated { needed: size, available: batch.len() });
+    }
+    if batch.len() > size {
+        return Err(BatchError::TrailingBytes(batch.len() - size));
+    }
+    if header.magic != 2 {
+        return Err(BatchError::UnsupportedMagic(header.magic));
+    }
+    let computed = compute_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+    }
+    Ok(header)
+}
+
+/// Checks that `batch` is exactly one well-formed v2 batch as a producer must send it:
+/// everything [`validate_stored`] checks, plus at least one record and a record count that
+/// agrees with `lastOffsetDelta` and, for uncompressed batches, with the records themselves.
+/// Compressed payloads are checked by CRC only; their records are counted when decompressed.
+pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = validate_stored(batch)?;
+    if header.records_count < 0 || header.last_offset_delta < 0 {
+        let found = i64::from(header.last_offset_delta) + 1;
+        return Err(BatchError::InvalidRecordCount { declared: header.records_count, found });
+    }
+    if header.records_count == 0 || header.records_count - 1 != header.last_offset_delta {
+        let found = i64::from(header.last_offset_delta) + 1;
+        return Err(BatchError::InvalidRecordCount { declared: header.records_count, found });
+    }
+    if header.compression() == Compression::None {
+        let mut counted: i64 = 0;
+        for record in Records::new(&header, &batch[BATCH_HEADER_BYTES..]) {
+            record?;
+            counted += 1;
+        }
+        if counted != i64::from(header.records_count) {
+            return Err(BatchError::InvalidRecordCount {
+                declared: header.records_count,
+                found: counted,
+            });
+        }
+    }
+    Ok(header)
+}
+
+/// Writes `base_offset` into a batch in place (outside the CRC).
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
+    assert!(batch.len() >= BATCH_HEADER_BYTES);
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+}
+
+/// Writes `partitionLeaderEpoch` into a batch in place (outside the CRC).
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    assert!(batch.len() >= BATCH_HEADER_BYTES);
+    let range = PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4;
+    batch[range].copy_from_slice(&epoch.to_be_bytes());
+}
+
+/// One record of an uncompressed batch, borrowed from the batch bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// Offset relative to the batch's base offset.
+    pub offset_delta: i32,
+    /// Timestamp relative to the batch's base timestamp.
+    pub timestamp_delta: i64,
+    /// The key, or `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value, or `None` for a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// Number of headers (their bytes are checked but not exposed yet).
+    pub header_count: i32,
+}
+
+/// Iterates the records of an uncompressed batch body. Stops at the first malformed record,
+/// after yielding its error; never reads past `body`.
+pub struct Records<'a> {
+    body: &'a [u8],
+    position: usize,
+    remaining: i64,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Records of a batch whose header is `header` and whose bytes after the header are `body`.
+    pub fn new(header: &BatchHeader, body: &'a [u8]) -> Self {
+        Self { body, position: 0, remaining: i64::from(header.records_count.max(0)), failed: false }
+    }
+
+    fn next_record(&mut self) -> Result<RecordView<'a>, BatchError> {
+        let (length, used) = read_varint(&self.body[self.position..])
+            .map_err(|_| BatchError::InvalidRecord("record length varint"))?;
+        self.position += used;
+        if length < 0 || length as usize > self.body.len() - self.position {
+            return Err(BatchError::InvalidRecord("record length exceeds the batch"));
+        }
+        let record = &self.body[self.position..self.position + length as usize];
+        self.position += length as usize;
+        let mut cursor = Cursor { bytes: record, position: 0 };
+        cursor.skip(1, "record attributes")?;
+        let timestamp_delta = cursor.varlong("record timestampDelta")?;
+        let offset_delta = cursor.varint("record offsetDelta")?;
+        let key = cursor.nullable_bytes("record key")?;
+        let value = cursor.nullable_bytes("record value")?;
+        let header_count = cursor.varint("record headers count")?;
+        if header_count < 0 {
+            return Err(BatchError::InvalidRecord("record headers count is negative"));
+        }
+        for _ in 0..header_count {
+            if cursor.nullable_bytes("record header key")?.is_none() {
+                return Err(BatchError::InvalidRecord("record header key is null"));
+            }
+            cursor.nullable_bytes("record header value")?;
+        }
+        if cursor.position != record.len() {
+            return Err(BatchError::InvalidRecord("record has trailing bytes"));
+        }
+        Ok(RecordView { offset_delta, timestamp_delta, key, value, header_count })
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<RecordView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if self.remaining == 0 {
+            if self.position != self.body.len() {
+                self.failed = true;
+                return Some(Err(BatchError::InvalidRecord("bytes after the last record")));
+            }
+            return None;
+        }
+        if self.position == self.body.len() {
+            self.failed = true;
+            return Some(Err(BatchError::InvalidRecord("fewer records than recordsCount")));
+        }
+        self.remaining -= 1;
+        let result = self.next_record();
+        self.failed = result.is_err();
+        Some(result)
+    }
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip(&mut self, count: usize, field: &'static str) -> Result<(), BatchError> {
+        if self.bytes.len() - self.position < count {
+            return Err(BatchError::InvalidRecord(field));
+        }
+        self.position += count;
+        Ok(())
+    }
+
+    fn varint(&mut self, field: &'static str) -> Result<i32, BatchError> {
+        let (value, used) =
+            read_varint(&self.bytes[self.position..]).map_err(|_| BatchError::InvalidRecord(field))?;
+        self.position += used;
+        Ok(value)
+    }
+
+    fn varlong(&mut self, field: &'static str) -> Result<i64, BatchError> {
+        let (value, used) =
+            read_varlong(&self.bytes[self.position..]).map_err(|_| BatchError::InvalidRecord(field))?;
+        self.position += used;
+        Ok(value)
+    }
+
+    fn nullable_bytes(&mut self, field: &'static str) -> Result<Option<&'a [u8]>, BatchError> {
+        let length = self.varint(field)?;
+        if length < 0 {
+            return Ok(None);
+        }
+        let start = self.position;
+        self.skip(length as usize, field)?;
+        Ok(Some(&self.bytes[start..self.position]))
+    }
+}
+
+/// A record to put into a batch with [`build_batch`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewRecord<'a> {
+    /// Key, or `None` for null.
+    pub key: Option<&'a [u8]>,
+    /// Value, or `None` for a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// Header (key, value) pairs.
+    pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
+    /// Timestamp in ms since the epoch.
+    pub timestamp_ms: i64,
+}
+
+/// Fields of a batch header that [`build_batch`] takes from the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Idempotent producer id, or -1.
+    pub producer_id: i64,
+    /// Idempotent producer epoch, or -1.
+    pub producer_epoch: i16,
+    /// Sequence of the first record, or -1.
+    pub base_sequence: i32,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self { producer_id: -1, producer_epoch: -1, base_sequence: -1 }
+    }
+}
+
+/// Encodes an uncompressed v2 batch with base offset 0, as a producer would send it.
+pub fn build_batch(records: &[NewRecord<'_>], options: BatchOptions) -> Vec<u8> {
+    assert!(!records.is_empty(), "a batch holds at least one record");
+    let base_timestamp = records[0].timestamp_ms;
+    let max_timestamp = records.iter().map(|record| record.timestamp_ms).max().unwrap_or(-1);
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + records.len() * 16);
+    out.extend_from_slice(&0i64.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, set below
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // partitionLeaderEpoch
+    out.push(2);
+    out.extend_from_slice(&0u32.to_be_bytes()); // crc, set below
+    out.extend_from_slice(&0i16.to_be_bytes());
+    out.extend_from_slice(&((records.len() - 1) as i32).to_be_bytes());
+    out.extend_from_slice(&base_timestamp.to_be_bytes());
+    out.extend_from_slice(&max_timestamp.to_be_bytes());
+    out.extend_from_slice(&options.producer_id.to_be_bytes());
+    out.extend_from_slice(&options.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&options.base_sequence.to_be_bytes());
+    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    assert_eq!(out.len(), BATCH_HEADER_BYTES);
+    let mut body = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        body.clear();
+        body.push(0);
+        write_varlong(record.timestamp_ms - base_timestamp, &mut body);
+        write_varint(index as i32, &mut body);
+        write_nullable(record.key, &mut body);
+        write_nullable(record.value, &mut body);
+        write_varint(record.headers.len() as i32, &mut body);
+        for (key, value) in &record.headers {
+            write_nullable(Some(key), &mut body);
+            write_nullable(*value, &mut body);
+        }
+        write_varint(body.len() as i32, &mut out);
+        out.extend_from_slice(&body);
+    }
+    let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+fn write_nullable(bytes: Option<&[u8]>, out: &mut Vec<u8>) {
+    match bytes {
+        None => write_varint(-1, out),
+        Some(bytes) => {
+            write_varint(bytes.len() as i32, out);
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+fn array_at<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut array = [0u8; N];
+    array.copy_from_slice(&bytes[at..at + N]);
+    array
+}
+
+fn i32_at(bytes: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(array_at(bytes, at))
+}
+
+fn i64_at(bytes: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes(array_at(bytes, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let records = [
+            NewRecord { key: Some(b"k1"), value: Some(b"v1"), timestamp_ms: 1000, ..Default::default() },
+            NewRecord {
+                key: None,
+                value: Some(b"value-two"),
+                headers: vec![(b"h", Some(b"x"))],
+                timestamp_ms: 1005,
+            },
+        ];
+        build_batch(&records, BatchOptions::default())
+    }
+
+    #[test]
+    fn built_batch_validates_with_exact_header_fields() {
+        let batch = sample();
+        let header = validate(&batch).expect("valid");
+        assert_eq!(header.base_offset, 0);
+        assert_eq!(header.size_bytes(), batch.len());
+        assert_eq!(header.magic, 2);
+        assert_eq!(header.records_count, 2);
+        assert_eq!(header.last_offset_delta, 1);
+        assert_eq!(header.base_timestamp, 1000);
+        assert_eq!(header.max_timestamp, 1005);
+        assert_eq!(header.compression(), Compression::None);
+        let records: Vec<_> = Records::new(&header, &batch[BATCH_HEADER_BYTES..])
+            .collect::<Result<_, _>>()
+            .expect("records");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].key, Some(&b"k1"[..]));
+        assert_eq!(records[1].key, None);
+        assert_eq!(records[1].value, Some(&b"value-two"[..]));
+        assert_eq!(records[1].timestamp_delta, 5);
+        assert_eq!(records[1].offset_delta, 1);
+        assert_eq!(records[1].header_count, 1);
+    }
+
+    #[test]
+    fn patching_offset_and_epoch_keeps_the_crc_valid() {
+        let mut batch = sample();
+        set_base_offset(&mut batch, 1234);
+        set_partition_leader_epoch(&mut batch, 7);
+        let header = validate(&batch).expect("still valid");
+        assert_eq!(header.base_offset, 1234);
+        assert_eq!(header.last_offset(), 1235);
+        assert_eq!(header.partition_leader_epoch, 7);
+    }
+
+    #[test]
+    fn every_kind_of_damage_is_named() {
+        let good = sample();
+        assert_eq!(
+            validate(&good[..30]),
+            Err(BatchError::Truncated { needed: 61, available: 30 })
+        );
+        assert_eq!(
+            validate(&good[..good.len() - 1]),
+            Err(BatchError::Truncated { needed: good.len(), available: good.len() - 1 })
+        );
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(validate(&trailing), Err(BatchError::TrailingBytes(1)));
+        let mut magic = good.clone();
+        magic[16] = 1;
+        assert_eq!(validate(&magic), Err(BatchError::UnsupportedMagic(1)));
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        assert!(matches!(validate(&flipped), Err(BatchError::CrcMismatch { .. })));
+        assert_eq!(validate(&flipped).unwrap_err().error_code(), ErrorCode::CorruptMessage);
+        let mut negative = good.clone();
+        negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(validate(&negative), Err(BatchError::InvalidLength(-5)));
+    }
+
+    #[test]
+    fn record_count_must_match_the_records_even_with_a_valid_crc() {
+        // Goal: a batch claiming i32::MAX records but holding two is refused as INVALID_RECORD,
+        // after a bounded walk, even though its CRC was recomputed to match.
+        let mut batch = sample();
+        batch[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        batch[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+        let crc = compute_crc(&batch);
+        batch[17..21].copy_from_slice(&crc.to_be_bytes());
+        let error = validate(&batch).unwrap_err();
+        assert_eq!(error, BatchError::InvalidRecord("fewer records than recordsCount"));
+        assert_eq!(error.error_code(), ErrorCode::InvalidRecord);
+        let mut mismatch = sample();
+        mismatch[23..27].copy_from_slice(&5i32.to_be_bytes());
+        let crc = compute_crc(&mismatch);
+        mismatch[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            validate(&mismatch),
+            Err(BatchError::InvalidRecordCount { declared: 2, found: 6 })
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! [`Storage`] on real files: positional reads, appends, `fdatasync` for sync.
+//!
+//! Open handles are cached (at most [`OPEN_FILES_MAX`], least recently used closed first).
+//! Directory entries are made durable by syncing the parent directory after every create,
+//! rename and remove, so the core's durability contract holds after a power loss.
+
+use bytes::Bytes;
+use sluice_core::limits::OPEN_FILES_MAX;
+use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Files under one root directory (the log directory).
+#[derive(Debug)]
+pub struct FileStorage {
+    root: PathBuf,
+    handles: BTreeMap<String, (File, u64)>,
+    uses: u64,
+}
+
+impl FileStorage {
+    /// Storage rooted at `root`, which is created if missing.
+    pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(&root)?;
+        Ok(Self { root, handles: BTreeMap::new(), uses: 0 })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn full(&self, path: &str) -> PathBuf {
+        assert!(!path.starts_with('/') && !path.split('/').any(|part| part == ".."));
+        if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        }
+    }
+
+    fn handle(&mut self, path: &str, create: bool) -> Result<&mut File, StorageError> {
+        self.uses += 1;
+        let uses = self.uses;
+        if !self.handles.contains_key(path) {
+            if self.handles.len() >= OPEN_FILES_MAX {
+                let oldest = self.handles.iter().min_by_key(|(_, (_, used))| *used).map(|(name, _)| name.clone());
+                if let Some(oldest) = oldest {
+                    self.handles.remove(&oldest);
+                }
+            }
+            let full = self.full(path);
+            let existed = full.exists();
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(create)
+                .open(&full)
+                .map_err(|error| to_storage_error(path, error))?;
+            if !existed {
+                sync_parent(&full).map_err(|error| to_storage_error(path, error))?;
+            }
+            self.handles.insert(path.to_string(), (file, uses));
+        }
+        let entry = self.handles.get_mut(path).expect("inserted above");
+        entry.1 = uses;
+        Ok(&mut entry.0)
+    }
+}
+
+fn to_storage_error(path: &str, error: io::Error) -> StorageError {
+    let kind = match error.kind() {
+        io::ErrorKind::NotFound => StorageErrorKind::NotFound,
+        io::ErrorKind::StorageFull => StorageErrorKind::NoSpace,
+        _ if error.raw_os_error() == Some(28) => StorageErrorKind::NoSpace,
+        _ => StorageErrorKind::Io,
+    };
+    StorageError::new(kind, path, error.to_string())
+}
+
+fn sync_parent(full: &Path) -> io::Result<()> {
+    match full.parent() {
+        Some(parent) => File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+impl Storage for FileStorage {
+    fn create_dir_all(&mut self, dir: &str) -> Result<(), StorageError> {
+        let full = self.full(dir);
+        if full.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(&full).map_err(|error| to_storage_error(dir, error))?;
+        sync_parent(&full).map_err(|error| to_storage_error(dir, error))
+    }
+
+    fn remove_dir(&mut self, dir: &str) -> Result<(), StorageError> {
+        let full = self.full(dir);
+        fs::remove_dir(&full).map_err(|error| to_storage_error(dir, error))?;
+        sync_parent(&full).map_err(|error| to_storage_error(dir, error))
+    }
+
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, StorageError> {
+        let entries = fs::read_dir(self.full(dir)).map_err(|error| to_storage_error(dir, error))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|error| to_storage_error(dir, error))?;
+            if let Some(name) = entry.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn len(&mut self, path: &str) -> Result<u64, StorageError> {
+        fs::metadata(self.full(path)).map(|metadata| metadata.len()).map_err(|error| to_storage_error(path, error))
+    }
+
+    fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError> {
+        let file = self.handle(path, true)?;
+        file.write_all(data).map_err(|error| to_storage_error(path, error))
+    }
+
+    fn read_at(&mut self, path: &str, position: u64, len: usize) -> Result<Bytes, StorageError> {
+        let file = self.handle(path, false)?;
+        let mut buffer = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            match file.read_at(&mut buffer[filled..], position + filled as u64) {
+                Ok(0) => break,
+                Ok(count) => filled += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(to_storage_error(path, error)),
+            }
+        }
+        buffer.truncate(filled);
+        Ok(Bytes::from(buffer))
+    }
+
+    fn sync(&mut self, path: &str) -> Result<(), StorageError> {
+        let file = self.handle(path, false)?;
+        file.sync_data().map_err(|error| to_storage_error(path, error))
+    }
+
+    fn truncate(&mut self, path: &str, len: u64) -> Result<(), StorageError> {
+        let file = self.handle(path, false)?;
+        file.set_len(len).map_err(|error| to_storage_error(path, error))
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        self.handles.remove(path);
+        let full = self.full(path);
+        fs::remove_file(&full).map_err(|error| to_storage_error(path, error))?;
+        sync_parent(&full).map_err(|error| to_storage_error(path, error))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.handles.remove(from);
+        self.handles.remove(to);
+        let target = self.full(to);
+        fs::rename(self.full(from), &target).map_err(|error| to_storage_error(from, error))?;
+        sync_parent(&target).map_err(|error| to_storage_error(to, error))
+    }
+}

@@ -1,0 +1,364 @@
+//! An in-memory disk with crash semantics, for the simulator and for tests.
+//!
+//! # Fault model
+//! Each file holds its current bytes and the length of its prefix that is durable (synced).
+//! - `append` and `truncate` change only the current bytes. They are lost on a crash unless a
+//!   later `sync` of the same file completed.
+//! - A truncation below the durable length that was not yet synced is undone by a crash: the
+//!   durable bytes come back and the unsynced appends made after it are dropped.
+//! - On [`SimDisk::crash`], each file's unsynced suffix, chosen by the seeded RNG, is
+//!   dropped entirely, kept up to a torn point, or kept (whole or torn) with one flipped bit.
+//!   Files created but never synced may vanish, or survive empty.
+//! - `rename`, `remove`, `create_dir_all` and `remove_dir` are durable at once (as on a
+//!   journaling file system after the directory is synced, which the file storage does).
+//! - Injected faults, each from the seeded RNG at rates set in [`DiskFaults`]: `sync` fails with
+//!   EIO; the disk fills up (`append` writes a prefix and fails with `NoSpace`); `sync` is slow
+//!   (reported by [`SimDisk::take_sync_latency_ms`] for the simulator to delay the completion).
+//!   [`SimDisk::flip_bit`] corrupts durable bytes on purpose, for bit-rot scenarios.
+//!
+//! Faults are injected only where a correct log can recover from them: durable bytes change
+//! only through `flip_bit`, which the log detects by CRC.
+
+use bytes::Bytes;
+use sluice_core::prng::Prng;
+use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Rates (parts per million per operation) and bounds of injected disk faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DiskFaults {
+    /// Chance that a `sync` fails with EIO.
+    pub sync_error_ppm: u32,
+    /// Chance that a `sync` is slow.
+    pub slow_sync_ppm: u32,
+    /// Latency of a slow sync, in ms.
+    pub slow_sync_ms: u64,
+    /// Total bytes the disk holds before `append` fails with `NoSpace`; 0 for no limit.
+    pub capacity_bytes: u64,
+}
+
+/// What a crash did to unsynced data, for reports and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CrashReport {
+    /// Files whose unsynced suffix was dropped.
+    pub dropped: u32,
+    /// Files whose unsynced suffix was kept up to a torn point.
+    pub torn: u32,
+    /// Files that kept a suffix with one flipped bit.
+    pub flipped: u32,
+    /// Files whose unsynced truncation was undone.
+    pub untruncated: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct SimFile {
+    data: Vec<u8>,
+    /// `data[..durable_len]` is on disk.
+    durable_len: usize,
+    /// Durable bytes beyond `durable_len` that an unsynced truncation cut away.
+    truncated_durable: Option<Vec<u8>>,
+    ever_synced: bool,
+}
+
+/// The in-memory disk. See the module docs for its fault model.
+#[derive(Clone, Debug)]
+pub struct SimDisk {
+    files: BTreeMap<String, SimFile>,
+    dirs: BTreeSet<String>,
+    prng: Prng,
+    faults: DiskFaults,
+    sync_latency_ms: u64,
+    syncs: u64,
+}
+
+impl SimDisk {
+    /// An empty disk whose every random choice comes from `seed`, with no injected faults.
+    pub fn new(seed: u64) -> Self {
+        let mut dirs = BTreeSet::new();
+        dirs.insert(String::new());
+        Self {
+            files: BTreeMap::new(),
+            dirs,
+            prng: Prng::new(seed),
+            faults: DiskFaults::default(),
+            sync_latency_ms: 0,
+            syncs: 0,
+        }
+    }
+
+    /// Sets the injected fault rates.
+    pub fn set_faults(&mut self, faults: DiskFaults) {
+        self.faults = faults;
+    }
+
+    /// The injected fault rates.
+    pub fn faults(&self) -> DiskFaults {
+        self.faults
+    }
+
+    /// Number of successful syncs so far.
+    pub fn sync_count(&self) -> u64 {
+        self.syncs
+    }
+
+    /// Total latency of the syncs since the last call, in ms: what the simulator adds before it
+    /// reports a sync complete.
+    pub fn take_sync_latency_ms(&mut self) -> u64 {
+        std::mem::take(&mut self.sync_latency_ms)
+    }
+
+    /// Bytes stored, over all files.
+    pub fn used_bytes(&self) -> u64 {
+        self.files.values().map(|file| file.data.len() as u64).sum()
+    }
+
+    /// The whole current content of a file, for checkers.
+    pub fn contents(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(|file| file.data.as_slice())
+    }
+
+    /// Power loss: every file loses or tears its unsynced bytes, as the module docs describe.
+    /// Afterwards every surviving byte counts as durable.
+    pub fn crash(&mut self) -> CrashReport {
+        let mut report = CrashReport::default();
+        let mut vanished = Vec::new();
+        for (path, file) in &mut self.files {
+            if let Some(durable_tail) = file.truncated_durable.take() {
+                file.data.truncate(file.durable_len);
+                file.data.extend_from_slice(&durable_tail);
+                file.durable_len = file.data.len();
+                report.untruncated += 1;
+                continue;
+            }
+            let unsynced = file.data.len() - file.durable_len;
+            if !file.ever_synced && self.prng.chance(500_000) {
+                vanished.push(path.clone());
+                continue;
+            }
+            if unsynced > 0 {
+                match self.prng.below(4) {
+                    0 => {
+                        file.data.truncate(file.durable_len);
+                        report.dropped += 1;
+                    }
+                    1 => {
+                        let keep = self.prng.below(unsynced as u64 + 1) as usize;
+                        file.data.truncate(file.durable_len + keep);
+                        report.torn += 1;
+                    }
+                    2 => {
+                        let keep = 1 + self.prng.below(unsynced as u64) as usize;
+                        file.data.truncate(file.durable_len + keep);
+                        let at = file.durable_len + self.prng.below(keep as u64) as usize;
+                        file.data[at] ^= 1 << self.prng.below(8);
+                        report.flipped += 1;
+                    }
+                    _ => {}
+                }
+            }
+            file.durable_len = file.data.len();
+            file.ever_synced = true;
+        }
+        for path in vanished {
+            self.files.remove(&path);
+            report.dropped += 1;
+        }
+        report
+    }
+
+    /// Flips one bit of a file's durable bytes (bit rot), at `position`.
+    pub fn flip_bit(&mut self, path: &str, position: usize, bit: u8) -> bool {
+        let Some(file) = self.files.get_mut(path) else { return false };
+        if position >= file.data.len() {
+            return false;
+        }
+        file.data[position] ^= 1 << (bit % 8);
+        true
+    }
+
+    fn file(&mut self, path: &str) -> Result<&mut SimFile, StorageError> {
+        self.files
+            .get_mut(path)
+            .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, path, "no such file"))
+    }
+
+    fn parent_exists(&self, path: &str) -> bool {
+        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        self.dirs.contains(parent)
+    }
+}
+
+impl Storage for SimDisk {
+    fn create_dir_all(&mut self, dir: &str) -> Result<(), StorageError> {
+        let mut prefix = String::new();
+        for part in dir.split('/').filter(|part| !part.is_empty()) {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            self.dirs.insert(prefix.clone());
+        }
+        Ok(())
+    }
+
+    fn remove_dir(&mut self, dir: &str) -> Result<(), StorageError> {
+        let prefix = format!("{dir}/");
+        let occupied = self.files.keys().any(|path| path.starts_with(&prefix))
+            || self.dirs.iter().any(|other| other.starts_with(&prefix));
+        if occupied {
+            return Err(StorageError::new(StorageErrorKind::Io, dir, "directory not empty"));
+        }
+        if !self.dirs.remove(dir) {
+            return Err(StorageError::new(StorageErrorKind::NotFound, dir, "no such directory"));
+        }
+        Ok(())
+    }
+
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, StorageError> {
+        if !self.dirs.contains(dir) {
+            return Err(StorageError::new(StorageErrorKind::NotFound, dir, "no such directory"));
+        }
+        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let mut names = BTreeSet::new();
+        let paths = self.files.keys().chain(self.dirs.iter());
+        for path in paths.filter(|path| path.starts_with(&prefix) && path.len() > prefix.len()) {
+            let rest = &path[prefix.len()..];
+            names.insert(rest.split('/').next().unwrap_or(rest).to_string());
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn len(&mut self, path: &str) -> Result<u64, StorageError> {
+        Ok(self.file(path)?.data.len() as u64)
+    }
+
+    fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError> {
+        if !self.parent_exists(path) {
+            return Err(StorageError::new(StorageErrorKind::NotFound, path, "no parent directory"));
+        }
+        let capacity = self.faults.capacity_bytes;
+        let free = if capacity == 0 { u64::MAX } else { capacity.saturating_sub(self.used_bytes()) };
+        let file = self.files.entry(path.to_string()).or_default();
+        if data.len() as u64 > free {
+            file.data.extend_from_slice(&data[..free as usize]);
+            return Err(StorageError::new(StorageErrorKind::NoSpace, path, "no space left on device"));
+        }
+        file.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn read_at(&mut self, path: &str, position: u64, len: usize) -> Result<Bytes, StorageError> {
+        let file = self.file(path)?;
+        let start = (position as usize).min(file.data.len());
+        let end = start.saturating_add(len).min(file.data.len());
+        Ok(Bytes::copy_from_slice(&file.data[start..end]))
+    }
+
+    fn sync(&mut self, path: &str) -> Result<(), StorageError> {
+        let error_ppm = self.faults.sync_error_ppm;
+        if error_ppm > 0 && self.prng.chance(error_ppm) {
+            self.file(path)?;
+            return Err(StorageError::new(StorageErrorKind::Io, path, "EIO on fsync (injected)"));
+        }
+        let slow_ppm = self.faults.slow_sync_ppm;
+        if slow_ppm > 0 && self.prng.chance(slow_ppm) {
+            self.sync_latency_ms += self.faults.slow_sync_ms;
+        }
+        let file = self.file(path)?;
+        file.durable_len = file.data.len();
+        file.truncated_durable = None;
+        file.ever_synced = true;
+        self.syncs += 1;
+        Ok(())
+    }
+
+    fn truncate(&mut self, path: &str, len: u64) -> Result<(), StorageError> {
+        let file = self.file(path)?;
+        let len = len as usize;
+        if len > file.data.len() {
+            return Err(StorageError::new(StorageErrorKind::Io, path, "truncate beyond the end"));
+        }
+        if len < file.durable_len {
+            let mut cut = file.data[len..file.durable_len].to_vec();
+            if let Some(older) = file.truncated_durable.take() {
+                cut.extend_from_slice(&older);
+            }
+            file.truncated_durable = Some(cut);
+            file.durable_len = len;
+        }
+        file.data.truncate(len);
+        Ok(())
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        self.files
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, path, "no such file"))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        let mut file = self
+            .files
+            .remove(from)
+            .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, from, "no such file"))?;
+        // Renaming publishes the file's current content as durable only if it was synced; the
+        // atomic-write helper always syncs first.
+        file.ever_synced = true;
+        self.files.insert(to.to_string(), file);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synced_bytes_survive_a_crash_and_unsynced_ones_may_not() {
+        // Goal: whatever the RNG picks, a crash keeps every synced byte and never invents any.
+        for seed in 0..64 {
+            let mut disk = SimDisk::new(seed);
+            disk.append("a", b"durable").unwrap();
+            disk.sync("a").unwrap();
+            disk.append("a", b"-volatile").unwrap();
+            disk.crash();
+            let content = disk.contents("a").unwrap().to_vec();
+            assert!(content.starts_with(b"durable"));
+            assert!(content.len() <= b"durable-volatile".len());
+        }
+    }
+
+    #[test]
+    fn unsynced_truncation_is_undone_by_a_crash() {
+        let mut disk = SimDisk::new(1);
+        disk.append("a", b"0123456789").unwrap();
+        disk.sync("a").unwrap();
+        disk.truncate("a", 4).unwrap();
+        disk.append("a", b"xy").unwrap();
+        assert_eq!(disk.contents("a").unwrap(), b"0123xy");
+        let report = disk.crash();
+        assert_eq!(report.untruncated, 1);
+        assert_eq!(disk.contents("a").unwrap(), b"0123456789");
+        disk.truncate("a", 4).unwrap();
+        disk.sync("a").unwrap();
+        disk.crash();
+        assert_eq!(disk.contents("a").unwrap(), b"0123");
+    }
+
+    #[test]
+    fn injected_faults_fire_from_the_seed() {
+        let mut disk = SimDisk::new(3);
+        disk.set_faults(DiskFaults { sync_error_ppm: 1_000_000, capacity_bytes: 8, ..Default::default() });
+        disk.append("a", b"12345").unwrap();
+        let full = disk.append("a", b"6789").unwrap_err();
+        assert_eq!(full.kind, StorageErrorKind::NoSpace);
+        assert_eq!(disk.contents("a").unwrap(), b"12345678");
+        assert_eq!(disk.sync("a").unwrap_err().kind, StorageErrorKind::Io);
+        disk.create_dir_all("t-0").unwrap();
+        disk.set_faults(DiskFaults::default());
+        disk.append("t-0/x", b"").unwrap();
+        assert_eq!(disk.list("").unwrap(), vec!["a".to_string(), "t-0".to_string()]);
+        assert_eq!(disk.list("t-0").unwrap(), vec!["x".to_string()]);
+    }
+}

@@ -1,0 +1,501 @@
+//! The partition log's suite, run against both Storage implementations: real files
+//! (`FileStorage`) and the simulated disk (`SimDisk`). Every test asserts exact results.
+
+use sluice_core::log::{
+    LogConfig, LogError, LogManager, OpenOptions, TopicPartition,
+};
+use sluice_core::protocol::record_batch::{self, BatchHeader};
+use sluice_core::protocol::ErrorCode;
+use sluice_core::storage::StorageErrorKind;
+use sluice_sim::disk::DiskFaults;
+use sluice_tests::{producer_batch, FileHarness, Harness, SimHarness};
+use std::collections::BTreeMap;
+
+const WALL_MS: i64 = 1_700_000_000_000;
+
+fn partition() -> TopicPartition {
+    TopicPartition::new("orders", 0)
+}
+
+fn small_segments() -> LogConfig {
+    LogConfig { segment_bytes: 1024, index_interval_bytes: 256, ..LogConfig::default() }
+}
+
+fn open(harness: &mut dyn Harness, config: LogConfig) -> LogManager {
+    let mut configs = BTreeMap::new();
+    configs.insert("orders".to_string(), config);
+    let (mut manager, _) =
+        LogManager::open(harness.storage(), config, &configs, WALL_MS).expect("open");
+    manager.create_log(harness.storage(), &partition(), config, WALL_MS).expect("create");
+    manager
+}
+
+fn reopen(harness: &mut dyn Harness, config: LogConfig) -> (LogManager, sluice_core::log::ManagerOpenReport) {
+    let mut configs = BTreeMap::new();
+    configs.insert("orders".to_string(), config);
+    LogManager::open(harness.storage(), config, &configs, WALL_MS).expect("reopen")
+}
+
+/// Appends a batch of `count` records tagged `tag`; returns the stored (patched) bytes.
+fn append(harness: &mut dyn Harness, manager: &mut LogManager, count: usize, tag: u64) -> Vec<u8> {
+    let mut batch = producer_batch(count, 100, tag, WALL_MS + tag as i64 * 10);
+    let log = manager.log_mut(&partition()).expect("log");
+    let expected_base = log.log_end_offset();
+    let info = log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append");
+    assert_eq!(info.base_offset, expected_base);
+    assert_eq!(info.last_offset, expected_base + count as i64 - 1);
+    assert_eq!(info.log_append_time_ms, WALL_MS);
+    batch
+}
+
+fn read_all(harness: &mut dyn Harness, manager: &mut LogManager) -> Vec<u8> {
+    let log = manager.log_mut(&partition()).expect("log");
+    let mut offset = log.log_start_offset();
+    let mut out = Vec::new();
+    loop {
+        let read = log.read(harness.storage(), offset, 1 << 20, i64::MAX).expect("read");
+        if read.bytes.is_empty() {
+            return out;
+        }
+        let mut position = 0;
+        while position < read.bytes.len() {
+            let header = BatchHeader::parse(&read.bytes[position..]).expect("header");
+            offset = header.next_offset();
+            position += header.size_bytes();
+        }
+        out.extend_from_slice(&read.bytes);
+    }
+}
+
+fn log_files(harness: &mut dyn Harness) -> Vec<String> {
+    harness.storage().list("orders-0").expect("list")
+}
+
+fn appends_get_dense_offsets_and_read_back_byte_for_byte(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    let first = append(harness, &mut manager, 3, 1);
+    let second = append(harness, &mut manager, 2, 2);
+    let header = BatchHeader::parse(&second).expect("header");
+    assert_eq!(header.base_offset, 3);
+    assert_eq!(header.partition_leader_epoch, 1);
+    record_batch::validate(&second).expect("patched batch keeps a valid CRC");
+    let log = manager.log_mut(&partition()).expect("log");
+    assert_eq!(log.log_end_offset(), 5);
+    let all = log.read(harness.storage(), 0, 1 << 20, i64::MAX).expect("read");
+    assert_eq!(all.bytes.as_ref(), [first.clone(), second.clone()].concat().as_slice());
+    assert_eq!((all.log_start_offset, all.log_end_offset), (0, 5));
+    // An offset inside the second batch returns that whole batch.
+    let middle = log.read(harness.storage(), 4, 1 << 20, i64::MAX).expect("read");
+    assert_eq!(middle.bytes.as_ref(), second.as_slice());
+    // At the log end: nothing, not an error.
+    let end = log.read(harness.storage(), 5, 1 << 20, i64::MAX).expect("read");
+    assert!(end.bytes.is_empty());
+}
+
+fn reads_respect_max_bytes_and_max_offset(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    let first = append(harness, &mut manager, 2, 1);
+    let second = append(harness, &mut manager, 2, 2);
+    append(harness, &mut manager, 2, 3);
+    let log = manager.log_mut(&partition()).expect("log");
+    // max_bytes smaller than one batch still returns the first batch whole (KIP-74).
+    let tiny = log.read(harness.storage(), 0, 10, i64::MAX).expect("read");
+    assert_eq!(tiny.bytes.as_ref(), first.as_slice());
+    let two = log.read(harness.storage(), 0, first.len() + second.len(), i64::MAX).expect("read");
+    assert_eq!(two.bytes.len(), first.len() + second.len());
+    // The high watermark bounds the read: batches starting at or above it are not returned.
+    let below_hw = log.read(harness.storage(), 0, 1 << 20, 4).expect("read");
+    assert_eq!(below_hw.bytes.as_ref(), [first.clone(), second.clone()].concat().as_slice());
+    let at_hw = log.read(harness.storage(), 4, 1 << 20, 4).expect("read");
+    assert!(at_hw.bytes.is_empty());
+}
+
+fn out_of_range_reads_carry_the_log_bounds(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    append(harness, &mut manager, 4, 1);
+    let log = manager.log_mut(&partition()).expect("log");
+    let error = log.read(harness.storage(), 9, 100, i64::MAX).unwrap_err();
+    assert_eq!(
+        error,
+        LogError::OffsetOutOfRange { requested: 9, log_start_offset: 0, log_end_offset: 4 }
+    );
+    assert_eq!(error.error_code(), ErrorCode::OffsetOutOfRange);
+    assert!(log.read(harness.storage(), -1, 100, i64::MAX).is_err());
+}
+
+fn invalid_batches_are_refused_and_leave_the_log_untouched(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    append(harness, &mut manager, 2, 1);
+    let log = manager.log_mut(&partition()).expect("log");
+    let size_before = log.size_bytes();
+    let good = producer_batch(2, 50, 9, WALL_MS);
+    let mut bad_crc = good.clone();
+    *bad_crc.last_mut().expect("byte") ^= 1;
+    let mut bad_magic = good.clone();
+    bad_magic[16] = 1;
+    let mut bad_count = good.clone();
+    bad_count[57..61].copy_from_slice(&3i32.to_be_bytes());
+    let crc = record_batch::compute_crc(&bad_count);
+    bad_count[17..21].copy_from_slice(&crc.to_be_bytes());
+    let mut truncated = good[..good.len() - 3].to_vec();
+    let cases = [
+        (bad_crc, ErrorCode::CorruptMessage),
+        (bad_magic, ErrorCode::CorruptMessage),
+        (bad_count, ErrorCode::InvalidRecord),
+    ];
+    for (mut batch, code) in cases {
+        let error = log.append(harness.storage(), &mut batch, 1, WALL_MS).unwrap_err();
+        assert_eq!(error.error_code(), code, "{error}");
+    }
+    let error = log.append(harness.storage(), &mut truncated, 1, WALL_MS).unwrap_err();
+    assert_eq!(error.error_code(), ErrorCode::CorruptMessage);
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.size_bytes(), size_before);
+}
+
+fn segments_roll_with_kafka_file_names_and_indexes(harness: &mut dyn Harness) {
+    let config = small_segments();
+    let mut manager = open(harness, config);
+    let mut sizes = Vec::new();
+    for tag in 0..12 {
+        sizes.push(append(harness, &mut manager, 2, tag).len());
+    }
+    let log = manager.log(&partition()).expect("log");
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 3, "{bases:?}");
+    assert_eq!(bases[0], 0);
+    // Each segment holds as many whole batches as fit in segment.bytes.
+    let per_segment = 1024 / sizes[0];
+    assert_eq!(bases[1], 2 * per_segment as i64);
+    let files = log_files(harness);
+    assert!(files.contains(&"00000000000000000000.log".to_string()));
+    assert!(files.contains(&"00000000000000000000.index".to_string()));
+    assert!(files.contains(&"00000000000000000000.timeindex".to_string()));
+    assert!(files.contains(&format!("{:020}.log", bases[1])));
+    assert!(files.contains(&"leader-epoch-checkpoint".to_string()));
+    // The sealed first segment's .index has one entry per 256 bytes: (relative offset, position).
+    let index = harness.storage().read_at("orders-0/00000000000000000000.index", 0, 4096).expect("index");
+    let batch_size = sizes[0] as u32;
+    let mut expected = Vec::new();
+    let (mut since, mut position) = (0u32, 0u32);
+    for batch in 0..per_segment as u32 {
+        if since >= 256 {
+            expected.extend_from_slice(&(batch * 2).to_be_bytes());
+            expected.extend_from_slice(&position.to_be_bytes());
+            since = 0;
+        }
+        since += batch_size;
+        position += batch_size;
+    }
+    assert_eq!(index.as_ref(), expected.as_slice());
+    let epochs = harness.storage().read_at("orders-0/leader-epoch-checkpoint", 0, 100).expect("epochs");
+    assert_eq!(epochs.as_ref(), b"0\n1\n1 0\n");
+}
+
+fn sync_is_explicit_and_one_request_covers_many_appends(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    for tag in 0..5 {
+        append(harness, &mut manager, 1, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    assert_eq!(log.recovery_point(), 0);
+    let request = log.sync_request().expect("unsynced data");
+    assert_eq!(request.offset, 5);
+    assert_eq!(request.files, vec!["orders-0/00000000000000000000.log".to_string()]);
+    // An append after the request is not covered by it.
+    let mut late = producer_batch(1, 10, 99, WALL_MS);
+    log.append(harness.storage(), &mut late, 1, WALL_MS).expect("append");
+    let result = sluice_core::log::sync_files(harness.storage(), &request.files);
+    assert_eq!(log.sync_completed(request, result).expect("synced"), 5);
+    assert_eq!(log.recovery_point(), 5);
+    assert_eq!(log.sync(harness.storage()).expect("sync"), 6);
+    assert!(log.sync_request().is_none());
+}
+
+fn clean_close_reopens_without_scanning(harness: &mut dyn Harness) {
+    let config = small_segments();
+    let mut manager = open(harness, config);
+    for tag in 0..10 {
+        append(harness, &mut manager, 2, tag);
+    }
+    let before = read_all(harness, &mut manager);
+    manager.close(harness.storage()).expect("close");
+    let (mut manager, report) = reopen(harness, config);
+    assert!(report.clean_shutdown);
+    let partition_report = &report.partitions[&partition()];
+    assert!(partition_report.clean);
+    assert_eq!(partition_report.segments_scanned, 0);
+    assert_eq!(partition_report.indexes_rebuilt, 0);
+    assert_eq!(read_all(harness, &mut manager), before);
+    let log = manager.log(&partition()).expect("log");
+    assert_eq!(log.log_end_offset(), 20);
+    assert_eq!(log.recovery_point(), 20);
+    append(harness, &mut manager, 1, 50);
+    assert_eq!(manager.log(&partition()).expect("log").log_end_offset(), 21);
+}
+
+fn unclean_open_truncates_a_torn_tail(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    let kept = append(harness, &mut manager, 2, 1);
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    manager.checkpoint(harness.storage()).expect("checkpoint");
+    let torn = append(harness, &mut manager, 2, 2);
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    let path = "orders-0/00000000000000000000.log";
+    let full = (kept.len() + torn.len()) as u64;
+    harness.storage().truncate(path, full - 7).expect("tear");
+    harness.storage().sync(path).expect("sync");
+    harness.crash();
+    let (mut manager, report) = reopen(harness, LogConfig::default());
+    assert!(!report.clean_shutdown);
+    let partition_report = &report.partitions[&partition()];
+    assert_eq!(partition_report.segments_scanned, 1);
+    assert_eq!(partition_report.bytes_truncated, torn.len() as u64 - 7);
+    assert_eq!(read_all(harness, &mut manager), kept);
+    let log = manager.log(&partition()).expect("log");
+    assert_eq!((log.log_end_offset(), log.recovery_point()), (2, 2));
+    assert_eq!(harness.storage().len(path).expect("len"), kept.len() as u64);
+}
+
+fn bit_flips_are_caught_by_crc(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    let first = append(harness, &mut manager, 2, 1);
+    let second = append(harness, &mut manager, 2, 2);
+    manager.close(harness.storage()).expect("close");
+    let path = "orders-0/00000000000000000000.log";
+    // Bit rot in the second batch's value, below the recovery point: a clean open does not
+    // scan, so the damage is caught when read, and never served.
+    let mut content = harness.storage().read_at(path, 0, 1 << 20).expect("read").to_vec();
+    content[first.len() + second.len() - 5] ^= 0x10;
+    harness.storage().truncate(path, 0).expect("truncate");
+    harness.storage().append(path, &content).expect("append");
+    harness.storage().sync(path).expect("sync");
+    let (mut manager, _) = reopen(harness, LogConfig::default());
+    let log = manager.log_mut(&partition()).expect("log");
+    let read = log.read(harness.storage(), 0, 1 << 20, i64::MAX).expect("read");
+    assert_eq!(read.bytes.as_ref(), first.as_slice(), "the damaged batch is cut off");
+    let error = log.read(harness.storage(), 2, 1 << 20, i64::MAX).unwrap_err();
+    assert!(matches!(error, LogError::CorruptStoredBatch { offset: 2, .. }), "{error:?}");
+    assert_eq!(error.error_code(), ErrorCode::KafkaStorageError);
+    drop(manager);
+    // After an unclean stop the recovery scan truncates at the damaged batch.
+    harness.crash();
+    let recovery_points = b"0\n1\norders 0 0\n";
+    sluice_core::storage::write_file_atomic(harness.storage(), "recovery-point-offset-checkpoint", recovery_points)
+        .expect("checkpoint");
+    let (mut manager, report) = reopen(harness, LogConfig::default());
+    assert!(report.partitions[&partition()].truncation_reason.is_some());
+    assert_eq!(read_all(harness, &mut manager), first);
+}
+
+fn truncate_removes_whole_batches_and_later_segments(harness: &mut dyn Harness) {
+    let config = small_segments();
+    let mut manager = open(harness, config);
+    let mut batches = Vec::new();
+    for tag in 0..10 {
+        batches.push(append(harness, &mut manager, 2, tag));
+    }
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    // Offset 7 lies inside the batch 6..=7: that batch goes too.
+    manager.truncate_to(harness.storage(), &partition(), 7, WALL_MS).expect("truncate");
+    let log = manager.log(&partition()).expect("log");
+    assert_eq!(log.log_end_offset(), 6);
+    assert_eq!(log.recovery_point(), 6);
+    assert!(log.segment_base_offsets().iter().all(|&base| base <= 6));
+    assert_eq!(read_all(harness, &mut manager), batches[..3].concat());
+    let again = append(harness, &mut manager, 1, 77);
+    assert_eq!(BatchHeader::parse(&again).expect("header").base_offset, 6);
+    // The truncation is durable: a crash cannot bring the removed batches back.
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    harness.crash();
+    let (mut manager, _) = reopen(harness, config);
+    let mut expected = batches[..3].concat();
+    expected.extend_from_slice(&again);
+    assert_eq!(read_all(harness, &mut manager), expected);
+}
+
+fn delete_records_moves_the_start_and_survives_restart(harness: &mut dyn Harness) {
+    let config = small_segments();
+    let mut manager = open(harness, config);
+    for tag in 0..10 {
+        append(harness, &mut manager, 2, tag);
+    }
+    let segments_before = manager.log(&partition()).expect("log").segment_count();
+    let low = manager.delete_records(harness.storage(), &partition(), 13).expect("delete");
+    assert_eq!(low, 13);
+    let log = manager.log_mut(&partition()).expect("log");
+    assert!(log.segment_count() < segments_before);
+    assert!(log.segment_base_offsets()[0] <= 13);
+    let error = log.read(harness.storage(), 12, 100, i64::MAX).unwrap_err();
+    assert_eq!(
+        error,
+        LogError::OffsetOutOfRange { requested: 12, log_start_offset: 13, log_end_offset: 20 }
+    );
+    // The batch holding 13 (12..=13) is returned whole; the consumer skips offset 12.
+    let read = log.read(harness.storage(), 13, 1 << 20, i64::MAX).expect("read");
+    assert_eq!(BatchHeader::parse(&read.bytes).expect("header").base_offset, 12);
+    assert!(manager.delete_records(harness.storage(), &partition(), 21).is_err());
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    harness.crash();
+    let (manager, _) = reopen(harness, config);
+    assert_eq!(manager.log(&partition()).expect("log").log_start_offset(), 13);
+}
+
+fn retention_deletes_old_segments_but_never_the_active_one(harness: &mut dyn Harness) {
+    let config = LogConfig { retention_ms: 1000, ..small_segments() };
+    let mut manager = open(harness, config);
+    // Batches tagged t carry timestamps WALL_MS + 10 t.
+    for tag in 0..12 {
+        append(harness, &mut manager, 2, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 3);
+    // Nothing is old yet.
+    assert_eq!(log.apply_retention(harness.storage(), WALL_MS + 500).expect("retention"), 0);
+    // Far in the future every sealed segment is expired; the active one stays.
+    let deleted = log.apply_retention(harness.storage(), WALL_MS + 1_000_000).expect("retention");
+    assert_eq!(deleted, bases.len() - 1);
+    assert_eq!(log.segment_base_offsets(), vec![*bases.last().expect("active")]);
+    assert_eq!(log.log_start_offset(), *bases.last().expect("active"));
+    assert_eq!(log.log_end_offset(), 24);
+    let files = log_files(harness);
+    assert!(!files.contains(&"00000000000000000000.log".to_string()));
+    assert!(!files.contains(&"00000000000000000000.index".to_string()));
+    // retention.bytes: keep at most ~one segment's worth.
+    let config = LogConfig { retention_bytes: 1024, ..small_segments() };
+    let log = manager.log_mut(&partition()).expect("log");
+    log.set_config(config).expect("config");
+    for tag in 20..40 {
+        let mut batch = producer_batch(2, 100, tag, WALL_MS);
+        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append");
+    }
+    log.apply_retention(harness.storage(), WALL_MS).expect("retention");
+    assert!(log.size_bytes() <= 1024 + 1024, "size {}", log.size_bytes());
+    assert!(log.segment_count() <= 2);
+}
+
+fn offsets_are_found_by_timestamp(harness: &mut dyn Harness) {
+    let mut manager = open(harness, small_segments());
+    for tag in 0..12 {
+        append(harness, &mut manager, 2, tag); // records at WALL_MS + 10 tag + {0, 1}
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    assert_eq!(log.offset_for_timestamp(harness.storage(), 0).expect("lookup"), Some((0, WALL_MS)));
+    assert_eq!(
+        log.offset_for_timestamp(harness.storage(), WALL_MS + 51).expect("lookup"),
+        Some((11, WALL_MS + 51))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(harness.storage(), WALL_MS + 52).expect("lookup"),
+        Some((12, WALL_MS + 60))
+    );
+    assert_eq!(log.offset_for_timestamp(harness.storage(), WALL_MS + 200).expect("lookup"), None);
+}
+
+fn leader_epochs_are_tracked_and_checkpointed(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    let log = manager.log_mut(&partition()).expect("log");
+    for (epoch, tag) in [(0, 1), (0, 2), (3, 3), (5, 4)] {
+        let mut batch = producer_batch(2, 10, tag, WALL_MS);
+        log.append(harness.storage(), &mut batch, epoch, WALL_MS).expect("append");
+    }
+    assert_eq!(log.leader_epochs(), &[(0, 0), (3, 4), (5, 6)]);
+    assert_eq!(log.end_offset_for_epoch(0), Some((0, 4)));
+    assert_eq!(log.end_offset_for_epoch(4), Some((3, 6)));
+    assert_eq!(log.end_offset_for_epoch(5), Some((5, 8)));
+    manager.truncate_to(harness.storage(), &partition(), 6, WALL_MS).expect("truncate");
+    let log = manager.log(&partition()).expect("log");
+    assert_eq!(log.leader_epochs(), &[(0, 0), (3, 4)]);
+    let bytes = harness.storage().read_at("orders-0/leader-epoch-checkpoint", 0, 100).expect("read");
+    assert_eq!(bytes.as_ref(), b"0\n2\n0 0\n3 4\n");
+}
+
+fn a_full_disk_fails_the_append_and_leaves_no_partial_batch(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    let first = append(harness, &mut manager, 2, 1);
+    let Some(disk) = harness.sim_disk() else { return };
+    let used = disk.used_bytes();
+    disk.set_faults(DiskFaults { capacity_bytes: used + 40, ..Default::default() });
+    let log = manager.log_mut(&partition()).expect("log");
+    let mut batch = producer_batch(2, 100, 2, WALL_MS);
+    let error = log.append(harness.storage(), &mut batch, 1, WALL_MS).unwrap_err();
+    assert!(matches!(&error, LogError::Storage(e) if e.kind == StorageErrorKind::NoSpace), "{error:?}");
+    assert_eq!(error.error_code(), ErrorCode::KafkaStorageError);
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.size_bytes(), first.len() as u64);
+    assert_eq!(
+        harness.storage().len("orders-0/00000000000000000000.log").expect("len"),
+        first.len() as u64
+    );
+    // Once space frees up, appends continue at the next offset.
+    harness.sim_disk().expect("sim").set_faults(DiskFaults::default());
+    let again = append(harness, &mut manager, 1, 3);
+    assert_eq!(BatchHeader::parse(&again).expect("header").base_offset, 2);
+}
+
+fn an_fsync_error_takes_the_log_offline_for_good(harness: &mut dyn Harness) {
+    let mut manager = open(harness, LogConfig::default());
+    append(harness, &mut manager, 2, 1);
+    let Some(disk) = harness.sim_disk() else { return };
+    disk.set_faults(DiskFaults { sync_error_ppm: 1_000_000, ..Default::default() });
+    let log = manager.log_mut(&partition()).expect("log");
+    let error = log.sync(harness.storage()).unwrap_err();
+    assert!(matches!(error, LogError::Offline(_)), "{error:?}");
+    assert_eq!(log.recovery_point(), 0, "nothing is reported durable");
+    harness.sim_disk().expect("sim").set_faults(DiskFaults::default());
+    // Never retried: the log stays offline even though the disk would now sync.
+    let log = manager.log_mut(&partition()).expect("log");
+    assert!(matches!(log.sync(harness.storage()), Err(LogError::Offline(_))));
+    let mut batch = producer_batch(1, 10, 2, WALL_MS);
+    assert!(matches!(log.append(harness.storage(), &mut batch, 1, WALL_MS), Err(LogError::Offline(_))));
+    assert!(log.sync_request().is_none());
+}
+
+fn a_log_opens_directly_without_the_manager(harness: &mut dyn Harness) {
+    let options = OpenOptions { recovery_point: 0, log_start_offset: Some(40), clean_shutdown: false, wall_ms: WALL_MS };
+    let (mut log, report) =
+        sluice_core::log::Log::open(harness.storage(), "fresh-3", LogConfig::default(), options).expect("open");
+    assert_eq!(report.segments_scanned, 0);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (40, 40));
+    let mut batch = producer_batch(1, 10, 1, WALL_MS);
+    let info = log.append(harness.storage(), &mut batch, 0, WALL_MS).expect("append");
+    assert_eq!(info.base_offset, 40);
+    assert!(harness.storage().list("fresh-3").expect("list").contains(&"00000000000000000040.log".to_string()));
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod files {
+            $( #[test] fn $name() { super::$name(&mut sluice_tests::FileHarness::new()); } )*
+        }
+        mod sim_disk {
+            $( #[test] fn $name() { super::$name(&mut sluice_tests::SimHarness::new(7)); } )*
+        }
+    };
+}
+
+suite!(
+    appends_get_dense_offsets_and_read_back_byte_for_byte,
+    reads_respect_max_bytes_and_max_offset,
+    out_of_range_reads_carry_the_log_bounds,
+    invalid_batches_are_refused_and_leave_the_log_untouched,
+    segments_roll_with_kafka_file_names_and_indexes,
+    sync_is_explicit_and_one_request_covers_many_appends,
+    clean_close_reopens_without_scanning,
+    unclean_open_truncates_a_torn_tail,
+    bit_flips_are_caught_by_crc,
+    truncate_removes_whole_batches_and_later_segments,
+    delete_records_moves_the_start_and_survives_restart,
+    retention_deletes_old_segments_but_never_the_active_one,
+    offsets_are_found_by_timestamp,
+    leader_epochs_are_tracked_and_checkpointed,
+    a_full_disk_fails_the_append_and_leaves_no_partial_batch,
+    an_fsync_error_takes_the_log_offline_for_good,
+    a_log_opens_directly_without_the_manager,
+);
+
+#[allow(dead_code)]
+fn harnesses_exist() -> (FileHarness, SimHarness) {
+    (FileHarness::new(), SimHarness::new(0))
+}
