@@ -11,7 +11,8 @@
 //! Durability contract every implementation follows:
 //! - Bytes written by `append` survive a crash only once a later `sync` of that file returned Ok.
 //! - `truncate` is durable only after a later `sync` of that file.
-//! - `rename`, `remove`, `create_dir_all` and `remove_dir` are durable when they return.
+//! - Creating a file (its first `append`, even of no bytes), `rename`, `remove`,
+//!   `create_dir_all` and `remove_dir` are durable when they return.
 
 use bytes::Bytes;
 use std::fmt;

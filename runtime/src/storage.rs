@@ -48,7 +48,11 @@ impl FileStorage {
         let uses = self.uses;
         if !self.handles.contains_key(path) {
             if self.handles.len() >= OPEN_FILES_MAX {
-                let oldest = self.handles.iter().min_by_key(|(_, (_, used))| *used).map(|(name, _)| name.clone());
+                let oldest = self
+                    .handles
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(name, _)| name.clone());
                 if let Some(oldest) = oldest {
                     self.handles.remove(&oldest);
                 }
@@ -119,7 +123,9 @@ impl Storage for FileStorage {
     }
 
     fn len(&mut self, path: &str) -> Result<u64, StorageError> {
-        fs::metadata(self.full(path)).map(|metadata| metadata.len()).map_err(|error| to_storage_error(path, error))
+        fs::metadata(self.full(path))
+            .map(|metadata| metadata.len())
+            .map_err(|error| to_storage_error(path, error))
     }
 
     fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError> {

@@ -8,9 +8,9 @@
 //!   durable bytes come back and the unsynced appends made after it are dropped.
 //! - On [`SimDisk::crash`], each file's unsynced suffix, chosen by the seeded RNG, is
 //!   dropped entirely, kept up to a torn point, or kept (whole or torn) with one flipped bit.
-//!   Files created but never synced may vanish, or survive empty.
-//! - `rename`, `remove`, `create_dir_all` and `remove_dir` are durable at once (as on a
-//!   journaling file system after the directory is synced, which the file storage does).
+//! - Creating a file (its first `append`), `rename`, `remove`, `create_dir_all` and
+//!   `remove_dir` are durable at once, as the file storage makes them by syncing the parent
+//!   directory: a file never vanishes, though its unsynced bytes may.
 //! - Injected faults, each from the seeded RNG at rates set in [`DiskFaults`]: `sync` fails with
 //!   EIO; the disk fills up (`append` writes a prefix and fails with `NoSpace`); `sync` is slow
 //!   (reported by [`SimDisk::take_sync_latency_ms`] for the simulator to delay the completion).
@@ -57,7 +57,6 @@ struct SimFile {
     durable_len: usize,
     /// Durable bytes beyond `durable_len` that an unsynced truncation cut away.
     truncated_durable: Option<Vec<u8>>,
-    ever_synced: bool,
 }
 
 /// The in-memory disk. See the module docs for its fault model.
@@ -121,8 +120,7 @@ impl SimDisk {
     /// Afterwards every surviving byte counts as durable.
     pub fn crash(&mut self) -> CrashReport {
         let mut report = CrashReport::default();
-        let mut vanished = Vec::new();
-        for (path, file) in &mut self.files {
+        for file in self.files.values_mut() {
             if let Some(durable_tail) = file.truncated_durable.take() {
                 file.data.truncate(file.durable_len);
                 file.data.extend_from_slice(&durable_tail);
@@ -131,10 +129,6 @@ impl SimDisk {
                 continue;
             }
             let unsynced = file.data.len() - file.durable_len;
-            if !file.ever_synced && self.prng.chance(500_000) {
-                vanished.push(path.clone());
-                continue;
-            }
             if unsynced > 0 {
                 match self.prng.below(4) {
                     0 => {
@@ -157,11 +151,6 @@ impl SimDisk {
                 }
             }
             file.durable_len = file.data.len();
-            file.ever_synced = true;
-        }
-        for path in vanished {
-            self.files.remove(&path);
-            report.dropped += 1;
         }
         report
     }
@@ -237,11 +226,16 @@ impl Storage for SimDisk {
             return Err(StorageError::new(StorageErrorKind::NotFound, path, "no parent directory"));
         }
         let capacity = self.faults.capacity_bytes;
-        let free = if capacity == 0 { u64::MAX } else { capacity.saturating_sub(self.used_bytes()) };
+        let free =
+            if capacity == 0 { u64::MAX } else { capacity.saturating_sub(self.used_bytes()) };
         let file = self.files.entry(path.to_string()).or_default();
         if data.len() as u64 > free {
             file.data.extend_from_slice(&data[..free as usize]);
-            return Err(StorageError::new(StorageErrorKind::NoSpace, path, "no space left on device"));
+            return Err(StorageError::new(
+                StorageErrorKind::NoSpace,
+                path,
+                "no space left on device",
+            ));
         }
         file.data.extend_from_slice(data);
         Ok(())
@@ -267,7 +261,6 @@ impl Storage for SimDisk {
         let file = self.file(path)?;
         file.durable_len = file.data.len();
         file.truncated_durable = None;
-        file.ever_synced = true;
         self.syncs += 1;
         Ok(())
     }
@@ -298,13 +291,10 @@ impl Storage for SimDisk {
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
-        let mut file = self
+        let file = self
             .files
             .remove(from)
             .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, from, "no such file"))?;
-        // Renaming publishes the file's current content as durable only if it was synced; the
-        // atomic-write helper always syncs first.
-        file.ever_synced = true;
         self.files.insert(to.to_string(), file);
         Ok(())
     }
@@ -349,7 +339,11 @@ mod tests {
     #[test]
     fn injected_faults_fire_from_the_seed() {
         let mut disk = SimDisk::new(3);
-        disk.set_faults(DiskFaults { sync_error_ppm: 1_000_000, capacity_bytes: 8, ..Default::default() });
+        disk.set_faults(DiskFaults {
+            sync_error_ppm: 1_000_000,
+            capacity_bytes: 8,
+            ..Default::default()
+        });
         disk.append("a", b"12345").unwrap();
         let full = disk.append("a", b"6789").unwrap_err();
         assert_eq!(full.kind, StorageErrorKind::NoSpace);

@@ -1,9 +1,7 @@
 //! The partition log's suite, run against both Storage implementations: real files
 //! (`FileStorage`) and the simulated disk (`SimDisk`). Every test asserts exact results.
 
-use sluice_core::log::{
-    LogConfig, LogError, LogManager, OpenOptions, TopicPartition,
-};
+use sluice_core::log::{LogConfig, LogError, LogManager, OpenOptions, TopicPartition};
 use sluice_core::protocol::record_batch::{self, BatchHeader};
 use sluice_core::protocol::ErrorCode;
 use sluice_core::storage::StorageErrorKind;
@@ -30,7 +28,10 @@ fn open(harness: &mut dyn Harness, config: LogConfig) -> LogManager {
     manager
 }
 
-fn reopen(harness: &mut dyn Harness, config: LogConfig) -> (LogManager, sluice_core::log::ManagerOpenReport) {
+fn reopen(
+    harness: &mut dyn Harness,
+    config: LogConfig,
+) -> (LogManager, sluice_core::log::ManagerOpenReport) {
     let mut configs = BTreeMap::new();
     configs.insert("orders".to_string(), config);
     LogManager::open(harness.storage(), config, &configs, WALL_MS).expect("reopen")
@@ -174,7 +175,8 @@ fn segments_roll_with_kafka_file_names_and_indexes(harness: &mut dyn Harness) {
     assert!(files.contains(&format!("{:020}.log", bases[1])));
     assert!(files.contains(&"leader-epoch-checkpoint".to_string()));
     // The sealed first segment's .index has one entry per 256 bytes: (relative offset, position).
-    let index = harness.storage().read_at("orders-0/00000000000000000000.index", 0, 4096).expect("index");
+    let index =
+        harness.storage().read_at("orders-0/00000000000000000000.index", 0, 4096).expect("index");
     let batch_size = sizes[0] as u32;
     let mut expected = Vec::new();
     let (mut since, mut position) = (0u32, 0u32);
@@ -188,7 +190,8 @@ fn segments_roll_with_kafka_file_names_and_indexes(harness: &mut dyn Harness) {
         position += batch_size;
     }
     assert_eq!(index.as_ref(), expected.as_slice());
-    let epochs = harness.storage().read_at("orders-0/leader-epoch-checkpoint", 0, 100).expect("epochs");
+    let epochs =
+        harness.storage().read_at("orders-0/leader-epoch-checkpoint", 0, 100).expect("epochs");
     assert_eq!(epochs.as_ref(), b"0\n1\n1 0\n");
 }
 
@@ -281,8 +284,12 @@ fn bit_flips_are_caught_by_crc(harness: &mut dyn Harness) {
     // After an unclean stop the recovery scan truncates at the damaged batch.
     harness.crash();
     let recovery_points = b"0\n1\norders 0 0\n";
-    sluice_core::storage::write_file_atomic(harness.storage(), "recovery-point-offset-checkpoint", recovery_points)
-        .expect("checkpoint");
+    sluice_core::storage::write_file_atomic(
+        harness.storage(),
+        "recovery-point-offset-checkpoint",
+        recovery_points,
+    )
+    .expect("checkpoint");
     let (mut manager, report) = reopen(harness, LogConfig::default());
     assert!(report.partitions[&partition()].truncation_reason.is_some());
     assert_eq!(read_all(harness, &mut manager), first);
@@ -407,7 +414,8 @@ fn leader_epochs_are_tracked_and_checkpointed(harness: &mut dyn Harness) {
     manager.truncate_to(harness.storage(), &partition(), 6, WALL_MS).expect("truncate");
     let log = manager.log(&partition()).expect("log");
     assert_eq!(log.leader_epochs(), &[(0, 0), (3, 4)]);
-    let bytes = harness.storage().read_at("orders-0/leader-epoch-checkpoint", 0, 100).expect("read");
+    let bytes =
+        harness.storage().read_at("orders-0/leader-epoch-checkpoint", 0, 100).expect("read");
     assert_eq!(bytes.as_ref(), b"0\n2\n0 0\n3 4\n");
 }
 
@@ -420,7 +428,10 @@ fn a_full_disk_fails_the_append_and_leaves_no_partial_batch(harness: &mut dyn Ha
     let log = manager.log_mut(&partition()).expect("log");
     let mut batch = producer_batch(2, 100, 2, WALL_MS);
     let error = log.append(harness.storage(), &mut batch, 1, WALL_MS).unwrap_err();
-    assert!(matches!(&error, LogError::Storage(e) if e.kind == StorageErrorKind::NoSpace), "{error:?}");
+    assert!(
+        matches!(&error, LogError::Storage(e) if e.kind == StorageErrorKind::NoSpace),
+        "{error:?}"
+    );
     assert_eq!(error.error_code(), ErrorCode::KafkaStorageError);
     assert_eq!(log.log_end_offset(), 2);
     assert_eq!(log.size_bytes(), first.len() as u64);
@@ -448,20 +459,33 @@ fn an_fsync_error_takes_the_log_offline_for_good(harness: &mut dyn Harness) {
     let log = manager.log_mut(&partition()).expect("log");
     assert!(matches!(log.sync(harness.storage()), Err(LogError::Offline(_))));
     let mut batch = producer_batch(1, 10, 2, WALL_MS);
-    assert!(matches!(log.append(harness.storage(), &mut batch, 1, WALL_MS), Err(LogError::Offline(_))));
+    assert!(matches!(
+        log.append(harness.storage(), &mut batch, 1, WALL_MS),
+        Err(LogError::Offline(_))
+    ));
     assert!(log.sync_request().is_none());
 }
 
 fn a_log_opens_directly_without_the_manager(harness: &mut dyn Harness) {
-    let options = OpenOptions { recovery_point: 0, log_start_offset: Some(40), clean_shutdown: false, wall_ms: WALL_MS };
+    let options = OpenOptions {
+        recovery_point: 0,
+        log_start_offset: Some(40),
+        clean_shutdown: false,
+        wall_ms: WALL_MS,
+    };
     let (mut log, report) =
-        sluice_core::log::Log::open(harness.storage(), "fresh-3", LogConfig::default(), options).expect("open");
+        sluice_core::log::Log::open(harness.storage(), "fresh-3", LogConfig::default(), options)
+            .expect("open");
     assert_eq!(report.segments_scanned, 0);
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (40, 40));
     let mut batch = producer_batch(1, 10, 1, WALL_MS);
     let info = log.append(harness.storage(), &mut batch, 0, WALL_MS).expect("append");
     assert_eq!(info.base_offset, 40);
-    assert!(harness.storage().list("fresh-3").expect("list").contains(&"00000000000000000040.log".to_string()));
+    assert!(harness
+        .storage()
+        .list("fresh-3")
+        .expect("list")
+        .contains(&"00000000000000000040.log".to_string()));
 }
 
 macro_rules! suite {

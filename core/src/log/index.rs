@@ -251,8 +251,14 @@ mod tests {
         assert!(index.push(TimeEntry { timestamp: 90, relative_offset: 5 }).is_none());
         assert!(index.push(TimeEntry { timestamp: 200, relative_offset: 9 }).is_some());
         assert_eq!(index.lookup_before(100), None);
-        assert_eq!(index.lookup_before(150), Some(TimeEntry { timestamp: 100, relative_offset: 0 }));
-        assert_eq!(index.lookup_before(201), Some(TimeEntry { timestamp: 200, relative_offset: 9 }));
+        assert_eq!(
+            index.lookup_before(150),
+            Some(TimeEntry { timestamp: 100, relative_offset: 0 })
+        );
+        assert_eq!(
+            index.lookup_before(201),
+            Some(TimeEntry { timestamp: 200, relative_offset: 9 })
+        );
         assert_eq!(TimeIndex::decode(&index.encode(), 10).expect("valid"), index);
         assert!(TimeIndex::decode(&index.encode(), 9).is_err());
         assert_eq!(index.truncate_to_offset(9), 1);

@@ -106,8 +106,12 @@ impl LogManager {
                     "more partitions than PARTITIONS_PER_LOG_DIR_MAX",
                 )));
             }
-            let options =
-                OpenOptions { recovery_point: 0, log_start_offset: None, clean_shutdown: false, wall_ms };
+            let options = OpenOptions {
+                recovery_point: 0,
+                log_start_offset: None,
+                clean_shutdown: false,
+                wall_ms,
+            };
             let (log, _) = Log::open(storage, &partition.dir_name(), config, options)?;
             self.logs.insert(partition.clone(), log);
             self.checkpoint(storage)?;
@@ -221,7 +225,11 @@ impl LogManager {
 }
 
 fn unknown(partition: &TopicPartition) -> LogError {
-    LogError::Storage(StorageError::new(StorageErrorKind::NotFound, &partition.dir_name(), "no such log"))
+    LogError::Storage(StorageError::new(
+        StorageErrorKind::NotFound,
+        &partition.dir_name(),
+        "no such log",
+    ))
 }
 
 fn read_offsets<S: Storage + ?Sized>(

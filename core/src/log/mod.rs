@@ -65,7 +65,8 @@ impl TopicPartition {
     /// Parses a directory name; `None` for anything that is not a partition directory.
     pub fn parse_dir_name(name: &str) -> Option<Self> {
         let (topic, partition) = name.rsplit_once('-')?;
-        if !partition.bytes().all(|byte| byte.is_ascii_digit()) || validate_topic_name(topic).is_err()
+        if !partition.bytes().all(|byte| byte.is_ascii_digit())
+            || validate_topic_name(topic).is_err()
         {
             return None;
         }
@@ -379,7 +380,7 @@ impl Log {
         for (position, &base) in bases.iter().enumerate() {
             let path = segment_path(&self.dir, base, LOG_SUFFIX);
             let file_size = storage.len(&path)?;
-            let mut segment = Segment::new(base, options.wall_ms);
+            let mut segment = Segment::new(&self.dir, base, options.wall_ms);
             let expected_base = self.segments.back().map_or(base, |previous| previous.next_offset);
             let is_last = position + 1 == bases.len();
             let loaded = if position < scan_from && base == expected_base {
@@ -406,13 +407,17 @@ impl Log {
                         stop_at_offset: None,
                         index_interval_bytes: self.config.index_interval_bytes,
                     };
-                    let stop = segment.scan(storage, &path, file_size, mode, &mut epochs_seen)?;
+                    let known = self.leader_epochs.clone();
+                    let stop =
+                        segment.scan(storage, &path, file_size, mode, &known, &mut epochs_seen)?;
                     self.write_index_files(storage, &segment)?;
                     stop
                 }
             };
             if let Some(stop) = stop {
-                self.truncate_recovered(storage, segment, file_size, bases, position, stop, report)?;
+                self.truncate_recovered(
+                    storage, segment, file_size, bases, position, stop, report,
+                )?;
                 break;
             }
             self.segments.push_back(segment);
@@ -503,7 +508,15 @@ impl Log {
         if !is_last && time_index.is_empty() && size_bytes > 0 {
             return Ok(None);
         }
-        Ok(Some(Segment::load(base, size_bytes, next_offset, index, time_index, wall_ms)))
+        Ok(Some(Segment::load(
+            &self.dir,
+            base,
+            size_bytes,
+            next_offset,
+            index,
+            time_index,
+            wall_ms,
+        )))
     }
 
     fn finish_open<S: Storage + ?Sized>(
@@ -529,7 +542,11 @@ impl Log {
         // Whatever survived recovery is made durable before anything new is appended.
         if !report.clean {
             for segment in &self.segments {
-                self.unsynced_files.insert(segment_path(&self.dir, segment.base_offset, LOG_SUFFIX));
+                self.unsynced_files.insert(segment_path(
+                    &self.dir,
+                    segment.base_offset,
+                    LOG_SUFFIX,
+                ));
             }
         }
         self.recovery_point = self.log_start_offset;
@@ -664,23 +681,8 @@ impl Log {
         }
         record_batch::set_base_offset(batch, base_offset);
         record_batch::set_partition_leader_epoch(batch, leader_epoch);
-        let active = self.active();
-        let position = active.size_bytes;
-        let path = segment_path(&self.dir, active.base_offset, LOG_SUFFIX);
-        if let Err(error) = storage.append(&path, batch) {
-            // Leave no partial batch behind; if even that fails, the log cannot be trusted.
-            if let Err(undo) = storage.truncate(&path, u64::from(position)) {
-                return self.fail(undo);
-            }
-            if error.kind == StorageErrorKind::NoSpace {
-                return Err(LogError::Storage(error));
-            }
-            return self.fail(error);
-        }
-        self.unsynced_files.insert(path);
-        let patched = BatchHeader { base_offset, partition_leader_epoch: leader_epoch, ..header };
-        let interval = self.config.index_interval_bytes;
-        self.segments.back_mut().expect("active").on_batch(position, &patched, interval);
+        // A new epoch is checkpointed before its first batch is written, so recovery can check
+        // every batch's epoch (a field the CRC does not cover) against the checkpoint.
         if self.leader_epochs.last().is_none_or(|&(latest, _)| leader_epoch > latest) {
             self.leader_epochs.push((leader_epoch, base_offset));
             if self.leader_epochs.len() > LEADER_EPOCH_ENTRIES_MAX {
@@ -690,6 +692,24 @@ impl Log {
                 return self.fail(error);
             }
         }
+        let active = self.segments.back().expect("active");
+        let position = active.size_bytes;
+        if let Err(error) = storage.append(&active.log_path, batch) {
+            // Leave no partial batch behind; if even that fails, the log cannot be trusted.
+            if let Err(undo) = storage.truncate(&active.log_path, u64::from(position)) {
+                return self.fail(undo);
+            }
+            if error.kind == StorageErrorKind::NoSpace {
+                return Err(LogError::Storage(error));
+            }
+            return self.fail(error);
+        }
+        if !self.unsynced_files.contains(&active.log_path) {
+            self.unsynced_files.insert(active.log_path.clone());
+        }
+        let patched = BatchHeader { base_offset, partition_leader_epoch: leader_epoch, ..header };
+        let interval = self.config.index_interval_bytes;
+        self.segments.back_mut().expect("active").on_batch(position, &patched, interval);
         assert_eq!(self.log_end_offset(), patched.next_offset());
         Ok(AppendInfo {
             base_offset,
@@ -706,9 +726,13 @@ impl Log {
         let too_big = u64::from(active.size_bytes) + header.size_bytes() as u64
             > u64::from(self.config.segment_bytes);
         let too_old = wall_ms.saturating_sub(active.created_wall_ms) >= self.config.segment_ms;
-        let relative_overflow =
-            base_offset + i64::from(header.last_offset_delta) - active.base_offset > i64::from(u32::MAX);
-        too_big || too_old || relative_overflow || active.indexes_full(self.config.segment_index_bytes)
+        let relative_overflow = base_offset + i64::from(header.last_offset_delta)
+            - active.base_offset
+            > i64::from(u32::MAX);
+        too_big
+            || too_old
+            || relative_overflow
+            || active.indexes_full(self.config.segment_index_bytes)
     }
 
     /// Closes the active segment (writing its index files) and starts a new one at `base`.
@@ -751,7 +775,7 @@ impl Log {
             }
             self.unsynced_files.insert(path);
         }
-        self.segments.push_back(Segment::new(base, wall_ms));
+        self.segments.push_back(Segment::new(&self.dir, base, wall_ms));
         Ok(())
     }
 
@@ -764,7 +788,8 @@ impl Log {
     ) -> Result<(), StorageError> {
         let index_path = segment_path(&self.dir, segment.base_offset, INDEX_SUFFIX);
         let time_path = segment_path(&self.dir, segment.base_offset, TIME_INDEX_SUFFIX);
-        for (path, bytes) in [(index_path, segment.index.encode()), (time_path, segment.time_index.encode())]
+        for (path, bytes) in
+            [(index_path, segment.index.encode()), (time_path, segment.time_index.encode())]
         {
             if storage::exists(storage, &path)? {
                 storage.truncate(&path, 0)?;
@@ -796,7 +821,11 @@ impl Log {
         if offset < self.log_start_offset || offset > log_end {
             return Err(out_of_range);
         }
-        let empty = ReadInfo { bytes: Bytes::new(), log_start_offset: self.log_start_offset, log_end_offset: log_end };
+        let empty = ReadInfo {
+            bytes: Bytes::new(),
+            log_start_offset: self.log_start_offset,
+            log_end_offset: log_end,
+        };
         let upper = max_offset.min(log_end);
         if offset >= upper {
             return Ok(empty);
@@ -807,7 +836,15 @@ impl Log {
         let path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
         let relative = u32::try_from(offset - segment.base_offset).unwrap_or(u32::MAX);
         let scan_from = segment.index.lookup(relative).map_or(0, |entry| entry.position);
-        let (start, end) = match find_range(storage, &path, scan_from, segment.size_bytes, offset, upper, max_bytes) {
+        let (start, end) = match find_range(
+            storage,
+            &path,
+            scan_from,
+            segment.size_bytes,
+            offset,
+            upper,
+            max_bytes,
+        ) {
             Ok(range) => range,
             Err(error) => return self.fail(error),
         };
@@ -841,18 +878,19 @@ impl Log {
             return Ok(None);
         };
         let path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
-        let start_relative = segment.time_index.lookup_before(timestamp).map_or(0, |entry| entry.relative_offset);
+        let start_relative =
+            segment.time_index.lookup_before(timestamp).map_or(0, |entry| entry.relative_offset);
         let mut position = segment.index.lookup(start_relative).map_or(0, |entry| entry.position);
         let base_offset = segment.base_offset;
         let size_bytes = segment.size_bytes;
         while position < size_bytes {
             let header_bytes = storage.read_at(&path, u64::from(position), BATCH_HEADER_BYTES)?;
-            let header = BatchHeader::parse(&header_bytes).map_err(|error| LogError::CorruptStoredBatch {
-                offset: base_offset,
-                detail: error.to_string(),
+            let header = BatchHeader::parse(&header_bytes).map_err(|error| {
+                LogError::CorruptStoredBatch { offset: base_offset, detail: error.to_string() }
             })?;
             if header.max_timestamp >= timestamp {
-                let found = self.first_record_at_or_after(storage, &path, position, &header, timestamp)?;
+                let found =
+                    self.first_record_at_or_after(storage, &path, position, &header, timestamp)?;
                 let offset = found.0.max(self.log_start_offset);
                 return Ok(Some((offset, found.1)));
             }
@@ -952,6 +990,11 @@ impl Log {
         if let Err(error) = self.truncate_active_to(storage, offset) {
             return self.fail(error);
         }
+        if self.log_end_offset() < self.log_start_offset {
+            // The batch holding `offset` began below a DeleteRecords start: nothing at or above
+            // the start survives, so the log restarts empty there.
+            return self.truncate_fully_and_start_at(storage, self.log_start_offset, wall_ms);
+        }
         let log_end = self.log_end_offset();
         self.recovery_point = self.recovery_point.min(log_end);
         let epochs_before = self.leader_epochs.len();
@@ -978,7 +1021,7 @@ impl Log {
             index_interval_bytes: self.config.index_interval_bytes,
         };
         let old_size = u64::from(segment.size_bytes);
-        segment.scan(storage, &path, old_size, mode, &mut Vec::new())?;
+        segment.scan(storage, &path, old_size, mode, &[], &mut Vec::new())?;
         storage.truncate(&path, u64::from(segment.size_bytes))?;
         storage.sync(&path)?;
         self.write_index_files(storage, &segment)?;
@@ -1048,7 +1091,8 @@ impl Log {
         let mut deleted = 0;
         if config.retention_ms >= 0 {
             let cutoff = wall_ms.saturating_sub(config.retention_ms);
-            deleted += self.delete_leading_segments(storage, |segment, _| segment.max_timestamp < cutoff)?;
+            deleted +=
+                self.delete_leading_segments(storage, |segment, _| segment.max_timestamp < cutoff)?;
         }
         if config.retention_bytes >= 0 {
             let mut excess = self.size_bytes() as i64 - config.retention_bytes;
@@ -1083,7 +1127,8 @@ impl Log {
         self.log_start_offset = self.log_start_offset.max(first_base);
         self.recovery_point = self.recovery_point.max(self.log_start_offset);
         let start = self.log_start_offset;
-        let keep_from = self.leader_epochs.partition_point(|&(_, begin)| begin <= start).saturating_sub(1);
+        let keep_from =
+            self.leader_epochs.partition_point(|&(_, begin)| begin <= start).saturating_sub(1);
         if keep_from > 0 || self.leader_epochs.first().is_some_and(|&(_, begin)| begin < start) {
             self.leader_epochs.drain(..keep_from);
             if let Some(first) = self.leader_epochs.first_mut() {
@@ -1142,7 +1187,10 @@ impl Log {
 }
 
 /// Syncs each file; a file removed since the request was made needs no sync.
-pub fn sync_files<S: Storage + ?Sized>(storage: &mut S, files: &[String]) -> Result<(), StorageError> {
+pub fn sync_files<S: Storage + ?Sized>(
+    storage: &mut S,
+    files: &[String],
+) -> Result<(), StorageError> {
     for file in files {
         match storage.sync(file) {
             Err(error) if error.kind != StorageErrorKind::NotFound => return Err(error),
@@ -1160,12 +1208,17 @@ fn read_optional<S: Storage + ?Sized>(
     match storage::read_small_file(storage, path, bytes_max) {
         Ok(found) => Ok(found),
         // An index larger than allowed is damaged: rebuild it rather than fail the open.
-        Err(error) if error.kind == StorageErrorKind::Io && error.detail.contains("allowed") => Ok(None),
+        Err(error) if error.kind == StorageErrorKind::Io && error.detail.contains("allowed") => {
+            Ok(None)
+        }
         Err(error) => Err(error),
     }
 }
 
-fn read_epochs<S: Storage + ?Sized>(storage: &mut S, dir: &str) -> Result<Vec<(i32, i64)>, StorageError> {
+fn read_epochs<S: Storage + ?Sized>(
+    storage: &mut S,
+    dir: &str,
+) -> Result<Vec<(i32, i64)>, StorageError> {
     let path = format!("{dir}/{LEADER_EPOCH_CHECKPOINT}");
     let Some(bytes) = storage::read_small_file(storage, &path, CHECKPOINT_FILE_BYTES_MAX)? else {
         return Ok(Vec::new());
@@ -1210,7 +1263,10 @@ fn walk_headers<S: Storage + ?Sized>(
         let header_bytes = storage.read_at(path, u64::from(position), BATCH_HEADER_BYTES)?;
         let Ok(header) = BatchHeader::parse(&header_bytes) else { return Ok(None) };
         let end = u64::from(position) + header.size_bytes() as u64;
-        if header.base_offset != expected_offset || header.last_offset_delta < 0 || end > u64::from(size_bytes) {
+        if header.base_offset != expected_offset
+            || header.last_offset_delta < 0
+            || end > u64::from(size_bytes)
+        {
             return Ok(None);
         }
         expected_offset = header.next_offset();
@@ -1237,7 +1293,9 @@ fn find_range<S: Storage + ?Sized>(
         let header_bytes = storage.read_at(path, u64::from(position), BATCH_HEADER_BYTES)?;
         let Ok(header) = BatchHeader::parse(&header_bytes) else { break };
         let size = header.size_bytes() as u32;
-        if u64::from(position) + u64::from(size) > u64::from(size_bytes) || header.base_offset >= upper {
+        if u64::from(position) + u64::from(size) > u64::from(size_bytes)
+            || header.base_offset >= upper
+        {
             break;
         }
         match start {

@@ -28,6 +28,8 @@ pub(crate) fn parse_segment_name(name: &str, suffix: &str) -> Option<i64> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Segment {
     pub(crate) base_offset: i64,
+    /// `<dir>/<base>.log`, kept so the append path formats no strings.
+    pub(crate) log_path: String,
     /// Valid bytes in the `.log` file.
     pub(crate) size_bytes: u32,
     /// Offset after the last record; `base_offset` while empty.
@@ -64,10 +66,11 @@ pub(crate) struct ScanMode {
 }
 
 impl Segment {
-    pub(crate) fn new(base_offset: i64, wall_ms: i64) -> Self {
+    pub(crate) fn new(dir: &str, base_offset: i64, wall_ms: i64) -> Self {
         assert!(base_offset >= 0);
         Self {
             base_offset,
+            log_path: segment_path(dir, base_offset, ".log"),
             size_bytes: 0,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -129,6 +132,7 @@ impl Segment {
 
     /// Restores metadata for a segment loaded from its index files without a scan.
     pub(crate) fn load(
+        dir: &str,
         base_offset: i64,
         size_bytes: u32,
         next_offset: i64,
@@ -136,7 +140,7 @@ impl Segment {
         time_index: TimeIndex,
         wall_ms: i64,
     ) -> Self {
-        let mut segment = Self::new(base_offset, wall_ms);
+        let mut segment = Self::new(dir, base_offset, wall_ms);
         segment.size_bytes = size_bytes;
         segment.next_offset = next_offset;
         if let Some(last) = time_index.last() {
@@ -154,15 +158,19 @@ impl Segment {
     /// batch from position 0 and stops at the end, at the first batch that fails `mode`'s
     /// checks, or at `mode.stop_at_offset`. `epochs` receives `(leader epoch, start offset)`
     /// whenever a batch carries an epoch above the last one pushed.
+    /// `known_epochs` is the leader-epoch checkpoint: with `verify_crc`, a batch whose
+    /// `partitionLeaderEpoch` (which the CRC does not cover) disagrees with it is invalid.
     pub(crate) fn scan<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
         path: &str,
         file_size_bytes: u64,
         mode: ScanMode,
+        known_epochs: &[(i32, i64)],
         epochs: &mut Vec<(i32, i64)>,
     ) -> Result<Option<ScanStop>, StorageError> {
-        *self = Self::new(self.base_offset, self.created_wall_ms);
+        let log_path = std::mem::take(&mut self.log_path);
+        *self = Self { log_path, ..Self::new("", self.base_offset, self.created_wall_ms) };
         let file_size_bytes = file_size_bytes.min(u64::from(SEGMENT_BYTES_MAX));
         let mut chunk = Bytes::new();
         let mut chunk_start: u64 = 0;
@@ -174,7 +182,8 @@ impl Segment {
             let remaining = file_size_bytes - position;
             let mut in_chunk = (position - chunk_start) as usize;
             if chunk.len() < in_chunk + BATCH_HEADER_BYTES {
-                chunk = storage.read_at(path, position, SCAN_CHUNK_BYTES.min(remaining as usize))?;
+                chunk =
+                    storage.read_at(path, position, SCAN_CHUNK_BYTES.min(remaining as usize))?;
                 chunk_start = position;
                 in_chunk = 0;
             }
@@ -188,13 +197,31 @@ impl Segment {
                 return Ok(Some(ScanStop::Torn));
             }
             if chunk.len() < in_chunk + size {
-                chunk = storage.read_at(path, position, size.max(SCAN_CHUNK_BYTES.min(remaining as usize)))?;
+                chunk = storage.read_at(
+                    path,
+                    position,
+                    size.max(SCAN_CHUNK_BYTES.min(remaining as usize)),
+                )?;
                 chunk_start = position;
                 in_chunk = 0;
             }
             let batch = &chunk[in_chunk..in_chunk + size];
             if let Some(stop) = self.check_scanned(batch, &header, mode) {
                 return Ok(Some(stop));
+            }
+            if mode.verify_crc {
+                let covering =
+                    known_epochs.partition_point(|&(_, start)| start <= header.base_offset);
+                if let Some(&(epoch, _)) = covering.checked_sub(1).map(|index| &known_epochs[index])
+                {
+                    if header.partition_leader_epoch != epoch {
+                        let detail = format!(
+                            "batch at offset {} has leader epoch {}, the checkpoint says {epoch}",
+                            header.base_offset, header.partition_leader_epoch
+                        );
+                        return Ok(Some(ScanStop::Invalid(detail)));
+                    }
+                }
             }
             if header.partition_leader_epoch >= 0
                 && epochs.last().is_none_or(|&(epoch, _)| header.partition_leader_epoch > epoch)
@@ -205,7 +232,12 @@ impl Segment {
         }
     }
 
-    fn check_scanned(&self, batch: &[u8], header: &BatchHeader, mode: ScanMode) -> Option<ScanStop> {
+    fn check_scanned(
+        &self,
+        batch: &[u8],
+        header: &BatchHeader,
+        mode: ScanMode,
+    ) -> Option<ScanStop> {
         if let Some(stop_at) = mode.stop_at_offset {
             if header.next_offset() > stop_at {
                 return Some(ScanStop::ReachedOffset);

@@ -89,7 +89,9 @@ impl fmt::Display for BatchError {
             Self::Truncated { needed, available } => {
                 write!(f, "record batch truncated: needs {needed} bytes, has {available}")
             }
-            Self::InvalidLength(length) => write!(f, "record batch batchLength {length} is invalid"),
+            Self::InvalidLength(length) => {
+                write!(f, "record batch batchLength {length} is invalid")
+            }
             Self::TrailingBytes(count) => write!(f, "{count} bytes follow the record batch"),
             Self::UnsupportedMagic(magic) => write!(f, "record batch magic {magic}, expected 2"),
             Self::CrcMismatch { stored, computed } => {
@@ -158,7 +160,10 @@ impl BatchHeader {
     /// the CRC. Errors only if fewer than 61 bytes are present or `batchLength` is impossible.
     pub fn parse(bytes: &[u8]) -> Result<Self, BatchError> {
         if bytes.len() < BATCH_HEADER_BYTES {
-            return Err(BatchError::Truncated { needed: BATCH_HEADER_BYTES, available: bytes.len() });
+            return Err(BatchError::Truncated {
+                needed: BATCH_HEADER_BYTES,
+                available: bytes.len(),
+            });
         }
         let header = Self {
             base_offset: i64_at(bytes, 0),
@@ -397,15 +402,15 @@ impl<'a> Cursor<'a> {
     }
 
     fn varint(&mut self, field: &'static str) -> Result<i32, BatchError> {
-        let (value, used) =
-            read_varint(&self.bytes[self.position..]).map_err(|_| BatchError::InvalidRecord(field))?;
+        let (value, used) = read_varint(&self.bytes[self.position..])
+            .map_err(|_| BatchError::InvalidRecord(field))?;
         self.position += used;
         Ok(value)
     }
 
     fn varlong(&mut self, field: &'static str) -> Result<i64, BatchError> {
-        let (value, used) =
-            read_varlong(&self.bytes[self.position..]).map_err(|_| BatchError::InvalidRecord(field))?;
+        let (value, used) = read_varlong(&self.bytes[self.position..])
+            .map_err(|_| BatchError::InvalidRecord(field))?;
         self.position += used;
         Ok(value)
     }
@@ -524,7 +529,12 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let records = [
-            NewRecord { key: Some(b"k1"), value: Some(b"v1"), timestamp_ms: 1000, ..Default::default() },
+            NewRecord {
+                key: Some(b"k1"),
+                value: Some(b"v1"),
+                timestamp_ms: 1000,
+                ..Default::default()
+            },
             NewRecord {
                 key: None,
                 value: Some(b"value-two"),
@@ -573,10 +583,7 @@ mod tests {
     #[test]
     fn every_kind_of_damage_is_named() {
         let good = sample();
-        assert_eq!(
-            validate(&good[..30]),
-            Err(BatchError::Truncated { needed: 61, available: 30 })
-        );
+        assert_eq!(validate(&good[..30]), Err(BatchError::Truncated { needed: 61, available: 30 }));
         assert_eq!(
             validate(&good[..good.len() - 1]),
             Err(BatchError::Truncated { needed: good.len(), available: good.len() - 1 })
