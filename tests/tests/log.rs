@@ -398,6 +398,14 @@ fn offsets_are_found_by_timestamp(harness: &mut dyn Harness) {
         Some((12, WALL_MS + 60))
     );
     assert_eq!(log.offset_for_timestamp(harness.storage(), WALL_MS + 200).expect("lookup"), None);
+    // After a clean restart the active segment still knows its largest timestamp.
+    manager.close(harness.storage()).expect("close");
+    let (mut manager, _) = reopen(harness, small_segments());
+    let log = manager.log_mut(&partition()).expect("log");
+    assert_eq!(
+        log.offset_for_timestamp(harness.storage(), WALL_MS + 111).expect("lookup"),
+        Some((23, WALL_MS + 111))
+    );
 }
 
 fn leader_epochs_are_tracked_and_checkpointed(harness: &mut dyn Harness) {

@@ -1169,10 +1169,13 @@ impl Log {
     /// caller then checkpoints the recovery point and marks the shutdown clean.
     pub fn close<S: Storage + ?Sized>(&mut self, storage: &mut S) -> Result<i64, LogError> {
         self.check_online()?;
-        let active = self.active().clone();
+        // The final time-index entry makes the reopened segment's largest timestamp exact.
+        let mut active = self.active().clone();
+        active.seal_time_index();
         if let Err(error) = self.write_index_files(storage, &active) {
             return self.fail(error);
         }
+        *self.segments.back_mut().expect("active") = active;
         self.sync(storage)
     }
 
