@@ -4,7 +4,9 @@
 //! batch view, which validates and patches batches in place without re-encoding them.
 
 pub mod error_code;
+pub mod header;
 pub mod record_batch;
 pub mod varint;
+pub mod wire;
 
 pub use error_code::ErrorCode;
