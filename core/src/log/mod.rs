@@ -26,8 +26,8 @@ pub use manager::{LogManager, ManagerOpenReport};
 
 use crate::limits::{
     BATCH_HEADER_BYTES, CHECKPOINT_FILE_BYTES_MAX, LEADER_EPOCH_ENTRIES_MAX, READ_BYTES_MAX,
-    SEGMENTS_PER_LOG_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MAX,
-    TOPIC_NAME_BYTES_MAX,
+    SCAN_CHUNK_BYTES, SEGMENTS_PER_LOG_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
+    SEGMENT_INDEX_BYTES_MAX, TOPIC_NAME_BYTES_MAX,
 };
 use crate::protocol::record_batch::{self, BatchError, BatchHeader, Compression, Records};
 use crate::protocol::ErrorCode;
@@ -836,7 +836,7 @@ impl Log {
         let path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
         let relative = u32::try_from(offset - segment.base_offset).unwrap_or(u32::MAX);
         let scan_from = segment.index.lookup(relative).map_or(0, |entry| entry.position);
-        let (start, end) = match find_range(
+        let bytes = match read_range(
             storage,
             &path,
             scan_from,
@@ -845,10 +845,6 @@ impl Log {
             upper,
             max_bytes,
         ) {
-            Ok(range) => range,
-            Err(error) => return self.fail(error),
-        };
-        let bytes = match storage.read_at(&path, u64::from(start), (end - start) as usize) {
             Ok(bytes) => bytes,
             Err(error) => return self.fail(error),
         };
@@ -1278,10 +1274,11 @@ fn walk_headers<S: Storage + ?Sized>(
     Ok(Some(expected_offset))
 }
 
-/// Finds the byte range of whole batches to return for a read: from the batch holding
-/// `offset` (scanning forward from `scan_from`), through batches starting below `upper`,
-/// within `max_bytes` unless the first batch alone is larger.
-fn find_range<S: Storage + ?Sized>(
+/// Reads the whole batches to return for a fetch: from the batch holding `offset` (scanning
+/// forward from `scan_from`), through batches starting below `upper`, within `max_bytes`
+/// unless the first batch alone is larger. One read normally covers both the scan and the
+/// answer, which is returned as a slice of it.
+fn read_range<S: Storage + ?Sized>(
     storage: &mut S,
     path: &str,
     scan_from: u32,
@@ -1289,12 +1286,26 @@ fn find_range<S: Storage + ?Sized>(
     offset: i64,
     upper: i64,
     max_bytes: usize,
-) -> Result<(u32, u32), StorageError> {
+) -> Result<Bytes, StorageError> {
+    let mut chunk = Bytes::new();
+    let mut chunk_start = scan_from;
     let mut position = scan_from;
     let mut start = None;
     while position < size_bytes {
-        let header_bytes = storage.read_at(path, u64::from(position), BATCH_HEADER_BYTES)?;
-        let Ok(header) = BatchHeader::parse(&header_bytes) else { break };
+        let mut in_chunk = (position - chunk_start) as usize;
+        if chunk.len() < in_chunk + BATCH_HEADER_BYTES {
+            // Keep the answer's first batch in the new chunk, so it stays one slice.
+            let from = start.unwrap_or(position);
+            let want = (position - from) as usize + max_bytes.saturating_add(SCAN_CHUNK_BYTES);
+            let want = want.min((size_bytes - from) as usize).min(READ_BYTES_MAX);
+            chunk = storage.read_at(path, u64::from(from), want)?;
+            chunk_start = from;
+            in_chunk = (position - from) as usize;
+            if chunk.len() < in_chunk + BATCH_HEADER_BYTES {
+                break;
+            }
+        }
+        let Ok(header) = BatchHeader::parse(&chunk[in_chunk..]) else { break };
         let size = header.size_bytes() as u32;
         if u64::from(position) + u64::from(size) > u64::from(size_bytes)
             || header.base_offset >= upper
@@ -1309,8 +1320,12 @@ fn find_range<S: Storage + ?Sized>(
         }
         position += size;
     }
-    let start = start.unwrap_or(position);
-    Ok((start, position.max(start)))
+    let Some(start) = start else { return Ok(Bytes::new()) };
+    let (from, to) = ((start - chunk_start) as usize, (position - chunk_start) as usize);
+    if to <= chunk.len() && start >= chunk_start {
+        return Ok(chunk.slice(from..to));
+    }
+    storage.read_at(path, u64::from(start), (position - start) as usize)
 }
 
 /// Keeps the batches of `bytes` up to the first that fails its CRC; an error if the very
