@@ -10,8 +10,10 @@
 //! Which header version a message uses follows from whether its version is flexible; the
 //! message schema decides and passes it in.
 
-use super::wire::{write, DecodeError, Problem, Reader, StrBytes};
-use bytes::{BufMut, Bytes, BytesMut};
+use super::wire::{write, DecodeError, Problem, Reader, Sink, StrBytes};
+use bytes::Bytes;
+#[cfg(test)]
+use bytes::BytesMut;
 
 /// The header of every request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -63,11 +65,11 @@ impl RequestHeader {
     }
 
     /// Encodes the header as `header_version`.
-    pub fn encode(&self, header_version: i16, out: &mut BytesMut) {
+    pub fn encode<W: Sink + ?Sized>(&self, header_version: i16, out: &mut W) {
         assert!((0..=2).contains(&header_version), "request header versions are 0..=2");
-        out.put_i16(self.api_key);
-        out.put_i16(self.api_version);
-        out.put_i32(self.correlation_id);
+        out.put(&self.api_key.to_be_bytes());
+        out.put(&self.api_version.to_be_bytes());
+        out.put(&self.correlation_id.to_be_bytes());
         if header_version >= 1 {
             write::nullable_string(out, self.client_id.as_ref().map(StrBytes::as_str));
         }
@@ -100,9 +102,9 @@ impl ResponseHeader {
     }
 
     /// Encodes the header as `header_version`.
-    pub fn encode(&self, header_version: i16, out: &mut BytesMut) {
+    pub fn encode<W: Sink + ?Sized>(&self, header_version: i16, out: &mut W) {
         assert!((0..=1).contains(&header_version), "response header versions are 0..=1");
-        out.put_i32(self.correlation_id);
+        out.put(&self.correlation_id.to_be_bytes());
         if header_version >= 1 {
             encode_unknown_tags(&self.unknown_tagged_fields, out);
         }
@@ -110,12 +112,12 @@ impl ResponseHeader {
 }
 
 /// Writes a tagged-field section holding only `unknown` tags (sorted by tag, as decoded).
-pub fn encode_unknown_tags(unknown: &[(u32, Bytes)], out: &mut BytesMut) {
+pub fn encode_unknown_tags<W: Sink + ?Sized>(unknown: &[(u32, Bytes)], out: &mut W) {
     write::unsigned_varint(out, u32::try_from(unknown.len()).expect("tag count fits in u32"));
     for (tag, value) in unknown {
         write::unsigned_varint(out, *tag);
         write::unsigned_varint(out, u32::try_from(value.len()).expect("tag size fits in u32"));
-        out.put_slice(value);
+        out.put(value);
     }
 }
 

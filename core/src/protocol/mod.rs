@@ -3,9 +3,11 @@
 //! The full request/response codec grows here (see the codec issue); the log needs only the
 //! batch view, which validates and patches batches in place without re-encoding them.
 
+pub mod api;
 pub mod error_code;
 pub mod header;
 pub mod record_batch;
+pub mod schema;
 pub mod varint;
 pub mod wire;
 

@@ -413,22 +413,55 @@ impl Reader {
     }
 }
 
+/// Where encoded bytes go: a buffer, or a [`Counter`] that only measures, so the encoded size
+/// of a message is computed by the very code that encodes it.
+pub trait Sink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for BytesMut {
+    fn put(&mut self, bytes: &[u8]) {
+        self.put_slice(bytes);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A [`Sink`] that counts bytes and stores none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counter(pub usize);
+
+impl Sink for Counter {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
 /// Writes Kafka primitives. Mirrors [`Reader`].
 pub mod write {
-    use super::*;
+    use super::Sink;
 
     /// `BOOLEAN`.
-    pub fn bool(out: &mut BytesMut, value: bool) {
-        out.put_u8(u8::from(value));
+    pub fn bool<W: Sink + ?Sized>(out: &mut W, value: bool) {
+        out.put(&[u8::from(value)]);
     }
 
     /// `UNSIGNED_VARINT`.
-    pub fn unsigned_varint(out: &mut BytesMut, mut value: u32) {
+    pub fn unsigned_varint<W: Sink + ?Sized>(out: &mut W, mut value: u32) {
+        let mut bytes = [0u8; 5];
+        let mut used = 0;
         while value >= 0x80 {
-            out.put_u8((value as u8) | 0x80);
+            bytes[used] = (value as u8) | 0x80;
             value >>= 7;
+            used += 1;
         }
-        out.put_u8(value as u8);
+        bytes[used] = value as u8;
+        out.put(&bytes[..=used]);
     }
 
     /// Bytes `unsigned_varint` writes for `value`.
@@ -443,65 +476,72 @@ pub mod write {
     }
 
     /// `VARINT`.
-    pub fn varint(out: &mut BytesMut, value: i32) {
+    pub fn varint<W: Sink + ?Sized>(out: &mut W, value: i32) {
         unsigned_varint(out, ((value << 1) ^ (value >> 31)) as u32);
     }
 
     /// `VARLONG`.
-    pub fn varlong(out: &mut BytesMut, value: i64) {
+    pub fn varlong<W: Sink + ?Sized>(out: &mut W, value: i64) {
         let mut raw = ((value << 1) ^ (value >> 63)) as u64;
+        let mut bytes = [0u8; 10];
+        let mut used = 0;
         while raw >= 0x80 {
-            out.put_u8((raw as u8) | 0x80);
+            bytes[used] = (raw as u8) | 0x80;
             raw >>= 7;
+            used += 1;
         }
-        out.put_u8(raw as u8);
+        bytes[used] = raw as u8;
+        out.put(&bytes[..=used]);
     }
 
     /// `NULLABLE_STRING`.
-    pub fn nullable_string(out: &mut BytesMut, value: Option<&str>) {
+    pub fn nullable_string<W: Sink + ?Sized>(out: &mut W, value: Option<&str>) {
         match value {
-            None => out.put_i16(-1),
+            None => out.put(&(-1i16).to_be_bytes()),
             Some(text) => {
-                out.put_i16(i16::try_from(text.len()).expect("strings fit in INT16"));
-                out.put_slice(text.as_bytes());
+                let length = i16::try_from(text.len()).expect("strings fit in INT16");
+                out.put(&length.to_be_bytes());
+                out.put(text.as_bytes());
             }
         }
     }
 
     /// `COMPACT_NULLABLE_STRING`.
-    pub fn compact_nullable_string(out: &mut BytesMut, value: Option<&str>) {
+    pub fn compact_nullable_string<W: Sink + ?Sized>(out: &mut W, value: Option<&str>) {
         compact_nullable_bytes(out, value.map(str::as_bytes));
     }
 
     /// `NULLABLE_BYTES`.
-    pub fn nullable_bytes(out: &mut BytesMut, value: Option<&[u8]>) {
+    pub fn nullable_bytes<W: Sink + ?Sized>(out: &mut W, value: Option<&[u8]>) {
         match value {
-            None => out.put_i32(-1),
+            None => out.put(&(-1i32).to_be_bytes()),
             Some(bytes) => {
-                out.put_i32(i32::try_from(bytes.len()).expect("bytes fit in INT32"));
-                out.put_slice(bytes);
+                let length = i32::try_from(bytes.len()).expect("bytes fit in INT32");
+                out.put(&length.to_be_bytes());
+                out.put(bytes);
             }
         }
     }
 
     /// `COMPACT_NULLABLE_BYTES`.
-    pub fn compact_nullable_bytes(out: &mut BytesMut, value: Option<&[u8]>) {
+    pub fn compact_nullable_bytes<W: Sink + ?Sized>(out: &mut W, value: Option<&[u8]>) {
         match value {
             None => unsigned_varint(out, 0),
             Some(bytes) => {
                 unsigned_varint(out, u32::try_from(bytes.len() + 1).expect("bytes fit in u32"));
-                out.put_slice(bytes);
+                out.put(bytes);
             }
         }
     }
 
     /// `ARRAY` count (`None` for null).
-    pub fn array_count(out: &mut BytesMut, count: Option<usize>) {
-        out.put_i32(count.map_or(-1, |count| i32::try_from(count).expect("count fits in INT32")));
+    pub fn array_count<W: Sink + ?Sized>(out: &mut W, count: Option<usize>) {
+        let raw = count.map_or(-1, |count| i32::try_from(count).expect("count fits in INT32"));
+        out.put(&raw.to_be_bytes());
     }
 
     /// `COMPACT_ARRAY` count (`None` for null).
-    pub fn compact_array_count(out: &mut BytesMut, count: Option<usize>) {
+    pub fn compact_array_count<W: Sink + ?Sized>(out: &mut W, count: Option<usize>) {
         let raw = count.map_or(0, |count| u32::try_from(count + 1).expect("count fits in u32"));
         unsigned_varint(out, raw);
     }

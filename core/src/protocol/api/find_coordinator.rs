@@ -1,0 +1,1 @@
+//! Being written: this API's schema lands with the codec work.
