@@ -4,8 +4,10 @@
 //! batch view, which validates and patches batches in place without re-encoding them.
 
 pub mod api;
+pub mod compression;
 pub mod error_code;
 pub mod header;
+pub mod legacy;
 pub mod record_batch;
 pub mod schema;
 pub mod varint;

@@ -186,17 +186,173 @@ macro_rules! apis {
 }
 
 apis! {
+    0 => Produce {
+        request: produce::ProduceRequest,
+        response: produce::ProduceResponse,
+        versions: 0..=11,
+        flexible_from: 9,
+    },
+    1 => Fetch {
+        request: fetch::FetchRequest,
+        response: fetch::FetchResponse,
+        versions: 4..=16,
+        flexible_from: 12,
+    },
+    2 => ListOffsets {
+        request: list_offsets::ListOffsetsRequest,
+        response: list_offsets::ListOffsetsResponse,
+        versions: 0..=10,
+        flexible_from: 6,
+    },
     3 => Metadata {
         request: metadata::MetadataRequest,
         response: metadata::MetadataResponse,
         versions: 0..=12,
         flexible_from: 9,
     },
+    8 => OffsetCommit {
+        request: offset_commit::OffsetCommitRequest,
+        response: offset_commit::OffsetCommitResponse,
+        versions: 0..=9,
+        flexible_from: 8,
+    },
+    9 => OffsetFetch {
+        request: offset_fetch::OffsetFetchRequest,
+        response: offset_fetch::OffsetFetchResponse,
+        versions: 0..=9,
+        flexible_from: 6,
+    },
+    10 => FindCoordinator {
+        request: find_coordinator::FindCoordinatorRequest,
+        response: find_coordinator::FindCoordinatorResponse,
+        versions: 0..=6,
+        flexible_from: 3,
+    },
+    11 => JoinGroup {
+        request: join_group::JoinGroupRequest,
+        response: join_group::JoinGroupResponse,
+        versions: 0..=9,
+        flexible_from: 6,
+    },
+    12 => Heartbeat {
+        request: heartbeat::HeartbeatRequest,
+        response: heartbeat::HeartbeatResponse,
+        versions: 0..=4,
+        flexible_from: 4,
+    },
+    13 => LeaveGroup {
+        request: leave_group::LeaveGroupRequest,
+        response: leave_group::LeaveGroupResponse,
+        versions: 0..=5,
+        flexible_from: 4,
+    },
+    14 => SyncGroup {
+        request: sync_group::SyncGroupRequest,
+        response: sync_group::SyncGroupResponse,
+        versions: 0..=5,
+        flexible_from: 4,
+    },
+    15 => DescribeGroups {
+        request: describe_groups::DescribeGroupsRequest,
+        response: describe_groups::DescribeGroupsResponse,
+        versions: 0..=5,
+        flexible_from: 5,
+    },
+    16 => ListGroups {
+        request: list_groups::ListGroupsRequest,
+        response: list_groups::ListGroupsResponse,
+        versions: 0..=5,
+        flexible_from: 3,
+    },
+    17 => SaslHandshake {
+        request: sasl_handshake::SaslHandshakeRequest,
+        response: sasl_handshake::SaslHandshakeResponse,
+        versions: 0..=1,
+        flexible_from: 99,
+    },
     18 => ApiVersions {
         request: api_versions::ApiVersionsRequest,
         response: api_versions::ApiVersionsResponse,
         versions: 0..=4,
         flexible_from: 3,
+    },
+    19 => CreateTopics {
+        request: create_topics::CreateTopicsRequest,
+        response: create_topics::CreateTopicsResponse,
+        versions: 0..=7,
+        flexible_from: 5,
+    },
+    20 => DeleteTopics {
+        request: delete_topics::DeleteTopicsRequest,
+        response: delete_topics::DeleteTopicsResponse,
+        versions: 0..=6,
+        flexible_from: 4,
+    },
+    21 => DeleteRecords {
+        request: delete_records::DeleteRecordsRequest,
+        response: delete_records::DeleteRecordsResponse,
+        versions: 0..=2,
+        flexible_from: 2,
+    },
+    22 => InitProducerId {
+        request: init_producer_id::InitProducerIdRequest,
+        response: init_producer_id::InitProducerIdResponse,
+        versions: 0..=5,
+        flexible_from: 2,
+    },
+    23 => OffsetForLeaderEpoch {
+        request: offset_for_leader_epoch::OffsetForLeaderEpochRequest,
+        response: offset_for_leader_epoch::OffsetForLeaderEpochResponse,
+        versions: 0..=4,
+        flexible_from: 4,
+    },
+    32 => DescribeConfigs {
+        request: describe_configs::DescribeConfigsRequest,
+        response: describe_configs::DescribeConfigsResponse,
+        versions: 0..=4,
+        flexible_from: 4,
+    },
+    33 => AlterConfigs {
+        request: alter_configs::AlterConfigsRequest,
+        response: alter_configs::AlterConfigsResponse,
+        versions: 0..=2,
+        flexible_from: 2,
+    },
+    36 => SaslAuthenticate {
+        request: sasl_authenticate::SaslAuthenticateRequest,
+        response: sasl_authenticate::SaslAuthenticateResponse,
+        versions: 0..=2,
+        flexible_from: 2,
+    },
+    37 => CreatePartitions {
+        request: create_partitions::CreatePartitionsRequest,
+        response: create_partitions::CreatePartitionsResponse,
+        versions: 0..=3,
+        flexible_from: 2,
+    },
+    42 => DeleteGroups {
+        request: delete_groups::DeleteGroupsRequest,
+        response: delete_groups::DeleteGroupsResponse,
+        versions: 0..=2,
+        flexible_from: 2,
+    },
+    44 => IncrementalAlterConfigs {
+        request: incremental_alter_configs::IncrementalAlterConfigsRequest,
+        response: incremental_alter_configs::IncrementalAlterConfigsResponse,
+        versions: 0..=1,
+        flexible_from: 1,
+    },
+    47 => OffsetDelete {
+        request: offset_delete::OffsetDeleteRequest,
+        response: offset_delete::OffsetDeleteResponse,
+        versions: 0..=0,
+        flexible_from: 99,
+    },
+    60 => DescribeCluster {
+        request: describe_cluster::DescribeClusterRequest,
+        response: describe_cluster::DescribeClusterResponse,
+        versions: 0..=1,
+        flexible_from: 0,
     },
 }
 
