@@ -6,8 +6,11 @@
 //! The frames are required: a missing directory fails the test rather than skipping it.
 
 use bytes::{Bytes, BytesMut};
-use sluice_core::protocol::api::{self, decode_request, encode_request};
+use sluice_core::protocol::api::{self, decode_request, encode_request, Request};
+use sluice_core::protocol::legacy;
+use sluice_core::protocol::record_batch::{self, Compression};
 use sluice_core::protocol::wire::Problem;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 fn frames_dir() -> PathBuf {
@@ -20,6 +23,7 @@ fn captured_client_frames_decode_and_reencode_byte_for_byte() {
         .expect("../shared/testdata/frames/INDEX.tsv must be present beside the repository");
     let (mut decoded, mut unknown) = (0, 0);
     let mut trailing = Vec::new();
+    let mut codecs = BTreeSet::new();
     for line in index.lines().skip(1) {
         let columns: Vec<&str> = line.split('\t').collect();
         let name = columns[1];
@@ -52,7 +56,19 @@ fn captured_client_frames_decode_and_reencode_byte_for_byte() {
             trailing.push(name.to_string());
         }
         assert_eq!(&out[4..], &frame[4..expected_len], "{name}: re-encoding differs");
+        if let Request::Produce(produce) = &request.request {
+            for topic in &produce.topic_data {
+                for partition in &topic.partition_data {
+                    let records = partition.records.clone().expect("records");
+                    codecs.insert(check_produced_records(name, records));
+                }
+            }
+        }
         decoded += 1;
+    }
+    println!("record codecs seen in produced batches: {codecs:?}");
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        assert!(codecs.contains(codec), "no captured Produce frame used {codec}");
     }
     println!("decoded {decoded} frames; {unknown} of APIs or versions the codec does not know");
     println!("frames with trailing bytes: {trailing:?}");
@@ -61,4 +77,26 @@ fn captured_client_frames_decode_and_reencode_byte_for_byte() {
         assert!(name.contains("Metadata-v12"), "{name} has unexpected trailing bytes");
     }
     assert!(decoded >= 20, "only {decoded} frames decoded");
+}
+
+/// Every batch real clients produced validates deeply (decompressed, records counted); legacy
+/// message sets up-convert. Returns the codec name.
+fn check_produced_records(name: &str, records: Bytes) -> &'static str {
+    let records = if legacy::is_legacy(&records) {
+        Bytes::from(
+            legacy::upconvert(records, 1 << 24).unwrap_or_else(|error| panic!("{name}: {error}")),
+        )
+    } else {
+        records
+    };
+    let header = record_batch::validate_deep(&records, 1 << 24)
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    match header.compression() {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Snappy => "snappy",
+        Compression::Lz4 => "lz4",
+        Compression::Zstd => "zstd",
+        Compression::Unknown(_) => panic!("{name}: unknown codec"),
+    }
 }
