@@ -10,10 +10,14 @@
 //! - [`storage`]: the disk interface and its durability contract.
 //! - [`protocol`]: Kafka error codes and the zero-copy v2 record-batch view.
 //! - [`log`]: the partition log — segments, indexes, recovery, retention, checkpoints.
+//! - [`config`]: broker and topic settings with Kafka's names.
+//! - [`node`]: the broker node — request dispatch, group commit, long-poll fetch.
 //! - [`prng`]: the seeded generator everything random draws from.
 
+pub mod config;
 pub mod limits;
 pub mod log;
+pub mod node;
 pub mod prng;
 pub mod protocol;
 pub mod storage;

@@ -56,3 +56,27 @@ const _: () = assert!(BATCH_BYTES_MAX <= READ_BYTES_MAX);
 const _: () = assert!(SCAN_CHUNK_BYTES >= BATCH_HEADER_BYTES);
 const _: () = assert!(SEGMENT_INDEX_BYTES_MAX as usize % OFFSET_INDEX_ENTRY_BYTES == 0);
 const _: () = assert!(SEGMENT_INDEX_BYTES_MAX as usize % TIME_INDEX_ENTRY_BYTES != usize::MAX);
+
+/// Largest decompressed record section the broker validates per batch.
+pub const BATCH_DECOMPRESSED_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// Responses one connection may have queued (requests in flight) before the node closes it.
+pub const INFLIGHT_REQUESTS_PER_CONNECTION_MAX: usize = 1024;
+
+/// Client connections one node tracks.
+pub const CONNECTIONS_MAX: usize = 10_000;
+
+/// Fetch requests parked waiting for data (long poll), over all connections.
+pub const PARKED_FETCHES_MAX: usize = 10_000;
+
+/// Topics one node holds.
+pub const TOPICS_MAX: usize = 10_000;
+
+/// Partitions one topic may have.
+pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
+
+/// Longest a fetch may wait (`max_wait_ms`), whatever the client asks.
+pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
+
+/// Outputs queued inside the node before the driver drains them.
+pub const OUTPUTS_QUEUED_MAX: usize = 1 << 20;

@@ -3,4 +3,5 @@
 //! So far: [`storage::FileStorage`], the core's `Storage` on real files. The tokio server and
 //! the `sluice` binary's commands come with the broker.
 
+pub mod server;
 pub mod storage;

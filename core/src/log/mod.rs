@@ -852,6 +852,18 @@ impl Log {
         Ok(ReadInfo { bytes, ..empty })
     }
 
+    /// The largest batch timestamp in the log and the first offset of its batch (ListOffsets
+    /// with timestamp -3, KIP-734), or `None` for an empty log.
+    pub fn max_timestamp_offset(&self) -> Option<(i64, i64)> {
+        let segment = self
+            .segments
+            .iter()
+            .filter(|segment| !segment.is_empty())
+            .max_by_key(|segment| segment.max_timestamp)?;
+        let offset = segment.base_offset + i64::from(segment.relative_offset_of_max_timestamp());
+        Some((segment.max_timestamp, offset.max(self.log_start_offset)))
+    }
+
     /// The index of the segment holding `offset`, which lies in `log_start..log_end`.
     fn segment_index_for(&self, offset: i64) -> usize {
         let after = self.segments.partition_point(|segment| segment.base_offset <= offset);

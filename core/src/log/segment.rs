@@ -82,6 +82,10 @@ impl Segment {
         }
     }
 
+    pub(crate) fn relative_offset_of_max_timestamp(&self) -> u32 {
+        self.relative_offset_of_max_timestamp
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.size_bytes == 0
     }

@@ -14,18 +14,54 @@ pub enum ErrorCode {
     CorruptMessage = 2,
     /// The topic or partition does not exist on this broker.
     UnknownTopicOrPartition = 3,
+    /// There is no leader for this partition right now.
+    LeaderNotAvailable = 5,
+    /// This broker is not the leader for the partition.
+    NotLeaderOrFollower = 6,
     /// The batch is larger than the topic or broker allows.
     MessageTooLarge = 10,
     /// The request contained a topic name that is not valid.
     InvalidTopicException = 17,
     /// The request is larger than the server accepts.
     RecordListTooLarge = 18,
+    /// Fewer in-sync replicas than `min.insync.replicas`.
+    NotEnoughReplicas = 19,
+    /// `acks` is not -1, 0 or 1.
+    InvalidRequiredAcks = 21,
     /// The version of the API is not supported.
     UnsupportedVersion = 35,
+    /// The topic already exists.
+    TopicAlreadyExists = 36,
+    /// The partition count is not valid.
+    InvalidPartitions = 37,
+    /// The replication factor is not valid.
+    InvalidReplicationFactor = 38,
+    /// The replica assignment is not valid.
+    InvalidReplicaAssignment = 39,
+    /// A configuration name or value is not valid.
+    InvalidConfig = 40,
+    /// The request is malformed or not allowed in this state.
+    InvalidRequest = 42,
+    /// The message format is not supported here.
+    UnsupportedForMessageFormat = 43,
+    /// The request violates a broker policy or limit.
+    PolicyViolation = 44,
+    /// The transactional id is not authorized (transactions are not supported yet).
+    TransactionalIdAuthorizationFailed = 53,
     /// The disk or log directory failed; the replica cannot serve it.
     KafkaStorageError = 56,
+    /// The fetch session id is not known.
+    FetchSessionIdNotFound = 70,
+    /// Topic deletion is disabled.
+    TopicDeletionDisabled = 73,
+    /// The leader epoch in the request is older than the broker's.
+    FencedLeaderEpoch = 74,
+    /// The leader epoch in the request is newer than the broker's.
+    UnknownLeaderEpoch = 75,
     /// The record is invalid (for example its record count disagrees with its content).
     InvalidRecord = 87,
+    /// The topic id is not known.
+    UnknownTopicId = 100,
 }
 
 impl ErrorCode {

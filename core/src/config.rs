@@ -1,0 +1,1768 @@
+//! Broker and topic configuration, with Kafka's property names, defaults and validation.
+//!
+//! Parsing is pure: the runtime reads `server.properties` and hands its text (and any
+//! `--override key=value` pairs) to [`BrokerConfig::from_properties`].
+
+use crate::log::LogConfig;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why a property was refused. Every variant names the property.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ConfigError {
+    /// The property name is not one this broker knows.
+    Unknown {
+        /// The property name as given.
+        key: String,
+    },
+    /// The value does not parse or is out of range.
+    Invalid {
+        /// The property name.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong and what would be accepted.
+        reason: String,
+    },
+    /// A line of the properties text is not `key=value` (or `key: value`).
+    Malformed {
+        /// 1-based line number.
+        line: usize,
+        /// The line's text.
+        text: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown { key } => write!(f, "unknown property {key:?}"),
+            Self::Invalid { key, value, reason } => {
+                write!(f, "invalid value {value:?} for property {key:?}: {reason}")
+            }
+            Self::Malformed { line, text } => {
+                write!(f, "line {line} is not key=value: {text:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `cleanup.policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CleanupPolicy {
+    /// `delete`: retention deletes old segments.
+    Delete,
+    /// `compact`: keep the last record per key.
+    Compact,
+    /// `compact,delete`: both.
+    CompactDelete,
+}
+
+/// A topic's effective settings (broker defaults plus the topic's overrides).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TopicConfig {
+    /// Segment, index and retention settings.
+    pub log: LogConfig,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: i32,
+    /// `max.message.bytes`: largest record batch accepted.
+    pub max_message_bytes: i32,
+    /// `flush.messages`: sync after this many messages; 1 (our default) syncs before every
+    /// acks=1/all answer; more means page-cache mode.
+    pub flush_messages: i64,
+    /// The properties set on this topic itself (not inherited), as given.
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// One entry of a DescribeConfigs answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConfigEntry {
+    /// Property name.
+    pub name: String,
+    /// Its effective value, as text.
+    pub value: String,
+    /// Whether it comes from a default rather than an override.
+    pub is_default: bool,
+    /// Whether it cannot be changed at run time.
+    pub read_only: bool,
+    /// Whether the value is secret.
+    pub sensitive: bool,
+    /// Kafka's ConfigSource: 1 dynamic topic, 4 static broker, 5 default.
+    pub source: i8,
+}
+
+/// The broker's settings. Defaults are Kafka's unless DESIGN.md says otherwise
+/// (`log.flush.interval.messages` is 1: acknowledged means synced).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BrokerConfig {
+    /// `node.id` (alias `broker.id`).
+    pub node_id: i32,
+    /// Host the listener binds (from `listeners`, e.g. `PLAINTEXT://127.0.0.1:9092`).
+    pub listener_host: String,
+    /// Port the listener binds.
+    pub listener_port: u16,
+    /// Host given to clients (from `advertised.listeners`; defaults to the listener's).
+    pub advertised_host: String,
+    /// Port given to clients.
+    pub advertised_port: u16,
+    /// `log.dirs` (alias `log.dir`): the one data directory.
+    pub log_dir: String,
+    /// `num.partitions` for auto-created topics and CreateTopics without a count.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics_enable: bool,
+    /// `delete.topic.enable`.
+    pub delete_topic_enable: bool,
+    /// `message.max.bytes`: the broker-wide default of `max.message.bytes`.
+    pub message_max_bytes: i32,
+    /// `socket.request.max.bytes`: largest request frame.
+    pub socket_request_max_bytes: i32,
+    /// `log.retention.check.interval.ms`.
+    pub log_retention_check_interval_ms: i64,
+    /// `log.flush.offset.checkpoint.interval.ms`.
+    pub log_flush_offset_checkpoint_interval_ms: i64,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election_enable: bool,
+    /// `process.roles`, e.g. `broker,controller`.
+    pub process_roles: String,
+    /// `controller.quorum.voters`, e.g. `1@127.0.0.1:9093`.
+    pub controller_quorum_voters: String,
+    /// `cluster.id` (ours; Kafka stores it in meta.properties).
+    pub cluster_id: String,
+    /// Topic defaults: `log.segment.bytes`, `log.roll.ms`/`hours`, `log.retention.ms`/
+    /// `minutes`/`hours`, `log.retention.bytes`, `log.index.interval.bytes`,
+    /// `log.index.size.max.bytes`, `log.cleanup.policy`, `min.insync.replicas`,
+    /// `message.max.bytes`, `log.flush.interval.messages`.
+    pub topic_defaults: TopicConfig,
+}
+
+/// `cluster.id` when none is configured: "SluiceCluster001" in unpadded base64, the 22-character
+/// form `kafka-storage.sh random-uuid` prints.
+const CLUSTER_ID_DEFAULT: &str = "U2x1aWNlQ2x1c3RlcjAwMQ";
+
+/// Controller listener name when `controller.listener.names` is not set.
+const CONTROLLER_LISTENER_NAME_DEFAULT: &str = "CONTROLLER";
+
+/// Broker properties Sluice reads and acts on (aliases included).
+const BROKER_KEYS: &[&str] = &[
+    "advertised.listeners",
+    "auto.create.topics.enable",
+    "broker.id",
+    "cluster.id",
+    "controller.listener.names",
+    "controller.quorum.voters",
+    "default.replication.factor",
+    "delete.topic.enable",
+    "listeners",
+    "log.cleanup.policy",
+    "log.dir",
+    "log.dirs",
+    "log.flush.interval.messages",
+    "log.flush.offset.checkpoint.interval.ms",
+    "log.index.interval.bytes",
+    "log.index.size.max.bytes",
+    "log.retention.bytes",
+    "log.retention.check.interval.ms",
+    "log.retention.hours",
+    "log.retention.minutes",
+    "log.retention.ms",
+    "log.roll.hours",
+    "log.roll.ms",
+    "log.segment.bytes",
+    "message.max.bytes",
+    "min.insync.replicas",
+    "node.id",
+    "num.partitions",
+    "process.roles",
+    "socket.request.max.bytes",
+    "unclean.leader.election.enable",
+];
+
+/// Broker properties accepted so stock Kafka files load, but without effect in Sluice (threads,
+/// socket buffers, internal-topic settings, inter-broker listeners, tuning).
+const IGNORED_KEYS: &[&str] = &[
+    "auto.leader.rebalance.enable",
+    "background.threads",
+    "compression.type",
+    "controller.quorum.bootstrap.servers",
+    "group.initial.rebalance.delay.ms",
+    "inter.broker.listener.name",
+    "listener.security.protocol.map",
+    "log.cleaner.enable",
+    "log.cleaner.threads",
+    "log.flush.interval.ms",
+    "log.flush.scheduler.interval.ms",
+    "log.preallocate",
+    "log.segment.delete.delay.ms",
+    "num.io.threads",
+    "num.network.threads",
+    "num.recovery.threads.per.data.dir",
+    "num.replica.fetchers",
+    "offsets.retention.minutes",
+    "offsets.topic.num.partitions",
+    "offsets.topic.replication.factor",
+    "queued.max.requests",
+    "replica.fetch.max.bytes",
+    "replica.lag.time.max.ms",
+    "share.coordinator.state.topic.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "socket.receive.buffer.bytes",
+    "socket.send.buffer.bytes",
+    "transaction.state.log.min.isr",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.replication.factor",
+];
+
+const MS_PER_MINUTE: i64 = 60 * 1000;
+const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
+
+/// Largest `message.max.bytes` / `max.message.bytes`: the log's own batch bound.
+const MESSAGE_BYTES_MAX: i32 = crate::limits::BATCH_BYTES_MAX as i32;
+
+const _: () = assert!(crate::limits::BATCH_BYTES_MAX <= i32::MAX as usize);
+const _: () = assert!(CLUSTER_ID_DEFAULT.len() == 22);
+
+impl Default for CleanupPolicy {
+    /// Kafka's default, `delete`.
+    fn default() -> Self {
+        Self::Delete
+    }
+}
+
+impl CleanupPolicy {
+    /// The value as Kafka prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Compact => "compact",
+            Self::CompactDelete => "compact,delete",
+        }
+    }
+
+    /// Parses `delete`, `compact` or both, comma-separated in any order.
+    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+        let reason = "accepts delete, compact, or compact,delete (in any order)";
+        let mut compact = false;
+        let mut delete = false;
+        for token in value.split(',') {
+            match token.trim() {
+                "compact" => compact = true,
+                "delete" => delete = true,
+                _ => return Err(invalid(key, value, reason)),
+            }
+        }
+        match (compact, delete) {
+            (true, true) => Ok(Self::CompactDelete),
+            (true, false) => Ok(Self::Compact),
+            (false, true) => Ok(Self::Delete),
+            (false, false) => unreachable!("split yields at least one token"),
+        }
+    }
+}
+
+impl Default for TopicConfig {
+    /// Kafka's topic defaults, except `flush.messages` = 1: acknowledged means synced.
+    fn default() -> Self {
+        Self {
+            log: LogConfig::default(),
+            cleanup_policy: CleanupPolicy::Delete,
+            min_insync_replicas: 1,
+            max_message_bytes: 1_048_588,
+            flush_messages: 1,
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+impl TopicConfig {
+    /// Topic-level property names, sorted.
+    pub const NAMES: &'static [&'static str] = &[
+        "cleanup.policy",
+        "flush.messages",
+        "index.interval.bytes",
+        "max.message.bytes",
+        "min.insync.replicas",
+        "retention.bytes",
+        "retention.ms",
+        "segment.bytes",
+        "segment.index.bytes",
+        "segment.ms",
+    ];
+
+    /// Sets the topic-level property `key` to `value` and records it as an override. On error
+    /// nothing changes.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        next.apply(key, value)?;
+        next.overrides.insert(key.to_string(), value.to_string());
+        *self = next;
+        Ok(())
+    }
+
+    /// Removes the override of `key`, so it takes the value in `defaults` again. Unsetting a
+    /// property that is not overridden is not an error. On error nothing changes.
+    pub fn unset(&mut self, key: &str, defaults: &TopicConfig) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        match key {
+            "retention.ms" => next.log.retention_ms = defaults.log.retention_ms,
+            "retention.bytes" => next.log.retention_bytes = defaults.log.retention_bytes,
+            "segment.bytes" => next.log.segment_bytes = defaults.log.segment_bytes,
+            "segment.ms" => next.log.segment_ms = defaults.log.segment_ms,
+            "segment.index.bytes" => {
+                next.log.segment_index_bytes = defaults.log.segment_index_bytes;
+            }
+            "index.interval.bytes" => {
+                next.log.index_interval_bytes = defaults.log.index_interval_bytes;
+            }
+            "cleanup.policy" => next.cleanup_policy = defaults.cleanup_policy,
+            "min.insync.replicas" => next.min_insync_replicas = defaults.min_insync_replicas,
+            "max.message.bytes" => next.max_message_bytes = defaults.max_message_bytes,
+            "flush.messages" => next.flush_messages = defaults.flush_messages,
+            _ => return Err(ConfigError::Unknown { key: key.to_string() }),
+        }
+        next.overrides.remove(key);
+        let value = next.value_of(key);
+        next.log.validate().map_err(|reason| invalid(key, &value, &reason))?;
+        assert!(!next.overrides.contains_key(key));
+        *self = next;
+        Ok(())
+    }
+
+    /// `defaults` (without its own overrides) with `pairs` set on top, in order.
+    pub fn from_overrides(
+        defaults: &TopicConfig,
+        pairs: &[(String, String)],
+    ) -> Result<TopicConfig, ConfigError> {
+        let mut config = defaults.clone();
+        config.overrides.clear();
+        for (key, value) in pairs {
+            config.set(key, value)?;
+        }
+        assert!(config.overrides.len() <= Self::NAMES.len());
+        Ok(config)
+    }
+
+    /// Every topic-level property, sorted by name, as DescribeConfigs reports it.
+    pub fn entries(&self) -> Vec<ConfigEntry> {
+        let entries: Vec<ConfigEntry> = Self::NAMES
+            .iter()
+            .map(|name| {
+                let overridden = self.overrides.contains_key(*name);
+                ConfigEntry {
+                    name: (*name).to_string(),
+                    value: self.value_of(name),
+                    is_default: !overridden,
+                    read_only: false,
+                    sensitive: false,
+                    source: if overridden { 1 } else { 5 },
+                }
+            })
+            .collect();
+        assert_eq!(entries.len(), Self::NAMES.len());
+        entries
+    }
+
+    /// The effective value of the topic-level property `key`, as Kafka prints it.
+    fn value_of(&self, key: &str) -> String {
+        match key {
+            "retention.ms" => self.log.retention_ms.to_string(),
+            "retention.bytes" => self.log.retention_bytes.to_string(),
+            "segment.bytes" => self.log.segment_bytes.to_string(),
+            "segment.ms" => self.log.segment_ms.to_string(),
+            "segment.index.bytes" => self.log.segment_index_bytes.to_string(),
+            "index.interval.bytes" => self.log.index_interval_bytes.to_string(),
+            "cleanup.policy" => match self.overrides.get(key) {
+                // Kafka prints a list as its parsed items, in the order given.
+                Some(given) => given.split(',').map(str::trim).collect::<Vec<_>>().join(","),
+                None => self.cleanup_policy.as_str().to_string(),
+            },
+            "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            "max.message.bytes" => self.max_message_bytes.to_string(),
+            "flush.messages" => self.flush_messages.to_string(),
+            _ => unreachable!("value_of({key:?}) is called only with NAMES"),
+        }
+    }
+
+    /// Parses `value` into the field `key` names and checks the log settings, without
+    /// recording an override.
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let int_max = i32::MAX;
+        match key {
+            "retention.ms" => self.log.retention_ms = parse_i64(key, value, -1, i64::MAX)?,
+            "retention.bytes" => {
+                self.log.retention_bytes = parse_i64(key, value, i64::MIN, i64::MAX)?;
+            }
+            "segment.bytes" => self.log.segment_bytes = parse_u32(key, value, 0, int_max)?,
+            "segment.ms" => self.log.segment_ms = parse_i64(key, value, 1, i64::MAX)?,
+            "segment.index.bytes" => {
+                self.log.segment_index_bytes = parse_u32(key, value, 4, int_max)?;
+            }
+            "index.interval.bytes" => {
+                self.log.index_interval_bytes = parse_u32(key, value, 0, int_max)?;
+            }
+            "cleanup.policy" => self.cleanup_policy = CleanupPolicy::parse(key, value)?,
+            "min.insync.replicas" => {
+                self.min_insync_replicas = parse_i32(key, value, 1, int_max)?;
+            }
+            "max.message.bytes" => {
+                self.max_message_bytes = parse_i32(key, value, 0, MESSAGE_BYTES_MAX)?;
+            }
+            "flush.messages" => self.flush_messages = parse_i64(key, value, 1, i64::MAX)?,
+            _ => return Err(ConfigError::Unknown { key: key.to_string() }),
+        }
+        self.log.validate().map_err(|reason| invalid(key, value, &reason))
+    }
+}
+
+impl Default for BrokerConfig {
+    /// A single node with everything embedded: `PLAINTEXT://127.0.0.1:9092`, data in
+    /// `./sluice-data`, topics auto-created.
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            listener_host: "127.0.0.1".to_string(),
+            listener_port: 9092,
+            advertised_host: "127.0.0.1".to_string(),
+            advertised_port: 9092,
+            log_dir: "./sluice-data".to_string(),
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            delete_topic_enable: true,
+            message_max_bytes: 1_048_588,
+            socket_request_max_bytes: 104_857_600,
+            log_retention_check_interval_ms: 300_000,
+            log_flush_offset_checkpoint_interval_ms: 60_000,
+            unclean_leader_election_enable: false,
+            process_roles: "broker,controller".to_string(),
+            controller_quorum_voters: "1@127.0.0.1:9093".to_string(),
+            cluster_id: CLUSTER_ID_DEFAULT.to_string(),
+            topic_defaults: TopicConfig::default(),
+        }
+    }
+}
+
+/// One `NAME://host:port` item of `listeners` or `advertised.listeners`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Endpoint {
+    /// Listener name, upper-cased as Kafka normalises it.
+    name: String,
+    /// Host without IPv6 brackets; empty when none was given.
+    host: String,
+    port: u16,
+}
+
+/// The merged properties (file, then overrides), by key.
+struct Properties {
+    values: BTreeMap<String, String>,
+}
+
+impl Properties {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+}
+
+impl BrokerConfig {
+    /// Parses Java `.properties` text, applies `overrides` on top (they win), and returns the
+    /// configuration with the keys that were accepted but have no effect in Sluice, sorted, so
+    /// the runtime can log them.
+    ///
+    /// Listeners: the broker binds the first item of `listeners` whose name is not in
+    /// `controller.listener.names` (default `CONTROLLER`); an empty host binds `0.0.0.0`. It
+    /// advertises the item of `advertised.listeners` with the same name. Without
+    /// `advertised.listeners` it advertises the bound address, except that a wildcard bind
+    /// (`0.0.0.0` or `::`) advertises `127.0.0.1`, since the wildcard is not an address clients
+    /// can reach. A bound port of 0 (any free port) is advertised as 0; the runtime substitutes
+    /// the port it got.
+    pub fn from_properties(
+        text: &str,
+        overrides: &[(String, String)],
+    ) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+        let mut values = BTreeMap::new();
+        for (key, value) in parse_properties(text)? {
+            check_known(&key)?;
+            values.insert(key, value);
+        }
+        for (key, value) in overrides {
+            let key = key.trim();
+            check_known(key)?;
+            values.insert(key.to_string(), value.trim().to_string());
+        }
+        let properties = Properties { values };
+        let ignored: Vec<String> = properties
+            .values
+            .keys()
+            .filter(|key| IGNORED_KEYS.contains(&key.as_str()))
+            .cloned()
+            .collect();
+
+        let mut config = BrokerConfig::default();
+        config.apply_identity(&properties)?;
+        config.apply_listeners(&properties)?;
+        config.apply_broker_settings(&properties)?;
+        config.topic_defaults = topic_defaults(&properties, config.message_max_bytes)?;
+        assert!(config.topic_defaults.overrides.is_empty());
+        assert_eq!(config.topic_defaults.max_message_bytes, config.message_max_bytes);
+        Ok((config, ignored))
+    }
+
+    /// The broker-level properties Sluice acts on, sorted by name, with their effective values,
+    /// as DescribeConfigs reports them: static broker config, read-only.
+    pub fn entries(&self) -> Vec<ConfigEntry> {
+        let topic = &self.topic_defaults;
+        let pairs: [(&str, String); 25] = [
+            ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
+            ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
+            ("cluster.id", self.cluster_id.clone()),
+            ("controller.quorum.voters", self.controller_quorum_voters.clone()),
+            ("default.replication.factor", self.default_replication_factor.to_string()),
+            ("delete.topic.enable", self.delete_topic_enable.to_string()),
+            ("listeners", listener_text(&self.listener_host, self.listener_port)),
+            ("log.cleanup.policy", topic.cleanup_policy.as_str().to_string()),
+            ("log.dirs", self.log_dir.clone()),
+            ("log.flush.interval.messages", topic.flush_messages.to_string()),
+            (
+                "log.flush.offset.checkpoint.interval.ms",
+                self.log_flush_offset_checkpoint_interval_ms.to_string(),
+            ),
+            ("log.index.interval.bytes", topic.log.index_interval_bytes.to_string()),
+            ("log.index.size.max.bytes", topic.log.segment_index_bytes.to_string()),
+            ("log.retention.bytes", topic.log.retention_bytes.to_string()),
+            ("log.retention.check.interval.ms", self.log_retention_check_interval_ms.to_string()),
+            ("log.retention.ms", topic.log.retention_ms.to_string()),
+            ("log.roll.ms", topic.log.segment_ms.to_string()),
+            ("log.segment.bytes", topic.log.segment_bytes.to_string()),
+            ("message.max.bytes", self.message_max_bytes.to_string()),
+            ("min.insync.replicas", topic.min_insync_replicas.to_string()),
+            ("node.id", self.node_id.to_string()),
+            ("num.partitions", self.num_partitions.to_string()),
+            ("process.roles", self.process_roles.clone()),
+            ("socket.request.max.bytes", self.socket_request_max_bytes.to_string()),
+            ("unclean.leader.election.enable", self.unclean_leader_election_enable.to_string()),
+        ];
+        let entries: Vec<ConfigEntry> = pairs
+            .into_iter()
+            .map(|(name, value)| ConfigEntry {
+                name: name.to_string(),
+                value,
+                is_default: false,
+                read_only: true,
+                sensitive: false,
+                source: 4,
+            })
+            .collect();
+        assert!(entries.windows(2).all(|pair| pair[0].name < pair[1].name));
+        entries
+    }
+
+    /// `node.id`/`broker.id`, `process.roles`, `controller.quorum.voters`, `cluster.id`.
+    fn apply_identity(&mut self, properties: &Properties) -> Result<(), ConfigError> {
+        let node_id = match properties.get("node.id") {
+            Some(value) => Some(parse_i32("node.id", value, 0, i32::MAX)?),
+            None => None,
+        };
+        let broker_id = match properties.get("broker.id") {
+            Some(value) => Some(parse_i32("broker.id", value, 0, i32::MAX)?),
+            None => None,
+        };
+        if let (Some(node), Some(broker), Some(value)) =
+            (node_id, broker_id, properties.get("broker.id"))
+        {
+            if node != broker {
+                return Err(invalid("broker.id", value, &format!("must equal node.id ({node})")));
+            }
+        }
+        if let Some(id) = node_id.or(broker_id) {
+            self.node_id = id;
+        }
+        if let Some(value) = properties.get("process.roles") {
+            self.process_roles = parse_process_roles(value)?;
+        }
+        if let Some(value) = properties.get("controller.quorum.voters") {
+            check_quorum_voters(value)?;
+            self.controller_quorum_voters = value.to_string();
+        }
+        if let Some(value) = properties.get("cluster.id") {
+            let well_formed = value.len() == 22
+                && value
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+            if !well_formed {
+                let reason =
+                    "accepts a 22-character base64url id, as kafka-storage.sh random-uuid prints";
+                return Err(invalid("cluster.id", value, reason));
+            }
+            self.cluster_id = value.to_string();
+        }
+        assert!(self.node_id >= 0);
+        Ok(())
+    }
+
+    /// `listeners`, `advertised.listeners` and `controller.listener.names`.
+    fn apply_listeners(&mut self, properties: &Properties) -> Result<(), ConfigError> {
+        let controller_names: Vec<String> = match properties.get("controller.listener.names") {
+            Some(value) => value.split(',').map(|name| name.trim().to_ascii_uppercase()).collect(),
+            None => vec![CONTROLLER_LISTENER_NAME_DEFAULT.to_string()],
+        };
+        let Some(listeners) = properties.get("listeners") else {
+            // The defaults stand unless advertised.listeners names PLAINTEXT.
+            let bound = Endpoint {
+                name: "PLAINTEXT".to_string(),
+                host: self.listener_host.clone(),
+                port: self.listener_port,
+            };
+            return self.apply_advertised(properties, &bound);
+        };
+        let endpoints = parse_endpoints("listeners", listeners, 0)?;
+        let Some(bound) =
+            endpoints.into_iter().find(|endpoint| !controller_names.contains(&endpoint.name))
+        else {
+            let reason = format!(
+                "needs a listener not named in controller.listener.names ({})",
+                controller_names.join(",")
+            );
+            return Err(invalid("listeners", listeners, &reason));
+        };
+        let host = if bound.host.is_empty() { "0.0.0.0".to_string() } else { bound.host.clone() };
+        self.listener_host = host.clone();
+        self.listener_port = bound.port;
+        self.apply_advertised(properties, &Endpoint { host, ..bound })
+    }
+
+    /// Chooses the advertised address for the `bound` listener (see [`Self::from_properties`]).
+    fn apply_advertised(
+        &mut self,
+        properties: &Properties,
+        bound: &Endpoint,
+    ) -> Result<(), ConfigError> {
+        let key = "advertised.listeners";
+        let Some(value) = properties.get(key) else {
+            let wildcard = bound.host == "0.0.0.0" || bound.host == "::";
+            self.advertised_host =
+                if wildcard { "127.0.0.1".to_string() } else { bound.host.clone() };
+            self.advertised_port = bound.port;
+            return Ok(());
+        };
+        let endpoints = parse_endpoints(key, value, 1)?;
+        let Some(advertised) = endpoints.into_iter().find(|endpoint| endpoint.name == bound.name)
+        else {
+            let reason = format!("must name the listener {} that listeners binds", bound.name);
+            return Err(invalid(key, value, &reason));
+        };
+        if advertised.host.is_empty() || advertised.host == "0.0.0.0" || advertised.host == "::" {
+            let reason = "must give a host clients can reach, not an empty or wildcard host";
+            return Err(invalid(key, value, reason));
+        }
+        self.advertised_host = advertised.host;
+        self.advertised_port = advertised.port;
+        Ok(())
+    }
+
+    /// The remaining broker-wide settings.
+    fn apply_broker_settings(&mut self, properties: &Properties) -> Result<(), ConfigError> {
+        let get = |key: &'static str| properties.get(key).map(|value| (key, value));
+        let dirs = get("log.dirs").or_else(|| get("log.dir"));
+        if let Some((key, value)) = dirs {
+            self.log_dir = parse_log_dir(key, value)?;
+        }
+        if let Some((key, value)) = get("num.partitions") {
+            self.num_partitions = parse_i32(key, value, 1, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("default.replication.factor") {
+            let factor = parse_i32(key, value, 1, i32::from(i16::MAX))?;
+            self.default_replication_factor = i16::try_from(factor).expect("range checked");
+        }
+        if let Some((key, value)) = get("auto.create.topics.enable") {
+            self.auto_create_topics_enable = parse_bool(key, value)?;
+        }
+        if let Some((key, value)) = get("delete.topic.enable") {
+            self.delete_topic_enable = parse_bool(key, value)?;
+        }
+        if let Some((key, value)) = get("unclean.leader.election.enable") {
+            self.unclean_leader_election_enable = parse_bool(key, value)?;
+        }
+        if let Some((key, value)) = get("message.max.bytes") {
+            self.message_max_bytes = parse_i32(key, value, 0, MESSAGE_BYTES_MAX)?;
+        }
+        if let Some((key, value)) = get("socket.request.max.bytes") {
+            self.socket_request_max_bytes = parse_i32(key, value, 1, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("log.retention.check.interval.ms") {
+            self.log_retention_check_interval_ms = parse_i64(key, value, 1, i64::MAX)?;
+        }
+        if let Some((key, value)) = get("log.flush.offset.checkpoint.interval.ms") {
+            let interval_ms = parse_i32(key, value, 0, i32::MAX)?;
+            self.log_flush_offset_checkpoint_interval_ms = i64::from(interval_ms);
+        }
+        assert!(self.num_partitions >= 1);
+        assert!(self.default_replication_factor >= 1);
+        Ok(())
+    }
+}
+
+/// Builds the topic defaults from the broker's `log.*` properties and `message.max.bytes`.
+/// Time settings follow Kafka's precedence: `log.roll.ms` over `log.roll.hours`, and
+/// `log.retention.ms` over `.minutes` over `.hours`; a negative retention means -1 (forever).
+fn topic_defaults(
+    properties: &Properties,
+    message_max_bytes: i32,
+) -> Result<TopicConfig, ConfigError> {
+    let mut topic = TopicConfig::default();
+    let direct = [
+        ("log.segment.bytes", "segment.bytes"),
+        ("log.retention.bytes", "retention.bytes"),
+        ("log.index.interval.bytes", "index.interval.bytes"),
+        ("log.index.size.max.bytes", "segment.index.bytes"),
+        ("log.cleanup.policy", "cleanup.policy"),
+        ("min.insync.replicas", "min.insync.replicas"),
+        ("log.flush.interval.messages", "flush.messages"),
+    ];
+    for (broker_key, topic_key) in direct {
+        if let Some(value) = properties.get(broker_key) {
+            topic.apply(topic_key, value).map_err(|error| renamed(error, broker_key))?;
+        }
+    }
+    topic.max_message_bytes = message_max_bytes;
+
+    let roll = time_ms(properties, &[("log.roll.ms", 1), ("log.roll.hours", MS_PER_HOUR)], 1)?;
+    if let Some((key, value, segment_ms)) = roll {
+        topic.log.segment_ms = segment_ms;
+        topic.log.validate().map_err(|reason| invalid(key, value, &reason))?;
+    }
+    let retention_keys = [
+        ("log.retention.ms", 1),
+        ("log.retention.minutes", MS_PER_MINUTE),
+        ("log.retention.hours", MS_PER_HOUR),
+    ];
+    if let Some((key, value, retention_ms)) = time_ms(properties, &retention_keys, i64::MIN)? {
+        topic.log.retention_ms = retention_ms.max(-1);
+        topic.log.validate().map_err(|reason| invalid(key, value, &reason))?;
+    }
+    assert!(topic.log.validate().is_ok());
+    Ok(topic)
+}
+
+/// The first of `keys` (each with its unit in ms) that is set, converted to ms. Every one that
+/// is set must parse, as Kafka checks them all. `*.ms` keys are 64-bit, the others 32-bit.
+fn time_ms<'a>(
+    properties: &'a Properties,
+    keys: &[(&'a str, i64)],
+    min: i64,
+) -> Result<Option<(&'a str, &'a str, i64)>, ConfigError> {
+    let mut chosen = None;
+    for &(key, unit_ms) in keys {
+        let Some(value) = properties.get(key) else { continue };
+        let amount = if unit_ms == 1 {
+            parse_i64(key, value, min, i64::MAX)?
+        } else {
+            let min_32 = i32::try_from(min.max(i64::from(i32::MIN))).expect("clamped");
+            i64::from(parse_i32(key, value, min_32, i32::MAX)?)
+        };
+        if chosen.is_none() {
+            // |i32| * 3 600 000 fits in i64.
+            chosen = Some((key, value, amount * unit_ms));
+        }
+    }
+    Ok(chosen)
+}
+
+/// `Unknown` unless `key` is a property Sluice reads or accepts without effect.
+fn check_known(key: &str) -> Result<(), ConfigError> {
+    if BROKER_KEYS.contains(&key) || IGNORED_KEYS.contains(&key) {
+        Ok(())
+    } else {
+        Err(ConfigError::Unknown { key: key.to_string() })
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The same error, about the property `key`.
+fn renamed(error: ConfigError, key: &str) -> ConfigError {
+    match error {
+        ConfigError::Invalid { value, reason, .. } => {
+            ConfigError::Invalid { key: key.to_string(), value, reason }
+        }
+        ConfigError::Unknown { .. } => ConfigError::Unknown { key: key.to_string() },
+        malformed @ ConfigError::Malformed { .. } => malformed,
+    }
+}
+
+fn parse_i64(key: &str, value: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    match value.trim().parse::<i64>() {
+        Ok(number) if (min..=max).contains(&number) => Ok(number),
+        _ => Err(invalid(key, value, &format!("accepts an integer in {min}..={max}"))),
+    }
+}
+
+fn parse_i32(key: &str, value: &str, min: i32, max: i32) -> Result<i32, ConfigError> {
+    match value.trim().parse::<i32>() {
+        Ok(number) if (min..=max).contains(&number) => Ok(number),
+        _ => Err(invalid(key, value, &format!("accepts an integer in {min}..={max}"))),
+    }
+}
+
+/// A Kafka int that is never negative here, as the u32 the log uses.
+fn parse_u32(key: &str, value: &str, min: i32, max: i32) -> Result<u32, ConfigError> {
+    assert!(min >= 0);
+    let number = parse_i32(key, value, min, max)?;
+    Ok(u32::try_from(number).expect("range checked"))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    let text = value.trim();
+    if text.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid(key, value, "accepts true or false"))
+    }
+}
+
+/// `log.dirs` / `log.dir`: exactly one directory.
+fn parse_log_dir(key: &str, value: &str) -> Result<String, ConfigError> {
+    let dirs: Vec<&str> = value.split(',').map(str::trim).filter(|dir| !dir.is_empty()).collect();
+    match dirs.as_slice() {
+        [dir] => Ok((*dir).to_string()),
+        [] => Err(invalid(key, value, "accepts one directory path")),
+        _ => Err(invalid(key, value, "Sluice uses one data directory; give a single path")),
+    }
+}
+
+/// `process.roles`: `broker`, `controller`, or both, each at most once.
+fn parse_process_roles(value: &str) -> Result<String, ConfigError> {
+    let reason = "accepts broker, controller, or broker,controller";
+    let mut roles: Vec<&str> = Vec::new();
+    for role in value.split(',').map(str::trim) {
+        if !(role == "broker" || role == "controller") || roles.contains(&role) {
+            return Err(invalid("process.roles", value, reason));
+        }
+        roles.push(role);
+    }
+    assert!(!roles.is_empty() && roles.len() <= 2);
+    Ok(roles.join(","))
+}
+
+/// `controller.quorum.voters`: a comma-separated list of `id@host:port`.
+fn check_quorum_voters(value: &str) -> Result<(), ConfigError> {
+    let reason = "accepts a comma-separated list of id@host:port, id >= 0, port in 1..=65535";
+    for voter in value.split(',').map(str::trim) {
+        let well_formed = voter.split_once('@').and_then(|(id, address)| {
+            let (host, port) = address.rsplit_once(':')?;
+            let id_ok = id.parse::<i32>().is_ok_and(|id| id >= 0);
+            let port_ok = port.parse::<u16>().is_ok_and(|port| port >= 1);
+            Some(id_ok && port_ok && !host.is_empty())
+        });
+        if well_formed != Some(true) {
+            return Err(invalid("controller.quorum.voters", value, reason));
+        }
+    }
+    Ok(())
+}
+
+/// `NAME://host:port[,NAME://host:port]`, names upper-cased, ports in `port_min..=65535`.
+fn parse_endpoints(key: &str, value: &str, port_min: u16) -> Result<Vec<Endpoint>, ConfigError> {
+    let reason = format!(
+        "accepts a comma-separated list of NAME://host:port with a port in {port_min}..=65535"
+    );
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    for item in value.split(',').map(str::trim) {
+        let endpoint = item.split_once("://").and_then(|(name, address)| {
+            let (host, port) = address.rsplit_once(':')?;
+            let name_ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let port = port.parse::<u16>().ok().filter(|port| *port >= port_min)?;
+            name_ok.then(|| Endpoint {
+                name: name.to_ascii_uppercase(),
+                host: host.to_string(),
+                port,
+            })
+        });
+        match endpoint {
+            Some(endpoint) => endpoints.push(endpoint),
+            None => return Err(invalid(key, value, &reason)),
+        }
+    }
+    assert!(!endpoints.is_empty());
+    Ok(endpoints)
+}
+
+/// `PLAINTEXT://host:port`, with IPv6 hosts in brackets.
+fn listener_text(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("PLAINTEXT://[{host}]:{port}")
+    } else {
+        format!("PLAINTEXT://{host}:{port}")
+    }
+}
+
+/// Splits Java `.properties` text into `(key, value)` pairs, in order. Blank lines and lines
+/// starting with `#` or `!` are skipped; a line ending in an odd number of backslashes continues
+/// on the next (whose leading whitespace is dropped); the key ends at the first unescaped `=`,
+/// `:` or whitespace; escapes (`\t`, `\n`, `\uXXXX`, `\=`, ...) are decoded; keys and values are
+/// trimmed. A line with a key but no separator and value, or with an empty key, is malformed.
+fn parse_properties(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((index, first)) = lines.next() {
+        let trimmed = first.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
+            continue;
+        }
+        let mut logical = trimmed.to_string();
+        while ends_with_continuation(&logical) {
+            logical.pop();
+            match lines.next() {
+                Some((_, next)) => logical.push_str(next.trim_start()),
+                None => break,
+            }
+        }
+        pairs.push(parse_line(index + 1, logical.trim_end())?);
+    }
+    Ok(pairs)
+}
+
+fn ends_with_continuation(line: &str) -> bool {
+    let backslashes = line.bytes().rev().take_while(|byte| *byte == b'\\').count();
+    backslashes % 2 == 1
+}
+
+/// One logical line (already joined and trimmed) into a pair.
+fn parse_line(line: usize, text: &str) -> Result<(String, String), ConfigError> {
+    let malformed = || ConfigError::Malformed { line, text: text.to_string() };
+    let mut key_end = text.len();
+    let mut escaped = false;
+    for (position, character) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if character == '\\' {
+            escaped = true;
+        } else if character == '=' || character == ':' || character.is_whitespace() {
+            key_end = position;
+            break;
+        }
+    }
+    if key_end == 0 || key_end == text.len() {
+        return Err(malformed());
+    }
+    let rest = text[key_end..].trim_start();
+    let rest = rest.strip_prefix(['=', ':']).unwrap_or(rest).trim_start();
+    let key = unescape(&text[..key_end]).ok_or_else(malformed)?;
+    let value = unescape(rest).ok_or_else(malformed)?;
+    Ok((key.trim().to_string(), value.trim().to_string()))
+}
+
+/// Decodes Java properties escapes; `None` for a malformed `\uXXXX`.
+fn unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut characters = text.chars();
+    while let Some(character) = characters.next() {
+        if character != '\\' {
+            out.push(character);
+            continue;
+        }
+        match characters.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let digits: String = characters.by_ref().take(4).collect();
+                let code = (digits.len() == 4).then(|| u32::from_str_radix(&digits, 16).ok())??;
+                out.push(char::from_u32(code)?);
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+        BrokerConfig::from_properties(text, &[])
+    }
+
+    fn invalid_error(key: &str, value: &str, reason: &str) -> ConfigError {
+        invalid(key, value, reason)
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+    }
+
+    /// Kafka's stock KRaft combined-mode file, with its comment styles and a continuation.
+    const KRAFT_SERVER_PROPERTIES: &str = r"# Licensed to the Apache Software Foundation (ASF)
+# contributor license agreements.
+
+############################# Server Basics #############################
+
+# The role of this server. Setting this puts us in KRaft mode
+process.roles=broker,controller
+
+# The node id associated with this instance's roles
+node.id=3
+
+# The connect string for the controller quorum
+controller.quorum.voters=3@localhost:9093
+
+############################# Socket Server Settings #############################
+! A bang comment, as Java allows.
+listeners=PLAINTEXT://:9092,CONTROLLER://:9093
+inter.broker.listener.name=PLAINTEXT
+advertised.listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,\
+    SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+num.network.threads=3
+num.io.threads=8
+socket.send.buffer.bytes=102400
+socket.receive.buffer.bytes=102400
+socket.request.max.bytes=104857600
+
+############################# Log Basics #############################
+log.dirs: /tmp/kraft-combined-logs
+num.partitions 3
+num.recovery.threads.per.data.dir=1
+
+############################# Internal Topic Settings  #############################
+offsets.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+
+############################# Log Flush Policy #############################
+#log.flush.interval.messages=10000
+#log.flush.interval.ms=1000
+
+############################# Log Retention Policy #############################
+log.retention.hours=168
+#log.retention.bytes=1073741824
+log.segment.bytes=1073741824
+log.retention.check.interval.ms=300000
+";
+
+    #[test]
+    fn defaults_are_kafkas_with_sluice_paths() {
+        // Goal: the defaults match the brief; method: compare every field, and parse empty text.
+        let config = BrokerConfig::default();
+        assert_eq!(config.node_id, 1);
+        assert_eq!((config.listener_host.as_str(), config.listener_port), ("127.0.0.1", 9092));
+        assert_eq!((config.advertised_host.as_str(), config.advertised_port), ("127.0.0.1", 9092));
+        assert_eq!(config.log_dir, "./sluice-data");
+        assert_eq!(config.num_partitions, 1);
+        assert_eq!(config.default_replication_factor, 1);
+        assert!(config.auto_create_topics_enable);
+        assert!(config.delete_topic_enable);
+        assert_eq!(config.message_max_bytes, 1_048_588);
+        assert_eq!(config.socket_request_max_bytes, 104_857_600);
+        assert_eq!(config.log_retention_check_interval_ms, 300_000);
+        assert_eq!(config.log_flush_offset_checkpoint_interval_ms, 60_000);
+        assert!(!config.unclean_leader_election_enable);
+        assert_eq!(config.process_roles, "broker,controller");
+        assert_eq!(config.controller_quorum_voters, "1@127.0.0.1:9093");
+        assert_eq!(config.cluster_id, "U2x1aWNlQ2x1c3RlcjAwMQ");
+        assert_eq!(config.topic_defaults, TopicConfig::default());
+
+        let topic = TopicConfig::default();
+        assert_eq!(topic.log, LogConfig::default());
+        assert_eq!(topic.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(topic.min_insync_replicas, 1);
+        assert_eq!(topic.max_message_bytes, 1_048_588);
+        assert_eq!(topic.flush_messages, 1);
+        assert!(topic.overrides.is_empty());
+
+        assert_eq!(parse("").unwrap(), (BrokerConfig::default(), vec![]));
+        assert_eq!(parse("\n  \n# only comments\n! and more\n").unwrap(), (config, vec![]));
+    }
+
+    #[test]
+    fn stock_kraft_server_properties_parses() {
+        // Goal: Kafka's own file loads; method: compare the whole config and the ignored keys.
+        let (config, ignored) = parse(KRAFT_SERVER_PROPERTIES).unwrap();
+        let expected = BrokerConfig {
+            node_id: 3,
+            controller_quorum_voters: "3@localhost:9093".to_string(),
+            listener_host: "0.0.0.0".to_string(),
+            advertised_host: "localhost".to_string(),
+            log_dir: "/tmp/kraft-combined-logs".to_string(),
+            num_partitions: 3,
+            ..BrokerConfig::default()
+        };
+        assert_eq!(config, expected);
+        assert_eq!(
+            ignored,
+            [
+                "inter.broker.listener.name",
+                "listener.security.protocol.map",
+                "num.io.threads",
+                "num.network.threads",
+                "num.recovery.threads.per.data.dir",
+                "offsets.topic.replication.factor",
+                "share.coordinator.state.topic.min.isr",
+                "share.coordinator.state.topic.replication.factor",
+                "socket.receive.buffer.bytes",
+                "socket.send.buffer.bytes",
+                "transaction.state.log.min.isr",
+                "transaction.state.log.replication.factor",
+            ]
+        );
+    }
+
+    #[test]
+    fn properties_syntax_follows_java() {
+        // Goal: every separator, escape and continuation form; method: parse the raw pairs.
+        let text =
+            "a=1\n  b : 2 \nc 3\nd\t=\t4\ne=\nf=x\\\n   y\\\n\nz=\\\\\ng\\=h=5\ni=\\u0041\\tB\r\n";
+        assert_eq!(
+            parse_properties(text).unwrap(),
+            pairs(&[
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "4"),
+                ("e", ""),
+                ("f", "xy"),
+                ("z", "\\"),
+                ("g=h", "5"),
+                ("i", "A\tB"),
+            ])
+        );
+        // A later duplicate wins, as with java.util.Properties.
+        let (config, _) = parse("num.partitions=2\nnum.partitions=4\n").unwrap();
+        assert_eq!(config.num_partitions, 4);
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_with_their_line_number() {
+        // Goal: lines that are not key=value; method: exact Malformed errors.
+        let malformed =
+            |line: usize, text: &str| ConfigError::Malformed { line, text: text.to_string() };
+        assert_eq!(parse("# ok\nnum.partitions\n"), Err(malformed(2, "num.partitions")));
+        assert_eq!(parse("\n\n  =3\n"), Err(malformed(3, "=3")));
+        assert_eq!(parse(":3"), Err(malformed(1, ":3")));
+        assert_eq!(parse("cluster.id=\\u00zz\n"), Err(malformed(1, "cluster.id=\\u00zz")));
+        assert_eq!(parse("a\\\n  b\n"), Err(malformed(1, "ab")));
+        assert_eq!(malformed(2, "x").to_string(), "line 2 is not key=value: \"x\"");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_in_file_order() {
+        // Goal: a typo is an error, not silence; method: the first unknown key is reported.
+        assert_eq!(
+            parse("num.partitions=2\nnum.partitons=3\nzzz=1\n"),
+            Err(ConfigError::Unknown { key: "num.partitons".to_string() })
+        );
+        assert_eq!(
+            BrokerConfig::from_properties("", &pairs(&[("zookeeper.connect", "x:2181")])),
+            Err(ConfigError::Unknown { key: "zookeeper.connect".to_string() })
+        );
+        assert_eq!(
+            ConfigError::Unknown { key: "x".to_string() }.to_string(),
+            "unknown property \"x\""
+        );
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        // Goal: --override beats server.properties; method: set both, check the result.
+        let overrides = pairs(&[
+            ("num.partitions", "12"),
+            (" log.dirs ", " /data/sluice "),
+            ("num.io.threads", "4"),
+            ("node.id", "7"),
+        ]);
+        let (config, ignored) =
+            BrokerConfig::from_properties(KRAFT_SERVER_PROPERTIES, &overrides).unwrap();
+        assert_eq!(config.num_partitions, 12);
+        assert_eq!(config.log_dir, "/data/sluice");
+        assert_eq!(config.node_id, 7);
+        assert_eq!(ignored.len(), 12);
+        assert!(ignored.contains(&"num.io.threads".to_string()));
+        // An override may also be invalid on its own.
+        assert_eq!(
+            BrokerConfig::from_properties(
+                KRAFT_SERVER_PROPERTIES,
+                &pairs(&[("num.partitions", "0")])
+            ),
+            Err(invalid_error("num.partitions", "0", "accepts an integer in 1..=2147483647"))
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_what_is_accepted() {
+        // Goal: each kind of bad value; method: exact Invalid errors.
+        let cases: [(&str, ConfigError); 16] = [
+            (
+                "num.partitions=abc",
+                invalid_error("num.partitions", "abc", "accepts an integer in 1..=2147483647"),
+            ),
+            (
+                "num.partitions=2147483648",
+                invalid_error(
+                    "num.partitions",
+                    "2147483648",
+                    "accepts an integer in 1..=2147483647",
+                ),
+            ),
+            (
+                "default.replication.factor=40000",
+                invalid_error(
+                    "default.replication.factor",
+                    "40000",
+                    "accepts an integer in 1..=32767",
+                ),
+            ),
+            ("node.id=-1", invalid_error("node.id", "-1", "accepts an integer in 0..=2147483647")),
+            (
+                "auto.create.topics.enable=yes",
+                invalid_error("auto.create.topics.enable", "yes", "accepts true or false"),
+            ),
+            (
+                "message.max.bytes=100000000",
+                invalid_error(
+                    "message.max.bytes",
+                    "100000000",
+                    "accepts an integer in 0..=67108864",
+                ),
+            ),
+            (
+                "log.retention.check.interval.ms=0",
+                invalid_error(
+                    "log.retention.check.interval.ms",
+                    "0",
+                    "accepts an integer in 1..=9223372036854775807",
+                ),
+            ),
+            (
+                "log.dirs=/a,/b",
+                invalid_error(
+                    "log.dirs",
+                    "/a,/b",
+                    "Sluice uses one data directory; give a single path",
+                ),
+            ),
+            ("log.dir=", invalid_error("log.dir", "", "accepts one directory path")),
+            (
+                "log.segment.bytes=100",
+                invalid_error(
+                    "log.segment.bytes",
+                    "100",
+                    "segment.bytes=100 must be in 1024..=2147483647",
+                ),
+            ),
+            (
+                "log.retention.bytes=-2",
+                invalid_error("log.retention.bytes", "-2", "retention.bytes=-2 must be -1 or more"),
+            ),
+            (
+                "log.index.size.max.bytes=20",
+                invalid_error(
+                    "log.index.size.max.bytes",
+                    "20",
+                    "segment.index.bytes=20 must be in 48..=10485760",
+                ),
+            ),
+            (
+                "log.cleanup.policy=compact,remove",
+                invalid_error(
+                    "log.cleanup.policy",
+                    "compact,remove",
+                    "accepts delete, compact, or compact,delete (in any order)",
+                ),
+            ),
+            (
+                "process.roles=broker,broker",
+                invalid_error(
+                    "process.roles",
+                    "broker,broker",
+                    "accepts broker, controller, or broker,controller",
+                ),
+            ),
+            (
+                "controller.quorum.voters=1@host",
+                invalid_error(
+                    "controller.quorum.voters",
+                    "1@host",
+                    "accepts a comma-separated list of id@host:port, id >= 0, port in 1..=65535",
+                ),
+            ),
+            (
+                "cluster.id=short",
+                invalid_error(
+                    "cluster.id",
+                    "short",
+                    "accepts a 22-character base64url id, as kafka-storage.sh random-uuid prints",
+                ),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text), Err(expected), "{text}");
+        }
+        assert_eq!(
+            parse("node.id=2\nbroker.id=3"),
+            Err(invalid_error("broker.id", "3", "must equal node.id (2)"))
+        );
+        assert_eq!(
+            invalid_error("k", "v", "r").to_string(),
+            "invalid value \"v\" for property \"k\": r"
+        );
+    }
+
+    #[test]
+    fn valid_values_take_effect() {
+        // Goal: every broker property with an effect lands in its field; method: set them all.
+        let text = "broker.id=4\nlog.dir=/var/sluice\ndefault.replication.factor=3\n\
+            auto.create.topics.enable=FALSE\ndelete.topic.enable=False\n\
+            unclean.leader.election.enable=TRUE\nmessage.max.bytes=2000000\n\
+            socket.request.max.bytes=1000\nlog.retention.check.interval.ms=1000\n\
+            log.flush.offset.checkpoint.interval.ms=0\nprocess.roles = broker\n\
+            controller.quorum.voters=1@a:9093, 2@b:9093\ncluster.id=MkU3OEVBNTcwNTJENDM2Qk\n\
+            log.segment.bytes=1048576\nlog.roll.hours=2\nlog.retention.bytes=5000\n\
+            log.index.interval.bytes=0\nlog.index.size.max.bytes=4096\n\
+            log.cleanup.policy=delete, compact\nmin.insync.replicas=2\n\
+            log.flush.interval.messages=1000\n";
+        let (config, ignored) = parse(text).unwrap();
+        assert!(ignored.is_empty());
+        let expected = BrokerConfig {
+            node_id: 4,
+            log_dir: "/var/sluice".to_string(),
+            default_replication_factor: 3,
+            auto_create_topics_enable: false,
+            delete_topic_enable: false,
+            unclean_leader_election_enable: true,
+            message_max_bytes: 2_000_000,
+            socket_request_max_bytes: 1000,
+            log_retention_check_interval_ms: 1000,
+            log_flush_offset_checkpoint_interval_ms: 0,
+            process_roles: "broker".to_string(),
+            controller_quorum_voters: "1@a:9093, 2@b:9093".to_string(),
+            cluster_id: "MkU3OEVBNTcwNTJENDM2Qk".to_string(),
+            topic_defaults: TopicConfig {
+                log: LogConfig {
+                    segment_bytes: 1_048_576,
+                    segment_ms: 2 * 3_600_000,
+                    index_interval_bytes: 0,
+                    segment_index_bytes: 4096,
+                    retention_ms: 604_800_000,
+                    retention_bytes: 5000,
+                },
+                cleanup_policy: CleanupPolicy::CompactDelete,
+                min_insync_replicas: 2,
+                max_message_bytes: 2_000_000,
+                flush_messages: 1000,
+                overrides: BTreeMap::new(),
+            },
+            ..BrokerConfig::default()
+        };
+        assert_eq!(config, expected);
+        // log.dirs wins over log.dir, and log.roll.ms over log.roll.hours.
+        let (config, _) =
+            parse("log.dir=/a\nlog.dirs=/b\nlog.roll.hours=1\nlog.roll.ms=5").unwrap();
+        assert_eq!(config.log_dir, "/b");
+        assert_eq!(config.topic_defaults.log.segment_ms, 5);
+    }
+
+    #[test]
+    fn retention_precedence_is_ms_then_minutes_then_hours() {
+        // Goal: Kafka's precedence and the negative-means-forever rule; method: combinations.
+        let retention = |text: &str| parse(text).unwrap().0.topic_defaults.log.retention_ms;
+        assert_eq!(retention(""), 604_800_000);
+        assert_eq!(retention("log.retention.hours=1"), 3_600_000);
+        assert_eq!(retention("log.retention.hours=1\nlog.retention.minutes=2"), 120_000);
+        assert_eq!(
+            retention("log.retention.hours=1\nlog.retention.minutes=2\nlog.retention.ms=3"),
+            3
+        );
+        assert_eq!(retention("log.retention.ms=7\nlog.retention.hours=1"), 7);
+        assert_eq!(retention("log.retention.hours=-1"), -1);
+        assert_eq!(retention("log.retention.minutes=-5"), -1);
+        assert_eq!(retention("log.retention.ms=-1\nlog.retention.hours=5"), -1);
+        // A shadowed key must still parse, as Kafka checks every property.
+        assert_eq!(
+            parse("log.retention.ms=3\nlog.retention.hours=x"),
+            Err(invalid_error(
+                "log.retention.hours",
+                "x",
+                "accepts an integer in -2147483648..=2147483647"
+            ))
+        );
+        assert_eq!(
+            parse("log.roll.ms=0"),
+            Err(invalid_error("log.roll.ms", "0", "accepts an integer in 1..=9223372036854775807"))
+        );
+    }
+
+    #[test]
+    fn listeners_choose_the_first_non_controller_listener() {
+        // Goal: bind and advertise as Kafka does; method: hosts and ports for each form.
+        let addresses = |text: &str| {
+            let (config, _) = parse(text).unwrap();
+            (
+                config.listener_host,
+                config.listener_port,
+                config.advertised_host,
+                config.advertised_port,
+            )
+        };
+        let expect = |bind: &str, bind_port: u16, advertised: &str, advertised_port: u16| {
+            (bind.to_string(), bind_port, advertised.to_string(), advertised_port)
+        };
+        assert_eq!(
+            addresses("listeners=PLAINTEXT://10.0.0.5:9000"),
+            expect("10.0.0.5", 9000, "10.0.0.5", 9000)
+        );
+        assert_eq!(
+            addresses("listeners=PLAINTEXT://:9092"),
+            expect("0.0.0.0", 9092, "127.0.0.1", 9092)
+        );
+        assert_eq!(
+            addresses("listeners=PLAINTEXT://0.0.0.0:9092"),
+            expect("0.0.0.0", 9092, "127.0.0.1", 9092)
+        );
+        assert_eq!(
+            addresses("listeners=CONTROLLER://:9093, plaintext://host:9094"),
+            expect("host", 9094, "host", 9094)
+        );
+        assert_eq!(
+            addresses("listeners=CTL://:9093,INTERNAL://:1\ncontroller.listener.names=ctl"),
+            expect("0.0.0.0", 1, "127.0.0.1", 1)
+        );
+        assert_eq!(addresses("listeners=PLAINTEXT://[::1]:9092"), expect("::1", 9092, "::1", 9092));
+        assert_eq!(
+            addresses("listeners=PLAINTEXT://localhost:0"),
+            expect("localhost", 0, "localhost", 0)
+        );
+        assert_eq!(
+            addresses(
+                "listeners=PLAINTEXT://:9092\n\
+                 advertised.listeners=CONTROLLER://c:1,PLAINTEXT://kafka.example:19092"
+            ),
+            expect("0.0.0.0", 9092, "kafka.example", 19092)
+        );
+        assert_eq!(
+            addresses("advertised.listeners=PLAINTEXT://public:9092"),
+            expect("127.0.0.1", 9092, "public", 9092)
+        );
+
+        let listeners_reason =
+            "accepts a comma-separated list of NAME://host:port with a port in 0..=65535";
+        for bad in [
+            "PLAINTEXT://host:99999",
+            "PLAINTEXT://host",
+            "host:9092",
+            "://host:1",
+            "PLAINTEXT://h:1,",
+        ] {
+            assert_eq!(
+                parse(&format!("listeners={bad}")),
+                Err(invalid_error("listeners", bad, listeners_reason)),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse("listeners=CONTROLLER://:9093"),
+            Err(invalid_error(
+                "listeners",
+                "CONTROLLER://:9093",
+                "needs a listener not named in controller.listener.names (CONTROLLER)"
+            ))
+        );
+        assert_eq!(
+            parse("advertised.listeners=PLAINTEXT://host:0"),
+            Err(invalid_error(
+                "advertised.listeners",
+                "PLAINTEXT://host:0",
+                "accepts a comma-separated list of NAME://host:port with a port in 1..=65535"
+            ))
+        );
+        assert_eq!(
+            parse("advertised.listeners=EXTERNAL://host:1"),
+            Err(invalid_error(
+                "advertised.listeners",
+                "EXTERNAL://host:1",
+                "must name the listener PLAINTEXT that listeners binds"
+            ))
+        );
+        assert_eq!(
+            parse("advertised.listeners=PLAINTEXT://0.0.0.0:9092"),
+            Err(invalid_error(
+                "advertised.listeners",
+                "PLAINTEXT://0.0.0.0:9092",
+                "must give a host clients can reach, not an empty or wildcard host"
+            ))
+        );
+    }
+
+    fn entry(name: &str, value: &str, overridden: bool) -> ConfigEntry {
+        ConfigEntry {
+            name: name.to_string(),
+            value: value.to_string(),
+            is_default: !overridden,
+            read_only: false,
+            sensitive: false,
+            source: if overridden { 1 } else { 5 },
+        }
+    }
+
+    #[test]
+    fn topic_set_unset_and_entries() {
+        // Goal: overrides are recorded, printed and removed; method: exact entries after each.
+        let defaults = TopicConfig::default();
+        assert_eq!(
+            defaults.entries(),
+            vec![
+                entry("cleanup.policy", "delete", false),
+                entry("flush.messages", "1", false),
+                entry("index.interval.bytes", "4096", false),
+                entry("max.message.bytes", "1048588", false),
+                entry("min.insync.replicas", "1", false),
+                entry("retention.bytes", "-1", false),
+                entry("retention.ms", "604800000", false),
+                entry("segment.bytes", "1073741824", false),
+                entry("segment.index.bytes", "10485760", false),
+                entry("segment.ms", "604800000", false),
+            ]
+        );
+        let mut topic = TopicConfig::from_overrides(
+            &defaults,
+            &pairs(&[
+                ("retention.ms", "-1"),
+                ("cleanup.policy", "delete, compact"),
+                ("segment.bytes", "1048576"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(topic.log.retention_ms, -1);
+        assert_eq!(topic.cleanup_policy, CleanupPolicy::CompactDelete);
+        assert_eq!(topic.log.segment_bytes, 1_048_576);
+        topic.set("max.message.bytes", "2000000").unwrap();
+        topic.set("flush.messages", "100").unwrap();
+        topic.set("min.insync.replicas", "2").unwrap();
+        topic.set("retention.bytes", "1000000").unwrap();
+        topic.set("segment.ms", "60000").unwrap();
+        topic.set("segment.index.bytes", "48").unwrap();
+        topic.set("index.interval.bytes", "0").unwrap();
+        assert_eq!(
+            topic.entries(),
+            vec![
+                entry("cleanup.policy", "delete,compact", true),
+                entry("flush.messages", "100", true),
+                entry("index.interval.bytes", "0", true),
+                entry("max.message.bytes", "2000000", true),
+                entry("min.insync.replicas", "2", true),
+                entry("retention.bytes", "1000000", true),
+                entry("retention.ms", "-1", true),
+                entry("segment.bytes", "1048576", true),
+                entry("segment.index.bytes", "48", true),
+                entry("segment.ms", "60000", true),
+            ]
+        );
+        assert_eq!(
+            topic.overrides.get("cleanup.policy").map(String::as_str),
+            Some("delete, compact")
+        );
+        assert_eq!(topic.overrides.len(), 10);
+
+        topic.unset("cleanup.policy", &defaults).unwrap();
+        topic.unset("retention.ms", &defaults).unwrap();
+        topic.unset("retention.ms", &defaults).unwrap();
+        assert_eq!(topic.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(topic.entries()[0], entry("cleanup.policy", "delete", false));
+        assert_eq!(topic.entries()[6], entry("retention.ms", "604800000", false));
+        assert_eq!(topic.overrides.len(), 8);
+        for name in TopicConfig::NAMES {
+            topic.unset(name, &defaults).unwrap();
+        }
+        assert_eq!(topic, defaults);
+        assert_eq!(
+            topic.unset("retention.hours", &defaults),
+            Err(ConfigError::Unknown { key: "retention.hours".to_string() })
+        );
+    }
+
+    #[test]
+    fn topic_set_refuses_bad_values_and_changes_nothing() {
+        // Goal: every topic-level check; method: exact errors, then the config is unchanged.
+        let defaults = TopicConfig::default();
+        let mut topic = defaults.clone();
+        let cases = [
+            ("retention.hours", "1", ConfigError::Unknown { key: "retention.hours".to_string() }),
+            (
+                "retention.ms",
+                "-2",
+                invalid_error(
+                    "retention.ms",
+                    "-2",
+                    "accepts an integer in -1..=9223372036854775807",
+                ),
+            ),
+            (
+                "retention.bytes",
+                "-2",
+                invalid_error("retention.bytes", "-2", "retention.bytes=-2 must be -1 or more"),
+            ),
+            (
+                "segment.bytes",
+                "1023",
+                invalid_error(
+                    "segment.bytes",
+                    "1023",
+                    "segment.bytes=1023 must be in 1024..=2147483647",
+                ),
+            ),
+            (
+                "segment.bytes",
+                "-5",
+                invalid_error("segment.bytes", "-5", "accepts an integer in 0..=2147483647"),
+            ),
+            (
+                "segment.ms",
+                "0",
+                invalid_error("segment.ms", "0", "accepts an integer in 1..=9223372036854775807"),
+            ),
+            (
+                "segment.index.bytes",
+                "10485761",
+                invalid_error(
+                    "segment.index.bytes",
+                    "10485761",
+                    "segment.index.bytes=10485761 must be in 48..=10485760",
+                ),
+            ),
+            (
+                "index.interval.bytes",
+                "1.5",
+                invalid_error(
+                    "index.interval.bytes",
+                    "1.5",
+                    "accepts an integer in 0..=2147483647",
+                ),
+            ),
+            (
+                "cleanup.policy",
+                "",
+                invalid_error(
+                    "cleanup.policy",
+                    "",
+                    "accepts delete, compact, or compact,delete (in any order)",
+                ),
+            ),
+            (
+                "cleanup.policy",
+                "Delete",
+                invalid_error(
+                    "cleanup.policy",
+                    "Delete",
+                    "accepts delete, compact, or compact,delete (in any order)",
+                ),
+            ),
+            (
+                "min.insync.replicas",
+                "0",
+                invalid_error("min.insync.replicas", "0", "accepts an integer in 1..=2147483647"),
+            ),
+            (
+                "max.message.bytes",
+                "-1",
+                invalid_error("max.message.bytes", "-1", "accepts an integer in 0..=67108864"),
+            ),
+            (
+                "flush.messages",
+                "0",
+                invalid_error(
+                    "flush.messages",
+                    "0",
+                    "accepts an integer in 1..=9223372036854775807",
+                ),
+            ),
+        ];
+        for (key, value, expected) in cases {
+            assert_eq!(topic.set(key, value), Err(expected), "{key}={value}");
+            assert_eq!(topic, defaults);
+        }
+        assert_eq!(
+            TopicConfig::from_overrides(
+                &defaults,
+                &pairs(&[("segment.ms", "1"), ("flush.messages", "x")])
+            ),
+            Err(invalid_error(
+                "flush.messages",
+                "x",
+                "accepts an integer in 1..=9223372036854775807"
+            ))
+        );
+        // Overrides present on `defaults` are not inherited.
+        let mut with_override = defaults.clone();
+        with_override.set("segment.ms", "5").unwrap();
+        let topic = TopicConfig::from_overrides(&with_override, &[]).unwrap();
+        assert!(topic.overrides.is_empty());
+        assert_eq!(topic.log.segment_ms, 5);
+    }
+
+    #[test]
+    fn broker_entries_are_static_and_sorted() {
+        // Goal: DescribeConfigs on the broker; method: exact names, values and flags.
+        let (config, _) = parse(KRAFT_SERVER_PROPERTIES).unwrap();
+        let entries = config.entries();
+        let named: Vec<(&str, &str)> =
+            entries.iter().map(|entry| (entry.name.as_str(), entry.value.as_str())).collect();
+        assert_eq!(
+            named,
+            [
+                ("advertised.listeners", "PLAINTEXT://localhost:9092"),
+                ("auto.create.topics.enable", "true"),
+                ("cluster.id", "U2x1aWNlQ2x1c3RlcjAwMQ"),
+                ("controller.quorum.voters", "3@localhost:9093"),
+                ("default.replication.factor", "1"),
+                ("delete.topic.enable", "true"),
+                ("listeners", "PLAINTEXT://0.0.0.0:9092"),
+                ("log.cleanup.policy", "delete"),
+                ("log.dirs", "/tmp/kraft-combined-logs"),
+                ("log.flush.interval.messages", "1"),
+                ("log.flush.offset.checkpoint.interval.ms", "60000"),
+                ("log.index.interval.bytes", "4096"),
+                ("log.index.size.max.bytes", "10485760"),
+                ("log.retention.bytes", "-1"),
+                ("log.retention.check.interval.ms", "300000"),
+                ("log.retention.ms", "604800000"),
+                ("log.roll.ms", "604800000"),
+                ("log.segment.bytes", "1073741824"),
+                ("message.max.bytes", "1048588"),
+                ("min.insync.replicas", "1"),
+                ("node.id", "3"),
+                ("num.partitions", "3"),
+                ("process.roles", "broker,controller"),
+                ("socket.request.max.bytes", "104857600"),
+                ("unclean.leader.election.enable", "false"),
+            ]
+        );
+        assert!(entries.iter().all(|entry| entry.read_only
+            && !entry.is_default
+            && !entry.sensitive
+            && entry.source == 4));
+        let (ipv6, _) = parse("listeners=PLAINTEXT://[::1]:9092").unwrap();
+        assert_eq!(ipv6.entries()[6].value, "PLAINTEXT://[::1]:9092");
+    }
+}

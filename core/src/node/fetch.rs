@@ -1,0 +1,139 @@
+//! Fetch: stored batches as they are, up to the high watermark, within the request's byte
+//! budgets; a fetch without enough data parks until data arrives or `max_wait_ms` passes.
+//!
+//! Incremental fetch sessions (KIP-227) are answered the way Kafka answers a broker with no
+//! session cache: a request asking for a new session (id 0, epoch 0) gets session id 0 and a
+//! full response, so the client keeps sending full fetches; a request naming a session id
+//! gets FETCH_SESSION_ID_NOT_FOUND.
+
+use super::{Node, ParkedFetch, Reply, RequestRef};
+use crate::limits::{FETCH_WAIT_MS_MAX, PARKED_FETCHES_MAX};
+use crate::log::{LogError, TopicPartition};
+use crate::protocol::api::fetch::{
+    FetchRequest, FetchResponse, FetchResponsePartition, FetchResponseTopic,
+};
+use crate::protocol::api::Response;
+use crate::protocol::ErrorCode;
+use crate::storage::Storage;
+use bytes::Bytes;
+
+impl<S: Storage> Node<S> {
+    pub(super) fn handle_fetch(
+        &mut self,
+        request: RequestRef,
+        correlation_id: i32,
+        version: i16,
+        fetch: FetchRequest,
+    ) -> Reply {
+        if version >= 7 && fetch.session_id != 0 {
+            let response = FetchResponse {
+                error_code: ErrorCode::FetchSessionIdNotFound.code(),
+                ..Default::default()
+            };
+            return Reply::Now(Response::Fetch(response));
+        }
+        let (response, bytes, failed) = self.fetch_response(version, &fetch);
+        let wait_ms = (fetch.max_wait_ms.max(0) as u64).min(FETCH_WAIT_MS_MAX);
+        let enough = bytes >= fetch.min_bytes.max(1) as usize;
+        if enough || failed || wait_ms == 0 || self.parked_fetches.len() >= PARKED_FETCHES_MAX {
+            return Reply::Now(Response::Fetch(response));
+        }
+        let deadline = self.now + wait_ms;
+        self.parked_fetches.push(ParkedFetch { request, correlation_id, version, fetch, deadline });
+        Reply::Later
+    }
+
+    /// Builds the answer to `fetch` from what the logs hold now. Returns the response, the
+    /// record bytes in it, and whether any partition failed (a failed fetch is not parked).
+    pub(super) fn fetch_response(
+        &mut self,
+        version: i16,
+        fetch: &FetchRequest,
+    ) -> (FetchResponse, usize, bool) {
+        let mut response = FetchResponse::default();
+        let mut budget = if version >= 3 { fetch.max_bytes.max(0) as usize } else { usize::MAX };
+        let mut total = 0usize;
+        let mut failed = false;
+        for topic in &fetch.topics {
+            let mut topic_response =
+                FetchResponseTopic { topic: topic.topic.clone(), ..Default::default() };
+            for partition in &topic.partitions {
+                let tp = TopicPartition::new(topic.topic.as_str(), partition.partition);
+                let mut answer = FetchResponsePartition {
+                    partition_index: partition.partition,
+                    high_watermark: -1,
+                    records: Some(Bytes::new()),
+                    ..Default::default()
+                };
+                match self.read_partition(
+                    &tp,
+                    partition.current_leader_epoch,
+                    partition.fetch_offset,
+                    partition.partition_max_bytes,
+                    budget,
+                    total == 0,
+                ) {
+                    Ok((bytes, high_watermark, log_start_offset)) => {
+                        answer.high_watermark = high_watermark;
+                        answer.last_stable_offset = high_watermark;
+                        answer.log_start_offset = log_start_offset;
+                        budget = budget.saturating_sub(bytes.len());
+                        total += bytes.len();
+                        answer.records = Some(bytes);
+                    }
+                    Err((code, high_watermark, log_start_offset)) => {
+                        failed = true;
+                        answer.error_code = code.code();
+                        answer.high_watermark = high_watermark;
+                        answer.last_stable_offset = high_watermark;
+                        answer.log_start_offset = log_start_offset;
+                    }
+                }
+                topic_response.partitions.push(answer);
+            }
+            response.responses.push(topic_response);
+        }
+        (response, total, failed)
+    }
+
+    /// Reads one partition for a fetch: `(records, high watermark, log start)`, or an error
+    /// code with the same offsets (-1 when unknown). `first` lets the first partition with data
+    /// exceed the budget by one batch, as KIP-74 requires.
+    #[allow(clippy::type_complexity)]
+    fn read_partition(
+        &mut self,
+        tp: &TopicPartition,
+        current_leader_epoch: i32,
+        fetch_offset: i64,
+        partition_max_bytes: i32,
+        budget: usize,
+        first: bool,
+    ) -> Result<(Bytes, i64, i64), (ErrorCode, i64, i64)> {
+        let Some(high_watermark) = self.high_watermark(tp) else {
+            return Err((ErrorCode::UnknownTopicOrPartition, -1, -1));
+        };
+        let log = self.logs.log_mut(tp).expect("high_watermark found it");
+        let log_start_offset = log.log_start_offset();
+        if current_leader_epoch > 0 {
+            return Err((ErrorCode::UnknownLeaderEpoch, high_watermark, log_start_offset));
+        }
+        if log.offline_reason().is_some() {
+            return Err((ErrorCode::KafkaStorageError, high_watermark, log_start_offset));
+        }
+        // Offsets between the high watermark and the log end exist but are not yet readable.
+        if fetch_offset > high_watermark && fetch_offset <= log.log_end_offset() {
+            return Ok((Bytes::new(), high_watermark, log_start_offset));
+        }
+        let max_bytes = (partition_max_bytes.max(0) as usize).min(budget);
+        if max_bytes == 0 && !first {
+            return Ok((Bytes::new(), high_watermark, log_start_offset));
+        }
+        match log.read(&mut self.storage, fetch_offset, max_bytes.max(1), high_watermark) {
+            Ok(read) => Ok((read.bytes, high_watermark, read.log_start_offset)),
+            Err(LogError::OffsetOutOfRange { .. }) => {
+                Err((ErrorCode::OffsetOutOfRange, high_watermark, log_start_offset))
+            }
+            Err(error) => Err((error.error_code(), high_watermark, log_start_offset)),
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! Metadata, offsets, topic administration and configs: requests answered at once.
+
+use super::topics::Topic;
+use super::{LogLevel, Node};
+use crate::config::{ConfigEntry, TopicConfig};
+use crate::limits::{PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX};
+use crate::log::{validate_topic_name, TopicPartition};
+use crate::protocol::api::alter_configs::{
+    AlterConfigsRequest, AlterConfigsResponse, AlterConfigsResponseResource,
+};
+use crate::protocol::api::create_partitions::{
+    CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsResponseTopic,
+};
+use crate::protocol::api::create_topics::{
+    CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseConfig,
+    CreateTopicsResponseTopic,
+};
+use crate::protocol::api::delete_records::{
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponsePartition,
+    DeleteRecordsResponseTopic,
+};
+use crate::protocol::api::delete_topics::{
+    DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseTopic,
+};
+use crate::protocol::api::describe_cluster::{DescribeClusterBroker, DescribeClusterResponse};
+use crate::protocol::api::describe_configs::{
+    DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseConfig,
+    DescribeConfigsResponseResult, DescribeConfigsResponseSynonym,
+};
+use crate::protocol::api::incremental_alter_configs::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    IncrementalAlterConfigsResponseResource,
+};
+use crate::protocol::api::list_offsets::{
+    ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponsePartition, ListOffsetsResponseTopic,
+};
+use crate::protocol::api::metadata::{
+    MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
+    MetadataResponseTopic,
+};
+use crate::protocol::api::offset_for_leader_epoch::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    OffsetForLeaderEpochResponsePartition, OffsetForLeaderEpochResponseTopic,
+};
+use crate::protocol::wire::StrBytes;
+use crate::protocol::ErrorCode;
+use crate::storage::Storage;
+
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+
+fn text(value: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(value.into())
+}
+
+impl<S: Storage> Node<S> {
+    fn broker_host_port(&self) -> (StrBytes, i32) {
+        (text(self.config.advertised_host.clone()), i32::from(self.config.advertised_port))
+    }
+
+    pub(super) fn handle_metadata(
+        &mut self,
+        version: i16,
+        request: MetadataRequest,
+    ) -> MetadataResponse {
+        let (host, port) = self.broker_host_port();
+        let mut response = MetadataResponse {
+            brokers: vec![MetadataResponseBroker {
+                node_id: self.config.node_id,
+                host,
+                port,
+                ..Default::default()
+            }],
+            cluster_id: Some(text(self.config.cluster_id.clone())),
+            controller_id: self.config.node_id,
+            ..Default::default()
+        };
+        // v0: an empty list means all topics; v1+: null means all topics.
+        let all = match &request.topics {
+            None => true,
+            Some(topics) => topics.is_empty() && version == 0,
+        };
+        let names: Vec<String> = if all {
+            self.topics.iter().map(|topic| topic.name.clone()).collect()
+        } else {
+            let requested = request.topics.unwrap_or_default();
+            requested
+                .iter()
+                .filter_map(|topic| topic.name.as_ref().map(|name| name.to_string()))
+                .collect()
+        };
+        let may_create = request.allow_auto_topic_creation && self.config.auto_create_topics_enable;
+        for name in names {
+            let mut topic_response =
+                MetadataResponseTopic { name: Some(text(name.clone())), ..Default::default() };
+            if self.topics.get(&name).is_none() {
+                let created = if may_create && !all {
+                    let partitions = self.config.num_partitions;
+                    let config = self.config.topic_defaults.clone();
+                    self.create_topic(&name, partitions, config).map(|_| ())
+                } else {
+                    Err((ErrorCode::UnknownTopicOrPartition, String::new()))
+                };
+                if let Err((code, _)) = created {
+                    topic_response.error_code = code.code();
+                    response.topics.push(topic_response);
+                    continue;
+                }
+            }
+            let topic = self.topics.get(&name).expect("exists or was created");
+            topic_response.topic_id = topic.id;
+            for index in 0..topic.partitions {
+                topic_response.partitions.push(MetadataResponsePartition {
+                    partition_index: index,
+                    leader_id: self.config.node_id,
+                    leader_epoch: 0,
+                    replica_nodes: vec![self.config.node_id],
+                    isr_nodes: vec![self.config.node_id],
+                    ..Default::default()
+                });
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+
+    /// Creates a topic and its partition logs, then saves the registry.
+    fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<&Topic, (ErrorCode, String)> {
+        validate_topic_name(name).map_err(|reason| (ErrorCode::InvalidTopicException, reason))?;
+        if self.topics.get(name).is_some() {
+            return Err((ErrorCode::TopicAlreadyExists, format!("Topic '{name}' already exists.")));
+        }
+        // Kafka refuses names that differ only by '.' versus '_': their metric names collide.
+        let normalized = name.replace('.', "_");
+        if let Some(other) =
+            self.topics.iter().find(|topic| topic.name.replace('.', "_") == normalized)
+        {
+            let reason = format!("Topic '{name}' collides with existing topic '{}'.", other.name);
+            return Err((ErrorCode::InvalidTopicException, reason));
+        }
+        if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
+            let reason = format!(
+                "Number of partitions must be in 1..={PARTITIONS_PER_TOPIC_MAX}, got {partitions}."
+            );
+            return Err((ErrorCode::InvalidPartitions, reason));
+        }
+        if self.topics.len() >= TOPICS_MAX {
+            return Err((
+                ErrorCode::PolicyViolation,
+                format!("The broker holds {TOPICS_MAX} topics."),
+            ));
+        }
+        let id = self.new_topic_id();
+        let log_config = config.log;
+        self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
+        for index in 0..partitions {
+            let partition = TopicPartition::new(name, index);
+            if let Err(error) =
+                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
+            {
+                self.log(LogLevel::Error, format!("cannot create {partition}: {error}"));
+                return Err((ErrorCode::KafkaStorageError, error.to_string()));
+            }
+        }
+        if let Err(error) = self.topics.save(&mut self.storage) {
+            self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
+            return Err((ErrorCode::KafkaStorageError, error.to_string()));
+        }
+        self.log(LogLevel::Info, format!("created topic {name} with {partitions} partitions"));
+        Ok(self.topics.get(name).expect("inserted"))
+    }
+
+    pub(super) fn handle_create_topics(
+        &mut self,
+        version: i16,
+        request: CreateTopicsRequest,
+    ) -> CreateTopicsResponse {
+        let mut response = CreateTopicsResponse::default();
+        for topic in request.topics {
+            let name = topic.name.to_string();
+            let mut answer =
+                CreateTopicsResponseTopic { name: topic.name.clone(), ..Default::default() };
+            let pairs: Vec<(String, String)> = topic
+                .configs
+                .iter()
+                .filter_map(|config| {
+                    config.value.as_ref().map(|value| (config.name.to_string(), value.to_string()))
+                })
+                .collect();
+            let partitions = if topic.num_partitions == -1 {
+                self.config.num_partitions
+            } else {
+                topic.num_partitions
+            };
+            let replication = if topic.replication_factor == -1 {
+                self.config.default_replication_factor
+            } else {
+                topic.replication_factor
+            };
+            let checked =
+                self.check_new_topic(&name, partitions, replication, &topic.assignments, &pairs);
+            let result = match checked {
+                Err(error) => Err(error),
+                Ok(_) if request.validate_only => {
+                    Ok(TopicConfig::from_overrides(&self.config.topic_defaults, &pairs)
+                        .expect("checked"))
+                }
+                Ok(config) => self.create_topic(&name, partitions, config.clone()).map(|_| config),
+            };
+            match result {
+                Ok(config) => {
+                    answer.num_partitions = partitions;
+                    answer.replication_factor = replication;
+                    answer.topic_id = self.topics.get(&name).map_or([0; 16], |topic| topic.id);
+                    if version >= 5 {
+                        answer.configs =
+                            Some(config.entries().into_iter().map(create_topics_config).collect());
+                    }
+                }
+                Err((code, message)) => {
+                    answer.error_code = code.code();
+                    answer.error_message = Some(text(message));
+                }
+            }
+            response.topics.push(answer);
+        }
+        response
+    }
+
+    fn check_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication: i16,
+        assignments: &[crate::protocol::api::create_topics::CreateTopicsRequestAssignment],
+        pairs: &[(String, String)],
+    ) -> Result<TopicConfig, (ErrorCode, String)> {
+        validate_topic_name(name).map_err(|reason| (ErrorCode::InvalidTopicException, reason))?;
+        if self.topics.get(name).is_some() {
+            return Err((ErrorCode::TopicAlreadyExists, format!("Topic '{name}' already exists.")));
+        }
+        if !assignments.is_empty() {
+            let foreign = assignments
+                .iter()
+                .flat_map(|assignment| &assignment.broker_ids)
+                .any(|&id| id != self.config.node_id);
+            if foreign {
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    "Replicas must be on broker ids that exist.".into(),
+                ));
+            }
+        }
+        if partitions < 1 {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("Number of partitions must be larger than 0, got {partitions}."),
+            ));
+        }
+        if replication < 1 {
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                "Replication factor must be larger than 0.".into(),
+            ));
+        }
+        if replication > 1 {
+            let reason = format!("Unable to replicate the partition {replication} time(s): The target replication factor of {replication} cannot be reached because only 1 broker(s) are registered.");
+            return Err((ErrorCode::InvalidReplicationFactor, reason));
+        }
+        TopicConfig::from_overrides(&self.config.topic_defaults, pairs)
+            .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
+    }
+
+    pub(super) fn handle_delete_topics(
+        &mut self,
+        version: i16,
+        request: DeleteTopicsRequest,
+    ) -> DeleteTopicsResponse {
+        let names: Vec<(Option<String>, [u8; 16])> = if version >= 6 {
+            request
+                .topics
+                .iter()
+                .map(|topic| (topic.name.as_ref().map(|name| name.to_string()), topic.topic_id))
+                .collect()
+        } else {
+            request.topic_names.iter().map(|name| (Some(name.to_string()), [0; 16])).collect()
+        };
+        let mut response = DeleteTopicsResponse::default();
+        for (name, id) in names {
+            let name = name.or_else(|| self.topics.by_id(&id).map(|topic| topic.name.clone()));
+            let mut answer = DeleteTopicsResponseTopic {
+                name: name.clone().map(text),
+                topic_id: id,
+                ..Default::default()
+            };
+            let result = match &name {
+                _ if !self.config.delete_topic_enable => Err(ErrorCode::TopicDeletionDisabled),
+                Some(name) if self.topics.get(name).is_some() => self.delete_topic(name),
+                _ if id != [0; 16] => Err(ErrorCode::UnknownTopicId),
+                _ => Err(ErrorCode::UnknownTopicOrPartition),
+            };
+            if let Err(code) = result {
+                answer.error_code = code.code();
+            } else if let Some(name) = &name {
+                answer.topic_id = self.topics.get(name).map_or(answer.topic_id, |topic| topic.id);
+            }
+            response.responses.push(answer);
+        }
+        response
+    }
+
+    fn delete_topic(&mut self, name: &str) -> Result<(), ErrorCode> {
+        let topic = self.topics.remove(name).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if let Err(error) = self.topics.save(&mut self.storage) {
+            self.topics.insert(topic);
+            self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
+            return Err(ErrorCode::KafkaStorageError);
+        }
+        for index in 0..topic.partitions {
+            let partition = TopicPartition::new(name, index);
+            if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
+                self.log(LogLevel::Error, format!("cannot delete {partition}: {error}"));
+            }
+        }
+        self.log(LogLevel::Info, format!("deleted topic {name}"));
+        Ok(())
+    }
+
+    pub(super) fn handle_create_partitions(
+        &mut self,
+        request: CreatePartitionsRequest,
+    ) -> CreatePartitionsResponse {
+        let mut response = CreatePartitionsResponse::default();
+        for topic in request.topics {
+            let name = topic.name.to_string();
+            let mut answer =
+                CreatePartitionsResponseTopic { name: topic.name.clone(), ..Default::default() };
+            let result = match self.topics.get(&name) {
+                None => Err((ErrorCode::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))),
+                Some(existing) if topic.count <= existing.partitions => Err((
+                    ErrorCode::InvalidPartitions,
+                    format!("Topic currently has {} partitions, which is higher than or equal to the requested {}.", existing.partitions, topic.count),
+                )),
+                Some(_) if topic.count > PARTITIONS_PER_TOPIC_MAX => {
+                    Err((ErrorCode::InvalidPartitions, format!("At most {PARTITIONS_PER_TOPIC_MAX} partitions.")))
+                }
+                Some(_) if request.validate_only => Ok(()),
+                Some(_) => self.add_partitions(&name, topic.count),
+            };
+            if let Err((code, message)) = result {
+                answer.error_code = code.code();
+                answer.error_message = Some(text(message));
+            }
+            response.results.push(answer);
+        }
+        response
+    }
+
+    fn add_partitions(&mut self, name: &str, count: i32) -> Result<(), (ErrorCode, String)> {
+        let topic = self.topics.get_mut(name).expect("checked");
+        let (from, log_config) = (topic.partitions, topic.config.log);
+        topic.partitions = count;
+        for index in from..count {
+            let partition = TopicPartition::new(name, index);
+            self.logs
+                .create_log(&mut self.storage, &partition, log_config, self.wall_ms)
+                .map_err(|error| (ErrorCode::KafkaStorageError, error.to_string()))?;
+        }
+        self.topics
+            .save(&mut self.storage)
+            .map_err(|error| (ErrorCode::KafkaStorageError, error.to_string()))
+    }
+
+    pub(super) fn handle_list_offsets(
+        &mut self,
+        version: i16,
+        request: ListOffsetsRequest,
+    ) -> ListOffsetsResponse {
+        let mut response = ListOffsetsResponse::default();
+        for topic in request.topics {
+            let mut topic_response =
+                ListOffsetsResponseTopic { name: topic.name.clone(), ..Default::default() };
+            for partition in topic.partitions {
+                let tp = TopicPartition::new(topic.name.as_str(), partition.partition_index);
+                let mut answer = ListOffsetsResponsePartition {
+                    partition_index: partition.partition_index,
+                    ..Default::default()
+                };
+                match self.list_offset(&tp, partition.timestamp, partition.current_leader_epoch) {
+                    Ok((timestamp, offset)) => {
+                        answer.timestamp = timestamp;
+                        answer.offset = offset;
+                        answer.leader_epoch = if offset >= 0 { 0 } else { -1 };
+                        if version == 0 && offset >= 0 {
+                            answer.old_style_offsets = vec![offset];
+                        }
+                    }
+                    Err(code) => answer.error_code = code.code(),
+                }
+                topic_response.partitions.push(answer);
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+
+    /// `(timestamp, offset)` for ListOffsets: -2 earliest, -1 latest (the high watermark),
+    /// -3 the batch holding the largest timestamp, otherwise the first offset at or after the
+    /// timestamp; `(-1, -1)` when there is none.
+    fn list_offset(
+        &mut self,
+        tp: &TopicPartition,
+        timestamp: i64,
+        current_leader_epoch: i32,
+    ) -> Result<(i64, i64), ErrorCode> {
+        let high_watermark = self.high_watermark(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if current_leader_epoch > 0 {
+            return Err(ErrorCode::UnknownLeaderEpoch);
+        }
+        let log = self.logs.log_mut(tp).expect("high_watermark found it");
+        match timestamp {
+            -2 => Ok((-1, log.log_start_offset())),
+            -1 => Ok((-1, high_watermark)),
+            -3 => Ok(log
+                .max_timestamp_offset()
+                .filter(|&(_, offset)| offset < high_watermark)
+                .unwrap_or((-1, -1))),
+            _ => match log.offset_for_timestamp(&mut self.storage, timestamp) {
+                Ok(Some((offset, found))) if offset < high_watermark => Ok((found, offset)),
+                Ok(_) => Ok((-1, -1)),
+                Err(error) => Err(error.error_code()),
+            },
+        }
+    }
+
+    pub(super) fn handle_delete_records(
+        &mut self,
+        request: DeleteRecordsRequest,
+    ) -> DeleteRecordsResponse {
+        let mut response = DeleteRecordsResponse::default();
+        for topic in request.topics {
+            let mut topic_response =
+                DeleteRecordsResponseTopic { name: topic.name.clone(), ..Default::default() };
+            for partition in topic.partitions {
+                let tp = TopicPartition::new(topic.name.as_str(), partition.partition_index);
+                let mut answer = DeleteRecordsResponsePartition {
+                    partition_index: partition.partition_index,
+                    low_watermark: -1,
+                    ..Default::default()
+                };
+                match self.high_watermark(&tp) {
+                    None => answer.error_code = ErrorCode::UnknownTopicOrPartition.code(),
+                    Some(high_watermark) => {
+                        let offset =
+                            if partition.offset == -1 { high_watermark } else { partition.offset };
+                        if offset < 0 || offset > high_watermark {
+                            answer.error_code = ErrorCode::OffsetOutOfRange.code();
+                        } else {
+                            match self.logs.delete_records(&mut self.storage, &tp, offset) {
+                                Ok(low) => answer.low_watermark = low,
+                                Err(error) => answer.error_code = error.error_code().code(),
+                            }
+                        }
+                    }
+                }
+                topic_response.partitions.push(answer);
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+
+    pub(super) fn handle_offset_for_leader_epoch(
+        &mut self,
+        request: OffsetForLeaderEpochRequest,
+    ) -> OffsetForLeaderEpochResponse {
+        let mut response = OffsetForLeaderEpochResponse::default();
+        for topic in request.topics {
+            let mut topic_response = OffsetForLeaderEpochResponseTopic {
+                topic: topic.topic.clone(),
+                ..Default::default()
+            };
+            for partition in topic.partitions {
+                let tp = TopicPartition::new(topic.topic.as_str(), partition.partition);
+                let mut answer = OffsetForLeaderEpochResponsePartition {
+                    partition: partition.partition,
+                    ..Default::default()
+                };
+                match self.logs.log(&tp) {
+                    None => answer.error_code = ErrorCode::UnknownTopicOrPartition.code(),
+                    Some(_) if partition.current_leader_epoch > 0 => {
+                        answer.error_code = ErrorCode::UnknownLeaderEpoch.code()
+                    }
+                    Some(log) => {
+                        if let Some((epoch, end_offset)) =
+                            log.end_offset_for_epoch(partition.leader_epoch)
+                        {
+                            answer.leader_epoch = epoch;
+                            answer.end_offset = end_offset;
+                        }
+                    }
+                }
+                topic_response.partitions.push(answer);
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+
+    pub(super) fn handle_describe_cluster(&mut self) -> DescribeClusterResponse {
+        let (host, port) = self.broker_host_port();
+        DescribeClusterResponse {
+            cluster_id: text(self.config.cluster_id.clone()),
+            controller_id: self.config.node_id,
+            brokers: vec![DescribeClusterBroker {
+                broker_id: self.config.node_id,
+                host,
+                port,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn handle_describe_configs(
+        &mut self,
+        version: i16,
+        request: DescribeConfigsRequest,
+    ) -> DescribeConfigsResponse {
+        let mut response = DescribeConfigsResponse::default();
+        for resource in request.resources {
+            let name = resource.resource_name.to_string();
+            let mut result = DescribeConfigsResponseResult {
+                resource_type: resource.resource_type,
+                resource_name: resource.resource_name.clone(),
+                ..Default::default()
+            };
+            let entries = match resource.resource_type {
+                RESOURCE_TOPIC => match self.topics.get(&name) {
+                    Some(topic) => Ok(topic.config.entries()),
+                    None => Err((
+                        ErrorCode::UnknownTopicOrPartition,
+                        format!("Topic '{name}' does not exist."),
+                    )),
+                },
+                RESOURCE_BROKER if name.is_empty() || name == self.config.node_id.to_string() => {
+                    Ok(self.config.entries())
+                }
+                RESOURCE_BROKER => {
+                    Err((ErrorCode::InvalidRequest, format!("Broker {name} is not this broker.")))
+                }
+                other => Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Resource type {other} is not supported."),
+                )),
+            };
+            match entries {
+                Ok(entries) => {
+                    let wanted = resource.configuration_keys.as_ref();
+                    for entry in entries {
+                        if wanted
+                            .is_some_and(|keys| !keys.iter().any(|key| key.as_str() == entry.name))
+                        {
+                            continue;
+                        }
+                        result.configs.push(describe_config(
+                            version,
+                            request.include_synonyms,
+                            entry,
+                        ));
+                    }
+                }
+                Err((code, message)) => {
+                    result.error_code = code.code();
+                    result.error_message = Some(text(message));
+                }
+            }
+            response.results.push(result);
+        }
+        response
+    }
+
+    /// Replaces a topic's overrides with `pairs` (AlterConfigs) or edits them (incremental),
+    /// then applies the result to its logs and saves the registry.
+    fn update_topic_config(
+        &mut self,
+        name: &str,
+        validate_only: bool,
+        edit: impl FnOnce(&TopicConfig, &TopicConfig) -> Result<TopicConfig, (ErrorCode, String)>,
+    ) -> Result<(), (ErrorCode, String)> {
+        let defaults = self.config.topic_defaults.clone();
+        let topic = self.topics.get(name).ok_or_else(|| {
+            (ErrorCode::UnknownTopicOrPartition, format!("Topic '{name}' does not exist."))
+        })?;
+        let updated = edit(&topic.config, &defaults)?;
+        if validate_only {
+            return Ok(());
+        }
+        let partitions = topic.partitions;
+        for index in 0..partitions {
+            if let Some(log) = self.logs.log_mut(&TopicPartition::new(name, index)) {
+                log.set_config(updated.log).map_err(|reason| (ErrorCode::InvalidConfig, reason))?;
+            }
+        }
+        self.topics.get_mut(name).expect("exists").config = updated;
+        self.topics
+            .save(&mut self.storage)
+            .map_err(|error| (ErrorCode::KafkaStorageError, error.to_string()))?;
+        self.log(LogLevel::Info, format!("updated configs of topic {name}"));
+        Ok(())
+    }
+
+    pub(super) fn handle_alter_configs(
+        &mut self,
+        request: AlterConfigsRequest,
+    ) -> AlterConfigsResponse {
+        let mut response = AlterConfigsResponse::default();
+        for resource in request.resources {
+            let name = resource.resource_name.to_string();
+            let pairs: Vec<(String, String)> = resource
+                .configs
+                .iter()
+                .filter_map(|config| {
+                    config.value.as_ref().map(|value| (config.name.to_string(), value.to_string()))
+                })
+                .collect();
+            let result = if resource.resource_type == RESOURCE_TOPIC {
+                self.update_topic_config(&name, request.validate_only, |_, defaults| {
+                    TopicConfig::from_overrides(defaults, &pairs)
+                        .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
+                })
+            } else {
+                Err((ErrorCode::InvalidRequest, "Only topic configs can be altered.".to_string()))
+            };
+            let mut answer = AlterConfigsResponseResource {
+                resource_type: resource.resource_type,
+                resource_name: resource.resource_name,
+                ..Default::default()
+            };
+            if let Err((code, message)) = result {
+                answer.error_code = code.code();
+                answer.error_message = Some(text(message));
+            }
+            response.responses.push(answer);
+        }
+        response
+    }
+
+    pub(super) fn handle_incremental_alter_configs(
+        &mut self,
+        request: IncrementalAlterConfigsRequest,
+    ) -> IncrementalAlterConfigsResponse {
+        let mut response = IncrementalAlterConfigsResponse::default();
+        for resource in request.resources {
+            let name = resource.resource_name.to_string();
+            let operations: Vec<(String, i8, Option<String>)> = resource
+                .configs
+                .iter()
+                .map(|config| {
+                    (
+                        config.name.to_string(),
+                        config.config_operation,
+                        config.value.as_ref().map(|value| value.to_string()),
+                    )
+                })
+                .collect();
+            let result = if resource.resource_type == RESOURCE_TOPIC {
+                self.update_topic_config(&name, request.validate_only, |current, defaults| {
+                    let mut updated = current.clone();
+                    for (key, operation, value) in &operations {
+                        let applied = match (operation, value) {
+                            (0, Some(value)) => updated.set(key, value),
+                            (1, _) => updated.unset(key, defaults),
+                            (0, None) => Err(crate::config::ConfigError::Invalid {
+                                key: key.clone(),
+                                value: "null".into(),
+                                reason: "SET needs a value".into(),
+                            }),
+                            _ => Err(crate::config::ConfigError::Invalid {
+                                key: key.clone(),
+                                value: value.clone().unwrap_or_default(),
+                                reason:
+                                    "only SET (0) and DELETE (1) are supported for topic configs"
+                                        .into(),
+                            }),
+                        };
+                        applied.map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))?;
+                    }
+                    Ok(updated)
+                })
+            } else {
+                Err((ErrorCode::InvalidRequest, "Only topic configs can be altered.".to_string()))
+            };
+            let mut answer = IncrementalAlterConfigsResponseResource {
+                resource_type: resource.resource_type,
+                resource_name: resource.resource_name,
+                ..Default::default()
+            };
+            if let Err((code, message)) = result {
+                answer.error_code = code.code();
+                answer.error_message = Some(text(message));
+            }
+            response.responses.push(answer);
+        }
+        response
+    }
+}
+
+fn create_topics_config(entry: ConfigEntry) -> CreateTopicsResponseConfig {
+    CreateTopicsResponseConfig {
+        name: text(entry.name),
+        value: Some(text(entry.value)),
+        read_only: entry.read_only,
+        config_source: entry.source,
+        is_sensitive: entry.sensitive,
+        ..Default::default()
+    }
+}
+
+fn describe_config(
+    version: i16,
+    include_synonyms: bool,
+    entry: ConfigEntry,
+) -> DescribeConfigsResponseConfig {
+    let synonyms = if include_synonyms && version >= 1 && !entry.is_default {
+        vec![DescribeConfigsResponseSynonym {
+            name: text(entry.name.clone()),
+            value: Some(text(entry.value.clone())),
+            source: entry.source,
+            ..Default::default()
+        }]
+    } else {
+        Vec::new()
+    };
+    DescribeConfigsResponseConfig {
+        name: text(entry.name),
+        value: Some(text(entry.value)),
+        read_only: entry.read_only,
+        is_default: entry.is_default,
+        config_source: entry.source,
+        is_sensitive: entry.sensitive,
+        synonyms,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,686 @@
+//! The broker node: every decision a single Sluice broker makes, as a sans-IO state machine.
+//!
+//! ```text
+//! let (mut node, report) = Node::open(config, storage, seed, now, wall_ms)?;
+//! node.handle(now, wall_ms, Input::Request { connection, body });  // a frame, a sync result, a timer
+//! while let Some(output) = node.poll_output() { … }                  // responses, syncs, log lines
+//! node.poll_timeout()                                                // when to send Input::Timer
+//! ```
+//! Inputs: request frame bodies (length prefix stripped) per connection, connection closes,
+//! completions of the syncs the node asked for, and timer ticks. `now` is a monotonic tick in
+//! ms; `wall_ms` is the wall clock, used only for record timestamps and retention.
+//! Outputs: whole response frames, connection closes, sync requests (fsync these files, then
+//! report `Input::Synced`), and log lines.
+//!
+//! Rules the node keeps:
+//! - Responses leave each connection in request order: a Produce waiting for its fsync holds
+//!   back the responses queued after it, as Kafka's one-request-at-a-time channel does.
+//! - acks=1 and acks=all are answered only once the batch is synced (group commit: at most one
+//!   sync is in flight, and it covers everything appended before it), unless the topic's
+//!   `flush.messages` is above 1 (page-cache mode, where acks=1 answers at once).
+//! - Consumers read up to the high watermark: the durable offset, or the log end in
+//!   page-cache mode. A parked fetch wakes as soon as the high watermark moves.
+//! - A failed sync takes the log offline; nothing it covered is ever acknowledged.
+
+mod fetch;
+mod handlers;
+mod produce;
+pub mod topics;
+
+use crate::config::BrokerConfig;
+use crate::limits::{
+    CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
+};
+use crate::log::{LogConfig, LogManager, SyncRequest, TopicPartition};
+use crate::prng::Prng;
+use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsResponse};
+use crate::protocol::api::fetch::FetchRequest;
+use crate::protocol::api::produce::ProduceResponse;
+use crate::protocol::api::{
+    decode_request, encode_response, Request, RequestDecodeError, Response,
+};
+use crate::protocol::wire::Problem;
+use crate::protocol::ErrorCode;
+use crate::storage::{Storage, StorageError};
+use bytes::{Bytes, BytesMut};
+use std::collections::{BTreeMap, VecDeque};
+use topics::{Topic, Topics};
+
+/// A client connection, numbered by the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+/// Something that happened outside the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A complete request frame (after its 4-byte length) arrived on `connection`.
+    Request {
+        /// The connection.
+        connection: ConnectionId,
+        /// Header and body.
+        body: Bytes,
+    },
+    /// The connection closed; its queued responses are dropped.
+    Closed {
+        /// The connection.
+        connection: ConnectionId,
+    },
+    /// The sync asked for by `Output::Sync { id }` finished.
+    Synced {
+        /// The sync's id.
+        id: u64,
+        /// Ok once every file was synced; the first error otherwise.
+        result: Result<(), StorageError>,
+    },
+    /// The deadline from `poll_timeout` passed.
+    Timer,
+}
+
+/// How loud a log line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogLevel {
+    /// Routine detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Bad input or a degraded state.
+    Warn,
+    /// A failure that lost capability (a log directory went offline).
+    Error,
+}
+
+/// Something the driver must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Write this response frame (length prefix included) to the connection.
+    Send {
+        /// The connection.
+        connection: ConnectionId,
+        /// The frame.
+        frame: Bytes,
+    },
+    /// Close the connection after writing what was sent before.
+    Close {
+        /// The connection.
+        connection: ConnectionId,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// fsync these files (relative to the log directory), then report `Input::Synced { id }`.
+    Sync {
+        /// Id to report back.
+        id: u64,
+        /// Paths to sync.
+        files: Vec<String>,
+    },
+    /// A log line.
+    Log {
+        /// Level.
+        level: LogLevel,
+        /// Text.
+        message: String,
+    },
+}
+
+/// API versions the broker advertises: only what it serves end to end.
+pub const ADVERTISED: &[(i16, i16, i16)] = &[
+    (0, 0, 11), // Produce
+    (1, 4, 12), // Fetch (13+ needs topic ids in fetch sessions)
+    (2, 0, 7),  // ListOffsets
+    (3, 0, 12), // Metadata
+    (18, 0, 4), // ApiVersions
+    (19, 0, 7), // CreateTopics
+    (20, 0, 6), // DeleteTopics
+    (21, 0, 2), // DeleteRecords
+    (23, 0, 4), // OffsetForLeaderEpoch
+    (32, 0, 4), // DescribeConfigs
+    (33, 0, 2), // AlterConfigs
+    (37, 0, 3), // CreatePartitions
+    (44, 0, 1), // IncrementalAlterConfigs
+    (60, 0, 1), // DescribeCluster
+];
+
+/// Whether the broker serves API `key` at `version`.
+pub fn advertised(key: i16, version: i16) -> bool {
+    ADVERTISED.iter().any(|&(known, min, max)| known == key && (min..=max).contains(&version))
+}
+
+/// What opening the node found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Whether the previous stop was clean (no recovery scan).
+    pub clean_shutdown: bool,
+    /// Topics loaded.
+    pub topics: usize,
+    /// Partitions whose recovery truncated bytes, with the reason.
+    pub truncated: Vec<(TopicPartition, String)>,
+}
+
+/// A request the node answered or will answer, by connection and arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct RequestRef {
+    connection: ConnectionId,
+    sequence: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SlotState {
+    Waiting,
+    Ready(Bytes),
+    Silent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Slot {
+    sequence: u64,
+    state: SlotState,
+}
+
+/// What a handler decided.
+pub(crate) enum Reply {
+    /// Answer now.
+    Now(Response),
+    /// The handler registered the request; it will be answered later.
+    Later,
+    /// No answer at all (Produce with acks=0).
+    Silent,
+}
+
+struct PendingProduce {
+    request: RequestRef,
+    correlation_id: i32,
+    version: i16,
+    response: ProduceResponse,
+    /// (partition, offset that must be durable, index of the topic, index of the partition)
+    waits: Vec<(TopicPartition, i64, usize, usize)>,
+}
+
+struct ParkedFetch {
+    request: RequestRef,
+    correlation_id: i32,
+    version: i16,
+    fetch: FetchRequest,
+    deadline: u64,
+}
+
+struct InFlightSync {
+    id: u64,
+    requests: Vec<(TopicPartition, SyncRequest)>,
+}
+
+/// One broker. See the module docs.
+pub struct Node<S: Storage> {
+    config: BrokerConfig,
+    storage: S,
+    logs: LogManager,
+    topics: Topics,
+    connections: BTreeMap<ConnectionId, VecDeque<Slot>>,
+    pending_produces: Vec<PendingProduce>,
+    parked_fetches: Vec<ParkedFetch>,
+    sync_in_flight: Option<InFlightSync>,
+    sync_everything: bool,
+    next_sync_id: u64,
+    next_sequence: u64,
+    now: u64,
+    wall_ms: i64,
+    next_checkpoint_at: u64,
+    next_retention_at: u64,
+    outputs: VecDeque<Output>,
+    prng: Prng,
+}
+
+impl<S: Storage> Node<S> {
+    /// Opens the node's log directory (recovering after an unclean stop) and its topics.
+    pub fn open(
+        config: BrokerConfig,
+        mut storage: S,
+        seed: u64,
+        now: u64,
+        wall_ms: i64,
+    ) -> Result<(Self, OpenReport), String> {
+        let mut topics = Topics::load(&mut storage, &config.topic_defaults)
+            .map_err(|error| format!("cannot read the topic registry: {error:?}"))?;
+        let configs: BTreeMap<String, LogConfig> =
+            topics.iter().map(|topic| (topic.name.clone(), topic.config.log)).collect();
+        let (logs, manager_report) =
+            LogManager::open(&mut storage, config.topic_defaults.log, &configs, wall_ms)
+                .map_err(|error| format!("cannot open the log directory: {error}"))?;
+        let mut report =
+            OpenReport { clean_shutdown: manager_report.clean_shutdown, ..Default::default() };
+        for (partition, recovery) in &manager_report.partitions {
+            if let Some(reason) = &recovery.truncation_reason {
+                report.truncated.push((partition.clone(), reason.clone()));
+            }
+        }
+        let mut node = Self {
+            next_checkpoint_at: now + config.log_flush_offset_checkpoint_interval_ms.max(1) as u64,
+            next_retention_at: now + config.log_retention_check_interval_ms.max(1) as u64,
+            config,
+            storage,
+            logs,
+            topics: Topics::default(),
+            connections: BTreeMap::new(),
+            pending_produces: Vec::new(),
+            parked_fetches: Vec::new(),
+            sync_in_flight: None,
+            sync_everything: false,
+            next_sync_id: 1,
+            next_sequence: 1,
+            now,
+            wall_ms,
+            outputs: VecDeque::new(),
+            prng: Prng::new(seed),
+        };
+        node.adopt_stray_partitions(&mut topics);
+        node.topics = topics;
+        node.ensure_partition_logs()
+            .map_err(|error| format!("cannot create partition logs: {error}"))?;
+        node.topics
+            .save(&mut node.storage)
+            .map_err(|error| format!("cannot write the topic registry: {error}"))?;
+        report.topics = node.topics.len();
+        Ok((node, report))
+    }
+
+    /// Partition directories with no registry entry (a crash between creating a topic's logs
+    /// and saving the registry) become topics with default settings: data is never dropped.
+    fn adopt_stray_partitions(&mut self, topics: &mut Topics) {
+        let mut strays: BTreeMap<String, i32> = BTreeMap::new();
+        for partition in self.logs.partitions() {
+            if topics.get(&partition.topic).is_none() {
+                let count = strays.entry(partition.topic.clone()).or_insert(0);
+                *count = (*count).max(partition.partition + 1);
+            }
+        }
+        for (name, partitions) in strays {
+            let id = self.new_topic_id();
+            let config = self.config.topic_defaults.clone();
+            topics.insert(Topic { name, id, partitions, config });
+        }
+    }
+
+    fn ensure_partition_logs(&mut self) -> Result<(), crate::log::LogError> {
+        let wanted: Vec<(TopicPartition, LogConfig)> = self
+            .topics
+            .iter()
+            .flat_map(|topic| {
+                (0..topic.partitions)
+                    .map(move |index| (TopicPartition::new(&topic.name, index), topic.config.log))
+            })
+            .collect();
+        for (partition, log_config) in wanted {
+            if self.logs.log(&partition).is_none() {
+                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn new_topic_id(&mut self) -> [u8; 16] {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.prng.next_u64().to_be_bytes());
+        id[8..].copy_from_slice(&self.prng.next_u64().to_be_bytes());
+        id[0] |= 1; // never the all-zero id, which means "no id"
+        id
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The storage, for the driver (the simulator syncs its in-memory disk through it).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// The partition logs (for checkers and tests).
+    pub fn logs(&self) -> &LogManager {
+        &self.logs
+    }
+
+    /// The topics (for checkers and tests).
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// Feeds one input. `now` never goes backwards.
+    pub fn handle(&mut self, now: u64, wall_ms: i64, input: Input) {
+        assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
+        self.now = now;
+        self.wall_ms = wall_ms;
+        match input {
+            Input::Request { connection, body } => self.on_request(connection, body),
+            Input::Closed { connection } => self.on_closed(connection),
+            Input::Synced { id, result } => self.on_synced(id, result),
+            Input::Timer => self.on_timer(),
+        }
+        self.progress();
+        self.maybe_start_sync();
+        assert!(self.outputs.len() <= OUTPUTS_QUEUED_MAX, "the driver must drain poll_output");
+    }
+
+    /// The next thing the driver must do. Call until `None` after every `handle`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to feed `Input::Timer` next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let parked = self.parked_fetches.iter().map(|fetch| fetch.deadline).min();
+        let periodic = self.next_checkpoint_at.min(self.next_retention_at);
+        Some(parked.map_or(periodic, |deadline| deadline.min(periodic)))
+    }
+
+    /// Whether a sync is in flight or responses are still waiting: a clean shutdown waits
+    /// until this is false (feeding sync completions) before calling `close`.
+    pub fn is_busy(&self) -> bool {
+        self.sync_in_flight.is_some() || !self.pending_produces.is_empty()
+    }
+
+    /// Clean shutdown: answers parked fetches with what they have, syncs every log, writes the
+    /// checkpoints and the clean-shutdown marker. The node must not be used afterwards.
+    pub fn close(&mut self) -> Result<(), String> {
+        for fetch in std::mem::take(&mut self.parked_fetches) {
+            let response = self.fetch_response(fetch.version, &fetch.fetch).0;
+            self.complete(
+                fetch.request,
+                fetch.correlation_id,
+                fetch.version,
+                Response::Fetch(response),
+            );
+        }
+        self.logs.close(&mut self.storage).map_err(|error| error.to_string())
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.outputs.push_back(Output::Log { level, message });
+    }
+
+    fn close_connection(&mut self, connection: ConnectionId, reason: String) {
+        self.log(LogLevel::Warn, format!("closing connection {}: {reason}", connection.0));
+        self.on_closed(connection);
+        self.outputs.push_back(Output::Close { connection, reason });
+    }
+
+    fn on_closed(&mut self, connection: ConnectionId) {
+        self.connections.remove(&connection);
+        self.pending_produces.retain(|pending| pending.request.connection != connection);
+        self.parked_fetches.retain(|fetch| fetch.request.connection != connection);
+    }
+
+    fn on_request(&mut self, connection: ConnectionId, body: Bytes) {
+        if !self.connections.contains_key(&connection) && self.connections.len() >= CONNECTIONS_MAX
+        {
+            self.outputs
+                .push_back(Output::Close { connection, reason: "too many connections".into() });
+            return;
+        }
+        let queued = self.connections.entry(connection).or_default().len();
+        if queued >= INFLIGHT_REQUESTS_PER_CONNECTION_MAX {
+            self.close_connection(connection, format!("more than {queued} requests in flight"));
+            return;
+        }
+        let decoded = match decode_request(body) {
+            Ok(decoded) => decoded,
+            Err(error) => return self.on_undecodable(connection, error),
+        };
+        let key = decoded.header.api_key;
+        let version = decoded.header.api_version;
+        let correlation_id = decoded.header.correlation_id;
+        if !advertised(key, version) {
+            let name = crate::protocol::api::api_info(key).map_or("unknown", |info| info.name);
+            self.close_connection(
+                connection,
+                format!("{name} (key {key}) v{version} is not served by this broker"),
+            );
+            return;
+        }
+        if decoded.trailing_bytes > 0 {
+            let message = format!(
+                "ignoring {} bytes after a key {key} v{version} request",
+                decoded.trailing_bytes
+            );
+            self.log(LogLevel::Debug, message);
+        }
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        let slots = self.connections.get_mut(&connection).expect("inserted above");
+        slots.push_back(Slot { sequence, state: SlotState::Waiting });
+        let request = RequestRef { connection, sequence };
+        match self.dispatch(request, correlation_id, version, decoded.request) {
+            Reply::Now(response) => self.complete(request, correlation_id, version, response),
+            Reply::Silent => self.fill(request, SlotState::Silent),
+            Reply::Later => {}
+        }
+    }
+
+    /// A request that could not be decoded: ApiVersions of an unknown version gets the v0
+    /// answer KIP-511 prescribes; anything else is logged and the connection closed.
+    fn on_undecodable(&mut self, connection: ConnectionId, error: RequestDecodeError) {
+        if let Some(header) = &error.header {
+            if header.api_key == 18 && error.error.problem == Problem::UnsupportedVersion {
+                let response = ApiVersionsResponse {
+                    error_code: ErrorCode::UnsupportedVersion.code(),
+                    api_keys: advertised_api_keys(),
+                    ..Default::default()
+                };
+                let sequence = self.next_sequence;
+                self.next_sequence += 1;
+                let slots = self.connections.entry(connection).or_default();
+                slots.push_back(Slot { sequence, state: SlotState::Waiting });
+                let request = RequestRef { connection, sequence };
+                self.complete(request, header.correlation_id, 0, Response::ApiVersions(response));
+                return;
+            }
+        }
+        self.close_connection(connection, format!("undecodable request: {}", error.error));
+    }
+
+    fn dispatch(
+        &mut self,
+        request: RequestRef,
+        correlation_id: i32,
+        version: i16,
+        body: Request,
+    ) -> Reply {
+        match body {
+            Request::ApiVersions(_) => Reply::Now(Response::ApiVersions(ApiVersionsResponse {
+                api_keys: advertised_api_keys(),
+                ..Default::default()
+            })),
+            Request::Metadata(body) => {
+                Reply::Now(Response::Metadata(self.handle_metadata(version, body)))
+            }
+            Request::Produce(body) => self.handle_produce(request, correlation_id, version, body),
+            Request::Fetch(body) => self.handle_fetch(request, correlation_id, version, body),
+            Request::ListOffsets(body) => {
+                Reply::Now(Response::ListOffsets(self.handle_list_offsets(version, body)))
+            }
+            Request::CreateTopics(body) => {
+                Reply::Now(Response::CreateTopics(self.handle_create_topics(version, body)))
+            }
+            Request::DeleteTopics(body) => {
+                Reply::Now(Response::DeleteTopics(self.handle_delete_topics(version, body)))
+            }
+            Request::CreatePartitions(body) => {
+                Reply::Now(Response::CreatePartitions(self.handle_create_partitions(body)))
+            }
+            Request::DeleteRecords(body) => {
+                Reply::Now(Response::DeleteRecords(self.handle_delete_records(body)))
+            }
+            Request::OffsetForLeaderEpoch(body) => Reply::Now(Response::OffsetForLeaderEpoch(
+                self.handle_offset_for_leader_epoch(body),
+            )),
+            Request::DescribeCluster(_) => {
+                Reply::Now(Response::DescribeCluster(self.handle_describe_cluster()))
+            }
+            Request::DescribeConfigs(body) => {
+                Reply::Now(Response::DescribeConfigs(self.handle_describe_configs(version, body)))
+            }
+            Request::AlterConfigs(body) => {
+                Reply::Now(Response::AlterConfigs(self.handle_alter_configs(body)))
+            }
+            Request::IncrementalAlterConfigs(body) => Reply::Now(
+                Response::IncrementalAlterConfigs(self.handle_incremental_alter_configs(body)),
+            ),
+            other => unreachable!("key {} is advertised but not dispatched", other.api_key()),
+        }
+    }
+
+    /// Encodes `response` into the request's slot and sends whatever is ready in order.
+    fn complete(
+        &mut self,
+        request: RequestRef,
+        correlation_id: i32,
+        version: i16,
+        response: Response,
+    ) {
+        let mut frame = BytesMut::new();
+        encode_response(correlation_id, version, &response, &mut frame);
+        self.fill(request, SlotState::Ready(frame.freeze()));
+    }
+
+    fn fill(&mut self, request: RequestRef, state: SlotState) {
+        let Some(slots) = self.connections.get_mut(&request.connection) else { return };
+        if let Some(slot) = slots.iter_mut().find(|slot| slot.sequence == request.sequence) {
+            assert_eq!(slot.state, SlotState::Waiting, "a request is answered once");
+            slot.state = state;
+        }
+        while let Some(front) = slots.front() {
+            match &front.state {
+                SlotState::Waiting => break,
+                SlotState::Silent => {}
+                SlotState::Ready(frame) => {
+                    let frame = frame.clone();
+                    self.outputs.push_back(Output::Send { connection: request.connection, frame });
+                }
+            }
+            slots.pop_front();
+        }
+    }
+
+    /// The high watermark of a partition: what consumers may read. The durable offset, or the
+    /// log end in page-cache mode (`flush.messages` > 1).
+    pub fn high_watermark(&self, partition: &TopicPartition) -> Option<i64> {
+        let log = self.logs.log(partition)?;
+        let page_cache =
+            self.topics.get(&partition.topic).is_some_and(|topic| topic.config.flush_messages > 1);
+        Some(if page_cache { log.log_end_offset() } else { log.recovery_point() })
+    }
+
+    /// Starts a sync if none is in flight and some log has data that must become durable.
+    fn maybe_start_sync(&mut self) {
+        if self.sync_in_flight.is_some() {
+            return;
+        }
+        let partitions: Vec<TopicPartition> = self.logs.partitions().cloned().collect();
+        let mut requests = Vec::new();
+        for partition in partitions {
+            let page_cache = self
+                .topics
+                .get(&partition.topic)
+                .is_some_and(|topic| topic.config.flush_messages > 1);
+            if page_cache && !self.sync_everything {
+                continue;
+            }
+            if let Some(request) = self.logs.log_mut(&partition).and_then(|log| log.sync_request())
+            {
+                requests.push((partition, request));
+            }
+        }
+        self.sync_everything = false;
+        if requests.is_empty() {
+            return;
+        }
+        let mut files: Vec<String> =
+            requests.iter().flat_map(|(_, request)| request.files.clone()).collect();
+        files.sort();
+        files.dedup();
+        let id = self.next_sync_id;
+        self.next_sync_id += 1;
+        self.sync_in_flight = Some(InFlightSync { id, requests });
+        self.outputs.push_back(Output::Sync { id, files });
+    }
+
+    fn on_synced(&mut self, id: u64, result: Result<(), StorageError>) {
+        let Some(in_flight) = self.sync_in_flight.take() else {
+            self.log(LogLevel::Warn, format!("sync {id} completed but none was in flight"));
+            return;
+        };
+        assert_eq!(in_flight.id, id, "sync completions arrive in order, one at a time");
+        if let Err(error) = &result {
+            let message = format!("fsync failed, taking the affected logs offline: {error}");
+            self.log(LogLevel::Error, message);
+        }
+        for (partition, request) in in_flight.requests {
+            if let Some(log) = self.logs.log_mut(&partition) {
+                // An error takes the log offline; the pending produces then fail below.
+                let _ = log.sync_completed(request, result.clone());
+            }
+        }
+    }
+
+    fn on_timer(&mut self) {
+        if self.now >= self.next_checkpoint_at {
+            self.next_checkpoint_at =
+                self.now + self.config.log_flush_offset_checkpoint_interval_ms.max(1) as u64;
+            self.sync_everything = true;
+            if let Err(error) = self.logs.checkpoint(&mut self.storage) {
+                self.log(LogLevel::Error, format!("cannot write checkpoints: {error}"));
+            }
+        }
+        if self.now >= self.next_retention_at {
+            self.next_retention_at =
+                self.now + self.config.log_retention_check_interval_ms.max(1) as u64;
+            match self.logs.apply_retention(&mut self.storage, self.wall_ms) {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    self.log(LogLevel::Info, format!("retention deleted {deleted} segments"))
+                }
+                Err(error) => self.log(LogLevel::Error, format!("retention failed: {error}")),
+            }
+        }
+    }
+
+    /// Answers every waiting produce whose data became durable and every parked fetch that now
+    /// has enough data or reached its deadline.
+    fn progress(&mut self) {
+        let pending = std::mem::take(&mut self.pending_produces);
+        for mut produce in pending {
+            if self.produce_settled(&mut produce) {
+                let response = Response::Produce(produce.response);
+                self.complete(produce.request, produce.correlation_id, produce.version, response);
+            } else {
+                self.pending_produces.push(produce);
+            }
+        }
+        let parked = std::mem::take(&mut self.parked_fetches);
+        for fetch in parked {
+            let (response, bytes, _) = self.fetch_response(fetch.version, &fetch.fetch);
+            if bytes >= fetch.fetch.min_bytes.max(1) as usize || self.now >= fetch.deadline {
+                self.complete(
+                    fetch.request,
+                    fetch.correlation_id,
+                    fetch.version,
+                    Response::Fetch(response),
+                );
+            } else {
+                self.parked_fetches.push(fetch);
+            }
+        }
+        assert!(self.parked_fetches.len() <= PARKED_FETCHES_MAX);
+    }
+}
+
+fn advertised_api_keys() -> Vec<ApiVersion> {
+    ADVERTISED
+        .iter()
+        .map(|&(api_key, min_version, max_version)| ApiVersion {
+            api_key,
+            min_version,
+            max_version,
+            ..Default::default()
+        })
+        .collect()
+}

@@ -1,0 +1,202 @@
+//! Produce: validate each partition's batch (deeply: compressed records are decompressed and
+//! counted), up-convert legacy message sets, append, and answer once the data is durable.
+
+use super::{LogLevel, Node, PendingProduce, Reply, RequestRef};
+use crate::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
+use crate::log::{LogError, TopicPartition};
+use crate::protocol::api::produce::{
+    ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
+};
+use crate::protocol::legacy;
+use crate::protocol::record_batch::{self, BatchHeader};
+use crate::protocol::wire::StrBytes;
+use crate::protocol::ErrorCode;
+use crate::storage::Storage;
+use bytes::Bytes;
+
+/// Where one partition's records landed, or why they did not.
+struct Appended {
+    base_offset: i64,
+    next_offset: i64,
+}
+
+impl<S: Storage> Node<S> {
+    pub(super) fn handle_produce(
+        &mut self,
+        request: RequestRef,
+        correlation_id: i32,
+        version: i16,
+        produce: ProduceRequest,
+    ) -> Reply {
+        let acks = produce.acks;
+        let refuse_all = if !matches!(acks, -1..=1) {
+            Some(ErrorCode::InvalidRequiredAcks)
+        } else if produce.transactional_id.is_some() {
+            Some(ErrorCode::TransactionalIdAuthorizationFailed)
+        } else {
+            None
+        };
+        let mut response = ProduceResponse::default();
+        let mut waits = Vec::new();
+        for (topic_index, topic) in produce.topic_data.into_iter().enumerate() {
+            let mut topic_response =
+                ProduceResponseTopic { name: topic.name.clone(), ..Default::default() };
+            for (partition_index, partition) in topic.partition_data.into_iter().enumerate() {
+                let tp = TopicPartition::new(topic.name.as_str(), partition.index);
+                let mut answer = ProduceResponsePartition {
+                    index: partition.index,
+                    base_offset: -1,
+                    ..Default::default()
+                };
+                let result = match refuse_all {
+                    Some(code) => Err(code),
+                    None => self.append_records(&tp, partition.records),
+                };
+                match result {
+                    Ok(appended) => {
+                        answer.base_offset = appended.base_offset;
+                        answer.log_start_offset =
+                            self.logs.log(&tp).map_or(-1, |log| log.log_start_offset());
+                        let page_cache = self
+                            .topics
+                            .get(&tp.topic)
+                            .is_some_and(|topic| topic.config.flush_messages > 1);
+                        if acks == -1 || (acks == 1 && !page_cache) {
+                            waits.push((tp, appended.next_offset, topic_index, partition_index));
+                        }
+                    }
+                    Err(code) => {
+                        answer.error_code = code.code();
+                        answer.error_message = Some(StrBytes::from_string(format!("{code:?}")));
+                    }
+                }
+                topic_response.partition_responses.push(answer);
+            }
+            response.responses.push(topic_response);
+        }
+        if acks == 0 && refuse_all.is_none() {
+            return Reply::Silent;
+        }
+        let mut pending = PendingProduce { request, correlation_id, version, response, waits };
+        if self.produce_settled(&mut pending) {
+            return Reply::Now(crate::protocol::api::Response::Produce(pending.response));
+        }
+        self.pending_produces.push(pending);
+        Reply::Later
+    }
+
+    /// Whether every partition of a pending produce is durable (or failed). Failed partitions
+    /// get KAFKA_STORAGE_ERROR: a batch whose sync failed is never acknowledged.
+    pub(super) fn produce_settled(&mut self, pending: &mut PendingProduce) -> bool {
+        let mut remaining = Vec::new();
+        for (tp, needed, topic_index, partition_index) in pending.waits.drain(..) {
+            let log = self.logs.log(&tp);
+            let failed = log.is_none_or(|log| log.offline_reason().is_some());
+            if failed {
+                let answer = &mut pending.response.responses[topic_index].partition_responses
+                    [partition_index];
+                answer.error_code = ErrorCode::KafkaStorageError.code();
+                answer.base_offset = -1;
+                answer.error_message = Some(StrBytes::from_static(
+                    "the log directory failed before the batch was synced",
+                ));
+            } else if log.is_some_and(|log| log.recovery_point() < needed) {
+                remaining.push((tp, needed, topic_index, partition_index));
+            }
+        }
+        pending.waits = remaining;
+        pending.waits.is_empty()
+    }
+
+    /// Validates and appends one partition's records; each v2 batch in them is appended as it
+    /// came, with its offset and epoch patched in.
+    fn append_records(
+        &mut self,
+        tp: &TopicPartition,
+        records: Option<Bytes>,
+    ) -> Result<Appended, ErrorCode> {
+        let Some(topic) = self.topics.get(&tp.topic) else {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        };
+        if tp.partition < 0 || tp.partition >= topic.partitions {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        }
+        let max_message_bytes = topic.config.max_message_bytes.max(0) as usize;
+        let records = records.ok_or(ErrorCode::InvalidRecord)?;
+        if records.len() > max_message_bytes + BATCH_HEADER_BYTES {
+            let message = format!(
+                "{tp}: {} bytes exceed max.message.bytes={max_message_bytes}",
+                records.len()
+            );
+            self.log(LogLevel::Warn, message);
+            return Err(ErrorCode::MessageTooLarge);
+        }
+        let batches = self.split_batches(tp, records)?;
+        let mut appended: Option<Appended> = None;
+        for mut batch in batches {
+            let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+            match log.append(&mut self.storage, &mut batch, 0, self.wall_ms) {
+                Ok(info) => {
+                    let base_offset =
+                        appended.as_ref().map_or(info.base_offset, |first| first.base_offset);
+                    appended = Some(Appended { base_offset, next_offset: info.last_offset + 1 });
+                }
+                Err(error) => {
+                    let level = match error {
+                        LogError::Offline(_) | LogError::Storage(_) => LogLevel::Error,
+                        _ => LogLevel::Warn,
+                    };
+                    self.log(level, format!("{tp}: append refused: {error}"));
+                    return Err(error.error_code());
+                }
+            }
+        }
+        appended.ok_or(ErrorCode::InvalidRecord)
+    }
+
+    /// Splits a records field into v2 batches, each validated deeply; legacy message sets are
+    /// up-converted to one v2 batch first. Any bad batch refuses the whole field.
+    fn split_batches(
+        &mut self,
+        tp: &TopicPartition,
+        records: Bytes,
+    ) -> Result<Vec<Vec<u8>>, ErrorCode> {
+        if legacy::is_legacy(&records) {
+            return match legacy::upconvert(records, BATCH_DECOMPRESSED_BYTES_MAX) {
+                Ok(batch) => Ok(vec![batch]),
+                Err(error) => {
+                    self.log(LogLevel::Warn, format!("{tp}: legacy message set refused: {error}"));
+                    Err(error.error_code())
+                }
+            };
+        }
+        let mut batches = Vec::new();
+        let mut position = 0;
+        while position < records.len() {
+            let checked = BatchHeader::parse(&records[position..]).and_then(|header| {
+                let end =
+                    position.checked_add(header.size_bytes()).filter(|&end| end <= records.len());
+                let end = end.ok_or(record_batch::BatchError::Truncated {
+                    needed: header.size_bytes(),
+                    available: records.len() - position,
+                })?;
+                record_batch::validate_deep(&records[position..end], BATCH_DECOMPRESSED_BYTES_MAX)
+                    .map(|_| end)
+            });
+            match checked {
+                Ok(end) => {
+                    batches.push(records[position..end].to_vec());
+                    position = end;
+                }
+                Err(error) => {
+                    self.log(LogLevel::Warn, format!("{tp}: batch refused: {error}"));
+                    return Err(error.error_code());
+                }
+            }
+        }
+        if batches.is_empty() {
+            return Err(ErrorCode::InvalidRecord);
+        }
+        Ok(batches)
+    }
+}

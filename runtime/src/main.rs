@@ -1,0 +1,72 @@
+//! The `sluice` binary: `sluice broker` and the command-line tools.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sluice_core::config::BrokerConfig;
+
+/// Sluice: a Kafka-compatible event-streaming broker.
+#[derive(Parser)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a broker (single node, controller and broker roles in one process).
+    Broker(BrokerArgs),
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// A Kafka-style server.properties file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Override one property, as Kafka's start script does: --override key=value (repeatable).
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Broker(args) => broker(args),
+    }
+}
+
+fn broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let text = match &args.config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?,
+        None => String::new(),
+    };
+    let mut overrides = Vec::new();
+    for pair in &args.overrides {
+        let Some((key, value)) = pair.split_once('=') else {
+            anyhow::bail!(
+                "--override {pair:?} is not key=value (example: --override num.partitions=3)"
+            );
+        };
+        overrides.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    let (config, ignored) = BrokerConfig::from_properties(&text, &overrides).map_err(|error| {
+        let source = args
+            .config
+            .as_ref()
+            .map_or("--override".to_string(), |path| path.display().to_string());
+        anyhow::anyhow!("{source}: {error}")
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    for key in ignored {
+        tracing::info!("property {key} is accepted but has no effect in Sluice");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(sluice_runtime::server::run(config, sluice_runtime::server::shutdown_signal()))
+}

@@ -1,0 +1,304 @@
+//! The broker's IO: a TCP listener, one task per connection that frames bytes in and out, and
+//! one task that owns the core [`Node`] and carries out what it asks — send a frame, close a
+//! connection, fsync files (on the blocking pool), fire its timer. Every decision is the
+//! node's; this file only moves bytes.
+//!
+//! Shutdown (SIGINT/SIGTERM or the `shutdown` future): stop accepting and reading, let the
+//! in-flight syncs finish and their answers go out, then `Node::close` syncs every log and
+//! writes the checkpoints and the clean-shutdown marker.
+
+use crate::storage::FileStorage;
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use sluice_core::config::BrokerConfig;
+use sluice_core::node::{ConnectionId, Input, LogLevel, Node, Output};
+use sluice_core::protocol::wire::frame_length;
+use sluice_core::storage::{StorageError, StorageErrorKind};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Requests queued from all connections to the node task; a full queue slows readers down.
+const NODE_QUEUE_MAX: usize = 1024;
+/// Response frames queued per connection before the node task waits for the writer.
+const WRITE_QUEUE_MAX: usize = 256;
+
+enum Event {
+    Accepted { connection: ConnectionId, writer: mpsc::Sender<Bytes>, reader: JoinHandle<()> },
+    Request { connection: ConnectionId, body: Bytes },
+    Closed { connection: ConnectionId, reason: String },
+    Synced { id: u64, result: Result<(), StorageError> },
+}
+
+struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn wall_ms() -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
+    }
+}
+
+/// Runs the broker until `shutdown` completes, then shuts down cleanly.
+pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let data_dir = PathBuf::from(&config.log_dir);
+    let storage = FileStorage::new(&data_dir)
+        .with_context(|| format!("cannot use the data directory {}", data_dir.display()))?;
+    let clock = Clock { start: Instant::now() };
+    let seed = Clock::wall_ms() as u64 ^ u64::from(std::process::id());
+    let (mut node, report) =
+        Node::open(config.clone(), storage, seed, clock.now(), Clock::wall_ms())
+            .map_err(|error| anyhow::anyhow!("cannot open {}: {error}", data_dir.display()))?;
+    if !report.clean_shutdown && report.topics > 0 {
+        tracing::warn!(
+            "previous stop was not clean: recovered {} partition(s) by CRC scan",
+            report.truncated.len()
+        );
+    }
+    for (partition, reason) in &report.truncated {
+        tracing::warn!("{partition}: recovery truncated the log: {reason}");
+    }
+    let address = format!("{}:{}", config.listener_host, config.listener_port);
+    let listener =
+        TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
+    let bound = listener.local_addr()?;
+    println!(
+        "sluice broker {} listening on {bound} (data in {}, {} topic(s))",
+        config.node_id,
+        data_dir.display(),
+        report.topics
+    );
+    let (events, mut inbox) = mpsc::channel::<Event>(NODE_QUEUE_MAX);
+    let max_frame = config.socket_request_max_bytes.max(0) as usize;
+    let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame));
+    let mut writers: BTreeMap<ConnectionId, (mpsc::Sender<Bytes>, JoinHandle<()>)> =
+        BTreeMap::new();
+    let root = data_dir.clone();
+    tokio::pin!(shutdown);
+    loop {
+        let deadline = node.poll_timeout().map(|at| clock.start + Duration::from_millis(at));
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let input = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = sleep => Some(Input::Timer),
+            event = inbox.recv() => match event {
+                None => break,
+                Some(Event::Accepted { connection, writer, reader }) => {
+                    writers.insert(connection, (writer, reader));
+                    None
+                }
+                Some(Event::Request { connection, body }) => Some(Input::Request { connection, body }),
+                Some(Event::Closed { connection, reason }) => {
+                    tracing::debug!("connection {} closed: {reason}", connection.0);
+                    writers.remove(&connection);
+                    Some(Input::Closed { connection })
+                }
+                Some(Event::Synced { id, result }) => Some(Input::Synced { id, result }),
+            },
+        };
+        if let Some(input) = input {
+            node.handle(clock.now(), Clock::wall_ms(), input);
+        }
+        drain(&mut node, &mut writers, &events, &root).await;
+    }
+    tracing::info!("shutting down: no new connections or requests; finishing in-flight work");
+    acceptor.abort();
+    for (_, (_, reader)) in std::mem::take(&mut writers).into_iter() {
+        reader.abort();
+    }
+    finish_in_flight(&mut node, &mut inbox, &events, &clock, &root).await;
+    node.close().map_err(|error| anyhow::anyhow!("clean shutdown failed: {error}"))?;
+    tracing::info!("stopped cleanly; the next start needs no recovery");
+    Ok(())
+}
+
+/// Feeds sync completions until the node has nothing in flight.
+async fn finish_in_flight(
+    node: &mut Node<FileStorage>,
+    inbox: &mut mpsc::Receiver<Event>,
+    events: &mpsc::Sender<Event>,
+    clock: &Clock,
+    root: &std::path::Path,
+) {
+    let mut writers = BTreeMap::new();
+    while node.is_busy() {
+        let Some(event) = inbox.recv().await else { break };
+        if let Event::Synced { id, result } = event {
+            node.handle(clock.now(), Clock::wall_ms(), Input::Synced { id, result });
+        }
+        drain(node, &mut writers, events, root).await;
+    }
+}
+
+/// Carries out every output the node has queued.
+async fn drain(
+    node: &mut Node<FileStorage>,
+    writers: &mut BTreeMap<ConnectionId, (mpsc::Sender<Bytes>, JoinHandle<()>)>,
+    events: &mpsc::Sender<Event>,
+    root: &std::path::Path,
+) {
+    while let Some(output) = node.poll_output() {
+        match output {
+            Output::Send { connection, frame } => {
+                if let Some((writer, _)) = writers.get(&connection) {
+                    // A full queue waits: a client that does not read slows only itself.
+                    if writer.send(frame).await.is_err() {
+                        writers.remove(&connection);
+                    }
+                }
+            }
+            Output::Close { connection, reason } => {
+                tracing::warn!("closing connection {}: {reason}", connection.0);
+                if let Some((_, reader)) = writers.remove(&connection) {
+                    reader.abort();
+                }
+            }
+            Output::Sync { id, files } => {
+                let root = root.to_path_buf();
+                let events = events.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || sync_files(&root, &files))
+                        .await
+                        .unwrap_or_else(|error| {
+                            Err(StorageError::new(StorageErrorKind::Io, "", error.to_string()))
+                        });
+                    let _ = events.send(Event::Synced { id, result }).await;
+                });
+            }
+            Output::Log { level, message } => match level {
+                LogLevel::Debug => tracing::debug!("{message}"),
+                LogLevel::Info => tracing::info!("{message}"),
+                LogLevel::Warn => tracing::warn!("{message}"),
+                LogLevel::Error => tracing::error!("{message}"),
+            },
+        }
+    }
+}
+
+/// fdatasync each file; one removed in the meantime needs no sync.
+fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageError> {
+    for file in files {
+        match std::fs::File::open(root.join(file)) {
+            Ok(handle) => handle.sync_data().map_err(|error| {
+                StorageError::new(StorageErrorKind::Io, file, error.to_string())
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(StorageError::new(StorageErrorKind::Io, file, error.to_string()))
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, max_frame: usize) {
+    let mut next = 1u64;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = ConnectionId(next);
+        next += 1;
+        tracing::debug!("connection {} from {peer}", connection.0);
+        let (read_half, write_half) = stream.into_split();
+        let (writer, frames) = mpsc::channel(WRITE_QUEUE_MAX);
+        tokio::spawn(write_loop(write_half, frames));
+        let reader = tokio::spawn(read_loop(read_half, connection, events.clone(), max_frame));
+        if events.send(Event::Accepted { connection, writer, reader }).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_loop(mut socket: OwnedWriteHalf, mut frames: mpsc::Receiver<Bytes>) {
+    while let Some(frame) = frames.recv().await {
+        if socket.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+    let _ = socket.shutdown().await;
+}
+
+async fn read_loop(
+    mut socket: OwnedReadHalf,
+    connection: ConnectionId,
+    events: mpsc::Sender<Event>,
+    max_frame: usize,
+) {
+    let reason = match read_frames(&mut socket, connection, &events, max_frame).await {
+        Ok(()) => "peer closed".to_string(),
+        Err(reason) => reason,
+    };
+    let _ = events.send(Event::Closed { connection, reason }).await;
+}
+
+async fn read_frames(
+    socket: &mut OwnedReadHalf,
+    connection: ConnectionId,
+    events: &mpsc::Sender<Event>,
+    max_frame: usize,
+) -> Result<(), String> {
+    let mut prefix = [0u8; 4];
+    loop {
+        match socket.read_exact(&mut prefix).await {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error.to_string()),
+        }
+        // The length is checked before a single body byte is buffered.
+        let length = match frame_length(&prefix, max_frame) {
+            Ok(Some(length)) => length,
+            Ok(None) => unreachable!("four bytes were read"),
+            Err(error) => {
+                tracing::warn!("connection {}: refusing frame: {error}", connection.0);
+                return Err(format!("bad frame: {error}"));
+            }
+        };
+        let mut body = BytesMut::zeroed(length);
+        socket.read_exact(&mut body).await.map_err(|error| error.to_string())?;
+        if events.send(Event::Request { connection, body: body.freeze() }).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+}

@@ -1,0 +1,507 @@
+//! The broker node, driven sans-IO on the simulated disk with real encoded Kafka requests:
+//! every test asserts the exact outputs (responses, syncs, closes) the node produces.
+
+use bytes::{Bytes, BytesMut};
+use sluice_core::config::BrokerConfig;
+use sluice_core::node::{ConnectionId, Input, Node, Output, ADVERTISED};
+use sluice_core::protocol::api::create_topics::{
+    CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
+};
+use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::list_offsets::{
+    ListOffsetsRequest, ListOffsetsRequestPartition, ListOffsetsRequestTopic,
+};
+use sluice_core::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
+use sluice_core::protocol::api::produce::{
+    ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
+};
+use sluice_core::protocol::api::{decode_response, encode_request, Request, Response};
+use sluice_core::protocol::header::RequestHeader;
+use sluice_core::protocol::record_batch::BatchHeader;
+use sluice_core::protocol::wire::StrBytes;
+use sluice_core::protocol::ErrorCode;
+use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
+use sluice_sim::disk::SimDisk;
+use sluice_tests::producer_batch;
+
+const WALL_MS: i64 = 1_700_000_000_000;
+const A: ConnectionId = ConnectionId(1);
+const B: ConnectionId = ConnectionId(2);
+
+struct Harness {
+    node: Node<SimDisk>,
+    now: u64,
+    correlation: i32,
+    /// (connection, api key, version) of each request by correlation id.
+    sent: Vec<(i32, i16, i16)>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_disk(SimDisk::new(1))
+    }
+
+    fn with_disk(disk: SimDisk) -> Self {
+        let (node, _) = Node::open(BrokerConfig::default(), disk, 7, 0, WALL_MS).expect("open");
+        Self { node, now: 0, correlation: 0, sent: Vec::new() }
+    }
+
+    fn send(&mut self, connection: ConnectionId, version: i16, request: Request) -> i32 {
+        self.correlation += 1;
+        let key = request.api_key();
+        let header = RequestHeader {
+            api_key: key,
+            api_version: version,
+            correlation_id: self.correlation,
+            client_id: Some(StrBytes::from_static("test")),
+            ..Default::default()
+        };
+        let mut frame = BytesMut::new();
+        encode_request(&header, &request, &mut frame);
+        self.sent.push((self.correlation, key, version));
+        let body = frame.freeze().slice(4..);
+        self.node.handle(self.now, WALL_MS, Input::Request { connection, body });
+        self.correlation
+    }
+
+    fn outputs(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.node.poll_output())
+            .filter(|output| !matches!(output, Output::Log { .. }))
+            .collect()
+    }
+
+    /// Decodes a sent frame: (connection, correlation id, response).
+    fn response(&self, output: &Output) -> (ConnectionId, i32, Response) {
+        let Output::Send { connection, frame } = output else {
+            panic!("expected a response, got {output:?}")
+        };
+        let body = frame.slice(4..);
+        let correlation = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+        let &(_, key, version) =
+            self.sent.iter().find(|(id, _, _)| *id == correlation).expect("sent");
+        let (_, response) = decode_response(key, version, body).expect("decodes");
+        (*connection, correlation, response)
+    }
+
+    /// Carries out a sync output on the simulated disk and reports it.
+    fn complete_sync(&mut self, output: &Output, fail: bool) {
+        let Output::Sync { id, files } = output else { panic!("expected a sync, got {output:?}") };
+        let result = if fail {
+            Err(StorageError::new(StorageErrorKind::Io, &files[0], "EIO"))
+        } else {
+            for file in files {
+                self.node.storage_mut().sync(file).expect("sync");
+            }
+            Ok(())
+        };
+        self.node.handle(self.now, WALL_MS, Input::Synced { id: *id, result });
+    }
+
+    fn create_topic(&mut self, name: &str, partitions: i32) {
+        let topic = CreateTopicsRequestTopic {
+            name: StrBytes::from_string(name.into()),
+            num_partitions: partitions,
+            replication_factor: 1,
+            ..Default::default()
+        };
+        self.send(
+            A,
+            7,
+            Request::CreateTopics(CreateTopicsRequest {
+                topics: vec![topic],
+                ..Default::default()
+            }),
+        );
+        let outputs = self.outputs();
+        let Response::CreateTopics(response) = self.response(&outputs[0]).2 else { panic!() };
+        assert_eq!(response.topics[0].error_code, 0, "{:?}", response.topics[0].error_message);
+    }
+}
+
+fn produce(topic: &str, partition: i32, acks: i16, records: Vec<u8>) -> Request {
+    Request::Produce(ProduceRequest {
+        acks,
+        timeout_ms: 30_000,
+        topic_data: vec![ProduceRequestTopic {
+            name: StrBytes::from_string(topic.into()),
+            partition_data: vec![ProduceRequestPartition {
+                index: partition,
+                records: Some(Bytes::from(records)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> Request {
+    Request::Fetch(FetchRequest {
+        max_wait_ms,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchRequestTopic {
+            topic: StrBytes::from_string(topic.into()),
+            partitions: vec![FetchRequestPartition {
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn api_versions_advertises_exactly_what_is_served() {
+    let mut harness = Harness::new();
+    harness.send(A, 3, Request::ApiVersions(Default::default()));
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1);
+    let Response::ApiVersions(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(response.error_code, 0);
+    let advertised: Vec<(i16, i16, i16)> = response
+        .api_keys
+        .iter()
+        .map(|key| (key.api_key, key.min_version, key.max_version))
+        .collect();
+    assert_eq!(advertised, ADVERTISED);
+}
+
+#[test]
+fn an_unknown_api_versions_version_gets_the_v0_answer_with_unsupported_version() {
+    let mut harness = Harness::new();
+    // ApiVersions v9 (unknown): header v1 prefix then garbage the broker cannot parse.
+    let body = Bytes::from_static(&[0, 18, 0, 9, 0, 0, 0, 5, 0, 1, b'x', 0xde, 0xad]);
+    harness.node.handle(0, WALL_MS, Input::Request { connection: A, body });
+    let outputs = harness.outputs();
+    let Output::Send { frame, .. } = &outputs[0] else { panic!("{outputs:?}") };
+    let (header, response) = decode_response(18, 0, frame.slice(4..)).expect("v0");
+    assert_eq!(header.correlation_id, 5);
+    let Response::ApiVersions(response) = response else { panic!() };
+    assert_eq!(response.error_code, ErrorCode::UnsupportedVersion.code());
+    assert_eq!(response.api_keys.len(), ADVERTISED.len());
+}
+
+#[test]
+fn garbage_and_unserved_apis_close_only_that_connection() {
+    let mut harness = Harness::new();
+    harness.node.handle(
+        0,
+        WALL_MS,
+        Input::Request { connection: A, body: Bytes::from_static(&[0, 3]) },
+    );
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Close { connection: A, .. }]), "{outputs:?}");
+    // JoinGroup is decodable but not served yet: a closed connection, not a wrong answer.
+    harness.send(B, 5, Request::JoinGroup(Default::default()));
+    assert!(matches!(&harness.outputs()[..], [Output::Close { connection: B, .. }]));
+    harness.send(A, 3, Request::ApiVersions(Default::default()));
+    assert!(matches!(&harness.outputs()[..], [Output::Send { connection: A, .. }]));
+}
+
+#[test]
+fn metadata_auto_creates_valid_topics_only() {
+    let mut harness = Harness::new();
+    let topics = vec![
+        MetadataRequestTopic { name: Some(StrBytes::from_static("orders")), ..Default::default() },
+        MetadataRequestTopic {
+            name: Some(StrBytes::from_static("bad name")),
+            ..Default::default()
+        },
+    ];
+    harness.send(
+        A,
+        12,
+        Request::Metadata(MetadataRequest {
+            topics: Some(topics),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        }),
+    );
+    let outputs = harness.outputs();
+    let Response::Metadata(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(response.brokers.len(), 1);
+    assert_eq!((response.brokers[0].node_id, response.brokers[0].port), (1, 9092));
+    assert_eq!(response.controller_id, 1);
+    let orders = &response.topics[0];
+    assert_eq!((orders.error_code, orders.partitions.len()), (0, 1));
+    assert_eq!((orders.partitions[0].leader_id, orders.partitions[0].leader_epoch), (1, 0));
+    assert_ne!(orders.topic_id, [0; 16]);
+    assert_eq!(response.topics[1].error_code, ErrorCode::InvalidTopicException.code());
+    assert!(harness.node.topics().get("orders").is_some());
+}
+
+#[test]
+fn acks_all_answers_only_after_the_group_commit_sync() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    harness.send(A, 9, produce("t", 0, -1, producer_batch(3, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { id: 1, .. }]), "{outputs:?}");
+    // A second producer appends while the first sync is in flight: no new sync yet.
+    harness.send(B, 9, produce("t", 0, -1, producer_batch(2, 10, 2, WALL_MS)));
+    assert!(harness.outputs().is_empty());
+    harness.complete_sync(&outputs[0], false);
+    let outputs = harness.outputs();
+    // The first produce is answered, and one new sync covers the second.
+    assert_eq!(outputs.len(), 2, "{outputs:?}");
+    let (connection, _, Response::Produce(response)) = harness.response(&outputs[0]) else {
+        panic!()
+    };
+    assert_eq!(connection, A);
+    assert_eq!(response.responses[0].partition_responses[0].base_offset, 0);
+    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    assert!(matches!(&outputs[1], Output::Sync { id: 2, .. }));
+    harness.complete_sync(&outputs[1], false);
+    let outputs = harness.outputs();
+    let (connection, _, Response::Produce(response)) = harness.response(&outputs[0]) else {
+        panic!()
+    };
+    assert_eq!(connection, B);
+    assert_eq!(response.responses[0].partition_responses[0].base_offset, 3);
+}
+
+#[test]
+fn responses_leave_a_connection_in_request_order() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let first = harness.send(A, 9, produce("t", 0, 1, producer_batch(1, 10, 1, WALL_MS)));
+    let sync = harness.outputs();
+    let second = harness.send(A, 3, Request::ApiVersions(Default::default()));
+    assert!(harness.outputs().is_empty(), "ApiVersions waits behind the unsynced produce");
+    harness.complete_sync(&sync[0], false);
+    let outputs = harness.outputs();
+    let order: Vec<i32> = outputs.iter().map(|output| harness.response(output).1).collect();
+    assert_eq!(order, vec![first, second]);
+}
+
+#[test]
+fn acks_zero_gets_no_answer_and_does_not_block_the_connection() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    harness.send(A, 9, produce("t", 0, 0, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { .. }]), "the data is still synced: {outputs:?}");
+    harness.send(A, 3, Request::ApiVersions(Default::default()));
+    assert!(matches!(&harness.outputs()[..], [Output::Send { connection: A, .. }]));
+}
+
+#[test]
+fn a_failed_fsync_is_never_acknowledged_and_takes_the_log_offline() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    harness.send(A, 9, produce("t", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    harness.complete_sync(&outputs[0], true);
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code,
+        ErrorCode::KafkaStorageError.code()
+    );
+    assert_eq!(response.responses[0].partition_responses[0].base_offset, -1);
+    harness.send(A, 9, produce("t", 0, -1, producer_batch(1, 10, 2, WALL_MS)));
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code,
+        ErrorCode::KafkaStorageError.code()
+    );
+}
+
+#[test]
+fn bad_batches_get_kafka_error_codes_and_nothing_is_stored() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let mut bad_crc = producer_batch(2, 10, 1, WALL_MS);
+    *bad_crc.last_mut().expect("byte") ^= 1;
+    harness.send(A, 9, produce("t", 0, -1, bad_crc));
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code,
+        ErrorCode::CorruptMessage.code()
+    );
+    harness.send(A, 9, produce("nope", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    harness.send(A, 9, produce("t", 7, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    let log = harness.node.logs().log(&sluice_core::log::TopicPartition::new("t", 0)).expect("log");
+    assert_eq!(log.log_end_offset(), 0);
+}
+
+#[test]
+fn a_waiting_fetch_wakes_when_data_becomes_durable_and_times_out_otherwise() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    harness.send(B, 12, fetch("t", 0, 500));
+    assert!(harness.outputs().is_empty(), "no data: the fetch waits");
+    assert_eq!(harness.node.poll_timeout(), Some(500));
+    let batch = producer_batch(2, 10, 1, WALL_MS);
+    harness.send(A, 9, produce("t", 0, 1, batch.clone()));
+    let outputs = harness.outputs();
+    assert!(
+        matches!(&outputs[..], [Output::Sync { .. }]),
+        "not visible before the sync: {outputs:?}"
+    );
+    harness.complete_sync(&outputs[0], false);
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 2);
+    let (connection, _, Response::Produce(_)) = harness.response(&outputs[0]) else { panic!() };
+    assert_eq!(connection, A);
+    let (connection, _, Response::Fetch(response)) = harness.response(&outputs[1]) else {
+        panic!()
+    };
+    assert_eq!(connection, B);
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(
+        (partition.error_code, partition.high_watermark, partition.log_start_offset),
+        (0, 2, 0)
+    );
+    let records = partition.records.clone().expect("records");
+    assert_eq!(BatchHeader::parse(&records).expect("batch").base_offset, 0);
+    assert_eq!(&records[12..16], &0i32.to_be_bytes(), "leader epoch patched");
+    assert_eq!(&records[16..], &batch[16..], "the rest is the producer's bytes");
+    // Nothing new: the fetch waits until its deadline and then answers empty.
+    harness.send(B, 12, fetch("t", 2, 500));
+    assert!(harness.outputs().is_empty());
+    harness.now = 500;
+    harness.node.handle(500, WALL_MS, Input::Timer);
+    let outputs = harness.outputs();
+    let Response::Fetch(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(response.responses[0].partitions[0].records.as_ref().map(Bytes::len), Some(0));
+}
+
+#[test]
+fn fetch_out_of_range_and_list_offsets() {
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    harness.send(A, 9, produce("t", 0, -1, producer_batch(4, 10, 1, WALL_MS)));
+    let sync = harness.outputs();
+    harness.complete_sync(&sync[0], false);
+    harness.outputs();
+    harness.send(A, 12, fetch("t", 99, 0));
+    let outputs = harness.outputs();
+    let Response::Fetch(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(
+        (partition.error_code, partition.high_watermark),
+        (ErrorCode::OffsetOutOfRange.code(), 4)
+    );
+    let lookup = |timestamp| ListOffsetsRequestTopic {
+        name: StrBytes::from_static("t"),
+        partitions: vec![ListOffsetsRequestPartition {
+            partition_index: 0,
+            timestamp,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let request = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![lookup(-2), lookup(-1), lookup(WALL_MS + 2), lookup(WALL_MS + 99)],
+        ..Default::default()
+    };
+    harness.send(A, 7, Request::ListOffsets(request));
+    let outputs = harness.outputs();
+    let Response::ListOffsets(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let found: Vec<(i64, i64)> = response
+        .topics
+        .iter()
+        .map(|topic| (topic.partitions[0].timestamp, topic.partitions[0].offset))
+        .collect();
+    assert_eq!(found, vec![(-1, 0), (-1, 4), (WALL_MS + 2, 2), (-1, -1)]);
+}
+
+#[test]
+fn create_topics_validates_like_kafka() {
+    let mut harness = Harness::new();
+    let topic = |name: &str, partitions: i32, replication: i16, configs: Vec<(&str, &str)>| {
+        CreateTopicsRequestTopic {
+            name: StrBytes::from_string(name.into()),
+            num_partitions: partitions,
+            replication_factor: replication,
+            configs: configs
+                .into_iter()
+                .map(|(name, value)| CreateTopicsRequestConfig {
+                    name: StrBytes::from_string(name.into()),
+                    value: Some(StrBytes::from_string(value.into())),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    };
+    let request = CreateTopicsRequest {
+        topics: vec![
+            topic("ok", 3, 1, vec![("retention.ms", "1000")]),
+            topic("three", 1, 3, vec![]),
+            topic("zero", 0, 1, vec![]),
+            topic("badconfig", 1, 1, vec![("retention.ms", "soon")]),
+            topic("bad/name", 1, 1, vec![]),
+        ],
+        ..Default::default()
+    };
+    harness.send(A, 7, Request::CreateTopics(request.clone()));
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.topics.iter().map(|topic| topic.error_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            0,
+            ErrorCode::InvalidReplicationFactor.code(),
+            ErrorCode::InvalidPartitions.code(),
+            ErrorCode::InvalidConfig.code(),
+            ErrorCode::InvalidTopicException.code()
+        ]
+    );
+    assert_eq!(response.topics[0].num_partitions, 3);
+    let configs = response.topics[0].configs.as_ref().expect("v5+ lists configs");
+    let retention =
+        configs.iter().find(|config| config.name.as_str() == "retention.ms").expect("retention.ms");
+    assert_eq!(retention.value.as_ref().map(|value| value.as_str()), Some("1000"));
+    assert_eq!(harness.node.topics().get("ok").map(|topic| topic.partitions), Some(3));
+    harness.send(
+        A,
+        7,
+        Request::CreateTopics(CreateTopicsRequest {
+            topics: vec![topic("ok", 1, 1, vec![])],
+            ..Default::default()
+        }),
+    );
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(response.topics[0].error_code, ErrorCode::TopicAlreadyExists.code());
+}
+
+#[test]
+fn topics_configs_and_data_survive_a_clean_restart() {
+    let mut harness = Harness::new();
+    harness.create_topic("kept", 2);
+    harness.send(A, 9, produce("kept", 1, -1, producer_batch(3, 10, 1, WALL_MS)));
+    let sync = harness.outputs();
+    harness.complete_sync(&sync[0], false);
+    harness.outputs();
+    harness.node.close().expect("close");
+    let disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    let (node, report) = Node::open(BrokerConfig::default(), disk, 8, 0, WALL_MS).expect("reopen");
+    assert!(report.clean_shutdown);
+    assert_eq!(report.topics, 1);
+    let partition = sluice_core::log::TopicPartition::new("kept", 1);
+    assert_eq!(node.logs().log(&partition).map(|log| log.log_end_offset()), Some(3));
+    assert_eq!(node.topics().get("kept").map(|topic| topic.partitions), Some(2));
+}
