@@ -19,5 +19,6 @@ pub mod limits;
 pub mod log;
 pub mod node;
 pub mod prng;
+pub mod producer;
 pub mod protocol;
 pub mod storage;

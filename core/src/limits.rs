@@ -80,3 +80,13 @@ pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
 
 /// Outputs queued inside the node before the driver drains them.
 pub const OUTPUTS_QUEUED_MAX: usize = 1 << 20;
+
+/// Batches remembered per idempotent producer and partition, as Kafka does: a retried batch
+/// among the last five is answered with its original offset.
+pub const PRODUCER_BATCHES_RETAINED_MAX: usize = 5;
+
+/// Producer ids reserved per persisted allocation.
+pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
+
+/// Idempotent producers tracked per partition; the least recently used is forgotten beyond.
+pub const PRODUCERS_PER_PARTITION_MAX: usize = 100_000;

@@ -5,3 +5,5 @@
 
 pub mod server;
 pub mod storage;
+pub mod cli;
+pub mod client;

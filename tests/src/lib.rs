@@ -1,6 +1,8 @@
 //! Shared helpers for Sluice's cross-crate tests: one harness over both `Storage`
 //! implementations, so every log test runs against real files and the simulated disk.
 
+pub mod broker;
+
 use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
 use sluice_core::storage::Storage;
 use sluice_runtime::storage::FileStorage;

@@ -864,6 +864,33 @@ impl Log {
         Some((segment.max_timestamp, offset.max(self.log_start_offset)))
     }
 
+    /// Calls `visit` with the header of every batch from the log start, oldest first (used to
+    /// rebuild producer state on open). Reads headers only, never record bodies.
+    pub fn for_each_batch_header<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        mut visit: impl FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        self.check_online()?;
+        for segment in &self.segments {
+            let mut position = 0u32;
+            while position < segment.size_bytes {
+                let bytes =
+                    storage.read_at(&segment.log_path, u64::from(position), BATCH_HEADER_BYTES)?;
+                let header =
+                    BatchHeader::parse(&bytes).map_err(|error| LogError::CorruptStoredBatch {
+                        offset: segment.base_offset,
+                        detail: error.to_string(),
+                    })?;
+                if header.last_offset() >= self.log_start_offset {
+                    visit(&header);
+                }
+                position += header.size_bytes() as u32;
+            }
+        }
+        Ok(())
+    }
+
     /// The index of the segment holding `offset`, which lies in `log_start..log_end`.
     fn segment_index_for(&self, offset: i64) -> usize {
         let after = self.segments.partition_point(|segment| segment.base_offset <= offset);

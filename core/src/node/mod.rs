@@ -25,6 +25,7 @@
 mod fetch;
 mod handlers;
 mod produce;
+mod producer_ids;
 pub mod topics;
 
 use crate::config::BrokerConfig;
@@ -33,6 +34,7 @@ use crate::limits::{
 };
 use crate::log::{LogConfig, LogManager, SyncRequest, TopicPartition};
 use crate::prng::Prng;
+use crate::producer::ProducerState;
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsResponse};
 use crate::protocol::api::fetch::FetchRequest;
 use crate::protocol::api::produce::ProduceResponse;
@@ -132,6 +134,7 @@ pub const ADVERTISED: &[(i16, i16, i16)] = &[
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
     (21, 0, 2), // DeleteRecords
+    (22, 0, 4), // InitProducerId (idempotence; transactions are refused)
     (23, 0, 4), // OffsetForLeaderEpoch
     (32, 0, 4), // DescribeConfigs
     (33, 0, 2), // AlterConfigs
@@ -227,6 +230,8 @@ pub struct Node<S: Storage> {
     next_retention_at: u64,
     outputs: VecDeque<Output>,
     prng: Prng,
+    producers: BTreeMap<TopicPartition, ProducerState>,
+    producer_ids: producer_ids::ProducerIds,
 }
 
 impl<S: Storage> Node<S> {
@@ -270,7 +275,11 @@ impl<S: Storage> Node<S> {
             wall_ms,
             outputs: VecDeque::new(),
             prng: Prng::new(seed),
+            producers: BTreeMap::new(),
+            producer_ids: producer_ids::ProducerIds::default(),
         };
+        node.producer_ids = producer_ids::ProducerIds::open(&mut node.storage)
+            .map_err(|error| format!("cannot read the producer id block: {error}"))?;
         node.adopt_stray_partitions(&mut topics);
         node.topics = topics;
         node.ensure_partition_logs()
@@ -278,6 +287,8 @@ impl<S: Storage> Node<S> {
         node.topics
             .save(&mut node.storage)
             .map_err(|error| format!("cannot write the topic registry: {error}"))?;
+        node.rebuild_producer_state()
+            .map_err(|error| format!("cannot rebuild producer state: {error}"))?;
         report.topics = node.topics.len();
         Ok((node, report))
     }
@@ -311,6 +322,22 @@ impl<S: Storage> Node<S> {
         for (partition, log_config) in wanted {
             if self.logs.log(&partition).is_none() {
                 self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every partition's idempotent-producer state from its batch headers.
+    fn rebuild_producer_state(&mut self) -> Result<(), crate::log::LogError> {
+        let partitions: Vec<TopicPartition> = self.logs.partitions().cloned().collect();
+        for partition in partitions {
+            let mut state = ProducerState::default();
+            let log = self.logs.log_mut(&partition).expect("listed");
+            if log.offline_reason().is_none() {
+                log.for_each_batch_header(&mut self.storage, |header| state.record(header))?;
+            }
+            if !state.is_empty() {
+                self.producers.insert(partition, state);
             }
         }
         Ok(())
@@ -514,6 +541,9 @@ impl<S: Storage> Node<S> {
             )),
             Request::DescribeCluster(_) => {
                 Reply::Now(Response::DescribeCluster(self.handle_describe_cluster()))
+            }
+            Request::InitProducerId(body) => {
+                Reply::Now(Response::InitProducerId(self.handle_init_producer_id(body)))
             }
             Request::DescribeConfigs(body) => {
                 Reply::Now(Response::DescribeConfigs(self.handle_describe_configs(version, body)))

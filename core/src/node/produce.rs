@@ -4,6 +4,7 @@
 use super::{LogLevel, Node, PendingProduce, Reply, RequestRef};
 use crate::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
 use crate::log::{LogError, TopicPartition};
+use crate::producer::SequenceCheck;
 use crate::protocol::api::produce::{
     ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
 };
@@ -134,22 +135,49 @@ impl<S: Storage> Node<S> {
         let batches = self.split_batches(tp, records)?;
         let mut appended: Option<Appended> = None;
         for mut batch in batches {
-            let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-            match log.append(&mut self.storage, &mut batch, 0, self.wall_ms) {
-                Ok(info) => {
-                    let base_offset =
-                        appended.as_ref().map_or(info.base_offset, |first| first.base_offset);
-                    appended = Some(Appended { base_offset, next_offset: info.last_offset + 1 });
+            let header = BatchHeader::parse(&batch).map_err(|error| error.error_code())?;
+            let state = self.producers.get(tp);
+            let base_offset = match state
+                .map_or(SequenceCheck::Append, |state| state.check(&header))
+            {
+                SequenceCheck::Refuse(code) => {
+                    let message = format!(
+                        "{tp}: producer {} epoch {} sequence {} refused: {code:?}",
+                        header.producer_id, header.producer_epoch, header.base_sequence
+                    );
+                    self.log(LogLevel::Warn, message);
+                    return Err(code);
                 }
-                Err(error) => {
-                    let level = match error {
-                        LogError::Offline(_) | LogError::Storage(_) => LogLevel::Error,
-                        _ => LogLevel::Warn,
-                    };
-                    self.log(level, format!("{tp}: append refused: {error}"));
-                    return Err(error.error_code());
+                SequenceCheck::Duplicate { base_offset } => {
+                    let message = format!(
+                        "{tp}: retried batch of producer {} answered with offset {base_offset}",
+                        header.producer_id
+                    );
+                    self.log(LogLevel::Debug, message);
+                    base_offset
                 }
-            }
+                SequenceCheck::Append => {
+                    let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+                    match log.append(&mut self.storage, &mut batch, 0, self.wall_ms) {
+                        Ok(info) => {
+                            let stored = BatchHeader { base_offset: info.base_offset, ..header };
+                            self.producers.entry(tp.clone()).or_default().record(&stored);
+                            info.base_offset
+                        }
+                        Err(error) => {
+                            let level = match error {
+                                LogError::Offline(_) | LogError::Storage(_) => LogLevel::Error,
+                                _ => LogLevel::Warn,
+                            };
+                            self.log(level, format!("{tp}: append refused: {error}"));
+                            return Err(error.error_code());
+                        }
+                    }
+                }
+            };
+            let next_offset = base_offset + i64::from(header.last_offset_delta) + 1;
+            let first = appended.as_ref().map_or(base_offset, |first| first.base_offset);
+            appended = Some(Appended { base_offset: first, next_offset });
         }
         appended.ok_or(ErrorCode::InvalidRecord)
     }

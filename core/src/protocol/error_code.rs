@@ -44,6 +44,12 @@ pub enum ErrorCode {
     InvalidRequest = 42,
     /// The message format is not supported here.
     UnsupportedForMessageFormat = 43,
+    /// The producer's sequence number is not the next one expected.
+    OutOfOrderSequenceNumber = 45,
+    /// The producer's epoch is older than the broker's: another producer fenced it.
+    InvalidProducerEpoch = 47,
+    /// The broker has no state for this producer id.
+    UnknownProducerId = 59,
     /// The request violates a broker policy or limit.
     PolicyViolation = 44,
     /// The transactional id is not authorized (transactions are not supported yet).
