@@ -505,3 +505,92 @@ fn topics_configs_and_data_survive_a_clean_restart() {
     assert_eq!(node.logs().log(&partition).map(|log| log.log_end_offset()), Some(3));
     assert_eq!(node.topics().get("kept").map(|topic| topic.partitions), Some(2));
 }
+
+fn idempotent_batch(
+    producer_id: i64,
+    epoch: i16,
+    sequence: i32,
+    count: usize,
+    tag: u64,
+) -> Vec<u8> {
+    let values: Vec<Vec<u8>> =
+        (0..count).map(|index| format!("{tag}-{index}").into_bytes()).collect();
+    let records: Vec<sluice_core::protocol::record_batch::NewRecord<'_>> = values
+        .iter()
+        .map(|value| sluice_core::protocol::record_batch::NewRecord {
+            value: Some(value),
+            timestamp_ms: WALL_MS,
+            ..Default::default()
+        })
+        .collect();
+    let options = sluice_core::protocol::record_batch::BatchOptions {
+        producer_id,
+        producer_epoch: epoch,
+        base_sequence: sequence,
+    };
+    sluice_core::protocol::record_batch::build_batch(&records, options)
+}
+
+fn produce_answer(harness: &mut Harness, batch: Vec<u8>) -> (i16, i64) {
+    harness.send(A, 9, produce("idem", 0, -1, batch));
+    let mut outputs = harness.outputs();
+    if let [Output::Sync { .. }] = &outputs[..] {
+        let sync = outputs.remove(0);
+        harness.complete_sync(&sync, false);
+        outputs = harness.outputs();
+    }
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else {
+        panic!("{outputs:?}")
+    };
+    let partition = &response.responses[0].partition_responses[0];
+    (partition.error_code, partition.base_offset)
+}
+
+#[test]
+fn idempotent_producers_get_ids_and_retries_are_appended_once() {
+    use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
+    let mut harness = Harness::new();
+    harness.create_topic("idem", 1);
+    harness.send(
+        A,
+        4,
+        Request::InitProducerId(InitProducerIdRequest {
+            transaction_timeout_ms: 60_000,
+            ..Default::default()
+        }),
+    );
+    let outputs = harness.outputs();
+    let Response::InitProducerId(init) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!((init.error_code, init.producer_id, init.producer_epoch), (0, 0, 0));
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
+    // A retry of the first batch is answered with its original offset and not stored again.
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
+    let tp = sluice_core::log::TopicPartition::new("idem", 0);
+    assert_eq!(harness.node.logs().log(&tp).map(|log| log.log_end_offset()), Some(5));
+    assert_eq!(
+        produce_answer(&mut harness, idempotent_batch(0, 0, 9, 1, 3)),
+        (ErrorCode::OutOfOrderSequenceNumber.code(), -1)
+    );
+    assert_eq!(
+        produce_answer(&mut harness, idempotent_batch(0, 1, 0, 1, 4)),
+        (0, 5),
+        "a new epoch restarts at 0"
+    );
+    assert_eq!(
+        produce_answer(&mut harness, idempotent_batch(0, 0, 5, 1, 5)),
+        (ErrorCode::InvalidProducerEpoch.code(), -1),
+        "the old epoch is fenced"
+    );
+    // After a restart the state is rebuilt from the log: a late retry is still a duplicate.
+    harness.node.close().expect("close");
+    let disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 1, 0, 1, 4)), (0, 5));
+    assert_eq!(restarted.node.logs().log(&tp).map(|log| log.log_end_offset()), Some(6));
+    // Ids are never handed out twice across restarts.
+    restarted.send(A, 4, Request::InitProducerId(InitProducerIdRequest::default()));
+    let outputs = restarted.outputs();
+    let Response::InitProducerId(init) = restarted.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(init.producer_id, 1000, "the next persisted block");
+}
