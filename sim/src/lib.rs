@@ -1,6 +1,20 @@
 //! Sluice's deterministic simulator.
 //!
-//! So far: [`disk::SimDisk`], the in-memory disk with crash semantics that the log's tests and
-//! (next) the simulated cluster run on. One seed decides every fault.
+//! One `u64` seed decides everything — the fault rates themselves (swarm testing), the
+//! workload, every latency, crash and torn write — so a run reproduces bit for bit:
+//! `cargo run -p sluice-sim --release -- --seed N`. The engine drives the core `Node` on the
+//! in-memory [`disk::SimDisk`] with simulated Kafka clients that send real encoded requests.
+//!
+//! - [`engine`]: the event queue, connections, faults and the scenario methods.
+//! - [`client`]: simulated admin, producer (idempotent or not) and consumer clients.
+//! - [`history`]: what clients were told and read.
+//! - [`checker`]: the invariants, judged from the history only.
+//! - [`run`]: a seeded run — safety phase, healing, liveness phase, checks.
 
+pub mod checker;
+pub mod client;
 pub mod disk;
+pub mod engine;
+pub mod faults;
+pub mod history;
+pub mod run;

@@ -112,7 +112,18 @@ impl LogManager {
                 clean_shutdown: false,
                 wall_ms,
             };
-            let (log, _) = Log::open(storage, &partition.dir_name(), config, options)?;
+            let dir = partition.dir_name();
+            let existed = storage.list(&dir).is_ok();
+            let log = match Log::open(storage, &dir, config, options) {
+                Ok((log, _)) => log,
+                Err(error) => {
+                    // Leave no half-made partition behind for the next start to find.
+                    if !existed {
+                        remove_partial_dir(storage, &dir);
+                    }
+                    return Err(error);
+                }
+            };
             self.logs.insert(partition.clone(), log);
             self.checkpoint(storage)?;
         }
@@ -222,6 +233,16 @@ impl LogManager {
         storage.sync(CLEAN_SHUTDOWN_MARKER)?;
         Ok(())
     }
+}
+
+/// Best-effort removal of a directory and its files after a failed creation.
+fn remove_partial_dir<S: Storage + ?Sized>(storage: &mut S, dir: &str) {
+    if let Ok(names) = storage.list(dir) {
+        for name in names {
+            let _ = storage.remove(&format!("{dir}/{name}"));
+        }
+    }
+    let _ = storage.remove_dir(dir);
 }
 
 fn unknown(partition: &TopicPartition) -> LogError {

@@ -164,15 +164,32 @@ impl<S: Storage> Node<S> {
                 self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
             {
                 self.log(LogLevel::Error, format!("cannot create {partition}: {error}"));
+                self.roll_back_topic(name, index);
                 return Err((ErrorCode::KafkaStorageError, error.to_string()));
             }
         }
         if let Err(error) = self.topics.save(&mut self.storage) {
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
+            self.roll_back_topic(name, partitions);
             return Err((ErrorCode::KafkaStorageError, error.to_string()));
         }
         self.log(LogLevel::Info, format!("created topic {name} with {partitions} partitions"));
         Ok(self.topics.get(name).expect("inserted"))
+    }
+
+    /// Undoes a half-created topic: forgets it and deletes the partition logs made so far, so
+    /// that a retried CreateTopics starts afresh instead of finding a broken topic.
+    fn roll_back_topic(&mut self, name: &str, created_partitions: i32) {
+        self.topics.remove(name);
+        for index in 0..created_partitions {
+            let partition = TopicPartition::new(name, index);
+            if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
+                self.log(
+                    LogLevel::Error,
+                    format!("cannot remove {partition} of a failed creation: {error}"),
+                );
+            }
+        }
     }
 
     pub(super) fn handle_create_topics(

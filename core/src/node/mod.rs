@@ -159,6 +159,21 @@ pub struct OpenReport {
     pub truncated: Vec<(TopicPartition, String)>,
 }
 
+/// Sizes of the node's queues, for the simulator's memory-bound checker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NodeStats {
+    /// Connections with state.
+    pub connections: usize,
+    /// Requests queued on the busiest connection.
+    pub slots_per_connection_max: usize,
+    /// Produce requests waiting for a sync.
+    pub pending_produces: usize,
+    /// Fetches waiting for data.
+    pub parked_fetches: usize,
+    /// Outputs not yet polled.
+    pub queued_outputs: usize,
+}
+
 /// A request the node answered or will answer, by connection and arrival order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct RequestRef {
@@ -236,20 +251,28 @@ pub struct Node<S: Storage> {
 
 impl<S: Storage> Node<S> {
     /// Opens the node's log directory (recovering after an unclean stop) and its topics.
+    /// On failure the storage comes back with the reason, so a supervisor (the simulator, or
+    /// an operator fixing a full disk) can retry with the same data.
     pub fn open(
         config: BrokerConfig,
         mut storage: S,
         seed: u64,
         now: u64,
         wall_ms: i64,
-    ) -> Result<(Self, OpenReport), String> {
-        let mut topics = Topics::load(&mut storage, &config.topic_defaults)
-            .map_err(|error| format!("cannot read the topic registry: {error:?}"))?;
+    ) -> Result<(Self, OpenReport), (String, S)> {
+        let mut topics = match Topics::load(&mut storage, &config.topic_defaults) {
+            Ok(topics) => topics,
+            Err(error) => {
+                return Err((format!("cannot read the topic registry: {error:?}"), storage))
+            }
+        };
         let configs: BTreeMap<String, LogConfig> =
             topics.iter().map(|topic| (topic.name.clone(), topic.config.log)).collect();
-        let (logs, manager_report) =
-            LogManager::open(&mut storage, config.topic_defaults.log, &configs, wall_ms)
-                .map_err(|error| format!("cannot open the log directory: {error}"))?;
+        let opened = LogManager::open(&mut storage, config.topic_defaults.log, &configs, wall_ms);
+        let (logs, manager_report) = match opened {
+            Ok(opened) => opened,
+            Err(error) => return Err((format!("cannot open the log directory: {error}"), storage)),
+        };
         let mut report =
             OpenReport { clean_shutdown: manager_report.clean_shutdown, ..Default::default() };
         for (partition, recovery) in &manager_report.partitions {
@@ -278,32 +301,56 @@ impl<S: Storage> Node<S> {
             producers: BTreeMap::new(),
             producer_ids: producer_ids::ProducerIds::default(),
         };
-        node.producer_ids = producer_ids::ProducerIds::open(&mut node.storage)
-            .map_err(|error| format!("cannot read the producer id block: {error}"))?;
-        node.adopt_stray_partitions(&mut topics);
-        node.topics = topics;
-        node.ensure_partition_logs()
-            .map_err(|error| format!("cannot create partition logs: {error}"))?;
-        node.topics
-            .save(&mut node.storage)
-            .map_err(|error| format!("cannot write the topic registry: {error}"))?;
-        node.rebuild_producer_state()
-            .map_err(|error| format!("cannot rebuild producer state: {error}"))?;
+        if let Err(error) = node.finish_open(&mut topics) {
+            return Err((error, node.storage));
+        }
         report.topics = node.topics.len();
         Ok((node, report))
     }
 
+    fn finish_open(&mut self, topics: &mut Topics) -> Result<(), String> {
+        self.producer_ids = producer_ids::ProducerIds::open(&mut self.storage)
+            .map_err(|error| format!("cannot read the producer id block: {error}"))?;
+        self.adopt_stray_partitions(topics);
+        self.topics = std::mem::take(topics);
+        self.ensure_partition_logs()
+            .map_err(|error| format!("cannot create partition logs: {error}"))?;
+        self.topics
+            .save(&mut self.storage)
+            .map_err(|error| format!("cannot write the topic registry: {error}"))?;
+        self.rebuild_producer_state()
+            .map_err(|error| format!("cannot rebuild producer state: {error}"))
+    }
+
     /// Partition directories with no registry entry (a crash between creating a topic's logs
-    /// and saving the registry) become topics with default settings: data is never dropped.
+    /// and saving the registry) become topics with default settings if they hold records, so
+    /// data is never dropped; empty ones are what a failed creation left, and are removed.
     fn adopt_stray_partitions(&mut self, topics: &mut Topics) {
-        let mut strays: BTreeMap<String, i32> = BTreeMap::new();
-        for partition in self.logs.partitions() {
-            if topics.get(&partition.topic).is_none() {
-                let count = strays.entry(partition.topic.clone()).or_insert(0);
+        let strays: Vec<TopicPartition> = self
+            .logs
+            .partitions()
+            .filter(|partition| topics.get(&partition.topic).is_none())
+            .cloned()
+            .collect();
+        let mut adopted: BTreeMap<String, i32> = BTreeMap::new();
+        for partition in strays {
+            let holds_records =
+                self.logs.log(&partition).is_some_and(|log| log.log_end_offset() > 0);
+            if holds_records {
+                let count = adopted.entry(partition.topic.clone()).or_insert(0);
                 *count = (*count).max(partition.partition + 1);
+            } else if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
+                self.log(
+                    LogLevel::Warn,
+                    format!("cannot remove empty stray partition {partition}: {error}"),
+                );
             }
         }
-        for (name, partitions) in strays {
+        for (name, partitions) in adopted {
+            self.log(
+                LogLevel::Warn,
+                format!("adopting stray partitions of topic {name} ({partitions})"),
+            );
             let id = self.new_topic_id();
             let config = self.config.topic_defaults.clone();
             topics.insert(Topic { name, id, partitions, config });
@@ -364,6 +411,22 @@ impl<S: Storage> Node<S> {
     /// The partition logs (for checkers and tests).
     pub fn logs(&self) -> &LogManager {
         &self.logs
+    }
+
+    /// Sizes of the node's queues.
+    pub fn stats(&self) -> NodeStats {
+        NodeStats {
+            connections: self.connections.len(),
+            slots_per_connection_max: self
+                .connections
+                .values()
+                .map(VecDeque::len)
+                .max()
+                .unwrap_or(0),
+            pending_produces: self.pending_produces.len(),
+            parked_fetches: self.parked_fetches.len(),
+            queued_outputs: self.outputs.len(),
+        }
     }
 
     /// The topics (for checkers and tests).

@@ -1,0 +1,815 @@
+//! The deterministic simulator: one event queue ordered by (tick, sequence) drives the core
+//! `Node` on a [`SimDisk`] and simulated clients over simulated connections. No threads, no
+//! tokio, no wall clock: time jumps from event to event, and one seed decides everything.
+//!
+//! Connections behave like TCP: messages on one connection arrive in order, after a latency
+//! drawn from the fault settings; a reset loses what is in flight. Duplicates and reordering
+//! arise as they do in real deployments: a client whose request timed out abandons the
+//! connection and retries on a new one, while the original may still arrive.
+
+use crate::client::{Client, Role, TOPIC};
+use crate::disk::{DiskFaults, SimDisk};
+use crate::faults::FaultSettings;
+use crate::history::History;
+use bytes::{Bytes, BytesMut};
+use sluice_core::config::BrokerConfig;
+use sluice_core::node::{ConnectionId, Input, Node, NodeStats, Output};
+use sluice_core::prng::Prng;
+use sluice_core::protocol::api::{decode_response, encode_request};
+use sluice_core::protocol::header::RequestHeader;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+const WALL_START_MS: i64 = 1_700_000_000_000;
+const FAULT_TICK_MS: u64 = 50;
+const BACKOFF_MS: u64 = 100;
+const EVENTS_REMEMBERED: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    ClientWake { client: u32 },
+    ClientTimeout { client: u32, correlation: i32 },
+    ToNode { connection: u64, generation: u64, body: Bytes },
+    NodeSeesClose { connection: u64, generation: u64 },
+    ToClient { client: u32, connection: u64, frame: Bytes },
+    ConnectionReset { client: u32, connection: u64 },
+    NodeTimer { generation: u64 },
+    SyncDone { id: u64, generation: u64, files: Vec<String> },
+    FaultTick,
+    Restart,
+}
+
+#[derive(Clone, Debug)]
+struct Inflight {
+    correlation: i32,
+    api_key: i16,
+    version: i16,
+}
+
+#[derive(Clone, Debug)]
+struct ClientState {
+    client: Client,
+    connection: Option<u64>,
+    inflight: Option<Inflight>,
+    next_correlation: i32,
+    /// Until when the client cannot reach the broker: (to broker, from broker).
+    cut_until: (u64, u64),
+}
+
+/// What a run found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    /// The seed.
+    pub seed: u64,
+    /// Simulated ms at the end.
+    pub ticks: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// FNV-1a hash of every node output in order.
+    pub trace: u64,
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "seed={} ticks={} events={} faults={} trace={:016x}",
+            self.seed, self.ticks, self.events, self.faults, self.trace
+        )
+    }
+}
+
+/// A simulated cluster (one node for now) with its clients, faults and history.
+pub struct Sim {
+    /// The seed.
+    pub seed: u64,
+    /// Fault rates in force (none once healed).
+    pub faults: FaultSettings,
+    prng: Prng,
+    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    sequence: u64,
+    /// Current simulated time, in ms.
+    pub now: u64,
+    node: Option<Node<SimDisk>>,
+    parked_disk: Option<SimDisk>,
+    generation: u64,
+    paused_until: u64,
+    timer_at: Option<u64>,
+    clients: Vec<ClientState>,
+    connection_owner: BTreeMap<u64, u32>,
+    /// Last delivery tick per (connection, direction) so that connections stay FIFO.
+    fifo: BTreeMap<(u64, bool), u64>,
+    next_connection: u64,
+    clock_offset_ms: i64,
+    /// Every operation and outcome.
+    pub history: History,
+    /// Events processed.
+    pub events: u64,
+    /// Faults injected.
+    pub faults_injected: u64,
+    trace: u64,
+    /// The last events, for failure reports.
+    pub recent: VecDeque<String>,
+    /// The largest node queue sizes seen.
+    pub stats_max: NodeStats,
+    disk_full: bool,
+    healed: bool,
+}
+
+fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Settings of a run's workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// Partitions of the topic.
+    pub partitions: i32,
+    /// Producers (acks alternate between -1 and 1; every other one is idempotent).
+    pub producers: u32,
+    /// Batches per producer.
+    pub batches_per_producer: u32,
+    /// Consumers, one per partition round-robin.
+    pub consumers: u32,
+}
+
+impl Workload {
+    /// A workload drawn from the seed.
+    pub fn swarm(prng: &mut Prng) -> Self {
+        Self {
+            partitions: prng.range_inclusive(1, 3) as i32,
+            producers: prng.range_inclusive(1, 4) as u32,
+            batches_per_producer: prng.range_inclusive(5, 60) as u32,
+            consumers: prng.range_inclusive(1, 3) as u32,
+        }
+    }
+}
+
+impl Sim {
+    /// A simulation whose fault settings and workload are drawn from `seed`.
+    pub fn from_seed(seed: u64) -> Self {
+        let mut prng = Prng::new(seed);
+        let faults = FaultSettings::swarm(&mut prng);
+        let workload = Workload::swarm(&mut prng);
+        Self::new(seed, faults, workload)
+    }
+
+    /// A simulation with explicit settings (scenarios).
+    pub fn new(seed: u64, faults: FaultSettings, workload: Workload) -> Self {
+        let mut prng = Prng::new(seed ^ 0x5157_4D00);
+        let disk = SimDisk::new(prng.next_u64());
+        let (mut node, _) =
+            Node::open(BrokerConfig::default(), disk, prng.next_u64(), 0, WALL_START_MS)
+                .map_err(|(error, _)| error)
+                .expect("a fresh node on a fault-free disk opens");
+        // Disk faults start once the node is up.
+        node.storage_mut()
+            .set_faults(DiskFaults { sync_error_ppm: faults.sync_error_ppm, ..Default::default() });
+        let mut clients =
+            vec![ClientState::new(Client::new(0, Role::Admin { partitions: workload.partitions }))];
+        for index in 0..workload.producers {
+            let role = Role::Producer {
+                partition: (index as i32) % workload.partitions,
+                acks: if index % 2 == 0 { -1 } else { 1 },
+                idempotent: index % 2 == 1 || prng.chance(500_000),
+                batches: workload.batches_per_producer,
+            };
+            clients.push(ClientState::new(Client::new(1 + index, role)));
+        }
+        // Every partition has a reader, so every acknowledged record is checked.
+        for index in 0..workload.consumers.max(workload.partitions as u32) {
+            let role = Role::Consumer { partition: (index as i32) % workload.partitions };
+            clients.push(ClientState::new(Client::new(1 + workload.producers + index, role)));
+        }
+        let mut sim = Self {
+            seed,
+            faults,
+            prng,
+            queue: BinaryHeap::new(),
+            sequence: 0,
+            now: 0,
+            node: Some(node),
+            parked_disk: None,
+            generation: 1,
+            paused_until: 0,
+            timer_at: None,
+            clients,
+            connection_owner: BTreeMap::new(),
+            fifo: BTreeMap::new(),
+            next_connection: 1,
+            clock_offset_ms: 0,
+            history: History::default(),
+            events: 0,
+            faults_injected: 0,
+            trace: 0xcbf2_9ce4_8422_2325,
+            recent: VecDeque::new(),
+            stats_max: NodeStats::default(),
+            disk_full: false,
+            healed: false,
+        };
+        for client in 0..sim.clients.len() as u32 {
+            sim.schedule(0, Event::ClientWake { client });
+        }
+        sim.schedule(FAULT_TICK_MS, Event::FaultTick);
+        sim.arm_node_timer();
+        sim
+    }
+
+    fn schedule(&mut self, at: u64, event: Event) {
+        self.sequence += 1;
+        self.queue.push(Reverse((at, self.sequence, event)));
+    }
+
+    fn wall_ms(&self) -> i64 {
+        let drift = (self.now as i64).saturating_mul(self.faults.clock_drift_ppm) / 1_000_000;
+        WALL_START_MS + self.now as i64 + drift + self.clock_offset_ms
+    }
+
+    fn latency(&mut self) -> u64 {
+        let (low, high) = (
+            self.faults.latency_min_ms,
+            self.faults.latency_max_ms.max(self.faults.latency_min_ms),
+        );
+        let base = self.prng.range_inclusive(low, high);
+        if self.prng.chance(50_000) {
+            base * self.prng.range_inclusive(2, 10)
+        } else {
+            base
+        }
+    }
+
+    /// When a message sent now on `connection` in `direction` arrives (FIFO per connection).
+    fn arrival(&mut self, connection: u64, to_node: bool) -> u64 {
+        let at = self.now + self.latency();
+        let last = self.fifo.entry((connection, to_node)).or_insert(0);
+        *last = (*last).max(at);
+        *last
+    }
+
+    fn note(&mut self, text: String) {
+        if self.recent.len() == EVENTS_REMEMBERED {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(text);
+    }
+
+    /// Runs until `ticks_max` or until the queue is empty.
+    pub fn run_until(&mut self, ticks_max: u64) {
+        while let Some(Reverse((at, _, _))) = self.queue.peek() {
+            if *at > ticks_max {
+                break;
+            }
+            let Reverse((at, _, event)) = self.queue.pop().expect("peeked");
+            assert!(at >= self.now, "time never goes backwards");
+            self.now = at;
+            self.events += 1;
+            self.process(event);
+        }
+        self.now = self.now.max(ticks_max.min(self.now.max(ticks_max)));
+    }
+
+    /// Runs until `done` holds or `ticks_max` passes; returns whether `done` held.
+    pub fn run_while(&mut self, ticks_max: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
+        while !done(self) {
+            let Some(Reverse((at, _, _))) = self.queue.peek() else { return false };
+            if *at > ticks_max {
+                return false;
+            }
+            let Reverse((at, _, event)) = self.queue.pop().expect("peeked");
+            self.now = at;
+            self.events += 1;
+            self.process(event);
+        }
+        true
+    }
+
+    fn process(&mut self, event: Event) {
+        match event {
+            Event::ClientWake { client } => self.client_wake(client),
+            Event::ClientTimeout { client, correlation } => {
+                self.client_timeout(client, correlation)
+            }
+            Event::ToNode { connection, generation, body } => {
+                if generation != self.generation || self.node.is_none() {
+                    return;
+                }
+                if self.now < self.paused_until {
+                    let at = self.paused_until;
+                    self.schedule(at, Event::ToNode { connection, generation, body });
+                    return;
+                }
+                self.node_input(Input::Request { connection: ConnectionId(connection), body });
+            }
+            Event::NodeSeesClose { connection, generation } => {
+                if generation == self.generation && self.node.is_some() {
+                    self.node_input(Input::Closed { connection: ConnectionId(connection) });
+                }
+            }
+            Event::ToClient { client, connection, frame } => {
+                self.client_receive(client, connection, frame)
+            }
+            Event::ConnectionReset { client, connection } => self.client_reset(client, connection),
+            Event::NodeTimer { generation } => {
+                if generation != self.generation || self.node.is_none() {
+                    return;
+                }
+                self.timer_at = None;
+                if self.now < self.paused_until {
+                    let at = self.paused_until;
+                    self.timer_at = Some(at);
+                    self.schedule(at, Event::NodeTimer { generation });
+                    return;
+                }
+                self.node_input(Input::Timer);
+            }
+            Event::SyncDone { id, generation, files } => {
+                if generation != self.generation {
+                    return;
+                }
+                let Some(node) = self.node.as_mut() else { return };
+                let mut result = Ok(());
+                for file in &files {
+                    if let Err(error) =
+                        sluice_core::log::sync_files(node.storage_mut(), std::slice::from_ref(file))
+                    {
+                        result = Err(error);
+                        break;
+                    }
+                }
+                self.node_input(Input::Synced { id, result });
+            }
+            Event::FaultTick => self.fault_tick(),
+            Event::Restart => self.restart(),
+        }
+    }
+
+    fn node_input(&mut self, input: Input) {
+        let (now, wall) = (self.now, self.wall_ms());
+        let Some(node) = self.node.as_mut() else { return };
+        node.handle(now, wall, input);
+        let stats = node.stats();
+        let mut outputs = Vec::new();
+        while let Some(output) = node.poll_output() {
+            outputs.push(output);
+        }
+        self.stats_max.connections = self.stats_max.connections.max(stats.connections);
+        self.stats_max.pending_produces =
+            self.stats_max.pending_produces.max(stats.pending_produces);
+        self.stats_max.parked_fetches = self.stats_max.parked_fetches.max(stats.parked_fetches);
+        self.stats_max.slots_per_connection_max =
+            self.stats_max.slots_per_connection_max.max(stats.slots_per_connection_max);
+        self.stats_max.queued_outputs = self.stats_max.queued_outputs.max(outputs.len());
+        for output in outputs {
+            self.node_output(output);
+        }
+        self.arm_node_timer();
+    }
+
+    fn arm_node_timer(&mut self) {
+        let Some(deadline) = self.node.as_ref().and_then(Node::poll_timeout) else { return };
+        let deadline = deadline.max(self.now);
+        if self.timer_at.is_none_or(|armed| deadline < armed) {
+            self.timer_at = Some(deadline);
+            let generation = self.generation;
+            self.schedule(deadline, Event::NodeTimer { generation });
+        }
+    }
+
+    fn node_output(&mut self, output: Output) {
+        match output {
+            Output::Send { connection, frame } => {
+                self.trace = fnv(fnv(self.trace, b"send"), &frame);
+                let Some(&client) = self.connection_owner.get(&connection.0) else { return };
+                let state = &self.clients[client as usize];
+                if self.now < state.cut_until.1 {
+                    return; // lost on the way back; the client will time out
+                }
+                if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
+                    self.inject_reset(client, connection.0);
+                    return;
+                }
+                let at = self.arrival(connection.0, false);
+                self.schedule(at, Event::ToClient { client, connection: connection.0, frame });
+            }
+            Output::Close { connection, reason } => {
+                self.trace = fnv(fnv(self.trace, b"close"), reason.as_bytes());
+                if let Some(&client) = self.connection_owner.get(&connection.0) {
+                    let at = self.arrival(connection.0, false);
+                    self.schedule(at, Event::ConnectionReset { client, connection: connection.0 });
+                }
+            }
+            Output::Sync { id, files } => {
+                self.trace = fnv(fnv(self.trace, b"sync"), &id.to_be_bytes());
+                let mut delay = self.faults.sync_ms;
+                if self.faults.slow_sync_ppm > 0 && self.prng.chance(self.faults.slow_sync_ppm) {
+                    delay += self.prng.range_inclusive(100, 2000);
+                }
+                let generation = self.generation;
+                let at = self.now + delay;
+                self.schedule(at, Event::SyncDone { id, generation, files });
+            }
+            Output::Log { message, .. } => self.note(format!("{} node: {message}", self.now)),
+        }
+    }
+
+    fn inject_reset(&mut self, client: u32, connection: u64) {
+        self.faults_injected += 1;
+        self.note(format!("{} fault: reset connection {connection}", self.now));
+        let at = self.now + self.latency();
+        self.schedule(at, Event::ConnectionReset { client, connection });
+        let generation = self.generation;
+        self.schedule(at, Event::NodeSeesClose { connection, generation });
+        self.fifo.insert((connection, true), u64::MAX / 2);
+    }
+
+    fn client_wake(&mut self, client: u32) {
+        let state = &mut self.clients[client as usize];
+        if state.inflight.is_some() {
+            return;
+        }
+        let Some((request, version)) = state.client.next_request() else { return };
+        if self.node.is_none() || self.now < state.cut_until.0 {
+            // Cannot connect now: try again after a backoff.
+            let at = self.now + BACKOFF_MS;
+            self.schedule(at, Event::ClientWake { client });
+            return;
+        }
+        let connection = match state.connection {
+            Some(connection) => connection,
+            None => {
+                let connection = self.next_connection;
+                self.next_connection += 1;
+                self.connection_owner.insert(connection, client);
+                self.clients[client as usize].connection = Some(connection);
+                connection
+            }
+        };
+        let state = &mut self.clients[client as usize];
+        state.next_correlation += 1;
+        let correlation = state.next_correlation;
+        let header = RequestHeader {
+            api_key: request.api_key(),
+            api_version: version,
+            correlation_id: correlation,
+            client_id: Some(sluice_core::protocol::wire::StrBytes::from_static("sim")),
+            ..Default::default()
+        };
+        let mut frame = BytesMut::new();
+        encode_request(&header, &request, &mut frame);
+        state.inflight = Some(Inflight { correlation, api_key: header.api_key, version });
+        let body = frame.freeze().slice(4..);
+        let timeout = self.now + self.faults.request_timeout_ms;
+        self.schedule(timeout, Event::ClientTimeout { client, correlation });
+        if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
+            self.inject_reset(client, connection);
+            return;
+        }
+        let at = self.arrival(connection, true);
+        let generation = self.generation;
+        self.schedule(at, Event::ToNode { connection, generation, body });
+    }
+
+    fn client_timeout(&mut self, client: u32, correlation: i32) {
+        let state = &mut self.clients[client as usize];
+        if state.inflight.as_ref().is_none_or(|inflight| inflight.correlation != correlation) {
+            return;
+        }
+        // Abandon the connection (its close reaches the broker after what was sent) and retry.
+        state.inflight = None;
+        let abandoned = state.connection.take();
+        state.client.on_lost(&mut self.history);
+        if let Some(connection) = abandoned {
+            let at = self.arrival(connection, true);
+            let generation = self.generation;
+            self.schedule(at, Event::NodeSeesClose { connection, generation });
+        }
+        let at = self.now + BACKOFF_MS;
+        self.schedule(at, Event::ClientWake { client });
+    }
+
+    fn client_reset(&mut self, client: u32, connection: u64) {
+        let state = &mut self.clients[client as usize];
+        if state.connection != Some(connection) {
+            return;
+        }
+        state.connection = None;
+        if state.inflight.take().is_some() {
+            state.client.on_lost(&mut self.history);
+        }
+        let at = self.now + BACKOFF_MS;
+        self.schedule(at, Event::ClientWake { client });
+    }
+
+    fn client_receive(&mut self, client: u32, connection: u64, frame: Bytes) {
+        let state = &mut self.clients[client as usize];
+        if state.connection != Some(connection) {
+            return; // an abandoned connection's late answer
+        }
+        let Some(inflight) = state.inflight.take() else { return };
+        let body = frame.slice(4..);
+        let (header, response) = decode_response(inflight.api_key, inflight.version, body)
+            .unwrap_or_else(|error| {
+                panic!("seed {}: the broker sent an undecodable response: {error}", self.seed)
+            });
+        assert_eq!(
+            header.correlation_id, inflight.correlation,
+            "responses arrive in request order"
+        );
+        let back_off = state.client.on_response(response, &mut self.history);
+        let at = self.now + if back_off { BACKOFF_MS } else { 0 };
+        self.schedule(at, Event::ClientWake { client });
+    }
+
+    fn fault_tick(&mut self) {
+        if self.healed {
+            return;
+        }
+        let next = self.now + FAULT_TICK_MS;
+        self.schedule(next, Event::FaultTick);
+        if self.node.is_some()
+            && self.faults.crash_ppm > 0
+            && self.prng.chance(self.faults.crash_ppm)
+        {
+            self.power_loss();
+        }
+        if self.faults.pause_ppm > 0 && self.prng.chance(self.faults.pause_ppm) {
+            self.faults_injected += 1;
+            self.paused_until = self.now + self.prng.range_inclusive(10, 3000);
+            self.note(format!("{} fault: pause until {}", self.now, self.paused_until));
+        }
+        if self.faults.partition_ppm > 0 && self.prng.chance(self.faults.partition_ppm) {
+            let client = self.prng.below(self.clients.len() as u64) as usize;
+            let until = self.now + self.prng.range_inclusive(100, 5000);
+            let direction = self.prng.below(3);
+            self.faults_injected += 1;
+            let state = &mut self.clients[client];
+            if direction != 1 {
+                state.cut_until.0 = until;
+            }
+            if direction != 0 {
+                state.cut_until.1 = until;
+            }
+            self.note(format!(
+                "{} fault: partition client {client} direction {direction} until {until}",
+                self.now
+            ));
+        }
+        if self.faults.clock_jump_ppm > 0 && self.prng.chance(self.faults.clock_jump_ppm) {
+            self.faults_injected += 1;
+            let jump = self.prng.range_inclusive(0, 7_200_000) as i64 - 3_600_000;
+            self.clock_offset_ms += jump;
+            self.note(format!("{} fault: wall clock jumps {jump} ms", self.now));
+        }
+        if self.faults.disk_full_ppm > 0 && self.prng.chance(self.faults.disk_full_ppm) {
+            self.faults_injected += 1;
+            self.disk_full = !self.disk_full;
+            self.apply_disk_faults();
+            self.note(format!("{} fault: disk full = {}", self.now, self.disk_full));
+        }
+    }
+
+    fn apply_disk_faults(&mut self) {
+        let full = self.disk_full;
+        let sync_error_ppm = if self.healed { 0 } else { self.faults.sync_error_ppm };
+        let apply = |disk: &mut SimDisk| {
+            let capacity = if full { disk.used_bytes() + 200 } else { 0 };
+            disk.set_faults(DiskFaults {
+                sync_error_ppm,
+                capacity_bytes: capacity,
+                ..Default::default()
+            });
+        };
+        if let Some(node) = self.node.as_mut() {
+            apply(node.storage_mut());
+        }
+        if let Some(disk) = self.parked_disk.as_mut() {
+            apply(disk);
+        }
+    }
+
+    /// Power loss: the node stops at once, its disk drops or tears every unsynced byte, and it
+    /// restarts after a short downtime.
+    pub fn power_loss(&mut self) {
+        let Some(mut node) = self.node.take() else { return };
+        self.faults_injected += 1;
+        let mut disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
+        let report = disk.crash();
+        self.note(format!("{} fault: power loss {report:?}", self.now));
+        self.parked_disk = Some(disk);
+        self.generation += 1;
+        self.timer_at = None;
+        self.paused_until = 0;
+        for client in 0..self.clients.len() {
+            if let Some(connection) = self.clients[client].connection {
+                let at = self.now + 1;
+                self.schedule(at, Event::ConnectionReset { client: client as u32, connection });
+            }
+        }
+        let downtime = self.prng.range_inclusive(1, 2000);
+        let at = self.now + downtime;
+        self.schedule(at, Event::Restart);
+    }
+
+    fn restart(&mut self) {
+        if self.node.is_some() {
+            return;
+        }
+        let Some(disk) = self.parked_disk.take() else { return };
+        let seed = self.prng.next_u64();
+        match Node::open(BrokerConfig::default(), disk, seed, self.now, self.wall_ms()) {
+            Ok((node, report)) => {
+                self.note(format!(
+                    "{} restart: clean={} truncated={:?}",
+                    self.now, report.clean_shutdown, report.truncated
+                ));
+                self.node = Some(node);
+                self.arm_node_timer();
+            }
+            Err((error, disk)) => {
+                // As a supervisor would: keep the disk and try again a little later.
+                self.note(format!("{} restart failed: {error}", self.now));
+                self.parked_disk = Some(disk);
+                let at = self.now + BACKOFF_MS * 5;
+                self.schedule(at, Event::Restart);
+            }
+        }
+    }
+
+    /// Ends every fault: the network heals, the disk has room and syncs succeed, and a downed
+    /// node restarts. The liveness phase follows.
+    pub fn heal(&mut self) {
+        self.healed = true;
+        self.faults =
+            FaultSettings { latency_min_ms: 1, latency_max_ms: 5, ..FaultSettings::none() };
+        self.paused_until = 0;
+        self.disk_full = false;
+        for state in &mut self.clients {
+            state.cut_until = (0, 0);
+        }
+        self.apply_disk_faults();
+        self.restart();
+        // A log taken offline by an fsync error stays offline until the process restarts,
+        // as in Kafka: healing restarts it (cleanly, if it is up).
+        if self.node.as_ref().is_some_and(|node| {
+            node.logs().partitions().any(|partition| {
+                node.logs().log(partition).is_some_and(|log| log.offline_reason().is_some())
+            })
+        }) {
+            self.process_restart();
+        }
+    }
+
+    /// The process dies and restarts at once, without power loss: written bytes survive.
+    pub fn process_restart(&mut self) {
+        let Some(mut node) = self.node.take() else { return };
+        let disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
+        self.parked_disk = Some(disk);
+        self.generation += 1;
+        self.timer_at = None;
+        for client in 0..self.clients.len() {
+            if let Some(connection) = self.clients[client].connection {
+                let at = self.now + 1;
+                self.schedule(at, Event::ConnectionReset { client: client as u32, connection });
+            }
+        }
+        self.restart();
+    }
+
+    /// Whether every producer finished and every consumer caught up with every acknowledged
+    /// record of its partition.
+    pub fn workload_done(&self) -> bool {
+        let producers_done = self
+            .clients
+            .iter()
+            .all(|state| !matches!(state.client.role, Role::Producer { .. }) || state.client.done);
+        if !producers_done {
+            return false;
+        }
+        let mut acked_end: BTreeMap<i32, i64> = BTreeMap::new();
+        for operation in &self.history.operations {
+            if let crate::history::Operation::ProduceAcked {
+                partition, base_offset, values, ..
+            } = operation
+            {
+                let end = acked_end.entry(*partition).or_insert(0);
+                *end = (*end).max(base_offset + values.len() as i64);
+            }
+        }
+        self.clients.iter().all(|state| match state.client.role {
+            Role::Consumer { partition } => {
+                state.client.position >= acked_end.get(&partition).copied().unwrap_or(0)
+            }
+            _ => true,
+        })
+    }
+
+    /// One line per client: what it is doing, for liveness failure reports.
+    pub fn client_report(&self) -> Vec<String> {
+        self.clients
+            .iter()
+            .map(|state| {
+                format!(
+                    "client {} {:?}: done={} position={} connection={:?} inflight={:?} cut_until={:?}",
+                    state.client.id,
+                    state.client.role,
+                    state.client.done,
+                    state.client.position,
+                    state.connection,
+                    state.inflight.as_ref().map(|inflight| (inflight.api_key, inflight.correlation)),
+                    state.cut_until
+                )
+            })
+            .collect()
+    }
+
+    /// Scenario: cuts client `client` off from the broker until `until` (either direction).
+    pub fn partition(&mut self, client: u32, to_broker: bool, from_broker: bool, until: u64) {
+        self.faults_injected += 1;
+        let state = &mut self.clients[client as usize];
+        if to_broker {
+            state.cut_until.0 = until;
+        }
+        if from_broker {
+            state.cut_until.1 = until;
+        }
+    }
+
+    /// Scenario: sets the disk's injected faults (EIO rate, capacity).
+    pub fn set_disk_faults(&mut self, faults: DiskFaults) {
+        self.faults_injected += 1;
+        if let Some(node) = self.node.as_mut() {
+            node.storage_mut().set_faults(faults);
+        }
+        if let Some(disk) = self.parked_disk.as_mut() {
+            disk.set_faults(faults);
+        }
+    }
+
+    /// Scenario: the disk, whether the node is up or down.
+    pub fn disk_mut(&mut self) -> Option<&mut SimDisk> {
+        match self.node.as_mut() {
+            Some(node) => Some(node.storage_mut()),
+            None => self.parked_disk.as_mut(),
+        }
+    }
+
+    /// Scenario: sends raw bytes as one request frame body on a new connection.
+    pub fn inject_frame(&mut self, body: Bytes) {
+        let connection = self.next_connection;
+        self.next_connection += 1;
+        self.faults_injected += 1;
+        if self.node.is_some() {
+            self.node_input(Input::Request { connection: ConnectionId(connection), body });
+        }
+    }
+
+    /// Every record acknowledged so far: (partition, offset, value).
+    pub fn acknowledged(&self) -> Vec<(i32, i64, String)> {
+        let mut records = Vec::new();
+        for operation in &self.history.operations {
+            if let crate::history::Operation::ProduceAcked {
+                partition, base_offset, values, ..
+            } = operation
+            {
+                for (index, value) in values.iter().enumerate() {
+                    records.push((*partition, base_offset + index as i64, value.clone()));
+                }
+            }
+        }
+        records
+    }
+
+    /// The summary line's values.
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            seed: self.seed,
+            ticks: self.now,
+            events: self.events,
+            faults: self.faults_injected,
+            trace: self.trace,
+        }
+    }
+
+    /// The topic the workload uses.
+    pub fn topic(&self) -> &'static str {
+        TOPIC
+    }
+
+    /// The node, when it is up.
+    pub fn node(&self) -> Option<&Node<SimDisk>> {
+        self.node.as_ref()
+    }
+
+    /// The node, mutably, when it is up (scenarios reach its disk through it).
+    pub fn node_mut(&mut self) -> Option<&mut Node<SimDisk>> {
+        self.node.as_mut()
+    }
+}
+
+impl ClientState {
+    fn new(client: Client) -> Self {
+        Self { client, connection: None, inflight: None, next_correlation: 0, cut_until: (0, 0) }
+    }
+}

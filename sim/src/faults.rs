@@ -1,0 +1,119 @@
+//! Fault settings drawn from the seed (swarm testing, as TigerBeetle's VOPR does): each run
+//! draws its own rates, so some seeds hammer one fault and others mix them all.
+
+use sluice_core::prng::Prng;
+use std::fmt;
+
+/// Every fault rate of one run. Rates are parts per million per opportunity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FaultSettings {
+    /// Network latency range, client to broker and back, in ms.
+    pub latency_min_ms: u64,
+    /// Upper end of the latency range (a heavy tail: 1 in 20 messages take up to 10×).
+    pub latency_max_ms: u64,
+    /// Chance that a message resets its connection (the message and everything after is lost).
+    pub reset_ppm: u32,
+    /// Chance per fault tick that a client is cut off from the broker (one way or both).
+    pub partition_ppm: u32,
+    /// Chance per fault tick that the broker loses power (crash, unsynced bytes torn).
+    pub crash_ppm: u32,
+    /// Chance per fault tick that the broker process pauses.
+    pub pause_ppm: u32,
+    /// Chance that an fsync fails with EIO.
+    pub sync_error_ppm: u32,
+    /// Chance that an fsync is slow.
+    pub slow_sync_ppm: u32,
+    /// Latency of a normal fsync, in ms.
+    pub sync_ms: u64,
+    /// Chance per fault tick that the disk fills up (until it heals).
+    pub disk_full_ppm: u32,
+    /// Wall-clock drift, parts per million (positive: the wall clock runs fast).
+    pub clock_drift_ppm: i64,
+    /// Chance per fault tick that the wall clock jumps (forward or back, up to an hour).
+    pub clock_jump_ppm: u32,
+    /// Request timeout of the simulated clients, in ms.
+    pub request_timeout_ms: u64,
+}
+
+impl FaultSettings {
+    /// No faults at all: the liveness phase, and hand-written scenarios.
+    pub fn none() -> Self {
+        Self {
+            latency_min_ms: 1,
+            latency_max_ms: 2,
+            reset_ppm: 0,
+            partition_ppm: 0,
+            crash_ppm: 0,
+            pause_ppm: 0,
+            sync_error_ppm: 0,
+            slow_sync_ppm: 0,
+            sync_ms: 4,
+            disk_full_ppm: 0,
+            clock_drift_ppm: 0,
+            clock_jump_ppm: 0,
+            request_timeout_ms: 3000,
+        }
+    }
+
+    /// Draws every rate from `prng`. Each fault is off for about a third of seeds.
+    pub fn swarm(prng: &mut Prng) -> Self {
+        let mut rate = |max_ppm: u32| -> u32 {
+            if prng.chance(333_333) {
+                0
+            } else {
+                prng.below(u64::from(max_ppm) + 1) as u32
+            }
+        };
+        let reset_ppm = rate(20_000);
+        let partition_ppm = rate(50_000);
+        let crash_ppm = rate(30_000);
+        let pause_ppm = rate(30_000);
+        let sync_error_ppm = rate(5_000);
+        let slow_sync_ppm = rate(100_000);
+        let disk_full_ppm = rate(20_000);
+        let clock_jump_ppm = rate(20_000);
+        let latency_min_ms = prng.range_inclusive(0, 5);
+        let latency_max_ms = latency_min_ms + prng.range_inclusive(1, 50);
+        let clock_drift_ppm = prng.range_inclusive(0, 2000) as i64 - 1000;
+        let sync_ms = prng.range_inclusive(1, 10);
+        let request_timeout_ms = prng.range_inclusive(500, 5000);
+        Self {
+            latency_min_ms,
+            latency_max_ms,
+            reset_ppm,
+            partition_ppm,
+            crash_ppm,
+            pause_ppm,
+            sync_error_ppm,
+            slow_sync_ppm,
+            sync_ms,
+            disk_full_ppm,
+            clock_drift_ppm,
+            clock_jump_ppm,
+            request_timeout_ms,
+        }
+    }
+}
+
+impl fmt::Display for FaultSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "latency={}..{}ms reset={}ppm partition={}ppm crash={}ppm pause={}ppm sync_eio={}ppm \
+             slow_sync={}ppm sync={}ms disk_full={}ppm drift={}ppm clock_jump={}ppm timeout={}ms",
+            self.latency_min_ms,
+            self.latency_max_ms,
+            self.reset_ppm,
+            self.partition_ppm,
+            self.crash_ppm,
+            self.pause_ppm,
+            self.sync_error_ppm,
+            self.slow_sync_ppm,
+            self.sync_ms,
+            self.disk_full_ppm,
+            self.clock_drift_ppm,
+            self.clock_jump_ppm,
+            self.request_timeout_ms
+        )
+    }
+}

@@ -1,0 +1,71 @@
+//! `sluice-sim`: run seeds of the deterministic simulator.
+//!
+//! ```text
+//! cargo run -p sluice-sim --release -- --seed 42
+//! cargo run -p sluice-sim --release -- --seeds 0..200 --ticks-max 20000
+//! ```
+//! Each run prints its fault settings, then exactly one line
+//! `seed=N ticks=T events=E faults=F trace=<hex>`; a failure prints the reason, the last events
+//! and the command that reproduces it, and the exit status is 1.
+
+use sluice_sim::engine::Sim;
+use sluice_sim::run::run_seed;
+use std::time::Instant;
+
+fn usage() -> ! {
+    eprintln!("usage: sluice-sim (--seed N | --seeds A..B) [--ticks-max T]   (T: simulated ms, default 20000)");
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut seeds: Option<std::ops::Range<u64>> = None;
+    let mut ticks_max = 20_000u64;
+    while let Some(arg) = args.next() {
+        let value = args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--seed" => {
+                let seed: u64 = value.parse().unwrap_or_else(|_| usage());
+                seeds = Some(seed..seed + 1);
+            }
+            "--seeds" => {
+                let (start, end) = value.split_once("..").unwrap_or_else(|| usage());
+                seeds = Some(
+                    start.parse().unwrap_or_else(|_| usage())
+                        ..end.parse().unwrap_or_else(|_| usage()),
+                );
+            }
+            "--ticks-max" => ticks_max = value.parse().unwrap_or_else(|_| usage()),
+            _ => usage(),
+        }
+    }
+    let seeds = seeds.unwrap_or_else(|| usage());
+    let started = Instant::now();
+    let (mut passed, mut failed, mut events, mut simulated_ms) = (0u64, 0u64, 0u64, 0u64);
+    for seed in seeds {
+        println!("seed={seed} settings: {}", Sim::from_seed(seed).faults);
+        match run_seed(seed, ticks_max) {
+            Ok(summary) => {
+                events += summary.events;
+                simulated_ms += summary.ticks;
+                println!("{summary}");
+                passed += 1;
+            }
+            Err(failure) => {
+                println!("{}", failure.summary);
+                eprintln!("{failure}");
+                failed += 1;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{passed} passed, {failed} failed; {:.0} events/s, simulated/wall time {:.0}x, {:.1} seeds/min",
+        events as f64 / seconds,
+        simulated_ms as f64 / 1000.0 / seconds,
+        (passed + failed) as f64 / seconds * 60.0
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
