@@ -6,7 +6,11 @@ use sluice_core::config::BrokerConfig;
 
 /// Sluice: a Kafka-compatible event-streaming broker.
 #[derive(Parser)]
-#[command(name = "sluice", version, about)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Sluice: a Kafka-compatible event-streaming broker, and Kafka-style tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +20,8 @@ struct Cli {
 enum Command {
     /// Start a broker (single node, controller and broker roles in one process).
     Broker(BrokerArgs),
+    #[command(flatten)]
+    Tool(sluice_runtime::cli::ToolCommand),
 }
 
 #[derive(clap::Args)]
@@ -28,10 +34,15 @@ struct BrokerArgs {
     overrides: Vec<String>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Broker(args) => broker(args),
+        Command::Tool(tool) => sluice_runtime::cli::run(tool),
+    };
+    if let Err(error) = result {
+        eprintln!("{error:#}");
+        std::process::exit(1);
     }
 }
 

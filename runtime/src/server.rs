@@ -59,7 +59,7 @@ pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> an
     let seed = Clock::wall_ms() as u64 ^ u64::from(std::process::id());
     let (mut node, report) =
         Node::open(config.clone(), storage, seed, clock.now(), Clock::wall_ms())
-            .map_err(|error| anyhow::anyhow!("cannot open {}: {error}", data_dir.display()))?;
+            .map_err(|(error, _)| anyhow::anyhow!("cannot open {}: {error}", data_dir.display()))?;
     if !report.clean_shutdown && report.topics > 0 {
         tracing::warn!(
             "previous stop was not clean: recovered {} partition(s) by CRC scan",
