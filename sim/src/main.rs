@@ -59,8 +59,9 @@ fn main() {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    eprintln!("{passed} passed, {failed} failed");
     eprintln!(
-        "{passed} passed, {failed} failed; {:.0} events/s, simulated/wall time {:.0}x, {:.1} seeds/min",
+        "sim figures: {:.0} events/s, simulated/wall time {:.0}x, {:.1} seeds/min",
         events as f64 / seconds,
         simulated_ms as f64 / 1000.0 / seconds,
         (passed + failed) as f64 / seconds * 60.0

@@ -247,6 +247,10 @@ pub struct Node<S: Storage> {
     prng: Prng,
     producers: BTreeMap<TopicPartition, ProducerState>,
     producer_ids: producer_ids::ProducerIds,
+    /// Bumped whenever a high watermark may have moved (a sync completed, or a page-cache
+    /// append); waiting requests are re-examined only then, or when a deadline passes.
+    visibility_changes: u64,
+    visibility_seen: u64,
 }
 
 impl<S: Storage> Node<S> {
@@ -300,6 +304,8 @@ impl<S: Storage> Node<S> {
             prng: Prng::new(seed),
             producers: BTreeMap::new(),
             producer_ids: producer_ids::ProducerIds::default(),
+            visibility_changes: 0,
+            visibility_seen: 0,
         };
         if let Err(error) = node.finish_open(&mut topics) {
             return Err((error, node.storage));
@@ -706,6 +712,7 @@ impl<S: Storage> Node<S> {
             let message = format!("fsync failed, taking the affected logs offline: {error}");
             self.log(LogLevel::Error, message);
         }
+        self.visibility_changes += 1;
         for (partition, request) in in_flight.requests {
             if let Some(log) = self.logs.log_mut(&partition) {
                 // An error takes the log offline; the pending produces then fail below.
@@ -739,27 +746,39 @@ impl<S: Storage> Node<S> {
     /// Answers every waiting produce whose data became durable and every parked fetch that now
     /// has enough data or reached its deadline.
     fn progress(&mut self) {
-        let pending = std::mem::take(&mut self.pending_produces);
-        for mut produce in pending {
-            if self.produce_settled(&mut produce) {
-                let response = Response::Produce(produce.response);
-                self.complete(produce.request, produce.correlation_id, produce.version, response);
-            } else {
-                self.pending_produces.push(produce);
+        let changed = self.visibility_changes != self.visibility_seen;
+        self.visibility_seen = self.visibility_changes;
+        if changed {
+            let pending = std::mem::take(&mut self.pending_produces);
+            for mut produce in pending {
+                if self.produce_settled(&mut produce) {
+                    let response = Response::Produce(produce.response);
+                    self.complete(
+                        produce.request,
+                        produce.correlation_id,
+                        produce.version,
+                        response,
+                    );
+                } else {
+                    self.pending_produces.push(produce);
+                }
             }
         }
-        let parked = std::mem::take(&mut self.parked_fetches);
-        for fetch in parked {
-            let (response, bytes, _) = self.fetch_response(fetch.version, &fetch.fetch);
-            if bytes >= fetch.fetch.min_bytes.max(1) as usize || self.now >= fetch.deadline {
-                self.complete(
-                    fetch.request,
-                    fetch.correlation_id,
-                    fetch.version,
-                    Response::Fetch(response),
-                );
-            } else {
-                self.parked_fetches.push(fetch);
+        let due = self.parked_fetches.iter().any(|fetch| self.now >= fetch.deadline);
+        if changed || due {
+            let parked = std::mem::take(&mut self.parked_fetches);
+            for fetch in parked {
+                if !changed && self.now < fetch.deadline {
+                    self.parked_fetches.push(fetch);
+                    continue;
+                }
+                let (response, bytes, _) = self.fetch_response(fetch.version, &fetch.fetch);
+                if bytes >= fetch.fetch.min_bytes.max(1) as usize || self.now >= fetch.deadline {
+                    let response = Response::Fetch(response);
+                    self.complete(fetch.request, fetch.correlation_id, fetch.version, response);
+                } else {
+                    self.parked_fetches.push(fetch);
+                }
             }
         }
         assert!(self.parked_fetches.len() <= PARKED_FETCHES_MAX);

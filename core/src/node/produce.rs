@@ -62,6 +62,9 @@ impl<S: Storage> Node<S> {
                             .topics
                             .get(&tp.topic)
                             .is_some_and(|topic| topic.config.flush_messages > 1);
+                        if page_cache {
+                            self.visibility_changes += 1;
+                        }
                         if acks == -1 || (acks == 1 && !page_cache) {
                             waits.push((tp, appended.next_offset, topic_index, partition_index));
                         }

@@ -1,0 +1,34 @@
+//! Simulator speed at a fixed load: one node, producers acknowledged at about 1000 produce
+//! requests per simulated second, no faults. Prints events/s and simulated time / wall time.
+//! `cargo bench -p sluice-sim` — a report, not a test.
+
+use sluice_sim::engine::{Sim, Workload};
+use sluice_sim::faults::FaultSettings;
+use sluice_sim::history::Operation;
+use std::time::Instant;
+
+fn main() {
+    let simulated_ms = 30_000;
+    let workload =
+        Workload { partitions: 3, producers: 8, batches_per_producer: 100_000, consumers: 3 };
+    let faults =
+        FaultSettings { latency_min_ms: 1, latency_max_ms: 3, sync_ms: 4, ..FaultSettings::none() };
+    let mut sim = Sim::new(1, faults, workload);
+    let started = Instant::now();
+    sim.run_until(simulated_ms);
+    let wall = started.elapsed().as_secs_f64();
+    let produces = sim
+        .history
+        .operations
+        .iter()
+        .filter(|operation| matches!(operation, Operation::ProduceAcked { .. }))
+        .count();
+    let rate = produces as f64 / (simulated_ms as f64 / 1000.0);
+    println!("simulator: {produces} produce requests acknowledged in {} simulated s ({rate:.0}/simulated s)", simulated_ms / 1000);
+    println!(
+        "simulator: {} events in {wall:.3} s wall: {:.0} events/s, simulated/wall time {:.0}x (target >= 1000x)",
+        sim.events,
+        sim.events as f64 / wall,
+        simulated_ms as f64 / 1000.0 / wall
+    );
+}

@@ -1,0 +1,220 @@
+//! The `sluice` command-line tools against a real broker: Kafka's quickstart, round trip.
+
+use sluice_tests::broker::{run, sluice_binary, Broker};
+
+fn sluice(args: &[&str], stdin: Option<&[u8]>) -> String {
+    run(sluice_binary().to_str().expect("path"), args, stdin)
+}
+
+fn sluice_fails(args: &[&str]) -> String {
+    let output =
+        std::process::Command::new(sluice_binary()).args(args).output().expect("run sluice");
+    assert!(!output.status.success(), "{args:?} should fail");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn topics_producer_consumer_and_configs_round_trip() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &[]);
+    let server = broker.bootstrap();
+    let server = server.as_str();
+    let created = sluice(
+        &[
+            "topics",
+            "--bootstrap-server",
+            server,
+            "--create",
+            "--topic",
+            "quickstart-events",
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "1",
+            "--config",
+            "retention.ms=86400000",
+        ],
+        None,
+    );
+    assert_eq!(created.trim(), "Created topic quickstart-events.");
+    let listed = sluice(&["topics", "--bootstrap-server", server, "--list"], None);
+    assert_eq!(listed.trim(), "quickstart-events");
+    let described = sluice(
+        &["topics", "--bootstrap-server", server, "--describe", "--topic", "quickstart-events"],
+        None,
+    );
+    assert!(described.contains("PartitionCount: 3"), "{described}");
+    assert!(described.contains("retention.ms=86400000"), "{described}");
+    assert_eq!(
+        described.lines().filter(|line| line.contains("Partition: ")).count(),
+        3,
+        "{described}"
+    );
+    // A second create of the same topic is an error naming it.
+    let error = sluice_fails(&[
+        "topics",
+        "--bootstrap-server",
+        server,
+        "--create",
+        "--topic",
+        "quickstart-events",
+    ]);
+    assert!(error.contains("already exists"), "{error}");
+    // Produce keyed lines with compression, then read them back with keys and offsets.
+    let lines = b"k1:first\nk2:second\nk1:third\n";
+    sluice(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            server,
+            "--topic",
+            "quickstart-events",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+            "--compression-codec",
+            "zstd",
+        ],
+        Some(lines),
+    );
+    let consumed = sluice(
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            server,
+            "--topic",
+            "quickstart-events",
+            "--from-beginning",
+            "--max-messages",
+            "3",
+            "--timeout-ms",
+            "10000",
+            "--property",
+            "print.key=true",
+        ],
+        None,
+    );
+    let mut records: Vec<&str> = consumed.lines().collect();
+    records.sort();
+    assert_eq!(records, vec!["k1\tfirst", "k1\tthird", "k2\tsecond"]);
+    // Records of one key keep their order (one partition).
+    let k1: Vec<&str> = consumed.lines().filter(|line| line.starts_with("k1")).collect();
+    assert_eq!(k1, vec!["k1\tfirst", "k1\tthird"]);
+    // Configs: alter, describe, delete.
+    let altered = sluice(
+        &[
+            "configs",
+            "--bootstrap-server",
+            server,
+            "--alter",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "quickstart-events",
+            "--add-config",
+            "retention.bytes=1048576",
+        ],
+        None,
+    );
+    assert!(altered.contains("Completed updating config"), "{altered}");
+    let configs = sluice(
+        &[
+            "configs",
+            "--bootstrap-server",
+            server,
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "quickstart-events",
+        ],
+        None,
+    );
+    assert!(configs.contains("retention.bytes=1048576"), "{configs}");
+    assert!(configs.contains("retention.ms=86400000"), "{configs}");
+    let error = sluice_fails(&[
+        "configs",
+        "--bootstrap-server",
+        server,
+        "--alter",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "quickstart-events",
+        "--add-config",
+        "retention.ms=soon",
+    ]);
+    assert!(error.contains("retention.ms"), "{error}");
+    // More partitions, then delete.
+    sluice(
+        &[
+            "topics",
+            "--bootstrap-server",
+            server,
+            "--alter",
+            "--topic",
+            "quickstart-events",
+            "--partitions",
+            "5",
+        ],
+        None,
+    );
+    let described = sluice(
+        &["topics", "--bootstrap-server", server, "--describe", "--topic", "quickstart-events"],
+        None,
+    );
+    assert!(described.contains("PartitionCount: 5"), "{described}");
+    sluice(
+        &["topics", "--bootstrap-server", server, "--delete", "--topic", "quickstart-events"],
+        None,
+    );
+    assert_eq!(sluice(&["topics", "--bootstrap-server", server, "--list"], None).trim(), "");
+}
+
+#[test]
+fn bad_usage_and_an_absent_broker_get_clear_messages() {
+    let error = sluice_fails(&["topics", "--bootstrap-server", "127.0.0.1:1", "--list"]);
+    assert!(error.contains("127.0.0.1:1"), "{error}");
+    let error = sluice_fails(&["broker", "--override", "no.such.property=1"]);
+    assert!(error.contains("no.such.property"), "{error}");
+    let error = sluice_fails(&["broker", "--override", "num.partitions=many"]);
+    assert!(error.contains("num.partitions"), "{error}");
+    let error = sluice_fails(&["broker", "--config", "/nonexistent/server.properties"]);
+    assert!(error.contains("/nonexistent/server.properties"), "{error}");
+}
+
+#[test]
+fn a_server_properties_file_configures_the_broker() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = sluice_tests::broker::free_port();
+    let config = dir.path().join("server.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "# Kafka-style config\nprocess.roles=broker,controller\nnode.id=1\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\nnum.partitions=4\nnum.network.threads=3\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let mut child = std::process::Command::new(sluice_binary())
+        .args(["broker", "--config", config.to_str().expect("path")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("line");
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    let server = format!("127.0.0.1:{port}");
+    sluice(&["topics", "--bootstrap-server", &server, "--create", "--topic", "four"], None);
+    let described =
+        sluice(&["topics", "--bootstrap-server", &server, "--describe", "--topic", "four"], None);
+    assert!(described.contains("PartitionCount: 4"), "num.partitions from the file: {described}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
