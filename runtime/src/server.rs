@@ -17,12 +17,37 @@ use sluice_core::storage::{StorageError, StorageErrorKind};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Where connections come from: tokio's TCP listener in production, a simulated network's
+/// listener in tests (turmoil), so the same server code runs on both.
+pub trait Listener: Send + 'static {
+    /// A connected stream.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Waits for the next connection; returns it and the peer's address for logs.
+    fn accept(&mut self) -> impl Future<Output = std::io::Result<(Self::Stream, String)>> + Send;
+    /// The address bound, for the "listening" line.
+    fn local_address(&self) -> std::io::Result<String>;
+}
+
+impl Listener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, String)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer.to_string()))
+    }
+
+    fn local_address(&self) -> std::io::Result<String> {
+        self.local_addr().map(|address| address.to_string())
+    }
+}
 
 /// Requests queued from all connections to the node task; a full queue slows readers down.
 const NODE_QUEUE_MAX: usize = 1024;
@@ -50,8 +75,19 @@ impl Clock {
     }
 }
 
-/// Runs the broker until `shutdown` completes, then shuts down cleanly.
+/// Binds the configured listener and runs the broker until `shutdown` completes.
 pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let address = format!("{}:{}", config.listener_host, config.listener_port);
+    let listener = TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
+    serve(listener, config, shutdown).await
+}
+
+/// Runs the broker on `listener` until `shutdown` completes, then shuts down cleanly.
+pub async fn serve<L: Listener>(
+    listener: L,
+    config: BrokerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let data_dir = PathBuf::from(&config.log_dir);
     let storage = FileStorage::new(&data_dir)
         .with_context(|| format!("cannot use the data directory {}", data_dir.display()))?;
@@ -69,10 +105,7 @@ pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> an
     for (partition, reason) in &report.truncated {
         tracing::warn!("{partition}: recovery truncated the log: {reason}");
     }
-    let address = format!("{}:{}", config.listener_host, config.listener_port);
-    let listener =
-        TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
-    let bound = listener.local_addr()?;
+    let bound = listener.local_address()?;
     println!(
         "sluice broker {} listening on {bound} (data in {}, {} topic(s))",
         config.node_id,
@@ -90,7 +123,7 @@ pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> an
         let deadline = node.poll_timeout().map(|at| clock.start + Duration::from_millis(at));
         let sleep = async {
             match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
+                Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
@@ -207,7 +240,7 @@ fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageErr
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, max_frame: usize) {
+async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, max_frame: usize) {
     let mut next = 1u64;
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -218,11 +251,10 @@ async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, max_fra
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
         let connection = ConnectionId(next);
         next += 1;
         tracing::debug!("connection {} from {peer}", connection.0);
-        let (read_half, write_half) = stream.into_split();
+        let (read_half, write_half) = tokio::io::split(stream);
         let (writer, frames) = mpsc::channel(WRITE_QUEUE_MAX);
         tokio::spawn(write_loop(write_half, frames));
         let reader = tokio::spawn(read_loop(read_half, connection, events.clone(), max_frame));
@@ -232,7 +264,7 @@ async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, max_fra
     }
 }
 
-async fn write_loop(mut socket: OwnedWriteHalf, mut frames: mpsc::Receiver<Bytes>) {
+async fn write_loop<S: AsyncWrite>(mut socket: WriteHalf<S>, mut frames: mpsc::Receiver<Bytes>) {
     while let Some(frame) = frames.recv().await {
         if socket.write_all(&frame).await.is_err() {
             return;
@@ -241,8 +273,8 @@ async fn write_loop(mut socket: OwnedWriteHalf, mut frames: mpsc::Receiver<Bytes
     let _ = socket.shutdown().await;
 }
 
-async fn read_loop(
-    mut socket: OwnedReadHalf,
+async fn read_loop<S: AsyncRead>(
+    mut socket: ReadHalf<S>,
     connection: ConnectionId,
     events: mpsc::Sender<Event>,
     max_frame: usize,
@@ -254,8 +286,8 @@ async fn read_loop(
     let _ = events.send(Event::Closed { connection, reason }).await;
 }
 
-async fn read_frames(
-    socket: &mut OwnedReadHalf,
+async fn read_frames<S: AsyncRead>(
+    socket: &mut ReadHalf<S>,
     connection: ConnectionId,
     events: &mpsc::Sender<Event>,
     max_frame: usize,
