@@ -78,7 +78,8 @@ impl Clock {
 /// Binds the configured listener and runs the broker until `shutdown` completes.
 pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let address = format!("{}:{}", config.listener_host, config.listener_port);
-    let listener = TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
+    let listener =
+        TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
     serve(listener, config, shutdown).await
 }
 
