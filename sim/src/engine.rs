@@ -765,6 +765,47 @@ impl Sim {
         }
     }
 
+    /// Scenario: sends one request on a fresh connection straight to the node and returns its
+    /// answer (fetches parked for more data are answered when their wait ends).
+    pub fn request(
+        &mut self,
+        request: sluice_core::protocol::api::Request,
+        version: i16,
+    ) -> Option<sluice_core::protocol::api::Response> {
+        let connection = self.next_connection;
+        self.next_connection += 1;
+        let key = request.api_key();
+        let header = RequestHeader {
+            api_key: key,
+            api_version: version,
+            correlation_id: 1,
+            ..Default::default()
+        };
+        let mut frame = BytesMut::new();
+        encode_request(&header, &request, &mut frame);
+        let (now, wall) = (self.now, self.wall_ms());
+        let node = self.node.as_mut()?;
+        node.handle(
+            now,
+            wall,
+            Input::Request {
+                connection: ConnectionId(connection),
+                body: frame.freeze().slice(4..),
+            },
+        );
+        let mut answer = None;
+        while let Some(output) = node.poll_output() {
+            if let Output::Send { connection: to, frame } = output {
+                if to.0 == connection {
+                    answer = decode_response(key, version, frame.slice(4..))
+                        .ok()
+                        .map(|(_, response)| response);
+                }
+            }
+        }
+        answer
+    }
+
     /// Every record acknowledged so far: (partition, offset, value).
     pub fn acknowledged(&self) -> Vec<(i32, i64, String)> {
         let mut records = Vec::new();
