@@ -67,6 +67,14 @@ pub trait Storage {
     /// Appends `data` at the end of the file, creating it if needed. On `NoSpace` a prefix of
     /// `data` may have been written: the caller truncates back.
     fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError>;
+    /// Appends `parts` one after the other, as one write where the storage can (a vectored
+    /// write on files). Same failure contract as `append`.
+    fn append_parts(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        for part in parts {
+            self.append(path, part)?;
+        }
+        Ok(())
+    }
     /// Up to `len` bytes at `position`; fewer only at the end of the file.
     fn read_at(&mut self, path: &str, position: u64, len: usize) -> Result<Bytes, StorageError>;
     /// Makes everything appended to the file, and its length, durable.

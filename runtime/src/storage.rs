@@ -9,7 +9,7 @@ use sluice_core::limits::OPEN_FILES_MAX;
 use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -131,6 +131,24 @@ impl Storage for FileStorage {
     fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError> {
         let file = self.handle(path, true)?;
         file.write_all(data).map_err(|error| to_storage_error(path, error))
+    }
+
+    fn append_parts(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let file = self.handle(path, true)?;
+        let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part)).collect();
+        let mut remaining = &mut slices[..];
+        while !remaining.is_empty() {
+            match file.write_vectored(remaining) {
+                Ok(0) => {
+                    let error = io::Error::new(io::ErrorKind::WriteZero, "write returned 0");
+                    return Err(to_storage_error(path, error));
+                }
+                Ok(written) => IoSlice::advance_slices(&mut remaining, written),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(to_storage_error(path, error)),
+            }
+        }
+        Ok(())
     }
 
     fn read_at(&mut self, path: &str, position: u64, len: usize) -> Result<Bytes, StorageError> {

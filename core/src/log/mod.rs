@@ -663,12 +663,31 @@ impl Log {
         wall_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.check_online()?;
+        let header = record_batch::validate(batch).map_err(LogError::InvalidBatch)?;
+        let info = self.append_validated(storage, &header, batch, leader_epoch, wall_ms)?;
+        record_batch::set_base_offset(batch, info.base_offset);
+        record_batch::set_partition_leader_epoch(batch, leader_epoch);
+        Ok(info)
+    }
+
+    /// Appends a batch the caller has already validated (`header` is its parsed header),
+    /// without copying it: a patched copy of its 61-byte header (offset and epoch) and the
+    /// rest of the batch, as it arrived, go to storage in one vectored write.
+    pub fn append_validated<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        header: &BatchHeader,
+        batch: &[u8],
+        leader_epoch: i32,
+        wall_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_online()?;
         assert!(leader_epoch >= 0, "a leader appends with its epoch");
         assert!(
             self.leader_epochs.last().is_none_or(|&(latest, _)| leader_epoch >= latest),
             "leader epochs never go backwards"
         );
-        let header = record_batch::validate(batch).map_err(LogError::InvalidBatch)?;
+        assert_eq!(batch.len(), header.size_bytes(), "the header is this batch's");
         if header.size_bytes() > self.config.segment_bytes as usize {
             return Err(LogError::BatchTooLarge {
                 size_bytes: header.size_bytes(),
@@ -676,11 +695,13 @@ impl Log {
             });
         }
         let base_offset = self.log_end_offset();
-        if self.should_roll(&header, base_offset, wall_ms) {
+        if self.should_roll(header, base_offset, wall_ms) {
             self.roll(storage, base_offset, wall_ms)?;
         }
-        record_batch::set_base_offset(batch, base_offset);
-        record_batch::set_partition_leader_epoch(batch, leader_epoch);
+        let mut patched = [0u8; BATCH_HEADER_BYTES];
+        patched.copy_from_slice(&batch[..BATCH_HEADER_BYTES]);
+        record_batch::set_base_offset(&mut patched, base_offset);
+        record_batch::set_partition_leader_epoch(&mut patched, leader_epoch);
         // A new epoch is checkpointed before its first batch is written, so recovery can check
         // every batch's epoch (a field the CRC does not cover) against the checkpoint.
         if self.leader_epochs.last().is_none_or(|&(latest, _)| leader_epoch > latest) {
@@ -694,7 +715,8 @@ impl Log {
         }
         let active = self.segments.back().expect("active");
         let position = active.size_bytes;
-        if let Err(error) = storage.append(&active.log_path, batch) {
+        let parts: [&[u8]; 2] = [&patched, &batch[BATCH_HEADER_BYTES..]];
+        if let Err(error) = storage.append_parts(&active.log_path, &parts) {
             // Leave no partial batch behind; if even that fails, the log cannot be trusted.
             if let Err(undo) = storage.truncate(&active.log_path, u64::from(position)) {
                 return self.fail(undo);
@@ -707,13 +729,13 @@ impl Log {
         if !self.unsynced_files.contains(&active.log_path) {
             self.unsynced_files.insert(active.log_path.clone());
         }
-        let patched = BatchHeader { base_offset, partition_leader_epoch: leader_epoch, ..header };
+        let stored = BatchHeader { base_offset, partition_leader_epoch: leader_epoch, ..*header };
         let interval = self.config.index_interval_bytes;
-        self.segments.back_mut().expect("active").on_batch(position, &patched, interval);
-        assert_eq!(self.log_end_offset(), patched.next_offset());
+        self.segments.back_mut().expect("active").on_batch(position, &stored, interval);
+        assert_eq!(self.log_end_offset(), stored.next_offset());
         Ok(AppendInfo {
             base_offset,
-            last_offset: patched.last_offset(),
+            last_offset: stored.last_offset(),
             log_append_time_ms: wall_ms,
         })
     }

@@ -137,8 +137,7 @@ impl<S: Storage> Node<S> {
         }
         let batches = self.split_batches(tp, records)?;
         let mut appended: Option<Appended> = None;
-        for mut batch in batches {
-            let header = BatchHeader::parse(&batch).map_err(|error| error.error_code())?;
+        for (header, batch) in batches {
             let state = self.producers.get(tp);
             let base_offset = match state
                 .map_or(SequenceCheck::Append, |state| state.check(&header))
@@ -161,7 +160,8 @@ impl<S: Storage> Node<S> {
                 }
                 SequenceCheck::Append => {
                     let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-                    match log.append(&mut self.storage, &mut batch, 0, self.wall_ms) {
+                    match log.append_validated(&mut self.storage, &header, &batch, 0, self.wall_ms)
+                    {
                         Ok(info) => {
                             let stored = BatchHeader { base_offset: info.base_offset, ..header };
                             self.producers.entry(tp.clone()).or_default().record(&stored);
@@ -185,15 +185,22 @@ impl<S: Storage> Node<S> {
         appended.ok_or(ErrorCode::InvalidRecord)
     }
 
-    /// Splits a records field into v2 batches, each validated deeply; legacy message sets are
-    /// up-converted to one v2 batch first. Any bad batch refuses the whole field.
+    /// Splits a records field into v2 batches, each validated deeply once (the log stores them
+    /// without checking again), as slices of the request: no batch is copied. Legacy message
+    /// sets are up-converted to one v2 batch first. Any bad batch refuses the whole field.
     fn split_batches(
         &mut self,
         tp: &TopicPartition,
         records: Bytes,
-    ) -> Result<Vec<Vec<u8>>, ErrorCode> {
+    ) -> Result<Vec<(BatchHeader, Bytes)>, ErrorCode> {
         if legacy::is_legacy(&records) {
-            return match legacy::upconvert(records, BATCH_DECOMPRESSED_BYTES_MAX) {
+            let converted = legacy::upconvert(records, BATCH_DECOMPRESSED_BYTES_MAX)
+                .map(Bytes::from)
+                .and_then(|batch| {
+                    record_batch::validate_deep(&batch, BATCH_DECOMPRESSED_BYTES_MAX)
+                        .map(|header| (header, batch))
+                });
+            return match converted {
                 Ok(batch) => Ok(vec![batch]),
                 Err(error) => {
                     self.log(LogLevel::Warn, format!("{tp}: legacy message set refused: {error}"));
@@ -212,11 +219,11 @@ impl<S: Storage> Node<S> {
                     available: records.len() - position,
                 })?;
                 record_batch::validate_deep(&records[position..end], BATCH_DECOMPRESSED_BYTES_MAX)
-                    .map(|_| end)
+                    .map(|header| (header, end))
             });
             match checked {
-                Ok(end) => {
-                    batches.push(records[position..end].to_vec());
+                Ok((header, end)) => {
+                    batches.push((header, records.slice(position..end)));
                     position = end;
                 }
                 Err(error) => {
