@@ -594,3 +594,65 @@ fn idempotent_producers_get_ids_and_retries_are_appended_once() {
     let Response::InitProducerId(init) = restarted.response(&outputs[0]).2 else { panic!() };
     assert_eq!(init.producer_id, 1000, "the next persisted block");
 }
+
+#[test]
+fn alter_configs_replaces_overrides_and_refuses_other_resources() {
+    use sluice_core::protocol::api::alter_configs::{
+        AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,
+    };
+    use sluice_core::protocol::api::describe_configs::{
+        DescribeConfigsRequest, DescribeConfigsRequestResource,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("cfg", 1);
+    let resource = |resource_type: i8, name: &str, value: &str| AlterConfigsRequestResource {
+        resource_type,
+        resource_name: StrBytes::from_string(name.into()),
+        configs: vec![AlterConfigsRequestConfig {
+            name: StrBytes::from_static("retention.ms"),
+            value: Some(StrBytes::from_string(value.into())),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let request = AlterConfigsRequest {
+        resources: vec![
+            resource(2, "cfg", "5000"),
+            resource(4, "1", "5000"),
+            resource(2, "cfg", "soon"),
+            resource(2, "nope", "1"),
+        ],
+        ..Default::default()
+    };
+    harness.send(A, 2, Request::AlterConfigs(request));
+    let outputs = harness.outputs();
+    let Response::AlterConfigs(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.responses.iter().map(|resource| resource.error_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            0,
+            ErrorCode::InvalidRequest.code(),
+            ErrorCode::InvalidConfig.code(),
+            ErrorCode::UnknownTopicOrPartition.code()
+        ]
+    );
+    let describe = DescribeConfigsRequest {
+        resources: vec![DescribeConfigsRequestResource {
+            resource_type: 2,
+            resource_name: StrBytes::from_static("cfg"),
+            configuration_keys: Some(vec![StrBytes::from_static("retention.ms")]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 4, Request::DescribeConfigs(describe));
+    let outputs = harness.outputs();
+    let Response::DescribeConfigs(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let config = &response.results[0].configs[0];
+    assert_eq!(
+        (config.name.as_str(), config.value.as_ref().map(|value| value.as_str())),
+        ("retention.ms", Some("5000"))
+    );
+    assert_eq!(config.config_source, 1, "a dynamic topic config");
+}

@@ -632,6 +632,26 @@ impl<S: Storage> Node<S> {
         Ok(())
     }
 
+    /// Alters one config resource (only topics can be altered) and returns the error code and
+    /// message for its response entry.
+    fn alter_resource(
+        &mut self,
+        resource_type: i8,
+        name: &str,
+        validate_only: bool,
+        edit: impl FnOnce(&TopicConfig, &TopicConfig) -> Result<TopicConfig, (ErrorCode, String)>,
+    ) -> (i16, Option<StrBytes>) {
+        let result = if resource_type == RESOURCE_TOPIC {
+            self.update_topic_config(name, validate_only, edit)
+        } else {
+            Err((ErrorCode::InvalidRequest, "Only topic configs can be altered.".to_string()))
+        };
+        match result {
+            Ok(()) => (0, None),
+            Err((code, message)) => (code.code(), Some(text(message))),
+        }
+    }
+
     pub(super) fn handle_alter_configs(
         &mut self,
         request: AlterConfigsRequest,
@@ -646,24 +666,22 @@ impl<S: Storage> Node<S> {
                     config.value.as_ref().map(|value| (config.name.to_string(), value.to_string()))
                 })
                 .collect();
-            let result = if resource.resource_type == RESOURCE_TOPIC {
-                self.update_topic_config(&name, request.validate_only, |_, defaults| {
+            let (error_code, error_message) = self.alter_resource(
+                resource.resource_type,
+                &name,
+                request.validate_only,
+                |_, defaults| {
                     TopicConfig::from_overrides(defaults, &pairs)
                         .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
-                })
-            } else {
-                Err((ErrorCode::InvalidRequest, "Only topic configs can be altered.".to_string()))
-            };
-            let mut answer = AlterConfigsResponseResource {
+                },
+            );
+            response.responses.push(AlterConfigsResponseResource {
+                error_code,
+                error_message,
                 resource_type: resource.resource_type,
                 resource_name: resource.resource_name,
                 ..Default::default()
-            };
-            if let Err((code, message)) = result {
-                answer.error_code = code.code();
-                answer.error_message = Some(text(message));
-            }
-            response.responses.push(answer);
+            });
         }
         response
     }
@@ -686,8 +704,12 @@ impl<S: Storage> Node<S> {
                     )
                 })
                 .collect();
-            let result = if resource.resource_type == RESOURCE_TOPIC {
-                self.update_topic_config(&name, request.validate_only, |current, defaults| {
+            let validate_only = request.validate_only;
+            let (error_code, error_message) = self.alter_resource(
+                resource.resource_type,
+                &name,
+                validate_only,
+                |current, defaults| {
                     let mut updated = current.clone();
                     for (key, operation, value) in &operations {
                         let applied = match (operation, value) {
@@ -709,20 +731,15 @@ impl<S: Storage> Node<S> {
                         applied.map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))?;
                     }
                     Ok(updated)
-                })
-            } else {
-                Err((ErrorCode::InvalidRequest, "Only topic configs can be altered.".to_string()))
-            };
-            let mut answer = IncrementalAlterConfigsResponseResource {
+                },
+            );
+            response.responses.push(IncrementalAlterConfigsResponseResource {
+                error_code,
+                error_message,
                 resource_type: resource.resource_type,
                 resource_name: resource.resource_name,
                 ..Default::default()
-            };
-            if let Err((code, message)) = result {
-                answer.error_code = code.code();
-                answer.error_message = Some(text(message));
-            }
-            response.responses.push(answer);
+            });
         }
         response
     }
