@@ -11,10 +11,12 @@
 //! - [`protocol`]: Kafka error codes and the zero-copy v2 record-batch view.
 //! - [`log`]: the partition log — segments, indexes, recovery, retention, checkpoints.
 //! - [`config`]: broker and topic settings with Kafka's names.
+//! - [`group`]: the classic consumer-group coordinator and committed offsets.
 //! - [`node`]: the broker node — request dispatch, group commit, long-poll fetch.
 //! - [`prng`]: the seeded generator everything random draws from.
 
 pub mod config;
+pub mod group;
 pub mod limits;
 pub mod log;
 pub mod node;

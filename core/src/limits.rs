@@ -90,3 +90,13 @@ pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
 /// Idempotent producers tracked per partition; the least recently used is forgotten beyond.
 pub const PRODUCERS_PER_PARTITION_MAX: usize = 100_000;
+
+/// Consumer groups one coordinator holds (including groups kept only for their offsets).
+pub const GROUPS_MAX: usize = 10_000;
+
+/// Members (joined or waiting to rejoin with an assigned id) one consumer group may have;
+/// Kafka's `group.max.size` is unbounded by default. A join beyond gets GROUP_MAX_SIZE_REACHED.
+pub const GROUP_MEMBERS_MAX: usize = 1_000;
+
+/// Committed offsets (topic-partitions) one consumer group may hold.
+pub const OFFSETS_PER_GROUP_MAX: usize = 100_000;
