@@ -204,14 +204,27 @@ async fn drain(
                 }
             }
             Output::Sync { id, files } => {
+                // One blocking task per file: the files of one group commit sync in parallel,
+                // so eight partitions cost about one fsync of wall time, not eight.
                 let root = root.to_path_buf();
                 let events = events.clone();
                 tokio::spawn(async move {
-                    let result = tokio::task::spawn_blocking(move || sync_files(&root, &files))
-                        .await
-                        .unwrap_or_else(|error| {
+                    let tasks: Vec<_> = files
+                        .into_iter()
+                        .map(|file| {
+                            let root = root.clone();
+                            tokio::task::spawn_blocking(move || sync_files(&root, &[file]))
+                        })
+                        .collect();
+                    let mut result = Ok(());
+                    for task in tasks {
+                        let outcome = task.await.unwrap_or_else(|error| {
                             Err(StorageError::new(StorageErrorKind::Io, "", error.to_string()))
                         });
+                        if result.is_ok() {
+                            result = outcome;
+                        }
+                    }
                     let _ = events.send(Event::Synced { id, result }).await;
                 });
             }

@@ -7,6 +7,7 @@
 pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
+pub mod perf;
 pub mod topics;
 
 use anyhow::bail;
@@ -24,6 +25,9 @@ pub enum ToolCommand {
     ConsoleConsumer(console_consumer::ConsoleConsumerArgs),
     /// Describe or change the dynamic configs of topics (like kafka-configs).
     Configs(configs::ConfigsArgs),
+    /// Load generators and raw machine limits (like kafka-producer-perf-test).
+    #[command(subcommand)]
+    Perf(perf::PerfCommand),
 }
 
 /// Runs one tool to completion.
@@ -33,6 +37,7 @@ pub fn run(command: ToolCommand) -> anyhow::Result<()> {
         ToolCommand::ConsoleProducer(args) => console_producer::run(args),
         ToolCommand::ConsoleConsumer(args) => console_consumer::run(args),
         ToolCommand::Configs(args) => configs::run(args),
+        ToolCommand::Perf(command) => perf::run(command),
     }
 }
 
