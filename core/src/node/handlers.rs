@@ -109,6 +109,7 @@ impl<S: Storage> Node<S> {
             }
             let topic = self.topics.get(&name).expect("exists or was created");
             topic_response.topic_id = topic.id;
+            topic_response.is_internal = name == super::groups::OFFSETS_TOPIC;
             for index in 0..topic.partitions {
                 topic_response.partitions.push(MetadataResponsePartition {
                     partition_index: index,

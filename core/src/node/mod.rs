@@ -23,6 +23,7 @@
 //! - A failed sync takes the log offline; nothing it covered is ever acknowledged.
 
 mod fetch;
+mod groups;
 mod handlers;
 mod produce;
 mod producer_ids;
@@ -130,6 +131,15 @@ pub const ADVERTISED: &[(i16, i16, i16)] = &[
     (1, 4, 12), // Fetch (13+ needs topic ids in fetch sessions)
     (2, 0, 7),  // ListOffsets
     (3, 0, 12), // Metadata
+    (8, 2, 9),  // OffsetCommit
+    (9, 1, 9),  // OffsetFetch
+    (10, 0, 6), // FindCoordinator
+    (11, 0, 7), // JoinGroup
+    (12, 0, 4), // Heartbeat
+    (13, 0, 5), // LeaveGroup
+    (14, 0, 5), // SyncGroup
+    (15, 0, 5), // DescribeGroups
+    (16, 0, 5), // ListGroups
     (18, 0, 4), // ApiVersions
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
@@ -139,7 +149,9 @@ pub const ADVERTISED: &[(i16, i16, i16)] = &[
     (32, 0, 4), // DescribeConfigs
     (33, 0, 2), // AlterConfigs
     (37, 0, 3), // CreatePartitions
+    (42, 0, 2), // DeleteGroups
     (44, 0, 1), // IncrementalAlterConfigs
+    (47, 0, 0), // OffsetDelete
     (60, 0, 1), // DescribeCluster
 ];
 
@@ -251,6 +263,8 @@ pub struct Node<S: Storage> {
     /// append); waiting requests are re-examined only then, or when a deadline passes.
     visibility_changes: u64,
     visibility_seen: u64,
+    groups: crate::group::GroupCoordinator<groups::GroupWaiter>,
+    pending_durable: Vec<groups::PendingDurable>,
 }
 
 impl<S: Storage> Node<S> {
@@ -306,6 +320,8 @@ impl<S: Storage> Node<S> {
             producer_ids: producer_ids::ProducerIds::default(),
             visibility_changes: 0,
             visibility_seen: 0,
+            groups: crate::group::GroupCoordinator::new(crate::group::GroupConfig::default()),
+            pending_durable: Vec::new(),
         };
         if let Err(error) = node.finish_open(&mut topics) {
             return Err((error, node.storage));
@@ -325,7 +341,8 @@ impl<S: Storage> Node<S> {
             .save(&mut self.storage)
             .map_err(|error| format!("cannot write the topic registry: {error}"))?;
         self.rebuild_producer_state()
-            .map_err(|error| format!("cannot rebuild producer state: {error}"))
+            .map_err(|error| format!("cannot rebuild producer state: {error}"))?;
+        self.replay_groups().map_err(|error| format!("cannot reload consumer groups: {error}"))
     }
 
     /// Partition directories with no registry entry (a crash between creating a topic's logs
@@ -464,14 +481,19 @@ impl<S: Storage> Node<S> {
     /// When to feed `Input::Timer` next.
     pub fn poll_timeout(&self) -> Option<u64> {
         let parked = self.parked_fetches.iter().map(|fetch| fetch.deadline).min();
-        let periodic = self.next_checkpoint_at.min(self.next_retention_at);
+        let mut periodic = self.next_checkpoint_at.min(self.next_retention_at);
+        if let Some(group_deadline) = self.groups.poll_timeout() {
+            periodic = periodic.min(group_deadline.max(self.now));
+        }
         Some(parked.map_or(periodic, |deadline| deadline.min(periodic)))
     }
 
     /// Whether a sync is in flight or responses are still waiting: a clean shutdown waits
     /// until this is false (feeding sync completions) before calling `close`.
     pub fn is_busy(&self) -> bool {
-        self.sync_in_flight.is_some() || !self.pending_produces.is_empty()
+        self.sync_in_flight.is_some()
+            || !self.pending_produces.is_empty()
+            || !self.pending_durable.is_empty()
     }
 
     /// Clean shutdown: answers parked fetches with what they have, syncs every log, writes the
@@ -544,7 +566,9 @@ impl<S: Storage> Node<S> {
         let slots = self.connections.get_mut(&connection).expect("inserted above");
         slots.push_back(Slot { sequence, state: SlotState::Waiting });
         let request = RequestRef { connection, sequence };
-        match self.dispatch(request, correlation_id, version, decoded.request) {
+        let client_id =
+            decoded.header.client_id.as_ref().map_or(String::new(), |id| id.to_string());
+        match self.dispatch(request, correlation_id, version, client_id, decoded.request) {
             Reply::Now(response) => self.complete(request, correlation_id, version, response),
             Reply::Silent => self.fill(request, SlotState::Silent),
             Reply::Later => {}
@@ -578,9 +602,23 @@ impl<S: Storage> Node<S> {
         request: RequestRef,
         correlation_id: i32,
         version: i16,
+        client_id: String,
         body: Request,
     ) -> Reply {
         match body {
+            Request::FindCoordinator(_)
+            | Request::JoinGroup(_)
+            | Request::SyncGroup(_)
+            | Request::Heartbeat(_)
+            | Request::LeaveGroup(_)
+            | Request::OffsetCommit(_)
+            | Request::OffsetFetch(_)
+            | Request::ListGroups(_)
+            | Request::DescribeGroups(_)
+            | Request::DeleteGroups(_)
+            | Request::OffsetDelete(_) => {
+                self.handle_group(request, correlation_id, version, client_id, body)
+            }
             Request::ApiVersions(_) => Reply::Now(Response::ApiVersions(ApiVersionsResponse {
                 api_keys: advertised_api_keys(),
                 ..Default::default()
@@ -722,6 +760,10 @@ impl<S: Storage> Node<S> {
     }
 
     fn on_timer(&mut self) {
+        if self.groups.poll_timeout().is_some_and(|deadline| deadline <= self.now) {
+            self.groups.handle_timeout(self.now);
+            self.flush_groups(None);
+        }
         if self.now >= self.next_checkpoint_at {
             self.next_checkpoint_at =
                 self.now + self.config.log_flush_offset_checkpoint_interval_ms.max(1) as u64;
@@ -748,6 +790,15 @@ impl<S: Storage> Node<S> {
     fn progress(&mut self) {
         let changed = self.visibility_changes != self.visibility_seen;
         self.visibility_seen = self.visibility_changes;
+        if changed {
+            for mut pending in std::mem::take(&mut self.pending_durable) {
+                if self.durable_settled(&mut pending) {
+                    self.answer_groups(pending);
+                } else {
+                    self.pending_durable.push(pending);
+                }
+            }
+        }
         if changed {
             let pending = std::mem::take(&mut self.pending_produces);
             for mut produce in pending {

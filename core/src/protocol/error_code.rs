@@ -20,6 +20,8 @@ pub enum ErrorCode {
     NotLeaderOrFollower = 6,
     /// The batch is larger than the topic or broker allows.
     MessageTooLarge = 10,
+    /// The coordinator is not available (no transaction coordinator yet).
+    CoordinatorNotAvailable = 15,
     /// The request contained a topic name that is not valid.
     InvalidTopicException = 17,
     /// The request is larger than the server accepts.

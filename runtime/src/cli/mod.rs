@@ -111,7 +111,7 @@ mod tests {
         Cli::command().debug_assert();
         let names: Vec<String> =
             Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
-        assert_eq!(names, ["topics", "console-producer", "console-consumer", "configs"]);
+        assert_eq!(names, ["topics", "console-producer", "console-consumer", "configs", "perf"]);
         for sub in Cli::command().get_subcommands() {
             assert!(sub.get_about().is_some(), "{} has an about line", sub.get_name());
         }

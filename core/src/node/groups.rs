@@ -1,0 +1,336 @@
+//! Consumer groups in the Node: the coordinator (crate::group) decides; this file stores its
+//! records in `__consumer_offsets`, answers only once they are durable (an acknowledged offset
+//! commit is never lost), rebuilds it from that topic on start, and drives its timers.
+
+use super::topics::Topic;
+use super::{LogLevel, Node, Reply, RequestRef};
+use crate::config::TopicConfig;
+use crate::group::{GroupResponse, JoinContext, OffsetsRecord};
+use crate::limits::{BATCH_HEADER_BYTES, READ_BYTES_MAX};
+use crate::log::TopicPartition;
+use crate::protocol::api::find_coordinator::{
+    FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator,
+};
+use crate::protocol::api::{Request, Response};
+use crate::protocol::record_batch::{
+    self, build_batch, BatchHeader, BatchOptions, NewRecord, Records,
+};
+use crate::protocol::wire::StrBytes;
+use crate::protocol::ErrorCode;
+use crate::storage::Storage;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// The internal topic holding committed offsets and group metadata.
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Who is waiting for a group answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct GroupWaiter {
+    pub(crate) request: RequestRef,
+    pub(crate) correlation_id: i32,
+    pub(crate) version: i16,
+}
+
+/// Answers held until the records appended with them are durable.
+pub(crate) struct PendingDurable {
+    pub(crate) answers: Vec<(GroupWaiter, Response)>,
+    pub(crate) waits: Vec<(TopicPartition, i64)>,
+    pub(crate) failed: bool,
+}
+
+impl<S: Storage> Node<S> {
+    /// Creates `__consumer_offsets` (compacted) the first time a group needs it.
+    fn ensure_offsets_topic(&mut self) -> Result<(), ErrorCode> {
+        if self.topics.get(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let mut config = self.config.topic_defaults.clone();
+        config.set("cleanup.policy", "compact").expect("a valid policy");
+        let partitions = self.groups.config().offsets_topic_partitions;
+        self.create_internal_topic(OFFSETS_TOPIC, partitions, config)
+    }
+
+    fn create_internal_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<(), ErrorCode> {
+        let id = self.new_topic_id();
+        let log_config = config.log;
+        self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
+        for index in 0..partitions {
+            let partition = TopicPartition::new(name, index);
+            if let Err(error) =
+                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
+            {
+                self.log(LogLevel::Error, format!("cannot create {partition}: {error}"));
+                self.topics.remove(name);
+                return Err(ErrorCode::KafkaStorageError);
+            }
+        }
+        self.topics.save(&mut self.storage).map_err(|_| ErrorCode::KafkaStorageError)
+    }
+
+    /// Feeds every stored group record to the coordinator, in offset order (on start).
+    pub(super) fn replay_groups(&mut self) -> Result<(), String> {
+        let Some(topic) = self.topics.get(OFFSETS_TOPIC) else { return Ok(()) };
+        for index in 0..topic.partitions {
+            let partition = TopicPartition::new(OFFSETS_TOPIC, index);
+            let Some(log) = self.logs.log_mut(&partition) else { continue };
+            let mut offset = log.log_start_offset();
+            loop {
+                let end = log.log_end_offset();
+                let read = log
+                    .read(&mut self.storage, offset, READ_BYTES_MAX, end)
+                    .map_err(|error| error.to_string())?;
+                if read.bytes.is_empty() {
+                    break;
+                }
+                let mut at = 0;
+                while at < read.bytes.len() {
+                    let header =
+                        BatchHeader::parse(&read.bytes[at..]).map_err(|error| error.to_string())?;
+                    let end_at = at + header.size_bytes();
+                    let records = record_batch::records_section(
+                        &header,
+                        &read.bytes[at..end_at],
+                        READ_BYTES_MAX,
+                    )
+                    .map_err(|error| error.to_string())?;
+                    for record in Records::new(&header, &records) {
+                        let record = record.map_err(|error| error.to_string())?;
+                        if let Some(key) = record.key {
+                            if let Err(error) = self.groups.replay(key, record.value) {
+                                self.outputs.push_back(super::Output::Log {
+                                    level: LogLevel::Warn,
+                                    message: format!(
+                                        "{partition}: skipping a group record: {error:?}"
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                    offset = header.next_offset();
+                    at = end_at;
+                }
+            }
+        }
+        self.groups.load_complete(self.now);
+        Ok(())
+    }
+
+    fn find_coordinator(
+        &self,
+        version: i16,
+        request: FindCoordinatorRequest,
+    ) -> FindCoordinatorResponse {
+        let host = StrBytes::from_string(self.config.advertised_host.clone());
+        let port = i32::from(self.config.advertised_port);
+        // Key type 1 is a transactional id: no transaction coordinator exists yet.
+        let error =
+            if request.key_type == 0 { 0 } else { ErrorCode::CoordinatorNotAvailable.code() };
+        let mut response = FindCoordinatorResponse::default();
+        if version < 4 {
+            response.error_code = error;
+            if error == 0 {
+                response.node_id = self.config.node_id;
+                response.host = host;
+                response.port = port;
+            } else {
+                response.node_id = -1;
+            }
+            return response;
+        }
+        for key in request.coordinator_keys {
+            response.coordinators.push(FindCoordinatorResponseCoordinator {
+                key,
+                node_id: if error == 0 { self.config.node_id } else { -1 },
+                host: if error == 0 { host.clone() } else { StrBytes::default() },
+                port: if error == 0 { port } else { -1 },
+                error_code: error,
+                ..Default::default()
+            });
+        }
+        response
+    }
+
+    /// Handles a group API request.
+    pub(super) fn handle_group(
+        &mut self,
+        request: RequestRef,
+        correlation_id: i32,
+        version: i16,
+        client_id: String,
+        body: Request,
+    ) -> Reply {
+        if let Request::FindCoordinator(body) = body {
+            if body.key_type == 0 && self.ensure_offsets_topic().is_err() {
+                let mut response = FindCoordinatorResponse {
+                    error_code: ErrorCode::CoordinatorNotAvailable.code(),
+                    node_id: -1,
+                    ..Default::default()
+                };
+                response.coordinators = body
+                    .coordinator_keys
+                    .iter()
+                    .map(|key| FindCoordinatorResponseCoordinator {
+                        key: key.clone(),
+                        node_id: -1,
+                        port: -1,
+                        error_code: ErrorCode::CoordinatorNotAvailable.code(),
+                        ..Default::default()
+                    })
+                    .collect();
+                return Reply::Now(Response::FindCoordinator(response));
+            }
+            return Reply::Now(Response::FindCoordinator(self.find_coordinator(version, body)));
+        }
+        if self.ensure_offsets_topic().is_err() {
+            self.log(
+                LogLevel::Error,
+                "cannot create __consumer_offsets; group request refused".into(),
+            );
+        }
+        let waiter = GroupWaiter { request, correlation_id, version };
+        let (now, wall_ms) = (self.now, self.wall_ms);
+        let immediate = match body {
+            Request::JoinGroup(body) => {
+                let context =
+                    JoinContext { version, client_id, client_host: "/127.0.0.1".to_string() };
+                match self.groups.join_group(now, waiter.clone(), &context, &body) {
+                    crate::group::Reply::Now(response) => Some(Response::JoinGroup(response)),
+                    crate::group::Reply::Deferred => None,
+                }
+            }
+            Request::SyncGroup(body) => match self.groups.sync_group(now, waiter.clone(), &body) {
+                crate::group::Reply::Now(response) => Some(Response::SyncGroup(response)),
+                crate::group::Reply::Deferred => None,
+            },
+            Request::Heartbeat(body) => {
+                Some(Response::Heartbeat(self.groups.heartbeat(now, &body)))
+            }
+            Request::LeaveGroup(body) => {
+                Some(Response::LeaveGroup(self.groups.leave_group(now, version, &body)))
+            }
+            Request::OffsetCommit(body) => {
+                Some(Response::OffsetCommit(self.groups.offset_commit(now, wall_ms, &body)))
+            }
+            Request::OffsetFetch(body) => {
+                Some(Response::OffsetFetch(self.groups.offset_fetch(now, version, &body)))
+            }
+            Request::ListGroups(body) => Some(Response::ListGroups(self.groups.list_groups(&body))),
+            Request::DescribeGroups(body) => {
+                Some(Response::DescribeGroups(self.groups.describe_groups(version, &body)))
+            }
+            Request::DeleteGroups(body) => {
+                Some(Response::DeleteGroups(self.groups.delete_groups(now, &body)))
+            }
+            Request::OffsetDelete(body) => {
+                Some(Response::OffsetDelete(self.groups.offset_delete(now, &body)))
+            }
+            other => unreachable!("key {} is not a group API", other.api_key()),
+        };
+        // flush_groups answers now, or once the records stored with the answer are durable;
+        // a deferred JoinGroup/SyncGroup answer comes out of a later flush.
+        self.flush_groups(immediate.map(|response| (waiter, response)));
+        Reply::Later
+    }
+
+    /// Appends the coordinator's records, collects its completed answers (and `immediate`),
+    /// and sends them — at once if nothing was appended, otherwise once the appends are durable.
+    pub(super) fn flush_groups(&mut self, immediate: Option<(GroupWaiter, Response)>) {
+        let mut by_partition: BTreeMap<i32, Vec<OffsetsRecord>> = BTreeMap::new();
+        while let Some(record) = self.groups.poll_record() {
+            by_partition.entry(record.partition).or_default().push(record);
+        }
+        let mut waits = Vec::new();
+        let mut failed = false;
+        for (partition, records) in by_partition {
+            let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+            match self.append_group_records(&tp, &records) {
+                Ok(next_offset) => waits.push((tp, next_offset)),
+                Err(error) => {
+                    self.log(LogLevel::Error, format!("{tp}: cannot store group records: {error}"));
+                    failed = true;
+                }
+            }
+        }
+        let mut answers = Vec::new();
+        while let Some((waiter, response)) = self.groups.poll_completed() {
+            let response = match response {
+                GroupResponse::JoinGroup(response) => Response::JoinGroup(response),
+                GroupResponse::SyncGroup(response) => Response::SyncGroup(response),
+            };
+            answers.push((waiter, response));
+        }
+        answers.extend(immediate);
+        if answers.is_empty() && waits.is_empty() {
+            return;
+        }
+        let mut pending = PendingDurable { answers, waits, failed };
+        if self.durable_settled(&mut pending) {
+            self.answer_groups(pending);
+        } else {
+            self.pending_durable.push(pending);
+        }
+    }
+
+    fn append_group_records(
+        &mut self,
+        tp: &TopicPartition,
+        records: &[OffsetsRecord],
+    ) -> Result<i64, String> {
+        let list: Vec<NewRecord<'_>> = records
+            .iter()
+            .map(|record| NewRecord {
+                key: Some(&record.key),
+                value: record.value.as_deref(),
+                headers: Vec::new(),
+                timestamp_ms: self.wall_ms,
+            })
+            .collect();
+        let batch = Bytes::from(build_batch(&list, BatchOptions::default()));
+        let header = record_batch::validate(&batch).map_err(|error| error.to_string())?;
+        assert!(batch.len() >= BATCH_HEADER_BYTES);
+        let log = self.logs.log_mut(tp).ok_or_else(|| "no such partition".to_string())?;
+        let info = log
+            .append_validated(&mut self.storage, &header, &batch, 0, self.wall_ms)
+            .map_err(|error| error.to_string())?;
+        Ok(info.last_offset + 1)
+    }
+
+    /// Whether a held group answer may go: everything it appended is durable (or failed).
+    pub(super) fn durable_settled(&mut self, pending: &mut PendingDurable) -> bool {
+        let mut remaining = Vec::new();
+        for (tp, needed) in pending.waits.drain(..) {
+            match self.logs.log(&tp) {
+                Some(log) if log.offline_reason().is_some() => pending.failed = true,
+                Some(log) if log.recovery_point() < needed => remaining.push((tp, needed)),
+                Some(_) => {}
+                None => pending.failed = true,
+            }
+        }
+        pending.waits = remaining;
+        pending.waits.is_empty()
+    }
+
+    /// Sends held group answers; if storing their records failed, offset commits say so.
+    pub(super) fn answer_groups(&mut self, pending: PendingDurable) {
+        for (waiter, mut response) in pending.answers {
+            if pending.failed {
+                if let Response::OffsetCommit(commit) = &mut response {
+                    for partition in
+                        commit.topics.iter_mut().flat_map(|topic| topic.partitions.iter_mut())
+                    {
+                        if partition.error_code == 0 {
+                            partition.error_code = ErrorCode::KafkaStorageError.code();
+                        }
+                    }
+                }
+            }
+            self.complete(waiter.request, waiter.correlation_id, waiter.version, response);
+        }
+    }
+}
