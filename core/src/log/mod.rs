@@ -539,6 +539,17 @@ impl Log {
         if self.leader_epochs.len() != epochs_before {
             self.write_epochs(storage)?;
         }
+        // After an unclean stop the batches that survived are the truth about leader epochs;
+        // the checkpoint is only a cache of them (it may be missing, damaged, or ahead of a
+        // cut). Rebuild it from every batch header and write it back, so that any two
+        // recoveries of the same directory agree.
+        if !report.clean {
+            let rebuilt = self.epochs_from_batches(storage)?;
+            if rebuilt != self.leader_epochs {
+                self.leader_epochs = rebuilt;
+                self.write_epochs(storage)?;
+            }
+        }
         // Whatever survived recovery is made durable before anything new is appended.
         if !report.clean {
             for segment in &self.segments {
@@ -553,6 +564,35 @@ impl Log {
         self.sync(storage)?;
         assert_eq!(self.recovery_point, self.log_end_offset());
         Ok(())
+    }
+
+    /// `(epoch, start offset)` pairs read from the batch headers of every segment.
+    fn epochs_from_batches<S: Storage + ?Sized>(
+        &self,
+        storage: &mut S,
+    ) -> Result<Vec<(i32, i64)>, LogError> {
+        let mut epochs: Vec<(i32, i64)> = Vec::new();
+        for segment in &self.segments {
+            let mut position = 0u32;
+            while position < segment.size_bytes {
+                let bytes =
+                    storage.read_at(&segment.log_path, u64::from(position), BATCH_HEADER_BYTES)?;
+                let header =
+                    BatchHeader::parse(&bytes).map_err(|error| LogError::CorruptStoredBatch {
+                        offset: segment.base_offset,
+                        detail: error.to_string(),
+                    })?;
+                let epoch = header.partition_leader_epoch;
+                if epoch >= 0 && epochs.last().is_none_or(|&(latest, _)| epoch > latest) {
+                    epochs.push((epoch, header.base_offset));
+                }
+                position += header.size_bytes() as u32;
+            }
+        }
+        if epochs.len() > LEADER_EPOCH_ENTRIES_MAX {
+            epochs.drain(..epochs.len() - LEADER_EPOCH_ENTRIES_MAX);
+        }
+        Ok(epochs)
     }
 
     /// The directory of this log, relative to the storage root.
@@ -1004,8 +1044,11 @@ impl Log {
             return self.fail(error);
         }
         self.check_online()?;
-        if request.truncations == self.truncations && request.offset > self.recovery_point {
-            assert!(request.offset <= self.log_end_offset());
+        // A request made before a truncation, or for an earlier incarnation of this log (beyond
+        // its end), proves nothing about the bytes there now.
+        let current =
+            request.truncations == self.truncations && request.offset <= self.log_end_offset();
+        if current && request.offset > self.recovery_point {
             self.recovery_point = request.offset;
         }
         Ok(self.recovery_point)

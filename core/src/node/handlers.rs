@@ -182,6 +182,7 @@ impl<S: Storage> Node<S> {
     /// that a retried CreateTopics starts afresh instead of finding a broken topic.
     fn roll_back_topic(&mut self, name: &str, created_partitions: i32) {
         self.topics.remove(name);
+        self.forget_in_flight_syncs(name);
         for index in 0..created_partitions {
             let partition = TopicPartition::new(name, index);
             if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
@@ -334,6 +335,7 @@ impl<S: Storage> Node<S> {
 
     fn delete_topic(&mut self, name: &str) -> Result<(), ErrorCode> {
         let topic = self.topics.remove(name).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        self.forget_in_flight_syncs(name);
         if let Err(error) = self.topics.save(&mut self.storage) {
             self.topics.insert(topic);
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));

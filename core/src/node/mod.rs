@@ -740,6 +740,14 @@ impl<S: Storage> Node<S> {
         self.outputs.push_back(Output::Sync { id, files });
     }
 
+    /// Drops a deleted topic's partitions from the sync in flight: its completion must not be
+    /// applied to a log re-created under the same name.
+    fn forget_in_flight_syncs(&mut self, topic: &str) {
+        if let Some(in_flight) = self.sync_in_flight.as_mut() {
+            in_flight.requests.retain(|(partition, _)| partition.topic != topic);
+        }
+    }
+
     fn on_synced(&mut self, id: u64, result: Result<(), StorageError>) {
         let Some(in_flight) = self.sync_in_flight.take() else {
             self.log(LogLevel::Warn, format!("sync {id} completed but none was in flight"));

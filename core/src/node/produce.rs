@@ -232,7 +232,14 @@ impl<S: Storage> Node<S> {
                 }
             }
         }
-        if batches.is_empty() {
+        // Kafka accepts exactly one v2 batch per partition per Produce: several could mix an
+        // idempotent retry with new records, and the answer has room for one base offset.
+        if batches.len() != 1 {
+            let message = format!(
+                "{tp}: {} batches in one partition's records; exactly one is allowed",
+                batches.len()
+            );
+            self.log(LogLevel::Warn, message);
             return Err(ErrorCode::InvalidRecord);
         }
         Ok(batches)

@@ -138,6 +138,11 @@ pub fn upconvert(records: Bytes, max_decompressed_bytes: usize) -> Result<Vec<u8
     if flat.is_empty() {
         return Err(BatchError::InvalidLegacy("empty message set"));
     }
+    // A v2 batch stores each timestamp as a delta from the first: they must fit in an i64.
+    let base_timestamp = flat[0].timestamp;
+    if flat.iter().any(|message| message.timestamp.checked_sub(base_timestamp).is_none()) {
+        return Err(BatchError::InvalidLegacy("timestamps too far apart for one batch"));
+    }
     let records: Vec<NewRecord<'_>> = flat
         .iter()
         .map(|message| NewRecord {

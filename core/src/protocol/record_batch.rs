@@ -487,7 +487,7 @@ pub fn build_batch(records: &[NewRecord<'_>], options: BatchOptions) -> Vec<u8> 
     for (index, record) in records.iter().enumerate() {
         body.clear();
         body.push(0);
-        write_varlong(record.timestamp_ms - base_timestamp, &mut body);
+        write_varlong(record.timestamp_ms.wrapping_sub(base_timestamp), &mut body);
         write_varint(index as i32, &mut body);
         write_nullable(record.key, &mut body);
         write_nullable(record.value, &mut body);
