@@ -544,7 +544,15 @@ impl Log {
         // cut). Rebuild it from every batch header and write it back, so that any two
         // recoveries of the same directory agree.
         if !report.clean {
-            let rebuilt = self.epochs_from_batches(storage)?;
+            let (mut rebuilt, regression) = self.epochs_from_batches(storage)?;
+            if let Some(offset) = regression {
+                // Leader epochs never go down along a log; the field lies outside the CRC, so
+                // a batch whose epoch does is damaged: cut there, as for any corrupt batch.
+                self.truncate_to(storage, offset, options.wall_ms)?;
+                report.truncation_reason =
+                    Some(format!("leader epoch goes down at offset {offset}"));
+                rebuilt = self.epochs_from_batches(storage)?.0;
+            }
             if rebuilt != self.leader_epochs {
                 self.leader_epochs = rebuilt;
                 self.write_epochs(storage)?;
@@ -566,11 +574,13 @@ impl Log {
         Ok(())
     }
 
-    /// `(epoch, start offset)` pairs read from the batch headers of every segment.
+    /// `(epoch, start offset)` pairs read from the batch headers of every segment, and the
+    /// offset of the first batch whose epoch is lower than an earlier one's, if any.
+    #[allow(clippy::type_complexity)]
     fn epochs_from_batches<S: Storage + ?Sized>(
         &self,
         storage: &mut S,
-    ) -> Result<Vec<(i32, i64)>, LogError> {
+    ) -> Result<(Vec<(i32, i64)>, Option<i64>), LogError> {
         let mut epochs: Vec<(i32, i64)> = Vec::new();
         for segment in &self.segments {
             let mut position = 0u32;
@@ -583,6 +593,9 @@ impl Log {
                         detail: error.to_string(),
                     })?;
                 let epoch = header.partition_leader_epoch;
+                if epochs.last().is_some_and(|&(latest, _)| epoch < latest) {
+                    return Ok((epochs, Some(header.base_offset)));
+                }
                 if epoch >= 0 && epochs.last().is_none_or(|&(latest, _)| epoch > latest) {
                     epochs.push((epoch, header.base_offset));
                 }
@@ -592,7 +605,7 @@ impl Log {
         if epochs.len() > LEADER_EPOCH_ENTRIES_MAX {
             epochs.drain(..epochs.len() - LEADER_EPOCH_ENTRIES_MAX);
         }
-        Ok(epochs)
+        Ok((epochs, None))
     }
 
     /// The directory of this log, relative to the storage root.
