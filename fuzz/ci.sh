@@ -30,7 +30,7 @@ for target in $(cargo fuzz list); do
         "$scratch/$target" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -timeout=60 -print_final_stats=1 \
         -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1; then
-        grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true
+        grep -E 'DONE +cov:|stat::average_exec_per_sec' "$log" || true
     else
         failed+=("$target")
         grep -E -A3 'panicked at|ERROR: libFuzzer|Test unit written' "$log" || tail -40 "$log"

@@ -186,6 +186,24 @@ fn recovering_twice_keeps_the_same_batches_when_a_leader_epoch_is_damaged() {
     recovery::check_log_recovery_strictly(&input);
 }
 
+/// Found by `log_recovery` (after 422e80e): a segment below the recovery point is loaded
+/// from its index without a scan, and the index is only checked for plausibility; an entry
+/// pointing inside a batch (here the first entry says offset 3 is at byte 49, it is at 149)
+/// makes every read from the offsets it covers return nothing, with no error: `reading offset
+/// 5 of 5..72 found nothing`, though every batch is intact. A consumer there would be stuck.
+#[test]
+
+fn a_damaged_index_entry_does_not_hide_intact_batches() {
+    let mut input = RecoveryInput::written_by_log(30, 1024, 1);
+    input.segments.truncate(3);
+    input.recovery_point = Some(input.segments[2].base_offset);
+    input.log_start_offset = Some(5);
+    let (index, _) = input.segments[0].indexes.as_mut().expect("index files");
+    assert_eq!(index[..8], [0, 0, 0, 3, 0, 0, 0, 149], "the first entry: offset 3 at byte 149");
+    index[4..8].copy_from_slice(&49u32.to_be_bytes());
+    recovery::check_log_recovery(&input.encode());
+}
+
 /// Found by `node_ops`: a sync that was in flight when its topic was deleted and re-created
 /// completes against the new, empty log: `assertion failed: request.offset <=
 /// self.log_end_offset()` in `Log::sync_completed` (core/src/log/mod.rs), called from the

@@ -911,18 +911,23 @@ impl Log {
         let path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
         let relative = u32::try_from(offset - segment.base_offset).unwrap_or(u32::MAX);
         let scan_from = segment.index.lookup(relative).map_or(0, |entry| entry.position);
-        let bytes = match read_range(
-            storage,
-            &path,
-            scan_from,
-            segment.size_bytes,
-            offset,
-            upper,
-            max_bytes,
-        ) {
-            Ok(bytes) => bytes,
-            Err(error) => return self.fail(error),
-        };
+        let size_bytes = segment.size_bytes;
+        let mut bytes =
+            match read_range(storage, &path, scan_from, size_bytes, offset, upper, max_bytes) {
+                Ok(bytes) => bytes,
+                Err(error) => return self.fail(error),
+            };
+        // The batch holding `offset` exists (offset < upper), so an answer that does not start
+        // with it means the index entry was wrong (index files below the recovery point are
+        // trusted without a scan): scan the segment from its start instead.
+        let holds_offset = BatchHeader::parse(&bytes)
+            .is_ok_and(|header| header.base_offset <= offset && offset < header.next_offset());
+        if !holds_offset && scan_from > 0 {
+            bytes = match read_range(storage, &path, 0, size_bytes, offset, upper, max_bytes) {
+                Ok(bytes) => bytes,
+                Err(error) => return self.fail(error),
+            };
+        }
         let bytes = verified_prefix(bytes)?;
         Ok(ReadInfo { bytes, ..empty })
     }
