@@ -386,3 +386,23 @@ fn a_produce_mixing_a_retry_and_a_new_batch_is_acknowledged_where_its_records_ar
         );
     }
 }
+
+/// Found by `log_recovery` in CI (after 12f4ec1): recovery first applied the checkpointed log
+/// start offset and only then cut the log at a leader epoch that goes down. When the cut lay
+/// below the log start, `truncate_to` restarted the log at the cut and so moved the log start
+/// back below its checkpoint; the next recovery applied the checkpoint and restarted the log
+/// higher (`offsets 30..30, segments [30] … then offsets 36..36, segments [36]`). Here: the
+/// first batch of the third segment (offset 36) has a lower epoch than the batches before it,
+/// no epoch checkpoint, and the log start offset is 40.
+#[test]
+fn recovering_twice_agrees_when_an_epoch_cut_lies_below_the_log_start() {
+    let mut input = RecoveryInput::written_by_log(30, 1024, 4096);
+    input.segments.truncate(3);
+    assert_eq!(input.segments[2].base_offset, 36);
+    input.log_start_offset = Some(40);
+    input.epochs = None;
+    // Batch 12 (offset 36, epoch 3) gets epoch 1, lower than batches 8..12 (epoch 2).
+    input.segments[2].log[12..16].copy_from_slice(&1i32.to_be_bytes());
+    recovery::check_log_recovery(&input.encode());
+    recovery::check_log_recovery_strictly(&input);
+}

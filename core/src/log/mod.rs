@@ -525,24 +525,12 @@ impl Log {
         options: OpenOptions,
         report: &mut RecoveryReport,
     ) -> Result<(), LogError> {
-        let log_end = self.log_end_offset();
-        let first_base = self.segments.front().map_or(0, |segment| segment.base_offset);
-        self.log_start_offset = options.log_start_offset.unwrap_or(first_base).max(first_base);
-        if self.log_start_offset > log_end {
-            // Records below the checkpointed start were deleted; restart the log there so no
-            // offset below it is ever handed out again.
-            self.truncate_fully_and_start_at(storage, self.log_start_offset, options.wall_ms)?;
-        }
-        let log_end = self.log_end_offset();
-        let epochs_before = self.leader_epochs.len();
-        self.leader_epochs.retain(|&(_, start_offset)| start_offset < log_end);
-        if self.leader_epochs.len() != epochs_before {
-            self.write_epochs(storage)?;
-        }
         // After an unclean stop the batches that survived are the truth about leader epochs;
         // the checkpoint is only a cache of them (it may be missing, damaged, or ahead of a
         // cut). Rebuild it from every batch header and write it back, so that any two
-        // recoveries of the same directory agree.
+        // recoveries of the same directory agree. This comes before the checkpointed log start
+        // is applied: a cut below that start must still restart the log at the start, as the
+        // next recovery of the cut log would.
         if !report.clean {
             let (mut rebuilt, regression) = self.epochs_from_batches(storage)?;
             if let Some(offset) = regression {
@@ -557,6 +545,20 @@ impl Log {
                 self.leader_epochs = rebuilt;
                 self.write_epochs(storage)?;
             }
+        }
+        let log_end = self.log_end_offset();
+        let first_base = self.segments.front().map_or(0, |segment| segment.base_offset);
+        self.log_start_offset = options.log_start_offset.unwrap_or(first_base).max(first_base);
+        if self.log_start_offset > log_end {
+            // Records below the checkpointed start were deleted; restart the log there so no
+            // offset below it is ever handed out again.
+            self.truncate_fully_and_start_at(storage, self.log_start_offset, options.wall_ms)?;
+        }
+        let log_end = self.log_end_offset();
+        let epochs_before = self.leader_epochs.len();
+        self.leader_epochs.retain(|&(_, start_offset)| start_offset < log_end);
+        if self.leader_epochs.len() != epochs_before {
+            self.write_epochs(storage)?;
         }
         // Whatever survived recovery is made durable before anything new is appended.
         if !report.clean {
