@@ -89,6 +89,16 @@ pub async fn serve<L: Listener>(
     config: BrokerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    let bound = listener.local_address()?;
+    if config.advertised_port == 0 {
+        // `listeners=…:0` binds any free port: clients must be told the one we got, in
+        // Metadata and FindCoordinator alike.
+        config.advertised_port = bound
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .with_context(|| format!("cannot read the bound port of {bound}"))?;
+    }
     let data_dir = PathBuf::from(&config.log_dir);
     let storage = FileStorage::new(&data_dir)
         .with_context(|| format!("cannot use the data directory {}", data_dir.display()))?;
@@ -106,7 +116,6 @@ pub async fn serve<L: Listener>(
     for (partition, reason) in &report.truncated {
         tracing::warn!("{partition}: recovery truncated the log: {reason}");
     }
-    let bound = listener.local_address()?;
     println!(
         "sluice broker {} listening on {bound} (data in {}, {} topic(s))",
         config.node_id,

@@ -60,9 +60,10 @@ pub struct Broker {
 
 impl Broker {
     /// Starts a broker on a free port with data in `dir`, plus `--override` pairs, and waits for
-    /// its "listening" line.
+    /// its "listening" line. The broker binds port 0 and the port it got is read from that
+    /// line, so no other process can take the port between choosing and binding it.
     pub fn start(dir: &Path, overrides: &[&str]) -> Self {
-        Self::start_on(dir, free_port(), overrides.iter().map(|text| text.to_string()).collect())
+        Self::start_on(dir, 0, overrides.iter().map(|text| text.to_string()).collect())
     }
 
     fn start_on(dir: &Path, port: u16, extra: Vec<String>) -> Self {
@@ -95,6 +96,15 @@ impl Broker {
             .recv_timeout(Duration::from_secs(30))
             .expect("the broker printed its listening line");
         assert!(line.contains("listening on"), "unexpected first line: {line}");
+        let bound = line
+            .split_whitespace()
+            .skip_while(|word| *word != "on")
+            .nth(1)
+            .and_then(|address| address.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("no bound port in the listening line: {line}"));
+        assert!(port == 0 || port == bound, "asked for port {port}, bound {bound}");
+        let port = bound;
         Self {
             child,
             port,
