@@ -63,10 +63,8 @@ pub enum CleanupPolicy {
 /// A topic's effective settings (broker defaults plus the topic's overrides).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TopicConfig {
-    /// Segment, index and retention settings.
+    /// Segment, index, retention and cleanup settings (`cleanup.policy` included).
     pub log: LogConfig,
-    /// `cleanup.policy`.
-    pub cleanup_policy: CleanupPolicy,
     /// `min.insync.replicas`.
     pub min_insync_replicas: i32,
     /// `max.message.bytes`: largest record batch accepted.
@@ -125,6 +123,10 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: i32,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: i64,
+    /// `log.cleaner.enable`: compact logs whose `cleanup.policy` includes `compact`.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: time between compaction passes.
+    pub log_cleaner_backoff_ms: i64,
     /// `log.flush.offset.checkpoint.interval.ms`.
     pub log_flush_offset_checkpoint_interval_ms: i64,
     /// `unclean.leader.election.enable`.
@@ -160,6 +162,9 @@ const BROKER_KEYS: &[&str] = &[
     "default.replication.factor",
     "delete.topic.enable",
     "listeners",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.enable",
     "log.cleanup.policy",
     "log.dir",
     "log.dirs",
@@ -194,7 +199,6 @@ const IGNORED_KEYS: &[&str] = &[
     "group.initial.rebalance.delay.ms",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
-    "log.cleaner.enable",
     "log.cleaner.threads",
     "log.flush.interval.ms",
     "log.flush.scheduler.interval.ms",
@@ -236,6 +240,16 @@ impl Default for CleanupPolicy {
 }
 
 impl CleanupPolicy {
+    /// Whether retention (`retention.ms`, `retention.bytes`) deletes old segments.
+    pub fn deletes(self) -> bool {
+        matches!(self, Self::Delete | Self::CompactDelete)
+    }
+
+    /// Whether the log cleaner compacts the log.
+    pub fn compacts(self) -> bool {
+        matches!(self, Self::Compact | Self::CompactDelete)
+    }
+
     /// The value as Kafka prints it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -271,7 +285,6 @@ impl Default for TopicConfig {
     fn default() -> Self {
         Self {
             log: LogConfig::default(),
-            cleanup_policy: CleanupPolicy::Delete,
             min_insync_replicas: 1,
             max_message_bytes: 1_048_588,
             flush_messages: 1,
@@ -284,6 +297,7 @@ impl TopicConfig {
     /// Topic-level property names, sorted.
     pub const NAMES: &'static [&'static str] = &[
         "cleanup.policy",
+        "delete.retention.ms",
         "flush.messages",
         "index.interval.bytes",
         "max.message.bytes",
@@ -320,7 +334,10 @@ impl TopicConfig {
             "index.interval.bytes" => {
                 next.log.index_interval_bytes = defaults.log.index_interval_bytes;
             }
-            "cleanup.policy" => next.cleanup_policy = defaults.cleanup_policy,
+            "cleanup.policy" => next.log.cleanup_policy = defaults.log.cleanup_policy,
+            "delete.retention.ms" => {
+                next.log.delete_retention_ms = defaults.log.delete_retention_ms;
+            }
             "min.insync.replicas" => next.min_insync_replicas = defaults.min_insync_replicas,
             "max.message.bytes" => next.max_message_bytes = defaults.max_message_bytes,
             "flush.messages" => next.flush_messages = defaults.flush_messages,
@@ -380,8 +397,9 @@ impl TopicConfig {
             "cleanup.policy" => match self.overrides.get(key) {
                 // Kafka prints a list as its parsed items, in the order given.
                 Some(given) => given.split(',').map(str::trim).collect::<Vec<_>>().join(","),
-                None => self.cleanup_policy.as_str().to_string(),
+                None => self.log.cleanup_policy.as_str().to_string(),
             },
+            "delete.retention.ms" => self.log.delete_retention_ms.to_string(),
             "min.insync.replicas" => self.min_insync_replicas.to_string(),
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
@@ -406,7 +424,10 @@ impl TopicConfig {
             "index.interval.bytes" => {
                 self.log.index_interval_bytes = parse_u32(key, value, 0, int_max)?;
             }
-            "cleanup.policy" => self.cleanup_policy = CleanupPolicy::parse(key, value)?,
+            "cleanup.policy" => self.log.cleanup_policy = CleanupPolicy::parse(key, value)?,
+            "delete.retention.ms" => {
+                self.log.delete_retention_ms = parse_i64(key, value, 0, i64::MAX)?;
+            }
             "min.insync.replicas" => {
                 self.min_insync_replicas = parse_i32(key, value, 1, int_max)?;
             }
@@ -438,6 +459,8 @@ impl Default for BrokerConfig {
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
             log_retention_check_interval_ms: 300_000,
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
             log_flush_offset_checkpoint_interval_ms: 60_000,
             unclean_leader_election_enable: false,
             process_roles: "broker,controller".to_string(),
@@ -517,7 +540,7 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 25] = [
+        let pairs: [(&str, String); 28] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -525,7 +548,10 @@ impl BrokerConfig {
             ("default.replication.factor", self.default_replication_factor.to_string()),
             ("delete.topic.enable", self.delete_topic_enable.to_string()),
             ("listeners", listener_text(&self.listener_host, self.listener_port)),
-            ("log.cleanup.policy", topic.cleanup_policy.as_str().to_string()),
+            ("log.cleaner.backoff.ms", self.log_cleaner_backoff_ms.to_string()),
+            ("log.cleaner.delete.retention.ms", topic.log.delete_retention_ms.to_string()),
+            ("log.cleaner.enable", self.log_cleaner_enable.to_string()),
+            ("log.cleanup.policy", topic.log.cleanup_policy.as_str().to_string()),
             ("log.dirs", self.log_dir.clone()),
             ("log.flush.interval.messages", topic.flush_messages.to_string()),
             (
@@ -697,6 +723,12 @@ impl BrokerConfig {
         if let Some((key, value)) = get("log.retention.check.interval.ms") {
             self.log_retention_check_interval_ms = parse_i64(key, value, 1, i64::MAX)?;
         }
+        if let Some((key, value)) = get("log.cleaner.enable") {
+            self.log_cleaner_enable = parse_bool(key, value)?;
+        }
+        if let Some((key, value)) = get("log.cleaner.backoff.ms") {
+            self.log_cleaner_backoff_ms = parse_i64(key, value, 0, i64::MAX)?;
+        }
         if let Some((key, value)) = get("log.flush.offset.checkpoint.interval.ms") {
             let interval_ms = parse_i32(key, value, 0, i32::MAX)?;
             self.log_flush_offset_checkpoint_interval_ms = i64::from(interval_ms);
@@ -721,6 +753,7 @@ fn topic_defaults(
         ("log.index.interval.bytes", "index.interval.bytes"),
         ("log.index.size.max.bytes", "segment.index.bytes"),
         ("log.cleanup.policy", "cleanup.policy"),
+        ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
         ("min.insync.replicas", "min.insync.replicas"),
         ("log.flush.interval.messages", "flush.messages"),
     ];
@@ -1087,7 +1120,7 @@ log.retention.check.interval.ms=300000
 
         let topic = TopicConfig::default();
         assert_eq!(topic.log, LogConfig::default());
-        assert_eq!(topic.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(topic.min_insync_replicas, 1);
         assert_eq!(topic.max_message_bytes, 1_048_588);
         assert_eq!(topic.flush_messages, 1);
@@ -1367,8 +1400,9 @@ log.retention.check.interval.ms=300000
                     segment_index_bytes: 4096,
                     retention_ms: 604_800_000,
                     retention_bytes: 5000,
+                    cleanup_policy: CleanupPolicy::CompactDelete,
+                    ..LogConfig::default()
                 },
-                cleanup_policy: CleanupPolicy::CompactDelete,
                 min_insync_replicas: 2,
                 max_message_bytes: 2_000_000,
                 flush_messages: 1000,
@@ -1534,6 +1568,7 @@ log.retention.check.interval.ms=300000
             defaults.entries(),
             vec![
                 entry("cleanup.policy", "delete", false),
+                entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "1", false),
                 entry("index.interval.bytes", "4096", false),
                 entry("max.message.bytes", "1048588", false),
@@ -1555,7 +1590,7 @@ log.retention.check.interval.ms=300000
         )
         .unwrap();
         assert_eq!(topic.log.retention_ms, -1);
-        assert_eq!(topic.cleanup_policy, CleanupPolicy::CompactDelete);
+        assert_eq!(topic.log.cleanup_policy, CleanupPolicy::CompactDelete);
         assert_eq!(topic.log.segment_bytes, 1_048_576);
         topic.set("max.message.bytes", "2000000").unwrap();
         topic.set("flush.messages", "100").unwrap();
@@ -1568,6 +1603,7 @@ log.retention.check.interval.ms=300000
             topic.entries(),
             vec![
                 entry("cleanup.policy", "delete,compact", true),
+                entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "100", true),
                 entry("index.interval.bytes", "0", true),
                 entry("max.message.bytes", "2000000", true),
@@ -1588,9 +1624,9 @@ log.retention.check.interval.ms=300000
         topic.unset("cleanup.policy", &defaults).unwrap();
         topic.unset("retention.ms", &defaults).unwrap();
         topic.unset("retention.ms", &defaults).unwrap();
-        assert_eq!(topic.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(topic.entries()[0], entry("cleanup.policy", "delete", false));
-        assert_eq!(topic.entries()[6], entry("retention.ms", "604800000", false));
+        assert_eq!(topic.entries()[7], entry("retention.ms", "604800000", false));
         assert_eq!(topic.overrides.len(), 8);
         for name in TopicConfig::NAMES {
             topic.unset(name, &defaults).unwrap();
@@ -1738,6 +1774,9 @@ log.retention.check.interval.ms=300000
                 ("default.replication.factor", "1"),
                 ("delete.topic.enable", "true"),
                 ("listeners", "PLAINTEXT://0.0.0.0:9092"),
+                ("log.cleaner.backoff.ms", "15000"),
+                ("log.cleaner.delete.retention.ms", "86400000"),
+                ("log.cleaner.enable", "true"),
                 ("log.cleanup.policy", "delete"),
                 ("log.dirs", "/tmp/kraft-combined-logs"),
                 ("log.flush.interval.messages", "1"),

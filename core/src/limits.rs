@@ -26,6 +26,10 @@ pub const OFFSET_INDEX_ENTRY_BYTES: usize = 8;
 /// Bytes in one `.timeindex` entry: timestamp i64, relative offset u32.
 pub const TIME_INDEX_ENTRY_BYTES: usize = 12;
 
+/// Memory the log cleaner's key map may use per compaction pass (keys plus per-entry
+/// overhead). A full map only shortens the pass: records past its end are kept.
+pub const COMPACTION_MAP_BYTES_MAX: usize = 16 * 1024 * 1024;
+
 /// Largest read the log performs for one fetch of one partition.
 pub const READ_BYTES_MAX: usize = 64 * 1024 * 1024;
 

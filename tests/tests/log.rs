@@ -474,6 +474,143 @@ fn an_fsync_error_takes_the_log_offline_for_good(harness: &mut dyn Harness) {
     assert!(log.sync_request().is_none());
 }
 
+/// (offset, key, value) of every record in stored batches (uncompressed), checking that the
+/// batches are contiguous.
+fn records_of(bytes: &[u8]) -> Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut position = 0;
+    let mut expected_base = None;
+    while position < bytes.len() {
+        let header = record_batch::validate_stored(
+            &bytes
+                [position..position + BatchHeader::parse(&bytes[position..]).unwrap().size_bytes()],
+        )
+        .expect("a stored batch");
+        if let Some(expected) = expected_base {
+            assert_eq!(header.base_offset, expected, "batches are contiguous");
+        }
+        expected_base = Some(header.next_offset());
+        let body = &bytes[position + 61..position + header.size_bytes()];
+        for record in record_batch::Records::new(&header, body) {
+            let record = record.expect("record");
+            out.push((
+                header.base_offset + i64::from(record.offset_delta),
+                record.key.map(<[u8]>::to_vec),
+                record.value.map(<[u8]>::to_vec),
+            ));
+        }
+        position += header.size_bytes();
+    }
+    out
+}
+
+fn compaction_keeps_the_last_record_per_key_at_its_offset(harness: &mut dyn Harness) {
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        delete_retention_ms: 1000,
+        retention_ms: 1,
+        ..small_segments()
+    };
+    let mut manager = open(harness, config);
+    let log = manager.log_mut(&partition()).expect("log");
+    // 60 batches of three records over 7 keys; batch 20 deletes k3 (a tombstone, never
+    // written again) and batch 30 holds a keyless record.
+    let mut model: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> = Vec::new();
+    for batch_number in 0..60i64 {
+        let entries: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = (0..3)
+            .map(|slot| {
+                let key = (batch_number * 3 + slot) % 7;
+                let value = format!("value-{batch_number}-{slot}-{}", "x".repeat(20)).into_bytes();
+                match (batch_number, slot) {
+                    (20, 0) => (Some(b"k3".to_vec()), None),
+                    (30, 1) => (None, Some(value)),
+                    _ if key == 3 && batch_number > 20 => (Some(b"k-other".to_vec()), Some(value)),
+                    _ => (Some(format!("k{key}").into_bytes()), Some(value)),
+                }
+            })
+            .collect();
+        let records: Vec<NewRecord<'_>> = entries
+            .iter()
+            .map(|(key, value)| NewRecord {
+                key: key.as_deref(),
+                value: value.as_deref(),
+                headers: vec![],
+                timestamp_ms: WALL_MS + batch_number,
+            })
+            .collect();
+        let mut batch = build_batch(&records, BatchOptions::default());
+        let base =
+            log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset;
+        for (slot, (key, value)) in entries.into_iter().enumerate() {
+            model.push((base + slot as i64, key, value));
+        }
+    }
+    let log_end = log.log_end_offset();
+    assert_eq!(log_end, 180);
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 4, "segments {bases:?}");
+    // Nothing is cleanable before a sync: only synced data is rewritten.
+    assert!(!log.compaction_due(WALL_MS));
+    log.sync(harness.storage()).expect("sync");
+    assert!(log.compaction_due(WALL_MS));
+    // Retention does not apply to a compact-only log.
+    assert_eq!(log.apply_retention(harness.storage(), WALL_MS + 1_000_000).expect("retention"), 0);
+
+    let active_base = *bases.last().expect("active");
+    let expect = |model: &[(i64, Option<Vec<u8>>, Option<Vec<u8>>)], tombstones_expired: bool| {
+        let mut last: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        for (offset, key, _) in model.iter().filter(|record| record.0 < active_base) {
+            if let Some(key) = key {
+                last.insert(key.clone(), *offset);
+            }
+        }
+        model
+            .iter()
+            .filter(|(offset, key, value)| {
+                *offset >= active_base
+                    || key.as_ref().is_some_and(|key| {
+                        last[key] == *offset && (value.is_some() || !tombstones_expired)
+                    })
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let stats = log.compact(harness.storage(), WALL_MS).expect("compact");
+    let expected = expect(&model, false);
+    assert_eq!(stats.records_removed, (model.len() - expected.len()) as u64);
+    assert!(stats.segments_rewritten >= 1 && stats.bytes_after < stats.bytes_before, "{stats:?}");
+    assert_eq!(log.log_end_offset(), log_end);
+    assert_eq!(log.segment_base_offsets(), bases);
+    assert!(!log.compaction_due(WALL_MS));
+    assert_eq!(records_of(&read_all(harness, &mut manager)), expected);
+    assert!(expected
+        .iter()
+        .any(|(_, key, value)| key.as_deref() == Some(b"k3") && value.is_none()));
+    // A second pass finds nothing to do.
+    let log = manager.log_mut(&partition()).expect("log");
+    let again = log.compact(harness.storage(), WALL_MS).expect("compact");
+    assert_eq!((again.records_removed, again.segments_rewritten), (0, 0));
+
+    // delete.retention.ms later the tombstone goes too.
+    let later = WALL_MS + 60 + 1000;
+    assert!(log.compaction_due(later));
+    let stats = log.compact(harness.storage(), later).expect("compact");
+    assert_eq!(stats.records_removed, 1);
+    let expected = expect(&model, true);
+    assert_eq!(records_of(&read_all(harness, &mut manager)), expected);
+
+    // The compacted log reads the same after a clean restart and after a crash.
+    manager.close(harness.storage()).expect("close");
+    let (mut manager, _) = reopen(harness, config);
+    assert_eq!(records_of(&read_all(harness, &mut manager)), expected);
+    harness.crash();
+    let (mut manager, _) = reopen(harness, config);
+    assert_eq!(records_of(&read_all(harness, &mut manager)), expected);
+    assert_eq!(manager.log_mut(&partition()).expect("log").log_end_offset(), log_end);
+}
+
 fn a_log_opens_directly_without_the_manager(harness: &mut dyn Harness) {
     let options = OpenOptions {
         recovery_point: 0,
@@ -525,6 +662,7 @@ suite!(
     a_full_disk_fails_the_append_and_leaves_no_partial_batch,
     an_fsync_error_takes_the_log_offline_for_good,
     a_log_opens_directly_without_the_manager,
+    compaction_keeps_the_last_record_per_key_at_its_offset,
 );
 
 #[allow(dead_code)]

@@ -189,6 +189,22 @@ impl LogManager {
         Ok(deleted)
     }
 
+    /// Runs a compaction pass on every log whose `cleanup.policy` compacts and that has work
+    /// (see [`Log::compaction_due`]), in partition order; returns each pass's outcome.
+    pub fn compact_due<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        wall_ms: i64,
+    ) -> Vec<(TopicPartition, Result<super::CompactionStats, LogError>)> {
+        let mut outcomes = Vec::new();
+        for (partition, log) in &mut self.logs {
+            if log.compaction_due(wall_ms) {
+                outcomes.push((partition.clone(), log.compact(storage, wall_ms)));
+            }
+        }
+        outcomes
+    }
+
     /// One sync request per log with unsynced data (group commit across the directory).
     pub fn sync_requests(&mut self) -> Vec<(TopicPartition, SyncRequest)> {
         let mut requests = Vec::new();

@@ -18,12 +18,15 @@
 //! good: it is never retried and nothing after it is acknowledged.
 
 pub mod checkpoint;
+mod cleaner;
 pub mod index;
 mod manager;
 mod segment;
 
+pub use cleaner::CompactionStats;
 pub use manager::{LogManager, ManagerOpenReport};
 
+use crate::config::CleanupPolicy;
 use crate::limits::{
     BATCH_HEADER_BYTES, CHECKPOINT_FILE_BYTES_MAX, LEADER_EPOCH_ENTRIES_MAX, READ_BYTES_MAX,
     SCAN_CHUNK_BYTES, SEGMENTS_PER_LOG_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
@@ -112,6 +115,11 @@ pub struct LogConfig {
     pub retention_ms: i64,
     /// `retention.bytes`: delete oldest segments beyond this size; -1 for no limit.
     pub retention_bytes: i64,
+    /// `cleanup.policy`: retention applies with `delete`, compaction with `compact`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `delete.retention.ms`: how long compaction keeps a tombstone (a null value), so that
+    /// consumers reading the log from its start see the deletion.
+    pub delete_retention_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -124,6 +132,8 @@ impl Default for LogConfig {
             segment_index_bytes: SEGMENT_INDEX_BYTES_MAX,
             retention_ms: 7 * 24 * 60 * 60 * 1000,
             retention_bytes: -1,
+            cleanup_policy: CleanupPolicy::Delete,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -311,6 +321,10 @@ pub struct Log {
     leader_epochs: Vec<(i32, i64)>,
     truncations: u64,
     offline: Option<StorageError>,
+    /// Compaction has examined every cleanable segment below this offset.
+    compacted_through: i64,
+    /// When the earliest tombstone that compaction kept may be removed.
+    tombstone_expiry_ms: Option<i64>,
 }
 
 impl Log {
@@ -349,6 +363,8 @@ impl Log {
             leader_epochs: read_epochs(storage, dir)?,
             truncations: 0,
             offline: None,
+            compacted_through: 0,
+            tombstone_expiry_ms: None,
         };
         let mut report = RecoveryReport { clean: options.clean_shutdown, ..Default::default() };
         if bases.is_empty() {
@@ -1209,6 +1225,9 @@ impl Log {
         self.check_online()?;
         let config = self.config;
         let mut deleted = 0;
+        if !config.cleanup_policy.deletes() {
+            return Ok(0);
+        }
         if config.retention_ms >= 0 {
             let cutoff = wall_ms.saturating_sub(config.retention_ms);
             deleted +=

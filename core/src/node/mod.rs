@@ -255,6 +255,11 @@ pub struct Node<S: Storage> {
     wall_ms: i64,
     next_checkpoint_at: u64,
     next_retention_at: u64,
+    /// When the next log-compaction pass runs (`log.cleaner.backoff.ms`).
+    next_cleaner_at: u64,
+    /// A compaction pass is due but waits for the sync in flight: a pass replaces segment
+    /// files, and must not remove index files that sync is about to flush.
+    cleaner_pending: bool,
     outputs: VecDeque<Output>,
     prng: Prng,
     producers: BTreeMap<TopicPartition, ProducerState>,
@@ -301,6 +306,8 @@ impl<S: Storage> Node<S> {
         let mut node = Self {
             next_checkpoint_at: now + config.log_flush_offset_checkpoint_interval_ms.max(1) as u64,
             next_retention_at: now + config.log_retention_check_interval_ms.max(1) as u64,
+            next_cleaner_at: now + config.log_cleaner_backoff_ms.max(1) as u64,
+            cleaner_pending: false,
             config,
             storage,
             logs,
@@ -482,6 +489,9 @@ impl<S: Storage> Node<S> {
     pub fn poll_timeout(&self) -> Option<u64> {
         let parked = self.parked_fetches.iter().map(|fetch| fetch.deadline).min();
         let mut periodic = self.next_checkpoint_at.min(self.next_retention_at);
+        if self.config.log_cleaner_enable {
+            periodic = periodic.min(self.next_cleaner_at);
+        }
         if let Some(group_deadline) = self.groups.poll_timeout() {
             periodic = periodic.min(group_deadline.max(self.now));
         }
@@ -765,6 +775,7 @@ impl<S: Storage> Node<S> {
                 let _ = log.sync_completed(request, result.clone());
             }
         }
+        self.run_cleaner_if_pending();
     }
 
     fn on_timer(&mut self) {
@@ -789,6 +800,36 @@ impl<S: Storage> Node<S> {
                     self.log(LogLevel::Info, format!("retention deleted {deleted} segments"))
                 }
                 Err(error) => self.log(LogLevel::Error, format!("retention failed: {error}")),
+            }
+        }
+        if self.config.log_cleaner_enable && self.now >= self.next_cleaner_at {
+            self.next_cleaner_at = self.now + self.config.log_cleaner_backoff_ms.max(1) as u64;
+            self.cleaner_pending = true;
+        }
+        self.run_cleaner_if_pending();
+    }
+
+    /// Runs the pending compaction pass unless a sync is in flight (then `on_synced` runs it).
+    fn run_cleaner_if_pending(&mut self) {
+        if self.cleaner_pending && self.sync_in_flight.is_none() {
+            self.cleaner_pending = false;
+            for (partition, result) in self.logs.compact_due(&mut self.storage, self.wall_ms) {
+                match result {
+                    Ok(stats) if stats.segments_rewritten > 0 => self.log(
+                        LogLevel::Info,
+                        format!(
+                            "compacted {partition}: {} records removed, {} segments rewritten, \
+                             {} -> {} bytes",
+                            stats.records_removed,
+                            stats.segments_rewritten,
+                            stats.bytes_before,
+                            stats.bytes_after
+                        ),
+                    ),
+                    Ok(_) => {}
+                    Err(error) => self
+                        .log(LogLevel::Error, format!("compaction of {partition} failed: {error}")),
+                }
             }
         }
     }

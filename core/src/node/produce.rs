@@ -126,6 +126,7 @@ impl<S: Storage> Node<S> {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
         let max_message_bytes = topic.config.max_message_bytes.max(0) as usize;
+        let compacted = topic.config.log.cleanup_policy.compacts();
         let records = records.ok_or(ErrorCode::InvalidRecord)?;
         if records.len() > max_message_bytes + BATCH_HEADER_BYTES {
             let message = format!(
@@ -136,6 +137,13 @@ impl<S: Storage> Node<S> {
             return Err(ErrorCode::MessageTooLarge);
         }
         let batches = self.split_batches(tp, records)?;
+        if compacted && !batches.iter().all(|(header, batch)| every_record_has_a_key(header, batch))
+        {
+            // As Kafka: compaction keeps the last record per key, so a record needs one.
+            let message = format!("{tp}: compacted topic cannot accept a record without a key");
+            self.log(LogLevel::Warn, message);
+            return Err(ErrorCode::InvalidRecord);
+        }
         let mut appended: Option<Appended> = None;
         for (header, batch) in batches {
             let state = self.producers.get(tp);
@@ -244,4 +252,25 @@ impl<S: Storage> Node<S> {
         }
         Ok(batches)
     }
+}
+
+/// Whether every record of a (deeply validated) batch has a non-null key.
+fn every_record_has_a_key(header: &BatchHeader, batch: &[u8]) -> bool {
+    if header.is_control() {
+        return true;
+    }
+    let decompressed;
+    let body = if header.compression() == record_batch::Compression::None {
+        &batch[BATCH_HEADER_BYTES..]
+    } else {
+        match record_batch::records_section(header, batch, BATCH_DECOMPRESSED_BYTES_MAX) {
+            Ok(records) => {
+                decompressed = records;
+                &decompressed[..]
+            }
+            Err(_) => return false,
+        }
+    };
+    record_batch::Records::new(header, body)
+        .all(|record| record.is_ok_and(|record| record.key.is_some()))
 }

@@ -30,6 +30,7 @@ const PARTITION_LEADER_EPOCH_AT: usize = 12;
 const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
+const RECORDS_COUNT_AT: usize = 57;
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
 const TRANSACTIONAL_FLAG: i16 = 0x10;
@@ -320,6 +321,9 @@ pub struct RecordView<'a> {
     pub value: Option<&'a [u8]>,
     /// Number of headers (their bytes are checked but not exposed yet).
     pub header_count: i32,
+    /// The record's bytes as stored, its length varint included (what a rewritten batch,
+    /// such as a compacted one, copies).
+    pub raw: &'a [u8],
 }
 
 /// Iterates the records of an uncompressed batch body. Stops at the first malformed record,
@@ -338,6 +342,7 @@ impl<'a> Records<'a> {
     }
 
     fn next_record(&mut self) -> Result<RecordView<'a>, BatchError> {
+        let start = self.position;
         let (length, used) = read_varint(&self.body[self.position..])
             .map_err(|_| BatchError::InvalidRecord("record length varint"))?;
         self.position += used;
@@ -365,7 +370,8 @@ impl<'a> Records<'a> {
         if cursor.position != record.len() {
             return Err(BatchError::InvalidRecord("record has trailing bytes"));
         }
-        Ok(RecordView { offset_delta, timestamp_delta, key, value, header_count })
+        let raw = &self.body[start..self.position];
+        Ok(RecordView { offset_delta, timestamp_delta, key, value, header_count, raw })
     }
 }
 
@@ -632,6 +638,60 @@ mod tests {
             Err(BatchError::InvalidRecordCount { declared: 2, found: 6 })
         );
     }
+}
+
+/// `original` (a stored batch) with only some of its records: `records` holds the kept
+/// records' stored bytes (each with its length varint, offset deltas unchanged), `count` of
+/// them, compressed again with the batch's codec. Every header field but the length, the
+/// record count and the CRC is kept, `lastOffsetDelta` included, so the batch still spans
+/// the same offsets (as Kafka's log cleaner keeps them). `count` 0 gives an empty batch.
+pub fn rewrite_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<u8>, BatchError> {
+    let header = BatchHeader::parse(original)?;
+    let body = if count == 0 {
+        Vec::new()
+    } else {
+        super::compression::compress(header.compression(), records)
+            .map_err(|error| BatchError::Compression(error.to_string()))?
+    };
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
+    out.extend_from_slice(&original[..BATCH_HEADER_BYTES]);
+    out.extend_from_slice(&body);
+    if count == 0 {
+        // No records, so no codec: an empty batch is stored uncompressed.
+        let attributes = header.attributes & !COMPRESSION_MASK;
+        out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    }
+    let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&count.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// Merges the headers of consecutive batches without records (see [`rewrite_batch`]) into
+/// one: `first`'s header spanning through `last_offset`, with the largest `max_timestamp`,
+/// no codec, and no producer (id, epoch and sequence -1, not transactional): a merged span
+/// says nothing about any producer's sequences.
+pub fn merge_empty_batches(first: &[u8], last_offset: i64, max_timestamp: i64) -> Vec<u8> {
+    assert!(first.len() >= BATCH_HEADER_BYTES);
+    let mut out = first[..BATCH_HEADER_BYTES].to_vec();
+    let attributes =
+        i16::from_be_bytes(array_at(&out, ATTRIBUTES_AT)) & !COMPRESSION_MASK & !TRANSACTIONAL_FLAG;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[43..51].copy_from_slice(&(-1i64).to_be_bytes());
+    out[51..53].copy_from_slice(&(-1i16).to_be_bytes());
+    out[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+    let base_offset = i64_at(&out, 0);
+    let delta = i32::try_from(last_offset - base_offset).expect("a merged span fits a batch");
+    assert!(delta >= 0);
+    out[8..12].copy_from_slice(&((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
+    out[23..27].copy_from_slice(&delta.to_be_bytes());
+    out[35..43].copy_from_slice(&max_timestamp.to_be_bytes());
+    out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&0i32.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
 }
 
 /// The records section of a batch, decompressed (bounded by `max_bytes`).
