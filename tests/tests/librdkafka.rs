@@ -260,3 +260,105 @@ fn kcat_idempotent_producer_writes_each_record_once_across_a_broker_restart() {
         assert!(indexes.windows(2).all(|pair| pair[0] < pair[1]), "{key}: out of order");
     }
 }
+
+/// A compacted topic (`cleanup.policy=compact`, small segments, the cleaner every 200 ms)
+/// keeps only the latest value of each key, at its original offset, and librdkafka reads it
+/// from the beginning across the batches compaction emptied; a keyless record is refused
+/// with INVALID_RECORD, as Kafka refuses it.
+#[test]
+fn kcat_reads_a_compacted_topic_with_the_latest_value_per_key_at_its_offset() {
+    require_kcat();
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &["log.cleaner.backoff.ms=200"]);
+    let bootstrap = broker.bootstrap();
+    let sluice = sluice_binary();
+    let create = [
+        "topics",
+        "--bootstrap-server",
+        &bootstrap,
+        "--create",
+        "--topic",
+        "latest",
+        "--config",
+        "cleanup.policy=compact",
+        "--config",
+        "segment.bytes=2048",
+    ];
+    run(sluice.to_str().expect("path"), &create, None);
+    let lines: String = (0..2000).map(|index| format!("k{}:v{index}\n", index % 10)).collect();
+    let producer = ["-b", &bootstrap, "-P", "-t", "latest", "-K:", "-X", "acks=all"];
+    run("kcat", &[&producer[..], &["-X", "batch.num.messages=7"]].concat(), Some(lines.as_bytes()));
+
+    let keyless = Command::new("kcat")
+        .args(["-b", &bootstrap, "-P", "-t", "latest", "-X", "acks=all"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().expect("stdin").write_all(b"no key\n")?;
+            child.wait_with_output()
+        })
+        .expect("run kcat");
+    let said = String::from_utf8_lossy(&keyless.stderr);
+    assert!(!keyless.status.success(), "a keyless record was accepted");
+    assert!(said.contains("Broker failed to validate record"), "kcat said: {said}");
+
+    let consume = |bootstrap: &str| -> Vec<(i64, String, usize)> {
+        let out = run(
+            "kcat",
+            &[
+                "-b",
+                bootstrap,
+                "-C",
+                "-t",
+                "latest",
+                "-o",
+                "beginning",
+                "-e",
+                "-q",
+                "-f",
+                "%o %k %s\n",
+            ],
+            None,
+        );
+        out.lines()
+            .map(|line| {
+                let mut fields = line.split(' ');
+                let offset = fields.next().and_then(|text| text.parse().ok()).expect("offset");
+                let key = fields.next().expect("key").to_string();
+                let value = fields.next().expect("value");
+                (offset, key, value.trim_start_matches('v').parse().expect("a record number"))
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut records = consume(&bootstrap);
+    while records.len() >= 400 {
+        assert!(Instant::now() < deadline, "not compacted after 60 s: {} records", records.len());
+        std::thread::sleep(Duration::from_millis(200));
+        records = consume(&bootstrap);
+    }
+    let check = |records: &[(i64, String, usize)]| {
+        for (offset, key, number) in records {
+            assert_eq!(*offset, *number as i64, "record {number} moved to offset {offset}");
+            assert_eq!(*key, format!("k{}", number % 10));
+        }
+        let mut latest: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, key, number) in records {
+            latest.insert(key, *number);
+        }
+        let expected: BTreeMap<String, usize> =
+            (0..10).map(|key| (format!("k{key}"), 1990 + key)).collect();
+        let latest: BTreeMap<String, usize> =
+            latest.into_iter().map(|(key, number)| (key.to_string(), number)).collect();
+        assert_eq!(latest, expected, "the latest value of a key is missing");
+    };
+    check(&records);
+    let mut broker = broker;
+    assert!(broker.stop(), "clean stop: {}", broker.stderr);
+    let broker = broker.restart();
+    let after = consume(&broker.bootstrap());
+    check(&after);
+    assert!(after.len() <= records.len());
+}

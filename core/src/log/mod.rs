@@ -924,6 +924,37 @@ impl Log {
             return Ok(empty);
         }
         let max_bytes = max_bytes.clamp(1, READ_BYTES_MAX);
+        let first = self.read_segment(storage, offset, upper, max_bytes)?;
+        // A read normally stays in one segment, as Kafka's does. But compaction can leave
+        // segments of batches without records, and a client whose answer holds no record
+        // may not move past it (librdkafka takes it for a record too large to fetch): while
+        // the answer holds no record, go on into the next segments, within `max_bytes`.
+        let (mut next, mut records) = batch_span(&first);
+        if first.is_empty() || records > 0 || next >= upper || first.len() >= max_bytes {
+            return Ok(ReadInfo { bytes: first, ..empty });
+        }
+        let mut parts = vec![first];
+        let mut total = parts[0].len();
+        while records == 0 && next < upper && total < max_bytes {
+            let more = self.read_segment(storage, next, upper, max_bytes - total)?;
+            if more.is_empty() {
+                break;
+            }
+            (next, records) = batch_span(&more);
+            total += more.len();
+            parts.push(more);
+        }
+        Ok(ReadInfo { bytes: Bytes::from(parts.concat()), ..empty })
+    }
+
+    /// [`Log::read`] within the segment holding `offset`.
+    fn read_segment<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        offset: i64,
+        upper: i64,
+        max_bytes: usize,
+    ) -> Result<Bytes, LogError> {
         let segment_index = self.segment_index_for(offset);
         let segment = &self.segments[segment_index];
         let path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
@@ -946,8 +977,7 @@ impl Log {
                 Err(error) => return self.fail(error),
             };
         }
-        let bytes = verified_prefix(bytes)?;
-        Ok(ReadInfo { bytes, ..empty })
+        verified_prefix(bytes)
     }
 
     /// The largest batch timestamp in the log and the first offset of its batch (ListOffsets
@@ -1390,6 +1420,23 @@ fn remove_strays<S: Storage + ?Sized>(
         }
     }
     Ok(())
+}
+
+/// The offset after the last whole batch in `bytes` (verified batches), and how many records
+/// they declare.
+fn batch_span(bytes: &[u8]) -> (i64, i64) {
+    let mut position = 0;
+    let mut next = i64::MIN;
+    let mut records = 0i64;
+    while let Ok(header) = BatchHeader::parse(&bytes[position..]) {
+        if position + header.size_bytes() > bytes.len() {
+            break;
+        }
+        next = header.next_offset();
+        records += i64::from(header.records_count.max(0));
+        position += header.size_bytes();
+    }
+    (next, records)
 }
 
 /// Walks batch headers (no CRC) from `position` to `size_bytes`, expecting the first batch at
