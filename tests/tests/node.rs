@@ -656,3 +656,98 @@ fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     );
     assert_eq!(config.config_source, 1, "a dynamic topic config");
 }
+
+/// A compacted topic: a keyless record gets INVALID_RECORD and nothing is stored; keyed
+/// overwrites are compacted by the cleaner on the node's timer (`log.cleaner.backoff.ms`,
+/// 15 s by default) once synced, leaving each key's last record at its offset, and a fetch
+/// from offset 0 reaches the surviving records past the emptied batches.
+#[test]
+fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord, Records};
+    let mut harness = Harness::new();
+    let topic = CreateTopicsRequestTopic {
+        name: StrBytes::from_static("c"),
+        num_partitions: 1,
+        replication_factor: 1,
+        configs: [("cleanup.policy", "compact"), ("segment.bytes", "1024")]
+            .into_iter()
+            .map(|(name, value)| CreateTopicsRequestConfig {
+                name: StrBytes::from_static(name),
+                value: Some(StrBytes::from_static(value)),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    harness.send(
+        A,
+        7,
+        Request::CreateTopics(CreateTopicsRequest { topics: vec![topic], ..Default::default() }),
+    );
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(response.topics[0].error_code, 0);
+
+    let keyless =
+        NewRecord { key: None, value: Some(b"v"), headers: vec![], timestamp_ms: WALL_MS };
+    harness.send(A, 9, produce("c", 0, -1, build_batch(&[keyless], BatchOptions::default())));
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let answer = &response.responses[0].partition_responses[0];
+    assert_eq!(answer.error_code, ErrorCode::InvalidRecord.code());
+
+    // 40 one-record batches, all with key "key-0" and 100-byte values: several segments.
+    for tag in 0..40u64 {
+        harness.send(A, 9, produce("c", 0, -1, producer_batch(1, 100, tag, WALL_MS)));
+        let outputs = harness.outputs();
+        harness.complete_sync(&outputs[0], false);
+        let outputs = harness.outputs();
+        let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+        assert_eq!(response.responses[0].partition_responses[0].base_offset, tag as i64);
+    }
+    let read_all = |harness: &mut Harness| -> Vec<(i64, Vec<u8>)> {
+        let mut records = Vec::new();
+        let mut offset = 0;
+        while offset < 40 {
+            harness.send(A, 12, fetch("c", offset, 0));
+            let outputs = harness.outputs();
+            let Response::Fetch(response) = harness.response(&outputs[0]).2 else { panic!() };
+            let bytes = response.responses[0].partitions[0].records.clone().expect("records");
+            let mut position = 0;
+            while position < bytes.len() {
+                let header = BatchHeader::parse(&bytes[position..]).expect("header");
+                let body = &bytes[position + 61..position + header.size_bytes()];
+                for record in Records::new(&header, body) {
+                    let record = record.expect("record");
+                    let value = record.value.expect("value").to_vec();
+                    records.push((header.base_offset + i64::from(record.offset_delta), value));
+                }
+                offset = header.next_offset();
+                position += header.size_bytes();
+            }
+        }
+        records
+    };
+    assert_eq!(read_all(&mut harness).len(), 40);
+    // Before log.cleaner.backoff.ms nothing happens; after it, one pass compacts.
+    harness.now = 14_999;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    assert_eq!(read_all(&mut harness).len(), 40);
+    harness.now = 15_000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    // The rewritten segments' new index files are synced in one group commit.
+    let outputs = harness.outputs();
+    let [Output::Sync { files, .. }] = &outputs[..] else { panic!("{outputs:?}") };
+    assert!(files.iter().all(|file| file.ends_with("index")), "{files:?}");
+    harness.complete_sync(&outputs[0], false);
+    let compacted = read_all(&mut harness);
+    assert!(compacted.len() < 20, "{} records left", compacted.len());
+    // What is left is the active segment's records, contiguous up to the last, each at its
+    // original offset (record `tag` has offset `tag` and value "tag:0:x…").
+    let first = compacted[0].0;
+    for (index, (offset, value)) in compacted.iter().enumerate() {
+        assert_eq!(*offset, first + index as i64);
+        assert!(value.starts_with(format!("{offset}:0:").as_bytes()));
+    }
+    assert_eq!(compacted.last().map(|record| record.0), Some(39));
+}
