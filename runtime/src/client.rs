@@ -86,6 +86,17 @@ impl Client {
         &self.address
     }
 
+    /// Changes the read and write timeout of later requests (a JoinGroup may be held by the
+    /// coordinator for a whole rebalance, longer than [`DEFAULT_TIMEOUT`]).
+    pub fn set_timeout(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| self.stream.set_write_timeout(Some(timeout)))
+            .map_err(|error| anyhow!("cannot set the timeout on {}: {error}", self.address))?;
+        self.timeout = timeout;
+        Ok(())
+    }
+
     /// Never use a version of API `key` above `max` (for APIs whose newer versions need
     /// features the tools do not implement, such as topic ids in Fetch 13+).
     pub fn cap_version(&mut self, key: i16, max: i16) {
@@ -560,10 +571,19 @@ pub fn error_description(code: i16) -> Option<&'static str> {
         6 => "This broker does not lead the partition.",
         7 => "The request timed out.",
         10 => "The batch is larger than the broker or topic accepts.",
+        14 => "The group coordinator is still loading its state.",
+        15 => "The group coordinator is not available.",
+        16 => "This broker is not the group's coordinator.",
         17 => "The topic name is not valid.",
         18 => "The request is larger than the broker accepts.",
         19 => "Fewer in-sync replicas than min.insync.replicas.",
         21 => "acks must be -1, 0 or 1.",
+        22 => "The group generation is not the current one.",
+        23 => "The member's protocols do not match those of the group.",
+        24 => "The group id is not valid.",
+        25 => "The coordinator does not know this member.",
+        26 => "The session timeout is outside the broker's allowed range.",
+        27 => "The group is rebalancing, so the member must rejoin.",
         35 => "The broker does not support this version of the request.",
         36 => "The topic already exists.",
         37 => "The partition count is not valid.",
@@ -574,8 +594,13 @@ pub fn error_description(code: i16) -> Option<&'static str> {
         42 => "The request is malformed or not allowed.",
         44 => "The request breaks a broker policy.",
         56 => "The broker's log directory failed.",
+        68 => "The group is not empty.",
+        69 => "The group id does not exist.",
         73 => "Topic deletion is disabled on the broker.",
         76 => "The broker does not support this compression codec.",
+        79 => "The member must rejoin with the member id the coordinator gave it.",
+        81 => "The group has reached its maximum size.",
+        82 => "Another member with the same group.instance.id fenced this one.",
         87 => "A record is not valid.",
         100 => "The topic id is not known.",
         _ => return None,

@@ -2,8 +2,16 @@
 //!
 //! Without a consumer group: the tool reads every partition (or the one `--partition` names)
 //! from the start offsets it looks up with ListOffsets, fetching from each partition's leader.
+//!
+//! With `--group`: the tool is a member of that classic consumer group (see
+//! [`super::group_member`]). It reads the partitions the group assigns it, from the group's
+//! committed offsets (else from the earliest or latest offset, as `auto.offset.reset` does),
+//! commits after each printed fetch, heartbeats between fetches, rejoins when the group
+//! rebalances, and commits and leaves the group when it stops (Ctrl-C, `--max-messages`,
+//! `--timeout-ms`).
 
 use super::console_producer::wait_for_partitions;
+use super::group_member::{GroupMember, GroupStatus};
 use super::{interrupt_flag, is_true, parse_key_value};
 use crate::client::{error_text, is_retriable, Cluster, DEFAULT_BOOTSTRAP_SERVER};
 use anyhow::{anyhow, bail};
@@ -30,6 +38,8 @@ const FETCH_MAX_BYTES: i32 = 50 * 1024 * 1024;
 const PARTITION_FETCH_BYTES: i32 = 1024 * 1024;
 const PARTITION_FETCH_BYTES_MAX: i32 = 64 * 1024 * 1024;
 const EARLIEST_TIMESTAMP: i64 = -2;
+/// The client id group members use, as Kafka's console consumer.
+const GROUP_CLIENT_ID: &str = "console-consumer";
 const LATEST_TIMESTAMP: i64 = -1;
 
 /// Arguments of `sluice console-consumer`.
@@ -71,7 +81,8 @@ pub struct ConsoleConsumerArgs {
     /// read_uncommitted (default) or read_committed.
     #[arg(long, value_name = "LEVEL", default_value = "read_uncommitted")]
     pub isolation_level: String,
-    /// Consume as a member of this consumer group (not supported yet).
+    /// Consume as a member of this consumer group: start at its committed offsets (else as
+    /// --from-beginning says) and commit the offsets of printed records.
     #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
 }
@@ -94,12 +105,19 @@ pub(crate) struct Plan {
     pub(crate) max_messages: Option<u64>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) isolation_level: i8,
+    /// The consumer group to consume in, if any.
+    pub(crate) group: Option<String>,
 }
 
 /// Checks the arguments the way kafka-console-consumer does, with its messages.
 pub(crate) fn plan(args: &ConsoleConsumerArgs) -> anyhow::Result<Plan> {
-    if args.group.is_some() {
-        bail!("--group is not supported yet: the console consumer reads without a consumer group");
+    if let Some(group) = &args.group {
+        if args.partition.is_some() {
+            bail!("Options group and partition cannot be specified together.");
+        }
+        if group.trim().is_empty() {
+            bail!("invalid --group {group:?}: a group id must not be empty");
+        }
     }
     if args.partition.is_some() {
         if args.from_beginning && args.offset.is_some() {
@@ -140,6 +158,7 @@ pub(crate) fn plan(args: &ConsoleConsumerArgs) -> anyhow::Result<Plan> {
         max_messages: args.max_messages.and_then(|max| u64::try_from(max).ok()),
         timeout: args.timeout_ms.and_then(|ms| u64::try_from(ms).ok()).map(Duration::from_millis),
         isolation_level,
+        group: args.group.clone(),
     })
 }
 
@@ -331,12 +350,16 @@ pub fn run(args: ConsoleConsumerArgs) -> anyhow::Result<()> {
         leaders: Vec::new(),
         positions: BTreeMap::new(),
         fetch_bytes: BTreeMap::new(),
+        committed: BTreeMap::new(),
         consumed: 0,
         started: Instant::now(),
         last_record: Instant::now(),
     };
     consumer.cluster.cap_version(FETCH_KEY, FETCH_VERSION_MAX);
-    let result = consumer.consume(&formatter, &stop);
+    let result = match consumer.plan.group.clone() {
+        Some(group) => consumer.consume_in_group(&group, &formatter, &stop),
+        None => consumer.consume(&formatter, &stop),
+    };
     eprintln!("Processed a total of {} messages", consumer.consumed);
     result
 }
@@ -351,6 +374,8 @@ struct Consumer {
     positions: BTreeMap<i32, i64>,
     /// Per-partition fetch size, raised when a batch does not fit.
     fetch_bytes: BTreeMap<i32, i32>,
+    /// With `--group`: the last offset committed per partition.
+    committed: BTreeMap<i32, i64>,
     consumed: u64,
     started: Instant,
     last_record: Instant,
@@ -394,31 +419,162 @@ impl Consumer {
         let stdout = io::stdout();
         let mut out = BufWriter::new(stdout.lock());
         while !self.done(stop) {
-            let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-            for &partition in self.positions.keys() {
-                by_leader.entry(self.leaders[partition as usize]).or_default().push(partition);
-            }
-            let mut refresh = false;
-            for (leader, partitions) in by_leader {
-                if self.done(stop) {
-                    break;
-                }
-                if leader < 0 {
-                    refresh = true;
-                    continue;
-                }
-                refresh |= self.fetch(leader, &partitions, formatter, &mut out)?;
-                if out.flush().is_err() {
-                    eprintln!("Unable to write to standard out, closing consumer.");
-                    return Ok(());
-                }
-            }
+            let refresh = self.fetch_round(formatter, &mut out, stop)?;
             if refresh && !self.done(stop) {
                 std::thread::sleep(Duration::from_millis(100));
                 self.refresh_leaders()?;
             }
         }
         Ok(())
+    }
+
+    /// One Fetch from each leader of the partitions read, printing what they return. True if
+    /// metadata should be refreshed. A closed stdout ends the run (see [`Self::done`]).
+    fn fetch_round(
+        &mut self,
+        formatter: &Formatter,
+        out: &mut impl Write,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<bool> {
+        let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+        for &partition in self.positions.keys() {
+            by_leader.entry(self.leaders[partition as usize]).or_default().push(partition);
+        }
+        let mut refresh = false;
+        for (leader, partitions) in by_leader {
+            if self.done(stop) {
+                break;
+            }
+            if leader < 0 {
+                refresh = true;
+                continue;
+            }
+            refresh |= self.fetch(leader, &partitions, formatter, out)?;
+            if out.flush().is_err() {
+                eprintln!("Unable to write to standard out, closing consumer.");
+                self.plan.max_messages = Some(self.consumed);
+                break;
+            }
+        }
+        Ok(refresh)
+    }
+
+    /// Consumes as a member of `group`; whatever ends the run, commits the offsets of the
+    /// printed records and leaves the group.
+    fn consume_in_group(
+        &mut self,
+        group: &str,
+        formatter: &Formatter,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        self.started = Instant::now();
+        self.last_record = self.started;
+        if self.done(stop) || !self.wait_for_topic(stop)? {
+            return Ok(());
+        }
+        let mut member = GroupMember::connect(&mut self.cluster, group, GROUP_CLIENT_ID)?;
+        let result = self.consume_as_member(&mut member, formatter, stop);
+        let committed = if member.member_id().is_empty() {
+            Ok(GroupStatus::Stable)
+        } else {
+            self.commit(&mut member)
+        };
+        let left = member.leave();
+        result.and(committed).and(left)
+    }
+
+    fn consume_as_member(
+        &mut self,
+        member: &mut GroupMember,
+        formatter: &Formatter,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let topics = [self.topic.clone()];
+        while !self.done(stop) {
+            let assignment = member.join(&mut self.cluster, &topics)?;
+            self.take_assignment(member, assignment)?;
+            // Fetch, commit and heartbeat until the group rebalances or the run ends.
+            while !self.done(stop) {
+                let refresh = if self.positions.is_empty() {
+                    // Nothing assigned (more members than partitions): only heartbeats.
+                    let wait = Duration::from_millis(FETCH_WAIT_MS);
+                    std::thread::sleep(self.time_left().map_or(wait, |left| left.min(wait)));
+                    false
+                } else {
+                    self.fetch_round(formatter, &mut out, stop)?
+                };
+                if self.commit(member)? == GroupStatus::Rejoin
+                    || member.heartbeat_if_due()? == GroupStatus::Rejoin
+                {
+                    break;
+                }
+                if refresh && !self.done(stop) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    self.refresh_leaders()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts reading the partitions of the topic that the group assigned: from the group's
+    /// committed offsets, else from where `--from-beginning` (auto.offset.reset) says.
+    fn take_assignment(
+        &mut self,
+        member: &mut GroupMember,
+        assignment: BTreeMap<String, Vec<i32>>,
+    ) -> anyhow::Result<()> {
+        let partitions = assignment.get(&self.topic).cloned().unwrap_or_default();
+        let outside = |leaders: &[i32]| {
+            partitions
+                .iter()
+                .copied()
+                .find(|&p| usize::try_from(p).map_or(true, |p| p >= leaders.len()))
+        };
+        if outside(&self.leaders).is_some() {
+            // The topic grew since it was looked up: take its partitions now.
+            if let Some(leaders) =
+                wait_for_partitions(&mut self.cluster, &self.topic, Duration::ZERO, None)?
+            {
+                self.leaders = leaders;
+            }
+            if let Some(partition) = outside(&self.leaders) {
+                bail!(
+                    "the group assigned partition {partition} of topic {}, which has {}                      partitions",
+                    self.topic,
+                    self.leaders.len()
+                );
+            }
+        }
+        self.positions.clear();
+        self.fetch_bytes.clear();
+        let committed = member.committed(&self.topic, &partitions)?;
+        let missing: Vec<i32> =
+            partitions.iter().copied().filter(|p| !committed.contains_key(p)).collect();
+        if !missing.is_empty() {
+            let reset = self.start_offsets(&missing, self.plan.reset)?;
+            self.positions.extend(reset);
+        }
+        self.positions.extend(committed.iter().map(|(&p, &offset)| (p, offset)));
+        self.committed = committed;
+        Ok(())
+    }
+
+    /// Commits the position of every partition whose position moved since its last commit.
+    fn commit(&mut self, member: &mut GroupMember) -> anyhow::Result<GroupStatus> {
+        let moved: BTreeMap<i32, i64> = self
+            .positions
+            .iter()
+            .filter(|(partition, offset)| self.committed.get(partition) != Some(offset))
+            .map(|(&partition, &offset)| (partition, offset))
+            .collect();
+        let status = member.commit(&self.topic, &moved)?;
+        if status == GroupStatus::Stable {
+            self.committed.extend(moved);
+        }
+        Ok(status)
     }
 
     /// Waits for the topic's partitions (until `--timeout-ms`, else until interrupted).
@@ -648,12 +804,16 @@ impl Consumer {
                     None => {}
                 }
                 for record in &decoded.records {
+                    // A record left unprinted is where this partition's position (and so a
+                    // group's commit) stays.
                     if self.plan.max_messages.is_some_and(|max| self.consumed >= max) {
+                        self.positions.insert(partition, record.offset);
                         break;
                     }
                     if formatter.write(out, record).is_err() {
                         eprintln!("Unable to write to standard out, closing consumer.");
                         self.plan.max_messages = Some(self.consumed);
+                        self.positions.insert(partition, record.offset);
                         break;
                     }
                     self.consumed += 1;
@@ -709,7 +869,13 @@ mod tests {
         assert_eq!(check("--partition 2 --from-beginning").unwrap().start, StartAt::Earliest);
         assert_eq!(check("--partition 2").unwrap().start, StartAt::Latest);
         assert_eq!(check("--max-messages -1").unwrap().max_messages, None);
-        assert!(check("--group g").unwrap_err().contains("not supported yet"));
+        assert_eq!(check("--group g").unwrap().group.as_deref(), Some("g"));
+        assert_eq!(
+            check("--group g --partition 0").unwrap_err(),
+            "Options group and partition cannot be specified together."
+        );
+        let empty = Cli::try_parse_from(["consumer", "--topic", "t", "--group", ""]).unwrap();
+        assert!(plan(&empty.args).unwrap_err().to_string().contains("must not be empty"));
         assert!(check("--isolation-level sometimes").is_err());
         assert!(Cli::try_parse_from(["consumer"]).is_err(), "--topic is required");
     }

@@ -7,6 +7,8 @@
 pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
+pub mod consumer_groups;
+pub(crate) mod group_member;
 pub mod perf;
 pub mod topics;
 
@@ -23,6 +25,9 @@ pub enum ToolCommand {
     ConsoleProducer(console_producer::ConsoleProducerArgs),
     /// Print records of a topic on standard output (like kafka-console-consumer).
     ConsoleConsumer(console_consumer::ConsoleConsumerArgs),
+    /// List, describe or delete consumer groups, or reset their offsets (like
+    /// kafka-consumer-groups).
+    ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
     /// Describe or change the dynamic configs of topics (like kafka-configs).
     Configs(configs::ConfigsArgs),
     /// Load generators and raw machine limits (like kafka-producer-perf-test).
@@ -36,6 +41,7 @@ pub fn run(command: ToolCommand) -> anyhow::Result<()> {
         ToolCommand::Topics(args) => topics::run(args),
         ToolCommand::ConsoleProducer(args) => console_producer::run(args),
         ToolCommand::ConsoleConsumer(args) => console_consumer::run(args),
+        ToolCommand::ConsumerGroups(args) => consumer_groups::run(args),
         ToolCommand::Configs(args) => configs::run(args),
         ToolCommand::Perf(command) => perf::run(command),
     }
@@ -111,7 +117,17 @@ mod tests {
         Cli::command().debug_assert();
         let names: Vec<String> =
             Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
-        assert_eq!(names, ["topics", "console-producer", "console-consumer", "configs", "perf"]);
+        assert_eq!(
+            names,
+            [
+                "topics",
+                "console-producer",
+                "console-consumer",
+                "consumer-groups",
+                "configs",
+                "perf"
+            ]
+        );
         for sub in Cli::command().get_subcommands() {
             assert!(sub.get_about().is_some(), "{} has an about line", sub.get_name());
         }
