@@ -123,6 +123,10 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: i32,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: i64,
+    /// `group.initial.rebalance.delay.ms`, `group.min.session.timeout.ms`,
+    /// `group.max.session.timeout.ms` (the rest of the coordinator's settings keep Kafka's
+    /// defaults).
+    pub group: crate::group::GroupConfig,
     /// `log.cleaner.enable`: compact logs whose `cleanup.policy` includes `compact`.
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`: time between compaction passes.
@@ -161,6 +165,9 @@ const BROKER_KEYS: &[&str] = &[
     "controller.quorum.voters",
     "default.replication.factor",
     "delete.topic.enable",
+    "group.initial.rebalance.delay.ms",
+    "group.max.session.timeout.ms",
+    "group.min.session.timeout.ms",
     "listeners",
     "log.cleaner.backoff.ms",
     "log.cleaner.delete.retention.ms",
@@ -196,7 +203,6 @@ const IGNORED_KEYS: &[&str] = &[
     "background.threads",
     "compression.type",
     "controller.quorum.bootstrap.servers",
-    "group.initial.rebalance.delay.ms",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
     "log.cleaner.threads",
@@ -459,6 +465,7 @@ impl Default for BrokerConfig {
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
             log_retention_check_interval_ms: 300_000,
+            group: crate::group::GroupConfig::default(),
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
             log_flush_offset_checkpoint_interval_ms: 60_000,
@@ -540,13 +547,19 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 28] = [
+        let pairs: [(&str, String); 31] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
             ("controller.quorum.voters", self.controller_quorum_voters.clone()),
             ("default.replication.factor", self.default_replication_factor.to_string()),
             ("delete.topic.enable", self.delete_topic_enable.to_string()),
+            (
+                "group.initial.rebalance.delay.ms",
+                self.group.initial_rebalance_delay_ms.to_string(),
+            ),
+            ("group.max.session.timeout.ms", self.group.max_session_timeout_ms.to_string()),
+            ("group.min.session.timeout.ms", self.group.min_session_timeout_ms.to_string()),
             ("listeners", listener_text(&self.listener_host, self.listener_port)),
             ("log.cleaner.backoff.ms", self.log_cleaner_backoff_ms.to_string()),
             ("log.cleaner.delete.retention.ms", topic.log.delete_retention_ms.to_string()),
@@ -722,6 +735,24 @@ impl BrokerConfig {
         }
         if let Some((key, value)) = get("log.retention.check.interval.ms") {
             self.log_retention_check_interval_ms = parse_i64(key, value, 1, i64::MAX)?;
+        }
+        if let Some((key, value)) = get("group.initial.rebalance.delay.ms") {
+            let delay_ms = parse_i32(key, value, 0, i32::MAX)?;
+            self.group.initial_rebalance_delay_ms = delay_ms as u64;
+        }
+        if let Some((key, value)) = get("group.min.session.timeout.ms") {
+            self.group.min_session_timeout_ms = parse_i32(key, value, 0, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("group.max.session.timeout.ms") {
+            self.group.max_session_timeout_ms = parse_i32(key, value, 0, i32::MAX)?;
+        }
+        if self.group.min_session_timeout_ms > self.group.max_session_timeout_ms {
+            let (min, max) = (self.group.min_session_timeout_ms, self.group.max_session_timeout_ms);
+            return Err(invalid(
+                "group.min.session.timeout.ms",
+                &min.to_string(),
+                &format!("must not exceed group.max.session.timeout.ms={max}"),
+            ));
         }
         if let Some((key, value)) = get("log.cleaner.enable") {
             self.log_cleaner_enable = parse_bool(key, value)?;
@@ -1758,6 +1789,30 @@ log.retention.check.interval.ms=300000
     }
 
     #[test]
+    fn group_coordinator_settings_are_read_and_checked() {
+        // Goal: the group.* keys reach the coordinator's settings; method: exact values and
+        // the error for a minimum above the maximum.
+        let (config, ignored) = parse(
+            "group.initial.rebalance.delay.ms=0\ngroup.min.session.timeout.ms=1000\n\
+             group.max.session.timeout.ms=60000\n",
+        )
+        .unwrap();
+        assert!(ignored.is_empty());
+        assert_eq!(config.group.initial_rebalance_delay_ms, 0);
+        assert_eq!(config.group.min_session_timeout_ms, 1000);
+        assert_eq!(config.group.max_session_timeout_ms, 60_000);
+        assert_eq!(config.group.offsets_topic_partitions, 50);
+        assert_eq!(
+            parse("group.min.session.timeout.ms=70000\ngroup.max.session.timeout.ms=60000\n"),
+            Err(invalid_error(
+                "group.min.session.timeout.ms",
+                "70000",
+                "must not exceed group.max.session.timeout.ms=60000"
+            ))
+        );
+    }
+
+    #[test]
     fn broker_entries_are_static_and_sorted() {
         // Goal: DescribeConfigs on the broker; method: exact names, values and flags.
         let (config, _) = parse(KRAFT_SERVER_PROPERTIES).unwrap();
@@ -1773,6 +1828,9 @@ log.retention.check.interval.ms=300000
                 ("controller.quorum.voters", "3@localhost:9093"),
                 ("default.replication.factor", "1"),
                 ("delete.topic.enable", "true"),
+                ("group.initial.rebalance.delay.ms", "3000"),
+                ("group.max.session.timeout.ms", "1800000"),
+                ("group.min.session.timeout.ms", "6000"),
                 ("listeners", "PLAINTEXT://0.0.0.0:9092"),
                 ("log.cleaner.backoff.ms", "15000"),
                 ("log.cleaner.delete.retention.ms", "86400000"),
@@ -1802,6 +1860,6 @@ log.retention.check.interval.ms=300000
             && !entry.sensitive
             && entry.source == 4));
         let (ipv6, _) = parse("listeners=PLAINTEXT://[::1]:9092").unwrap();
-        assert_eq!(ipv6.entries()[6].value, "PLAINTEXT://[::1]:9092");
+        assert_eq!(ipv6.entries()[9].value, "PLAINTEXT://[::1]:9092");
     }
 }

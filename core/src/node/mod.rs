@@ -283,6 +283,7 @@ impl<S: Storage> Node<S> {
         now: u64,
         wall_ms: i64,
     ) -> Result<(Self, OpenReport), (String, S)> {
+        let group_config = config.group.clone();
         let mut topics = match Topics::load(&mut storage, &config.topic_defaults) {
             Ok(topics) => topics,
             Err(error) => {
@@ -327,7 +328,7 @@ impl<S: Storage> Node<S> {
             producer_ids: producer_ids::ProducerIds::default(),
             visibility_changes: 0,
             visibility_seen: 0,
-            groups: crate::group::GroupCoordinator::new(crate::group::GroupConfig::default()),
+            groups: crate::group::GroupCoordinator::new(group_config),
             pending_durable: Vec::new(),
         };
         if let Err(error) = node.finish_open(&mut topics) {
