@@ -191,6 +191,8 @@ const BROKER_KEYS: &[&str] = &[
     "min.insync.replicas",
     "node.id",
     "num.partitions",
+    "offsets.retention.check.interval.ms",
+    "offsets.retention.minutes",
     "process.roles",
     "socket.request.max.bytes",
     "unclean.leader.election.enable",
@@ -214,7 +216,6 @@ const IGNORED_KEYS: &[&str] = &[
     "num.network.threads",
     "num.recovery.threads.per.data.dir",
     "num.replica.fetchers",
-    "offsets.retention.minutes",
     "offsets.topic.num.partitions",
     "offsets.topic.replication.factor",
     "queued.max.requests",
@@ -547,17 +548,14 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 31] = [
+        let pairs: [(&str, String); 33] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
             ("controller.quorum.voters", self.controller_quorum_voters.clone()),
             ("default.replication.factor", self.default_replication_factor.to_string()),
             ("delete.topic.enable", self.delete_topic_enable.to_string()),
-            (
-                "group.initial.rebalance.delay.ms",
-                self.group.initial_rebalance_delay_ms.to_string(),
-            ),
+            ("group.initial.rebalance.delay.ms", self.group.initial_rebalance_delay_ms.to_string()),
             ("group.max.session.timeout.ms", self.group.max_session_timeout_ms.to_string()),
             ("group.min.session.timeout.ms", self.group.min_session_timeout_ms.to_string()),
             ("listeners", listener_text(&self.listener_host, self.listener_port)),
@@ -582,6 +580,14 @@ impl BrokerConfig {
             ("min.insync.replicas", topic.min_insync_replicas.to_string()),
             ("node.id", self.node_id.to_string()),
             ("num.partitions", self.num_partitions.to_string()),
+            (
+                "offsets.retention.check.interval.ms",
+                self.group.offsets_retention_check_interval_ms.to_string(),
+            ),
+            (
+                "offsets.retention.minutes",
+                (self.group.offsets_retention_ms / MS_PER_MINUTE).to_string(),
+            ),
             ("process.roles", self.process_roles.clone()),
             ("socket.request.max.bytes", self.socket_request_max_bytes.to_string()),
             ("unclean.leader.election.enable", self.unclean_leader_election_enable.to_string()),
@@ -745,6 +751,14 @@ impl BrokerConfig {
         }
         if let Some((key, value)) = get("group.max.session.timeout.ms") {
             self.group.max_session_timeout_ms = parse_i32(key, value, 0, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("offsets.retention.minutes") {
+            let minutes = parse_i32(key, value, 1, i32::MAX)?;
+            self.group.offsets_retention_ms = i64::from(minutes) * MS_PER_MINUTE;
+        }
+        if let Some((key, value)) = get("offsets.retention.check.interval.ms") {
+            let interval_ms = parse_i64(key, value, 1, i64::MAX)?;
+            self.group.offsets_retention_check_interval_ms = interval_ms as u64;
         }
         if self.group.min_session_timeout_ms > self.group.max_session_timeout_ms {
             let (min, max) = (self.group.min_session_timeout_ms, self.group.max_session_timeout_ms);
@@ -1850,6 +1864,8 @@ log.retention.check.interval.ms=300000
                 ("min.insync.replicas", "1"),
                 ("node.id", "3"),
                 ("num.partitions", "3"),
+                ("offsets.retention.check.interval.ms", "600000"),
+                ("offsets.retention.minutes", "10080"),
                 ("process.roles", "broker,controller"),
                 ("socket.request.max.bytes", "104857600"),
                 ("unclean.leader.election.enable", "false"),

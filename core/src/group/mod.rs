@@ -96,6 +96,12 @@ pub struct GroupConfig {
     pub offsets_topic_partitions: i32,
     /// `offset.metadata.max.bytes` (4096).
     pub offset_metadata_max_bytes: usize,
+    /// `offsets.retention.minutes` (7 days), in ms: how long a group's committed offsets are
+    /// kept once it has no members (KIP-211); offsets committed outside any group membership
+    /// expire this long after their commit.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms` (600 000): how often expiry runs.
+    pub offsets_retention_check_interval_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -106,6 +112,8 @@ impl Default for GroupConfig {
             max_session_timeout_ms: 1_800_000,
             offsets_topic_partitions: 50,
             offset_metadata_max_bytes: 4096,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }
@@ -338,6 +346,10 @@ struct Group<R> {
     static_members: BTreeMap<String, String>,
     /// (topic, partition) → committed offset.
     offsets: BTreeMap<(String, i32), OffsetValue>,
+    /// The tick at which offset expiry first saw this consumer group Empty; `None` while it
+    /// has members. (Expiry runs every `offsets.retention.check.interval.ms`, so retention
+    /// counts from at most one interval after the group emptied: never earlier.)
+    empty_since: Option<u64>,
 }
 
 impl<R: Clone> Group<R> {
@@ -353,6 +365,7 @@ impl<R: Clone> Group<R> {
             pending_members: BTreeMap::new(),
             static_members: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            empty_since: None,
         }
     }
 

@@ -491,6 +491,57 @@ impl<R: Clone> GroupCoordinator<R> {
     }
 
     /// Drops a replayed group that holds nothing (no members, no offsets, generation 0).
+    /// Expires committed offsets past `offsets.retention.minutes`, as Kafka does (KIP-211):
+    /// a consumer group's offsets once it has been Empty that long; offsets of a group that
+    /// never had members (commits from standalone consumers) that long after their commit
+    /// (`wall_ms` against the commit timestamp). A group left Empty with no offsets is
+    /// deleted (also one that never committed). Tombstones come out of `poll_record`. Returns how many offsets expired.
+    pub fn expire_offsets(&mut self, now: u64, wall_ms: i64) -> usize {
+        self.advance(now);
+        let retention_ms = self.config.offsets_retention_ms;
+        let mut expired = 0;
+        let mut emptied = Vec::new();
+        let Self { groups, outbox, .. } = self;
+        for (group_id, group) in groups.iter_mut() {
+            if group.state != GroupState::Empty {
+                group.empty_since = None;
+                continue;
+            }
+            let empty_since = *group.empty_since.get_or_insert(now);
+            // Generation 0: never had a membership (commits from standalone consumers).
+            let standalone = group.generation == 0;
+            let group_expired = now.saturating_sub(empty_since) >= retention_ms.max(0) as u64;
+            let before = group.offsets.len();
+            group.offsets.retain(|(topic, partition), value| {
+                let keep = if standalone {
+                    value.commit_timestamp_ms.saturating_add(retention_ms) > wall_ms
+                } else {
+                    !group_expired
+                };
+                if !keep {
+                    outbox.record(
+                        group_id,
+                        records::encode_offset_key(group_id, topic, *partition),
+                        None,
+                    );
+                }
+                keep
+            });
+            expired += before - group.offsets.len();
+            if group.offsets.is_empty() {
+                // As Kafka: an Empty group without offsets has nothing left to keep.
+                emptied.push(group_id.clone());
+            }
+        }
+        for group_id in emptied {
+            let group = self.groups.get_mut(&group_id).expect("listed above");
+            group.transition(GroupState::Dead);
+            self.outbox.record(&group_id, records::encode_group_key(&group_id), None);
+            self.groups.remove(&group_id);
+        }
+        expired
+    }
+
     fn forget_if_unused(&mut self, group_id: &str) {
         let unused = self.groups.get(group_id).is_some_and(|group| {
             group.members.is_empty() && group.offsets.is_empty() && group.generation == 0

@@ -682,13 +682,18 @@ fn group_values_round_trip() {
 
 #[test]
 fn random_operation_sequences_never_panic_and_records_replay() {
-    // Goal: seeded random joins, syncs, heartbeats, leaves, commits, deletes and timeouts keep
+    // Goal: seeded random joins, syncs, heartbeats, leaves, commits, deletes, offset expiry
+    // and timeouts keep
     // every assertion inside the coordinator true, and every record it emits replays cleanly.
     let mut stable_steps = 0u32;
     for seed in 0..300u64 {
         let mut prng = crate::prng::Prng::new(seed);
         let initial_rebalance_delay_ms = prng.below(2) * 3000;
-        let config = GroupConfig { initial_rebalance_delay_ms, ..GroupConfig::default() };
+        let config = GroupConfig {
+            initial_rebalance_delay_ms,
+            offsets_retention_ms: 20_000,
+            ..GroupConfig::default()
+        };
         let mut coordinator = Coordinator::new(config);
         let mut reloaded = Coordinator::new(GroupConfig::default());
         let mut known: Vec<String> = vec![String::new()];
@@ -740,12 +745,16 @@ fn random_operation_sequences_never_panic_and_records_replay() {
                 5 => {
                     let _ = coordinator.offset_commit(now, 1, &commit(generation, &member));
                 }
-                6 => {
+                6 if request % 2 == 0 => {
                     let names = vec![text(GROUP)];
                     let _ = coordinator.delete_groups(
                         now,
                         &DeleteGroupsRequest { groups_names: names, ..Default::default() },
                     );
+                }
+                6 => {
+                    // Wall-clock ms run 10× the ticks, so standalone commits expire too.
+                    let _ = coordinator.expire_offsets(now, now as i64 * 10);
                 }
                 _ => {
                     if let Some(deadline) = coordinator.poll_timeout() {
@@ -785,4 +794,54 @@ fn random_operation_sequences_never_panic_and_records_replay() {
     }
     // The walk is not stuck in the join phase: groups do reach Stable.
     assert!(stable_steps > 100, "only {stable_steps} steps saw a Stable group");
+}
+
+#[test]
+fn committed_offsets_expire_after_offsets_retention() {
+    // Goal: offsets.retention.minutes as in Kafka (KIP-211). Method: exact tombstones and
+    // expiry counts at each tick, for a consumer group (counted from when it was first seen
+    // Empty) and for standalone commits (counted from each commit's timestamp).
+    let config = GroupConfig { offsets_retention_ms: 1000, ..GroupConfig::default() };
+
+    // Standalone commits (no membership): each offset expires 1000 ms after its commit.
+    let mut simple = Coordinator::new(config.clone());
+    simple.offset_commit(0, 5_000, &commit(-1, ""));
+    let stored = drained_records(&mut simple);
+    assert_eq!(simple.expire_offsets(10, 5_999), 0);
+    assert!(drained_records(&mut simple).is_empty());
+    assert_eq!(simple.expire_offsets(20, 6_000), 2);
+    let tombstones = drained_records(&mut simple);
+    let keys: Vec<&[u8]> = tombstones.iter().map(|r| r.key.as_ref()).collect();
+    let group_key = records::encode_group_key(GROUP);
+    assert_eq!(keys, vec![stored[0].key.as_ref(), stored[1].key.as_ref(), group_key.as_ref()]);
+    assert!(tombstones.iter().all(|r| r.value.is_none()));
+    assert_eq!(simple.group_count(), 0);
+
+    // A consumer group keeps its offsets while it has members, however old the commits.
+    let mut coordinator = Coordinator::new(config);
+    let topics = range(&["t"]);
+    coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+    coordinator.handle_timeout(3000);
+    completed(&mut coordinator);
+    let a = member_id(1);
+    coordinator.sync_group(3000, 2, &sync(&a, 1, &[(a.as_str(), &b"for-a"[..])]));
+    completed(&mut coordinator);
+    coordinator.offset_commit(3000, 0, &commit(1, &a));
+    drained_records(&mut coordinator);
+    assert_eq!(coordinator.expire_offsets(10_000, 1_000_000), 0);
+    assert!(drained_records(&mut coordinator).is_empty());
+    // It empties at 10 500; expiry first sees it Empty at 11 000 and keeps the offsets
+    // 1000 ms from then.
+    let leave =
+        LeaveGroupRequest { group_id: text(GROUP), member_id: text(&a), ..Default::default() };
+    assert_eq!(coordinator.leave_group(10_500, 0, &leave).error_code, 0);
+    drained_records(&mut coordinator);
+    assert_eq!(coordinator.expire_offsets(11_000, 2_000_000), 0);
+    assert_eq!(coordinator.expire_offsets(11_999, 2_000_000), 0);
+    assert!(drained_records(&mut coordinator).is_empty());
+    assert_eq!(coordinator.expire_offsets(12_000, 2_000_000), 2);
+    let tombstones = drained_records(&mut coordinator);
+    assert_eq!(tombstones.len(), 3, "two offsets and the group");
+    assert_eq!(tombstones[2].key, group_key);
+    assert_eq!(coordinator.group_count(), 0);
 }

@@ -257,6 +257,9 @@ pub struct Node<S: Storage> {
     next_retention_at: u64,
     /// When the next log-compaction pass runs (`log.cleaner.backoff.ms`).
     next_cleaner_at: u64,
+    /// When committed offsets are next checked for expiry
+    /// (`offsets.retention.check.interval.ms`).
+    next_offsets_expiry_at: u64,
     /// A compaction pass is due but waits for the sync in flight: a pass replaces segment
     /// files, and must not remove index files that sync is about to flush.
     cleaner_pending: bool,
@@ -309,6 +312,7 @@ impl<S: Storage> Node<S> {
             next_retention_at: now + config.log_retention_check_interval_ms.max(1) as u64,
             next_cleaner_at: now + config.log_cleaner_backoff_ms.max(1) as u64,
             cleaner_pending: false,
+            next_offsets_expiry_at: now + config.group.offsets_retention_check_interval_ms.max(1),
             config,
             storage,
             logs,
@@ -493,6 +497,7 @@ impl<S: Storage> Node<S> {
         if self.config.log_cleaner_enable {
             periodic = periodic.min(self.next_cleaner_at);
         }
+        periodic = periodic.min(self.next_offsets_expiry_at);
         if let Some(group_deadline) = self.groups.poll_timeout() {
             periodic = periodic.min(group_deadline.max(self.now));
         }
@@ -802,6 +807,15 @@ impl<S: Storage> Node<S> {
                 }
                 Err(error) => self.log(LogLevel::Error, format!("retention failed: {error}")),
             }
+        }
+        if self.now >= self.next_offsets_expiry_at {
+            let interval = self.config.group.offsets_retention_check_interval_ms.max(1);
+            self.next_offsets_expiry_at = self.now + interval;
+            let expired = self.groups.expire_offsets(self.now, self.wall_ms);
+            if expired > 0 {
+                self.log(LogLevel::Info, format!("expired {expired} committed offsets"));
+            }
+            self.flush_groups(None);
         }
         if self.config.log_cleaner_enable && self.now >= self.next_cleaner_at {
             self.next_cleaner_at = self.now + self.config.log_cleaner_backoff_ms.max(1) as u64;
