@@ -751,3 +751,48 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
     }
     assert_eq!(compacted.last().map(|record| record.0), Some(39));
 }
+
+/// Producer state is snapshotted at the offset checkpoint (`<offset>.snapshot` beside the
+/// segments); on open the newest usable snapshot is loaded and only later batches are read.
+/// A snapshot above the log end, or one that fails its CRC, is deleted, and the state is
+/// still exact: retries of batches before and after the snapshot are both duplicates.
+#[test]
+fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
+    let mut harness = Harness::new();
+    harness.create_topic("idem", 1);
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
+    // log.flush.offset.checkpoint.interval.ms (60 s) writes the checkpoints and a snapshot.
+    harness.now = 60_000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    for output in harness.outputs() {
+        harness.complete_sync(&output, false);
+    }
+    let files = |harness: &mut Harness| -> Vec<String> {
+        let mut names = harness.node.storage_mut().list("idem-0").expect("list");
+        names.retain(|name| name.ends_with(".snapshot"));
+        names
+    };
+    assert_eq!(files(&mut harness), vec!["00000000000000000003.snapshot".to_string()]);
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
+    // The process dies (no clean close); a stale snapshot above the log end and a damaged
+    // one at it are lying around.
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.append("idem-0/00000000000000000099.snapshot", b"SPS1 from another history")
+        .expect("write");
+    disk.append("idem-0/00000000000000000005.snapshot", b"SPS1garbage").expect("write");
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(files(&mut restarted), vec!["00000000000000000003.snapshot".to_string()]);
+    // Retries of the batch inside the snapshot and of the one after it: both duplicates.
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 5, 1, 3)), (0, 5));
+    // A clean close snapshots the end, and keeps the two newest.
+    restarted.node.close().expect("close");
+    assert_eq!(
+        files(&mut restarted),
+        vec![
+            "00000000000000000003.snapshot".to_string(),
+            "00000000000000000006.snapshot".to_string()
+        ]
+    );
+}

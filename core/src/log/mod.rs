@@ -997,10 +997,22 @@ impl Log {
     pub fn for_each_batch_header<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
+        visit: impl FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        self.for_each_batch_header_from(storage, self.log_start_offset, visit)
+    }
+
+    /// [`Log::for_each_batch_header`] for the batches that end at or after `from` (and after
+    /// the log start), skipping whole segments below it.
+    pub fn for_each_batch_header_from<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        from: i64,
         mut visit: impl FnMut(&BatchHeader),
     ) -> Result<(), LogError> {
         self.check_online()?;
-        for segment in &self.segments {
+        let from = from.max(self.log_start_offset);
+        for segment in self.segments.iter().filter(|segment| segment.next_offset > from) {
             let mut position = 0u32;
             while position < segment.size_bytes {
                 let bytes =
@@ -1010,7 +1022,7 @@ impl Log {
                         offset: segment.base_offset,
                         detail: error.to_string(),
                     })?;
-                if header.last_offset() >= self.log_start_offset {
+                if header.last_offset() >= from {
                     visit(&header);
                 }
                 position += header.size_bytes() as u32;

@@ -27,6 +27,7 @@ mod groups;
 mod handlers;
 mod produce;
 mod producer_ids;
+mod producer_snapshots;
 pub mod topics;
 
 use crate::config::BrokerConfig;
@@ -409,22 +410,6 @@ impl<S: Storage> Node<S> {
         Ok(())
     }
 
-    /// Rebuilds every partition's idempotent-producer state from its batch headers.
-    fn rebuild_producer_state(&mut self) -> Result<(), crate::log::LogError> {
-        let partitions: Vec<TopicPartition> = self.logs.partitions().cloned().collect();
-        for partition in partitions {
-            let mut state = ProducerState::default();
-            let log = self.logs.log_mut(&partition).expect("listed");
-            if log.offline_reason().is_none() {
-                log.for_each_batch_header(&mut self.storage, |header| state.record(header))?;
-            }
-            if !state.is_empty() {
-                self.producers.insert(partition, state);
-            }
-        }
-        Ok(())
-    }
-
     fn new_topic_id(&mut self) -> [u8; 16] {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&self.prng.next_u64().to_be_bytes());
@@ -524,6 +509,7 @@ impl<S: Storage> Node<S> {
                 Response::Fetch(response),
             );
         }
+        self.write_producer_snapshots();
         self.logs.close(&mut self.storage).map_err(|error| error.to_string())
     }
 
@@ -796,6 +782,7 @@ impl<S: Storage> Node<S> {
             if let Err(error) = self.logs.checkpoint(&mut self.storage) {
                 self.log(LogLevel::Error, format!("cannot write checkpoints: {error}"));
             }
+            self.write_producer_snapshots();
         }
         if self.now >= self.next_retention_at {
             self.next_retention_at =

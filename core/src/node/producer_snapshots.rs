@@ -1,0 +1,137 @@
+//! Snapshots of idempotent-producer state, so a restart does not read every batch header of
+//! every partition (as Kafka keeps `<offset>.snapshot` files beside the segments).
+//!
+//! `<partition dir>/<20-digit offset>.snapshot` holds [`ProducerState::encode_snapshot`] of
+//! the state after every batch below that offset. They are written at each offset
+//! checkpoint (`log.flush.offset.checkpoint.interval.ms`) and at a clean shutdown, for the
+//! partitions whose log grew since their last snapshot, and the newest
+//! [`SNAPSHOTS_KEPT`] are kept. They are not synced: a snapshot is a cache, and one that a
+//! crash tore fails its CRC and is ignored. On open the newest snapshot at or below the log
+//! end is loaded and only the batches after it are read; snapshots above the log end (their
+//! batches were lost in the crash) are deleted, so they can never describe a different
+//! history later.
+
+use super::{LogLevel, Node};
+use crate::limits::{PRODUCERS_PER_PARTITION_MAX, PRODUCER_BATCHES_RETAINED_MAX};
+use crate::log::{LogError, TopicPartition};
+use crate::producer::ProducerState;
+use crate::storage::{self, Storage, StorageError};
+
+const SNAPSHOT_SUFFIX: &str = ".snapshot";
+
+/// Snapshots kept per partition.
+pub(super) const SNAPSHOTS_KEPT: usize = 2;
+
+/// Largest snapshot file read: the most producers, each with the most batches.
+const SNAPSHOT_BYTES_MAX: usize =
+    16 + PRODUCERS_PER_PARTITION_MAX * (19 + 16 * PRODUCER_BATCHES_RETAINED_MAX);
+
+/// The snapshot files in `dir`, by offset, oldest first.
+fn snapshot_files<S: Storage + ?Sized>(
+    storage: &mut S,
+    dir: &str,
+) -> Result<Vec<(i64, String)>, StorageError> {
+    let mut found: Vec<(i64, String)> = storage
+        .list(dir)?
+        .into_iter()
+        .filter_map(|name| {
+            let digits = name.strip_suffix(SNAPSHOT_SUFFIX)?;
+            let offset = digits.parse::<i64>().ok().filter(|_| digits.len() == 20)?;
+            Some((offset, format!("{dir}/{name}")))
+        })
+        .collect();
+    found.sort_unstable();
+    Ok(found)
+}
+
+impl<S: Storage> Node<S> {
+    /// Writes a snapshot for every partition whose producer state grew since its last one.
+    pub(super) fn write_producer_snapshots(&mut self) {
+        let partitions: Vec<TopicPartition> = self.producers.keys().cloned().collect();
+        for partition in partitions {
+            if let Err(error) = self.write_producer_snapshot(&partition) {
+                let message = format!("{partition}: cannot write a producer snapshot: {error}");
+                self.log(LogLevel::Warn, message);
+            }
+        }
+    }
+
+    fn write_producer_snapshot(&mut self, partition: &TopicPartition) -> Result<(), StorageError> {
+        let Some(log) = self.logs.log(partition).filter(|log| log.offline_reason().is_none())
+        else {
+            return Ok(());
+        };
+        let (dir, end) = (log.dir().to_string(), log.log_end_offset());
+        let existing = snapshot_files(&mut self.storage, &dir)?;
+        if existing.last().is_some_and(|(offset, _)| *offset >= end) {
+            return Ok(());
+        }
+        let Some(state) = self.producers.get(partition) else { return Ok(()) };
+        let bytes = state.encode_snapshot();
+        let path = format!("{dir}/{end:020}{SNAPSHOT_SUFFIX}");
+        let temporary = format!("{path}.tmp");
+        if storage::exists(&mut self.storage, &temporary)? {
+            self.storage.remove(&temporary)?;
+        }
+        self.storage.append(&temporary, &bytes)?;
+        self.storage.rename(&temporary, &path)?;
+        let stale = (existing.len() + 1).saturating_sub(SNAPSHOTS_KEPT);
+        for (_, old) in existing.into_iter().take(stale) {
+            self.storage.remove(&old)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every partition's idempotent-producer state: from its newest usable snapshot
+    /// and the batch headers after it, or from every batch header when there is none.
+    pub(super) fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
+        let partitions: Vec<TopicPartition> = self.logs.partitions().cloned().collect();
+        for partition in partitions {
+            let log = self.logs.log(&partition).expect("listed");
+            if log.offline_reason().is_some() {
+                continue;
+            }
+            let (dir, end) = (log.dir().to_string(), log.log_end_offset());
+            let (mut state, from) = self.load_producer_snapshot(&partition, &dir, end)?;
+            let log = self.logs.log_mut(&partition).expect("listed");
+            log.for_each_batch_header_from(&mut self.storage, from, |header| state.record(header))?;
+            if !state.is_empty() {
+                self.producers.insert(partition, state);
+            }
+        }
+        Ok(())
+    }
+
+    /// The newest snapshot at or below `end` that decodes, and the offset to read from after
+    /// it; deletes snapshots above `end` and ones that do not decode.
+    fn load_producer_snapshot(
+        &mut self,
+        partition: &TopicPartition,
+        dir: &str,
+        end: i64,
+    ) -> Result<(ProducerState, i64), StorageError> {
+        let files = snapshot_files(&mut self.storage, dir)?;
+        let mut found = None;
+        for (offset, path) in files.into_iter().rev() {
+            if offset > end || found.is_some() {
+                if offset > end {
+                    self.storage.remove(&path)?;
+                }
+                continue;
+            }
+            let decoded = storage::read_small_file(&mut self.storage, &path, SNAPSHOT_BYTES_MAX)
+                .map_err(|error| error.to_string())
+                .and_then(|bytes| ProducerState::decode_snapshot(&bytes.unwrap_or_default()));
+            match decoded {
+                Ok(state) => found = Some((state, offset)),
+                Err(reason) => {
+                    let message =
+                        format!("{partition}: ignoring producer snapshot {path}: {reason}");
+                    self.log(LogLevel::Warn, message);
+                    self.storage.remove(&path)?;
+                }
+            }
+        }
+        Ok(found.unwrap_or_default())
+    }
+}
