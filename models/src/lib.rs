@@ -1,5 +1,10 @@
-//! Stateright models of Sluice's core state machines.
+//! Stateright models of Sluice's core state machines, built on the core's own code (not a
+//! re-implementation), with the invariants shared with the simulator's checkers.
 //!
-//! Empty until the state machines that need exhaustive checking exist: replication, election
-//! and consumer groups each add their model here, built on the core's own `handle`/`poll_output`
-//! and on the invariants shared with the simulator's checkers.
+//! - [`groups`]: the classic consumer-group coordinator with members and failover.
+//!
+//! Replication and election add their models here when they exist. `cargo test -p
+//! sluice-models` runs bounded checks; `cargo run -p sluice-models --release --example
+//! check_groups -- <depth>` runs a deeper one.
+
+pub mod groups;

@@ -497,6 +497,10 @@ pub struct GroupCoordinator<R> {
     outbox: Outbox<R>,
     /// Counter from which member ids are derived.
     member_sequence: u64,
+    /// Random bits of this coordinator's incarnation in every member id it hands out, so that
+    /// a coordinator rebuilt from its records (a restart, a failover) never hands a new client
+    /// the id of a member it forgot (one that joined but was never stored).
+    member_id_nonce: u64,
     /// The latest tick seen; ticks never go back.
     now: u64,
 }
@@ -511,7 +515,21 @@ impl<R: Clone> GroupCoordinator<R> {
             records: VecDeque::new(),
             offsets_topic_partitions: config.offsets_topic_partitions,
         };
-        Self { config, groups: BTreeMap::new(), outbox, member_sequence: 0, now: 0 }
+        Self {
+            config,
+            groups: BTreeMap::new(),
+            outbox,
+            member_sequence: 0,
+            member_id_nonce: 0,
+            now: 0,
+        }
+    }
+
+    /// Sets the random bits this incarnation puts in member ids (see the field's docs); the
+    /// node draws them from its seeded PRNG when it builds the coordinator. 0 (the default)
+    /// gives ids `<client id>-00000000-0000-4000-8000-<sequence>`.
+    pub fn set_member_id_nonce(&mut self, nonce: u64) {
+        self.member_id_nonce = nonce;
     }
 
     /// The settings.
@@ -591,9 +609,11 @@ impl<R: Clone> GroupCoordinator<R> {
         for _ in 0..=GROUP_MEMBERS_MAX + 1 {
             self.member_sequence += 1;
             let sequence = self.member_sequence;
+            let nonce = self.member_id_nonce;
             let candidate = format!(
-                "{client_id}-{:08x}-0000-4000-8000-{:012x}",
-                (sequence >> 48) as u32,
+                "{client_id}-{:08x}-{:04x}-4000-8000-{:012x}",
+                (nonce >> 32) as u32 ^ (sequence >> 48) as u32,
+                (nonce >> 16) as u16,
                 sequence & 0xFFFF_FFFF_FFFF
             );
             let taken = self.groups.get(group_id).is_some_and(|group| {

@@ -845,3 +845,39 @@ fn committed_offsets_expire_after_offsets_retention() {
     assert_eq!(tombstones[2].key, group_key);
     assert_eq!(coordinator.group_count(), 0);
 }
+
+#[test]
+fn a_rebuilt_coordinator_never_reissues_a_forgotten_member_id() {
+    // Goal: found by the stateright model (models/src/groups.rs): a member joined, the
+    // coordinator failed over before the group was stored, and the rebuilt coordinator, whose
+    // id counter restarted, gave the next client the same member id; both then synced the
+    // same generation and got the same partitions. Method: the id of the first join before
+    // and after a rebuild with a new incarnation nonce differ; nonce 0 keeps the old format.
+    let mut first = Coordinator::new(GroupConfig::default());
+    first.set_member_id_nonce(0x0123_4567_89ab_cdef);
+    let mut rebuilt = Coordinator::new(GroupConfig::default());
+    rebuilt.set_member_id_nonce(0xfedc_ba98_7654_3210);
+    let topics = range(&["t"]);
+    let mut ids = Vec::new();
+    for coordinator in [&mut first, &mut rebuilt] {
+        coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+        coordinator.handle_timeout(3000);
+        for (_, response) in completed(coordinator) {
+            if let GroupResponse::JoinGroup(join) = response {
+                ids.push(join.member_id.as_str().to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        ids,
+        vec![
+            "client-01234567-89ab-4000-8000-000000000001".to_owned(),
+            "client-fedcba98-7654-4000-8000-000000000001".to_owned(),
+        ]
+    );
+    let mut plain = Coordinator::new(GroupConfig::default());
+    plain.join_group(0, 1, &context(3), &join("", None, &topics));
+    plain.handle_timeout(3000);
+    let GroupResponse::JoinGroup(join) = completed(&mut plain).remove(0).1 else { panic!() };
+    assert_eq!(join.member_id.as_str(), member_id(1));
+}

@@ -355,6 +355,9 @@ impl<S: Storage> Node<S> {
             .map_err(|error| format!("cannot write the topic registry: {error}"))?;
         self.rebuild_producer_state()
             .map_err(|error| format!("cannot rebuild producer state: {error}"))?;
+        // Member ids of this incarnation differ from any an earlier one handed out.
+        let nonce = self.prng.next_u64();
+        self.groups.set_member_id_nonce(nonce);
         self.replay_groups().map_err(|error| format!("cannot reload consumer groups: {error}"))
     }
 
