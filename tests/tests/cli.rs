@@ -218,3 +218,70 @@ fn a_server_properties_file_configures_the_broker() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `sluice perf consume --group` joins the group, reads what it is assigned from the group's
+/// committed offsets, commits and leaves, so a second run finds nothing new; `--latency`
+/// prints end-to-end latency over exactly the records read.
+#[test]
+fn perf_consume_with_a_group_commits_and_reports_latency() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &["group.initial.rebalance.delay.ms=0"]);
+    let server = broker.bootstrap();
+    sluice(
+        &[
+            "topics",
+            "--bootstrap-server",
+            &server,
+            "--create",
+            "--topic",
+            "pc",
+            "--partitions",
+            "2",
+        ],
+        None,
+    );
+    let produced = sluice(
+        &[
+            "perf",
+            "produce",
+            "--bootstrap-server",
+            &server,
+            "--topic",
+            "pc",
+            "--num-records",
+            "500",
+            "--record-size",
+            "100",
+            "--throughput",
+            "5000",
+            "--acks",
+            "all",
+        ],
+        None,
+    );
+    assert!(produced.contains("500 records sent"), "{produced}");
+    let consume = |extra: &[&str]| {
+        let base = ["perf", "consume", "--bootstrap-server", &server, "--topic", "pc"];
+        sluice(&[&base[..], extra].concat(), None)
+    };
+    let first = consume(&["--group", "perf-g", "--messages", "500", "--latency"]);
+    let lines: Vec<&str> = first.lines().collect();
+    let fields: Vec<&str> = lines[1].split(", ").collect();
+    assert_eq!(fields[4], "500", "{first}");
+    assert!(lines[2].starts_with("end-to-end latency: 500 records, avg "), "{first}");
+    // Committed: a second member of the group starts at the end and reads nothing.
+    let second = consume(&["--group", "perf-g", "--messages", "1", "--timeout", "1500"]);
+    let fields: Vec<String> =
+        second.lines().nth(1).expect("csv").split(", ").map(str::to_string).collect();
+    assert_eq!(fields[4], "0", "{second}");
+    let described = sluice(
+        &["consumer-groups", "--bootstrap-server", &server, "--describe", "--group", "perf-g"],
+        None,
+    );
+    let lags: Vec<&str> = described
+        .lines()
+        .filter(|line| line.starts_with("perf-g"))
+        .map(|line| line.split_whitespace().nth(5).expect("lag"))
+        .collect();
+    assert_eq!(lags, vec!["0", "0"], "{described}");
+}

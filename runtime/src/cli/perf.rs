@@ -2,9 +2,11 @@
 //! `kafka-consumer-perf-test`), and the raw limits of this machine they are compared with
 //! (`loopback`: one TCP stream on 127.0.0.1; `disk`: sequential writes to a directory).
 
-use crate::client::Client;
+use crate::cli::group_member::{GroupMember, GroupStatus};
+use crate::client::{Client, Cluster};
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
+use sluice_core::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::list_offsets::{
     ListOffsetsRequest, ListOffsetsRequestPartition, ListOffsetsRequestTopic,
@@ -15,9 +17,11 @@ use sluice_core::protocol::api::produce::{
 use sluice_core::protocol::api::{decode_response, encode_request, Request, Response};
 use sluice_core::protocol::header::RequestHeader;
 use sluice_core::protocol::record_batch::{
-    build_batch_compressed, BatchHeader, BatchOptions, Compression, NewRecord,
+    build_batch_compressed, records_section, BatchHeader, BatchOptions, Compression, NewRecord,
+    Records,
 };
 use sluice_core::protocol::wire::StrBytes;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
@@ -95,9 +99,18 @@ pub struct ConsumeArgs {
     /// Records to read before stopping.
     #[arg(long)]
     messages: u64,
-    /// Consumer group (consumer groups are not served yet).
+    /// Consumer group: join it, read the partitions it assigns from its committed offsets,
+    /// commit what was read, and leave.
     #[arg(long)]
     group: Option<String>,
+    /// Start at the end of each partition instead of its start (for end-to-end latency runs
+    /// beside a producer), unless the group has committed offsets.
+    #[arg(long)]
+    from_latest: bool,
+    /// Also print end-to-end latency percentiles: receive time minus each record's
+    /// timestamp (`sluice perf produce` stamps records when it sends them when throttled).
+    #[arg(long)]
+    latency: bool,
     /// Bytes per partition per fetch.
     #[arg(long, default_value_t = 1024 * 1024)]
     fetch_size: i32,
@@ -123,7 +136,7 @@ pub struct DiskArgs {
     /// Bytes to write.
     #[arg(long, default_value_t = 512 << 20)]
     bytes: u64,
-    /// fdatasync after every MiB.
+    /// fdatasync after every MiB (and print fdatasync latency percentiles).
     #[arg(long)]
     sync_every_mib: bool,
 }
@@ -437,7 +450,9 @@ fn produce_connection(
     let own = if own.is_empty() { (0..partitions).collect() } else { own };
     while sent < records {
         let count = per_batch.min(records - sent);
-        let batch = if count == per_batch { full.clone() } else { build(count)? };
+        // Throttled runs stamp each batch when it is sent, for end-to-end latency.
+        let batch =
+            if count == per_batch && throughput <= 0.0 { full.clone() } else { build(count)? };
         let partition = own[partition_index as usize % own.len()];
         partition_index += 1;
         correlation += 1;
@@ -508,20 +523,22 @@ fn timestamp(ms: i64) -> String {
     )
 }
 
-fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
-    if args.group.is_some() {
-        bail!("--group needs consumer groups, which this broker does not serve yet; run without --group");
-    }
-    let mut client = Client::connect(&args.bootstrap_server, "sluice-perf")?;
-    let partitions = partitions_of(&mut client, &args.topic)?;
-    let earliest = ListOffsetsRequest {
+/// Offsets of `partitions` of `topic` at `timestamp` (-1 latest, -2 earliest).
+fn list_offsets(
+    client: &mut Client,
+    topic: &str,
+    partitions: &[i32],
+    timestamp: i64,
+) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let request = ListOffsetsRequest {
         replica_id: -1,
         topics: vec![ListOffsetsRequestTopic {
-            name: StrBytes::from_string(args.topic.clone()),
-            partitions: (0..partitions)
-                .map(|partition_index| ListOffsetsRequestPartition {
+            name: StrBytes::from_string(topic.to_string()),
+            partitions: partitions
+                .iter()
+                .map(|&partition_index| ListOffsetsRequestPartition {
                     partition_index,
-                    timestamp: -2,
+                    timestamp,
                     ..Default::default()
                 })
                 .collect(),
@@ -529,23 +546,99 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         }],
         ..Default::default()
     };
-    let Response::ListOffsets(offsets) = client.send(Request::ListOffsets(earliest))? else {
+    let Response::ListOffsets(offsets) = client.send(Request::ListOffsets(request))? else {
         bail!("unexpected ListOffsets answer")
     };
-    let mut positions: Vec<i64> =
-        offsets.topics[0].partitions.iter().map(|partition| partition.offset.max(0)).collect();
+    let mut found = BTreeMap::new();
+    for partition in offsets.topics.iter().flat_map(|topic| &topic.partitions) {
+        if partition.error_code != 0 {
+            bail!(
+                "ListOffsets of {topic}-{}: {}",
+                partition.partition_index,
+                crate::client::error_text(partition.error_code, None)
+            );
+        }
+        found.insert(partition.partition_index, partition.offset.max(0));
+    }
+    Ok(found)
+}
+
+/// Where a consumer starts: committed offsets (with a group), else the earliest or latest.
+fn start_positions(
+    client: &mut Client,
+    member: Option<&mut GroupMember>,
+    args: &ConsumeArgs,
+    partitions: &[i32],
+) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let reset = if args.from_latest { -1 } else { -2 };
+    let mut positions = list_offsets(client, &args.topic, partitions, reset)?;
+    if let Some(member) = member {
+        positions.extend(member.committed(&args.topic, partitions)?);
+    }
+    Ok(positions)
+}
+
+/// Receive time minus the timestamp of every record of a batch, in ms.
+fn record_latencies(header: &BatchHeader, batch: &[u8], now: i64, out: &mut Vec<u32>) {
+    let body = if header.compression() == Compression::None {
+        std::borrow::Cow::Borrowed(&batch[BATCH_HEADER_BYTES..])
+    } else {
+        match records_section(header, batch, BATCH_DECOMPRESSED_BYTES_MAX) {
+            Ok(records) => std::borrow::Cow::Owned(records),
+            Err(_) => return,
+        }
+    };
+    for record in Records::new(header, &body).flatten() {
+        if out.len() >= LATENCY_SAMPLES_MAX {
+            return;
+        }
+        let timestamp = header.base_timestamp.saturating_add(record.timestamp_delta);
+        out.push(now.saturating_sub(timestamp).clamp(0, i64::from(u32::MAX)) as u32);
+    }
+}
+
+/// Latency samples kept by `perf consume --latency`.
+const LATENCY_SAMPLES_MAX: usize = 50_000_000;
+
+fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
+    let mut client = Client::connect(&args.bootstrap_server, "sluice-perf")?;
+    let partition_count = partitions_of(&mut client, &args.topic)?;
+    let rebalance_started = Instant::now();
+    let mut group = match &args.group {
+        Some(group_id) => {
+            let mut cluster = Cluster::connect(&args.bootstrap_server, "sluice-perf")?;
+            let member = GroupMember::connect(&mut cluster, group_id, "sluice-perf")?;
+            Some((cluster, member))
+        }
+        None => None,
+    };
+    let mut assigned: Vec<i32> = (0..partition_count).collect();
+    if let Some((cluster, member)) = group.as_mut() {
+        let assignment = member.join(cluster, std::slice::from_ref(&args.topic))?;
+        assigned = assignment.get(&args.topic).cloned().unwrap_or_default();
+    }
+    let rebalance_ms = rebalance_started.elapsed().as_millis();
+    let mut positions =
+        start_positions(&mut client, group.as_mut().map(|(_, member)| member), &args, &assigned)?;
     let address = client.address().to_string();
-    drop(client);
     let mut stream =
         TcpStream::connect(&address).with_context(|| format!("cannot connect to {address}"))?;
     let start_ms = now_ms();
     let started = Instant::now();
     let (mut messages, mut bytes, mut correlation) = (0u64, 0u64, 0i32);
+    let mut latencies: Vec<u32> = Vec::new();
     let mut last_data = Instant::now();
     while messages < args.messages {
         if last_data.elapsed() > Duration::from_millis(args.timeout) {
             eprintln!("WARNING: exiting before consuming the expected number of messages: timeout ({} ms) exceeded", args.timeout);
             break;
+        }
+        if let Some((cluster, member)) = group.as_mut() {
+            if member.heartbeat_if_due()? == GroupStatus::Rejoin {
+                let assignment = member.join(cluster, std::slice::from_ref(&args.topic))?;
+                assigned = assignment.get(&args.topic).cloned().unwrap_or_default();
+                positions = start_positions(&mut client, Some(member), &args, &assigned)?;
+            }
         }
         correlation += 1;
         let request = Request::Fetch(FetchRequest {
@@ -556,9 +649,8 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
                 topic: StrBytes::from_string(args.topic.clone()),
                 partitions: positions
                     .iter()
-                    .enumerate()
-                    .map(|(partition, &offset)| FetchRequestPartition {
-                        partition: partition as i32,
+                    .map(|(&partition, &offset)| FetchRequestPartition {
+                        partition,
                         fetch_offset: offset,
                         partition_max_bytes: args.fetch_size,
                         ..Default::default()
@@ -570,6 +662,7 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         });
         stream.write_all(&frame(correlation, FETCH_VERSION, &request))?;
         let (_, response) = decode_response(1, FETCH_VERSION, read_frame(&mut stream)?)?;
+        let received_ms = now_ms();
         let Response::Fetch(response) = response else { bail!("unexpected Fetch answer") };
         for partition in response.responses.iter().flat_map(|topic| &topic.partitions) {
             if partition.error_code != 0 {
@@ -579,6 +672,9 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
                     crate::client::error_text(partition.error_code, None)
                 );
             }
+            let Some(position) = positions.get_mut(&partition.partition_index) else {
+                continue;
+            };
             let records = partition.records.clone().unwrap_or_default();
             let mut at = 0;
             while let Ok(header) = BatchHeader::parse(&records[at..]) {
@@ -586,21 +682,27 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
                 if end > records.len() {
                     break;
                 }
-                let position = &mut positions[partition.partition_index as usize];
                 let skipped = (*position - header.base_offset).max(0) as u64;
                 messages += u64::from(header.records_count.max(0) as u32).saturating_sub(skipped);
                 bytes += header.size_bytes() as u64;
                 *position = header.next_offset();
+                if args.latency {
+                    record_latencies(&header, &records[at..end], received_ms, &mut latencies);
+                }
                 last_data = Instant::now();
                 at = end;
             }
         }
     }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    if let Some((_, member)) = group.as_mut() {
+        member.commit(&args.topic, &positions)?;
+        member.leave()?;
+    }
     let megabytes = bytes as f64 / 1024.0 / 1024.0;
     println!("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec");
     println!(
-        "{}, {}, {megabytes:.4}, {:.4}, {messages}, {:.4}, 0, {}, {:.4}, {:.4}",
+        "{}, {}, {megabytes:.4}, {:.4}, {messages}, {:.4}, {rebalance_ms}, {}, {:.4}, {:.4}",
         timestamp(start_ms),
         timestamp(now_ms()),
         megabytes / seconds,
@@ -609,7 +711,32 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         megabytes / seconds,
         messages as f64 / seconds
     );
+    if args.latency {
+        println!("{}", latency_line(&mut latencies));
+    }
     Ok(())
+}
+
+/// `end-to-end latency: N records, avg …, p50 …, p99 …, p99.9 …, max … ms`.
+fn latency_line(samples: &mut [u32]) -> String {
+    if samples.is_empty() {
+        return "end-to-end latency: no records".to_string();
+    }
+    samples.sort_unstable();
+    let at = |fraction: f64| {
+        let index = ((samples.len() as f64 * fraction).ceil() as usize).clamp(1, samples.len());
+        samples[index - 1]
+    };
+    let average =
+        samples.iter().map(|&ms| u64::from(ms)).sum::<u64>() as f64 / samples.len() as f64;
+    format!(
+        "end-to-end latency: {} records, avg {average:.1} ms, p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+        samples.len(),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0)
+    )
 }
 
 fn loopback(args: LoopbackArgs) -> anyhow::Result<()> {
@@ -657,11 +784,14 @@ fn disk(args: DiskArgs) -> anyhow::Result<()> {
     let chunk = vec![7u8; 1 << 20];
     let started = Instant::now();
     let mut written = 0u64;
+    let mut sync_us: Vec<u64> = Vec::new();
     while written < args.bytes {
         file.write_all(&chunk)?;
         written += chunk.len() as u64;
         if args.sync_every_mib {
+            let before = Instant::now();
             file.sync_data()?;
+            sync_us.push(before.elapsed().as_micros() as u64);
         }
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -672,6 +802,20 @@ fn disk(args: DiskArgs) -> anyhow::Result<()> {
         "disk {mode}: {written} bytes in {seconds:.3} s: {:.1} MB/s",
         written as f64 / seconds / 1e6
     );
+    if !sync_us.is_empty() {
+        sync_us.sort_unstable();
+        let at = |fraction: f64| {
+            let index = ((sync_us.len() as f64 * fraction).ceil() as usize).clamp(1, sync_us.len());
+            sync_us[index - 1] as f64 / 1000.0
+        };
+        println!(
+            "fdatasync latency over {} calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            sync_us.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
     Ok(())
 }
 
