@@ -474,9 +474,15 @@ fn an_fsync_error_takes_the_log_offline_for_good(harness: &mut dyn Harness) {
     assert!(log.sync_request().is_none());
 }
 
+/// A record's key and value.
+type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// (offset, key, value) of a stored record.
+type StoredRecord = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// (offset, key, value) of every record in stored batches (uncompressed), checking that the
 /// batches are contiguous.
-fn records_of(bytes: &[u8]) -> Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn records_of(bytes: &[u8]) -> Vec<StoredRecord> {
     let mut out = Vec::new();
     let mut position = 0;
     let mut expected_base = None;
@@ -517,9 +523,9 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset(harness: &mut dyn Harn
     let log = manager.log_mut(&partition()).expect("log");
     // 60 batches of three records over 7 keys; batch 20 deletes k3 (a tombstone, never
     // written again) and batch 30 holds a keyless record.
-    let mut model: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> = Vec::new();
+    let mut model: Vec<StoredRecord> = Vec::new();
     for batch_number in 0..60i64 {
-        let entries: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = (0..3)
+        let entries: Vec<KeyValue> = (0..3)
             .map(|slot| {
                 let key = (batch_number * 3 + slot) % 7;
                 let value = format!("value-{batch_number}-{slot}-{}", "x".repeat(20)).into_bytes();
@@ -559,7 +565,7 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset(harness: &mut dyn Harn
     assert_eq!(log.apply_retention(harness.storage(), WALL_MS + 1_000_000).expect("retention"), 0);
 
     let active_base = *bases.last().expect("active");
-    let expect = |model: &[(i64, Option<Vec<u8>>, Option<Vec<u8>>)], tombstones_expired: bool| {
+    let expect = |model: &[StoredRecord], tombstones_expired: bool| {
         let mut last: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
         for (offset, key, _) in model.iter().filter(|record| record.0 < active_base) {
             if let Some(key) = key {
