@@ -796,3 +796,66 @@ fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
         ]
     );
 }
+
+/// A SyncGroup is a promise that the generation's assignment is stored: when the fsync of
+/// the group record fails, the leader gets NOT_COORDINATOR (Kafka's answer to a store that
+/// failed on a storage error) instead of its assignment, and the group rebalances, so a
+/// heartbeat of that generation gets REBALANCE_IN_PROGRESS.
+#[test]
+fn a_sync_group_whose_record_fails_to_sync_is_an_error_and_the_group_rebalances() {
+    use bytes::Bytes;
+    use sluice_core::protocol::api::heartbeat::HeartbeatRequest;
+    use sluice_core::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
+    use sluice_core::protocol::api::sync_group::{SyncGroupRequest, SyncGroupRequestAssignment};
+    let mut harness = Harness::new();
+    let join = JoinGroupRequest {
+        group_id: StrBytes::from_static("g"),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 20_000,
+        member_id: StrBytes::from_static(""),
+        protocol_type: StrBytes::from_static("consumer"),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: StrBytes::from_static("range"),
+            metadata: Bytes::from_static(b"m"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 3, Request::JoinGroup(join));
+    assert!(harness.outputs().is_empty(), "the join waits for the initial rebalance delay");
+    harness.now = 3000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    let outputs = harness.outputs();
+    let Response::JoinGroup(joined) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!((joined.error_code, joined.generation_id), (0, 1));
+    let member = joined.member_id.clone();
+    let sync = SyncGroupRequest {
+        group_id: StrBytes::from_static("g"),
+        generation_id: 1,
+        member_id: member.clone(),
+        assignments: vec![SyncGroupRequestAssignment {
+            member_id: member.clone(),
+            assignment: Bytes::from_static(b"all"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 3, Request::SyncGroup(sync));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { .. }]), "the group record is synced first");
+    harness.complete_sync(&outputs[0], true);
+    let outputs = harness.outputs();
+    let Response::SyncGroup(synced) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(synced.error_code, ErrorCode::NotCoordinator.code());
+    assert!(synced.assignment.is_empty());
+    let heartbeat = HeartbeatRequest {
+        group_id: StrBytes::from_static("g"),
+        generation_id: 1,
+        member_id: member,
+        ..Default::default()
+    };
+    harness.send(A, 3, Request::Heartbeat(heartbeat));
+    let outputs = harness.outputs();
+    let Response::Heartbeat(beat) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(beat.error_code, 27, "REBALANCE_IN_PROGRESS");
+}

@@ -598,6 +598,23 @@ impl<R: Clone> GroupCoordinator<R> {
         }
     }
 
+    /// The group's metadata record could not be stored (the `__consumer_offsets` append or
+    /// its sync failed). As Kafka does, the assignment it carried is void: a Stable group
+    /// rebalances, so members rejoin and a generation is never handed out twice with
+    /// different owners after a restart. The node answers the SyncGroups that waited on the
+    /// record with an error.
+    pub fn store_failed(&mut self, now: u64, group_id: &str) {
+        self.advance(now);
+        let Self { groups, outbox, config, .. } = self;
+        let Some(group) = groups.get_mut(group_id) else { return };
+        if group.state == GroupState::Stable {
+            for member in group.members.values_mut() {
+                member.assignment = Bytes::new();
+            }
+            prepare_rebalance(group, outbox, config, now);
+        }
+    }
+
     /// Heartbeat v0–v4: keeps the session alive and tells the member about rebalances.
     pub fn heartbeat(&mut self, now: u64, body: &HeartbeatRequest) -> HeartbeatResponse {
         self.advance(now);

@@ -5,6 +5,7 @@
 use super::topics::Topic;
 use super::{LogLevel, Node, Reply, RequestRef};
 use crate::config::TopicConfig;
+use crate::group::records::{self, RecordKey};
 use crate::group::{GroupResponse, JoinContext, OffsetsRecord};
 use crate::limits::{BATCH_HEADER_BYTES, READ_BYTES_MAX};
 use crate::log::TopicPartition;
@@ -37,6 +38,9 @@ pub(crate) struct PendingDurable {
     pub(crate) answers: Vec<(GroupWaiter, Response)>,
     pub(crate) waits: Vec<(TopicPartition, i64)>,
     pub(crate) failed: bool,
+    /// Groups whose metadata record this flush appended: if storing failed, their
+    /// assignment is void (see `GroupCoordinator::store_failed`).
+    pub(crate) stored_groups: Vec<String>,
 }
 
 impl<S: Storage> Node<S> {
@@ -245,12 +249,19 @@ impl<S: Storage> Node<S> {
         while let Some(record) = self.groups.poll_record() {
             by_partition.entry(record.partition).or_default().push(record);
         }
-        let mut waits = Vec::new();
         let mut failed = false;
+        let mut stored_groups = Vec::new();
         for (partition, records) in by_partition {
             let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+            for record in &records {
+                if let Ok(RecordKey::Group { group }) = records::decode_key(&record.key) {
+                    stored_groups.push(group);
+                }
+            }
             match self.append_group_records(&tp, &records) {
-                Ok(next_offset) => waits.push((tp, next_offset)),
+                Ok(next_offset) => {
+                    self.group_writes.insert(tp, next_offset);
+                }
                 Err(error) => {
                     self.log(LogLevel::Error, format!("{tp}: cannot store group records: {error}"));
                     failed = true;
@@ -266,10 +277,17 @@ impl<S: Storage> Node<S> {
             answers.push((waiter, response));
         }
         answers.extend(immediate);
-        if answers.is_empty() && waits.is_empty() {
+        // Every answer waits for all group records appended so far, not only its own: a
+        // follower's SyncGroup answered from a Stable group must not go out before the record
+        // that made the group Stable is durable.
+        self.group_writes
+            .retain(|tp, next| self.logs.log(tp).is_some_and(|log| log.recovery_point() < *next));
+        let waits: Vec<(TopicPartition, i64)> =
+            self.group_writes.iter().map(|(tp, next)| (tp.clone(), *next)).collect();
+        if answers.is_empty() && waits.is_empty() && !failed {
             return;
         }
-        let mut pending = PendingDurable { answers, waits, failed };
+        let mut pending = PendingDurable { answers, waits, failed, stored_groups };
         if self.durable_settled(&mut pending) {
             self.answer_groups(pending);
         } else {
@@ -316,21 +334,40 @@ impl<S: Storage> Node<S> {
         pending.waits.is_empty()
     }
 
-    /// Sends held group answers; if storing their records failed, offset commits say so.
+    /// Sends held group answers. If storing their records failed, offset commits say so, the
+    /// groups whose metadata was not stored rebalance, and SyncGroup answers carry
+    /// NOT_COORDINATOR (Kafka's answer to a store that failed on a storage error), so members
+    /// rejoin instead of consuming an assignment a restart would forget.
     pub(super) fn answer_groups(&mut self, pending: PendingDurable) {
+        if pending.failed {
+            for group in &pending.stored_groups {
+                self.groups.store_failed(self.now, group);
+            }
+        }
         for (waiter, mut response) in pending.answers {
             if pending.failed {
-                if let Response::OffsetCommit(commit) = &mut response {
-                    for partition in
-                        commit.topics.iter_mut().flat_map(|topic| topic.partitions.iter_mut())
-                    {
-                        if partition.error_code == 0 {
-                            partition.error_code = ErrorCode::KafkaStorageError.code();
+                match &mut response {
+                    Response::OffsetCommit(commit) => {
+                        for partition in
+                            commit.topics.iter_mut().flat_map(|topic| topic.partitions.iter_mut())
+                        {
+                            if partition.error_code == 0 {
+                                partition.error_code = ErrorCode::KafkaStorageError.code();
+                            }
                         }
                     }
+                    Response::SyncGroup(sync) if sync.error_code == 0 => {
+                        sync.error_code = ErrorCode::NotCoordinator.code();
+                        sync.assignment = Bytes::new();
+                    }
+                    _ => {}
                 }
             }
             self.complete(waiter.request, waiter.correlation_id, waiter.version, response);
+        }
+        if pending.failed && !pending.stored_groups.is_empty() {
+            // The rebalance answers parked requests (REBALANCE_IN_PROGRESS).
+            self.flush_groups(None);
         }
     }
 }

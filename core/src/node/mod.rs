@@ -274,6 +274,10 @@ pub struct Node<S: Storage> {
     visibility_seen: u64,
     groups: crate::group::GroupCoordinator<groups::GroupWaiter>,
     pending_durable: Vec<groups::PendingDurable>,
+    /// Per `__consumer_offsets` partition, the offset after the last group records appended:
+    /// a group answer waits until everything appended before it is durable, so no answer
+    /// rests on a record a crash could still lose.
+    group_writes: BTreeMap<TopicPartition, i64>,
 }
 
 impl<S: Storage> Node<S> {
@@ -335,6 +339,7 @@ impl<S: Storage> Node<S> {
             visibility_seen: 0,
             groups: crate::group::GroupCoordinator::new(group_config),
             pending_durable: Vec::new(),
+            group_writes: BTreeMap::new(),
         };
         if let Err(error) = node.finish_open(&mut topics) {
             return Err((error, node.storage));

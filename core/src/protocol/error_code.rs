@@ -22,6 +22,8 @@ pub enum ErrorCode {
     MessageTooLarge = 10,
     /// The coordinator is not available (no transaction coordinator yet).
     CoordinatorNotAvailable = 15,
+    /// This broker is not the coordinator (or could not store the group's state).
+    NotCoordinator = 16,
     /// The request contained a topic name that is not valid.
     InvalidTopicException = 17,
     /// The request is larger than the server accepts.
@@ -88,6 +90,7 @@ mod tests {
         assert_eq!(ErrorCode::None.code(), 0);
         assert_eq!(ErrorCode::OffsetOutOfRange.code(), 1);
         assert_eq!(ErrorCode::CorruptMessage.code(), 2);
+        assert_eq!(ErrorCode::NotCoordinator.code(), 16);
         assert_eq!(ErrorCode::KafkaStorageError.code(), 56);
         assert_eq!(ErrorCode::InvalidRecord.code(), 87);
     }
