@@ -1,16 +1,23 @@
 //! Simulator speed at a fixed load: one node, producers acknowledged at about 1000 produce
-//! requests per simulated second, no faults. Prints events/s and simulated time / wall time.
+//! requests per simulated second, no faults; first with plain readers only, then with a
+//! consumer group of three as well. Prints events/s and simulated time / wall time.
 //! `cargo bench -p sluice-sim` — a report, not a test.
 
-use sluice_sim::engine::{Sim, Workload};
+use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
 use std::time::Instant;
 
-fn main() {
+fn measure(name: &str, group: GroupWorkload) {
     let simulated_ms = 30_000;
-    let workload =
-        Workload { partitions: 3, producers: 8, batches_per_producer: 100_000, consumers: 3 };
+    let workload = Workload {
+        partitions: 3,
+        producers: 8,
+        batches_per_producer: 100_000,
+        consumers: 3,
+        idempotent_ppm: 500_000,
+        group,
+    };
     let faults =
         FaultSettings { latency_min_ms: 1, latency_max_ms: 3, sync_ms: 4, ..FaultSettings::none() };
     let mut sim = Sim::new(1, faults, workload);
@@ -24,11 +31,20 @@ fn main() {
         .filter(|operation| matches!(operation, Operation::ProduceAcked { .. }))
         .count();
     let rate = produces as f64 / (simulated_ms as f64 / 1000.0);
-    println!("simulator: {produces} produce requests acknowledged in {} simulated s ({rate:.0}/simulated s)", simulated_ms / 1000);
     println!(
-        "simulator: {} events in {wall:.3} s wall: {:.0} events/s, simulated/wall time {:.0}x (target >= 1000x)",
+        "simulator ({name}): {produces} produce requests acknowledged in {} simulated s ({rate:.0}/simulated s)",
+        simulated_ms / 1000
+    );
+    println!(
+        "simulator ({name}): {} events in {wall:.3} s wall: {:.0} events/s, simulated/wall time {:.0}x (target >= 1000x)",
         sim.events,
         sim.events as f64 / wall,
         simulated_ms as f64 / 1000.0 / wall
     );
+}
+
+fn main() {
+    measure("plain readers", GroupWorkload::none());
+    let group = GroupWorkload { departures_max: 0, ..GroupWorkload::members(3) };
+    measure("plain readers and a group of 3", group);
 }

@@ -13,13 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Violation(pub String);
 
 /// Every record consumers read: (partition, offset) → value. Fails if one offset was seen with
-/// two different values (invariant 2), or a consumer's offsets went backwards or repeated
-/// (invariant 3).
+/// two different values (invariant 2), a consumer's offsets went backwards or repeated
+/// (invariant 3), or a group consumer did not read on from where its OffsetFetch (its
+/// committed offset, or 0 when none) put it, one offset after another.
 pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String>, Violation> {
-    let mut records = BTreeMap::new();
+    let mut records: BTreeMap<(i32, i64), String> = BTreeMap::new();
     let mut last_seen: BTreeMap<u32, i64> = BTreeMap::new();
+    // Group consumers: (client, partition) → the next offset it must read.
+    let mut group_next: BTreeMap<(u32, i32), i64> = BTreeMap::new();
     for operation in &history.operations {
-        match operation {
+        let (partition, offset, value) = match operation {
             Operation::Consumed { client, partition, offset, value } => {
                 if let Some(previous) = last_seen.insert(*client, *offset) {
                     if *offset <= previous {
@@ -28,20 +31,49 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
                         )));
                     }
                 }
-                if let Some(existing) = records.insert((*partition, *offset), value.clone()) {
-                    if &existing != value {
-                        return Err(Violation(format!(
-                            "partition {partition} offset {offset} held {existing:?} and later {value:?}"
-                        )));
-                    }
+                (*partition, *offset, value)
+            }
+            Operation::GroupAssigned { client, .. } => {
+                group_next.retain(|(owner, _), _| owner != client);
+                continue;
+            }
+            Operation::OffsetFetched { client, offsets, .. } => {
+                for &(partition, committed) in offsets {
+                    group_next.insert((*client, partition), committed.max(0));
                 }
+                continue;
+            }
+            Operation::GroupConsumed { client, generation, partition, offset, value } => {
+                let Some(expected) = group_next.get_mut(&(*client, *partition)) else {
+                    return Err(Violation(format!(
+                        "group consumer {client} read {partition}/{offset} in generation {generation} without an offset fetch for it"
+                    )));
+                };
+                if *offset != *expected {
+                    return Err(Violation(format!(
+                        "group consumer {client} read {partition}/{offset} in generation {generation}; its position was {expected}"
+                    )));
+                }
+                *expected = offset + 1;
+                (*partition, *offset, value)
             }
             Operation::PositionReset { client, error_code } => {
                 return Err(Violation(format!(
                     "consumer {client} lost its position with error {error_code}"
                 )));
             }
-            _ => {}
+            _ => continue,
+        };
+        match records.get(&(partition, offset)) {
+            Some(existing) if existing != value => {
+                return Err(Violation(format!(
+                    "partition {partition} offset {offset} held {existing:?} and later {value:?}"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                records.insert((partition, offset), value.clone());
+            }
         }
     }
     Ok(records)
@@ -88,7 +120,8 @@ pub fn idempotent_records_unique(
         .operations
         .iter()
         .filter_map(|operation| match operation {
-            Operation::ProduceAcked { client, idempotent: true, .. } => Some(*client),
+            Operation::ProduceAcked { client, idempotent: true, .. }
+            | Operation::ProducerInitialised { client, .. } => Some(*client),
             _ => None,
         })
         .collect();
@@ -104,6 +137,198 @@ pub fn idempotent_records_unique(
         }
     }
     Ok(())
+}
+
+/// In each generation, each partition was handed to at most one member (invariant 6), as the
+/// SyncGroup answers tell. Returns how many (generation, partition) ownerships were checked.
+pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
+    let mut owners: BTreeMap<(i32, i32), (u32, &str)> = BTreeMap::new();
+    for operation in &history.operations {
+        let Operation::GroupAssigned { client, member_id, generation, partitions } = operation
+        else {
+            continue;
+        };
+        for &partition in partitions {
+            let owner = owners.entry((*generation, partition)).or_insert((*client, member_id));
+            if owner.1 != member_id.as_str() {
+                return Err(Violation(format!(
+                    "generation {generation}: partition {partition} was assigned to member {:?} (client {}) and to member {member_id:?} (client {client})",
+                    owner.1, owner.0
+                )));
+            }
+        }
+    }
+    Ok(owners.len())
+}
+
+/// A member id names one member: the coordinator never hands one client's id to another
+/// (Kafka's are UUIDs), or the two would be one member to it — heartbeating, committing and
+/// being assigned partitions for each other.
+pub fn member_ids_never_shared(history: &History) -> Result<(), Violation> {
+    let mut owners: BTreeMap<&str, u32> = BTreeMap::new();
+    for operation in &history.operations {
+        let (client, member_id) = match operation {
+            Operation::GroupJoined { client, member_id, .. }
+            | Operation::GroupAssigned { client, member_id, .. } => (*client, member_id.as_str()),
+            _ => continue,
+        };
+        let owner = *owners.entry(member_id).or_insert(client);
+        if owner != client {
+            return Err(Violation(format!(
+                "member id {member_id:?} was given to group consumer {owner} and to group consumer {client}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A member never sees its group's generation go down: within one broker incarnation never,
+/// and across restarts never below a generation it was assigned partitions in (a SyncGroup
+/// answer is sent only once the group record of its generation is durable).
+///
+/// A JoinGroup answer alone may be forgotten by a restart: the coordinator stores the group
+/// only when the leader's assignment arrives, as Kafka's does, so a member that joined
+/// generation g+1 may find the group back at g after a crash and be answered g on rejoining.
+pub fn generations_never_go_down(history: &History) -> Result<(), Violation> {
+    // client → (highest generation seen since the last restart, what), highest assigned.
+    let mut seen: BTreeMap<u32, (i32, &'static str)> = BTreeMap::new();
+    let mut assigned: BTreeMap<u32, i32> = BTreeMap::new();
+    for operation in &history.operations {
+        let (client, generation, what) = match operation {
+            Operation::NodeRestarted => {
+                seen.clear();
+                continue;
+            }
+            Operation::GroupJoined { client, generation, .. } => (*client, *generation, "joined"),
+            Operation::GroupAssigned { client, generation, .. } => {
+                (*client, *generation, "was assigned partitions")
+            }
+            _ => continue,
+        };
+        if let Some(&highest) = assigned.get(&client) {
+            if generation < highest {
+                return Err(Violation(format!(
+                    "group consumer {client} {what} in generation {generation} after it was assigned partitions in generation {highest}"
+                )));
+            }
+        }
+        if let Some(&(previous, previous_what)) = seen.get(&client) {
+            if generation < previous {
+                return Err(Violation(format!(
+                    "group consumer {client} {what} in generation {generation} after it {previous_what} in generation {previous}, with no broker restart between"
+                )));
+            }
+        }
+        if generation >= seen.get(&client).map_or(i32::MIN, |&(previous, _)| previous) {
+            seen.insert(client, (generation, what));
+        }
+        if matches!(operation, Operation::GroupAssigned { .. }) {
+            let highest = assigned.entry(client).or_insert(generation);
+            *highest = (*highest).max(generation);
+        }
+    }
+    Ok(())
+}
+
+/// One offset commit: when it was sent and answered (history indexes) and what it carried.
+struct Commit {
+    sent_at: usize,
+    answered_at: Option<usize>,
+    offsets: Vec<(i32, i64)>,
+    errors: Vec<(i32, i16)>,
+}
+
+impl Commit {
+    fn offset(&self, partition: i32) -> Option<i64> {
+        self.offsets.iter().find(|(p, _)| *p == partition).map(|&(_, offset)| offset)
+    }
+
+    fn code(&self, partition: i32) -> Option<i16> {
+        self.errors.iter().find(|(p, _)| *p == partition).map(|&(_, code)| code)
+    }
+
+    /// Whether the coordinator acknowledged `partition` of this commit.
+    fn acknowledged(&self, partition: i32) -> bool {
+        self.answered_at.is_some() && self.code(partition) == Some(0)
+    }
+
+    /// Whether this commit may have set `partition`'s offset: acknowledged, unanswered (lost,
+    /// so it may still have been applied), or refused only for want of durability.
+    fn maybe_applied(&self, partition: i32) -> bool {
+        self.answered_at.is_none()
+            || matches!(self.code(partition), Some(code) if code == 0 || code == STORAGE_ERROR)
+    }
+}
+
+const STORAGE_ERROR: i16 = 56;
+
+/// No acknowledged offset commit is lost (invariant 6): every OffsetFetch answer — after a
+/// broker restart too — is at least the offset of every commit acknowledged before the fetch
+/// was sent, unless a commit of exactly the answered offset may have been applied after that
+/// one (a later commit that lowered it). Returns how many (fetch, commit) pairs were checked.
+pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> {
+    let mut commits: BTreeMap<(u32, u32), Commit> = BTreeMap::new();
+    let mut fetches_sent: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+    let mut fetched = Vec::new();
+    for (index, operation) in history.operations.iter().enumerate() {
+        match operation {
+            Operation::CommitSent { client, commit, offsets, .. } => {
+                let entry = Commit {
+                    sent_at: index,
+                    answered_at: None,
+                    offsets: offsets.clone(),
+                    errors: Vec::new(),
+                };
+                assert!(
+                    commits.insert((*client, *commit), entry).is_none(),
+                    "commit ids are unique"
+                );
+            }
+            Operation::CommitAnswered { client, commit, errors } => {
+                let entry = commits.get_mut(&(*client, *commit)).expect("answered after sent");
+                assert!(entry.answered_at.is_none(), "a commit is answered once");
+                entry.answered_at = Some(index);
+                entry.errors.clone_from(errors);
+            }
+            Operation::OffsetFetchSent { client, fetch } => {
+                fetches_sent.insert((*client, *fetch), index);
+            }
+            Operation::OffsetFetched { client, fetch, offsets } => {
+                let sent_at = fetches_sent[&(*client, *fetch)];
+                fetched.push((*client, sent_at, index, offsets));
+            }
+            _ => {}
+        }
+    }
+    let mut checked = 0;
+    for (client, fetch_sent_at, fetch_answered_at, offsets) in fetched {
+        for &(partition, found) in offsets {
+            let before = commits.values().filter(|commit| {
+                commit.acknowledged(partition)
+                    && commit.answered_at.is_some_and(|at| at < fetch_sent_at)
+            });
+            for acknowledged in before {
+                checked += 1;
+                let offset = acknowledged.offset(partition).expect("acknowledged for it");
+                if found >= offset {
+                    continue;
+                }
+                let lowered = commits.values().any(|later| {
+                    later.offset(partition) == Some(found)
+                        && later.maybe_applied(partition)
+                        && later.sent_at < fetch_answered_at
+                        && later.answered_at.is_none_or(|at| at >= acknowledged.sent_at)
+                });
+                if !lowered {
+                    return Err(Violation(format!(
+                        "offset commit lost: partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of group consumer {client} sent after that answered {found}",
+                        acknowledged.answered_at.expect("acknowledged")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(checked)
 }
 
 /// The node's queues stayed within their limits (invariant 8's memory bound).

@@ -1,7 +1,12 @@
 //! Simulated Kafka clients. Each keeps one request in flight, retries as real clients do
 //! (after a timeout or a broken connection, with the same batch and, for idempotent producers,
 //! the same sequence), and writes every outcome into the history.
+//!
+//! The engine drives a client in three steps: [`Client::poll_request`] says what to send next
+//! (or when to look again), [`Client::on_sent`] confirms that it went out, and then exactly one
+//! of [`Client::on_response`] or [`Client::on_lost`] follows.
 
+use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use bytes::Bytes;
 use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
@@ -11,9 +16,7 @@ use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
 use sluice_core::protocol::api::{Request, Response};
-use sluice_core::protocol::record_batch::{
-    build_batch, BatchHeader, BatchOptions, NewRecord, Records,
-};
+use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
 
@@ -39,17 +42,54 @@ pub enum Role {
         /// Batches to produce in all.
         batches: u32,
     },
-    /// Reads one partition from the beginning, forever (or until it reaches `until`).
+    /// Reads one partition from the beginning, forever.
     Consumer {
         /// Partition.
         partition: i32,
     },
+    /// A member of the consumer group (see [`crate::group`]).
+    GroupConsumer,
+}
+
+/// What a client wants next.
+// Returned once per request and never stored: boxing the request would cost an allocation
+// per request for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Next {
+    /// Send this request, with its version and, when not the default, its timeout.
+    Send {
+        /// The request.
+        request: Request,
+        /// Its version.
+        version: i16,
+        /// Its timeout in ms, when it is not the client's default request timeout.
+        timeout_ms: Option<u64>,
+    },
+    /// Nothing now: look again at this tick.
+    WakeAt(u64),
+    /// Nothing until something happens (done, or waiting for nothing).
+    Idle,
 }
 
 #[derive(Clone, Debug)]
 struct Batch {
     values: Vec<String>,
     sequence: i32,
+    /// The encoded batch for `(producer id, epoch, sequence)`, rebuilt only when they change.
+    encoded: Option<(i64, i16, i32, Bytes)>,
+}
+
+/// An idempotent producer's id state (KIP-98, KIP-360).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProducerId {
+    /// No id yet: InitProducerId for a fresh one.
+    Needed,
+    /// The broker refused a sequence: InitProducerId with the current id and epoch to bump
+    /// the epoch, after which sequences start again at 0.
+    BumpNeeded,
+    /// Ready to produce.
+    Ready,
 }
 
 /// One simulated client.
@@ -61,6 +101,7 @@ pub struct Client {
     pub role: Role,
     next_batch: u32,
     current: Option<Batch>,
+    id_state: ProducerId,
     producer_id: i64,
     producer_epoch: i16,
     next_sequence: i32,
@@ -68,27 +109,56 @@ pub struct Client {
     pub position: i64,
     /// Whether the workload of this client is complete.
     pub done: bool,
+    /// The group member state of a group consumer.
+    pub group: Option<Box<GroupMember>>,
+    /// The `client.id` its requests carry.
+    pub client_id: StrBytes,
 }
 
 impl Client {
-    /// A client with `role`.
+    /// A client with `role` (a group consumer is made by [`Client::group_consumer`]).
     pub fn new(id: u32, role: Role) -> Self {
+        assert_ne!(role, Role::GroupConsumer, "use Client::group_consumer");
         Self {
             id,
             role,
             next_batch: 0,
             current: None,
+            id_state: ProducerId::Needed,
             producer_id: -1,
             producer_epoch: -1,
             next_sequence: 0,
             position: 0,
             done: false,
+            group: None,
+            client_id: StrBytes::from_static("sim"),
         }
     }
 
-    /// The next request to send, with its version, or `None` when idle or done.
-    pub fn next_request(&mut self) -> Option<(Request, i16)> {
-        match self.role.clone() {
+    /// A member of the consumer group.
+    pub fn group_consumer(id: u32, settings: MemberSettings) -> Self {
+        // Kafka's default client.id, `consumer-<group.id>-<n>`: distinct per consumer. (The
+        // coordinator's member ids start with it; see the scenario on shared client ids.)
+        Self {
+            role: Role::GroupConsumer,
+            group: Some(Box::new(GroupMember::new(id, settings))),
+            client_id: StrBytes::from_string(format!("consumer-{}-{id}", crate::group::GROUP)),
+            ..Self::new(id, Role::Consumer { partition: 0 })
+        }
+    }
+
+    /// What to send next. May be called again before anything is sent (the engine could not
+    /// connect): it then prepares the same request.
+    pub fn poll_request(&mut self, now: u64) -> Next {
+        if let Some(member) = self.group.as_mut() {
+            return match member.poll_request(now) {
+                Ok((request, version, timeout_ms)) => Next::Send { request, version, timeout_ms },
+                Err(Some(at)) => Next::WakeAt(at),
+                Err(None) => Next::Idle,
+            };
+        }
+        let send = |request, version| Next::Send { request, version, timeout_ms: None };
+        match self.role {
             Role::Admin { partitions } if !self.done => {
                 let topic = CreateTopicsRequestTopic {
                     name: StrBytes::from_static(TOPIC),
@@ -96,38 +166,77 @@ impl Client {
                     replication_factor: 1,
                     ..Default::default()
                 };
-                Some((
-                    Request::CreateTopics(CreateTopicsRequest {
-                        topics: vec![topic],
-                        ..Default::default()
-                    }),
-                    7,
-                ))
+                let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+                send(Request::CreateTopics(request), 7)
             }
-            Role::Admin { .. } => None,
-            Role::Producer { partition, acks, idempotent, batches } => {
-                if self.done {
-                    return None;
+            Role::Producer { partition, acks, idempotent, batches } if !self.done => {
+                if idempotent && self.id_state != ProducerId::Ready {
+                    return send(self.init_producer_id(), 4);
                 }
-                if idempotent && self.producer_id < 0 {
-                    let request = InitProducerIdRequest {
-                        transaction_timeout_ms: 60_000,
-                        ..Default::default()
-                    };
-                    return Some((Request::InitProducerId(request), 4));
+                match self.produce_request(partition, acks, idempotent, batches) {
+                    Some(request) => send(request, 9),
+                    None => Next::Idle,
                 }
-                if self.current.is_none() {
-                    if self.next_batch >= batches {
-                        self.done = true;
-                        return None;
-                    }
-                    let count = 1 + (self.next_batch % 4) as usize;
-                    let values = (0..count)
-                        .map(|index| format!("c{}-b{}-r{index}", self.id, self.next_batch))
-                        .collect();
-                    self.current = Some(Batch { values, sequence: self.next_sequence });
-                }
-                let batch = self.current.as_ref().expect("set above");
+            }
+            Role::Consumer { partition } => send(consumer_fetch(partition, self.position), 12),
+            Role::Admin { .. } | Role::Producer { .. } | Role::GroupConsumer => Next::Idle,
+        }
+    }
+
+    /// The request prepared by the last `poll_request` was sent.
+    pub fn on_sent(&mut self, history: &mut History) {
+        if let Some(member) = self.group.as_mut() {
+            member.on_sent(history);
+        }
+    }
+
+    fn init_producer_id(&self) -> Request {
+        let (producer_id, producer_epoch) = match self.id_state {
+            ProducerId::BumpNeeded => (self.producer_id, self.producer_epoch),
+            _ => (-1, -1),
+        };
+        Request::InitProducerId(InitProducerIdRequest {
+            transaction_timeout_ms: 60_000,
+            producer_id,
+            producer_epoch,
+            ..Default::default()
+        })
+    }
+
+    /// The current batch as a Produce request, starting a new batch when the last one was
+    /// acknowledged; `None` once every batch is.
+    fn produce_request(
+        &mut self,
+        partition: i32,
+        acks: i16,
+        idempotent: bool,
+        batches: u32,
+    ) -> Option<Request> {
+        if self.current.is_none() {
+            if self.next_batch >= batches {
+                self.done = true;
+                return None;
+            }
+            let count = 1 + (self.next_batch % 4) as usize;
+            let values = (0..count)
+                .map(|index| format!("c{}-b{}-r{index}", self.id, self.next_batch))
+                .collect();
+            self.current = Some(Batch { values, sequence: self.next_sequence, encoded: None });
+        }
+        let batch = self.current.as_mut().expect("set above");
+        let options = if idempotent {
+            BatchOptions {
+                producer_id: self.producer_id,
+                producer_epoch: self.producer_epoch,
+                base_sequence: batch.sequence,
+            }
+        } else {
+            BatchOptions::default()
+        };
+        let key = (options.producer_id, options.producer_epoch, options.base_sequence);
+        let records = match &batch.encoded {
+            Some((id, epoch, sequence, bytes)) if (*id, *epoch, *sequence) == key => bytes.clone(),
+            _ => {
                 let records: Vec<NewRecord<'_>> = batch
                     .values
                     .iter()
@@ -137,56 +246,32 @@ impl Client {
                         ..Default::default()
                     })
                     .collect();
-                let options = if idempotent {
-                    BatchOptions {
-                        producer_id: self.producer_id,
-                        producer_epoch: self.producer_epoch,
-                        base_sequence: batch.sequence,
-                    }
-                } else {
-                    BatchOptions::default()
-                };
-                let records = Bytes::from(build_batch(&records, options));
-                let produce = ProduceRequest {
-                    acks,
-                    timeout_ms: 30_000,
-                    topic_data: vec![ProduceRequestTopic {
-                        name: StrBytes::from_static(TOPIC),
-                        partition_data: vec![ProduceRequestPartition {
-                            index: partition,
-                            records: Some(records),
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                };
-                Some((Request::Produce(produce), 9))
+                let bytes = Bytes::from(build_batch(&records, options));
+                batch.encoded = Some((key.0, key.1, key.2, bytes.clone()));
+                bytes
             }
-            Role::Consumer { partition } => {
-                let fetch = FetchRequest {
-                    max_wait_ms: 100,
-                    min_bytes: 1,
-                    max_bytes: 64 * 1024,
-                    topics: vec![FetchRequestTopic {
-                        topic: StrBytes::from_static(TOPIC),
-                        partitions: vec![FetchRequestPartition {
-                            partition,
-                            fetch_offset: self.position,
-                            partition_max_bytes: 64 * 1024,
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }],
+        };
+        Some(Request::Produce(ProduceRequest {
+            acks,
+            timeout_ms: 30_000,
+            topic_data: vec![ProduceRequestTopic {
+                name: StrBytes::from_static(TOPIC),
+                partition_data: vec![ProduceRequestPartition {
+                    index: partition,
+                    records: Some(records),
                     ..Default::default()
-                };
-                Some((Request::Fetch(fetch), 12))
-            }
-        }
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }))
     }
 
     /// Handles a response. Returns true if the client should back off before its next request.
-    pub fn on_response(&mut self, response: Response, history: &mut History) -> bool {
+    pub fn on_response(&mut self, now: u64, response: Response, history: &mut History) -> bool {
+        if let Some(member) = self.group.as_mut() {
+            return member.on_response(now, response, history);
+        }
         match (&self.role, response) {
             (Role::Admin { .. }, Response::CreateTopics(response)) => {
                 let code = response.topics.first().map_or(-1, |topic| topic.error_code);
@@ -197,47 +282,10 @@ impl Client {
                 true
             }
             (Role::Producer { .. }, Response::InitProducerId(response)) => {
-                if response.error_code == 0 {
-                    self.producer_id = response.producer_id;
-                    self.producer_epoch = response.producer_epoch;
-                    return false;
-                }
-                true
+                self.on_init_producer_id(response, history)
             }
-            (Role::Producer { partition, acks, idempotent, .. }, Response::Produce(response)) => {
-                let (partition, acks, idempotent) = (*partition, *acks, *idempotent);
-                let answer =
-                    response.responses.first().and_then(|topic| topic.partition_responses.first());
-                let Some(answer) = answer else { return true };
-                if answer.error_code != 0 {
-                    history.push(Operation::ProduceFailed {
-                        client: self.id,
-                        error_code: answer.error_code,
-                    });
-                    // An unknown producer (its state was lost with the data) starts over.
-                    if answer.error_code == ErrorCode::UnknownProducerId.code()
-                        || answer.error_code == ErrorCode::OutOfOrderSequenceNumber.code()
-                    {
-                        self.producer_id = -1;
-                        self.next_sequence = 0;
-                        if let Some(batch) = &mut self.current {
-                            batch.sequence = 0;
-                        }
-                    }
-                    return true;
-                }
-                let batch = self.current.take().expect("a produce was in flight");
-                self.next_sequence = self.next_sequence.wrapping_add(batch.values.len() as i32);
-                history.push(Operation::ProduceAcked {
-                    client: self.id,
-                    partition,
-                    acks,
-                    idempotent,
-                    base_offset: answer.base_offset,
-                    values: batch.values,
-                });
-                self.next_batch += 1;
-                false
+            (Role::Producer { .. }, Response::Produce(response)) => {
+                self.on_produce(response, history)
             }
             (Role::Consumer { partition }, Response::Fetch(response)) => {
                 let partition = *partition;
@@ -258,45 +306,199 @@ impl Client {
                     }
                     return true;
                 }
-                let records = answer.records.clone().unwrap_or_default();
-                let mut read_any = false;
-                let mut at = 0;
-                while at < records.len() {
-                    let Ok(header) = BatchHeader::parse(&records[at..]) else { break };
-                    let end = at + header.size_bytes();
-                    if end > records.len() {
-                        break;
-                    }
-                    for record in Records::new(&header, &records[at + 61..end]).flatten() {
-                        let offset = header.base_offset + i64::from(record.offset_delta);
-                        if offset < self.position {
-                            continue;
-                        }
-                        let value =
-                            String::from_utf8_lossy(record.value.unwrap_or_default()).into_owned();
-                        history.push(Operation::Consumed {
-                            client: self.id,
-                            partition,
-                            offset,
-                            value,
-                        });
-                        self.position = offset + 1;
-                        read_any = true;
-                    }
-                    at = end;
-                }
+                let records = answer.records.as_deref().unwrap_or_default();
+                let client = self.id;
+                read_records(records, &mut self.position, |offset, value| {
+                    history.push(Operation::Consumed { client, partition, offset, value });
+                });
                 // An empty answer already waited on the broker (long poll): ask again at once.
-                let _ = read_any;
                 false
             }
-            _ => true,
+            (role, response) => panic!("client {} ({role:?}) got {response:?}", self.id),
         }
     }
 
+    fn on_init_producer_id(
+        &mut self,
+        response: sluice_core::protocol::api::init_producer_id::InitProducerIdResponse,
+        history: &mut History,
+    ) -> bool {
+        if response.error_code != 0 {
+            // A bump the broker refuses (it does not know the id) falls back to a fresh id.
+            if self.id_state == ProducerId::BumpNeeded {
+                self.id_state = ProducerId::Needed;
+            }
+            return true;
+        }
+        assert!(response.producer_id >= 0 && response.producer_epoch >= 0);
+        if self.id_state == ProducerId::BumpNeeded {
+            assert_eq!(response.producer_id, self.producer_id, "a bump keeps the id");
+        }
+        self.producer_id = response.producer_id;
+        self.producer_epoch = response.producer_epoch;
+        self.id_state = ProducerId::Ready;
+        // A new id or epoch starts its sequences at 0; the unacknowledged batch goes again
+        // with sequence 0 (Kafka's idempotent producer after KIP-360).
+        self.next_sequence = 0;
+        if let Some(batch) = &mut self.current {
+            batch.sequence = 0;
+        }
+        history.push(Operation::ProducerInitialised {
+            client: self.id,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+        });
+        false
+    }
+
+    fn on_produce(
+        &mut self,
+        response: sluice_core::protocol::api::produce::ProduceResponse,
+        history: &mut History,
+    ) -> bool {
+        let Role::Producer { partition, acks, idempotent, .. } = self.role else {
+            unreachable!("only producers produce")
+        };
+        let answer = response.responses.first().and_then(|topic| topic.partition_responses.first());
+        let Some(answer) = answer else { return true };
+        if answer.error_code != 0 {
+            history
+                .push(Operation::ProduceFailed { client: self.id, error_code: answer.error_code });
+            // The broker lost or refused this producer's sequence: bump the epoch (KIP-360)
+            // and send the batch again from sequence 0. A fenced epoch takes a fresh id.
+            let code = answer.error_code;
+            if idempotent
+                && (code == ErrorCode::UnknownProducerId.code()
+                    || code == ErrorCode::OutOfOrderSequenceNumber.code())
+            {
+                self.id_state = ProducerId::BumpNeeded;
+            } else if idempotent && code == ErrorCode::InvalidProducerEpoch.code() {
+                self.id_state = ProducerId::Needed;
+            }
+            return true;
+        }
+        let batch = self.current.take().expect("a produce was in flight");
+        self.next_sequence = self.next_sequence.wrapping_add(batch.values.len() as i32);
+        history.push(Operation::ProduceAcked {
+            client: self.id,
+            partition,
+            acks,
+            idempotent,
+            base_offset: answer.base_offset,
+            values: batch.values,
+        });
+        self.next_batch += 1;
+        false
+    }
+
     /// The request was lost (timeout or broken connection): the same request goes again.
-    pub fn on_lost(&mut self, history: &mut History) {
+    pub fn on_lost(&mut self, now: u64, history: &mut History) {
+        if let Some(member) = self.group.as_mut() {
+            member.on_lost(now);
+            return;
+        }
         if matches!(self.role, Role::Producer { .. }) && self.current.is_some() {
             history.push(Operation::RequestLost { client: self.id });
         }
+    }
+}
+
+fn consumer_fetch(partition: i32, position: i64) -> Request {
+    Request::Fetch(FetchRequest {
+        max_wait_ms: 100,
+        min_bytes: 1,
+        max_bytes: 64 * 1024,
+        topics: vec![FetchRequestTopic {
+            topic: StrBytes::from_static(TOPIC),
+            partitions: vec![FetchRequestPartition {
+                partition,
+                fetch_offset: position,
+                partition_max_bytes: 64 * 1024,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::protocol::api::init_producer_id::InitProducerIdResponse;
+    use sluice_core::protocol::api::produce::{
+        ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
+    };
+    use sluice_core::protocol::record_batch::BatchHeader;
+
+    fn send(client: &mut Client) -> Request {
+        match client.poll_request(0) {
+            Next::Send { request, .. } => request,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    /// (producer id, epoch, base sequence) of a Produce request's batch, and its records.
+    fn batch_of(request: &Request) -> ((i64, i16, i32), i32) {
+        let Request::Produce(produce) = request else { panic!("not a produce: {request:?}") };
+        let records = produce.topic_data[0].partition_data[0].records.clone().expect("records");
+        let header = BatchHeader::parse(&records).expect("a batch");
+        let ids = (header.producer_id, header.producer_epoch, header.base_sequence);
+        (ids, header.records_count)
+    }
+
+    fn produce_answer(error_code: i16, base_offset: i64) -> Response {
+        Response::Produce(ProduceResponse {
+            responses: vec![ProduceResponseTopic {
+                partition_responses: vec![ProduceResponsePartition {
+                    error_code,
+                    base_offset,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    fn init_answer(producer_id: i64, producer_epoch: i16) -> Response {
+        let answer = InitProducerIdResponse { producer_id, producer_epoch, ..Default::default() };
+        Response::InitProducerId(answer)
+    }
+
+    #[test]
+    fn an_idempotent_producer_retries_the_same_sequence_and_bumps_its_epoch_when_refused() {
+        // Goal: the retry rules of Kafka's idempotent producer. Method: drive one producer by
+        // hand: a lost request goes again unchanged; OUT_OF_ORDER_SEQUENCE_NUMBER asks for an
+        // epoch bump with the current id (KIP-360), after which the same batch goes again from
+        // sequence 0 under the new epoch.
+        let role = Role::Producer { partition: 0, acks: -1, idempotent: true, batches: 3 };
+        let mut client = Client::new(1, role);
+        let mut history = History::default();
+        let Request::InitProducerId(init) = send(&mut client) else { panic!("init first") };
+        assert_eq!((init.producer_id, init.producer_epoch), (-1, -1), "a fresh id");
+        assert!(!client.on_response(0, init_answer(7, 0), &mut history));
+        let first = send(&mut client);
+        assert_eq!(batch_of(&first), ((7, 0, 0), 1));
+        assert!(!client.on_response(0, produce_answer(0, 0), &mut history));
+        let second = send(&mut client);
+        assert_eq!(batch_of(&second), ((7, 0, 1), 2), "the next sequence, two records");
+        client.on_lost(0, &mut history);
+        let retried = send(&mut client);
+        assert_eq!(batch_of(&retried), batch_of(&second), "a retry is the same batch");
+        let refused = produce_answer(ErrorCode::OutOfOrderSequenceNumber.code(), -1);
+        assert!(client.on_response(0, refused, &mut history), "back off");
+        let Request::InitProducerId(bump) = send(&mut client) else { panic!("a bump") };
+        assert_eq!((bump.producer_id, bump.producer_epoch), (7, 0), "the current id and epoch");
+        assert!(!client.on_response(0, init_answer(7, 1), &mut history));
+        let again = send(&mut client);
+        assert_eq!(batch_of(&again), ((7, 1, 0), 2), "the same records from 0, new epoch");
+        assert!(!client.on_response(0, produce_answer(0, 1), &mut history));
+        let acknowledged: Vec<&Operation> = history
+            .operations
+            .iter()
+            .filter(|operation| matches!(operation, Operation::ProduceAcked { .. }))
+            .collect();
+        assert_eq!(acknowledged.len(), 2);
     }
 }

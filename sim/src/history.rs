@@ -1,5 +1,12 @@
 //! What the simulated clients did and saw, in order: the only input of the checkers besides
 //! the node's outputs.
+//!
+//! Most operations are completions. Group operations whose order matters to a checker are
+//! recorded twice, Jepsen-style: once when the request is sent (`CommitSent`,
+//! `OffsetFetchSent`) and once when its answer arrives (`CommitAnswered`, `OffsetFetched`), so
+//! that "acknowledged before that fetch was sent" is a comparison of history indexes. An
+//! invocation without a completion was lost (timeout or broken connection) and may or may not
+//! have taken effect.
 
 /// One operation and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +33,15 @@ pub enum Operation {
         /// The error code.
         error_code: i16,
     },
+    /// An idempotent producer got a producer id and epoch (first, or after a KIP-360 bump).
+    ProducerInitialised {
+        /// Client id.
+        client: u32,
+        /// Producer id.
+        producer_id: i64,
+        /// Producer epoch.
+        producer_epoch: i16,
+    },
     /// A request timed out or its connection broke (the client retries).
     RequestLost {
         /// Client id.
@@ -49,6 +65,79 @@ pub enum Operation {
         /// The error code.
         error_code: i16,
     },
+    /// The broker process started again (after a power loss or a process restart).
+    NodeRestarted,
+    /// A group member's JoinGroup succeeded.
+    GroupJoined {
+        /// Client id.
+        client: u32,
+        /// The member id the coordinator gave it.
+        member_id: String,
+        /// The generation of the join.
+        generation: i32,
+        /// Whether it is the leader (it computes the assignment).
+        leader: bool,
+    },
+    /// A SyncGroup answer gave a member its partitions for `generation`.
+    GroupAssigned {
+        /// Client id.
+        client: u32,
+        /// Member id.
+        member_id: String,
+        /// Generation the assignment belongs to.
+        generation: i32,
+        /// Partitions of the workload topic, ascending.
+        partitions: Vec<i32>,
+    },
+    /// A group consumer read a record.
+    GroupConsumed {
+        /// Client id.
+        client: u32,
+        /// Generation of the assignment it read under.
+        generation: i32,
+        /// Partition.
+        partition: i32,
+        /// Offset.
+        offset: i64,
+        /// Value.
+        value: String,
+    },
+    /// An OffsetCommit was sent.
+    CommitSent {
+        /// Client id.
+        client: u32,
+        /// The client's number for this commit.
+        commit: u32,
+        /// Generation it was sent with.
+        generation: i32,
+        /// (partition, offset) committed.
+        offsets: Vec<(i32, i64)>,
+    },
+    /// An OffsetCommit was answered: (partition, error code); 0 acknowledges that partition.
+    CommitAnswered {
+        /// Client id.
+        client: u32,
+        /// The client's number for the commit.
+        commit: u32,
+        /// (partition, error code).
+        errors: Vec<(i32, i16)>,
+    },
+    /// An OffsetFetch was sent.
+    OffsetFetchSent {
+        /// Client id.
+        client: u32,
+        /// The client's number for this fetch.
+        fetch: u32,
+    },
+    /// An OffsetFetch was answered without error: (partition, committed offset or -1).
+    OffsetFetched {
+        /// Client id.
+        client: u32,
+        /// The client's number for the fetch.
+        fetch: u32,
+        /// (partition, committed offset), -1 where nothing is committed.
+        offsets: Vec<(i32, i64)>,
+    },
 }
 
 /// Every operation, in the order it completed.
@@ -56,11 +145,37 @@ pub enum Operation {
 pub struct History {
     /// Operations.
     pub operations: Vec<Operation>,
+    /// The simulated ms at which each operation was recorded (`ticks[i]` for `operations[i]`).
+    pub ticks: Vec<u64>,
+    /// The current simulated ms, set by the engine before it delivers anything.
+    pub now: u64,
+    /// Per partition, the end of the acknowledged records (one past the highest acknowledged
+    /// offset), kept up to date by `push` so that liveness checks need not rescan.
+    acknowledged_end: Vec<i64>,
 }
 
 impl History {
     /// Appends an operation.
     pub fn push(&mut self, operation: Operation) {
+        if let Operation::ProduceAcked { partition, base_offset, values, .. } = &operation {
+            let index = usize::try_from(*partition).expect("partitions are non-negative");
+            if self.acknowledged_end.len() <= index {
+                self.acknowledged_end.resize(index + 1, 0);
+            }
+            let end = base_offset + values.len() as i64;
+            let slot = &mut self.acknowledged_end[index];
+            *slot = (*slot).max(end);
+        }
         self.operations.push(operation);
+        self.ticks.push(self.now);
+    }
+
+    /// One past the highest acknowledged offset of `partition` (0 when nothing was).
+    pub fn acknowledged_end(&self, partition: i32) -> i64 {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|index| self.acknowledged_end.get(index))
+            .copied()
+            .unwrap_or(0)
     }
 }

@@ -7,6 +7,8 @@
 //!
 //! - [`engine`]: the event queue, connections, faults and the scenario methods.
 //! - [`client`]: simulated admin, producer (idempotent or not) and consumer clients.
+//! - [`group`]: a simulated member of a classic consumer group (join, sync, range assignment,
+//!   heartbeats, commits, offset fetches, departures).
 //! - [`history`]: what clients were told and read.
 //! - [`checker`]: the invariants, judged from the history only.
 //! - [`run`]: a seeded run — safety phase, healing, liveness phase, checks.
@@ -16,5 +18,6 @@ pub mod client;
 pub mod disk;
 pub mod engine;
 pub mod faults;
+pub mod group;
 pub mod history;
 pub mod run;

@@ -3,17 +3,24 @@
 //! ```text
 //! cargo run -p sluice-sim --release -- --seed 42
 //! cargo run -p sluice-sim --release -- --seeds 0..200 --ticks-max 20000
+//! cargo run -p sluice-sim --release -- --seed 42 --history group   # or: all
 //! ```
 //! Each run prints its fault settings, then exactly one line
 //! `seed=N ticks=T events=E faults=F trace=<hex>`; a failure prints the reason, the last events
 //! and the command that reproduces it, and the exit status is 1.
 
-use sluice_sim::engine::Sim;
-use sluice_sim::run::run_seed;
+use sluice_sim::engine::{settings_from_seed, Sim};
+use sluice_sim::history::Operation;
+use sluice_sim::run::{run, run_seed};
 use std::time::Instant;
 
 fn usage() -> ! {
-    eprintln!("usage: sluice-sim (--seed N | --seeds A..B) [--ticks-max T]   (T: simulated ms, default 20000)");
+    eprintln!(
+        "usage: sluice-sim (--seed N | --seeds A..B) [--ticks-max T] [--history group|all]\n\
+         T: simulated ms of the safety phase, default 20000; --history prints each run's \
+         faults and node log lines, then its history (group: only group and producer-id \
+         operations)"
+    );
     std::process::exit(2)
 }
 
@@ -21,6 +28,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut seeds: Option<std::ops::Range<u64>> = None;
     let mut ticks_max = 20_000u64;
+    let mut history: Option<bool> = None;
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
@@ -36,6 +44,13 @@ fn main() {
                 );
             }
             "--ticks-max" => ticks_max = value.parse().unwrap_or_else(|_| usage()),
+            "--history" => {
+                history = Some(match value.as_str() {
+                    "all" => true,
+                    "group" => false,
+                    _ => usage(),
+                })
+            }
             _ => usage(),
         }
     }
@@ -43,7 +58,11 @@ fn main() {
     let started = Instant::now();
     let (mut passed, mut failed, mut events, mut simulated_ms) = (0u64, 0u64, 0u64, 0u64);
     for seed in seeds {
-        println!("seed={seed} settings: {}", Sim::from_seed(seed).faults);
+        let (faults, workload) = settings_from_seed(seed);
+        println!("seed={seed} settings: {faults} workload: {workload}");
+        if let Some(all) = history {
+            print_history(seed, ticks_max, all);
+        }
         match run_seed(seed, ticks_max) {
             Ok(summary) => {
                 events += summary.events;
@@ -68,5 +87,28 @@ fn main() {
     );
     if failed > 0 {
         std::process::exit(1);
+    }
+}
+
+/// Runs `seed` once more, printing its faults and node log lines as they happen, then its
+/// history (every operation, or only the group and producer-id ones) numbered as the
+/// checkers number them.
+fn print_history(seed: u64, ticks_max: u64, all: bool) {
+    let mut sim = Sim::from_seed(seed);
+    sim.verbose = true;
+    let _ = run(&mut sim, ticks_max);
+    for (index, operation) in sim.history.operations.iter().enumerate() {
+        let shown = all
+            || !matches!(
+                operation,
+                Operation::ProduceAcked { .. }
+                    | Operation::ProduceFailed { .. }
+                    | Operation::RequestLost { .. }
+                    | Operation::Consumed { .. }
+                    | Operation::GroupConsumed { .. }
+            );
+        if shown {
+            println!("  history[{index}] t={} {operation:?}", sim.history.ticks[index]);
+        }
     }
 }

@@ -5,14 +5,22 @@
 
 use bytes::Bytes;
 use sluice_core::storage::Storage;
+use sluice_sim::client::Role;
 use sluice_sim::disk::DiskFaults;
-use sluice_sim::engine::{Sim, Workload};
+use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
-use sluice_sim::run::{check, run, run_seed, LIVENESS_TICKS};
+use sluice_sim::run::{check, run, run_seed, GROUP_REGRESSION_SEEDS, LIVENESS_TICKS};
 
 fn workload() -> Workload {
-    Workload { partitions: 2, producers: 4, batches_per_producer: 40, consumers: 2 }
+    Workload {
+        partitions: 2,
+        producers: 4,
+        batches_per_producer: 40,
+        consumers: 2,
+        idempotent_ppm: 500_000,
+        group: GroupWorkload::none(),
+    }
 }
 
 fn quiet(seed: u64) -> Sim {
@@ -172,6 +180,7 @@ fn a_batch_of_swarm_seeds_passes() {
     //      their directory and only strays holding records are adopted.
     // 238: the same EIO left a topic registered without its partition log; a failed creation
     //      now rolls the topic back.
+    // The group workload's regression seeds run in their own tests, below.
     for seed in [19, 181, 238].into_iter().chain(0..40) {
         if let Err(failure) = run_seed(seed, 20_000) {
             panic!("{failure}");
@@ -226,4 +235,241 @@ fn faults_row_8_a_flipped_bit_in_stored_data_is_detected_and_never_served() {
     let Some(Response::Fetch(response)) = sim.request(fetch(0), 12) else { panic!("no answer") };
     let records = response.responses[0].partitions[0].records.clone().expect("records");
     assert_eq!(records.len(), first.size_bytes(), "only the intact batch before it is served");
+}
+
+/// A topic of three partitions, three producers (the middle one idempotent), one plain reader,
+/// and `members` group consumers that never leave on their own.
+fn group_workload(members: u32) -> Workload {
+    Workload {
+        partitions: 3,
+        producers: 3,
+        batches_per_producer: 1_000,
+        consumers: 1,
+        idempotent_ppm: 0,
+        group: GroupWorkload {
+            departures_max: 0,
+            initial_rebalance_delay_ms: 0,
+            ..GroupWorkload::members(members)
+        },
+    }
+}
+
+/// The client ids of the group consumers.
+fn group_members(sim: &Sim) -> Vec<u32> {
+    let roles = sim.roles().into_iter();
+    roles.filter(|(_, role)| *role == Role::GroupConsumer).map(|(id, _)| id).collect()
+}
+
+fn count(sim: &Sim, wanted: impl Fn(&Operation) -> bool) -> usize {
+    sim.history.operations.iter().filter(|operation| wanted(operation)).count()
+}
+
+/// The highest generation any member was assigned partitions in.
+fn assigned_generation(sim: &Sim) -> i32 {
+    let generations = sim.history.operations.iter().filter_map(|operation| match operation {
+        Operation::GroupAssigned { generation, .. } => Some(*generation),
+        _ => None,
+    });
+    generations.max().unwrap_or(-1)
+}
+
+#[test]
+fn a_group_rebalance_under_a_broker_restart_loses_no_acknowledged_commit() {
+    // Goal: a rebalance cut short by power loss ends with the group stable again, every
+    // partition read to the end, and committed offsets resumed, not lost. Method: three
+    // members reach a generation and commit; one leaves; the broker loses power as the first
+    // member learns the next generation; then the checkers, and OffsetFetch answers after the
+    // restart compared with the commits acknowledged before it.
+    let mut sim = Sim::new(61, FaultSettings::none(), group_workload(3));
+    let members = group_members(&sim);
+    assert_eq!(members.len(), 3);
+    let committed = |sim: &Sim, member: u32| {
+        count(sim, |operation| {
+            matches!(operation, Operation::CommitAnswered { client, errors, .. }
+                if *client == member && errors.iter().all(|&(_, code)| code == 0))
+        })
+    };
+    assert!(
+        sim.run_while(60_000, |sim| members.iter().all(|&member| committed(sim, member) >= 2)),
+        "the group forms and every member commits"
+    );
+    let before = assigned_generation(&sim);
+    assert!(before >= 1);
+    sim.depart(members[0], 1_000);
+    let next_join = |sim: &Sim| {
+        sim.history.operations.iter().any(|operation| {
+            matches!(operation, Operation::GroupJoined { generation, .. } if *generation > before)
+        })
+    };
+    assert!(sim.run_while(sim.now + 60_000, next_join), "the departure starts a rebalance");
+    sim.power_loss();
+    let restarted_at = sim.history.operations.len();
+    let resume = sim.now + 5_000;
+    sim.run_until(resume);
+    finish(&mut sim);
+
+    assert!(
+        sim.history.operations[restarted_at..].contains(&Operation::NodeRestarted),
+        "the broker restarted"
+    );
+    assert!(assigned_generation(&sim) > before, "the group moved on to a new generation");
+    // Every OffsetFetch answered after the restart is at least every commit acknowledged
+    // before the crash (no member commits a lower offset in this run).
+    let mut committed: Vec<(i32, i64)> = Vec::new();
+    let mut pending: std::collections::BTreeMap<(u32, u32), Vec<(i32, i64)>> =
+        std::collections::BTreeMap::new();
+    for operation in &sim.history.operations[..restarted_at] {
+        match operation {
+            Operation::CommitSent { client, commit, offsets, .. } => {
+                pending.insert((*client, *commit), offsets.clone());
+            }
+            Operation::CommitAnswered { client, commit, errors } => {
+                let offsets = &pending[&(*client, *commit)];
+                for &(partition, code) in errors {
+                    let offset = offsets.iter().find(|(p, _)| *p == partition).expect("sent").1;
+                    if code == 0 {
+                        committed.push((partition, offset));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut compared = 0;
+    for operation in &sim.history.operations[restarted_at..] {
+        if let Operation::OffsetFetched { offsets, .. } = operation {
+            for &(partition, found) in offsets {
+                for &(_, offset) in committed.iter().filter(|(p, _)| *p == partition) {
+                    assert!(found >= offset, "partition {partition}: fetched {found} < {offset}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 0, "offset fetches after the restart were compared with commits");
+    let checked = sluice_sim::checker::acknowledged_commits_kept(&sim.history).expect("kept");
+    assert!(checked >= compared);
+}
+
+#[test]
+fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_once() {
+    // Goal: a batch whose answer is lost with its connection is retried with the same
+    // producer id, epoch and sequence, and the broker answers the retry with the original
+    // offset instead of appending it again. Method: one idempotent producer; its next answer
+    // after five acknowledged batches is replaced by a connection reset; it retries on a new
+    // connection; the log holds each of its records exactly once.
+    let workload = Workload {
+        partitions: 1,
+        producers: 1,
+        batches_per_producer: 20,
+        consumers: 1,
+        idempotent_ppm: 1_000_000,
+        group: GroupWorkload::none(),
+    };
+    let mut sim = Sim::new(62, FaultSettings::none(), workload);
+    let producer = 1;
+    assert!(matches!(sim.roles()[producer as usize].1, Role::Producer { idempotent: true, .. }));
+    let acked = |sim: &Sim| {
+        count(sim, |operation| matches!(operation, Operation::ProduceAcked { client: 1, .. }))
+    };
+    assert!(sim.run_while(60_000, |sim| acked(sim) >= 5));
+    sim.reset_next_answer(producer);
+    let lost_at = sim.history.operations.len();
+    assert!(sim.run_while(sim.now + 60_000, |sim| acked(sim) >= 6), "the retry is acknowledged");
+    let since: Vec<&Operation> = sim.history.operations[lost_at..]
+        .iter()
+        .filter(|operation| match operation {
+            Operation::RequestLost { client }
+            | Operation::ProduceAcked { client, .. }
+            | Operation::ProducerInitialised { client, .. } => *client == producer,
+            _ => false,
+        })
+        .collect();
+    assert!(
+        matches!(since[..], [Operation::RequestLost { .. }, Operation::ProduceAcked { .. }]),
+        "one loss, then the same batch acknowledged without a new producer id: {since:?}"
+    );
+    assert!(
+        sim.recent.iter().any(|line| line.contains("retried batch of producer")),
+        "the broker recognised the retry: {:?}",
+        sim.recent
+    );
+    finish(&mut sim);
+    let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
+    let acknowledged = sim.acknowledged();
+    assert_eq!(consumed.len(), acknowledged.len(), "no record is stored twice");
+    sluice_sim::checker::idempotent_records_unique(&sim.history, &consumed).expect("unique");
+}
+
+/// Runs every regression seed of the core bug whose test is `test`: each must pass.
+fn regression_seeds_pass(test: &str) {
+    let bug = GROUP_REGRESSION_SEEDS.iter().find(|bug| bug.test == test).expect("listed");
+    let failed: Vec<String> = bug
+        .seeds
+        .iter()
+        .filter_map(|&seed| run_seed(seed, 20_000).err())
+        .map(|failure| format!("seed {}: {}", failure.summary.seed, failure.reason))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} seeds fail:\n{}",
+        failed.len(),
+        bug.seeds.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn a_sync_group_whose_group_record_was_not_stored_is_an_error_and_rebalances() {
+    // Goal: a SyncGroup answer is a promise that the generation's assignment is stored. Found
+    // by the group workload (45 swarm seeds): when storing the group record failed, the core
+    // still answered success and stayed Stable, and after a power loss the same generation
+    // was handed out again with other owners. Kafka answers an error and rebalances; so do
+    // we now. Method: the disk fills as the first member joins; while it is full no member is
+    // assigned anything, though storing is tried; then the disk heals, power fails, and the
+    // group must still settle with every checker passing; then every seed that found it.
+    let mut sim = Sim::new(63, FaultSettings::none(), group_workload(2));
+    let joined = |sim: &Sim| count(sim, |op| matches!(op, Operation::GroupJoined { .. })) > 0;
+    assert!(sim.run_while(60_000, joined), "a member joins");
+    let used = sim.disk_mut().expect("disk").used_bytes();
+    sim.set_disk_faults(DiskFaults { capacity_bytes: used + 1, ..Default::default() });
+    let assigned = |sim: &Sim| count(sim, |op| matches!(op, Operation::GroupAssigned { .. })) > 0;
+    assert!(
+        !sim.run_while(sim.now + 10_000, assigned),
+        "no member is assigned while its group record cannot be stored"
+    );
+    assert!(
+        sim.recent.iter().any(|line| line.contains("cannot store group records")),
+        "storing the group record was tried and failed: {:?}",
+        sim.recent
+    );
+    sim.set_disk_faults(DiskFaults::default());
+    sim.power_loss();
+    finish(&mut sim);
+    assert!(count(&sim, |op| matches!(op, Operation::GroupAssigned { .. })) > 0);
+    regression_seeds_pass(
+        "a_sync_group_whose_group_record_was_not_stored_is_an_error_and_rebalances",
+    );
+}
+
+#[test]
+fn no_sync_group_answer_before_the_group_record_is_durable() {
+    // Goal: no SyncGroup answer before the group record of its generation is durable. Found
+    // by the group workload (seed 451): a follower whose SyncGroup came after the leader's
+    // was answered at once from the Stable group, before the record's fsync; power loss then
+    // lost the generation, which was handed out again with other member ids. Every group
+    // answer now waits for all group records appended before it. Method: every fsync is
+    // slow; power fails right after the first assignment; the checkers (one owner per
+    // partition per generation, member ids never reused) must pass; then seed 451.
+    let faults = FaultSettings { slow_sync_ppm: 1_000_000, ..FaultSettings::none() };
+    let workload = Workload {
+        group: GroupWorkload { initial_rebalance_delay_ms: 3000, ..group_workload(2).group },
+        ..group_workload(2)
+    };
+    let mut sim = Sim::new(66, faults, workload);
+    let assigned = |sim: &Sim| count(sim, |op| matches!(op, Operation::GroupAssigned { .. })) > 0;
+    assert!(sim.run_while(60_000, assigned), "a member is assigned partitions");
+    sim.power_loss();
+    finish(&mut sim);
+    regression_seeds_pass("no_sync_group_answer_before_the_group_record_is_durable");
 }
