@@ -207,8 +207,20 @@ impl LogManager {
 
     /// One sync request per log with unsynced data (group commit across the directory).
     pub fn sync_requests(&mut self) -> Vec<(TopicPartition, SyncRequest)> {
+        self.sync_requests_where(|_| true)
+    }
+
+    /// [`LogManager::sync_requests`] for the partitions `include` accepts; clones only the
+    /// names of partitions that have something to sync.
+    pub fn sync_requests_where(
+        &mut self,
+        mut include: impl FnMut(&TopicPartition) -> bool,
+    ) -> Vec<(TopicPartition, SyncRequest)> {
         let mut requests = Vec::new();
         for (partition, log) in &mut self.logs {
+            if !include(partition) {
+                continue;
+            }
             if let Some(request) = log.sync_request() {
                 requests.push((partition.clone(), request));
             }

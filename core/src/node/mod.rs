@@ -721,21 +721,14 @@ impl<S: Storage> Node<S> {
         if self.sync_in_flight.is_some() {
             return;
         }
-        let partitions: Vec<TopicPartition> = self.logs.partitions().cloned().collect();
-        let mut requests = Vec::new();
-        for partition in partitions {
-            let page_cache = self
-                .topics
-                .get(&partition.topic)
-                .is_some_and(|topic| topic.config.flush_messages > 1);
-            if page_cache && !self.sync_everything {
-                continue;
-            }
-            if let Some(request) = self.logs.log_mut(&partition).and_then(|log| log.sync_request())
-            {
-                requests.push((partition, request));
-            }
-        }
+        // Page-cache topics (flush.messages > 1) sync only with the periodic checkpoint.
+        let (topics, everything) = (&self.topics, self.sync_everything);
+        let requests = self.logs.sync_requests_where(|partition| {
+            everything
+                || !topics
+                    .get(&partition.topic)
+                    .is_some_and(|topic| topic.config.flush_messages > 1)
+        });
         self.sync_everything = false;
         if requests.is_empty() {
             return;
