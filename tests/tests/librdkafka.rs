@@ -21,10 +21,11 @@ struct GroupConsumer {
 }
 
 impl GroupConsumer {
-    fn start(bootstrap: &str, group: &str, topic: &str) -> Self {
+    fn start(bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Self {
         let mut child = Command::new("kcat")
             .args(["-b", bootstrap, "-G", group, "-u", "-f", "%p %o %s\n", topic])
             .args(["-X", "auto.offset.reset=earliest"])
+            .args(["-X", &format!("partition.assignment.strategy={strategy}")])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -55,19 +56,32 @@ impl GroupConsumer {
     /// Reads what arrived so far.
     fn drain(&mut self) {
         self.seen.extend(self.records.try_iter());
+        let partitions = |list: &str| -> Vec<i32> {
+            list.split(", ")
+                .filter_map(|item| item.split('[').nth(1)?.trim_end_matches(']').parse().ok())
+                .collect()
+        };
         for line in self.notices.try_iter() {
-            // "% Group g rebalanced (memberid …): assigned: t [0], t [1]"
+            // Eager: "% Group g rebalanced (memberid …): assigned: t [0], t [1]" (or revoked).
+            // Cooperative: "… incremental assignment of 2 partition(s) (…): t [1], t [0]" (or
+            // "incremental revoke of"), which add to or take from what the member holds.
+            let incremental = line.rsplit_once("COOPERATIVE rebalance protocol): ");
             if let Some((_, list)) = line.split_once("assigned: ") {
-                self.assigned = list
-                    .split(", ")
-                    .filter_map(|item| item.split('[').nth(1)?.trim_end_matches(']').parse().ok())
-                    .collect();
-                self.assigned.sort_unstable();
+                self.assigned = partitions(list);
             } else if line.contains("revoked: ") {
                 self.assigned.clear();
+            } else if let Some((head, list)) = incremental {
+                let changed = partitions(list);
+                if head.contains("incremental assignment") {
+                    self.assigned.extend(changed);
+                } else {
+                    self.assigned.retain(|partition| !changed.contains(partition));
+                }
             } else if line.contains("ERROR") || line.contains("FAIL") {
                 panic!("kcat -G reported: {line}");
             }
+            self.assigned.sort_unstable();
+            self.assigned.dedup();
         }
     }
 
@@ -119,10 +133,17 @@ fn produce(bootstrap: &str, topic: &str, from: usize, count: usize) {
 
 /// Two `kcat -G` members split a 4-partition topic two and two, each record reaches exactly one
 /// of them, and after they leave (committing), a new member of the group starts where they
-/// stopped: it reads only what was produced afterwards.
+/// stopped: it reads only what was produced afterwards. With librdkafka's range assignor
+/// (its default), roundrobin, and cooperative-sticky (incremental rebalances).
 #[test]
 fn kcat_balanced_consumers_split_a_topic_and_resume_from_commits() {
     require_kcat();
+    for strategy in ["range", "roundrobin", "cooperative-sticky"] {
+        balanced_consumers_split_and_resume(strategy);
+    }
+}
+
+fn balanced_consumers_split_and_resume(strategy: &str) {
     let dir = tempfile::tempdir().expect("dir");
     let broker = Broker::start(dir.path(), &[]);
     let bootstrap = broker.bootstrap();
@@ -130,17 +151,17 @@ fn kcat_balanced_consumers_split_a_topic_and_resume_from_commits() {
     let create = ["topics", "--bootstrap-server", &bootstrap, "--create", "--topic", "balanced"];
     run(sluice.to_str().expect("path"), &[&create[..], &["--partitions", "4"]].concat(), None);
 
-    let mut first = GroupConsumer::start(&bootstrap, "kcat-group", "balanced");
+    let mut first = GroupConsumer::start(&bootstrap, "kcat-group", "balanced", strategy);
     wait_for(&mut [&mut first], "the first member to own every partition", |members| {
         members[0].assigned == [0, 1, 2, 3]
     });
-    let mut second = GroupConsumer::start(&bootstrap, "kcat-group", "balanced");
+    let mut second = GroupConsumer::start(&bootstrap, "kcat-group", "balanced", strategy);
     wait_for(&mut [&mut first, &mut second], "two members with two partitions each", |members| {
         members.iter().all(|member| member.assigned.len() == 2)
     });
     let mut owned: Vec<i32> = first.assigned.iter().chain(&second.assigned).copied().collect();
     owned.sort_unstable();
-    assert_eq!(owned, [0, 1, 2, 3], "the two members' assignments overlap or leave a gap");
+    assert_eq!(owned, [0, 1, 2, 3], "{strategy}: the members' assignments overlap or leave a gap");
 
     produce(&bootstrap, "balanced", 0, 400);
     wait_for(&mut [&mut first, &mut second], "400 records", |members| {
@@ -165,7 +186,7 @@ fn kcat_balanced_consumers_split_a_topic_and_resume_from_commits() {
 
     // Both left and committed: a new member resumes at the commits.
     produce(&bootstrap, "balanced", 400, 40);
-    let mut third = GroupConsumer::start(&bootstrap, "kcat-group", "balanced");
+    let mut third = GroupConsumer::start(&bootstrap, "kcat-group", "balanced", strategy);
     wait_for(&mut [&mut third], "the 40 new records", |members| members[0].seen.len() >= 40);
     std::thread::sleep(Duration::from_millis(500));
     let third_seen = third.stop();
