@@ -725,9 +725,7 @@ impl<S: Storage> Node<S> {
         let (topics, everything) = (&self.topics, self.sync_everything);
         let requests = self.logs.sync_requests_where(|partition| {
             everything
-                || !topics
-                    .get(&partition.topic)
-                    .is_some_and(|topic| topic.config.flush_messages > 1)
+                || topics.get(&partition.topic).is_none_or(|topic| topic.config.flush_messages <= 1)
         });
         self.sync_everything = false;
         if requests.is_empty() {
