@@ -273,6 +273,8 @@ struct Expected {
 
 struct ProducedPartition {
     topic: String,
+    /// The topic's id when the produce was sent (`None`: it did not exist).
+    topic_id: Option<Uuid>,
     partition: i32,
     /// The records, in offset order, when the records field parses.
     records: Option<Vec<Content>>,
@@ -422,7 +424,12 @@ impl Driver {
                     assert!(self.sync.is_none(), "a second sync while one is in flight");
                     self.sync = Some((id, files));
                 }
-                Output::Log { .. } => {}
+                Output::Log { level, message } => {
+                    // Replaying with SLUICE_FUZZ_LOG=1 prints the node's log lines.
+                    if std::env::var_os("SLUICE_FUZZ_LOG").is_some() {
+                        eprintln!("node {level:?}: {message}");
+                    }
+                }
             }
         }
         let stats = self.node().stats();
@@ -549,6 +556,7 @@ impl Driver {
                                     let parsed = partition.records.as_ref().and_then(produced);
                                     ProducedPartition {
                                         topic: topic.name.as_str().to_string(),
+                                        topic_id: self.topic_ids.get(topic.name.as_str()).copied(),
                                         partition: partition.index,
                                         identity: parsed.as_ref().and_then(|parsed| parsed.1),
                                         records: parsed.map(|parsed| parsed.0),
@@ -625,6 +633,12 @@ impl Driver {
     fn acknowledged(&mut self, sent: &ProducedPartition, base_offset: i64) {
         let tp = TopicPartition::new(&sent.topic, sent.partition);
         assert!(base_offset >= 0, "{tp}: acknowledged at offset {base_offset}");
+        // An answer can outlive its topic: a produce held for another partition's sync is
+        // answered after a DeleteTopics removed this one (its acks=1 page-cache append was
+        // acknowledged, then deleted with the topic). Such records are no longer tracked.
+        if sent.topic_id.is_none() || self.topic_ids.get(&sent.topic) != sent.topic_id.as_ref() {
+            return;
+        }
         let Some(records) = &sent.records else { return };
         if let Some(identity) = sent.identity {
             let log_start = self.node().logs().log(&tp).map_or(0, |log| log.log_start_offset());
