@@ -26,7 +26,9 @@ use bytes::Bytes;
 use sluice_core::group::records::{self, RecordKey};
 use sluice_core::group::{GroupConfig, GroupCoordinator, GroupResponse, JoinContext, Reply};
 use sluice_core::protocol::api::heartbeat::HeartbeatRequest;
-use sluice_core::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
+use sluice_core::protocol::api::join_group::{
+    JoinGroupRequest, JoinGroupRequestProtocol, JoinGroupResponse,
+};
 use sluice_core::protocol::api::leave_group::LeaveGroupRequest;
 use sluice_core::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -159,19 +161,7 @@ impl GroupModel {
         while let Some((request, response)) = state.coordinator.poll_completed() {
             let index = (request % 16) as usize;
             match response {
-                GroupResponse::JoinGroup(answer) => {
-                    let members: Vec<String> =
-                        answer.members.iter().map(|m| m.member_id.as_str().to_owned()).collect();
-                    deliver_join(
-                        state,
-                        index,
-                        answer.error_code,
-                        answer.member_id.as_str(),
-                        answer.generation_id,
-                        answer.leader.as_str(),
-                        members,
-                    );
-                }
+                GroupResponse::JoinGroup(answer) => deliver_join(state, index, &answer),
                 GroupResponse::SyncGroup(answer) => {
                     deliver_sync(state, index, answer.error_code, &answer.assignment);
                 }
@@ -188,15 +178,11 @@ impl GroupModel {
     }
 }
 
-fn deliver_join(
-    state: &mut State,
-    index: usize,
-    error: i16,
-    member_id: &str,
-    generation: i32,
-    leader: &str,
-    members: Vec<String>,
-) {
+fn deliver_join(state: &mut State, index: usize, answer: &JoinGroupResponse) {
+    let (error, generation) = (answer.error_code, answer.generation_id);
+    let (member_id, leader) = (answer.member_id.as_str(), answer.leader.as_str());
+    let members: Vec<String> =
+        answer.members.iter().map(|m| m.member_id.as_str().to_owned()).collect();
     let member = &mut state.members[index];
     member.waiting = false;
     member.assigned = None;
@@ -320,17 +306,7 @@ impl Model for GroupModel {
                 if let Reply::Now(answer) =
                     state.coordinator.join_group(now, request, &context, &body)
                 {
-                    let members =
-                        answer.members.iter().map(|m| m.member_id.as_str().to_owned()).collect();
-                    deliver_join(
-                        &mut state,
-                        index,
-                        answer.error_code,
-                        answer.member_id.as_str(),
-                        answer.generation_id,
-                        answer.leader.as_str(),
-                        members,
-                    );
+                    deliver_join(&mut state, index, &answer);
                 }
             }
             Action::Sync(index) => {

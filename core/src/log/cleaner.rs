@@ -87,15 +87,11 @@ impl Log {
     /// The offset after the last cleanable segment (every segment but the active one, up to
     /// the recovery point).
     fn cleanable_end(&self) -> i64 {
-        let sealed = &self.segments.as_slices();
-        let mut end = self.segments[0].base_offset;
-        for segment in sealed.0.iter().chain(sealed.1.iter()).take(self.segments.len() - 1) {
-            if segment.next_offset > self.recovery_point {
-                break;
-            }
-            end = segment.next_offset;
-        }
-        end
+        let sealed = self.segments.iter().take(self.segments.len() - 1);
+        sealed
+            .take_while(|segment| segment.next_offset <= self.recovery_point)
+            .last()
+            .map_or(self.segments[0].base_offset, |segment| segment.next_offset)
     }
 
     /// Runs one compaction pass (see the module docs). A no-op unless `cleanup.policy`
