@@ -416,7 +416,7 @@ impl Driver {
     fn after_step(&mut self) {
         while let Some(output) = self.node().poll_output() {
             match output {
-                Output::Send { connection, frame } => self.on_frame(connection, frame),
+                Output::Send { connection, frame } => self.on_frame(connection, frame.to_bytes()),
                 Output::Close { connection, .. } => {
                     self.expected.remove(&connection);
                 }

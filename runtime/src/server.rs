@@ -11,7 +11,7 @@ use crate::storage::FileStorage;
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
-use sluice_core::node::{ConnectionId, Input, LogLevel, Node, Output};
+use sluice_core::node::{ConnectionId, Frame, Input, LogLevel, Node, Output};
 use sluice_core::protocol::wire::frame_length;
 use sluice_core::storage::{StorageError, StorageErrorKind};
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ const NODE_QUEUE_MAX: usize = 1024;
 const WRITE_QUEUE_MAX: usize = 256;
 
 enum Event {
-    Accepted { connection: ConnectionId, writer: mpsc::Sender<Bytes>, reader: JoinHandle<()> },
+    Accepted { connection: ConnectionId, writer: mpsc::Sender<Frame>, reader: JoinHandle<()> },
     Request { connection: ConnectionId, body: Bytes },
     Closed { connection: ConnectionId, reason: String },
     Synced { id: u64, result: Result<(), StorageError> },
@@ -125,7 +125,7 @@ pub async fn serve<L: Listener>(
     let (events, mut inbox) = mpsc::channel::<Event>(NODE_QUEUE_MAX);
     let max_frame = config.socket_request_max_bytes.max(0) as usize;
     let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame));
-    let mut writers: BTreeMap<ConnectionId, (mpsc::Sender<Bytes>, JoinHandle<()>)> =
+    let mut writers: BTreeMap<ConnectionId, (mpsc::Sender<Frame>, JoinHandle<()>)> =
         BTreeMap::new();
     let root = data_dir.clone();
     tokio::pin!(shutdown);
@@ -192,7 +192,7 @@ async fn finish_in_flight(
 /// Carries out every output the node has queued.
 async fn drain(
     node: &mut Node<FileStorage>,
-    writers: &mut BTreeMap<ConnectionId, (mpsc::Sender<Bytes>, JoinHandle<()>)>,
+    writers: &mut BTreeMap<ConnectionId, (mpsc::Sender<Frame>, JoinHandle<()>)>,
     events: &mpsc::Sender<Event>,
     root: &std::path::Path,
 ) {
@@ -287,13 +287,62 @@ async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, 
     }
 }
 
-async fn write_loop<S: AsyncWrite>(mut socket: WriteHalf<S>, mut frames: mpsc::Receiver<Bytes>) {
+async fn write_loop<S: AsyncWrite>(mut socket: WriteHalf<S>, mut frames: mpsc::Receiver<Frame>) {
+    let mut batch: Vec<Frame> = Vec::new();
     while let Some(frame) = frames.recv().await {
-        if socket.write_all(&frame).await.is_err() {
+        // Whatever else is already queued goes out in the same vectored write: one syscall
+        // for a run of small produce answers, and a Fetch answer's records are written from
+        // the bytes read from the log, never copied into the frame.
+        batch.push(frame);
+        while batch.len() < WRITE_BATCH_FRAMES_MAX {
+            match frames.try_recv() {
+                Ok(frame) => batch.push(frame),
+                Err(_) => break,
+            }
+        }
+        if write_frames(&mut socket, &batch).await.is_err() {
             return;
         }
+        batch.clear();
     }
     let _ = socket.shutdown().await;
+}
+
+/// Frames gathered into one vectored write.
+const WRITE_BATCH_FRAMES_MAX: usize = 64;
+/// iovecs per write call (Linux accepts 1024).
+const WRITE_PARTS_MAX: usize = 256;
+
+/// Writes every part of `frames`, in order, with as few vectored writes as the socket takes.
+async fn write_frames<S: AsyncWrite>(
+    socket: &mut WriteHalf<S>,
+    frames: &[Frame],
+) -> std::io::Result<()> {
+    let mut parts: Vec<Bytes> = frames.iter().flat_map(Frame::parts).cloned().collect();
+    let mut first = 0;
+    while first < parts.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = parts[first..]
+            .iter()
+            .take(WRITE_PARTS_MAX)
+            .map(|part| std::io::IoSlice::new(part))
+            .collect();
+        let mut written = socket.write_vectored(&slices).await?;
+        drop(slices);
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let part = &mut parts[first];
+            if written >= part.len() {
+                written -= part.len();
+                first += 1;
+            } else {
+                let _ = part.split_to(written);
+                written = 0;
+            }
+        }
+    }
+    socket.flush().await
 }
 
 async fn read_loop<S: AsyncRead>(
@@ -316,6 +365,9 @@ async fn read_frames<S: AsyncRead>(
     max_frame: usize,
 ) -> Result<(), String> {
     let mut prefix = [0u8; 4];
+    // Bodies are read into this buffer and split off; its space is reused once the node has
+    // dropped the earlier requests.
+    let mut buffer = BytesMut::new();
     loop {
         match socket.read_exact(&mut prefix).await {
             Ok(_) => {}
@@ -331,9 +383,11 @@ async fn read_frames<S: AsyncRead>(
                 return Err(format!("bad frame: {error}"));
             }
         };
-        let mut body = BytesMut::zeroed(length);
-        socket.read_exact(&mut body).await.map_err(|error| error.to_string())?;
-        if events.send(Event::Request { connection, body: body.freeze() }).await.is_err() {
+        buffer.clear();
+        buffer.resize(length, 0);
+        socket.read_exact(&mut buffer).await.map_err(|error| error.to_string())?;
+        let body = buffer.split().freeze();
+        if events.send(Event::Request { connection, body }).await.is_err() {
             return Ok(());
         }
     }

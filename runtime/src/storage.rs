@@ -4,7 +4,7 @@
 //! Directory entries are made durable by syncing the parent directory after every create,
 //! rename and remove, so the core's durability contract holds after a power loss.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use sluice_core::limits::OPEN_FILES_MAX;
 use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
 use std::collections::BTreeMap;
@@ -19,6 +19,9 @@ pub struct FileStorage {
     root: PathBuf,
     handles: BTreeMap<String, (File, u64)>,
     uses: u64,
+    /// Reads land here and are split off; once every earlier read is dropped the buffer is
+    /// reused, so a fetch does not map, fault in and zero fresh pages for each read.
+    reads: BytesMut,
 }
 
 impl FileStorage {
@@ -26,7 +29,7 @@ impl FileStorage {
     pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root)?;
-        Ok(Self { root, handles: BTreeMap::new(), uses: 0 })
+        Ok(Self { root, handles: BTreeMap::new(), uses: 0, reads: BytesMut::new() })
     }
 
     /// The root directory.
@@ -152,19 +155,30 @@ impl Storage for FileStorage {
     }
 
     fn read_at(&mut self, path: &str, position: u64, len: usize) -> Result<Bytes, StorageError> {
+        let mut buffer = std::mem::take(&mut self.reads);
+        buffer.clear();
+        buffer.resize(len, 0);
         let file = self.handle(path, false)?;
-        let mut buffer = vec![0u8; len];
         let mut filled = 0;
+        let mut failed = None;
         while filled < len {
             match file.read_at(&mut buffer[filled..], position + filled as u64) {
                 Ok(0) => break,
                 Ok(count) => filled += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(to_storage_error(path, error)),
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
             }
         }
         buffer.truncate(filled);
-        Ok(Bytes::from(buffer))
+        let read = buffer.split().freeze();
+        self.reads = buffer;
+        match failed {
+            Some(error) => Err(to_storage_error(path, error)),
+            None => Ok(read),
+        }
     }
 
     fn sync(&mut self, path: &str) -> Result<(), StorageError> {

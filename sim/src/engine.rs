@@ -596,6 +596,8 @@ impl Sim {
     fn node_output(&mut self, output: Output) {
         match output {
             Output::Send { connection, frame } => {
+                // One buffer per frame: the simulated network carries whole frames.
+                let frame = frame.to_bytes();
                 self.trace = fnv(fnv(self.trace, b"send"), &frame);
                 let Some(&client) = self.connection_owner.get(&connection.0) else { return };
                 let state = &self.clients[client as usize];
@@ -1097,7 +1099,7 @@ impl Sim {
         while let Some(output) = node.poll_output() {
             if let Output::Send { connection: to, frame } = output {
                 if to.0 == connection {
-                    answer = decode_response(key, version, frame.slice(4..))
+                    answer = decode_response(key, version, frame.to_bytes().slice(4..))
                         .ok()
                         .map(|(_, response)| response);
                 }

@@ -281,7 +281,8 @@ fn a_produce_mixing_a_retry_and_a_new_batch_is_acknowledged_where_its_records_ar
                 match output {
                     Output::Send { frame, .. } => {
                         let (_, response) =
-                            decode_response(key, version, frame.slice(4..)).expect("decodes");
+                            decode_response(key, version, frame.to_bytes().slice(4..))
+                                .expect("decodes");
                         answer = Some(response);
                     }
                     Output::Sync { id, files } => {

@@ -75,7 +75,7 @@ impl Harness {
         let Output::Send { connection, frame } = output else {
             panic!("expected a response, got {output:?}")
         };
-        let body = frame.slice(4..);
+        let body = frame.to_bytes().slice(4..);
         let correlation = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
         let &(_, key, version) =
             self.sent.iter().find(|(id, _, _)| *id == correlation).expect("sent");
@@ -178,7 +178,7 @@ fn an_unknown_api_versions_version_gets_the_v0_answer_with_unsupported_version()
     harness.node.handle(0, WALL_MS, Input::Request { connection: A, body });
     let outputs = harness.outputs();
     let Output::Send { frame, .. } = &outputs[0] else { panic!("{outputs:?}") };
-    let (header, response) = decode_response(18, 0, frame.slice(4..)).expect("v0");
+    let (header, response) = decode_response(18, 0, frame.to_bytes().slice(4..)).expect("v0");
     assert_eq!(header.correlation_id, 5);
     let Response::ApiVersions(response) = response else { panic!() };
     assert_eq!(response.error_code, ErrorCode::UnsupportedVersion.code());

@@ -23,6 +23,7 @@
 //! - A failed sync takes the log offline; nothing it covered is ever acknowledged.
 
 mod fetch;
+mod frame;
 mod groups;
 mod handlers;
 mod produce;
@@ -49,6 +50,8 @@ use crate::storage::{Storage, StorageError};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
 use topics::{Topic, Topics};
+
+pub use frame::{Frame, SHARED_PART_BYTES_MIN};
 
 /// A client connection, numbered by the driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,8 +103,8 @@ pub enum Output {
     Send {
         /// The connection.
         connection: ConnectionId,
-        /// The frame.
-        frame: Bytes,
+        /// The frame, as parts to write in order.
+        frame: Frame,
     },
     /// Close the connection after writing what was sent before.
     Close {
@@ -197,7 +200,7 @@ pub(crate) struct RequestRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum SlotState {
     Waiting,
-    Ready(Bytes),
+    Ready(Frame),
     Silent,
 }
 
@@ -265,6 +268,9 @@ pub struct Node<S: Storage> {
     /// files, and must not remove index files that sync is about to flush.
     cleaner_pending: bool,
     outputs: VecDeque<Output>,
+    /// Responses are encoded here and split off: a buffer that every earlier frame has been
+    /// dropped from is reused, so answering does not allocate (or page-fault) per response.
+    frames: BytesMut,
     prng: Prng,
     producers: BTreeMap<TopicPartition, ProducerState>,
     producer_ids: producer_ids::ProducerIds,
@@ -332,6 +338,7 @@ impl<S: Storage> Node<S> {
             now,
             wall_ms,
             outputs: VecDeque::new(),
+            frames: BytesMut::new(),
             prng: Prng::new(seed),
             producers: BTreeMap::new(),
             producer_ids: producer_ids::ProducerIds::default(),
@@ -683,9 +690,11 @@ impl<S: Storage> Node<S> {
         version: i16,
         response: Response,
     ) {
-        let mut frame = BytesMut::new();
-        encode_response(correlation_id, version, &response, &mut frame);
-        self.fill(request, SlotState::Ready(frame.freeze()));
+        self.frames.clear();
+        let mut sink = frame::FrameSink::new(&mut self.frames);
+        encode_response(correlation_id, version, &response, &mut sink);
+        let frame = sink.finish();
+        self.fill(request, SlotState::Ready(frame));
     }
 
     fn fill(&mut self, request: RequestRef, state: SlotState) {
@@ -694,16 +703,11 @@ impl<S: Storage> Node<S> {
             assert_eq!(slot.state, SlotState::Waiting, "a request is answered once");
             slot.state = state;
         }
-        while let Some(front) = slots.front() {
-            match &front.state {
-                SlotState::Waiting => break,
-                SlotState::Silent => {}
-                SlotState::Ready(frame) => {
-                    let frame = frame.clone();
-                    self.outputs.push_back(Output::Send { connection: request.connection, frame });
-                }
+        while slots.front().is_some_and(|front| !matches!(front.state, SlotState::Waiting)) {
+            let slot = slots.pop_front().expect("a front slot");
+            if let SlotState::Ready(frame) = slot.state {
+                self.outputs.push_back(Output::Send { connection: request.connection, frame });
             }
-            slots.pop_front();
         }
     }
 

@@ -215,11 +215,7 @@ impl Wire for Bytes {
         }
     }
     fn encode_wire<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
-        if flexible {
-            write::compact_nullable_bytes(out, Some(self));
-        } else {
-            write::nullable_bytes(out, Some(self));
-        }
+        write::shared_bytes(out, Some(self), flexible);
     }
     fn random(prng: &mut Prng, _: i16, _: bool, _: bool, _: u8) -> Self {
         random_bytes(prng)
@@ -240,11 +236,7 @@ impl Wire for Option<Bytes> {
         }
     }
     fn encode_wire<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
-        if flexible {
-            write::compact_nullable_bytes(out, self.as_deref());
-        } else {
-            write::nullable_bytes(out, self.as_deref());
-        }
+        write::shared_bytes(out, self.as_ref(), flexible);
     }
     fn random(prng: &mut Prng, _: i16, _: bool, nullable: bool, _: u8) -> Self {
         if nullable && prng.chance(250_000) {

@@ -418,17 +418,34 @@ impl Reader {
 pub trait Sink {
     /// Appends bytes.
     fn put(&mut self, bytes: &[u8]);
+
+    /// A hint that `additional` more bytes follow, so a growing buffer can allocate once.
+    fn reserve(&mut self, _additional: usize) {}
+
+    /// Appends bytes that are already shared: a sink that sends parts separately may keep a
+    /// reference instead of copying (stored record batches in a Fetch answer).
+    fn put_shared(&mut self, bytes: &Bytes) {
+        self.put(bytes);
+    }
 }
 
 impl Sink for BytesMut {
     fn put(&mut self, bytes: &[u8]) {
         self.put_slice(bytes);
     }
+
+    fn reserve(&mut self, additional: usize) {
+        BytesMut::reserve(self, additional);
+    }
 }
 
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
     }
 }
 
@@ -445,6 +462,7 @@ impl Sink for Counter {
 /// Writes Kafka primitives. Mirrors [`Reader`].
 pub mod write {
     use super::Sink;
+    use bytes::Bytes;
 
     /// `BOOLEAN`.
     pub fn bool<W: Sink + ?Sized>(out: &mut W, value: bool) {
@@ -519,6 +537,23 @@ pub mod write {
                 let length = i32::try_from(bytes.len()).expect("bytes fit in INT32");
                 out.put(&length.to_be_bytes());
                 out.put(bytes);
+            }
+        }
+    }
+
+    /// `NULLABLE_BYTES`, or `COMPACT_NULLABLE_BYTES` when `flexible`, of shared bytes.
+    pub fn shared_bytes<W: Sink + ?Sized>(out: &mut W, value: Option<&Bytes>, flexible: bool) {
+        match (value, flexible) {
+            (None, true) => unsigned_varint(out, 0),
+            (None, false) => out.put(&(-1i32).to_be_bytes()),
+            (Some(bytes), true) => {
+                unsigned_varint(out, u32::try_from(bytes.len() + 1).expect("bytes fit in u32"));
+                out.put_shared(bytes);
+            }
+            (Some(bytes), false) => {
+                let length = i32::try_from(bytes.len()).expect("bytes fit in INT32");
+                out.put(&length.to_be_bytes());
+                out.put_shared(bytes);
             }
         }
     }

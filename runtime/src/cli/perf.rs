@@ -259,7 +259,8 @@ fn frame(correlation: i32, version: i16, request: &Request) -> Bytes {
     out.freeze()
 }
 
-fn read_frame(stream: &mut TcpStream) -> std::io::Result<Bytes> {
+/// Reads one response frame into `buffer`'s reused space and splits it off.
+fn read_frame(stream: &mut TcpStream, buffer: &mut BytesMut) -> std::io::Result<Bytes> {
     let mut length = [0u8; 4];
     stream.read_exact(&mut length)?;
     let length = i32::from_be_bytes(length);
@@ -269,9 +270,10 @@ fn read_frame(stream: &mut TcpStream) -> std::io::Result<Bytes> {
             "response frame size out of range",
         ));
     }
-    let mut body = vec![0u8; length as usize];
-    stream.read_exact(&mut body)?;
-    Ok(Bytes::from(body))
+    buffer.clear();
+    buffer.resize(length as usize, 0);
+    stream.read_exact(buffer)?;
+    Ok(buffer.split().freeze())
 }
 
 fn partitions_of(client: &mut Client, topic: &str) -> anyhow::Result<i32> {
@@ -402,8 +404,10 @@ fn produce_connection(
         let stats = stats.clone();
         Some(std::thread::spawn(move || -> anyhow::Result<u64> {
             let mut errors = 0u64;
+            let mut buffer = BytesMut::new();
             while let Ok((correlation, sent_at, count, bytes)) = sent_take.recv() {
-                let body = read_frame(&mut reader).context("reading a produce response")?;
+                let body =
+                    read_frame(&mut reader, &mut buffer).context("reading a produce response")?;
                 let (header, response) = decode_response(0, PRODUCE_VERSION, body)?;
                 if header.correlation_id != correlation {
                     bail!("responses arrived out of order");
@@ -627,6 +631,7 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (mut messages, mut bytes, mut correlation) = (0u64, 0u64, 0i32);
     let mut latencies: Vec<u32> = Vec::new();
+    let mut buffer = BytesMut::new();
     let mut last_data = Instant::now();
     while messages < args.messages {
         if last_data.elapsed() > Duration::from_millis(args.timeout) {
@@ -661,7 +666,8 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
             ..Default::default()
         });
         stream.write_all(&frame(correlation, FETCH_VERSION, &request))?;
-        let (_, response) = decode_response(1, FETCH_VERSION, read_frame(&mut stream)?)?;
+        let (_, response) =
+            decode_response(1, FETCH_VERSION, read_frame(&mut stream, &mut buffer)?)?;
         let received_ms = now_ms();
         let Response::Fetch(response) = response else { bail!("unexpected Fetch answer") };
         for partition in response.responses.iter().flat_map(|topic| &topic.partitions) {

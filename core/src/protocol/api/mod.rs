@@ -420,6 +420,7 @@ pub fn encode_request<W: Sink + ?Sized>(header: &RequestHeader, request: &Reques
     let mut counter = super::wire::Counter(0);
     header.encode(header_version, &mut counter);
     request.encode_body(header.api_version, &mut counter);
+    out.reserve(4 + counter.0);
     out.put(&(i32::try_from(counter.0).expect("frame fits in INT32")).to_be_bytes());
     header.encode(header_version, out);
     request.encode_body(header.api_version, out);
@@ -438,6 +439,8 @@ pub fn encode_response<W: Sink + ?Sized>(
     let mut counter = super::wire::Counter(0);
     header.encode(header_version, &mut counter);
     response.encode_body(version, &mut counter);
+    // The size is known: one allocation, no regrowth copies of a large Fetch answer.
+    out.reserve(4 + counter.0);
     out.put(&(i32::try_from(counter.0).expect("frame fits in INT32")).to_be_bytes());
     header.encode(header_version, out);
     response.encode_body(version, out);
