@@ -78,6 +78,10 @@ fn broker(args: BrokerArgs) -> anyhow::Result<()> {
     for key in ignored {
         tracing::info!("property {key} is accepted but has no effect in Sluice");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // One thread runs the node and every connection's IO; fsyncs go to the blocking pool.
+    // The node is single-threaded anyway, and on a small machine a multi-threaded scheduler
+    // mostly adds cross-thread wake-ups (8-partition page-cache produce: 375 MB/s with it,
+    // 541 MB/s without, on 2 cores with the client beside it).
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(sluice_runtime::server::run(config, sluice_runtime::server::shutdown_signal()))
 }

@@ -351,12 +351,14 @@ fn produce(args: ProduceArgs) -> anyhow::Result<()> {
             first_error.get_or_insert(error);
         }
     }
+    // Timed before the reporter is joined: it wakes every 100 ms, which would round the
+    // run's duration up.
+    let seconds = started.elapsed().as_secs_f64();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = reporter.join();
     if let Some(error) = first_error {
         return Err(error);
     }
-    let seconds = started.elapsed().as_secs_f64();
     let mut stats = stats.lock().expect("stats");
     let total_records = stats.total.records;
     stats.latencies.sort_unstable();
@@ -417,10 +419,17 @@ fn produce_connection(
                         .responses
                         .iter()
                         .flat_map(|topic| &topic.partition_responses)
-                        .any(|partition| partition.error_code != 0),
-                    _ => true,
+                        .map(|partition| partition.error_code)
+                        .find(|&code| code != 0),
+                    _ => Some(-1),
                 };
-                if failed {
+                if let Some(code) = failed {
+                    if errors == 0 {
+                        eprintln!(
+                            "a produce request failed: {}",
+                            crate::client::error_text(code, None)
+                        );
+                    }
                     errors += 1;
                 } else {
                     stats.lock().expect("stats").record(count, bytes, sent_at.elapsed());
@@ -433,9 +442,17 @@ fn produce_connection(
         None
     };
     // A batch template per size; the broker stamps offsets, so identical bytes are fine.
+    // Throttled runs build each batch as it is sent and put the send time in µs in each key,
+    // so `perf consume --latency` measures end-to-end latency finer than the ms timestamp.
     let build = |count: u64| -> anyhow::Result<Bytes> {
+        let sent_us = (throughput > 0.0).then(|| now_us().to_be_bytes());
         let list: Vec<NewRecord<'_>> = (0..count)
-            .map(|_| NewRecord { value: Some(value), timestamp_ms: now_ms(), ..Default::default() })
+            .map(|_| NewRecord {
+                key: sent_us.as_ref().map(|stamp| &stamp[..]),
+                value: Some(value),
+                timestamp_ms: now_ms(),
+                ..Default::default()
+            })
             .collect();
         Ok(Bytes::from(
             build_batch_compressed(&list, BatchOptions::default(), compression)
@@ -499,6 +516,10 @@ fn produce_connection(
         stats.lock().expect("stats").errors += errors;
     }
     Ok(())
+}
+
+fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as i64)
 }
 
 fn now_ms() -> i64 {
@@ -583,7 +604,9 @@ fn start_positions(
 }
 
 /// Receive time minus the timestamp of every record of a batch, in ms.
-fn record_latencies(header: &BatchHeader, batch: &[u8], now: i64, out: &mut Vec<u32>) {
+/// Latency in µs of each record of `batch` received at `now_us`: from the send time a throttled
+/// `perf produce` puts in the key (8 bytes, µs), else from the record timestamp (ms).
+fn record_latencies(header: &BatchHeader, batch: &[u8], now_us: i64, out: &mut Vec<u32>) {
     let body = if header.compression() == Compression::None {
         std::borrow::Cow::Borrowed(&batch[BATCH_HEADER_BYTES..])
     } else {
@@ -596,8 +619,11 @@ fn record_latencies(header: &BatchHeader, batch: &[u8], now: i64, out: &mut Vec<
         if out.len() >= LATENCY_SAMPLES_MAX {
             return;
         }
-        let timestamp = header.base_timestamp.saturating_add(record.timestamp_delta);
-        out.push(now.saturating_sub(timestamp).clamp(0, i64::from(u32::MAX)) as u32);
+        let sent_us = match record.key.map(<[u8; 8]>::try_from) {
+            Some(Ok(stamp)) => i64::from_be_bytes(stamp),
+            _ => header.base_timestamp.saturating_add(record.timestamp_delta).saturating_mul(1000),
+        };
+        out.push(now_us.saturating_sub(sent_us).clamp(0, i64::from(u32::MAX)) as u32);
     }
 }
 
@@ -668,7 +694,7 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         stream.write_all(&frame(correlation, FETCH_VERSION, &request))?;
         let (_, response) =
             decode_response(1, FETCH_VERSION, read_frame(&mut stream, &mut buffer)?)?;
-        let received_ms = now_ms();
+        let received_us = now_us();
         let Response::Fetch(response) = response else { bail!("unexpected Fetch answer") };
         for partition in response.responses.iter().flat_map(|topic| &topic.partitions) {
             if partition.error_code != 0 {
@@ -693,7 +719,7 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
                 bytes += header.size_bytes() as u64;
                 *position = header.next_offset();
                 if args.latency {
-                    record_latencies(&header, &records[at..end], received_ms, &mut latencies);
+                    record_latencies(&header, &records[at..end], received_us, &mut latencies);
                 }
                 last_data = Instant::now();
                 at = end;
@@ -723,7 +749,7 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `end-to-end latency: N records, avg …, p50 …, p99 …, p99.9 …, max … ms`.
+/// `end-to-end latency: N records, avg …, p50 …, p99 …, p99.9 …, max … ms` from µs samples.
 fn latency_line(samples: &mut [u32]) -> String {
     if samples.is_empty() {
         return "end-to-end latency: no records".to_string();
@@ -731,12 +757,12 @@ fn latency_line(samples: &mut [u32]) -> String {
     samples.sort_unstable();
     let at = |fraction: f64| {
         let index = ((samples.len() as f64 * fraction).ceil() as usize).clamp(1, samples.len());
-        samples[index - 1]
+        f64::from(samples[index - 1]) / 1000.0
     };
     let average =
-        samples.iter().map(|&ms| u64::from(ms)).sum::<u64>() as f64 / samples.len() as f64;
+        samples.iter().map(|&us| u64::from(us)).sum::<u64>() as f64 / samples.len() as f64 / 1000.0;
     format!(
-        "end-to-end latency: {} records, avg {average:.1} ms, p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+        "end-to-end latency: {} records, avg {average:.2} ms, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
         samples.len(),
         at(0.5),
         at(0.99),
