@@ -61,8 +61,40 @@ enum Event {
     Synced { id: u64, result: Result<(), StorageError> },
 }
 
+/// What the server takes from its surroundings. [`Environment::real`] in production; a
+/// simulation (turmoil) pins each input so the same seed gives the same run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Environment {
+    /// The node's seed (member-id nonces, jitter).
+    pub seed: u64,
+    /// Wall time at start, advanced by tokio's clock (virtual under turmoil); `None` reads
+    /// the system clock.
+    pub wall_start_ms: Option<i64>,
+    /// fsync on the serving thread instead of the blocking pool. The pool's threads finish
+    /// in an order no simulation controls; inline syncs keep a simulated run deterministic.
+    pub inline_sync: bool,
+}
+
+impl Environment {
+    /// The system clock, a seed from it and the process id, fsync on the blocking pool.
+    pub fn real() -> Self {
+        let seed = system_wall_ms() as u64 ^ u64::from(std::process::id());
+        Self { seed, wall_start_ms: None, inline_sync: false }
+    }
+
+    /// A simulated environment: everything from `seed`, clocks from tokio's.
+    pub fn simulated(seed: u64) -> Self {
+        Self { seed, wall_start_ms: Some(1_700_000_000_000), inline_sync: true }
+    }
+}
+
+fn system_wall_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
 struct Clock {
     start: Instant,
+    wall_start_ms: Option<i64>,
 }
 
 impl Clock {
@@ -70,8 +102,11 @@ impl Clock {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn wall_ms() -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
+    fn wall_ms(&self) -> i64 {
+        match self.wall_start_ms {
+            Some(start) => start + self.now() as i64,
+            None => system_wall_ms(),
+        }
     }
 }
 
@@ -89,6 +124,16 @@ pub async fn serve<L: Listener>(
     config: BrokerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    serve_in(listener, config, shutdown, Environment::real()).await
+}
+
+/// [`serve`] with its clock, seed and fsync placement taken from `environment`.
+pub async fn serve_in<L: Listener>(
+    listener: L,
+    config: BrokerConfig,
+    shutdown: impl Future<Output = ()>,
+    environment: Environment,
+) -> anyhow::Result<()> {
     let mut config = config;
     let bound = listener.local_address()?;
     if config.advertised_port == 0 {
@@ -102,10 +147,10 @@ pub async fn serve<L: Listener>(
     let data_dir = PathBuf::from(&config.log_dir);
     let storage = FileStorage::new(&data_dir)
         .with_context(|| format!("cannot use the data directory {}", data_dir.display()))?;
-    let clock = Clock { start: Instant::now() };
-    let seed = Clock::wall_ms() as u64 ^ u64::from(std::process::id());
+    let clock = Clock { start: Instant::now(), wall_start_ms: environment.wall_start_ms };
+    let inline_sync = environment.inline_sync;
     let (mut node, report) =
-        Node::open(config.clone(), storage, seed, clock.now(), Clock::wall_ms())
+        Node::open(config.clone(), storage, environment.seed, clock.now(), clock.wall_ms())
             .map_err(|(error, _)| anyhow::anyhow!("cannot open {}: {error}", data_dir.display()))?;
     if !report.clean_shutdown && report.topics > 0 {
         tracing::warn!(
@@ -137,7 +182,10 @@ pub async fn serve<L: Listener>(
                 None => std::future::pending().await,
             }
         };
+        // `biased`: branches are polled in this order, not a random one, so a simulated run
+        // does not depend on tokio's RNG (turmoil seeds that too under --cfg tokio_unstable).
         let input = tokio::select! {
+            biased;
             _ = &mut shutdown => break,
             _ = sleep => Some(Input::Timer),
             event = inbox.recv() => match event {
@@ -156,16 +204,16 @@ pub async fn serve<L: Listener>(
             },
         };
         if let Some(input) = input {
-            node.handle(clock.now(), Clock::wall_ms(), input);
+            node.handle(clock.now(), clock.wall_ms(), input);
         }
-        drain(&mut node, &mut writers, &events, &root).await;
+        drain(&mut node, &mut writers, &events, &root, inline_sync.then_some(&clock)).await;
     }
     tracing::info!("shutting down: no new connections or requests; finishing in-flight work");
     acceptor.abort();
     for (_, (_, reader)) in std::mem::take(&mut writers).into_iter() {
         reader.abort();
     }
-    finish_in_flight(&mut node, &mut inbox, &events, &clock, &root).await;
+    finish_in_flight(&mut node, &mut inbox, &events, &clock, &root, inline_sync).await;
     node.close().map_err(|error| anyhow::anyhow!("clean shutdown failed: {error}"))?;
     tracing::info!("stopped cleanly; the next start needs no recovery");
     Ok(())
@@ -178,14 +226,15 @@ async fn finish_in_flight(
     events: &mpsc::Sender<Event>,
     clock: &Clock,
     root: &std::path::Path,
+    inline_sync: bool,
 ) {
     let mut writers = BTreeMap::new();
     while node.is_busy() {
         let Some(event) = inbox.recv().await else { break };
         if let Event::Synced { id, result } = event {
-            node.handle(clock.now(), Clock::wall_ms(), Input::Synced { id, result });
+            node.handle(clock.now(), clock.wall_ms(), Input::Synced { id, result });
         }
-        drain(node, &mut writers, events, root).await;
+        drain(node, &mut writers, events, root, inline_sync.then_some(clock)).await;
     }
 }
 
@@ -195,6 +244,7 @@ async fn drain(
     writers: &mut BTreeMap<ConnectionId, (mpsc::Sender<Frame>, JoinHandle<()>)>,
     events: &mpsc::Sender<Event>,
     root: &std::path::Path,
+    inline_sync: Option<&Clock>,
 ) {
     while let Some(output) = node.poll_output() {
         match output {
@@ -211,6 +261,13 @@ async fn drain(
                 if let Some((_, reader)) = writers.remove(&connection) {
                     reader.abort();
                 }
+            }
+            Output::Sync { id, files } if inline_sync.is_some() => {
+                // Straight back into the node (never through `events`: this task drains
+                // that queue, so waiting on it here could wait forever).
+                let clock = inline_sync.expect("checked");
+                let result = sync_files(root, &files);
+                node.handle(clock.now(), clock.wall_ms(), Input::Synced { id, result });
             }
             Output::Sync { id, files } => {
                 // One blocking task per file: the files of one group commit sync in parallel,

@@ -2,6 +2,11 @@
 //! network: a producer keeps writing with acks=all through a network partition, held and
 //! released packets, and a bounce of the broker's host. Every acknowledged record must be
 //! readable at its offset afterwards, and the client must recover from each fault.
+//!
+//! The server runs in a simulated [`Environment`]: its seed and clocks come from the test and
+//! tokio's (virtual) time, and it fsyncs inline rather than on the blocking pool, so one
+//! turmoil seed gives one run. scripts/test builds this file with `--cfg tokio_unstable`,
+//! under which turmoil also seeds tokio's own RNG; a test runs a seed twice and compares.
 
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
@@ -16,6 +21,7 @@ use sluice_core::protocol::record_batch::{
     build_batch, BatchHeader, BatchOptions, NewRecord, Records,
 };
 use sluice_core::protocol::wire::StrBytes;
+use sluice_runtime::server::Environment;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,25 +118,48 @@ fn fetch(offset: i64) -> Request {
     })
 }
 
-#[test]
-fn acknowledged_records_survive_partitions_holds_and_a_host_bounce() {
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().to_string_lossy().into_owned();
-    let mut sim = turmoil::Builder::new().simulation_duration(Duration::from_secs(600)).build();
+/// What one run saw: the acknowledged (offset, value) pairs, how often the client
+/// reconnected, the simulation steps, and a hash of every response frame in order.
+#[derive(Debug, PartialEq, Eq)]
+struct Trace {
+    acked: Vec<(i64, String)>,
+    recovered: u32,
+    steps: u64,
+    responses: u64,
+}
+
+fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The producer scenario on `seed`, its data in `dir`; the host bounces after 2000 steps.
+fn run(seed: u64, dir: &std::path::Path) -> Trace {
+    let data = dir.to_string_lossy().into_owned();
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(600))
+        .rng_seed(seed)
+        .build();
     sim.host("broker", move || {
         let data = data.clone();
         async move {
             let listener = TcpListener::bind("0.0.0.0:9092").await?;
             let config = BrokerConfig { log_dir: data, ..BrokerConfig::default() };
-            sluice_runtime::server::serve(SimListener(listener), config, std::future::pending())
-                .await
-                .map_err(|error| error.to_string())?;
+            sluice_runtime::server::serve_in(
+                SimListener(listener),
+                config,
+                std::future::pending(),
+                Environment::simulated(seed),
+            )
+            .await
+            .map_err(|error| error.to_string())?;
             Ok(())
         }
     });
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
     let recovered = Arc::new(Mutex::new(0u32));
-    let (acked_client, recovered_client) = (acked.clone(), recovered.clone());
+    let responses = Arc::new(Mutex::new(0xcbf2_9ce4_8422_2325u64));
+    let (acked_client, recovered_client, responses_client) =
+        (acked.clone(), recovered.clone(), responses.clone());
     sim.client("producer", async move {
         let mut correlation = 0;
         let mut stream: Option<TcpStream> = None;
@@ -181,6 +210,10 @@ fn acknowledged_records_survive_partitions_holds_and_a_host_bounce() {
                 )
                 .await
             };
+            {
+                let mut hash = responses_client.lock().expect("lock");
+                *hash = fnv(*hash, format!("{index} {result:?}").as_bytes());
+            }
             match result {
                 Ok(Response::CreateTopics(_)) => created = true,
                 Ok(Response::Produce(response)) => {
@@ -214,8 +247,17 @@ fn acknowledged_records_survive_partitions_holds_and_a_host_bounce() {
         assert!(steps < 10_000_000, "the simulation ends");
     }
     let acked = acked.lock().expect("lock").clone();
+    let recovered = *recovered.lock().expect("lock");
+    let responses = *responses.lock().expect("lock");
+    Trace { acked, recovered, steps, responses }
+}
+
+#[test]
+fn acknowledged_records_survive_partitions_holds_and_a_host_bounce() {
+    let dir = tempfile::tempdir().expect("dir");
+    let Trace { acked, recovered, .. } = run(7, dir.path());
     assert!(acked.len() >= 20, "records were acknowledged: {acked:?}");
-    assert!(*recovered.lock().expect("lock") > 0, "the client met faults and recovered");
+    assert!(recovered > 0, "the client met faults and recovered");
     // Read everything back through the server on a fresh simulation over the same directory.
     let data = dir.path().to_string_lossy().into_owned();
     let mut check = turmoil::Builder::new().build();
@@ -263,4 +305,15 @@ fn acknowledged_records_survive_partitions_holds_and_a_host_bounce() {
         Ok(())
     });
     check.run().expect("the check runs");
+}
+
+/// The same seed twice, each on a fresh data directory: the same acknowledgements, the same
+/// reconnects, the same number of steps and the same response bytes in the same order.
+#[test]
+fn a_seed_reproduces_the_same_run() {
+    let (first, second) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let one = run(11, first.path());
+    let two = run(11, second.path());
+    assert!(!one.acked.is_empty(), "the run acknowledged records: {one:?}");
+    assert_eq!(one, two, "seed 11 ran differently twice");
 }
