@@ -9,7 +9,7 @@ use sluice_sim::history::Operation;
 use std::time::Instant;
 
 fn measure(name: &str, group: GroupWorkload) {
-    let simulated_ms = 30_000;
+    let simulated_ms = 300_000;
     let workload = Workload {
         partitions: 3,
         producers: 8,

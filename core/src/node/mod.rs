@@ -841,6 +841,17 @@ impl<S: Storage> Node<S> {
 
     /// Answers every waiting produce whose data became durable and every parked fetch that now
     /// has enough data or reached its deadline.
+    /// Whether some partition of `fetch` has a high watermark past its fetch offset. When
+    /// none has, an answer would hold no record, so a parked fetch need not be re-read.
+    fn fetch_may_find_records(&self, fetch: &FetchRequest) -> bool {
+        fetch.topics.iter().any(|topic| {
+            topic.partitions.iter().any(|partition| {
+                let tp = TopicPartition::new(topic.topic.as_str(), partition.partition);
+                self.high_watermark(&tp).is_some_and(|high| high > partition.fetch_offset)
+            })
+        })
+    }
+
     fn progress(&mut self) {
         let changed = self.visibility_changes != self.visibility_seen;
         self.visibility_seen = self.visibility_changes;
@@ -873,7 +884,10 @@ impl<S: Storage> Node<S> {
         if changed || due {
             let parked = std::mem::take(&mut self.parked_fetches);
             for fetch in parked {
-                if !changed && self.now < fetch.deadline {
+                let due = self.now >= fetch.deadline;
+                // Reading is only worth it if some partition holds readable records past the
+                // fetch position: a wake-up for other partitions leaves this fetch parked.
+                if !due && (!changed || !self.fetch_may_find_records(&fetch.fetch)) {
                     self.parked_fetches.push(fetch);
                     continue;
                 }
