@@ -415,37 +415,48 @@ async fn read_loop<S: AsyncRead>(
     let _ = events.send(Event::Closed { connection, reason }).await;
 }
 
+/// Bytes asked of the socket per read: several pipelined requests arrive in one syscall.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 async fn read_frames<S: AsyncRead>(
     socket: &mut ReadHalf<S>,
     connection: ConnectionId,
     events: &mpsc::Sender<Event>,
     max_frame: usize,
 ) -> Result<(), String> {
-    let mut prefix = [0u8; 4];
-    // Bodies are read into this buffer and split off; its space is reused once the node has
-    // dropped the earlier requests.
+    // Reads fill this buffer as far as the socket has bytes, and whole frames are split off
+    // it; its space is reused once the node has dropped the earlier requests.
     let mut buffer = BytesMut::new();
     loop {
-        match socket.read_exact(&mut prefix).await {
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(error) => return Err(error.to_string()),
-        }
-        // The length is checked before a single body byte is buffered.
-        let length = match frame_length(&prefix, max_frame) {
-            Ok(Some(length)) => length,
-            Ok(None) => unreachable!("four bytes were read"),
-            Err(error) => {
-                tracing::warn!("connection {}: refusing frame: {error}", connection.0);
-                return Err(format!("bad frame: {error}"));
+        // Every whole frame already buffered goes to the node.
+        let mut wanted = 4;
+        while let Some(length) = frame_length(&buffer, max_frame).map_err(|error| {
+            // The length is checked before a single body byte is asked for.
+            tracing::warn!("connection {}: refusing frame: {error}", connection.0);
+            format!("bad frame: {error}")
+        })? {
+            if buffer.len() < 4 + length {
+                wanted = 4 + length;
+                break;
             }
-        };
-        buffer.clear();
-        buffer.resize(length, 0);
-        socket.read_exact(&mut buffer).await.map_err(|error| error.to_string())?;
-        let body = buffer.split().freeze();
-        if events.send(Event::Request { connection, body }).await.is_err() {
-            return Ok(());
+            let _ = buffer.split_to(4);
+            let body = buffer.split_to(length).freeze();
+            if events.send(Event::Request { connection, body }).await.is_err() {
+                return Ok(());
+            }
+        }
+        let missing = wanted.saturating_sub(buffer.len());
+        buffer.reserve(missing.max(READ_CHUNK_BYTES));
+        match socket.read_buf(&mut buffer).await {
+            Ok(0) if buffer.is_empty() => return Ok(()),
+            Ok(0) => {
+                return Err(format!(
+                    "peer closed in the middle of a frame ({} bytes buffered)",
+                    buffer.len()
+                ))
+            }
+            Ok(_) => {}
+            Err(error) => return Err(error.to_string()),
         }
     }
 }
@@ -467,4 +478,77 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     interrupt.await.unwrap_or(());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(body);
+        frame
+    }
+
+    fn bodies(inbox: &mut mpsc::Receiver<Event>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Ok(event) = inbox.try_recv() {
+            if let Event::Request { body, .. } = event {
+                out.push(body.to_vec());
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn frames_split_across_and_within_reads_arrive_whole_and_in_order() {
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let (mut read_half, _write_half) = tokio::io::split(server);
+        let (_client_read, mut client_write) = tokio::io::split(client);
+        let (events, mut inbox) = mpsc::channel(16);
+        let reader = tokio::spawn(async move {
+            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20).await
+        });
+        // Two whole frames and the first half of a third in one write.
+        let mut bytes = framed(b"one");
+        bytes.extend(framed(b"two"));
+        let third = framed(&[7u8; 100_000]);
+        bytes.extend_from_slice(&third[..50]);
+        client_write.write_all(&bytes).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"one".to_vec(), b"two".to_vec()]);
+        client_write.write_all(&third[50..]).await.unwrap();
+        client_write.shutdown().await.unwrap();
+        assert_eq!(reader.await.unwrap(), Ok(()));
+        assert_eq!(bodies(&mut inbox), vec![vec![7u8; 100_000]]);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_length_is_refused_before_its_body_arrives() {
+        let (client, server) = tokio::io::duplex(1024);
+        let (mut read_half, _write_half) = tokio::io::split(server);
+        let (_client_read, mut client_write) = tokio::io::split(client);
+        let (events, _inbox) = mpsc::channel(16);
+        // Only the prefix is sent: the refusal must not wait for 2 MB that never come.
+        client_write.write_all(&(2_000_000i32).to_be_bytes()).await.unwrap();
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            read_frames(&mut read_half, ConnectionId(1), &events, 1_000_000),
+        )
+        .await
+        .expect("refused without waiting");
+        assert!(result.unwrap_err().starts_with("bad frame"));
+    }
+
+    #[tokio::test]
+    async fn a_peer_closing_mid_frame_is_an_error_and_between_frames_is_not() {
+        let (client, server) = tokio::io::duplex(1024);
+        let (mut read_half, _write_half) = tokio::io::split(server);
+        let (_client_read, mut client_write) = tokio::io::split(client);
+        let (events, _inbox) = mpsc::channel(16);
+        client_write.write_all(&framed(b"whole")[..6]).await.unwrap();
+        client_write.shutdown().await.unwrap();
+        let result = read_frames(&mut read_half, ConnectionId(1), &events, 1024).await;
+        assert!(result.unwrap_err().contains("middle of a frame"));
+    }
 }
