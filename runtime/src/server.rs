@@ -270,16 +270,18 @@ async fn drain(
                 node.handle(clock.now(), clock.wall_ms(), Input::Synced { id, result });
             }
             Output::Sync { id, files } => {
-                // One blocking task per file: the files of one group commit sync in parallel,
-                // so eight partitions cost about one fsync of wall time, not eight.
+                // The files of one group commit sync in parallel, so eight partitions cost
+                // about one fsync of wall time, not eight; at most SYNC_TASKS_MAX blocking
+                // tasks share them, so a thousand dirty partitions do not mean a thousand
+                // threads.
                 let root = root.to_path_buf();
                 let events = events.clone();
                 tokio::spawn(async move {
-                    let tasks: Vec<_> = files
+                    let tasks: Vec<_> = split_evenly(files, SYNC_TASKS_MAX)
                         .into_iter()
-                        .map(|file| {
+                        .map(|group| {
                             let root = root.clone();
-                            tokio::task::spawn_blocking(move || sync_files(&root, &[file]))
+                            tokio::task::spawn_blocking(move || sync_files(&root, &group))
                         })
                         .collect();
                     let mut result = Ok(());
@@ -302,6 +304,20 @@ async fn drain(
             },
         }
     }
+}
+
+/// Blocking tasks one group commit's fsyncs are spread over.
+const SYNC_TASKS_MAX: usize = 16;
+
+/// `items` in at most `groups` non-empty groups of nearly equal size, in order.
+fn split_evenly<T>(items: Vec<T>, groups: usize) -> Vec<Vec<T>> {
+    let groups = groups.clamp(1, items.len().max(1));
+    let (size, extra) = (items.len() / groups, items.len() % groups);
+    let mut items = items.into_iter();
+    (0..groups)
+        .map(|group| items.by_ref().take(size + usize::from(group < extra)).collect())
+        .filter(|group: &Vec<T>| !group.is_empty())
+        .collect()
 }
 
 /// fdatasync each file; one removed in the meantime needs no sync.
@@ -498,6 +514,17 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn sync_groups_are_even_ordered_and_never_empty() {
+        assert_eq!(split_evenly(vec![1, 2, 3], 16), vec![vec![1], vec![2], vec![3]]);
+        assert_eq!(split_evenly((1..=5).collect(), 2), vec![vec![1, 2, 3], vec![4, 5]]);
+        let many = split_evenly((0..1000).collect::<Vec<u32>>(), 16);
+        assert_eq!(many.len(), 16);
+        assert!(many.iter().all(|group| group.len() == 62 || group.len() == 63));
+        assert_eq!(many.concat(), (0..1000).collect::<Vec<u32>>());
+        assert!(split_evenly(Vec::<u32>::new(), 16).is_empty());
     }
 
     #[tokio::test]
