@@ -506,6 +506,15 @@ mod tests {
         frame
     }
 
+    /// The server's read half and the client's write half of an in-memory connection (the
+    /// other halves are not needed: a split stream closes only when both halves are gone).
+    fn connection(
+        capacity: usize,
+    ) -> (ReadHalf<tokio::io::DuplexStream>, WriteHalf<tokio::io::DuplexStream>) {
+        let (client, server) = tokio::io::duplex(capacity);
+        (tokio::io::split(server).0, tokio::io::split(client).1)
+    }
+
     fn bodies(inbox: &mut mpsc::Receiver<Event>) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         while let Ok(event) = inbox.try_recv() {
@@ -529,9 +538,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_split_across_and_within_reads_arrive_whole_and_in_order() {
-        let (client, server) = tokio::io::duplex(1 << 20);
-        let (mut read_half, _write_half) = tokio::io::split(server);
-        let (_client_read, mut client_write) = tokio::io::split(client);
+        let (mut read_half, mut client_write) = connection(1 << 20);
         let (events, mut inbox) = mpsc::channel(16);
         let reader = tokio::spawn(async move {
             read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20).await
@@ -552,9 +559,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_oversized_length_is_refused_before_its_body_arrives() {
-        let (client, server) = tokio::io::duplex(1024);
-        let (mut read_half, _write_half) = tokio::io::split(server);
-        let (_client_read, mut client_write) = tokio::io::split(client);
+        let (mut read_half, mut client_write) = connection(1024);
         let (events, _inbox) = mpsc::channel(16);
         // Only the prefix is sent: the refusal must not wait for 2 MB that never come.
         client_write.write_all(&(2_000_000i32).to_be_bytes()).await.unwrap();
@@ -568,10 +573,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_peer_closing_mid_frame_is_an_error_and_between_frames_is_not() {
-        let (client, server) = tokio::io::duplex(1024);
-        let (mut read_half, _write_half) = tokio::io::split(server);
-        let (_client_read, mut client_write) = tokio::io::split(client);
+    async fn a_peer_closing_mid_frame_is_an_error() {
+        let (mut read_half, mut client_write) = connection(1024);
         let (events, _inbox) = mpsc::channel(16);
         client_write.write_all(&framed(b"whole")[..6]).await.unwrap();
         client_write.shutdown().await.unwrap();
