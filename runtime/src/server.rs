@@ -9,7 +9,7 @@
 
 use crate::storage::FileStorage;
 use anyhow::Context;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
 use sluice_core::node::{ConnectionId, Frame, Input, LogLevel, Node, Output};
 use sluice_core::protocol::wire::frame_length;
@@ -53,6 +53,14 @@ impl Listener for TcpListener {
 const NODE_QUEUE_MAX: usize = 1024;
 /// Response frames queued per connection before the node task waits for the writer.
 const WRITE_QUEUE_MAX: usize = 256;
+/// Blocking tasks one group commit's fsyncs are spread over.
+const SYNC_TASKS_MAX: usize = 16;
+/// Frames gathered into one vectored write.
+const WRITE_BATCH_FRAMES_MAX: usize = 64;
+/// iovecs per write call (Linux accepts 1024).
+const WRITE_PARTS_MAX: usize = 256;
+/// Bytes asked of the socket per read: several pipelined requests arrive in one syscall.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 enum Event {
     Accepted { connection: ConnectionId, writer: mpsc::Sender<Frame>, reader: JoinHandle<()> },
@@ -250,7 +258,8 @@ async fn drain(
         match output {
             Output::Send { connection, frame } => {
                 if let Some((writer, _)) = writers.get(&connection) {
-                    // A full queue waits: a client that does not read slows only itself.
+                    // A full queue waits for that connection's writer: a client that stops
+                    // reading holds up the node once WRITE_QUEUE_MAX answers are queued.
                     if writer.send(frame).await.is_err() {
                         writers.remove(&connection);
                     }
@@ -305,9 +314,6 @@ async fn drain(
         }
     }
 }
-
-/// Blocking tasks one group commit's fsyncs are spread over.
-const SYNC_TASKS_MAX: usize = 16;
 
 /// `items` in at most `groups` non-empty groups of nearly equal size, in order.
 fn split_evenly<T>(items: Vec<T>, groups: usize) -> Vec<Vec<T>> {
@@ -381,11 +387,6 @@ async fn write_loop<S: AsyncWrite>(mut socket: WriteHalf<S>, mut frames: mpsc::R
     let _ = socket.shutdown().await;
 }
 
-/// Frames gathered into one vectored write.
-const WRITE_BATCH_FRAMES_MAX: usize = 64;
-/// iovecs per write call (Linux accepts 1024).
-const WRITE_PARTS_MAX: usize = 256;
-
 /// Writes every part of `frames`, in order, with as few vectored writes as the socket takes.
 async fn write_frames<S: AsyncWrite>(
     socket: &mut WriteHalf<S>,
@@ -410,7 +411,7 @@ async fn write_frames<S: AsyncWrite>(
                 written -= part.len();
                 first += 1;
             } else {
-                let _ = part.split_to(written);
+                part.advance(written);
                 written = 0;
             }
         }
@@ -431,9 +432,6 @@ async fn read_loop<S: AsyncRead>(
     let _ = events.send(Event::Closed { connection, reason }).await;
 }
 
-/// Bytes asked of the socket per read: several pipelined requests arrive in one syscall.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
-
 async fn read_frames<S: AsyncRead>(
     socket: &mut ReadHalf<S>,
     connection: ConnectionId,
@@ -451,6 +449,22 @@ async fn read_frames<S: AsyncRead>(
             tracing::warn!("connection {}: refusing frame: {error}", connection.0);
             format!("bad frame: {error}")
         })? {
+            if buffer.len() < 4 + length && length > READ_CHUNK_BYTES {
+                // A large frame gets a buffer of its own, of its exact size: the shared one
+                // stays small, and nothing else keeps a big block alive.
+                let _ = buffer.split_to(4);
+                let mut body = BytesMut::with_capacity(length);
+                body.extend_from_slice(&buffer.split());
+                let have = body.len();
+                body.resize(length, 0);
+                socket.read_exact(&mut body[have..]).await.map_err(|error| {
+                    format!("peer closed in the middle of a {length}-byte frame: {error}")
+                })?;
+                if events.send(Event::Request { connection, body: body.freeze() }).await.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
             if buffer.len() < 4 + length {
                 wanted = 4 + length;
                 break;

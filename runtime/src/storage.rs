@@ -158,7 +158,13 @@ impl Storage for FileStorage {
         let mut buffer = std::mem::take(&mut self.reads);
         buffer.clear();
         buffer.resize(len, 0);
-        let file = self.handle(path, false)?;
+        let file = match self.handle(path, false) {
+            Ok(file) => file,
+            Err(error) => {
+                self.reads = buffer;
+                return Err(error);
+            }
+        };
         let mut filled = 0;
         let mut failed = None;
         while filled < len {

@@ -310,6 +310,10 @@ fn acknowledged_records_survive_partitions_holds_and_a_host_bounce() {
 /// The same seed twice, each on a fresh data directory: the same acknowledgements, the same
 /// reconnects, the same number of steps and the same response bytes in the same order.
 #[test]
+#[cfg_attr(
+    not(tokio_unstable),
+    ignore = "needs RUSTFLAGS=\"--cfg tokio_unstable\" (scripts/test builds it so)"
+)]
 fn a_seed_reproduces_the_same_run() {
     let (first, second) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
     let one = run(11, first.path());

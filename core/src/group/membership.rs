@@ -43,7 +43,11 @@ impl Joining {
         let protocols = body
             .protocols
             .iter()
-            .map(|protocol| (protocol.name.as_str().to_owned(), protocol.metadata.clone()))
+            // Copied: a slice would keep the whole request buffer it arrived in alive for as
+            // long as the member stays in the group.
+            .map(|protocol| {
+                (protocol.name.as_str().to_owned(), Bytes::copy_from_slice(&protocol.metadata))
+            })
             .collect();
         Self {
             member_id: body.member_id.as_str().to_owned(),
@@ -588,7 +592,9 @@ impl<R: Clone> GroupCoordinator<R> {
                         .assignments
                         .iter()
                         .map(|given| {
-                            (given.member_id.as_str().to_owned(), given.assignment.clone())
+                            // Copied, as join metadata is: kept for the group's life.
+                            let assignment = Bytes::copy_from_slice(&given.assignment);
+                            (given.member_id.as_str().to_owned(), assignment)
                         })
                         .collect();
                     complete_sync(group, &mut self.outbox, &assignments, now);

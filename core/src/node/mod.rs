@@ -839,8 +839,6 @@ impl<S: Storage> Node<S> {
         }
     }
 
-    /// Answers every waiting produce whose data became durable and every parked fetch that now
-    /// has enough data or reached its deadline.
     /// Whether some partition of `fetch` has a high watermark past its fetch offset. When
     /// none has, an answer would hold no record, so a parked fetch need not be re-read.
     fn fetch_may_find_records(&self, fetch: &FetchRequest) -> bool {
@@ -852,6 +850,8 @@ impl<S: Storage> Node<S> {
         })
     }
 
+    /// Answers every waiting produce whose data became durable and every parked fetch that now
+    /// has enough data or reached its deadline.
     fn progress(&mut self) {
         let changed = self.visibility_changes != self.visibility_seen;
         self.visibility_seen = self.visibility_changes;

@@ -529,43 +529,42 @@ pub mod write {
         compact_nullable_bytes(out, value.map(str::as_bytes));
     }
 
+    /// The length prefix of `NULLABLE_BYTES` (INT32, -1 for null), or of
+    /// `COMPACT_NULLABLE_BYTES` (varint length + 1, 0 for null) when `flexible`.
+    fn bytes_length<W: Sink + ?Sized>(out: &mut W, length: Option<usize>, flexible: bool) {
+        match (length, flexible) {
+            (None, true) => unsigned_varint(out, 0),
+            (None, false) => out.put(&(-1i32).to_be_bytes()),
+            (Some(length), true) => {
+                unsigned_varint(out, u32::try_from(length + 1).expect("bytes fit in u32"));
+            }
+            (Some(length), false) => {
+                out.put(&i32::try_from(length).expect("bytes fit in INT32").to_be_bytes());
+            }
+        }
+    }
+
     /// `NULLABLE_BYTES`.
     pub fn nullable_bytes<W: Sink + ?Sized>(out: &mut W, value: Option<&[u8]>) {
-        match value {
-            None => out.put(&(-1i32).to_be_bytes()),
-            Some(bytes) => {
-                let length = i32::try_from(bytes.len()).expect("bytes fit in INT32");
-                out.put(&length.to_be_bytes());
-                out.put(bytes);
-            }
+        bytes_length(out, value.map(<[u8]>::len), false);
+        if let Some(bytes) = value {
+            out.put(bytes);
         }
     }
 
     /// `NULLABLE_BYTES`, or `COMPACT_NULLABLE_BYTES` when `flexible`, of shared bytes.
     pub fn shared_bytes<W: Sink + ?Sized>(out: &mut W, value: Option<&Bytes>, flexible: bool) {
-        match (value, flexible) {
-            (None, true) => unsigned_varint(out, 0),
-            (None, false) => out.put(&(-1i32).to_be_bytes()),
-            (Some(bytes), true) => {
-                unsigned_varint(out, u32::try_from(bytes.len() + 1).expect("bytes fit in u32"));
-                out.put_shared(bytes);
-            }
-            (Some(bytes), false) => {
-                let length = i32::try_from(bytes.len()).expect("bytes fit in INT32");
-                out.put(&length.to_be_bytes());
-                out.put_shared(bytes);
-            }
+        bytes_length(out, value.map(Bytes::len), flexible);
+        if let Some(bytes) = value {
+            out.put_shared(bytes);
         }
     }
 
     /// `COMPACT_NULLABLE_BYTES`.
     pub fn compact_nullable_bytes<W: Sink + ?Sized>(out: &mut W, value: Option<&[u8]>) {
-        match value {
-            None => unsigned_varint(out, 0),
-            Some(bytes) => {
-                unsigned_varint(out, u32::try_from(bytes.len() + 1).expect("bytes fit in u32"));
-                out.put(bytes);
-            }
+        bytes_length(out, value.map(<[u8]>::len), true);
+        if let Some(bytes) = value {
+            out.put(bytes);
         }
     }
 

@@ -445,7 +445,11 @@ fn produce_connection(
     // Throttled runs build each batch as it is sent and put the send time in µs in each key,
     // so `perf consume --latency` measures end-to-end latency finer than the ms timestamp.
     let build = |count: u64| -> anyhow::Result<Bytes> {
-        let sent_us = (throughput > 0.0).then(|| now_us().to_be_bytes());
+        let sent_us = (throughput > 0.0).then(|| {
+            let mut key = SEND_STAMP_MAGIC.to_vec();
+            key.extend_from_slice(&now_us().to_be_bytes());
+            key
+        });
         let list: Vec<NewRecord<'_>> = (0..count)
             .map(|_| NewRecord {
                 key: sent_us.as_ref().map(|stamp| &stamp[..]),
@@ -471,6 +475,11 @@ fn produce_connection(
     let own = if own.is_empty() { (0..partitions).collect() } else { own };
     while sent < records {
         let count = per_batch.min(records - sent);
+        // A slot in the pipeline first, so a throttled batch's send stamp does not count the
+        // wait for one as latency.
+        if acks != 0 {
+            tokens_take.recv().expect("a token comes back with each response");
+        }
         // Throttled runs stamp each batch when it is sent, for end-to-end latency.
         let batch =
             if count == per_batch && throughput <= 0.0 { full.clone() } else { build(count)? };
@@ -493,7 +502,6 @@ fn produce_connection(
         });
         let bytes = count * value.len() as u64;
         if acks != 0 {
-            tokens_take.recv().expect("a token comes back with each response");
             sent_give.send((correlation, Instant::now(), count as u32, bytes)).expect("reader");
         }
         stream
@@ -603,9 +611,9 @@ fn start_positions(
     Ok(positions)
 }
 
-/// Receive time minus the timestamp of every record of a batch, in ms.
 /// Latency in µs of each record of `batch` received at `now_us`: from the send time a throttled
-/// `perf produce` puts in the key (8 bytes, µs), else from the record timestamp (ms).
+/// `perf produce` puts in the key ([`SEND_STAMP_MAGIC`] then 8 bytes of µs), else from the
+/// record timestamp (ms).
 fn record_latencies(header: &BatchHeader, batch: &[u8], now_us: i64, out: &mut Vec<u32>) {
     let body = if header.compression() == Compression::None {
         std::borrow::Cow::Borrowed(&batch[BATCH_HEADER_BYTES..])
@@ -619,13 +627,18 @@ fn record_latencies(header: &BatchHeader, batch: &[u8], now_us: i64, out: &mut V
         if out.len() >= LATENCY_SAMPLES_MAX {
             return;
         }
-        let sent_us = match record.key.map(<[u8; 8]>::try_from) {
+        let stamp = record.key.and_then(|key| key.strip_prefix(SEND_STAMP_MAGIC));
+        let sent_us = match stamp.map(<[u8; 8]>::try_from) {
             Some(Ok(stamp)) => i64::from_be_bytes(stamp),
             _ => header.base_timestamp.saturating_add(record.timestamp_delta).saturating_mul(1000),
         };
         out.push(now_us.saturating_sub(sent_us).clamp(0, i64::from(u32::MAX)) as u32);
     }
 }
+
+/// Marks a key that holds a throttled `perf produce`'s send time, so another producer's
+/// 8-byte keys are not taken for one.
+const SEND_STAMP_MAGIC: &[u8] = b"sluice-perf-sent-us:";
 
 /// Latency samples kept by `perf consume --latency`.
 const LATENCY_SAMPLES_MAX: usize = 50_000_000;
