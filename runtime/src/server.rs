@@ -443,7 +443,6 @@ async fn read_frames<S: AsyncRead>(
     let mut buffer = BytesMut::new();
     loop {
         // Every whole frame already buffered goes to the node.
-        let mut wanted = 4;
         while let Some(length) = frame_length(&buffer, max_frame).map_err(|error| {
             // The length is checked before a single body byte is asked for.
             tracing::warn!("connection {}: refusing frame: {error}", connection.0);
@@ -466,7 +465,6 @@ async fn read_frames<S: AsyncRead>(
                 continue;
             }
             if buffer.len() < 4 + length {
-                wanted = 4 + length;
                 break;
             }
             let _ = buffer.split_to(4);
@@ -475,8 +473,8 @@ async fn read_frames<S: AsyncRead>(
                 return Ok(());
             }
         }
-        let missing = wanted.saturating_sub(buffer.len());
-        buffer.reserve(missing.max(READ_CHUNK_BYTES));
+        // Room for the rest of any frame left here: larger ones took the branch above.
+        buffer.reserve(4 + READ_CHUNK_BYTES);
         match socket.read_buf(&mut buffer).await {
             Ok(0) if buffer.is_empty() => return Ok(()),
             Ok(0) => {

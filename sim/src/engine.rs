@@ -196,7 +196,9 @@ pub struct Sim {
     outputs: Vec<Output>,
 }
 
-fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+/// FNV-1a over `bytes`, continuing from `hash`: the run's trace hash (tests that trace other
+/// runs use it too).
+pub fn fnv(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 

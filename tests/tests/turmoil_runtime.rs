@@ -22,6 +22,7 @@ use sluice_core::protocol::record_batch::{
 };
 use sluice_core::protocol::wire::StrBytes;
 use sluice_runtime::server::Environment;
+use sluice_sim::engine::fnv;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -126,10 +127,6 @@ struct Trace {
     recovered: u32,
     steps: u64,
     responses: u64,
-}
-
-fn fnv(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The producer scenario on `seed`, its data in `dir`; the host bounces after 2000 steps.
