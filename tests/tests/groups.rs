@@ -13,12 +13,26 @@ def consumer(group):
     return KafkaConsumer("split", bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
                          enable_auto_commit=False, session_timeout_ms=10000)
 
+# One thread per consumer, as applications run them. kafka-python 3.0 drops a JoinGroup that
+# completes while its consumer is outside poll() and joins again; a leader that joins again
+# restarts the rebalance (Kafka's coordinator does that too). Two consumers polled in turn from
+# one thread are each outside poll() half the time, so under load the group could rebalance
+# over and over and one member never applied its partitions.
 def poll_until(consumers, done, seconds=40):
-    records, end = [], time.time() + seconds
-    while time.time() < end and not done(records):
-        for c in consumers:
+    records, lock, end = [], threading.Lock(), time.time() + seconds
+    def finished():
+        with lock:
+            return done(records)
+    def loop(c):
+        while time.time() < end and not finished():
             for batch in c.poll(timeout_ms=200).values():
-                records.extend((m.partition, m.offset) for m in batch)
+                with lock:
+                    records.extend((m.partition, m.offset) for m in batch)
+    threads = [threading.Thread(target=loop, args=(c,)) for c in consumers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     return records
 
 def owned(c):
