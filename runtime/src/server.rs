@@ -17,10 +17,12 @@ use sluice_core::storage::{StorageError, StorageErrorKind};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -51,8 +53,10 @@ impl Listener for TcpListener {
 
 /// Requests queued from all connections to the node task; a full queue slows readers down.
 const NODE_QUEUE_MAX: usize = 1024;
-/// Response frames queued per connection before the node task waits for the writer.
+/// Response frames queued for one connection's writer before that connection is muted.
 const WRITE_QUEUE_MAX: usize = 256;
+/// Response bytes queued for one connection's writer before that connection is muted.
+const WRITE_QUEUE_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// Blocking tasks one group commit's fsyncs are spread over.
 const SYNC_TASKS_MAX: usize = 16;
 /// Frames gathered into one vectored write.
@@ -63,7 +67,7 @@ const WRITE_PARTS_MAX: usize = 256;
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 enum Event {
-    Accepted { connection: ConnectionId, writer: mpsc::Sender<Frame>, reader: JoinHandle<()> },
+    Accepted { connection: ConnectionId, writer: Writer, reader: JoinHandle<()> },
     Request { connection: ConnectionId, body: Bytes },
     Closed { connection: ConnectionId, reason: String },
     Synced { id: u64, result: Result<(), StorageError> },
@@ -178,8 +182,7 @@ pub async fn serve_in<L: Listener>(
     let (events, mut inbox) = mpsc::channel::<Event>(NODE_QUEUE_MAX);
     let max_frame = config.socket_request_max_bytes.max(0) as usize;
     let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame));
-    let mut writers: BTreeMap<ConnectionId, (mpsc::Sender<Frame>, JoinHandle<()>)> =
-        BTreeMap::new();
+    let mut writers: BTreeMap<ConnectionId, (Writer, JoinHandle<()>)> = BTreeMap::new();
     let root = data_dir.clone();
     tokio::pin!(shutdown);
     loop {
@@ -249,7 +252,7 @@ async fn finish_in_flight(
 /// Carries out every output the node has queued.
 async fn drain(
     node: &mut Node<FileStorage>,
-    writers: &mut BTreeMap<ConnectionId, (mpsc::Sender<Frame>, JoinHandle<()>)>,
+    writers: &mut BTreeMap<ConnectionId, (Writer, JoinHandle<()>)>,
     events: &mpsc::Sender<Event>,
     root: &std::path::Path,
     inline_sync: Option<&Clock>,
@@ -257,10 +260,11 @@ async fn drain(
     while let Some(output) = node.poll_output() {
         match output {
             Output::Send { connection, frame } => {
+                // Never waits: a client that stops reading holds up only its own connection,
+                // whose reader stops taking requests once its writer's backlog is full.
                 if let Some((writer, _)) = writers.get(&connection) {
-                    // A full queue waits for that connection's writer: a client that stops
-                    // reading holds up the node once WRITE_QUEUE_MAX answers are queued.
-                    if writer.send(frame).await.is_err() {
+                    writer.backlog.add(&frame);
+                    if writer.frames.send(frame).is_err() {
                         writers.remove(&connection);
                     }
                 }
@@ -357,16 +361,83 @@ async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, 
         next += 1;
         tracing::debug!("connection {} from {peer}", connection.0);
         let (read_half, write_half) = tokio::io::split(stream);
-        let (writer, frames) = mpsc::channel(WRITE_QUEUE_MAX);
-        tokio::spawn(write_loop(write_half, frames));
-        let reader = tokio::spawn(read_loop(read_half, connection, events.clone(), max_frame));
+        let (sender, frames) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
+        tokio::spawn(write_loop(write_half, frames, backlog.clone()));
+        let reader = read_loop(read_half, connection, events.clone(), max_frame, backlog.clone());
+        let reader = tokio::spawn(reader);
+        let writer = Writer { frames: sender, backlog };
         if events.send(Event::Accepted { connection, writer, reader }).await.is_err() {
             return;
         }
     }
 }
 
-async fn write_loop<S: AsyncWrite>(mut socket: WriteHalf<S>, mut frames: mpsc::Receiver<Frame>) {
+/// The node's side of a connection's writer.
+struct Writer {
+    frames: mpsc::UnboundedSender<Frame>,
+    backlog: Arc<Backlog>,
+}
+
+/// What a connection's writer has been handed and not yet written. The node hands answers
+/// over without waiting; the connection's reader stops reading requests while the backlog is
+/// full, as Kafka mutes a channel, so a client that stops reading its answers stalls only
+/// itself. The queue stays bounded: past the mark it grows only by the answers to requests
+/// the node already had, at most INFLIGHT_REQUESTS_PER_CONNECTION_MAX.
+#[derive(Default)]
+struct Backlog {
+    frames: AtomicUsize,
+    bytes: AtomicUsize,
+    /// The writer stopped (the socket failed): nothing will drain, so nothing waits.
+    closed: AtomicBool,
+    drained: Notify,
+}
+
+impl Backlog {
+    fn add(&self, frame: &Frame) {
+        self.frames.fetch_add(1, Ordering::AcqRel);
+        self.bytes.fetch_add(frame.len(), Ordering::AcqRel);
+    }
+
+    fn written(&self, frames: usize, bytes: usize) {
+        self.frames.fetch_sub(frames, Ordering::AcqRel);
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        // One waiter at most (the reader); a permit stored before it waits wakes it at once.
+        self.drained.notify_one();
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.drained.notify_one();
+    }
+
+    fn is_full(&self) -> bool {
+        self.frames.load(Ordering::Acquire) >= WRITE_QUEUE_MAX
+            || self.bytes.load(Ordering::Acquire) >= WRITE_QUEUE_BYTES_MAX
+    }
+
+    /// Waits until the writer has room again (or has stopped).
+    async fn room(&self) {
+        while self.is_full() && !self.closed.load(Ordering::Acquire) {
+            self.drained.notified().await;
+        }
+    }
+}
+
+async fn write_loop<S: AsyncWrite>(
+    socket: WriteHalf<S>,
+    frames: mpsc::UnboundedReceiver<Frame>,
+    backlog: Arc<Backlog>,
+) {
+    write_all_frames(socket, frames, &backlog).await;
+    backlog.close();
+}
+
+async fn write_all_frames<S: AsyncWrite>(
+    mut socket: WriteHalf<S>,
+    mut frames: mpsc::UnboundedReceiver<Frame>,
+    backlog: &Backlog,
+) {
     let mut batch: Vec<Frame> = Vec::new();
     while let Some(frame) = frames.recv().await {
         // Whatever else is already queued goes out in the same vectored write: one syscall
@@ -382,6 +453,7 @@ async fn write_loop<S: AsyncWrite>(mut socket: WriteHalf<S>, mut frames: mpsc::R
         if write_frames(&mut socket, &batch).await.is_err() {
             return;
         }
+        backlog.written(batch.len(), batch.iter().map(Frame::len).sum());
         batch.clear();
     }
     let _ = socket.shutdown().await;
@@ -424,8 +496,9 @@ async fn read_loop<S: AsyncRead>(
     connection: ConnectionId,
     events: mpsc::Sender<Event>,
     max_frame: usize,
+    backlog: Arc<Backlog>,
 ) {
-    let reason = match read_frames(&mut socket, connection, &events, max_frame).await {
+    let reason = match read_frames(&mut socket, connection, &events, max_frame, &backlog).await {
         Ok(()) => "peer closed".to_string(),
         Err(reason) => reason,
     };
@@ -437,17 +510,23 @@ async fn read_frames<S: AsyncRead>(
     connection: ConnectionId,
     events: &mpsc::Sender<Event>,
     max_frame: usize,
+    backlog: &Backlog,
 ) -> Result<(), String> {
     // Reads fill this buffer as far as the socket has bytes, and whole frames are split off
     // it; its space is reused once the node has dropped the earlier requests.
     let mut buffer = BytesMut::new();
     loop {
+        // Muted while this connection's answers wait to be written: no request goes to the
+        // node (here and before each buffered one below), and nothing more is read, until the
+        // client reads what it was sent.
+        backlog.room().await;
         // Every whole frame already buffered goes to the node.
         while let Some(length) = frame_length(&buffer, max_frame).map_err(|error| {
             // The length is checked before a single body byte is asked for.
             tracing::warn!("connection {}: refusing frame: {error}", connection.0);
             format!("bad frame: {error}")
         })? {
+            backlog.room().await;
             if buffer.len() < 4 + length && length > READ_CHUNK_BYTES {
                 // A large frame gets a buffer of its own, of its exact size: the shared one
                 // stays small, and nothing else keeps a big block alive.
@@ -553,7 +632,8 @@ mod tests {
         let (mut read_half, mut client_write) = connection(1 << 20);
         let (events, mut inbox) = mpsc::channel(16);
         let reader = tokio::spawn(async move {
-            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20).await
+            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20, &Backlog::default())
+                .await
         });
         // Two whole frames and the first half of a third in one write.
         let mut bytes = framed(b"one");
@@ -570,6 +650,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_backlog_mutes_the_connection_until_its_answers_are_written() {
+        let (mut read_half, mut client_write) = connection(1 << 20);
+        let (events, mut inbox) = mpsc::channel(16);
+        let backlog = Arc::new(Backlog::default());
+        for _ in 0..WRITE_QUEUE_MAX {
+            backlog.add(&Frame::from(Bytes::from_static(b"answer")));
+        }
+        let muted = backlog.clone();
+        let reader = tokio::spawn(async move {
+            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20, &muted).await
+        });
+        client_write.write_all(&framed(b"one")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(bodies(&mut inbox).is_empty(), "no request reaches the node while muted");
+        backlog.written(1, 6);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"one".to_vec()], "room again: the request goes");
+        // Full by bytes alone this time; a stopped writer releases the reader (which then
+        // sees EOF).
+        backlog.written(WRITE_QUEUE_MAX - 1, 6 * (WRITE_QUEUE_MAX - 1));
+        assert_eq!(backlog.frames.load(Ordering::Acquire), 0);
+        backlog.add(&Frame::from(Bytes::from(vec![0u8; WRITE_QUEUE_BYTES_MAX])));
+        client_write.write_all(&framed(b"two")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(bodies(&mut inbox).is_empty(), "muted by bytes");
+        backlog.close();
+        client_write.shutdown().await.unwrap();
+        assert_eq!(reader.await.unwrap(), Ok(()));
+        assert_eq!(bodies(&mut inbox), vec![b"two".to_vec()]);
+    }
+
+    #[tokio::test]
     async fn an_oversized_length_is_refused_before_its_body_arrives() {
         let (mut read_half, mut client_write) = connection(1024);
         let (events, _inbox) = mpsc::channel(16);
@@ -577,7 +689,7 @@ mod tests {
         client_write.write_all(&(2_000_000i32).to_be_bytes()).await.unwrap();
         let result = tokio::time::timeout(
             Duration::from_secs(5),
-            read_frames(&mut read_half, ConnectionId(1), &events, 1_000_000),
+            read_frames(&mut read_half, ConnectionId(1), &events, 1_000_000, &Backlog::default()),
         )
         .await
         .expect("refused without waiting");
@@ -590,7 +702,8 @@ mod tests {
         let (events, _inbox) = mpsc::channel(16);
         client_write.write_all(&framed(b"whole")[..6]).await.unwrap();
         client_write.shutdown().await.unwrap();
-        let result = read_frames(&mut read_half, ConnectionId(1), &events, 1024).await;
+        let result =
+            read_frames(&mut read_half, ConnectionId(1), &events, 1024, &Backlog::default()).await;
         assert!(result.unwrap_err().contains("middle of a frame"));
     }
 }

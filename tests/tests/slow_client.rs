@@ -1,0 +1,133 @@
+//! A client that sends requests and stops reading its answers must stall only itself: the
+//! broker mutes that connection (reads no more of its requests) once its unsent answers pile
+//! up, and keeps serving everyone else. Against the real binary, over TCP.
+
+use bytes::{Bytes, BytesMut};
+use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
+use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::produce::{
+    ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
+};
+use sluice_core::protocol::api::{decode_response, encode_request, Request, Response};
+use sluice_core::protocol::header::RequestHeader;
+use sluice_core::protocol::wire::StrBytes;
+use sluice_runtime::client::Client;
+use sluice_tests::broker::Broker;
+use sluice_tests::producer_batch;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const TOPIC: &str = "wide";
+/// Fetches the stalled client sends: their answers (about 66 KB each) are far more than the
+/// socket buffers and the broker's per-connection write queue hold.
+const FETCHES: i32 = 1000;
+const FETCH_VERSION: i16 = 12;
+
+fn produce(client: &mut Client, tag: u64) -> i64 {
+    let request = ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![ProduceRequestTopic {
+            name: StrBytes::from_static(TOPIC),
+            partition_data: vec![ProduceRequestPartition {
+                index: 0,
+                records: Some(Bytes::from(producer_batch(64, 1000, tag, 1_700_000_000_000))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let response = client.send(Request::Produce(request)).expect("produce answered");
+    let Response::Produce(response) = response else { panic!("not a produce answer") };
+    let answer = &response.responses[0].partition_responses[0];
+    assert_eq!(answer.error_code, 0, "produce refused");
+    answer.base_offset
+}
+
+fn fetch_frame(correlation_id: i32) -> BytesMut {
+    let request = Request::Fetch(FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchRequestTopic {
+            topic: StrBytes::from_static(TOPIC),
+            partitions: vec![FetchRequestPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let header = RequestHeader {
+        api_key: request.api_key(),
+        api_version: FETCH_VERSION,
+        correlation_id,
+        client_id: Some(StrBytes::from_static("stalled")),
+        ..Default::default()
+    };
+    let mut frame = BytesMut::new();
+    encode_request(&header, &request, &mut frame);
+    frame
+}
+
+#[test]
+fn a_client_that_stops_reading_stalls_only_itself() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &[]);
+    let bootstrap = broker.bootstrap();
+    let mut healthy = Client::connect_with_timeout(&bootstrap, "healthy", Duration::from_secs(10))
+        .expect("connect");
+    let topic = CreateTopicsRequestTopic {
+        name: StrBytes::from_static(TOPIC),
+        num_partitions: 1,
+        replication_factor: 1,
+        ..Default::default()
+    };
+    let create =
+        CreateTopicsRequest { topics: vec![topic], timeout_ms: 10_000, ..Default::default() };
+    healthy.send(Request::CreateTopics(create)).expect("create topic");
+    assert_eq!(produce(&mut healthy, 1), 0);
+
+    // The stalled client pipelines every fetch and reads nothing yet.
+    let mut stalled = TcpStream::connect(&bootstrap).expect("connect");
+    let mut writer = stalled.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        let mut all = BytesMut::new();
+        for correlation_id in 1..=FETCHES {
+            all.extend_from_slice(&fetch_frame(correlation_id));
+        }
+        writer.write_all(&all).expect("send the fetches");
+    });
+    // Let its answers fill the socket buffers and the broker's queue for it.
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Everyone else is still served, produce with acks=all included (it needs the node's
+    // group commit, so a node stuck on the stalled connection would time this out).
+    let mut other = Client::connect_with_timeout(&bootstrap, "other", Duration::from_secs(10))
+        .expect("a new connection is accepted and answered");
+    assert_eq!(produce(&mut other, 2), 64, "a new client's produce is answered");
+    assert_eq!(produce(&mut healthy, 3), 128, "an existing client's produce is answered");
+
+    // Once the stalled client reads, every answer arrives, whole and in order.
+    sender.join().expect("sender");
+    stalled.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    for expected in 1..=FETCHES {
+        let mut length = [0u8; 4];
+        stalled.read_exact(&mut length).expect("an answer's length");
+        let mut body = vec![0u8; u32::from_be_bytes(length) as usize];
+        stalled.read_exact(&mut body).expect("an answer's body");
+        let (header, response) =
+            decode_response(1, FETCH_VERSION, Bytes::from(body)).expect("a fetch answer");
+        assert_eq!(header.correlation_id, expected, "answers come in request order");
+        let Response::Fetch(response) = response else { panic!("not a fetch answer") };
+        let partition = &response.responses[0].partitions[0];
+        assert_eq!(partition.error_code, 0);
+        assert!(partition.records.as_ref().is_some_and(|records| records.len() > 60_000));
+    }
+}
