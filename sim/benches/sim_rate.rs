@@ -9,7 +9,11 @@ use sluice_sim::history::Operation;
 use std::time::Instant;
 
 fn measure(name: &str, group: GroupWorkload) {
-    let simulated_ms = 300_000;
+    // SLUICE_SIM_BENCH_MS shortens the run, e.g. to count instructions under valgrind.
+    let simulated_ms = std::env::var("SLUICE_SIM_BENCH_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(300_000u64);
     let workload = Workload {
         partitions: 3,
         producers: 8,

@@ -228,7 +228,10 @@ impl Storage for SimDisk {
         let capacity = self.faults.capacity_bytes;
         let free =
             if capacity == 0 { u64::MAX } else { capacity.saturating_sub(self.used_bytes()) };
-        let file = self.files.entry(path.to_string()).or_default();
+        if !self.files.contains_key(path) {
+            self.files.insert(path.to_string(), SimFile::default());
+        }
+        let file = self.files.get_mut(path).expect("present or just inserted");
         if data.len() as u64 > free {
             file.data.extend_from_slice(&data[..free as usize]);
             return Err(StorageError::new(

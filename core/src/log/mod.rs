@@ -957,12 +957,12 @@ impl Log {
     ) -> Result<Bytes, LogError> {
         let segment_index = self.segment_index_for(offset);
         let segment = &self.segments[segment_index];
-        let path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
+        let path = segment.log_path.as_str();
         let relative = u32::try_from(offset - segment.base_offset).unwrap_or(u32::MAX);
         let scan_from = segment.index.lookup(relative).map_or(0, |entry| entry.position);
         let size_bytes = segment.size_bytes;
         let mut bytes =
-            match read_range(storage, &path, scan_from, size_bytes, offset, upper, max_bytes) {
+            match read_range(storage, path, scan_from, size_bytes, offset, upper, max_bytes) {
                 Ok(bytes) => bytes,
                 Err(error) => return self.fail(error),
             };
@@ -972,7 +972,7 @@ impl Log {
         let holds_offset = BatchHeader::parse(&bytes)
             .is_ok_and(|header| header.base_offset <= offset && offset < header.next_offset());
         if !holds_offset && scan_from > 0 {
-            bytes = match read_range(storage, &path, 0, size_bytes, offset, upper, max_bytes) {
+            bytes = match read_range(storage, path, 0, size_bytes, offset, upper, max_bytes) {
                 Ok(bytes) => bytes,
                 Err(error) => return self.fail(error),
             };

@@ -172,7 +172,12 @@ impl<S: Storage> Node<S> {
                     {
                         Ok(info) => {
                             let stored = BatchHeader { base_offset: info.base_offset, ..header };
-                            self.producers.entry(tp.clone()).or_default().record(&stored);
+                            match self.producers.get_mut(tp) {
+                                Some(state) => state.record(&stored),
+                                None => {
+                                    self.producers.entry(tp.clone()).or_default().record(&stored)
+                                }
+                            }
                             info.base_offset
                         }
                         Err(error) => {

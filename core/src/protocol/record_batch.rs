@@ -474,7 +474,19 @@ pub fn build_batch(records: &[NewRecord<'_>], options: BatchOptions) -> Vec<u8> 
     assert!(!records.is_empty(), "a batch holds at least one record");
     let base_timestamp = records[0].timestamp_ms;
     let max_timestamp = records.iter().map(|record| record.timestamp_ms).max().unwrap_or(-1);
-    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + records.len() * 16);
+    // Room for every key, value and header plus typical varints: one allocation, no regrowth.
+    let payload: usize = records
+        .iter()
+        .map(|record| {
+            let headers: usize = record
+                .headers
+                .iter()
+                .map(|(key, value)| key.len() + value.map_or(0, <[u8]>::len) + 10)
+                .sum();
+            record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len) + headers
+        })
+        .sum();
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + records.len() * 24 + payload);
     out.extend_from_slice(&0i64.to_be_bytes());
     out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, set below
     out.extend_from_slice(&(-1i32).to_be_bytes()); // partitionLeaderEpoch
