@@ -210,15 +210,30 @@ impl LogManager {
         self.sync_requests_where(|_| true)
     }
 
-    /// [`LogManager::sync_requests`] for the partitions `include` accepts; clones only the
-    /// names of partitions that have something to sync.
+    /// [`LogManager::sync_requests`] for the partitions of the topics `include_topic` accepts;
+    /// clones only the names of partitions that have something to sync.
     pub fn sync_requests_where(
         &mut self,
-        mut include: impl FnMut(&TopicPartition) -> bool,
+        mut include_topic: impl FnMut(&str) -> bool,
     ) -> Vec<(TopicPartition, SyncRequest)> {
+        // Called after every request, so it must not cost a topic lookup per partition: logs
+        // with nothing to sync are skipped first, and the decision is made once per topic
+        // (the map is ordered by topic, so a topic's partitions come one after another).
         let mut requests = Vec::new();
+        let mut decided: Option<(&str, bool)> = None;
         for (partition, log) in &mut self.logs {
-            if !include(partition) {
+            if !log.needs_sync() {
+                continue;
+            }
+            let include = match decided {
+                Some((topic, include)) if topic == partition.topic => include,
+                _ => {
+                    let include = include_topic(&partition.topic);
+                    decided = Some((&partition.topic, include));
+                    include
+                }
+            };
+            if !include {
                 continue;
             }
             if let Some(request) = log.sync_request() {

@@ -1100,15 +1100,19 @@ impl Log {
     /// Names the files to sync so that everything appended so far becomes durable, or `None`
     /// when it already is. Appends made after this call are not covered by it.
     pub fn sync_request(&mut self) -> Option<SyncRequest> {
-        if self.offline.is_some() {
+        if !self.needs_sync() {
             return None;
         }
         let offset = self.log_end_offset();
-        if self.unsynced_files.is_empty() && self.recovery_point == offset {
-            return None;
-        }
         let files = std::mem::take(&mut self.unsynced_files).into_iter().collect();
         Some(SyncRequest { files, offset, truncations: self.truncations })
+    }
+
+    /// Whether [`Log::sync_request`] would ask for anything: the log is online and has
+    /// unsynced files or records above its recovery point.
+    pub fn needs_sync(&self) -> bool {
+        self.offline.is_none()
+            && !(self.unsynced_files.is_empty() && self.recovery_point == self.log_end_offset())
     }
 
     /// Reports the outcome of a [`SyncRequest`]. On success the recovery point advances to the

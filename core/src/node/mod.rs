@@ -727,9 +727,8 @@ impl<S: Storage> Node<S> {
         }
         // Page-cache topics (flush.messages > 1) sync only with the periodic checkpoint.
         let (topics, everything) = (&self.topics, self.sync_everything);
-        let requests = self.logs.sync_requests_where(|partition| {
-            everything
-                || topics.get(&partition.topic).is_none_or(|topic| topic.config.flush_messages <= 1)
+        let requests = self.logs.sync_requests_where(|topic| {
+            everything || topics.get(topic).is_none_or(|topic| topic.config.flush_messages <= 1)
         });
         self.sync_everything = false;
         if requests.is_empty() {
