@@ -144,7 +144,7 @@ pub fn idempotent_records_unique(
 pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
     let mut owners: BTreeMap<(i32, i32), (u32, &str)> = BTreeMap::new();
     for operation in &history.operations {
-        let Operation::GroupAssigned { client, member_id, generation, partitions } = operation
+        let Operation::GroupAssigned { client, member_id, generation, partitions, .. } = operation
         else {
             continue;
         };
@@ -189,22 +189,29 @@ pub fn member_ids_never_shared(history: &History) -> Result<(), Violation> {
 /// A JoinGroup answer alone may be forgotten by a restart: the coordinator stores the group
 /// only when the leader's assignment arrives, as Kafka's does, so a member that joined
 /// generation g+1 may find the group back at g after a crash and be answered g on rejoining.
+///
+/// Incarnations are those of the broker that sent each answer, not of the time it arrived: an
+/// answer sent just before a restart may be delivered just after it.
 pub fn generations_never_go_down(history: &History) -> Result<(), Violation> {
-    // client → (highest generation seen since the last restart, what), highest assigned.
+    // client → (highest generation seen from the latest incarnation that answered it, what),
+    // and the highest generation it was assigned partitions in.
     let mut seen: BTreeMap<u32, (i32, &'static str)> = BTreeMap::new();
+    let mut incarnations: BTreeMap<u32, u64> = BTreeMap::new();
     let mut assigned: BTreeMap<u32, i32> = BTreeMap::new();
     for operation in &history.operations {
-        let (client, generation, what) = match operation {
-            Operation::NodeRestarted => {
-                seen.clear();
-                continue;
+        let (client, incarnation, generation, what) = match operation {
+            Operation::GroupJoined { client, incarnation, generation, .. } => {
+                (*client, *incarnation, *generation, "joined")
             }
-            Operation::GroupJoined { client, generation, .. } => (*client, *generation, "joined"),
-            Operation::GroupAssigned { client, generation, .. } => {
-                (*client, *generation, "was assigned partitions")
+            Operation::GroupAssigned { client, incarnation, generation, .. } => {
+                (*client, *incarnation, *generation, "was assigned partitions")
             }
             _ => continue,
         };
+        if incarnations.insert(client, incarnation).is_some_and(|previous| previous != incarnation)
+        {
+            seen.remove(&client);
+        }
         if let Some(&highest) = assigned.get(&client) {
             if generation < highest {
                 return Err(Violation(format!(
@@ -215,7 +222,7 @@ pub fn generations_never_go_down(history: &History) -> Result<(), Violation> {
         if let Some(&(previous, previous_what)) = seen.get(&client) {
             if generation < previous {
                 return Err(Violation(format!(
-                    "group consumer {client} {what} in generation {generation} after it {previous_what} in generation {previous}, with no broker restart between"
+                    "group consumer {client} {what} in generation {generation} after it {previous_what} in generation {previous}, both answered by broker incarnation {incarnation}"
                 )));
             }
         }
@@ -349,4 +356,68 @@ pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(client: u32, incarnation: u64, generation: i32) -> Operation {
+        Operation::GroupJoined {
+            client,
+            incarnation,
+            member_id: format!("m{client}"),
+            generation,
+            leader: false,
+        }
+    }
+
+    fn history(operations: Vec<Operation>) -> History {
+        let mut history = History::default();
+        for operation in operations {
+            history.push(operation);
+        }
+        history
+    }
+
+    #[test]
+    fn generations_are_judged_by_the_incarnation_that_answered() {
+        // Seed 30408: a JoinGroup answer for generation 42 was sent just before a restart and
+        // delivered just after it; the restarted broker had never stored the group (its
+        // offsets log was offline) and rightly began again at generation 1.
+        let late_answer = history(vec![
+            joined(6, 1, 41),
+            Operation::NodeRestarted,
+            joined(6, 1, 42),
+            joined(6, 2, 1),
+        ]);
+        assert_eq!(generations_never_go_down(&late_answer), Ok(()));
+        // One incarnation never goes down, whenever its answers arrive.
+        let down = history(vec![joined(6, 2, 5), joined(6, 2, 4)]);
+        assert_eq!(
+            generations_never_go_down(&down),
+            Err(Violation(
+                "group consumer 6 joined in generation 4 after it joined in generation 5, both \
+                 answered by broker incarnation 2"
+                    .to_string()
+            ))
+        );
+        // Nor below a generation whose assignment was acknowledged, across restarts too.
+        let assigned = Operation::GroupAssigned {
+            client: 6,
+            incarnation: 1,
+            member_id: "m6".to_string(),
+            generation: 3,
+            partitions: vec![0],
+        };
+        let below = history(vec![assigned, Operation::NodeRestarted, joined(6, 2, 2)]);
+        assert_eq!(
+            generations_never_go_down(&below),
+            Err(Violation(
+                "group consumer 6 joined in generation 2 after it was assigned partitions in \
+                 generation 3"
+                    .to_string()
+            ))
+        );
+    }
 }

@@ -50,6 +50,8 @@ enum Event {
         client: u32,
         connection: u64,
         frame: Bytes,
+        /// The node generation (incarnation) that sent it.
+        generation: u64,
     },
     ConnectionReset {
         client: u32,
@@ -522,7 +524,8 @@ impl Sim {
                     self.node_input(Input::Closed { connection: ConnectionId(connection) });
                 }
             }
-            Event::ToClient { client, connection, frame } => {
+            Event::ToClient { client, connection, frame, generation } => {
+                self.history.answered_by = generation;
                 self.client_receive(client, connection, frame)
             }
             Event::ConnectionReset { client, connection } => self.client_reset(client, connection),
@@ -615,7 +618,9 @@ impl Sim {
                     return;
                 }
                 let at = self.arrival(connection.0, false);
-                self.schedule(at, Event::ToClient { client, connection: connection.0, frame });
+                let generation = self.generation;
+                let event = Event::ToClient { client, connection: connection.0, frame, generation };
+                self.schedule(at, event);
             }
             Output::Close { connection, reason } => {
                 self.trace = fnv(fnv(self.trace, b"close"), reason.as_bytes());

@@ -547,6 +547,7 @@ impl GroupMember {
                 let leader = response.leader == self.member_id;
                 history.push(Operation::GroupJoined {
                     client: self.client,
+                    incarnation: history.answered_by,
                     member_id: self.member_id.as_str().to_owned(),
                     generation: self.generation,
                     leader,
@@ -598,6 +599,7 @@ impl GroupMember {
                     });
                 history.push(Operation::GroupAssigned {
                     client: self.client,
+                    incarnation: history.answered_by,
                     member_id: self.member_id.as_str().to_owned(),
                     generation: self.generation,
                     partitions: partitions.clone(),

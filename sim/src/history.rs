@@ -71,6 +71,9 @@ pub enum Operation {
     GroupJoined {
         /// Client id.
         client: u32,
+        /// The broker incarnation that answered (1 until the first restart, then one more per
+        /// start): an answer sent just before a restart can arrive just after it.
+        incarnation: u64,
         /// The member id the coordinator gave it.
         member_id: String,
         /// The generation of the join.
@@ -82,6 +85,8 @@ pub enum Operation {
     GroupAssigned {
         /// Client id.
         client: u32,
+        /// The broker incarnation that answered.
+        incarnation: u64,
         /// Member id.
         member_id: String,
         /// Generation the assignment belongs to.
@@ -149,6 +154,9 @@ pub struct History {
     pub ticks: Vec<u64>,
     /// The current simulated ms, set by the engine before it delivers anything.
     pub now: u64,
+    /// The broker incarnation (1, then one more per start) that sent the answer being
+    /// delivered, set by the engine with `now`.
+    pub answered_by: u64,
     /// Per partition, the end of the acknowledged records (one past the highest acknowledged
     /// offset), kept up to date by `push` so that liveness checks need not rescan.
     acknowledged_end: Vec<i64>,
