@@ -10,6 +10,7 @@ use super::{Log, LogConfig, LogError, OpenOptions, RecoveryReport, SyncRequest, 
 use crate::limits::{CHECKPOINT_FILE_BYTES_MAX, PARTITIONS_PER_LOG_DIR_MAX};
 use crate::storage::{self, Storage, StorageError, StorageErrorKind};
 use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Unbounded};
 
 const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
@@ -216,29 +217,29 @@ impl LogManager {
         &mut self,
         mut include_topic: impl FnMut(&str) -> bool,
     ) -> Vec<(TopicPartition, SyncRequest)> {
-        // Called after every request, so it must not cost a topic lookup per partition: logs
-        // with nothing to sync are skipped first, and the decision is made once per topic
-        // (the map is ordered by topic, so a topic's partitions come one after another).
+        // Called after every request, so a refused topic (page-cache mode) must cost nothing
+        // per partition: the map is ordered by topic, so each topic is asked once and its
+        // partitions are skipped as one range.
         let mut requests = Vec::new();
-        let mut decided: Option<(&str, bool)> = None;
-        for (partition, log) in &mut self.logs {
-            if !log.needs_sync() {
-                continue;
-            }
-            let include = match decided {
-                Some((topic, include)) if topic == partition.topic => include,
-                _ => {
-                    let include = include_topic(&partition.topic);
-                    decided = Some((&partition.topic, include));
-                    include
+        let mut after: Option<TopicPartition> = None;
+        loop {
+            let next = match &after {
+                None => self.logs.keys().next(),
+                Some(last) => {
+                    self.logs.range((Excluded(last), Unbounded)).next().map(|(key, _)| key)
                 }
             };
-            if !include {
-                continue;
+            let Some(topic) = next.map(|key| key.topic.clone()) else { break };
+            let last = TopicPartition { topic, partition: i32::MAX };
+            if include_topic(&last.topic) {
+                let first = TopicPartition { topic: last.topic.clone(), partition: i32::MIN };
+                for (partition, log) in self.logs.range_mut(first..=last.clone()) {
+                    if let Some(request) = log.sync_request() {
+                        requests.push((partition.clone(), request));
+                    }
+                }
             }
-            if let Some(request) = log.sync_request() {
-                requests.push((partition.clone(), request));
-            }
+            after = Some(last);
         }
         requests
     }
