@@ -53,7 +53,8 @@ impl Listener for TcpListener {
 
 /// Requests queued from all connections to the node task; a full queue slows readers down.
 const NODE_QUEUE_MAX: usize = 1024;
-/// Response frames queued for one connection's writer before that connection is muted.
+/// Requests and answers one connection may have outstanding (on their way to the node, held
+/// by it, or waiting for the writer) before that connection is muted.
 const WRITE_QUEUE_MAX: usize = 256;
 /// Response bytes queued for one connection's writer before that connection is muted.
 const WRITE_QUEUE_BYTES_MAX: usize = 32 * 1024 * 1024;
@@ -183,6 +184,7 @@ pub async fn serve_in<L: Listener>(
     let max_frame = config.socket_request_max_bytes.max(0) as usize;
     let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame));
     let mut writers: BTreeMap<ConnectionId, (Writer, JoinHandle<()>)> = BTreeMap::new();
+    let mut touched: Vec<ConnectionId> = Vec::new();
     let root = data_dir.clone();
     tokio::pin!(shutdown);
     loop {
@@ -205,7 +207,13 @@ pub async fn serve_in<L: Listener>(
                     writers.insert(connection, (writer, reader));
                     None
                 }
-                Some(Event::Request { connection, body }) => Some(Input::Request { connection, body }),
+                Some(Event::Request { connection, body }) => {
+                    if let Some((writer, _)) = writers.get(&connection) {
+                        writer.backlog.taken();
+                    }
+                    touched.push(connection);
+                    Some(Input::Request { connection, body })
+                }
                 Some(Event::Closed { connection, reason }) => {
                     tracing::debug!("connection {} closed: {reason}", connection.0);
                     writers.remove(&connection);
@@ -217,7 +225,14 @@ pub async fn serve_in<L: Listener>(
         if let Some(input) = input {
             node.handle(clock.now(), clock.wall_ms(), input);
         }
-        drain(&mut node, &mut writers, &events, &root, inline_sync.then_some(&clock)).await;
+        drain(&mut node, &mut writers, &events, &root, inline_sync.then_some(&clock), &mut touched)
+            .await;
+        // What the node now holds of each connection it received from or answered.
+        for connection in touched.drain(..) {
+            if let Some((writer, _)) = writers.get(&connection) {
+                writer.backlog.held_by_node(node.requests_held(connection));
+            }
+        }
     }
     tracing::info!("shutting down: no new connections or requests; finishing in-flight work");
     acceptor.abort();
@@ -245,7 +260,8 @@ async fn finish_in_flight(
         if let Event::Synced { id, result } = event {
             node.handle(clock.now(), clock.wall_ms(), Input::Synced { id, result });
         }
-        drain(node, &mut writers, events, root, inline_sync.then_some(clock)).await;
+        drain(node, &mut writers, events, root, inline_sync.then_some(clock), &mut Vec::new())
+            .await;
     }
 }
 
@@ -256,17 +272,23 @@ async fn drain(
     events: &mpsc::Sender<Event>,
     root: &std::path::Path,
     inline_sync: Option<&Clock>,
+    touched: &mut Vec<ConnectionId>,
 ) {
     while let Some(output) = node.poll_output() {
         match output {
             Output::Send { connection, frame } => {
                 // Never waits: a client that stops reading holds up only its own connection,
-                // whose reader stops taking requests once its writer's backlog is full.
+                // whose reader stops taking requests once its backlog is full.
                 if let Some((writer, _)) = writers.get(&connection) {
                     writer.backlog.add(&frame);
                     if writer.frames.send(frame).is_err() {
-                        writers.remove(&connection);
+                        if let Some((_, reader)) = writers.remove(&connection) {
+                            reader.abort();
+                        }
                     }
+                }
+                if touched.last() != Some(&connection) {
+                    touched.push(connection);
                 }
             }
             Output::Close { connection, reason } => {
@@ -379,16 +401,23 @@ struct Writer {
     backlog: Arc<Backlog>,
 }
 
-/// What a connection's writer has been handed and not yet written. The node hands answers
-/// over without waiting; the connection's reader stops reading requests while the backlog is
-/// full, as Kafka mutes a channel, so a client that stops reading its answers stalls only
-/// itself. The queue stays bounded: past the mark it grows only by the answers to requests
-/// the node already had, at most INFLIGHT_REQUESTS_PER_CONNECTION_MAX.
+/// What one connection has outstanding: requests on their way to the node, requests the node
+/// holds, and answers handed to the writer and not yet written. The node hands answers over
+/// without waiting; the connection's reader stops reading requests while the backlog is full,
+/// as Kafka mutes a channel, so a client that stops reading its answers stalls only itself.
+/// Every request counts from the moment the reader passes it on until its answer is written,
+/// so a connection has about WRITE_QUEUE_MAX requests and answers outstanding; their bytes
+/// are what those requests ask for (a Fetch's max bytes), and WRITE_QUEUE_BYTES_MAX of
+/// unwritten answers also mutes it.
 #[derive(Default)]
 struct Backlog {
     frames: AtomicUsize,
     bytes: AtomicUsize,
-    /// The writer stopped (the socket failed): nothing will drain, so nothing waits.
+    /// Passed on by the reader, not yet taken by the node task.
+    sent: AtomicUsize,
+    /// Held by the node (set by the node task after each turn that touched the connection).
+    held: AtomicUsize,
+    /// The writer has stopped: nothing will drain, so nothing waits.
     closed: AtomicBool,
     drained: Notify,
 }
@@ -397,6 +426,23 @@ impl Backlog {
     fn add(&self, frame: &Frame) {
         self.frames.fetch_add(1, Ordering::AcqRel);
         self.bytes.fetch_add(frame.len(), Ordering::AcqRel);
+    }
+
+    /// The reader passed a request on.
+    fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The node task took a request off the queue.
+    fn taken(&self) {
+        self.sent.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The node holds `requests` of this connection.
+    fn held_by_node(&self, requests: usize) {
+        if self.held.swap(requests, Ordering::AcqRel) > requests {
+            self.drained.notify_one();
+        }
     }
 
     fn written(&self, frames: usize, bytes: usize) {
@@ -412,7 +458,10 @@ impl Backlog {
     }
 
     fn is_full(&self) -> bool {
-        self.frames.load(Ordering::Acquire) >= WRITE_QUEUE_MAX
+        let outstanding = self.frames.load(Ordering::Acquire)
+            + self.sent.load(Ordering::Acquire)
+            + self.held.load(Ordering::Acquire);
+        outstanding >= WRITE_QUEUE_MAX
             || self.bytes.load(Ordering::Acquire) >= WRITE_QUEUE_BYTES_MAX
     }
 
@@ -538,6 +587,7 @@ async fn read_frames<S: AsyncRead>(
                 socket.read_exact(&mut body[have..]).await.map_err(|error| {
                     format!("peer closed in the middle of a {length}-byte frame: {error}")
                 })?;
+                backlog.sent();
                 if events.send(Event::Request { connection, body: body.freeze() }).await.is_err() {
                     return Ok(());
                 }
@@ -548,6 +598,7 @@ async fn read_frames<S: AsyncRead>(
             }
             let _ = buffer.split_to(4);
             let body = buffer.split_to(length).freeze();
+            backlog.sent();
             if events.send(Event::Request { connection, body }).await.is_err() {
                 return Ok(());
             }
@@ -650,7 +701,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_backlog_mutes_the_connection_until_its_answers_are_written() {
+    async fn a_full_backlog_mutes_the_connection_until_it_drains() {
         let (mut read_half, mut client_write) = connection(1 << 20);
         let (events, mut inbox) = mpsc::channel(16);
         let backlog = Arc::new(Backlog::default());
@@ -667,9 +718,21 @@ mod tests {
         backlog.written(1, 6);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(bodies(&mut inbox), vec![b"one".to_vec()], "room again: the request goes");
+        // Requests count too, from when the reader passes them on: here the node task took
+        // "one" and the node holds a full backlog's worth of this connection's requests.
+        backlog.written(WRITE_QUEUE_MAX - 1, 6 * (WRITE_QUEUE_MAX - 1));
+        assert_eq!(backlog.sent.load(Ordering::Acquire), 1, "one was passed on");
+        backlog.taken();
+        backlog.held_by_node(WRITE_QUEUE_MAX);
+        client_write.write_all(&framed(b"held")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(bodies(&mut inbox).is_empty(), "muted by what the node holds");
+        backlog.held_by_node(0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"held".to_vec()]);
+        backlog.taken();
         // Full by bytes alone this time; a stopped writer releases the reader (which then
         // sees EOF).
-        backlog.written(WRITE_QUEUE_MAX - 1, 6 * (WRITE_QUEUE_MAX - 1));
         assert_eq!(backlog.frames.load(Ordering::Acquire), 0);
         backlog.add(&Frame::from(Bytes::from(vec![0u8; WRITE_QUEUE_BYTES_MAX])));
         client_write.write_all(&framed(b"two")).await.unwrap();

@@ -1,6 +1,7 @@
 //! A client that sends requests and stops reading its answers must stall only itself: the
-//! broker mutes that connection (reads no more of its requests) once its unsent answers pile
-//! up, and keeps serving everyone else. Against the real binary, over TCP.
+//! broker mutes that connection (reads no more of its requests) once its outstanding requests
+//! and unsent answers pile up, holds a bounded amount for it, and keeps serving everyone else.
+//! Against the real binary, over TCP.
 
 use bytes::{Bytes, BytesMut};
 use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
@@ -19,9 +20,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 const TOPIC: &str = "wide";
-/// Fetches the stalled client sends: their answers (about 66 KB each) are far more than the
-/// socket buffers and the broker's per-connection write queue hold.
-const FETCHES: i32 = 1000;
+/// Fetches the stalled client sends: their answers (about 66 KB each, 200 MB in all) are far
+/// more than the socket buffers and the broker's per-connection backlog hold.
+const FETCHES: i32 = 3000;
+/// What the broker may hold for the stalled client: its backlog (256 answers of 66 KB is
+/// 17 MB) and the rest of a broker's memory, far below the 200 MB an unmuted broker reads in.
+const RSS_KIB_MAX: u64 = 96 * 1024;
 const FETCH_VERSION: i16 = 12;
 
 fn produce(client: &mut Client, tag: u64) -> i64 {
@@ -104,8 +108,10 @@ fn a_client_that_stops_reading_stalls_only_itself() {
         }
         writer.write_all(&all).expect("send the fetches");
     });
-    // Let its answers fill the socket buffers and the broker's queue for it.
+    // Let its answers fill the socket buffers and the broker's backlog for it.
     std::thread::sleep(Duration::from_secs(2));
+    let rss = broker.rss_kib();
+    assert!(rss < RSS_KIB_MAX, "the broker holds {rss} KiB: it kept reading the stalled client");
 
     // Everyone else is still served, produce with acks=all included (it needs the node's
     // group commit, so a node stuck on the stalled connection would time this out).
@@ -114,8 +120,8 @@ fn a_client_that_stops_reading_stalls_only_itself() {
     assert_eq!(produce(&mut other, 2), 64, "a new client's produce is answered");
     assert_eq!(produce(&mut healthy, 3), 128, "an existing client's produce is answered");
 
-    // Once the stalled client reads, every answer arrives, whole and in order.
-    sender.join().expect("sender");
+    // Once the stalled client reads, every answer arrives, whole and in order (and the rest of
+    // its requests, which waited in the socket buffers, go through).
     stalled.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     for expected in 1..=FETCHES {
         let mut length = [0u8; 4];
@@ -130,4 +136,5 @@ fn a_client_that_stops_reading_stalls_only_itself() {
         assert_eq!(partition.error_code, 0);
         assert!(partition.records.as_ref().is_some_and(|records| records.len() > 60_000));
     }
+    sender.join().expect("sender");
 }

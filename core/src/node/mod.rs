@@ -464,6 +464,13 @@ impl<S: Storage> Node<S> {
         }
     }
 
+    /// Requests of `connection` the node holds: not answered yet, or answered behind an
+    /// earlier one that is not (answers leave in request order). The server mutes a connection
+    /// on this plus the answers it has not yet written.
+    pub fn requests_held(&self, connection: ConnectionId) -> usize {
+        self.connections.get(&connection).map_or(0, VecDeque::len)
+    }
+
     /// The topics (for checkers and tests).
     pub fn topics(&self) -> &Topics {
         &self.topics
