@@ -215,16 +215,17 @@ fn sync_is_explicit_and_one_request_covers_many_appends(harness: &mut dyn Harnes
     assert!(log.sync_request().is_none());
 }
 
-fn sync_requests_ask_each_topic_once_and_skip_refused_topics(harness: &mut dyn Harness) {
+fn sync_requests_ask_each_dirty_topic_once_and_skip_the_rest(harness: &mut dyn Harness) {
     let mut manager = open(harness, LogConfig::default());
     let config = LogConfig::default();
-    for (topic, partition) in [("orders", 1), ("orders", 2), ("payments", 0), ("payments", 1)] {
+    let logs = [("audit", 0), ("orders", 1), ("orders", 2), ("payments", 0), ("payments", 1)];
+    for (topic, partition) in logs {
         let tp = TopicPartition::new(topic, partition);
         manager.create_log(harness.storage(), &tp, config, WALL_MS).expect("create");
     }
-    // Creating a log syncs it: nothing is dirty yet.
-    assert!(manager.sync_requests().is_empty());
-    for (topic, partition) in [("orders", 0), ("orders", 2), ("payments", 1)] {
+    // Creating a log syncs it: with nothing dirty, no topic is asked about.
+    assert!(manager.sync_requests_where(|topic| panic!("{topic} has nothing to sync")).is_empty());
+    for (topic, partition) in [("orders", 0), ("orders", 2), ("payments", 0), ("payments", 1)] {
         let log = manager.log_mut(&TopicPartition::new(topic, partition)).expect("log");
         let mut batch = producer_batch(1, 10, 1, WALL_MS);
         log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append");
@@ -234,7 +235,7 @@ fn sync_requests_ask_each_topic_once_and_skip_refused_topics(harness: &mut dyn H
         asked.push(topic.to_string());
         topic == "orders"
     });
-    assert_eq!(asked, vec!["orders", "payments"], "once per topic");
+    assert_eq!(asked, vec!["orders", "payments"], "once per topic with data to sync; not audit");
     let synced: Vec<&TopicPartition> = requests.iter().map(|(tp, _)| tp).collect();
     assert_eq!(synced, [&TopicPartition::new("orders", 0), &TopicPartition::new("orders", 2)]);
     for (tp, request) in requests {
@@ -242,9 +243,9 @@ fn sync_requests_ask_each_topic_once_and_skip_refused_topics(harness: &mut dyn H
         let log = manager.log_mut(&tp).expect("log");
         assert_eq!(log.sync_completed(request, result).expect("synced"), 1);
     }
-    // The refused topic's log keeps its unsynced data for a later request.
+    // The refused topic's logs keep their unsynced data for a later request.
     let rest: Vec<TopicPartition> = manager.sync_requests().into_iter().map(|(tp, _)| tp).collect();
-    assert_eq!(rest, vec![TopicPartition::new("payments", 1)]);
+    assert_eq!(rest, vec![TopicPartition::new("payments", 0), TopicPartition::new("payments", 1)]);
 }
 
 fn clean_close_reopens_without_scanning(harness: &mut dyn Harness) {
@@ -693,7 +694,7 @@ suite!(
     invalid_batches_are_refused_and_leave_the_log_untouched,
     segments_roll_with_kafka_file_names_and_indexes,
     sync_is_explicit_and_one_request_covers_many_appends,
-    sync_requests_ask_each_topic_once_and_skip_refused_topics,
+    sync_requests_ask_each_dirty_topic_once_and_skip_the_rest,
     clean_close_reopens_without_scanning,
     unclean_open_truncates_a_torn_tail,
     bit_flips_are_caught_by_crc,

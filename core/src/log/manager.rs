@@ -211,37 +211,46 @@ impl LogManager {
         self.sync_requests_where(|_| true)
     }
 
-    /// [`LogManager::sync_requests`] for the partitions of the topics `include_topic` accepts;
-    /// clones only the names of partitions that have something to sync.
+    /// [`LogManager::sync_requests`] for the partitions of the topics `include_topic` accepts.
     pub fn sync_requests_where(
         &mut self,
         mut include_topic: impl FnMut(&str) -> bool,
     ) -> Vec<(TopicPartition, SyncRequest)> {
-        // Called after every request, so a refused topic (page-cache mode) must cost nothing
-        // per partition: the map is ordered by topic, so each topic is asked once and its
-        // partitions are skipped as one range.
+        // Called after every request, so it must cost little per partition: a log with nothing
+        // to sync costs one check and no lookup; a topic is asked about at its first log that
+        // has something to sync; a refused topic (page-cache mode, where every log that took
+        // data stays dirty until the checkpoint) is skipped as one range of the map, which is
+        // ordered by topic.
         let mut requests = Vec::new();
-        let mut after: Option<TopicPartition> = None;
+        let mut resume_after: Option<TopicPartition> = None;
         loop {
-            let next = match &after {
-                None => self.logs.keys().next(),
-                Some(last) => {
-                    self.logs.range((Excluded(last), Unbounded)).next().map(|(key, _)| key)
-                }
+            let logs = match &resume_after {
+                None => self.logs.range_mut::<TopicPartition, _>(..),
+                Some(last) => self.logs.range_mut((Excluded(last), Unbounded)),
             };
-            let Some(topic) = next.map(|key| key.topic.clone()) else { break };
-            let last = TopicPartition { topic, partition: i32::MAX };
-            if include_topic(&last.topic) {
-                let first = TopicPartition { topic: last.topic.clone(), partition: i32::MIN };
-                for (partition, log) in self.logs.range_mut(first..=last.clone()) {
-                    if let Some(request) = log.sync_request() {
-                        requests.push((partition.clone(), request));
+            let mut accepted: Option<&str> = None;
+            let mut refused: Option<TopicPartition> = None;
+            for (partition, log) in logs {
+                if !log.needs_sync() {
+                    continue;
+                }
+                if accepted != Some(partition.topic.as_str()) {
+                    if !include_topic(&partition.topic) {
+                        let topic = partition.topic.clone();
+                        refused = Some(TopicPartition { topic, partition: i32::MAX });
+                        break;
                     }
+                    accepted = Some(&partition.topic);
+                }
+                if let Some(request) = log.sync_request() {
+                    requests.push((partition.clone(), request));
                 }
             }
-            after = Some(last);
+            match refused {
+                Some(last) => resume_after = Some(last),
+                None => return requests,
+            }
         }
-        requests
     }
 
     /// Writes the recovery-point and log-start checkpoints for every online log.
