@@ -23,16 +23,22 @@ def poll_until(consumers, done, seconds=40):
     def finished():
         with lock:
             return done(records)
+    failures = []
     def loop(c):
-        while time.time() < end and not finished():
-            for batch in c.poll(timeout_ms=200).values():
-                with lock:
-                    records.extend((m.partition, m.offset) for m in batch)
+        try:
+            while time.time() < end and not finished():
+                for batch in c.poll(timeout_ms=200).values():
+                    with lock:
+                        records.extend((m.partition, m.offset) for m in batch)
+        except BaseException as error:
+            failures.append(error)
     threads = [threading.Thread(target=loop, args=(c,)) for c in consumers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise failures[0]
     return records
 
 def owned(c):
