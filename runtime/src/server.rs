@@ -4,8 +4,9 @@
 //! node's; this file only moves bytes.
 //!
 //! Shutdown (SIGINT/SIGTERM or the `shutdown` future): stop accepting and reading, let the
-//! in-flight syncs finish and their answers go out, then `Node::close` syncs every log and
-//! writes the checkpoints and the clean-shutdown marker.
+//! in-flight syncs finish and their answers go out, then `Node::close` answers parked fetches,
+//! syncs every log and writes the checkpoints and the clean-shutdown marker; the writers get
+//! up to SHUTDOWN_WRITE_WAIT to deliver what is queued.
 
 use crate::storage::FileStorage;
 use anyhow::Context;
@@ -64,6 +65,8 @@ const SYNC_TASKS_MAX: usize = 16;
 const WRITE_BATCH_FRAMES_MAX: usize = 64;
 /// iovecs per write call (Linux accepts 1024).
 const WRITE_PARTS_MAX: usize = 256;
+/// How long a clean shutdown waits for the connections' writers to deliver their last answers.
+const SHUTDOWN_WRITE_WAIT: Duration = Duration::from_secs(5);
 /// Bytes asked of the socket per read: several pipelined requests arrive in one syscall.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -236,11 +239,28 @@ pub async fn serve_in<L: Listener>(
     }
     tracing::info!("shutting down: no new connections or requests; finishing in-flight work");
     acceptor.abort();
-    for (_, (_, reader)) in std::mem::take(&mut writers).into_iter() {
+    // Readers stop; writers stay, so that what the node still answers reaches its clients.
+    for (_, reader) in writers.values() {
         reader.abort();
     }
-    finish_in_flight(&mut node, &mut inbox, &events, &clock, &root, inline_sync).await;
-    node.close().map_err(|error| anyhow::anyhow!("clean shutdown failed: {error}"))?;
+    finish_in_flight(&mut node, &mut inbox, &events, &clock, &root, inline_sync, &mut writers)
+        .await;
+    let closed = node.close().map_err(|error| anyhow::anyhow!("clean shutdown failed: {error}"));
+    // Close answers parked fetches; those answers, then the end of every connection.
+    drain(&mut node, &mut writers, &events, &root, None, &mut Vec::new()).await;
+    let tasks: Vec<JoinHandle<()>> =
+        std::mem::take(&mut writers).into_values().map(|(writer, _)| writer.task).collect();
+    let delivered = tokio::time::timeout(SHUTDOWN_WRITE_WAIT, async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    if delivered.await.is_err() {
+        tracing::warn!(
+            "some clients did not read their last answers within {SHUTDOWN_WRITE_WAIT:?}"
+        );
+    }
+    closed?;
     tracing::info!("stopped cleanly; the next start needs no recovery");
     Ok(())
 }
@@ -253,15 +273,14 @@ async fn finish_in_flight(
     clock: &Clock,
     root: &std::path::Path,
     inline_sync: bool,
+    writers: &mut BTreeMap<ConnectionId, (Writer, JoinHandle<()>)>,
 ) {
-    let mut writers = BTreeMap::new();
     while node.is_busy() {
         let Some(event) = inbox.recv().await else { break };
         if let Event::Synced { id, result } = event {
             node.handle(clock.now(), clock.wall_ms(), Input::Synced { id, result });
         }
-        drain(node, &mut writers, events, root, inline_sync.then_some(clock), &mut Vec::new())
-            .await;
+        drain(node, writers, events, root, inline_sync.then_some(clock), &mut Vec::new()).await;
     }
 }
 
@@ -385,10 +404,10 @@ async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, 
         let (read_half, write_half) = tokio::io::split(stream);
         let (sender, frames) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
-        tokio::spawn(write_loop(write_half, frames, backlog.clone()));
+        let task = tokio::spawn(write_loop(write_half, frames, backlog.clone()));
         let reader = read_loop(read_half, connection, events.clone(), max_frame, backlog.clone());
         let reader = tokio::spawn(reader);
-        let writer = Writer { frames: sender, backlog };
+        let writer = Writer { frames: sender, backlog, task };
         if events.send(Event::Accepted { connection, writer, reader }).await.is_err() {
             return;
         }
@@ -399,6 +418,8 @@ async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, 
 struct Writer {
     frames: mpsc::UnboundedSender<Frame>,
     backlog: Arc<Backlog>,
+    /// The write loop: it ends once every queued frame is written and the sender is gone.
+    task: JoinHandle<()>,
 }
 
 /// What one connection has outstanding: requests on their way to the node, requests the node

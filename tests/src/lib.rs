@@ -2,6 +2,7 @@
 //! implementations, so every log test runs against real files and the simulated disk.
 
 pub mod broker;
+pub mod raw;
 
 use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
 use sluice_core::storage::Storage;

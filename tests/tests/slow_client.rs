@@ -5,17 +5,16 @@
 
 use bytes::{Bytes, BytesMut};
 use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
-use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
-use sluice_core::protocol::api::{decode_response, encode_request, Request, Response};
-use sluice_core::protocol::header::RequestHeader;
+use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_runtime::client::Client;
 use sluice_tests::broker::Broker;
 use sluice_tests::producer_batch;
-use std::io::{Read, Write};
+use sluice_tests::raw::{fetch_frame, read_fetch_answer};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -26,7 +25,6 @@ const FETCHES: i32 = 3000;
 /// What the broker may hold for the stalled client: its backlog (256 answers of 66 KB is
 /// 17 MB) and the rest of a broker's memory, far below the 200 MB an unmuted broker reads in.
 const RSS_KIB_MAX: u64 = 96 * 1024;
-const FETCH_VERSION: i16 = 12;
 
 fn produce(client: &mut Client, tag: u64) -> i64 {
     let request = ProduceRequest {
@@ -48,36 +46,6 @@ fn produce(client: &mut Client, tag: u64) -> i64 {
     let answer = &response.responses[0].partition_responses[0];
     assert_eq!(answer.error_code, 0, "produce refused");
     answer.base_offset
-}
-
-fn fetch_frame(correlation_id: i32) -> BytesMut {
-    let request = Request::Fetch(FetchRequest {
-        replica_id: -1,
-        max_wait_ms: 0,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchRequestTopic {
-            topic: StrBytes::from_static(TOPIC),
-            partitions: vec![FetchRequestPartition {
-                partition: 0,
-                fetch_offset: 0,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
-    let header = RequestHeader {
-        api_key: request.api_key(),
-        api_version: FETCH_VERSION,
-        correlation_id,
-        client_id: Some(StrBytes::from_static("stalled")),
-        ..Default::default()
-    };
-    let mut frame = BytesMut::new();
-    encode_request(&header, &request, &mut frame);
-    frame
 }
 
 #[test]
@@ -104,7 +72,7 @@ fn a_client_that_stops_reading_stalls_only_itself() {
     let sender = std::thread::spawn(move || {
         let mut all = BytesMut::new();
         for correlation_id in 1..=FETCHES {
-            all.extend_from_slice(&fetch_frame(correlation_id));
+            all.extend_from_slice(&fetch_frame(TOPIC, 0, 0, correlation_id));
         }
         writer.write_all(&all).expect("send the fetches");
     });
@@ -124,12 +92,7 @@ fn a_client_that_stops_reading_stalls_only_itself() {
     // its requests, which waited in the socket buffers, go through).
     stalled.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     for expected in 1..=FETCHES {
-        let mut length = [0u8; 4];
-        stalled.read_exact(&mut length).expect("an answer's length");
-        let mut body = vec![0u8; u32::from_be_bytes(length) as usize];
-        stalled.read_exact(&mut body).expect("an answer's body");
-        let (header, response) =
-            decode_response(1, FETCH_VERSION, Bytes::from(body)).expect("a fetch answer");
+        let (header, response) = read_fetch_answer(&mut stalled).expect("a fetch answer");
         assert_eq!(header.correlation_id, expected, "answers come in request order");
         let Response::Fetch(response) = response else { panic!("not a fetch answer") };
         let partition = &response.responses[0].partitions[0];
