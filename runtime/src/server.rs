@@ -454,9 +454,12 @@ impl Backlog {
         self.sent.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The node task took a request off the queue.
+    /// The node task took a request off the queue. It wakes the reader: a request the node
+    /// does not answer (Produce with acks=0) is never held, so this is the only moment its
+    /// room comes back.
     fn taken(&self) {
         self.sent.fetch_sub(1, Ordering::AcqRel);
+        self.drained.notify_one();
     }
 
     /// The node holds `requests` of this connection.
@@ -751,6 +754,19 @@ mod tests {
         backlog.held_by_node(0);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(bodies(&mut inbox), vec![b"held".to_vec()]);
+        // Requests on their way to the node count; the node task taking them frees their room
+        // even if the node never holds them (Produce with acks=0 gets no answer).
+        for _ in 1..WRITE_QUEUE_MAX {
+            backlog.sent();
+        }
+        client_write.write_all(&framed(b"quiet")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(bodies(&mut inbox).is_empty(), "muted by requests on their way");
+        for _ in 0..WRITE_QUEUE_MAX {
+            backlog.taken();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"quiet".to_vec()], "taken: room again");
         backlog.taken();
         // Full by bytes alone this time; a stopped writer releases the reader (which then
         // sees EOF).
