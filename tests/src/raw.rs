@@ -59,3 +59,33 @@ pub fn read_fetch_answer(stream: &mut TcpStream) -> std::io::Result<(ResponseHea
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error.to_string()))?;
     Ok(decoded)
 }
+
+/// Connects a client (10 s timeouts) and creates `topic` with `partitions` partitions.
+pub fn create_topic(
+    bootstrap: &str,
+    topic: &'static str,
+    partitions: i32,
+) -> sluice_runtime::client::Client {
+    use sluice_core::protocol::api::create_topics::{
+        CreateTopicsRequest, CreateTopicsRequestTopic,
+    };
+    let timeout = std::time::Duration::from_secs(10);
+    let mut client =
+        sluice_runtime::client::Client::connect_with_timeout(bootstrap, "admin", timeout)
+            .expect("connect");
+    let topic = CreateTopicsRequestTopic {
+        name: StrBytes::from_static(topic),
+        num_partitions: partitions,
+        replication_factor: 1,
+        ..Default::default()
+    };
+    let create =
+        CreateTopicsRequest { topics: vec![topic], timeout_ms: 10_000, ..Default::default() };
+    let Response::CreateTopics(answer) =
+        client.send(Request::CreateTopics(create)).expect("create topic")
+    else {
+        panic!("not a CreateTopics answer")
+    };
+    assert_eq!(answer.topics[0].error_code, 0, "topic created");
+    client
+}

@@ -2,12 +2,9 @@
 //! connections: here a Fetch parked waiting for records gets its (empty) answer. Against the
 //! real binary, over TCP.
 
-use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
-use sluice_core::protocol::api::{Request, Response};
-use sluice_core::protocol::wire::StrBytes;
-use sluice_runtime::client::Client;
+use sluice_core::protocol::api::Response;
 use sluice_tests::broker::Broker;
-use sluice_tests::raw::{fetch_frame, read_fetch_answer};
+use sluice_tests::raw::{create_topic, fetch_frame, read_fetch_answer};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -17,17 +14,7 @@ fn a_clean_shutdown_answers_a_parked_fetch_before_closing() {
     let dir = tempfile::tempdir().expect("dir");
     let mut broker = Broker::start(dir.path(), &[]);
     let bootstrap = broker.bootstrap();
-    let mut admin = Client::connect_with_timeout(&bootstrap, "admin", Duration::from_secs(10))
-        .expect("connect");
-    let topic = CreateTopicsRequestTopic {
-        name: StrBytes::from_static("quiet"),
-        num_partitions: 1,
-        replication_factor: 1,
-        ..Default::default()
-    };
-    let create =
-        CreateTopicsRequest { topics: vec![topic], timeout_ms: 10_000, ..Default::default() };
-    admin.send(Request::CreateTopics(create)).expect("create topic");
+    let _admin = create_topic(&bootstrap, "quiet", 1);
 
     // An empty partition: the fetch parks for up to 30 s.
     let mut stream = TcpStream::connect(&bootstrap).expect("connect");

@@ -4,7 +4,6 @@
 //! Against the real binary, over TCP.
 
 use bytes::{Bytes, BytesMut};
-use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
@@ -13,7 +12,7 @@ use sluice_core::protocol::wire::StrBytes;
 use sluice_runtime::client::Client;
 use sluice_tests::broker::Broker;
 use sluice_tests::producer_batch;
-use sluice_tests::raw::{fetch_frame, read_fetch_answer};
+use sluice_tests::raw::{create_topic, fetch_frame, read_fetch_answer};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
@@ -53,17 +52,7 @@ fn a_client_that_stops_reading_stalls_only_itself() {
     let dir = tempfile::tempdir().expect("dir");
     let broker = Broker::start(dir.path(), &[]);
     let bootstrap = broker.bootstrap();
-    let mut healthy = Client::connect_with_timeout(&bootstrap, "healthy", Duration::from_secs(10))
-        .expect("connect");
-    let topic = CreateTopicsRequestTopic {
-        name: StrBytes::from_static(TOPIC),
-        num_partitions: 1,
-        replication_factor: 1,
-        ..Default::default()
-    };
-    let create =
-        CreateTopicsRequest { topics: vec![topic], timeout_ms: 10_000, ..Default::default() };
-    healthy.send(Request::CreateTopics(create)).expect("create topic");
+    let mut healthy = create_topic(&bootstrap, TOPIC, 1);
     assert_eq!(produce(&mut healthy, 1), 0);
 
     // The stalled client pipelines every fetch and reads nothing yet.
