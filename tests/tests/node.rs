@@ -270,12 +270,16 @@ fn responses_leave_a_connection_in_request_order() {
     harness.create_topic("t", 1);
     let first = harness.send(A, 9, produce("t", 0, 1, producer_batch(1, 10, 1, WALL_MS)));
     let sync = harness.outputs();
+    assert_eq!(harness.node.requests_held(A), 1, "the produce waits for its sync");
     let second = harness.send(A, 3, Request::ApiVersions(Default::default()));
     assert!(harness.outputs().is_empty(), "ApiVersions waits behind the unsynced produce");
+    assert_eq!(harness.node.requests_held(A), 2, "an answer behind a waiting one is held too");
+    assert_eq!(harness.node.requests_held(B), 0);
     harness.complete_sync(&sync[0], false);
     let outputs = harness.outputs();
     let order: Vec<i32> = outputs.iter().map(|output| harness.response(output).1).collect();
     assert_eq!(order, vec![first, second]);
+    assert_eq!(harness.node.requests_held(A), 0);
 }
 
 #[test]
@@ -285,6 +289,7 @@ fn acks_zero_gets_no_answer_and_does_not_block_the_connection() {
     harness.send(A, 9, produce("t", 0, 0, producer_batch(1, 10, 1, WALL_MS)));
     let outputs = harness.outputs();
     assert!(matches!(&outputs[..], [Output::Sync { .. }]), "the data is still synced: {outputs:?}");
+    assert_eq!(harness.node.requests_held(A), 0, "never held: there is no answer to wait for");
     harness.send(A, 3, Request::ApiVersions(Default::default()));
     assert!(matches!(&harness.outputs()[..], [Output::Send { connection: A, .. }]));
 }
