@@ -12,21 +12,15 @@ use std::net::TcpStream;
 /// The Fetch version these helpers speak (topic names, not ids).
 pub const FETCH_VERSION: i16 = 12;
 
-/// A framed Fetch of partition 0 of `topic` from `offset`, waiting up to `max_wait_ms` for at
-/// least one byte, with 1 MiB limits.
-pub fn fetch_frame(
-    topic: &'static str,
-    offset: i64,
-    max_wait_ms: i32,
-    correlation_id: i32,
-) -> BytesMut {
-    let request = Request::Fetch(FetchRequest {
-        replica_id: -1,
+/// A Fetch of partition 0 of `topic` from `offset`, waiting up to `max_wait_ms` for at least
+/// one byte, with 1 MiB limits.
+pub fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32) -> Request {
+    Request::Fetch(FetchRequest {
         max_wait_ms,
         min_bytes: 1,
         max_bytes: 1 << 20,
         topics: vec![FetchRequestTopic {
-            topic: StrBytes::from_static(topic),
+            topic: StrBytes::from_string(topic.to_owned()),
             partitions: vec![FetchRequestPartition {
                 partition: 0,
                 fetch_offset: offset,
@@ -36,7 +30,12 @@ pub fn fetch_frame(
             ..Default::default()
         }],
         ..Default::default()
-    });
+    })
+}
+
+/// [`fetch_request`], framed with `correlation_id` at [`FETCH_VERSION`].
+pub fn fetch_frame(topic: &str, offset: i64, max_wait_ms: i32, correlation_id: i32) -> BytesMut {
+    let request = fetch_request(topic, offset, max_wait_ms);
     let header = RequestHeader {
         api_key: request.api_key(),
         api_version: FETCH_VERSION,

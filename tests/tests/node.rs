@@ -7,7 +7,6 @@ use sluice_core::node::{ConnectionId, Input, Node, Output, ADVERTISED};
 use sluice_core::protocol::api::create_topics::{
     CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
 };
-use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::list_offsets::{
     ListOffsetsRequest, ListOffsetsRequestPartition, ListOffsetsRequestTopic,
 };
@@ -136,22 +135,7 @@ fn produce(topic: &str, partition: i32, acks: i16, records: Vec<u8>) -> Request 
 }
 
 fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> Request {
-    Request::Fetch(FetchRequest {
-        max_wait_ms,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchRequestTopic {
-            topic: StrBytes::from_string(topic.into()),
-            partitions: vec![FetchRequestPartition {
-                partition: 0,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
+    sluice_tests::raw::fetch_request(topic, offset, max_wait_ms)
 }
 
 #[test]

@@ -11,7 +11,6 @@
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
 use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
-use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
@@ -101,22 +100,7 @@ fn produce(value: &str) -> Request {
 }
 
 fn fetch(offset: i64) -> Request {
-    Request::Fetch(FetchRequest {
-        max_wait_ms: 0,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchRequestTopic {
-            topic: StrBytes::from_static("t"),
-            partitions: vec![FetchRequestPartition {
-                partition: 0,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
+    sluice_tests::raw::fetch_request("t", offset, 0)
 }
 
 /// What one run saw: the acknowledged (offset, value) pairs, how often the client
