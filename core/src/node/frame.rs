@@ -54,14 +54,23 @@ impl From<Bytes> for Frame {
 /// Encodes into `buffer`, splitting a part off around every large shared run.
 pub(crate) struct FrameSink<'a> {
     buffer: &'a mut BytesMut,
-    parts: Vec<Bytes>,
+    /// Parts split off so far: copied runs stay writable until `finish`, so that a length
+    /// prefix in them can still be filled in.
+    parts: Vec<Part>,
+    /// Bytes in `parts`.
+    parted: usize,
+}
+
+enum Part {
+    Copied(BytesMut),
+    Shared(Bytes),
 }
 
 impl<'a> FrameSink<'a> {
     /// A sink writing into the empty `buffer`.
     pub(crate) fn new(buffer: &'a mut BytesMut) -> Self {
         debug_assert!(buffer.is_empty());
-        Self { buffer, parts: Vec::new() }
+        Self { buffer, parts: Vec::new(), parted: 0 }
     }
 
     /// The frame encoded so far.
@@ -70,7 +79,10 @@ impl<'a> FrameSink<'a> {
         if self.parts.is_empty() {
             return Frame::from(last);
         }
-        let mut parts = std::mem::take(&mut self.parts).into_iter();
+        let mut parts = std::mem::take(&mut self.parts).into_iter().map(|part| match part {
+            Part::Copied(bytes) => bytes.freeze(),
+            Part::Shared(bytes) => bytes,
+        });
         let first = parts.next().expect("not empty");
         let mut rest: Vec<Bytes> = parts.collect();
         if !last.is_empty() {
@@ -85,6 +97,29 @@ impl Sink for FrameSink<'_> {
         self.buffer.extend_from_slice(bytes);
     }
 
+    fn position(&self) -> usize {
+        self.parted + self.buffer.len()
+    }
+
+    fn patch(&mut self, position: usize, bytes: &[u8]) {
+        let mut start = 0;
+        for part in &mut self.parts {
+            let len = match part {
+                Part::Copied(copied) => copied.len(),
+                Part::Shared(shared) => shared.len(),
+            };
+            if position < start + len {
+                let Part::Copied(copied) = part else { panic!("patching a shared run") };
+                let at = position - start;
+                copied[at..at + bytes.len()].copy_from_slice(bytes);
+                return;
+            }
+            start += len;
+        }
+        let at = position - start;
+        self.buffer[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
     fn reserve(&mut self, additional: usize) {
         // The hint counts shared runs too, which are not copied: reserve for the encoded
         // fields only, at most one 64 KiB block at a time.
@@ -96,8 +131,10 @@ impl Sink for FrameSink<'_> {
             self.buffer.extend_from_slice(bytes);
             return;
         }
-        self.parts.push(self.buffer.split().freeze());
-        self.parts.push(bytes.clone());
+        let copied = self.buffer.split();
+        self.parted += copied.len() + bytes.len();
+        self.parts.push(Part::Copied(copied));
+        self.parts.push(Part::Shared(bytes.clone()));
     }
 }
 
@@ -125,6 +162,24 @@ mod tests {
         expected.extend_from_slice(&large);
         expected.extend_from_slice(b"tail");
         assert_eq!(&frame.to_bytes()[..], &expected[..]);
+    }
+
+    #[test]
+    fn a_patch_lands_in_the_copied_part_that_holds_its_position() {
+        let mut buffer = BytesMut::new();
+        let mut sink = FrameSink::new(&mut buffer);
+        let large = Bytes::from(vec![7u8; SHARED_PART_BYTES_MIN]);
+        sink.put(b"head");
+        sink.put_shared(&large);
+        sink.put(b"tail");
+        assert_eq!(sink.position(), 8 + SHARED_PART_BYTES_MIN);
+        sink.patch(1, b"EA");
+        sink.patch(4 + SHARED_PART_BYTES_MIN + 2, b"IL");
+        let frame = sink.finish();
+        let parts: Vec<&Bytes> = frame.parts().collect();
+        assert_eq!(&parts[0][..], b"hEAd");
+        assert_eq!(parts[1].as_ptr(), large.as_ptr(), "the large run is still shared");
+        assert_eq!(&parts[2][..], b"taIL");
     }
 
     #[test]

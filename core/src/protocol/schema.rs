@@ -158,11 +158,7 @@ impl Wire for StrBytes {
         }
     }
     fn encode_wire<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
-        if flexible {
-            write::compact_nullable_string(out, Some(self.as_str()));
-        } else {
-            write::nullable_string(out, Some(self.as_str()));
-        }
+        write::str_bytes(out, Some(self), flexible);
     }
     fn random(prng: &mut Prng, _: i16, _: bool, _: bool, _: u8) -> Self {
         Self::from_string(random_text(prng))
@@ -183,12 +179,7 @@ impl Wire for Option<StrBytes> {
         }
     }
     fn encode_wire<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
-        let value = self.as_ref().map(StrBytes::as_str);
-        if flexible {
-            write::compact_nullable_string(out, value);
-        } else {
-            write::nullable_string(out, value);
-        }
+        write::str_bytes(out, self.as_ref(), flexible);
     }
     fn random(prng: &mut Prng, version: i16, flexible: bool, nullable: bool, depth: u8) -> Self {
         if nullable && prng.chance(250_000) {
@@ -252,6 +243,9 @@ impl Wire for Option<Bytes> {
 /// Reads array elements one by one: capacity grows with what was really decoded, never from
 /// the count on the wire, and an element that consumed no bytes is an error (otherwise a huge
 /// count of empty elements would cost memory without costing input).
+/// Elements an array reserves room for before decoding them; a longer one grows as it is read.
+const ARRAY_RESERVE_MAX: usize = 16;
+
 fn decode_elements<T: Wire>(
     reader: &mut Reader,
     count: usize,
@@ -259,7 +253,9 @@ fn decode_elements<T: Wire>(
     flexible: bool,
     field: &'static str,
 ) -> Result<Vec<T>, DecodeError> {
-    let mut elements = Vec::new();
+    // Every element takes at least one byte, so the remaining input bounds the count that can
+    // be real; the cap keeps a large claimed count from reserving much before it is read.
+    let mut elements = Vec::with_capacity(count.min(reader.remaining()).min(ARRAY_RESERVE_MAX));
     for _ in 0..count {
         let before = reader.remaining();
         elements.push(T::decode_wire(reader, version, flexible, field)?);

@@ -419,6 +419,13 @@ pub trait Sink {
     /// Appends bytes.
     fn put(&mut self, bytes: &[u8]);
 
+    /// Bytes put so far.
+    fn position(&self) -> usize;
+
+    /// Overwrites bytes put earlier by one `put`, starting at `position` (a frame's length
+    /// prefix, known only once the frame is encoded).
+    fn patch(&mut self, position: usize, bytes: &[u8]);
+
     /// A hint that `additional` more bytes follow, so a growing buffer can allocate once.
     fn reserve(&mut self, _additional: usize) {}
 
@@ -434,6 +441,14 @@ impl Sink for BytesMut {
         self.put_slice(bytes);
     }
 
+    fn position(&self) -> usize {
+        self.len()
+    }
+
+    fn patch(&mut self, position: usize, bytes: &[u8]) {
+        self[position..position + bytes.len()].copy_from_slice(bytes);
+    }
+
     fn reserve(&mut self, additional: usize) {
         BytesMut::reserve(self, additional);
     }
@@ -442,6 +457,14 @@ impl Sink for BytesMut {
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+
+    fn position(&self) -> usize {
+        self.len()
+    }
+
+    fn patch(&mut self, position: usize, bytes: &[u8]) {
+        self[position..position + bytes.len()].copy_from_slice(bytes);
     }
 
     fn reserve(&mut self, additional: usize) {
@@ -457,6 +480,12 @@ impl Sink for Counter {
     fn put(&mut self, bytes: &[u8]) {
         self.0 += bytes.len();
     }
+
+    fn position(&self) -> usize {
+        self.0
+    }
+
+    fn patch(&mut self, _position: usize, _bytes: &[u8]) {}
 }
 
 /// Writes Kafka primitives. Mirrors [`Reader`].
@@ -514,19 +543,38 @@ pub mod write {
 
     /// `NULLABLE_STRING`.
     pub fn nullable_string<W: Sink + ?Sized>(out: &mut W, value: Option<&str>) {
-        match value {
-            None => out.put(&(-1i16).to_be_bytes()),
-            Some(text) => {
-                let length = i16::try_from(text.len()).expect("strings fit in INT16");
-                out.put(&length.to_be_bytes());
-                out.put(text.as_bytes());
-            }
-        }
+        nullable_utf8(out, value.map(str::as_bytes));
     }
 
     /// `COMPACT_NULLABLE_STRING`.
     pub fn compact_nullable_string<W: Sink + ?Sized>(out: &mut W, value: Option<&str>) {
         compact_nullable_bytes(out, value.map(str::as_bytes));
+    }
+
+    /// A [`StrBytes`](super::StrBytes) as `NULLABLE_STRING`, or `COMPACT_NULLABLE_STRING`
+    /// when `flexible`. Its bytes are UTF-8 by construction, so they are not checked again.
+    pub fn str_bytes<W: Sink + ?Sized>(
+        out: &mut W,
+        value: Option<&super::StrBytes>,
+        flexible: bool,
+    ) {
+        let value = value.map(|text| &text.as_bytes()[..]);
+        if flexible {
+            compact_nullable_bytes(out, value);
+        } else {
+            nullable_utf8(out, value);
+        }
+    }
+
+    fn nullable_utf8<W: Sink + ?Sized>(out: &mut W, value: Option<&[u8]>) {
+        match value {
+            None => out.put(&(-1i16).to_be_bytes()),
+            Some(text) => {
+                let length = i16::try_from(text.len()).expect("strings fit in INT16");
+                out.put(&length.to_be_bytes());
+                out.put(text);
+            }
+        }
     }
 
     /// The length prefix of `NULLABLE_BYTES` (INT32, -1 for null), or of

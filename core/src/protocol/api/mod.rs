@@ -417,13 +417,10 @@ pub fn encode_request<W: Sink + ?Sized>(header: &RequestHeader, request: &Reques
     let info = api_info(request.api_key()).expect("every variant is in APIS");
     assert_eq!(header.api_key, info.key);
     let header_version = info.request_header_version(header.api_version);
-    let mut counter = super::wire::Counter(0);
-    header.encode(header_version, &mut counter);
-    request.encode_body(header.api_version, &mut counter);
-    out.reserve(4 + counter.0);
-    out.put(&(i32::try_from(counter.0).expect("frame fits in INT32")).to_be_bytes());
+    let start = begin_frame(out);
     header.encode(header_version, out);
     request.encode_body(header.api_version, out);
+    end_frame(out, start);
 }
 
 /// Encodes a response frame, length prefix included.
@@ -436,14 +433,28 @@ pub fn encode_response<W: Sink + ?Sized>(
     let info = api_info(response.api_key()).expect("every variant is in APIS");
     let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
     let header_version = info.response_header_version(version);
-    let mut counter = super::wire::Counter(0);
-    header.encode(header_version, &mut counter);
-    response.encode_body(version, &mut counter);
-    // The size is known: one allocation, no regrowth copies of a large Fetch answer.
-    out.reserve(4 + counter.0);
-    out.put(&(i32::try_from(counter.0).expect("frame fits in INT32")).to_be_bytes());
+    let start = begin_frame(out);
     header.encode(header_version, out);
     response.encode_body(version, out);
+    end_frame(out, start);
+}
+
+/// Room reserved before encoding a frame: most requests and answers fit, and a larger one
+/// grows its buffer a few times. (Measuring first would encode every frame twice.)
+const FRAME_RESERVE_BYTES: usize = 512;
+
+/// Puts a length prefix to be filled in by [`end_frame`]; returns where it starts.
+fn begin_frame<W: Sink + ?Sized>(out: &mut W) -> usize {
+    out.reserve(FRAME_RESERVE_BYTES);
+    let start = out.position();
+    out.put(&[0; 4]);
+    start
+}
+
+/// Fills in the length prefix put at `start`: the bytes encoded after it.
+fn end_frame<W: Sink + ?Sized>(out: &mut W, start: usize) {
+    let length = out.position() - start - 4;
+    out.patch(start, &i32::try_from(length).expect("frame fits in INT32").to_be_bytes());
 }
 
 /// Decodes a response frame body of API `key` at `version` (for our own clients).
