@@ -270,6 +270,22 @@ fn clean_close_reopens_without_scanning(harness: &mut dyn Harness) {
     assert_eq!(manager.log(&partition()).expect("log").log_end_offset(), 21);
 }
 
+fn a_sync_made_while_another_is_unfinished_syncs_its_files_too(harness: &mut dyn Harness) {
+    // A group-commit sync has taken the log's files and not run yet when something else
+    // (DeleteRecords securing producer state) syncs the log at once: that sync vouches for
+    // everything below the end, so it must sync the taken files as well.
+    let mut manager = open(harness, LogConfig::default());
+    let written = append(harness, &mut manager, 3, 1);
+    let log = manager.log_mut(&partition()).expect("log");
+    let unfinished = log.sync_request().expect("unsynced data");
+    assert_eq!(log.sync(harness.storage()).expect("sync"), 3);
+    harness.crash();
+    let (mut manager, _) = reopen(harness, LogConfig::default());
+    assert_eq!(read_all(harness, &mut manager), written);
+    // The unfinished request may still complete on the old log; it changes nothing.
+    assert_eq!(unfinished.offset, 3);
+}
+
 fn unclean_open_truncates_a_torn_tail(harness: &mut dyn Harness) {
     let mut manager = open(harness, LogConfig::default());
     let kept = append(harness, &mut manager, 2, 1);
@@ -698,6 +714,7 @@ suite!(
     clean_close_reopens_without_scanning,
     unclean_open_truncates_a_torn_tail,
     bit_flips_are_caught_by_crc,
+    a_sync_made_while_another_is_unfinished_syncs_its_files_too,
     truncate_removes_whole_batches_and_later_segments,
     delete_records_moves_the_start_and_survives_restart,
     retention_deletes_old_segments_but_never_the_active_one,

@@ -41,7 +41,11 @@ impl Harness {
     }
 
     fn with_disk(disk: SimDisk) -> Self {
-        let (node, _) = Node::open(BrokerConfig::default(), disk, 7, 0, WALL_MS).expect("open");
+        Self::with_config(BrokerConfig::default(), disk)
+    }
+
+    fn with_config(config: BrokerConfig, disk: SimDisk) -> Self {
+        let (node, _) = Node::open(config, disk, 7, 0, WALL_MS).expect("open");
         Self { node, now: 0, correlation: 0, sent: Vec::new() }
     }
 
@@ -783,6 +787,70 @@ fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
             "00000000000000000003.snapshot".to_string(),
             "00000000000000000006.snapshot".to_string()
         ]
+    );
+}
+
+#[test]
+fn retention_keeps_the_producer_state_of_the_segments_it_deletes() {
+    // An idempotent producer's batches fill the first segments, another producer's the active
+    // one; retention deletes the first ones and then the power fails. Its last batch, retried,
+    // must still be answered as a duplicate: the state was made durable before the deletion
+    // (no periodic checkpoint or snapshot runs in this test).
+    let config = BrokerConfig {
+        log_flush_offset_checkpoint_interval_ms: 1 << 40,
+        log_retention_check_interval_ms: 1000,
+        ..BrokerConfig::default()
+    };
+    let mut harness = Harness::with_config(config.clone(), SimDisk::new(1));
+    let configs = [("segment.bytes", "1024"), ("retention.bytes", "1024")]
+        .into_iter()
+        .map(|(name, value)| CreateTopicsRequestConfig {
+            name: StrBytes::from_static(name),
+            value: Some(StrBytes::from_static(value)),
+            ..Default::default()
+        })
+        .collect();
+    let topic = CreateTopicsRequestTopic {
+        name: StrBytes::from_static("idem"),
+        num_partitions: 1,
+        replication_factor: 1,
+        configs,
+        ..Default::default()
+    };
+    let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+    harness.send(A, 7, Request::CreateTopics(request));
+    harness.outputs();
+    let mut last = (0, 0);
+    for batch in 0..20 {
+        let answer =
+            produce_answer(&mut harness, idempotent_batch(0, 0, batch * 3, 3, batch as u64));
+        assert_eq!(answer, (0, i64::from(batch) * 3));
+        last = (batch * 3, answer.1);
+    }
+    for batch in 0..20 {
+        let plain = producer_batch(3, 40, 100 + batch, WALL_MS);
+        assert_eq!(produce_answer(&mut harness, plain).0, 0);
+    }
+    let tp = sluice_core::log::TopicPartition::new("idem", 0);
+    let log = harness.node.logs().log(&tp).expect("log");
+    let active_base = log.log_end_offset() - 1;
+    assert!(log.segment_count() > 2, "segments rolled");
+    harness.now = 1000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    for output in harness.outputs() {
+        harness.complete_sync(&output, false);
+    }
+    let log = harness.node.logs().log(&tp).expect("log");
+    assert!(log.log_start_offset() > 60, "retention deleted every batch of producer 0");
+    assert!(log.log_start_offset() <= active_base);
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_config(config, disk);
+    let (sequence, offset) = last;
+    assert_eq!(
+        produce_answer(&mut restarted, idempotent_batch(0, 0, sequence, 3, 19)),
+        (0, offset),
+        "the retry is a duplicate of the stored batch"
     );
 }
 

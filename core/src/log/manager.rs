@@ -171,6 +171,23 @@ impl LogManager {
         Ok(low_watermark)
     }
 
+    /// The partitions whose logs retention would delete segments of now.
+    pub fn retention_due(&self, wall_ms: i64) -> Vec<TopicPartition> {
+        let due = self.logs.iter().filter(|(_, log)| log.retention_due(wall_ms) > 0);
+        due.map(|(partition, _)| partition.clone()).collect()
+    }
+
+    /// Runs retention on one log, without a checkpoint. Returns the number of segments deleted.
+    pub fn apply_retention_to<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partition: &TopicPartition,
+        wall_ms: i64,
+    ) -> Result<usize, LogError> {
+        let log = self.logs.get_mut(partition).ok_or_else(|| unknown(partition))?;
+        log.apply_retention(storage, wall_ms)
+    }
+
     /// Runs retention on every log; checkpoints if anything was deleted. Returns the number of
     /// segments deleted.
     pub fn apply_retention<S: Storage + ?Sized>(

@@ -37,7 +37,7 @@ use crate::protocol::ErrorCode;
 use crate::storage::{self, Storage, StorageError, StorageErrorKind};
 use bytes::Bytes;
 use segment::{parse_segment_name, segment_path, ScanMode, ScanStop, Segment};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 const LOG_SUFFIX: &str = ".log";
@@ -318,6 +318,9 @@ pub struct Log {
     log_start_offset: i64,
     recovery_point: i64,
     unsynced_files: BTreeSet<String>,
+    /// Files taken by sync requests not yet completed, with how many hold each: a sync made
+    /// meanwhile ([`Log::sync`]) must sync them too before it can call anything durable.
+    syncing_files: BTreeMap<String, usize>,
     leader_epochs: Vec<(i32, i64)>,
     truncations: u64,
     offline: Option<StorageError>,
@@ -360,6 +363,7 @@ impl Log {
             log_start_offset: 0,
             recovery_point: 0,
             unsynced_files: BTreeSet::new(),
+            syncing_files: BTreeMap::new(),
             leader_epochs: read_epochs(storage, dir)?,
             truncations: 0,
             offline: None,
@@ -1104,7 +1108,10 @@ impl Log {
             return None;
         }
         let offset = self.log_end_offset();
-        let files = std::mem::take(&mut self.unsynced_files).into_iter().collect();
+        let files: Vec<String> = std::mem::take(&mut self.unsynced_files).into_iter().collect();
+        for file in &files {
+            *self.syncing_files.entry(file.clone()).or_default() += 1;
+        }
         Some(SyncRequest { files, offset, truncations: self.truncations })
     }
 
@@ -1122,6 +1129,14 @@ impl Log {
         request: SyncRequest,
         result: Result<(), StorageError>,
     ) -> Result<i64, LogError> {
+        for file in &request.files {
+            if let Some(count) = self.syncing_files.get_mut(file) {
+                *count -= 1;
+                if *count == 0 {
+                    self.syncing_files.remove(file);
+                }
+            }
+        }
         if let Err(error) = result {
             return self.fail(error);
         }
@@ -1137,11 +1152,15 @@ impl Log {
     }
 
     /// Syncs everything now: [`Log::sync_request`], each file, [`Log::sync_completed`].
+    /// Files that a sync request still in flight has taken are synced too: until it completes
+    /// their bytes are not known durable, and this call vouches for everything below the end.
     /// Returns the durable offset.
     pub fn sync<S: Storage + ?Sized>(&mut self, storage: &mut S) -> Result<i64, LogError> {
         self.check_online()?;
+        let in_flight: Vec<String> = self.syncing_files.keys().cloned().collect();
         let Some(request) = self.sync_request() else { return Ok(self.recovery_point) };
-        let result = sync_files(storage, &request.files);
+        let result =
+            sync_files(storage, &in_flight).and_then(|()| sync_files(storage, &request.files));
         self.sync_completed(request, result)
     }
 
@@ -1269,27 +1288,39 @@ impl Log {
         wall_ms: i64,
     ) -> Result<usize, LogError> {
         self.check_online()?;
-        let config = self.config;
-        let mut deleted = 0;
-        if !config.cleanup_policy.deletes() {
+        if !self.config.cleanup_policy.deletes() {
             return Ok(0);
         }
+        let due = self.retention_due(wall_ms);
+        self.delete_leading_segments(storage, |_, deleted| deleted < due)
+    }
+
+    /// How many leading segments [`Log::apply_retention`] would delete now: those whose
+    /// largest timestamp is older than `wall_ms - retention.ms`, then as many more as keep
+    /// the log at `retention.bytes` or above; never the active segment. 0 when offline.
+    pub fn retention_due(&self, wall_ms: i64) -> usize {
+        let config = self.config;
+        if self.offline.is_some() || !config.cleanup_policy.deletes() {
+            return 0;
+        }
+        let deletable = self.segments.len() - 1;
+        let mut due = 0;
         if config.retention_ms >= 0 {
             let cutoff = wall_ms.saturating_sub(config.retention_ms);
-            deleted +=
-                self.delete_leading_segments(storage, |segment, _| segment.max_timestamp < cutoff)?;
+            while due < deletable && self.segments[due].max_timestamp < cutoff {
+                due += 1;
+            }
         }
         if config.retention_bytes >= 0 {
-            let mut excess = self.size_bytes() as i64 - config.retention_bytes;
-            deleted += self.delete_leading_segments(storage, |segment, _| {
-                let delete = excess - i64::from(segment.size_bytes) >= 0;
-                if delete {
-                    excess -= i64::from(segment.size_bytes);
-                }
-                delete
-            })?;
+            let kept: i64 =
+                self.segments.iter().skip(due).map(|segment| i64::from(segment.size_bytes)).sum();
+            let mut excess = kept - config.retention_bytes;
+            while due < deletable && excess - i64::from(self.segments[due].size_bytes) >= 0 {
+                excess -= i64::from(self.segments[due].size_bytes);
+                due += 1;
+            }
         }
-        Ok(deleted)
+        due
     }
 
     /// Deletes segments from the front while `predicate` holds, never the active one, and

@@ -535,6 +535,29 @@ impl<S: Storage> Node<S> {
         self.logs.close(&mut self.storage).map_err(|error| error.to_string())
     }
 
+    /// Deletes the segments retention no longer keeps, each log's producer state made durable
+    /// first (a log whose state cannot be keeps its segments until the next check).
+    fn apply_retention(&mut self) {
+        let mut deleted = 0;
+        for partition in self.logs.retention_due(self.wall_ms) {
+            let outcome = self.secure_producer_state(&partition).and_then(|()| {
+                self.logs.apply_retention_to(&mut self.storage, &partition, self.wall_ms)
+            });
+            match outcome {
+                Ok(count) => deleted += count,
+                Err(error) => {
+                    self.log(LogLevel::Error, format!("{partition}: retention failed: {error}"))
+                }
+            }
+        }
+        if deleted > 0 {
+            self.log(LogLevel::Info, format!("retention deleted {deleted} segments"));
+            if let Err(error) = self.logs.checkpoint(&mut self.storage) {
+                self.log(LogLevel::Error, format!("cannot write checkpoints: {error}"));
+            }
+        }
+    }
+
     fn log(&mut self, level: LogLevel, message: String) {
         self.outputs.push_back(Output::Log { level, message });
     }
@@ -796,13 +819,7 @@ impl<S: Storage> Node<S> {
         if self.now >= self.next_retention_at {
             self.next_retention_at =
                 self.now + self.config.log_retention_check_interval_ms.max(1) as u64;
-            match self.logs.apply_retention(&mut self.storage, self.wall_ms) {
-                Ok(0) => {}
-                Ok(deleted) => {
-                    self.log(LogLevel::Info, format!("retention deleted {deleted} segments"))
-                }
-                Err(error) => self.log(LogLevel::Error, format!("retention failed: {error}")),
-            }
+            self.apply_retention();
         }
         if self.now >= self.next_offsets_expiry_at {
             let interval = self.config.group.offsets_retention_check_interval_ms.max(1);

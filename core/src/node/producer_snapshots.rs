@@ -4,12 +4,20 @@
 //! `<partition dir>/<20-digit offset>.snapshot` holds [`ProducerState::encode_snapshot`] of
 //! the state after every batch below that offset. They are written at each offset
 //! checkpoint (`log.flush.offset.checkpoint.interval.ms`) and at a clean shutdown, for the
-//! partitions whose log grew since their last snapshot, and the newest
-//! [`SNAPSHOTS_KEPT`] are kept. They are not synced: a snapshot is a cache, and one that a
-//! crash tore fails its CRC and is ignored. On open the newest snapshot at or below the log
-//! end is loaded and only the batches after it are read; snapshots above the log end (their
-//! batches were lost in the crash) are deleted, so they can never describe a different
-//! history later.
+//! partitions whose log grew since their last snapshot, and synced.
+//!
+//! A snapshot is more than a cache once the log start moves: the batches below it, the only
+//! other record of their producers' sequences, are skipped or deleted, and a producer
+//! retrying a batch stored there must still be told it is a duplicate. So:
+//! - before DeleteRecords or retention moves a log start past batches, the log is synced and a
+//!   snapshot is written at its end ([`Node::secure_producer_state`]);
+//! - the newest snapshot at or below the log's durable offset (its recovery point) is never
+//!   pruned, since a crash can lose any newer one with the records it describes; besides it,
+//!   the newest [`SNAPSHOTS_KEPT`] are kept.
+//!
+//! On open the newest snapshot at or below the log end is loaded and only the batches after it
+//! are read; snapshots above the log end (their batches were lost in the crash) are deleted,
+//! so they can never describe a different history later.
 
 use super::{LogLevel, Node};
 use crate::limits::{PRODUCERS_PER_PARTITION_MAX, PRODUCER_BATCHES_RETAINED_MAX};
@@ -61,7 +69,8 @@ impl<S: Storage> Node<S> {
         else {
             return Ok(());
         };
-        let (dir, end) = (log.dir().to_string(), log.log_end_offset());
+        let (dir, end, durable) =
+            (log.dir().to_string(), log.log_end_offset(), log.recovery_point());
         let existing = snapshot_files(&mut self.storage, &dir)?;
         if existing.last().is_some_and(|(offset, _)| *offset >= end) {
             return Ok(());
@@ -69,16 +78,34 @@ impl<S: Storage> Node<S> {
         let Some(state) = self.producers.get(partition) else { return Ok(()) };
         let bytes = state.encode_snapshot();
         let path = format!("{dir}/{end:020}{SNAPSHOT_SUFFIX}");
-        let temporary = format!("{path}.tmp");
-        if storage::exists(&mut self.storage, &temporary)? {
-            self.storage.remove(&temporary)?;
-        }
-        self.storage.append(&temporary, &bytes)?;
-        self.storage.rename(&temporary, &path)?;
+        storage::write_file_atomic(&mut self.storage, &path, &bytes)?;
+        // Keep the newest at or below the durable offset (the one a crash cannot take) and
+        // the newest SNAPSHOTS_KEPT in all, counting the one just written.
+        let anchor = existing.iter().rev().find(|(offset, _)| *offset <= durable);
+        let anchor = if end <= durable { None } else { anchor.map(|(offset, _)| *offset) };
         let stale = (existing.len() + 1).saturating_sub(SNAPSHOTS_KEPT);
-        for (_, old) in existing.into_iter().take(stale) {
-            self.storage.remove(&old)?;
+        for (offset, old) in existing.into_iter().take(stale) {
+            if Some(offset) != anchor {
+                self.storage.remove(&old)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Makes `partition`'s idempotent-producer state durable without its batches: syncs the
+    /// log, then writes a snapshot at its end. Called before the log start moves past
+    /// batches (DeleteRecords, retention), after which a restart could not rebuild it from
+    /// them. Nothing to do for a partition without producer state.
+    pub(super) fn secure_producer_state(
+        &mut self,
+        partition: &TopicPartition,
+    ) -> Result<(), LogError> {
+        if self.producers.get(partition).is_none_or(ProducerState::is_empty) {
+            return Ok(());
+        }
+        let Some(log) = self.logs.log_mut(partition) else { return Ok(()) };
+        log.sync(&mut self.storage)?;
+        self.write_producer_snapshot(partition)?;
         Ok(())
     }
 
