@@ -23,6 +23,8 @@ fn measure(name: &str, producers: u32, consumers: u32, group: GroupWorkload) {
         consumers,
         idempotent_ppm: 500_000,
         group,
+        segment_bytes: None,
+        purge_every: None,
     };
     let faults =
         FaultSettings { latency_min_ms: 1, latency_max_ms: 3, sync_ms: 4, ..FaultSettings::none() };

@@ -6,6 +6,7 @@ use sluice_core::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
 };
 use sluice_core::node::NodeStats;
+use sluice_core::protocol::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A broken invariant, with what shows it.
@@ -338,6 +339,35 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
     Ok(checked)
 }
 
+/// A purging reader deletes only what it has read, so its DeleteRecords is never out of range
+/// (it has read nothing past the high watermark), and an acknowledged one moves the log start
+/// exactly to the offset asked for: it alone deletes, and its position only grows, so the
+/// log start was at most that. Returns the deletions acknowledged.
+pub fn deletions_exact(history: &History) -> Result<usize, Violation> {
+    let mut acknowledged = 0;
+    for operation in &history.operations {
+        let Operation::RecordsDeleted { client, partition, offset, error_code, low_watermark } =
+            operation
+        else {
+            continue;
+        };
+        if *error_code == ErrorCode::OffsetOutOfRange.code() {
+            return Err(Violation(format!(
+                "consumer {client} could not delete below its position {offset} on partition {partition}: out of range"
+            )));
+        }
+        if *error_code == 0 {
+            if low_watermark != offset {
+                return Err(Violation(format!(
+                    "consumer {client} deleted below {offset} on partition {partition} and was told the log now starts at {low_watermark}"
+                )));
+            }
+            acknowledged += 1;
+        }
+    }
+    Ok(acknowledged)
+}
+
 /// The node's queues stayed within their limits (invariant 8's memory bound).
 pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
     let checks = [
@@ -378,6 +408,33 @@ mod tests {
             history.push(operation);
         }
         history
+    }
+
+    #[test]
+    fn a_deletion_must_land_exactly_where_its_reader_asked() {
+        let deleted = |error_code: i16, low_watermark: i64| Operation::RecordsDeleted {
+            client: 4,
+            partition: 1,
+            offset: 12,
+            error_code,
+            low_watermark,
+        };
+        // Exact, and a storage error (retried), pass.
+        assert_eq!(deletions_exact(&history(vec![deleted(0, 12), deleted(56, -1)])), Ok(1));
+        assert_eq!(
+            deletions_exact(&history(vec![deleted(0, 13)])),
+            Err(Violation(
+                "consumer 4 deleted below 12 on partition 1 and was told the log now starts at 13"
+                    .to_string()
+            ))
+        );
+        assert_eq!(
+            deletions_exact(&history(vec![deleted(1, -1)])),
+            Err(Violation(
+                "consumer 4 could not delete below its position 12 on partition 1: out of range"
+                    .to_string()
+            ))
+        );
     }
 
     #[test]

@@ -9,7 +9,12 @@
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use bytes::Bytes;
-use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
+use sluice_core::protocol::api::create_topics::{
+    CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
+};
+use sluice_core::protocol::api::delete_records::{
+    DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
+};
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
 use sluice_core::protocol::api::produce::{
@@ -30,6 +35,8 @@ pub enum Role {
     Admin {
         /// Partitions to create.
         partitions: i32,
+        /// The topic's `segment.bytes`, or `None` for the broker's default.
+        segment_bytes: Option<u32>,
     },
     /// Produces `batches` batches to one partition.
     Producer {
@@ -46,6 +53,10 @@ pub enum Role {
     Consumer {
         /// Partition.
         partition: i32,
+        /// Whether it deletes what it has read (DeleteRecords up to its position) each time it
+        /// has read this many records since its last deletion, as a stream processor purges
+        /// a topic it alone consumes.
+        purge_every: Option<u32>,
     },
     /// A member of the consumer group (see [`crate::group`]).
     GroupConsumer,
@@ -107,6 +118,8 @@ pub struct Client {
     next_sequence: i32,
     /// Consumer position.
     pub position: i64,
+    /// The offset a purging consumer's last acknowledged DeleteRecords deleted up to.
+    purged_to: i64,
     /// Whether the workload of this client is complete.
     pub done: bool,
     /// The group member state of a group consumer.
@@ -129,6 +142,7 @@ impl Client {
             producer_epoch: -1,
             next_sequence: 0,
             position: 0,
+            purged_to: 0,
             done: false,
             group: None,
             client_id: StrBytes::from_static("sim"),
@@ -143,7 +157,7 @@ impl Client {
             role: Role::GroupConsumer,
             group: Some(Box::new(GroupMember::new(id, settings))),
             client_id: StrBytes::from_string(format!("consumer-{}-{id}", crate::group::GROUP)),
-            ..Self::new(id, Role::Consumer { partition: 0 })
+            ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
         }
     }
 
@@ -159,11 +173,20 @@ impl Client {
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
-            Role::Admin { partitions } if !self.done => {
+            Role::Admin { partitions, segment_bytes } if !self.done => {
+                let configs = segment_bytes
+                    .map(|bytes| CreateTopicsRequestConfig {
+                        name: StrBytes::from_static("segment.bytes"),
+                        value: Some(StrBytes::from_string(bytes.to_string())),
+                        ..Default::default()
+                    })
+                    .into_iter()
+                    .collect();
                 let topic = CreateTopicsRequestTopic {
                     name: StrBytes::from_static(TOPIC),
                     num_partitions: partitions,
                     replication_factor: 1,
+                    configs,
                     ..Default::default()
                 };
                 let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
@@ -178,7 +201,12 @@ impl Client {
                     None => Next::Idle,
                 }
             }
-            Role::Consumer { partition } => send(consumer_fetch(partition, self.position), 12),
+            Role::Consumer { partition, purge_every: Some(every) }
+                if self.position - self.purged_to >= i64::from(every) =>
+            {
+                send(delete_records(partition, self.position), 2)
+            }
+            Role::Consumer { partition, .. } => send(consumer_fetch(partition, self.position), 12),
             Role::Admin { .. } | Role::Producer { .. } | Role::GroupConsumer => Next::Idle,
         }
     }
@@ -298,7 +326,27 @@ impl Client {
             (Role::Producer { .. }, Response::Produce(response)) => {
                 self.on_produce(response, history)
             }
-            (Role::Consumer { partition }, Response::Fetch(response)) => {
+            (Role::Consumer { partition, .. }, Response::DeleteRecords(response)) => {
+                let partition = *partition;
+                let answer = response.topics.first().and_then(|topic| topic.partitions.first());
+                let (error_code, low_watermark) =
+                    answer.map_or((-1, -1), |answer| (answer.error_code, answer.low_watermark));
+                // Its position has not moved since it asked: it sends one request at a time.
+                let offset = self.position;
+                history.push(Operation::RecordsDeleted {
+                    client: self.id,
+                    partition,
+                    offset,
+                    error_code,
+                    low_watermark,
+                });
+                if error_code != 0 {
+                    return true;
+                }
+                self.purged_to = offset;
+                false
+            }
+            (Role::Consumer { partition, .. }, Response::Fetch(response)) => {
                 let partition = *partition;
                 let Some(answer) =
                     response.responses.first().and_then(|topic| topic.partitions.first())
@@ -430,6 +478,23 @@ fn push_decimal(out: &mut String, number: u64) {
     for &digit in &digits[at..] {
         out.push(char::from(digit));
     }
+}
+
+/// DeleteRecords of the workload topic's `partition` below `offset`.
+fn delete_records(partition: i32, offset: i64) -> Request {
+    Request::DeleteRecords(DeleteRecordsRequest {
+        topics: vec![DeleteRecordsRequestTopic {
+            name: StrBytes::from_static(TOPIC),
+            partitions: vec![DeleteRecordsRequestPartition {
+                partition_index: partition,
+                offset,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 30_000,
+        ..Default::default()
+    })
 }
 
 fn consumer_fetch(partition: i32, position: i64) -> Request {

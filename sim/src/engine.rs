@@ -14,6 +14,7 @@ use crate::group::MemberSettings;
 use crate::history::{History, Operation};
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
+use sluice_core::limits::SEGMENT_BYTES_MIN;
 use sluice_core::node::{ConnectionId, Input, Node, NodeStats, Output};
 use sluice_core::prng::Prng;
 use sluice_core::protocol::api::{decode_response, encode_request};
@@ -220,6 +221,13 @@ pub struct Workload {
     pub idempotent_ppm: u32,
     /// The consumer group.
     pub group: GroupWorkload,
+    /// The topic's `segment.bytes`; `None` keeps the broker's default (1 GiB), under which no
+    /// segment of a run ever rolls.
+    pub segment_bytes: Option<u32>,
+    /// Whether each partition's one reader deletes what it has read (DeleteRecords up to its
+    /// position) every this many records. Only without a group, whose members would lose
+    /// what it had not read yet.
+    pub purge_every: Option<u32>,
 }
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
@@ -271,6 +279,8 @@ impl Workload {
             consumers: prng.range_inclusive(1, 3) as u32,
             idempotent_ppm: 500_000,
             group: GroupWorkload::none(),
+            segment_bytes: None,
+            purge_every: None,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -294,6 +304,18 @@ impl Workload {
             workload.partitions = workload.partitions.max(2);
         }
         workload.idempotent_ppm = prng.range_inclusive(0, 1_000_000) as u32;
+        // Half the seeds roll segments: from the smallest size the broker accepts, where
+        // nearly every batch starts a segment, to a few dozen batches per segment.
+        if prng.chance(500_000) {
+            workload.segment_bytes =
+                Some(prng.range_inclusive(u64::from(SEGMENT_BYTES_MIN), 64 * 1024) as u32);
+        }
+        // Half the seeds without a group purge what their readers read, with one reader per
+        // partition (a second would find its records deleted under it).
+        if workload.group.consumers == 0 && prng.chance(500_000) {
+            workload.purge_every = Some(prng.range_inclusive(1, 40) as u32);
+            workload.consumers = workload.partitions as u32;
+        }
         workload
     }
 }
@@ -310,6 +332,12 @@ impl std::fmt::Display for Workload {
             self.idempotent_ppm,
             self.group.consumers
         )?;
+        if let Some(bytes) = self.segment_bytes {
+            write!(f, " segment_bytes={bytes}")?;
+        }
+        if let Some(every) = self.purge_every {
+            write!(f, " purge_every={every}")?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -362,6 +390,12 @@ impl Sim {
     /// A simulation with explicit settings (scenarios).
     pub fn new(seed: u64, faults: FaultSettings, workload: Workload) -> Self {
         assert!((1..64).contains(&workload.partitions), "1 to 63 partitions");
+        assert!(
+            workload.purge_every.is_none()
+                || (workload.consumers <= workload.partitions as u32
+                    && workload.group.consumers == 0),
+            "purging readers read their partitions alone"
+        );
         let mut prng = Prng::new(seed ^ 0x5157_4D00);
         let disk = SimDisk::new(prng.next_u64());
         let mut config = BrokerConfig::default();
@@ -373,8 +407,9 @@ impl Sim {
         // Disk faults start once the node is up.
         node.storage_mut()
             .set_faults(DiskFaults { sync_error_ppm: faults.sync_error_ppm, ..Default::default() });
-        let mut clients =
-            vec![ClientState::new(Client::new(0, Role::Admin { partitions: workload.partitions }))];
+        let admin =
+            Role::Admin { partitions: workload.partitions, segment_bytes: workload.segment_bytes };
+        let mut clients = vec![ClientState::new(Client::new(0, admin))];
         for index in 0..workload.producers {
             let role = Role::Producer {
                 partition: (index as i32) % workload.partitions,
@@ -386,7 +421,8 @@ impl Sim {
         }
         // Every partition has a reader, so every acknowledged record is checked.
         for index in 0..workload.consumers.max(workload.partitions as u32) {
-            let role = Role::Consumer { partition: (index as i32) % workload.partitions };
+            let partition = (index as i32) % workload.partitions;
+            let role = Role::Consumer { partition, purge_every: workload.purge_every };
             let id = clients.len() as u32;
             clients.push(ClientState::new(Client::new(id, role)));
         }
@@ -954,7 +990,7 @@ impl Sim {
             return false;
         }
         let consumers_done = self.clients.iter().all(|state| match state.client.role {
-            Role::Consumer { partition } => {
+            Role::Consumer { partition, .. } => {
                 state.client.position >= self.history.acknowledged_end(partition)
             }
             _ => true,

@@ -65,6 +65,20 @@ pub enum Operation {
         /// The error code.
         error_code: i16,
     },
+    /// A purging consumer's DeleteRecords up to `offset` (its position when it asked) was
+    /// answered: `low_watermark` is the partition's new log start when `error_code` is 0.
+    RecordsDeleted {
+        /// Client id.
+        client: u32,
+        /// Partition.
+        partition: i32,
+        /// The offset below which records were to be deleted.
+        offset: i64,
+        /// The error code.
+        error_code: i16,
+        /// The low watermark the answer reported.
+        low_watermark: i64,
+    },
     /// The broker process started again (after a power loss or a process restart).
     NodeRestarted,
     /// A group member's JoinGroup succeeded.

@@ -4,13 +4,14 @@
 //! what is specific to its row.
 
 use bytes::Bytes;
+use sluice_core::limits::SEGMENT_BYTES_MIN;
 use sluice_core::storage::Storage;
 use sluice_sim::client::Role;
 use sluice_sim::disk::DiskFaults;
 use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
-use sluice_sim::run::{check, run, run_seed, GROUP_REGRESSION_SEEDS, LIVENESS_TICKS};
+use sluice_sim::run::{check, run, run_seed, LIVENESS_TICKS, REGRESSION_SEEDS};
 
 fn workload() -> Workload {
     Workload {
@@ -20,6 +21,8 @@ fn workload() -> Workload {
         consumers: 2,
         idempotent_ppm: 500_000,
         group: GroupWorkload::none(),
+        segment_bytes: None,
+        purge_every: None,
     }
 }
 
@@ -76,6 +79,31 @@ fn faults_row_4_power_loss_loses_no_acknowledged_record() {
     for (partition, offset, value) in before {
         assert_eq!(consumed.get(&(partition, offset)), Some(&value));
     }
+}
+
+#[test]
+fn rolled_segments_lose_no_acknowledged_record_across_power_losses() {
+    // The smallest segment.bytes the broker takes, so batches roll segments all the time, and
+    // power fails while they do: recovery must rebuild every segment and index it finds, cut
+    // only unsynced tails, and keep every acknowledged record where it was.
+    let workload = Workload { segment_bytes: Some(SEGMENT_BYTES_MIN), ..workload() };
+    let mut sim = Sim::new(5, FaultSettings::none(), workload);
+    assert!(sim.run_while(60_000, |sim| sim.acknowledged().len() >= 40));
+    let before = sim.acknowledged();
+    for _ in 0..5 {
+        sim.power_loss();
+        let resume = sim.now + 3_000;
+        sim.run_until(resume);
+    }
+    finish(&mut sim);
+    let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
+    for (partition, offset, value) in before {
+        assert_eq!(consumed.get(&(partition, offset)), Some(&value));
+    }
+    let disk = sim.disk_mut().expect("disk");
+    let files = disk.list("sim-0").expect("partition 0's directory");
+    let segments = files.iter().filter(|name| name.ends_with(".log")).count();
+    assert!(segments >= 5, "segments rolled: {files:?}");
 }
 
 #[test]
@@ -251,6 +279,8 @@ fn group_workload(members: u32) -> Workload {
             initial_rebalance_delay_ms: 0,
             ..GroupWorkload::members(members)
         },
+        segment_bytes: None,
+        purge_every: None,
     }
 }
 
@@ -365,6 +395,8 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         consumers: 1,
         idempotent_ppm: 1_000_000,
         group: GroupWorkload::none(),
+        segment_bytes: None,
+        purge_every: None,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -401,9 +433,68 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
     sluice_sim::checker::idempotent_records_unique(&sim.history, &consumed).expect("unique");
 }
 
+#[test]
+fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_loss() {
+    // Goal: DeleteRecords does not take away the broker's memory of an idempotent producer's
+    // sequences. Method: a batch is stored but its answer is lost, and the producer is cut
+    // off; the partition's reader reads the batch and deletes it; the power fails; the
+    // producer retries. Before the fix the restarted broker rebuilt producer state only from
+    // the batches above the log start, found none, and stored the retry a second time.
+    let workload = Workload {
+        partitions: 1,
+        producers: 1,
+        batches_per_producer: 12,
+        consumers: 1,
+        idempotent_ppm: 1_000_000,
+        group: GroupWorkload::none(),
+        segment_bytes: None,
+        purge_every: Some(1),
+    };
+    let mut sim = Sim::new(63, FaultSettings::none(), workload);
+    let producer = 1;
+    assert!(matches!(sim.roles()[producer as usize].1, Role::Producer { idempotent: true, .. }));
+    let acked = |sim: &Sim| {
+        count(sim, |operation| matches!(operation, Operation::ProduceAcked { client: 1, .. }))
+    };
+    assert!(sim.run_while(60_000, |sim| acked(sim) >= 3));
+    let stored_end = sim.history.acknowledged_end(0);
+    sim.reset_next_answer(producer);
+    let lost =
+        |sim: &Sim| count(sim, |operation| *operation == Operation::RequestLost { client: 1 });
+    assert!(sim.run_while(sim.now + 60_000, |sim| lost(sim) == 1), "the answer is lost");
+    sim.partition(producer, true, true, sim.now + 20_000);
+    let deleted_past = |sim: &Sim| {
+        sim.history.operations.iter().any(|operation| {
+            matches!(operation, Operation::RecordsDeleted { error_code: 0, offset, .. } if *offset > stored_end)
+        })
+    };
+    assert!(
+        sim.run_while(sim.now + 10_000, deleted_past),
+        "the reader read the unacknowledged batch and deleted it"
+    );
+    assert_eq!(acked(&sim), 3, "the producer is still cut off");
+    sim.power_loss();
+    finish(&mut sim);
+    assert!(
+        sim.recent.iter().any(|line| line.contains("retried batch of producer")),
+        "the restarted broker answered the retry as a duplicate: {:?}",
+        sim.recent
+    );
+    regression_seeds_pass(
+        "a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_loss",
+    );
+}
+
+#[test]
+fn a_sync_made_while_a_group_commit_is_unfinished_covers_its_files() {
+    // Reproduced by hand in the log suite (tests/tests/log.rs,
+    // a_sync_made_while_another_is_unfinished_syncs_its_files_too); these are the seeds.
+    regression_seeds_pass("a_sync_made_while_a_group_commit_is_unfinished_covers_its_files");
+}
+
 /// Runs every regression seed of the core bug whose test is `test`: each must pass.
 fn regression_seeds_pass(test: &str) {
-    let bug = GROUP_REGRESSION_SEEDS.iter().find(|bug| bug.test == test).expect("listed");
+    let bug = REGRESSION_SEEDS.iter().find(|bug| bug.test == test).expect("listed");
     let failed: Vec<String> = bug
         .seeds
         .iter()
