@@ -1,6 +1,7 @@
 //! Checkers: the invariants of DESIGN.md §7 that a single node can show, judged from the
 //! history (what clients were told and what consumers read) and the node's queue sizes only.
 
+use crate::client::key_of_value;
 use crate::history::{History, Operation};
 use sluice_core::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
@@ -81,11 +82,37 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
 }
 
 /// Every acknowledged record (acks=all, and acks=1: both answer after the fsync on one node)
-/// is where its acknowledgement said, in what consumers read by the end (invariant 1).
+/// is where its acknowledgement said, in what consumers read by the end (invariant 1). On a
+/// `compacted` topic a record may be missing when a later one with its key
+/// ([`key_of_value`]) was acknowledged or read: compaction keeps the last record of a key.
 pub fn acknowledged_records_kept(
     history: &History,
     consumed: &BTreeMap<(i32, i64), String>,
+    compacted: bool,
 ) -> Result<usize, Violation> {
+    // (partition, key) → the highest offset acknowledged or read with that key.
+    let mut last_of_key: BTreeMap<(i32, String), i64> = BTreeMap::new();
+    if compacted {
+        let acknowledged = history.operations.iter().filter_map(|operation| match operation {
+            Operation::ProduceAcked { partition, base_offset, values, .. } => {
+                Some((*partition, *base_offset, values))
+            }
+            _ => None,
+        });
+        for (partition, base_offset, values) in acknowledged {
+            for (index, value) in values.iter().enumerate() {
+                note_key(&mut last_of_key, partition, base_offset + index as i64, value);
+            }
+        }
+        for (&(partition, offset), value) in consumed {
+            note_key(&mut last_of_key, partition, offset, value);
+        }
+    }
+    let superseded = |partition: i32, offset: i64, value: &str| {
+        key_of_value(value).is_some_and(|key| {
+            last_of_key.get(&(partition, key)).is_some_and(|&last| last > offset)
+        })
+    };
     let mut checked = 0;
     for operation in &history.operations {
         if let Operation::ProduceAcked { client, partition, base_offset, values, acks, .. } =
@@ -100,6 +127,7 @@ pub fn acknowledged_records_kept(
                             "acks={acks} record {value:?} of client {client} was acknowledged at {partition}/{offset}, which holds {found:?}"
                         )))
                     }
+                    None if compacted && superseded(*partition, offset, value) => {}
                     None => {
                         return Err(Violation(format!(
                             "acks={acks} record {value:?} of client {client} acknowledged at {partition}/{offset} is gone"
@@ -110,6 +138,18 @@ pub fn acknowledged_records_kept(
         }
     }
     Ok(checked)
+}
+
+fn note_key(
+    last_of_key: &mut BTreeMap<(i32, String), i64>,
+    partition: i32,
+    offset: i64,
+    value: &str,
+) {
+    if let Some(key) = key_of_value(value) {
+        let last = last_of_key.entry((partition, key)).or_insert(offset);
+        *last = (*last).max(offset);
+    }
 }
 
 /// An idempotent producer's record is stored at most once (invariant 5).
@@ -408,6 +448,43 @@ mod tests {
             history.push(operation);
         }
         history
+    }
+
+    #[test]
+    fn on_a_compacted_topic_only_a_superseded_record_may_be_gone() {
+        let acked = |base_offset: i64, values: &[&str]| Operation::ProduceAcked {
+            client: 1,
+            partition: 0,
+            acks: -1,
+            idempotent: false,
+            base_offset,
+            values: values.iter().map(|value| value.to_string()).collect(),
+        };
+        // Batches 0 and 3 of client 1 share a key; batch 1 has its own.
+        let log = history(vec![
+            acked(0, &["c1-b0-r0"]),
+            acked(1, &["c1-b1-r0"]),
+            acked(2, &["c1-b3-r0"]),
+        ]);
+        let mut consumed = BTreeMap::new();
+        consumed.insert((0, 1), "c1-b1-r0".to_string());
+        consumed.insert((0, 2), "c1-b3-r0".to_string());
+        assert_eq!(acknowledged_records_kept(&log, &consumed, true), Ok(2));
+        assert_eq!(
+            acknowledged_records_kept(&log, &consumed, false),
+            Err(Violation(
+                "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".to_string()
+            )),
+            "not on a topic that is not compacted"
+        );
+        consumed.remove(&(0, 2));
+        assert_eq!(
+            acknowledged_records_kept(&log, &consumed, true),
+            Err(Violation(
+                "acks=-1 record \"c1-b3-r0\" of client 1 acknowledged at 0/2 is gone".to_string()
+            )),
+            "the last record of a key is never removed"
+        );
     }
 
     #[test]

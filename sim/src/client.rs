@@ -37,6 +37,8 @@ pub enum Role {
         partitions: i32,
         /// The topic's `segment.bytes`, or `None` for the broker's default.
         segment_bytes: Option<u32>,
+        /// Whether the topic is compacted (`cleanup.policy=compact`).
+        compacted: bool,
     },
     /// Produces `batches` batches to one partition.
     Producer {
@@ -86,6 +88,8 @@ pub enum Next {
 #[derive(Clone, Debug)]
 struct Batch {
     values: Vec<String>,
+    /// The key of every record, for a compacted topic.
+    key: Option<String>,
     sequence: i32,
     /// The encoded batch for `(producer id, epoch, sequence)`, rebuilt only when they change.
     encoded: Option<(i64, i16, i32, Bytes)>,
@@ -126,6 +130,8 @@ pub struct Client {
     pub group: Option<Box<GroupMember>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
+    /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
+    pub keyed: bool,
 }
 
 impl Client {
@@ -146,6 +152,7 @@ impl Client {
             done: false,
             group: None,
             client_id: StrBytes::from_static("sim"),
+            keyed: false,
         }
     }
 
@@ -173,15 +180,19 @@ impl Client {
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
-            Role::Admin { partitions, segment_bytes } if !self.done => {
-                let configs = segment_bytes
-                    .map(|bytes| CreateTopicsRequestConfig {
-                        name: StrBytes::from_static("segment.bytes"),
-                        value: Some(StrBytes::from_string(bytes.to_string())),
-                        ..Default::default()
-                    })
-                    .into_iter()
-                    .collect();
+            Role::Admin { partitions, segment_bytes, compacted } if !self.done => {
+                let config = |name, value| CreateTopicsRequestConfig {
+                    name: StrBytes::from_static(name),
+                    value: Some(StrBytes::from_string(value)),
+                    ..Default::default()
+                };
+                let mut configs = Vec::new();
+                if let Some(bytes) = segment_bytes {
+                    configs.push(config("segment.bytes", bytes.to_string()));
+                }
+                if compacted {
+                    configs.push(config("cleanup.policy", "compact".to_string()));
+                }
                 let topic = CreateTopicsRequestTopic {
                     name: StrBytes::from_static(TOPIC),
                     num_partitions: partitions,
@@ -260,7 +271,9 @@ impl Client {
                     value
                 })
                 .collect();
-            self.current = Some(Batch { values, sequence: self.next_sequence, encoded: None });
+            let key = self.keyed.then(|| record_key(self.id, self.next_batch));
+            let sequence = self.next_sequence;
+            self.current = Some(Batch { values, key, sequence, encoded: None });
         }
         let batch = self.current.as_mut().expect("set above");
         let options = if idempotent {
@@ -280,6 +293,7 @@ impl Client {
                     .values
                     .iter()
                     .map(|value| NewRecord {
+                        key: batch.key.as_deref().map(str::as_bytes),
                         value: Some(value.as_bytes()),
                         timestamp_ms: 1_700_000_000_000,
                         ..Default::default()
@@ -460,6 +474,19 @@ impl Client {
             history.push(Operation::RequestLost { client: self.id });
         }
     }
+}
+
+/// Keys of a keyed producer: each of its batches shares one of three keys with every third
+/// batch, so compaction has records to remove. `c<client>-k<batch % 3>`.
+pub fn record_key(client: u32, batch: u32) -> String {
+    format!("c{client}-k{}", batch % 3)
+}
+
+/// The key [`record_key`] gave the record whose value is `value` (`c<client>-b<batch>-r<i>`).
+pub fn key_of_value(value: &str) -> Option<String> {
+    let (client, rest) = value.strip_prefix('c')?.split_once("-b")?;
+    let (batch, _) = rest.split_once("-r")?;
+    Some(record_key(client.parse().ok()?, batch.parse().ok()?))
 }
 
 /// Appends `number` in decimal.

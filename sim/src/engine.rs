@@ -195,6 +195,8 @@ pub struct Sim {
     disk_full: bool,
     healed: bool,
     partitions: i32,
+    /// Whether the workload topic is compacted (a superseded record may vanish).
+    pub compacted: bool,
     config: BrokerConfig,
     outputs: Vec<Output>,
 }
@@ -228,6 +230,10 @@ pub struct Workload {
     /// position) every this many records. Only without a group, whose members would lose
     /// what it had not read yet.
     pub purge_every: Option<u32>,
+    /// Whether the topic is compacted: producers key their records, and the broker's cleaner
+    /// runs every second. Only without a group and without purging (Kafka refuses
+    /// DeleteRecords on a compacted topic).
+    pub compacted: bool,
 }
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
@@ -281,6 +287,7 @@ impl Workload {
             group: GroupWorkload::none(),
             segment_bytes: None,
             purge_every: None,
+            compacted: false,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -316,6 +323,13 @@ impl Workload {
             workload.purge_every = Some(prng.range_inclusive(1, 40) as u32);
             workload.consumers = workload.partitions as u32;
         }
+        // A third of the rest compact the topic, in small segments so that the cleaner has
+        // sealed segments to rewrite.
+        if workload.group.consumers == 0 && workload.purge_every.is_none() && prng.chance(333_333) {
+            workload.compacted = true;
+            workload.segment_bytes =
+                Some(prng.range_inclusive(u64::from(SEGMENT_BYTES_MIN), 2 * 1024) as u32);
+        }
         workload
     }
 }
@@ -337,6 +351,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some(every) = self.purge_every {
             write!(f, " purge_every={every}")?;
+        }
+        if self.compacted {
+            write!(f, " compacted")?;
         }
         if self.group.consumers > 0 {
             write!(
@@ -396,19 +413,30 @@ impl Sim {
                     && workload.group.consumers == 0),
             "purging readers read their partitions alone"
         );
+        assert!(
+            !workload.compacted
+                || (workload.group.consumers == 0 && workload.purge_every.is_none()),
+            "a compacted topic has no group (which reads offsets one after another) and no purge"
+        );
         let mut prng = Prng::new(seed ^ 0x5157_4D00);
         let disk = SimDisk::new(prng.next_u64());
         let mut config = BrokerConfig::default();
         config.group.offsets_topic_partitions = workload.group.offsets_topic_partitions;
         config.group.initial_rebalance_delay_ms = workload.group.initial_rebalance_delay_ms;
+        if workload.compacted {
+            config.log_cleaner_backoff_ms = 1000;
+        }
         let (mut node, _) = Node::open(config.clone(), disk, prng.next_u64(), 0, WALL_START_MS)
             .map_err(|(error, _)| error)
             .expect("a fresh node on a fault-free disk opens");
         // Disk faults start once the node is up.
         node.storage_mut()
             .set_faults(DiskFaults { sync_error_ppm: faults.sync_error_ppm, ..Default::default() });
-        let admin =
-            Role::Admin { partitions: workload.partitions, segment_bytes: workload.segment_bytes };
+        let admin = Role::Admin {
+            partitions: workload.partitions,
+            segment_bytes: workload.segment_bytes,
+            compacted: workload.compacted,
+        };
         let mut clients = vec![ClientState::new(Client::new(0, admin))];
         for index in 0..workload.producers {
             let role = Role::Producer {
@@ -417,7 +445,9 @@ impl Sim {
                 idempotent: index % 2 == 1 || prng.chance(workload.idempotent_ppm),
                 batches: workload.batches_per_producer,
             };
-            clients.push(ClientState::new(Client::new(1 + index, role)));
+            let mut producer = Client::new(1 + index, role);
+            producer.keyed = workload.compacted;
+            clients.push(ClientState::new(producer));
         }
         // Every partition has a reader, so every acknowledged record is checked.
         for index in 0..workload.consumers.max(workload.partitions as u32) {
@@ -457,6 +487,7 @@ impl Sim {
             disk_full: false,
             healed: false,
             partitions: workload.partitions,
+            compacted: workload.compacted,
             config,
             outputs: Vec::new(),
         };

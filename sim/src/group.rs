@@ -777,6 +777,9 @@ pub fn read_records(records: &[u8], position: &mut i64, mut read: impl FnMut(i64
             read(offset, value);
             *position = offset + 1;
         }
+        // Compaction may leave a batch without its last records, or without any: its last
+        // offset still counts, as Kafka's consumers skip such batches.
+        *position = (*position).max(header.next_offset());
         at = end;
     }
 }
