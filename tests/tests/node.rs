@@ -854,6 +854,56 @@ fn retention_keeps_the_producer_state_of_the_segments_it_deletes() {
     );
 }
 
+#[test]
+fn a_wall_clock_jump_forward_never_deletes_by_retention_early() {
+    // FAULTS 15. retention.ms is a minute; the wall clock jumps an hour ahead one second after
+    // the records were written. Retention must wait for the minute to pass on the monotonic
+    // clock, and delete then.
+    let config = BrokerConfig { log_retention_check_interval_ms: 1000, ..BrokerConfig::default() };
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    let configs = [("segment.bytes", "1024"), ("retention.ms", "60000")]
+        .into_iter()
+        .map(|(name, value)| CreateTopicsRequestConfig {
+            name: StrBytes::from_static(name),
+            value: Some(StrBytes::from_static(value)),
+            ..Default::default()
+        })
+        .collect();
+    let topic = CreateTopicsRequestTopic {
+        name: StrBytes::from_static("idem"),
+        num_partitions: 1,
+        replication_factor: 1,
+        configs,
+        ..Default::default()
+    };
+    let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+    harness.send(A, 7, Request::CreateTopics(request));
+    harness.outputs();
+    for batch in 0..30 {
+        assert_eq!(produce_answer(&mut harness, producer_batch(3, 40, batch, WALL_MS)).0, 0);
+    }
+    let tp = sluice_core::log::TopicPartition::new("idem", 0);
+    assert!(harness.node.logs().log(&tp).expect("log").segment_count() > 3);
+    let log_start =
+        |harness: &Harness| harness.node.logs().log(&tp).expect("log").log_start_offset();
+    let hour_ms = 3_600_000;
+    for now in [1_000, 30_000, 59_000] {
+        harness.now = now;
+        harness.node.handle(now, WALL_MS + hour_ms, Input::Timer);
+        harness.outputs();
+        assert_eq!(log_start(&harness), 0, "at {now} ms, a minute has not passed");
+    }
+    // A jump back deletes nothing either.
+    harness.now = 60_500;
+    harness.node.handle(harness.now, WALL_MS - hour_ms, Input::Timer);
+    harness.outputs();
+    assert_eq!(log_start(&harness), 0);
+    harness.now = 62_000;
+    harness.node.handle(harness.now, WALL_MS + hour_ms, Input::Timer);
+    harness.outputs();
+    assert!(log_start(&harness) > 0, "a minute has passed: the sealed segments go");
+}
+
 /// A SyncGroup is a promise that the generation's assignment is stored: when the fsync of
 /// the group record fails, the leader gets NOT_COORDINATOR (Kafka's answer to a store that
 /// failed on a storage error) instead of its assignment, and the group rebalances, so a

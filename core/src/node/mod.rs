@@ -257,6 +257,8 @@ pub struct Node<S: Storage> {
     next_sequence: u64,
     now: u64,
     wall_ms: i64,
+    /// `now` and `wall_ms` when the node opened: see [`Node::deletion_wall_ms`].
+    opened_at: (u64, i64),
     next_checkpoint_at: u64,
     next_retention_at: u64,
     /// When the next log-compaction pass runs (`log.cleaner.backoff.ms`).
@@ -337,6 +339,7 @@ impl<S: Storage> Node<S> {
             next_sequence: 1,
             now,
             wall_ms,
+            opened_at: (now, wall_ms),
             outputs: VecDeque::new(),
             frames: BytesMut::new(),
             prng: Prng::new(seed),
@@ -535,13 +538,25 @@ impl<S: Storage> Node<S> {
         self.logs.close(&mut self.storage).map_err(|error| error.to_string())
     }
 
+    /// The wall clock that time-based deletion reads (`retention.ms`, `delete.retention.ms`,
+    /// `offsets.retention.minutes` of standalone consumers): the wall clock, but never ahead of
+    /// its reading at open plus the monotonic time since. A forward jump of the wall clock
+    /// (FAULTS 15) thus never deletes anything early; a backward one only delays deletion. A
+    /// jump made while the broker was down is believed: nothing can tell it from downtime.
+    fn deletion_wall_ms(&self) -> i64 {
+        let (opened_now, opened_wall_ms) = self.opened_at;
+        let elapsed = i64::try_from(self.now - opened_now).unwrap_or(i64::MAX);
+        self.wall_ms.min(opened_wall_ms.saturating_add(elapsed))
+    }
+
     /// Deletes the segments retention no longer keeps, each log's producer state made durable
     /// first (a log whose state cannot be keeps its segments until the next check).
     fn apply_retention(&mut self) {
         let mut deleted = 0;
-        for partition in self.logs.retention_due(self.wall_ms) {
+        let wall_ms = self.deletion_wall_ms();
+        for partition in self.logs.retention_due(wall_ms) {
             let outcome = self.secure_producer_state(&partition).and_then(|()| {
-                self.logs.apply_retention_to(&mut self.storage, &partition, self.wall_ms)
+                self.logs.apply_retention_to(&mut self.storage, &partition, wall_ms)
             });
             match outcome {
                 Ok(count) => deleted += count,
@@ -824,7 +839,7 @@ impl<S: Storage> Node<S> {
         if self.now >= self.next_offsets_expiry_at {
             let interval = self.config.group.offsets_retention_check_interval_ms.max(1);
             self.next_offsets_expiry_at = self.now + interval;
-            let expired = self.groups.expire_offsets(self.now, self.wall_ms);
+            let expired = self.groups.expire_offsets(self.now, self.deletion_wall_ms());
             if expired > 0 {
                 self.log(LogLevel::Info, format!("expired {expired} committed offsets"));
             }
@@ -841,7 +856,8 @@ impl<S: Storage> Node<S> {
     fn run_cleaner_if_pending(&mut self) {
         if self.cleaner_pending && self.sync_in_flight.is_none() {
             self.cleaner_pending = false;
-            for (partition, result) in self.logs.compact_due(&mut self.storage, self.wall_ms) {
+            let wall_ms = self.deletion_wall_ms();
+            for (partition, result) in self.logs.compact_due(&mut self.storage, wall_ms) {
                 match result {
                     Ok(stats) if stats.segments_rewritten > 0 => self.log(
                         LogLevel::Info,
