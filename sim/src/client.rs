@@ -35,10 +35,8 @@ pub enum Role {
     Admin {
         /// Partitions to create.
         partitions: i32,
-        /// The topic's `segment.bytes`, or `None` for the broker's default.
-        segment_bytes: Option<u32>,
-        /// Whether the topic is compacted (`cleanup.policy=compact`).
-        compacted: bool,
+        /// Topic configs to create it with (name, value).
+        configs: Vec<(&'static str, String)>,
     },
     /// Produces `batches` batches to one partition.
     Producer {
@@ -180,19 +178,15 @@ impl Client {
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
-            Role::Admin { partitions, segment_bytes, compacted } if !self.done => {
-                let config = |name, value| CreateTopicsRequestConfig {
-                    name: StrBytes::from_static(name),
-                    value: Some(StrBytes::from_string(value)),
-                    ..Default::default()
-                };
-                let mut configs = Vec::new();
-                if let Some(bytes) = segment_bytes {
-                    configs.push(config("segment.bytes", bytes.to_string()));
-                }
-                if compacted {
-                    configs.push(config("cleanup.policy", "compact".to_string()));
-                }
+            Role::Admin { partitions, ref configs } if !self.done => {
+                let configs = configs
+                    .iter()
+                    .map(|(name, value)| CreateTopicsRequestConfig {
+                        name: StrBytes::from_static(name),
+                        value: Some(StrBytes::from_string(value.clone())),
+                        ..Default::default()
+                    })
+                    .collect();
                 let topic = CreateTopicsRequestTopic {
                     name: StrBytes::from_static(TOPIC),
                     num_partitions: partitions,

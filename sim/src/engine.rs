@@ -234,6 +234,9 @@ pub struct Workload {
     /// runs every second. Only without a group and without purging (Kafka refuses
     /// DeleteRecords on a compacted topic).
     pub compacted: bool,
+    /// The topic's `retention.ms`, checked every second; `None` keeps the broker's default
+    /// (7 days, checked every 5 minutes).
+    pub retention_ms: Option<i64>,
 }
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
@@ -288,6 +291,7 @@ impl Workload {
             segment_bytes: None,
             purge_every: None,
             compacted: false,
+            retention_ms: None,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -334,6 +338,23 @@ impl Workload {
     }
 }
 
+impl Workload {
+    /// The configs the topic is created with.
+    pub fn configs(&self) -> Vec<(&'static str, String)> {
+        let mut configs = Vec::new();
+        if let Some(bytes) = self.segment_bytes {
+            configs.push(("segment.bytes", bytes.to_string()));
+        }
+        if self.compacted {
+            configs.push(("cleanup.policy", "compact".to_string()));
+        }
+        if let Some(ms) = self.retention_ms {
+            configs.push(("retention.ms", ms.to_string()));
+        }
+        configs
+    }
+}
+
 impl std::fmt::Display for Workload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -354,6 +375,9 @@ impl std::fmt::Display for Workload {
         }
         if self.compacted {
             write!(f, " compacted")?;
+        }
+        if let Some(ms) = self.retention_ms {
+            write!(f, " retention_ms={ms}")?;
         }
         if self.group.consumers > 0 {
             write!(
@@ -426,17 +450,16 @@ impl Sim {
         if workload.compacted {
             config.log_cleaner_backoff_ms = 1000;
         }
+        if workload.retention_ms.is_some() {
+            config.log_retention_check_interval_ms = 1000;
+        }
         let (mut node, _) = Node::open(config.clone(), disk, prng.next_u64(), 0, WALL_START_MS)
             .map_err(|(error, _)| error)
             .expect("a fresh node on a fault-free disk opens");
         // Disk faults start once the node is up.
         node.storage_mut()
             .set_faults(DiskFaults { sync_error_ppm: faults.sync_error_ppm, ..Default::default() });
-        let admin = Role::Admin {
-            partitions: workload.partitions,
-            segment_bytes: workload.segment_bytes,
-            compacted: workload.compacted,
-        };
+        let admin = Role::Admin { partitions: workload.partitions, configs: workload.configs() };
         let mut clients = vec![ClientState::new(Client::new(0, admin))];
         for index in 0..workload.producers {
             let role = Role::Producer {

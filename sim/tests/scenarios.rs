@@ -24,6 +24,7 @@ fn workload() -> Workload {
         segment_bytes: None,
         purge_every: None,
         compacted: false,
+        retention_ms: None,
     }
 }
 
@@ -189,11 +190,24 @@ fn faults_row_7_a_torn_tail_is_truncated_and_offsets_are_not_reused() {
 
 #[test]
 fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
-    // The wall clock jumps an hour back and forth and drifts: timeouts run on the monotonic
-    // tick, so the workload proceeds and retention (7 days) deletes nothing.
+    // The wall clock jumps up to an hour back and forth and drifts. Timeouts run on the
+    // monotonic tick, so the workload proceeds; and although retention.ms is ten minutes and
+    // segments roll every kilobyte, retention deletes nothing: the readers, cut off for the
+    // first fifteen seconds, find every acknowledged record (the broker never lets its
+    // deletion clock run ahead of the monotonic time since it opened).
     let faults =
         FaultSettings { clock_jump_ppm: 500_000, clock_drift_ppm: 900, ..FaultSettings::none() };
-    let mut sim = Sim::new(15, faults, workload());
+    let workload = Workload {
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(10 * 60_000),
+        ..workload()
+    };
+    let mut sim = Sim::new(15, faults, workload);
+    for (reader, role) in sim.roles() {
+        if matches!(role, Role::Consumer { .. }) {
+            sim.partition(reader, true, true, 15_000);
+        }
+    }
     let summary = run(&mut sim, 20_000).unwrap_or_else(|failure| panic!("{failure}"));
     assert!(summary.faults > 50, "the clock jumped {} times", summary.faults);
     let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
@@ -319,6 +333,7 @@ fn group_workload(members: u32) -> Workload {
         segment_bytes: None,
         purge_every: None,
         compacted: false,
+        retention_ms: None,
     }
 }
 
@@ -436,6 +451,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         segment_bytes: None,
         purge_every: None,
         compacted: false,
+        retention_ms: None,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -489,6 +505,7 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         segment_bytes: None,
         purge_every: Some(1),
         compacted: false,
+        retention_ms: None,
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
