@@ -101,10 +101,33 @@ impl Harness {
     }
 
     fn create_topic(&mut self, name: &str, partitions: i32) {
+        self.create_topics(name, partitions, &[]);
+    }
+
+    /// One partition, with topic configs.
+    fn create_topic_with(&mut self, name: &str, configs: &[(&'static str, &'static str)]) {
+        self.create_topics(name, 1, configs);
+    }
+
+    fn create_topics(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&'static str, &'static str)],
+    ) {
+        let configs = configs
+            .iter()
+            .map(|&(name, value)| CreateTopicsRequestConfig {
+                name: StrBytes::from_static(name),
+                value: Some(StrBytes::from_static(value)),
+                ..Default::default()
+            })
+            .collect();
         let topic = CreateTopicsRequestTopic {
             name: StrBytes::from_string(name.into()),
             num_partitions: partitions,
             replication_factor: 1,
+            configs,
             ..Default::default()
         };
         self.send(
@@ -752,9 +775,15 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
 #[test]
 fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
     let mut harness = Harness::new();
-    harness.create_topic("idem", 1);
-    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
-    // log.flush.offset.checkpoint.interval.ms (60 s) writes the checkpoints and a snapshot.
+    harness.create_topic_with("idem", &[("segment.bytes", "1024")]);
+    for batch in 0..12 {
+        let answer = produce_answer(&mut harness, idempotent_batch(0, 0, batch * 3, 3, 1));
+        assert_eq!(answer, (0, i64::from(batch) * 3));
+    }
+    let tp = sluice_core::log::TopicPartition::new("idem", 0);
+    assert!(harness.node.logs().log(&tp).expect("log").segment_count() > 1, "a segment rolled");
+    // log.flush.offset.checkpoint.interval.ms (60 s) writes the checkpoints, and a snapshot
+    // for a partition that rolled a segment since its last one.
     harness.now = 60_000;
     harness.node.handle(harness.now, WALL_MS, Input::Timer);
     for output in harness.outputs() {
@@ -765,27 +794,34 @@ fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
         names.retain(|name| name.ends_with(".snapshot"));
         names
     };
-    assert_eq!(files(&mut harness), vec!["00000000000000000003.snapshot".to_string()]);
-    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
+    assert_eq!(files(&mut harness), vec!["00000000000000000036.snapshot".to_string()]);
+    // No roll since: the next checkpoint writes none.
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 36, 2, 2)), (0, 36));
+    harness.now = 120_000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    for output in harness.outputs() {
+        harness.complete_sync(&output, false);
+    }
+    assert_eq!(files(&mut harness), vec!["00000000000000000036.snapshot".to_string()]);
     // The process dies (no clean close); a stale snapshot above the log end and a damaged
     // one at it are lying around.
     let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
     disk.append("idem-0/00000000000000000099.snapshot", b"SPS1 from another history")
         .expect("write");
-    disk.append("idem-0/00000000000000000005.snapshot", b"SPS1garbage").expect("write");
+    disk.append("idem-0/00000000000000000038.snapshot", b"SPS1garbage").expect("write");
     let mut restarted = Harness::with_disk(disk);
-    assert_eq!(files(&mut restarted), vec!["00000000000000000003.snapshot".to_string()]);
-    // Retries of the batch inside the snapshot and of the one after it: both duplicates.
-    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
-    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
-    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 5, 1, 3)), (0, 5));
+    assert_eq!(files(&mut restarted), vec!["00000000000000000036.snapshot".to_string()]);
+    // Retries of the last batch inside the snapshot and of the one after it: both duplicates.
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 33, 3, 1)), (0, 33));
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 36, 2, 2)), (0, 36));
+    assert_eq!(produce_answer(&mut restarted, idempotent_batch(0, 0, 38, 1, 3)), (0, 38));
     // A clean close snapshots the end, and keeps the two newest.
     restarted.node.close().expect("close");
     assert_eq!(
         files(&mut restarted),
         vec![
-            "00000000000000000003.snapshot".to_string(),
-            "00000000000000000006.snapshot".to_string()
+            "00000000000000000036.snapshot".to_string(),
+            "00000000000000000039.snapshot".to_string()
         ]
     );
 }
@@ -802,24 +838,7 @@ fn retention_keeps_the_producer_state_of_the_segments_it_deletes() {
         ..BrokerConfig::default()
     };
     let mut harness = Harness::with_config(config.clone(), SimDisk::new(1));
-    let configs = [("segment.bytes", "1024"), ("retention.bytes", "1024")]
-        .into_iter()
-        .map(|(name, value)| CreateTopicsRequestConfig {
-            name: StrBytes::from_static(name),
-            value: Some(StrBytes::from_static(value)),
-            ..Default::default()
-        })
-        .collect();
-    let topic = CreateTopicsRequestTopic {
-        name: StrBytes::from_static("idem"),
-        num_partitions: 1,
-        replication_factor: 1,
-        configs,
-        ..Default::default()
-    };
-    let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
-    harness.send(A, 7, Request::CreateTopics(request));
-    harness.outputs();
+    harness.create_topic_with("idem", &[("segment.bytes", "1024"), ("retention.bytes", "1024")]);
     let mut last = (0, 0);
     for batch in 0..20 {
         let answer =
@@ -861,24 +880,7 @@ fn a_wall_clock_jump_forward_never_deletes_by_retention_early() {
     // clock, and delete then.
     let config = BrokerConfig { log_retention_check_interval_ms: 1000, ..BrokerConfig::default() };
     let mut harness = Harness::with_config(config, SimDisk::new(1));
-    let configs = [("segment.bytes", "1024"), ("retention.ms", "60000")]
-        .into_iter()
-        .map(|(name, value)| CreateTopicsRequestConfig {
-            name: StrBytes::from_static(name),
-            value: Some(StrBytes::from_static(value)),
-            ..Default::default()
-        })
-        .collect();
-    let topic = CreateTopicsRequestTopic {
-        name: StrBytes::from_static("idem"),
-        num_partitions: 1,
-        replication_factor: 1,
-        configs,
-        ..Default::default()
-    };
-    let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
-    harness.send(A, 7, Request::CreateTopics(request));
-    harness.outputs();
+    harness.create_topic_with("idem", &[("segment.bytes", "1024"), ("retention.ms", "60000")]);
     for batch in 0..30 {
         assert_eq!(produce_answer(&mut harness, producer_batch(3, 40, batch, WALL_MS)).0, 0);
     }

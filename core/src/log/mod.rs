@@ -673,6 +673,11 @@ impl Log {
         self.segments.len()
     }
 
+    /// Base offset of the active (last) segment.
+    pub fn active_base_offset(&self) -> i64 {
+        self.active().base_offset
+    }
+
     /// Base offsets of all segments, oldest first.
     pub fn segment_base_offsets(&self) -> Vec<i64> {
         self.segments.iter().map(|segment| segment.base_offset).collect()

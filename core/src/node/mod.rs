@@ -534,7 +534,7 @@ impl<S: Storage> Node<S> {
                 Response::Fetch(response),
             );
         }
-        self.write_producer_snapshots();
+        self.write_producer_snapshots(false);
         self.logs.close(&mut self.storage).map_err(|error| error.to_string())
     }
 
@@ -829,7 +829,7 @@ impl<S: Storage> Node<S> {
             if let Err(error) = self.logs.checkpoint(&mut self.storage) {
                 self.log(LogLevel::Error, format!("cannot write checkpoints: {error}"));
             }
-            self.write_producer_snapshots();
+            self.write_producer_snapshots(true);
         }
         if self.now >= self.next_retention_at {
             self.next_retention_at =

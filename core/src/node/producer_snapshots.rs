@@ -2,9 +2,14 @@
 //! every partition (as Kafka keeps `<offset>.snapshot` files beside the segments).
 //!
 //! `<partition dir>/<20-digit offset>.snapshot` holds [`ProducerState::encode_snapshot`] of
-//! the state after every batch below that offset. They are written at each offset
-//! checkpoint (`log.flush.offset.checkpoint.interval.ms`) and at a clean shutdown, for the
-//! partitions whose log grew since their last snapshot, and synced.
+//! the state after every batch below that offset. Every snapshot is synced (written to a
+//! temporary file, synced, renamed), so each costs an fsync on the node's task; they are
+//! written:
+//! - at the offset checkpoint (`log.flush.offset.checkpoint.interval.ms`) for the partitions
+//!   that rolled a segment since their newest snapshot (Kafka snapshots at each roll), so a
+//!   restart after a crash reads at most about one segment of batch headers;
+//! - at a clean shutdown, for every partition whose state grew since its newest snapshot;
+//! - before the log start moves past batches (below).
 //!
 //! A snapshot is more than a cache once the log start moves: the batches below it, the only
 //! other record of their producers' sequences, are skipped or deleted, and a producer
@@ -53,26 +58,39 @@ fn snapshot_files<S: Storage + ?Sized>(
 }
 
 impl<S: Storage> Node<S> {
-    /// Writes a snapshot for every partition whose producer state grew since its last one.
-    pub(super) fn write_producer_snapshots(&mut self) {
+    /// Writes a snapshot for every partition whose producer state grew since its newest one;
+    /// when `rolled_only`, only for those that also rolled a segment since.
+    pub(super) fn write_producer_snapshots(&mut self, rolled_only: bool) {
         let partitions: Vec<TopicPartition> = self.producers.keys().cloned().collect();
         for partition in partitions {
-            if let Err(error) = self.write_producer_snapshot(&partition) {
+            if let Err(error) = self.write_producer_snapshot(&partition, rolled_only) {
                 let message = format!("{partition}: cannot write a producer snapshot: {error}");
                 self.log(LogLevel::Warn, message);
             }
         }
     }
 
-    fn write_producer_snapshot(&mut self, partition: &TopicPartition) -> Result<(), StorageError> {
+    fn write_producer_snapshot(
+        &mut self,
+        partition: &TopicPartition,
+        rolled_only: bool,
+    ) -> Result<(), StorageError> {
         let Some(log) = self.logs.log(partition).filter(|log| log.offline_reason().is_none())
         else {
             return Ok(());
         };
         let (dir, end, durable) =
             (log.dir().to_string(), log.log_end_offset(), log.recovery_point());
+        let (start, active_base) = (log.log_start_offset(), log.active_base_offset());
         let existing = snapshot_files(&mut self.storage, &dir)?;
-        if existing.last().is_some_and(|(offset, _)| *offset >= end) {
+        let newest = existing.last().map(|(offset, _)| *offset);
+        let current = if rolled_only {
+            // No segment rolled since the newest snapshot (or since the log began).
+            newest.unwrap_or(start) >= active_base
+        } else {
+            newest.is_some_and(|offset| offset >= end)
+        };
+        if current {
             return Ok(());
         }
         let Some(state) = self.producers.get(partition) else { return Ok(()) };
@@ -105,7 +123,7 @@ impl<S: Storage> Node<S> {
         }
         let Some(log) = self.logs.log_mut(partition) else { return Ok(()) };
         log.sync(&mut self.storage)?;
-        self.write_producer_snapshot(partition)?;
+        self.write_producer_snapshot(partition, false)?;
         Ok(())
     }
 
