@@ -315,8 +315,8 @@ impl Workload {
             workload.partitions = workload.partitions.max(2);
         }
         workload.idempotent_ppm = prng.range_inclusive(0, 1_000_000) as u32;
-        // Half the seeds roll segments: from the smallest size the broker accepts, where
-        // nearly every batch starts a segment, to a few dozen batches per segment.
+        // Half the seeds roll segments: from the smallest size the broker accepts (about ten
+        // batches a segment) to 64 KiB (a few hundred).
         if prng.chance(500_000) {
             workload.segment_bytes =
                 Some(prng.range_inclusive(u64::from(SEGMENT_BYTES_MIN), 64 * 1024) as u32);
@@ -336,9 +336,7 @@ impl Workload {
         }
         workload
     }
-}
 
-impl Workload {
     /// The configs the topic is created with.
     pub fn configs(&self) -> Vec<(&'static str, String)> {
         let mut configs = Vec::new();
