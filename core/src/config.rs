@@ -193,6 +193,7 @@ const BROKER_KEYS: &[&str] = &[
     "num.partitions",
     "offsets.retention.check.interval.ms",
     "offsets.retention.minutes",
+    "offsets.topic.segment.bytes",
     "process.roles",
     "socket.request.max.bytes",
     "unclean.leader.election.enable",
@@ -548,7 +549,7 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 33] = [
+        let pairs: [(&str, String); 34] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -588,6 +589,7 @@ impl BrokerConfig {
                 "offsets.retention.minutes",
                 (self.group.offsets_retention_ms / MS_PER_MINUTE).to_string(),
             ),
+            ("offsets.topic.segment.bytes", self.group.offsets_topic_segment_bytes.to_string()),
             ("process.roles", self.process_roles.clone()),
             ("socket.request.max.bytes", self.socket_request_max_bytes.to_string()),
             ("unclean.leader.election.enable", self.unclean_leader_election_enable.to_string()),
@@ -759,6 +761,10 @@ impl BrokerConfig {
         if let Some((key, value)) = get("offsets.retention.check.interval.ms") {
             let interval_ms = parse_i64(key, value, 1, i64::MAX)?;
             self.group.offsets_retention_check_interval_ms = interval_ms as u64;
+        }
+        if let Some((key, value)) = get("offsets.topic.segment.bytes") {
+            let min = crate::limits::SEGMENT_BYTES_MIN as i32;
+            self.group.offsets_topic_segment_bytes = parse_u32(key, value, min, i32::MAX)?;
         }
         if self.group.min_session_timeout_ms > self.group.max_session_timeout_ms {
             let (min, max) = (self.group.min_session_timeout_ms, self.group.max_session_timeout_ms);
@@ -1816,6 +1822,17 @@ log.retention.check.interval.ms=300000
         assert_eq!(config.group.min_session_timeout_ms, 1000);
         assert_eq!(config.group.max_session_timeout_ms, 60_000);
         assert_eq!(config.group.offsets_topic_partitions, 50);
+        assert_eq!(config.group.offsets_topic_segment_bytes, 104_857_600);
+        let (config, _) = parse("offsets.topic.segment.bytes=4096\n").unwrap();
+        assert_eq!(config.group.offsets_topic_segment_bytes, 4096);
+        assert_eq!(
+            parse("offsets.topic.segment.bytes=100\n"),
+            Err(invalid_error(
+                "offsets.topic.segment.bytes",
+                "100",
+                "accepts an integer in 1024..=2147483647"
+            ))
+        );
         assert_eq!(
             parse("group.min.session.timeout.ms=70000\ngroup.max.session.timeout.ms=60000\n"),
             Err(invalid_error(
@@ -1866,6 +1883,7 @@ log.retention.check.interval.ms=300000
                 ("num.partitions", "3"),
                 ("offsets.retention.check.interval.ms", "600000"),
                 ("offsets.retention.minutes", "10080"),
+                ("offsets.topic.segment.bytes", "104857600"),
                 ("process.roles", "broker,controller"),
                 ("socket.request.max.bytes", "104857600"),
                 ("unclean.leader.election.enable", "false"),

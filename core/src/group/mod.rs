@@ -94,6 +94,9 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     /// `offsets.topic.num.partitions` (50).
     pub offsets_topic_partitions: i32,
+    /// `offsets.topic.segment.bytes` (100 MiB): the `segment.bytes` of `__consumer_offsets`,
+    /// smaller than other topics' so that compaction keeps it small.
+    pub offsets_topic_segment_bytes: u32,
     /// `offset.metadata.max.bytes` (4096).
     pub offset_metadata_max_bytes: usize,
     /// `offsets.retention.minutes` (7 days), in ms: how long a group's committed offsets are
@@ -111,6 +114,7 @@ impl Default for GroupConfig {
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 1_800_000,
             offsets_topic_partitions: 50,
+            offsets_topic_segment_bytes: 100 * 1024 * 1024,
             offset_metadata_max_bytes: 4096,
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,

@@ -51,6 +51,8 @@ impl<S: Storage> Node<S> {
         }
         let mut config = self.config.topic_defaults.clone();
         config.set("cleanup.policy", "compact").expect("a valid policy");
+        let segment_bytes = self.groups.config().offsets_topic_segment_bytes.to_string();
+        config.set("segment.bytes", &segment_bytes).expect("checked when configured");
         let partitions = self.groups.config().offsets_topic_partitions;
         self.create_internal_topic(OFFSETS_TOPIC, partitions, config)
     }
