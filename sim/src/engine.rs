@@ -256,6 +256,10 @@ pub struct GroupWorkload {
     pub offsets_topic_partitions: i32,
     /// The broker's `group.initial.rebalance.delay.ms` (Kafka: 3000; its dev config: 0).
     pub initial_rebalance_delay_ms: u64,
+    /// The broker's `offsets.topic.segment.bytes` when small enough for `__consumer_offsets`
+    /// to roll and be compacted in a run (the cleaner then runs every second); `None` keeps
+    /// Kafka's 100 MiB.
+    pub offsets_segment_bytes: Option<u32>,
 }
 
 impl GroupWorkload {
@@ -269,6 +273,7 @@ impl GroupWorkload {
             departures_max: 0,
             offsets_topic_partitions: 1,
             initial_rebalance_delay_ms: 3000,
+            offsets_segment_bytes: None,
         }
     }
 
@@ -311,6 +316,7 @@ impl Workload {
                     prng.range_inclusive(1, 3) as i32
                 },
                 initial_rebalance_delay_ms: prng.range_inclusive(0, 3_000),
+                offsets_segment_bytes: None,
             };
             workload.partitions = workload.partitions.max(2);
         }
@@ -332,6 +338,12 @@ impl Workload {
         if workload.group.consumers == 0 && workload.purge_every.is_none() && prng.chance(333_333) {
             workload.compacted = true;
             workload.segment_bytes =
+                Some(prng.range_inclusive(u64::from(SEGMENT_BYTES_MIN), 2 * 1024) as u32);
+        }
+        // Half the group seeds roll and compact __consumer_offsets, so the coordinator reloads
+        // compacted logs after restarts.
+        if workload.group.consumers > 0 && prng.chance(500_000) {
+            workload.group.offsets_segment_bytes =
                 Some(prng.range_inclusive(u64::from(SEGMENT_BYTES_MIN), 2 * 1024) as u32);
         }
         workload
@@ -389,6 +401,9 @@ impl std::fmt::Display for Workload {
                 self.group.offsets_topic_partitions,
                 self.group.initial_rebalance_delay_ms
             )?;
+            if let Some(bytes) = self.group.offsets_segment_bytes {
+                write!(f, " offsets_segment_bytes={bytes}")?;
+            }
         }
         Ok(())
     }
@@ -445,7 +460,10 @@ impl Sim {
         let mut config = BrokerConfig::default();
         config.group.offsets_topic_partitions = workload.group.offsets_topic_partitions;
         config.group.initial_rebalance_delay_ms = workload.group.initial_rebalance_delay_ms;
-        if workload.compacted {
+        if let Some(bytes) = workload.group.offsets_segment_bytes {
+            config.group.offsets_topic_segment_bytes = bytes;
+        }
+        if workload.compacted || workload.group.offsets_segment_bytes.is_some() {
             config.log_cleaner_backoff_ms = 1000;
         }
         if workload.retention_ms.is_some() {

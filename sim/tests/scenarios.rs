@@ -549,6 +549,34 @@ fn a_sync_made_while_a_group_commit_is_unfinished_covers_its_files() {
     regression_seeds_pass("a_sync_made_while_a_group_commit_is_unfinished_covers_its_files");
 }
 
+#[test]
+fn a_compacted_offsets_topic_keeps_every_acknowledged_commit_through_power_losses() {
+    // __consumer_offsets in 1 KiB segments with the cleaner running every second: commits
+    // superseded by later ones are compacted away while the power fails three times, and
+    // after each restart the coordinator reloads the compacted log. The checkers then find
+    // every acknowledged commit still answered by OffsetFetch, and the group stable.
+    let mut workload = group_workload(2);
+    workload.group.offsets_segment_bytes = Some(SEGMENT_BYTES_MIN);
+    workload.group.auto_commit_interval_ms = 100;
+    let mut sim = Sim::new(17, FaultSettings::none(), workload);
+    let mut compactions = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for step in 1..=40 {
+        sim.run_until(step * 500);
+        if step % 12 == 0 {
+            sim.power_loss();
+        }
+        for line in &sim.recent {
+            if line.contains("compacted __consumer_offsets") && seen.insert(line.clone()) {
+                compactions += 1;
+            }
+        }
+    }
+    finish(&mut sim);
+    assert!(compactions >= 3, "the cleaner rewrote the offsets log {compactions} times");
+    assert!(count(&sim, |operation| *operation == Operation::NodeRestarted) >= 3);
+}
+
 /// Runs every regression seed of the core bug whose test is `test`: each must pass.
 fn regression_seeds_pass(test: &str) {
     let bug = REGRESSION_SEEDS.iter().find(|bug| bug.test == test).expect("listed");
