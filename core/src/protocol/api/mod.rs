@@ -397,19 +397,35 @@ pub struct RequestDecodeError {
 /// Decodes a request frame body (the bytes after the 4-byte length prefix).
 pub fn decode_request(body: Bytes) -> Result<DecodedRequest, RequestDecodeError> {
     // Header v1's prefix is common to every header version we accept: read it first, so even
-    // an unknown API or version can be answered with its correlation id.
-    let mut prefix = Reader::new(body.clone(), "header", -1);
-    let header = RequestHeader::decode(&mut prefix, 1)
+    // an unknown API or version can be answered with its correlation id. Header v2 goes on
+    // from there; only v0 (no client id) is read again from the start.
+    let mut reader = Reader::new(body.clone(), "header", -1);
+    let mut header = RequestHeader::decode(&mut reader, 1)
         .map_err(|error| RequestDecodeError { header: None, error })?;
-    let fail = |error| RequestDecodeError { header: Some(Box::new(header.clone())), error };
-    let mut reader = Reader::new(body, "header", header.api_version);
-    let info = checked(header.api_key, header.api_version, &mut reader).map_err(fail)?;
-    let header_version = info.request_header_version(header.api_version);
-    let full_header = RequestHeader::decode(&mut reader, header_version).map_err(fail)?;
-    reader.set_context(info.name, header.api_version);
-    let request =
-        Request::decode_body(header.api_key, header.api_version, &mut reader).map_err(fail)?;
-    Ok(DecodedRequest { header: full_header, request, trailing_bytes: reader.remaining() })
+    let fail = |header: &RequestHeader, error| RequestDecodeError {
+        header: Some(Box::new(RequestHeader {
+            unknown_tagged_fields: Vec::new(),
+            ..header.clone()
+        })),
+        error,
+    };
+    let info =
+        checked(header.api_key, header.api_version, &mut reader).map_err(|e| fail(&header, e))?;
+    match info.request_header_version(header.api_version) {
+        1 => {}
+        2 => {
+            let tags = reader.tagged_fields("header._tagged_fields", |_, _| Ok(false));
+            header.unknown_tagged_fields = tags.map_err(|e| fail(&header, e))?;
+        }
+        _ => {
+            reader = Reader::new(body, info.name, header.api_version);
+            let v0 = RequestHeader::decode(&mut reader, 0).map_err(|e| fail(&header, e))?;
+            header = v0;
+        }
+    }
+    let request = Request::decode_body(header.api_key, header.api_version, &mut reader)
+        .map_err(|e| fail(&header, e))?;
+    Ok(DecodedRequest { header, request, trailing_bytes: reader.remaining() })
 }
 
 /// Encodes a request frame, length prefix included (for our own clients).
