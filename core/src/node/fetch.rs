@@ -50,15 +50,23 @@ impl<S: Storage> Node<S> {
         version: i16,
         fetch: &FetchRequest,
     ) -> (FetchResponse, usize, bool) {
-        let mut response = FetchResponse::default();
+        let mut response = FetchResponse {
+            responses: Vec::with_capacity(fetch.topics.len()),
+            ..Default::default()
+        };
         let mut budget = if version >= 3 { fetch.max_bytes.max(0) as usize } else { usize::MAX };
         let mut total = 0usize;
         let mut failed = false;
         for topic in &fetch.topics {
-            let mut topic_response =
-                FetchResponseTopic { topic: topic.topic.clone(), ..Default::default() };
+            let mut topic_response = FetchResponseTopic {
+                topic: topic.topic.clone(),
+                partitions: Vec::with_capacity(topic.partitions.len()),
+                ..Default::default()
+            };
+            // One name for every partition of the topic: the lookups need an owned key.
+            let mut tp = TopicPartition::new(topic.topic.as_str(), 0);
             for partition in &topic.partitions {
-                let tp = TopicPartition::new(topic.topic.as_str(), partition.partition);
+                tp.partition = partition.partition;
                 let mut answer = FetchResponsePartition {
                     partition_index: partition.partition,
                     high_watermark: -1,

@@ -44,7 +44,7 @@ use crate::protocol::api::produce::ProduceResponse;
 use crate::protocol::api::{
     decode_request, encode_response, Request, RequestDecodeError, Response,
 };
-use crate::protocol::wire::Problem;
+use crate::protocol::wire::{Problem, StrBytes};
 use crate::protocol::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use bytes::{Bytes, BytesMut};
@@ -628,8 +628,7 @@ impl<S: Storage> Node<S> {
         let slots = self.connections.get_mut(&connection).expect("inserted above");
         slots.push_back(Slot { sequence, state: SlotState::Waiting });
         let request = RequestRef { connection, sequence };
-        let client_id =
-            decoded.header.client_id.as_ref().map_or(String::new(), |id| id.to_string());
+        let client_id = decoded.header.client_id;
         match self.dispatch(request, correlation_id, version, client_id, decoded.request) {
             Reply::Now(response) => self.complete(request, correlation_id, version, response),
             Reply::Silent => self.fill(request, SlotState::Silent),
@@ -664,7 +663,7 @@ impl<S: Storage> Node<S> {
         request: RequestRef,
         correlation_id: i32,
         version: i16,
-        client_id: String,
+        client_id: Option<StrBytes>,
         body: Request,
     ) -> Reply {
         match body {
@@ -679,6 +678,8 @@ impl<S: Storage> Node<S> {
             | Request::DescribeGroups(_)
             | Request::DeleteGroups(_)
             | Request::OffsetDelete(_) => {
+                // Only JoinGroup keeps it (in member ids): an owned copy for the group alone.
+                let client_id = client_id.as_ref().map_or(String::new(), |id| id.as_str().into());
                 self.handle_group(request, correlation_id, version, client_id, body)
             }
             Request::ApiVersions(_) => Reply::Now(Response::ApiVersions(ApiVersionsResponse {

@@ -37,11 +37,17 @@ impl<S: Storage> Node<S> {
         } else {
             None
         };
-        let mut response = ProduceResponse::default();
+        let mut response = ProduceResponse {
+            responses: Vec::with_capacity(produce.topic_data.len()),
+            ..Default::default()
+        };
         let mut waits = Vec::new();
         for (topic_index, topic) in produce.topic_data.into_iter().enumerate() {
-            let mut topic_response =
-                ProduceResponseTopic { name: topic.name.clone(), ..Default::default() };
+            let mut topic_response = ProduceResponseTopic {
+                name: topic.name.clone(),
+                partition_responses: Vec::with_capacity(topic.partition_data.len()),
+                ..Default::default()
+            };
             for (partition_index, partition) in topic.partition_data.into_iter().enumerate() {
                 let tp = TopicPartition::new(topic.name.as_str(), partition.index);
                 let mut answer = ProduceResponsePartition {
@@ -92,23 +98,21 @@ impl<S: Storage> Node<S> {
     /// Whether every partition of a pending produce is durable (or failed). Failed partitions
     /// get KAFKA_STORAGE_ERROR: a batch whose sync failed is never acknowledged.
     pub(super) fn produce_settled(&mut self, pending: &mut PendingProduce) -> bool {
-        let mut remaining = Vec::new();
-        for (tp, needed, topic_index, partition_index) in pending.waits.drain(..) {
-            let log = self.logs.log(&tp);
-            let failed = log.is_none_or(|log| log.offline_reason().is_some());
-            if failed {
-                let answer = &mut pending.response.responses[topic_index].partition_responses
-                    [partition_index];
+        let response = &mut pending.response;
+        pending.waits.retain(|(tp, needed, topic_index, partition_index)| {
+            let log = self.logs.log(tp);
+            if log.is_none_or(|log| log.offline_reason().is_some()) {
+                let answer =
+                    &mut response.responses[*topic_index].partition_responses[*partition_index];
                 answer.error_code = ErrorCode::KafkaStorageError.code();
                 answer.base_offset = -1;
                 answer.error_message = Some(StrBytes::from_static(
                     "the log directory failed before the batch was synced",
                 ));
-            } else if log.is_some_and(|log| log.recovery_point() < needed) {
-                remaining.push((tp, needed, topic_index, partition_index));
+                return false;
             }
-        }
-        pending.waits = remaining;
+            log.is_some_and(|log| log.recovery_point() < *needed)
+        });
         pending.waits.is_empty()
     }
 
