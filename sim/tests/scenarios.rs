@@ -65,7 +65,12 @@ fn the_same_seed_prints_the_same_line() {
 fn faults_row_4_power_loss_loses_no_acknowledged_record() {
     // Power fails while producers are mid-stream: unsynced tails are dropped or torn, and every
     // acknowledged record must still be there (acks answer only after the fsync).
-    let mut sim = quiet(4);
+    five_power_losses_keep_what_was_acknowledged(&mut quiet(4));
+}
+
+/// Runs until 40 records are acknowledged, loses power five times 3 s apart, finishes, and
+/// requires each of those 40 records to be read back at its offset.
+fn five_power_losses_keep_what_was_acknowledged(sim: &mut Sim) {
     assert!(
         sim.run_while(60_000, |sim| sim.acknowledged().len() >= 40),
         "records get acknowledged"
@@ -76,7 +81,7 @@ fn faults_row_4_power_loss_loses_no_acknowledged_record() {
         let resume = sim.now + 3_000;
         sim.run_until(resume);
     }
-    finish(&mut sim);
+    finish(sim);
     let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
     for (partition, offset, value) in before {
         assert_eq!(consumed.get(&(partition, offset)), Some(&value));
@@ -90,18 +95,7 @@ fn rolled_segments_lose_no_acknowledged_record_across_power_losses() {
     // only unsynced tails, and keep every acknowledged record where it was.
     let workload = Workload { segment_bytes: Some(SEGMENT_BYTES_MIN), ..workload() };
     let mut sim = Sim::new(5, FaultSettings::none(), workload);
-    assert!(sim.run_while(60_000, |sim| sim.acknowledged().len() >= 40));
-    let before = sim.acknowledged();
-    for _ in 0..5 {
-        sim.power_loss();
-        let resume = sim.now + 3_000;
-        sim.run_until(resume);
-    }
-    finish(&mut sim);
-    let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
-    for (partition, offset, value) in before {
-        assert_eq!(consumed.get(&(partition, offset)), Some(&value));
-    }
+    five_power_losses_keep_what_was_acknowledged(&mut sim);
     let disk = sim.disk_mut().expect("disk");
     let files = disk.list("sim-0").expect("partition 0's directory");
     let segments = files.iter().filter(|name| name.ends_with(".log")).count();
