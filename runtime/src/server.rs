@@ -59,6 +59,14 @@ const NODE_QUEUE_MAX: usize = 1024;
 const WRITE_QUEUE_MAX: usize = 256;
 /// Response bytes queued for one connection's writer before that connection is muted.
 const WRITE_QUEUE_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Fetch requests one connection may have outstanding (passed on and not yet answered and
+/// written) before it is muted. A Fetch answer can be as large as `READ_BYTES_MAX`, and the
+/// byte bound above only trips once answers exist: so, as Kafka keeps one request of a
+/// connection in process, a connection gets its next request read only once its Fetch is
+/// answered. Kafka's clients keep one Fetch in flight per connection anyway.
+const FETCHES_OUTSTANDING_MAX: usize = 1;
+/// The API key of Fetch, the first two bytes of its request body.
+const FETCH_API_KEY: [u8; 2] = 1i16.to_be_bytes();
 /// Blocking tasks one group commit's fsyncs are spread over.
 const SYNC_TASKS_MAX: usize = 16;
 /// Frames gathered into one vectored write.
@@ -438,6 +446,8 @@ struct Backlog {
     sent: AtomicUsize,
     /// Held by the node (set by the node task after each turn that touched the connection).
     held: AtomicUsize,
+    /// Fetch requests passed on whose answers are not yet written.
+    fetches: AtomicUsize,
     /// The writer has stopped: nothing will drain, so nothing waits.
     closed: AtomicBool,
     drained: Notify,
@@ -450,8 +460,11 @@ impl Backlog {
     }
 
     /// The reader passed a request on.
-    fn sent(&self) {
+    fn sent(&self, body: &[u8]) {
         self.sent.fetch_add(1, Ordering::AcqRel);
+        if body.starts_with(&FETCH_API_KEY) {
+            self.fetches.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// The node task took a request off the queue. It wakes the reader: a request the node
@@ -469,9 +482,12 @@ impl Backlog {
         }
     }
 
-    fn written(&self, frames: usize, bytes: usize) {
-        self.frames.fetch_sub(frames, Ordering::AcqRel);
+    fn written(&self, frames: &[Frame]) {
+        let bytes = frames.iter().map(Frame::len).sum();
+        let fetches = frames.iter().filter(|frame| frame.answers_fetch()).count();
+        self.frames.fetch_sub(frames.len(), Ordering::AcqRel);
         self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.fetches.fetch_sub(fetches, Ordering::AcqRel);
         // One waiter at most (the reader); a permit stored before it waits wakes it at once.
         self.drained.notify_one();
     }
@@ -487,6 +503,7 @@ impl Backlog {
             + self.held.load(Ordering::Acquire);
         outstanding >= WRITE_QUEUE_MAX
             || self.bytes.load(Ordering::Acquire) >= WRITE_QUEUE_BYTES_MAX
+            || self.fetches.load(Ordering::Acquire) >= FETCHES_OUTSTANDING_MAX
     }
 
     /// Waits until the writer has room again (or has stopped).
@@ -526,7 +543,7 @@ async fn write_all_frames<S: AsyncWrite>(
         if write_frames(&mut socket, &batch).await.is_err() {
             return;
         }
-        backlog.written(batch.len(), batch.iter().map(Frame::len).sum());
+        backlog.written(&batch);
         batch.clear();
     }
     let _ = socket.shutdown().await;
@@ -611,7 +628,7 @@ async fn read_frames<S: AsyncRead>(
                 socket.read_exact(&mut body[have..]).await.map_err(|error| {
                     format!("peer closed in the middle of a {length}-byte frame: {error}")
                 })?;
-                backlog.sent();
+                backlog.sent(&body);
                 if events.send(Event::Request { connection, body: body.freeze() }).await.is_err() {
                     return Ok(());
                 }
@@ -622,7 +639,7 @@ async fn read_frames<S: AsyncRead>(
             }
             let _ = buffer.split_to(4);
             let body = buffer.split_to(length).freeze();
-            backlog.sent();
+            backlog.sent(&body);
             if events.send(Event::Request { connection, body }).await.is_err() {
                 return Ok(());
             }
@@ -729,8 +746,9 @@ mod tests {
         let (mut read_half, mut client_write) = connection(1 << 20);
         let (events, mut inbox) = mpsc::channel(16);
         let backlog = Arc::new(Backlog::default());
+        let answer = Frame::from(Bytes::from_static(b"answer"));
         for _ in 0..WRITE_QUEUE_MAX {
-            backlog.add(&Frame::from(Bytes::from_static(b"answer")));
+            backlog.add(&answer);
         }
         let muted = backlog.clone();
         let reader = tokio::spawn(async move {
@@ -739,12 +757,12 @@ mod tests {
         client_write.write_all(&framed(b"one")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(bodies(&mut inbox).is_empty(), "no request reaches the node while muted");
-        backlog.written(1, 6);
+        backlog.written(std::slice::from_ref(&answer));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(bodies(&mut inbox), vec![b"one".to_vec()], "room again: the request goes");
         // Requests count too, from when the reader passes them on: here the node task took
         // "one" and the node holds a full backlog's worth of this connection's requests.
-        backlog.written(WRITE_QUEUE_MAX - 1, 6 * (WRITE_QUEUE_MAX - 1));
+        backlog.written(&vec![answer.clone(); WRITE_QUEUE_MAX - 1]);
         assert_eq!(backlog.sent.load(Ordering::Acquire), 1, "one was passed on");
         backlog.taken();
         backlog.held_by_node(WRITE_QUEUE_MAX);
@@ -757,7 +775,7 @@ mod tests {
         // Requests on their way to the node count; the node task taking them frees their room
         // even if the node never holds them (Produce with acks=0 gets no answer).
         for _ in 1..WRITE_QUEUE_MAX {
-            backlog.sent();
+            backlog.sent(b"\x00\x03 a Metadata request");
         }
         client_write.write_all(&framed(b"quiet")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -779,6 +797,44 @@ mod tests {
         client_write.shutdown().await.unwrap();
         assert_eq!(reader.await.unwrap(), Ok(()));
         assert_eq!(bodies(&mut inbox), vec![b"two".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_mutes_its_connection_until_its_answer_is_written() {
+        let (mut read_half, mut client_write) = connection(1 << 20);
+        let (events, mut inbox) = mpsc::channel(16);
+        let backlog = Arc::new(Backlog::default());
+        let muted = backlog.clone();
+        let reader = tokio::spawn(async move {
+            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20, &muted).await
+        });
+        // Two Fetch requests (API key 1) and a Produce (key 0) in one write.
+        let mut bytes = framed(b"\x00\x01 first fetch");
+        bytes.extend(framed(b"\x00\x01 second fetch"));
+        bytes.extend(framed(b"\x00\x00 produce"));
+        client_write.write_all(&bytes).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"\x00\x01 first fetch".to_vec()]);
+        // The node answers something else: still muted.
+        backlog.taken();
+        let other = Frame::from(Bytes::from_static(b"other answer"));
+        backlog.add(&other);
+        backlog.written(std::slice::from_ref(&other));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(bodies(&mut inbox).is_empty(), "muted while the fetch is unanswered");
+        // Its answer is written: the next requests go, up to and including the next Fetch.
+        let fetch_answer = Frame::from(Bytes::from_static(b"records")).answering_fetch();
+        backlog.add(&fetch_answer);
+        backlog.written(std::slice::from_ref(&fetch_answer));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"\x00\x01 second fetch".to_vec()]);
+        backlog.taken();
+        backlog.add(&fetch_answer);
+        backlog.written(std::slice::from_ref(&fetch_answer));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(bodies(&mut inbox), vec![b"\x00\x00 produce".to_vec()]);
+        client_write.shutdown().await.unwrap();
+        assert_eq!(reader.await.unwrap(), Ok(()));
     }
 
     #[tokio::test]

@@ -14,9 +14,22 @@ pub const SHARED_PART_BYTES_MIN: usize = 4096;
 pub struct Frame {
     first: Bytes,
     rest: Vec<Bytes>,
+    /// Whether it answers a Fetch (a driver lets a connection have one Fetch outstanding).
+    fetch: bool,
 }
 
 impl Frame {
+    /// Whether the frame answers a Fetch request.
+    pub fn answers_fetch(&self) -> bool {
+        self.fetch
+    }
+
+    /// The same frame, marked as the answer to a Fetch (the node marks its own).
+    pub fn answering_fetch(mut self) -> Self {
+        self.fetch = true;
+        self
+    }
+
     /// The frame's parts, in order; none is empty.
     pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
         std::iter::once(&self.first).chain(self.rest.iter()).filter(|part| !part.is_empty())
@@ -47,7 +60,7 @@ impl Frame {
 
 impl From<Bytes> for Frame {
     fn from(first: Bytes) -> Self {
-        Self { first, rest: Vec::new() }
+        Self { first, rest: Vec::new(), fetch: false }
     }
 }
 
@@ -88,7 +101,7 @@ impl<'a> FrameSink<'a> {
         if !last.is_empty() {
             rest.push(last);
         }
-        Frame { first, rest }
+        Frame { first, rest, fetch: false }
     }
 }
 

@@ -739,7 +739,10 @@ impl<S: Storage> Node<S> {
         self.frames.clear();
         let mut sink = frame::FrameSink::new(&mut self.frames);
         encode_response(correlation_id, version, &response, &mut sink);
-        let frame = sink.finish();
+        let mut frame = sink.finish();
+        if matches!(response, Response::Fetch(_)) {
+            frame = frame.answering_fetch();
+        }
         self.fill(request, SlotState::Ready(frame));
     }
 
