@@ -827,6 +827,61 @@ fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
 }
 
 #[test]
+fn delete_records_writes_a_snapshot_only_when_none_above_the_new_start_is_durable() {
+    use sluice_core::protocol::api::delete_records::{
+        DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic_with("idem", &[("segment.bytes", "1024")]);
+    for batch in 0..20 {
+        let answer = produce_answer(&mut harness, idempotent_batch(0, 0, batch * 3, 3, 1));
+        assert_eq!(answer, (0, i64::from(batch) * 3));
+    }
+    // The checkpoint snapshots the rolled partition at its end, 60.
+    harness.now = 60_000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    for output in harness.outputs() {
+        harness.complete_sync(&output, false);
+    }
+    for batch in 20..23 {
+        produce_answer(&mut harness, idempotent_batch(0, 0, batch * 3, 3, 1));
+    }
+    let snapshots = |harness: &mut Harness| -> Vec<String> {
+        let mut names = harness.node.storage_mut().list("idem-0").expect("list");
+        names.retain(|name| name.ends_with(".snapshot"));
+        names
+    };
+    assert_eq!(snapshots(&mut harness), vec!["00000000000000000060.snapshot".to_string()]);
+    let delete = |harness: &mut Harness, offset: i64| {
+        let partition =
+            DeleteRecordsRequestPartition { partition_index: 0, offset, ..Default::default() };
+        let topic = DeleteRecordsRequestTopic {
+            name: StrBytes::from_static("idem"),
+            partitions: vec![partition],
+            ..Default::default()
+        };
+        let request = DeleteRecordsRequest { topics: vec![topic], ..Default::default() };
+        harness.send(A, 2, Request::DeleteRecords(request));
+        let outputs = harness.outputs();
+        let Response::DeleteRecords(response) = harness.response(&outputs[0]).2 else { panic!() };
+        let answer = &response.topics[0].partitions[0];
+        (answer.error_code, answer.low_watermark)
+    };
+    // 60 lies between the new start and the durable end (69): no sync, no new snapshot.
+    assert_eq!(delete(&mut harness, 30), (0, 30));
+    assert_eq!(snapshots(&mut harness), vec!["00000000000000000060.snapshot".to_string()]);
+    // Past it, the state below 66 must be made durable first: a snapshot at the end.
+    assert_eq!(delete(&mut harness, 66), (0, 66));
+    assert_eq!(
+        snapshots(&mut harness),
+        vec![
+            "00000000000000000060.snapshot".to_string(),
+            "00000000000000000069.snapshot".to_string()
+        ]
+    );
+}
+
+#[test]
 fn retention_keeps_the_producer_state_of_the_segments_it_deletes() {
     // An idempotent producer's batches fill the first segments, another producer's the active
     // one; retention deletes the first ones and then the power fails. Its last batch, retried,

@@ -171,10 +171,17 @@ impl LogManager {
         Ok(low_watermark)
     }
 
-    /// The partitions whose logs retention would delete segments of now.
-    pub fn retention_due(&self, wall_ms: i64) -> Vec<TopicPartition> {
-        let due = self.logs.iter().filter(|(_, log)| log.retention_due(wall_ms) > 0);
-        due.map(|(partition, _)| partition.clone()).collect()
+    /// The partitions whose logs retention would delete segments of now, each with the base
+    /// offset of the first segment it would keep (where the log will start).
+    pub fn retention_due(&self, wall_ms: i64) -> Vec<(TopicPartition, i64)> {
+        let mut due = Vec::new();
+        for (partition, log) in &self.logs {
+            let count = log.retention_due(wall_ms);
+            if count > 0 {
+                due.push((partition.clone(), log.segment_base_offsets()[count]));
+            }
+        }
+        due
     }
 
     /// Runs retention on one log, without a checkpoint. Returns the number of segments deleted.

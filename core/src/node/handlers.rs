@@ -480,7 +480,7 @@ impl<S: Storage> Node<S> {
                             if partition.offset == -1 { high_watermark } else { partition.offset };
                         if offset < 0 || offset > high_watermark {
                             answer.error_code = ErrorCode::OffsetOutOfRange.code();
-                        } else if let Err(error) = self.secure_producer_state(&tp) {
+                        } else if let Err(error) = self.secure_producer_state(&tp, offset) {
                             answer.error_code = error.error_code().code();
                         } else {
                             match self.logs.delete_records(&mut self.storage, &tp, offset) {

@@ -554,8 +554,8 @@ impl<S: Storage> Node<S> {
     fn apply_retention(&mut self) {
         let mut deleted = 0;
         let wall_ms = self.deletion_wall_ms();
-        for partition in self.logs.retention_due(wall_ms) {
-            let outcome = self.secure_producer_state(&partition).and_then(|()| {
+        for (partition, new_start) in self.logs.retention_due(wall_ms) {
+            let outcome = self.secure_producer_state(&partition, new_start).and_then(|()| {
                 self.logs.apply_retention_to(&mut self.storage, &partition, wall_ms)
             });
             match outcome {

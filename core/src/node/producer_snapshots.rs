@@ -110,18 +110,27 @@ impl<S: Storage> Node<S> {
         Ok(())
     }
 
-    /// Makes `partition`'s idempotent-producer state durable without its batches: syncs the
-    /// log, then writes a snapshot at its end. Called before the log start moves past
-    /// batches (DeleteRecords, retention), after which a restart could not rebuild it from
-    /// them. Nothing to do for a partition without producer state.
+    /// Makes `partition`'s idempotent-producer state durable without the batches below
+    /// `new_start`, before DeleteRecords or retention moves the log start there (a restart
+    /// could not rebuild it from them): nothing to do when a snapshot at or above `new_start`
+    /// is durable already (at or below the recovery point; every snapshot is synced), or the
+    /// partition has no producer state; otherwise syncs the log and writes a snapshot at its
+    /// end.
     pub(super) fn secure_producer_state(
         &mut self,
         partition: &TopicPartition,
+        new_start: i64,
     ) -> Result<(), LogError> {
         if self.producers.get(partition).is_none_or(ProducerState::is_empty) {
             return Ok(());
         }
-        let Some(log) = self.logs.log_mut(partition) else { return Ok(()) };
+        let Some(log) = self.logs.log(partition) else { return Ok(()) };
+        let (dir, durable) = (log.dir().to_string(), log.recovery_point());
+        let snapshots = snapshot_files(&mut self.storage, &dir)?;
+        if snapshots.iter().any(|(offset, _)| (new_start..=durable).contains(offset)) {
+            return Ok(());
+        }
+        let log = self.logs.log_mut(partition).expect("found above");
         log.sync(&mut self.storage)?;
         self.write_producer_snapshot(partition, false)?;
         Ok(())
