@@ -578,6 +578,12 @@ fn idempotent_producers_get_ids_and_retries_are_appended_once() {
     let outputs = harness.outputs();
     let Response::InitProducerId(init) = harness.response(&outputs[0]).2 else { panic!() };
     assert_eq!((init.error_code, init.producer_id, init.producer_epoch), (0, 0, 0));
+    // The partition's first idempotent batch must start at sequence 0 too: a later batch of a
+    // pipelining producer whose first batch failed is refused, not stored after a gap.
+    assert_eq!(
+        produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)),
+        (ErrorCode::UnknownProducerId.code(), -1)
+    );
     assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
     assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
     // A retry of the first batch is answered with its original offset and not stored again.

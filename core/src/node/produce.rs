@@ -4,7 +4,7 @@
 use super::{LogLevel, Node, PendingProduce, Reply, RequestRef};
 use crate::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
 use crate::log::{LogError, TopicPartition};
-use crate::producer::SequenceCheck;
+use crate::producer::{ProducerState, SequenceCheck};
 use crate::protocol::api::produce::{
     ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
 };
@@ -150,10 +150,14 @@ impl<S: Storage> Node<S> {
         }
         let mut appended: Option<Appended> = None;
         for (header, batch) in batches {
-            let state = self.producers.get(tp);
-            let base_offset = match state
-                .map_or(SequenceCheck::Append, |state| state.check(&header))
-            {
+            // A partition no idempotent producer wrote to yet checks against empty state: its
+            // first producer must start at sequence 0 too. (Skipping the check there let a
+            // pipelined batch be stored after the one before it failed, leaving a gap.)
+            let check = match self.producers.get(tp) {
+                Some(state) => state.check(&header),
+                None => ProducerState::default().check(&header),
+            };
+            let base_offset = match check {
                 SequenceCheck::Refuse(code) => {
                     let message = format!(
                         "{tp}: producer {} epoch {} sequence {} refused: {code:?}",
