@@ -152,12 +152,9 @@ fn note_key(
     }
 }
 
-/// An idempotent producer's record is stored at most once (invariant 5).
-pub fn idempotent_records_unique(
-    history: &History,
-    consumed: &BTreeMap<(i32, i64), String>,
-) -> Result<(), Violation> {
-    let idempotent: BTreeSet<u32> = history
+/// The clients that produced idempotently.
+fn idempotent_clients(history: &History) -> BTreeSet<u32> {
+    history
         .operations
         .iter()
         .filter_map(|operation| match operation {
@@ -165,19 +162,64 @@ pub fn idempotent_records_unique(
             | Operation::ProducerInitialised { client, .. } => Some(*client),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// (client, batch, record) of a value `c<client>-b<batch>-r<record>`.
+fn value_origin(value: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = value.strip_prefix('c')?.split('-');
+    let client = parts.next()?.parse().ok()?;
+    let batch = parts.next()?.strip_prefix('b')?.parse().ok()?;
+    let record = parts.next()?.strip_prefix('r')?.parse().ok()?;
+    Some((client, batch, record))
+}
+
+/// An idempotent producer's record is stored at most once (invariant 5).
+pub fn idempotent_records_unique(
+    history: &History,
+    consumed: &BTreeMap<(i32, i64), String>,
+) -> Result<(), Violation> {
+    let idempotent = idempotent_clients(history);
     let mut seen = BTreeSet::new();
     for value in consumed.values() {
-        let client: Option<u32> = value
-            .strip_prefix('c')
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|id| id.parse().ok());
+        let client = value_origin(value).map(|(client, _, _)| client);
         if client.is_some_and(|client| idempotent.contains(&client)) && !seen.insert(value.clone())
         {
             return Err(Violation(format!("idempotent record {value:?} is stored twice")));
         }
     }
     Ok(())
+}
+
+/// An idempotent producer's records are stored in the order it made them, even with several
+/// batches in flight and retried (Kafka's guarantee up to `max.in.flight` 5): in each
+/// partition, its (batch, record) numbers only go up with the offset. Returns how many
+/// records were checked.
+pub fn idempotent_order_kept(
+    history: &History,
+    consumed: &BTreeMap<(i32, i64), String>,
+) -> Result<usize, Violation> {
+    let idempotent = idempotent_clients(history);
+    // (partition, client) -> (offset, batch, record) of the last record seen.
+    let mut last: BTreeMap<(i32, u32), (i64, u32, u32)> = BTreeMap::new();
+    let mut checked = 0;
+    for (&(partition, offset), value) in consumed {
+        let Some((client, batch, record)) = value_origin(value) else { continue };
+        if !idempotent.contains(&client) {
+            continue;
+        }
+        checked += 1;
+        if let Some(&(before, last_batch, last_record)) = last.get(&(partition, client)) {
+            if (batch, record) <= (last_batch, last_record) {
+                return Err(Violation(format!(
+                    "idempotent client {client} out of order on partition {partition}: \
+                     {value:?} at {offset} after b{last_batch}-r{last_record} at {before}"
+                )));
+            }
+        }
+        last.insert((partition, client), (offset, batch, record));
+    }
+    Ok(checked)
 }
 
 /// In each generation, each partition was handed to at most one member (invariant 6), as the
@@ -484,6 +526,30 @@ mod tests {
                 "acks=-1 record \"c1-b3-r0\" of client 1 acknowledged at 0/2 is gone".to_string()
             )),
             "the last record of a key is never removed"
+        );
+    }
+
+    #[test]
+    fn an_idempotent_producers_records_keep_their_order() {
+        let initialised =
+            Operation::ProducerInitialised { client: 2, producer_id: 0, producer_epoch: 0 };
+        let log = history(vec![initialised]);
+        let mut consumed = BTreeMap::new();
+        consumed.insert((0, 0), "c2-b0-r0".to_string());
+        consumed.insert((0, 1), "c2-b1-r0".to_string());
+        consumed.insert((0, 2), "c2-b1-r1".to_string());
+        // Another partition and a plain producer's retry are not compared with these.
+        consumed.insert((1, 0), "c2-b0-r0".to_string());
+        consumed.insert((1, 1), "c3-b5-r0".to_string());
+        consumed.insert((1, 2), "c3-b4-r0".to_string());
+        assert_eq!(idempotent_order_kept(&log, &consumed), Ok(4));
+        consumed.insert((0, 3), "c2-b0-r1".to_string());
+        assert_eq!(
+            idempotent_order_kept(&log, &consumed),
+            Err(Violation(
+                "idempotent client 2 out of order on partition 0: \"c2-b0-r1\" at 3 after b1-r1 at 2"
+                    .to_string()
+            ))
         );
     }
 

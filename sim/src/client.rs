@@ -1,10 +1,13 @@
-//! Simulated Kafka clients. Each keeps one request in flight, retries as real clients do
-//! (after a timeout or a broken connection, with the same batch and, for idempotent producers,
-//! the same sequence), and writes every outcome into the history.
+//! Simulated Kafka clients. Each keeps one request in flight, except an idempotent producer
+//! with a `max.in.flight` above one, which pipelines its batches as Kafka's producer does
+//! (its default is 5). They retry as real clients do (after a timeout or a broken connection,
+//! with the same batch and, for idempotent producers, the same sequence), and write every
+//! outcome into the history.
 //!
 //! The engine drives a client in three steps: [`Client::poll_request`] says what to send next
-//! (or when to look again), [`Client::on_sent`] confirms that it went out, and then exactly one
-//! of [`Client::on_response`] or [`Client::on_lost`] follows.
+//! (or when to look again), [`Client::on_sent`] confirms that it went out, and then for each
+//! request sent either [`Client::on_response`] follows, in request order, or
+//! [`Client::on_lost`] once for everything in flight on a connection that broke.
 
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
@@ -24,6 +27,7 @@ use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
+use std::collections::VecDeque;
 
 /// The topic every simulated client uses.
 pub const TOPIC: &str = "sim";
@@ -85,12 +89,22 @@ pub enum Next {
 
 #[derive(Clone, Debug)]
 struct Batch {
+    /// Its number among the producer's batches (`b<number>` in its values).
+    number: u32,
     values: Vec<String>,
     /// The key of every record, for a compacted topic.
     key: Option<String>,
     sequence: i32,
     /// The encoded batch for `(producer id, epoch, sequence)`, rebuilt only when they change.
     encoded: Option<(i64, i16, i32, Bytes)>,
+}
+
+/// What a producer's last prepared request was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prepared {
+    Init,
+    Batch(u32),
+    Other,
 }
 
 /// An idempotent producer's id state (KIP-98, KIP-360).
@@ -112,8 +126,21 @@ pub struct Client {
     pub id: u32,
     /// What it does.
     pub role: Role,
+    /// Batches made so far.
     next_batch: u32,
-    current: Option<Batch>,
+    /// Batches made and not acknowledged, in sequence order.
+    unacked: VecDeque<Batch>,
+    /// The numbers of the batches in flight, in the order they were sent.
+    sent: VecDeque<u32>,
+    /// A batch failed: send one batch at a time, from the oldest unacknowledged, until one is
+    /// acknowledged with nothing else in flight (Kafka's producer also retries in order).
+    retrying: bool,
+    /// What the last `poll_request` prepared, for `on_sent`.
+    prepared: Prepared,
+    /// An InitProducerId is in flight.
+    init_in_flight: bool,
+    /// `max.in.flight.requests.per.connection` of a producer.
+    in_flight_max: usize,
     id_state: ProducerId,
     producer_id: i64,
     producer_epoch: i16,
@@ -140,7 +167,12 @@ impl Client {
             id,
             role,
             next_batch: 0,
-            current: None,
+            unacked: VecDeque::new(),
+            sent: VecDeque::new(),
+            retrying: false,
+            prepared: Prepared::Other,
+            init_in_flight: false,
+            in_flight_max: 1,
             id_state: ProducerId::Needed,
             producer_id: -1,
             producer_epoch: -1,
@@ -198,7 +230,14 @@ impl Client {
                 send(Request::CreateTopics(request), 7)
             }
             Role::Producer { partition, acks, idempotent, batches } if !self.done => {
+                self.prepared = Prepared::Other;
                 if idempotent && self.id_state != ProducerId::Ready {
+                    // A new id or epoch renumbers every unacknowledged batch: wait for the
+                    // answers to those in flight first.
+                    if self.init_in_flight || !self.sent.is_empty() {
+                        return Next::Idle;
+                    }
+                    self.prepared = Prepared::Init;
                     return send(self.init_producer_id(), 4);
                 }
                 match self.produce_request(partition, acks, idempotent, batches) {
@@ -221,6 +260,26 @@ impl Client {
         if let Some(member) = self.group.as_mut() {
             member.on_sent(history);
         }
+        match std::mem::replace(&mut self.prepared, Prepared::Other) {
+            Prepared::Init => self.init_in_flight = true,
+            Prepared::Batch(number) => self.sent.push_back(number),
+            Prepared::Other => {}
+        }
+    }
+
+    /// How many requests it may have in flight at once.
+    pub fn in_flight_max(&self) -> usize {
+        match self.role {
+            Role::Producer { .. } => self.in_flight_max,
+            _ => 1,
+        }
+    }
+
+    /// Sets a producer's `max.in.flight.requests.per.connection` (1 to 5; Kafka's producer
+    /// keeps an idempotent producer's order only up to 5).
+    pub fn set_in_flight_max(&mut self, in_flight_max: usize) {
+        assert!((1..=5).contains(&in_flight_max), "max.in.flight must be 1 to 5");
+        self.in_flight_max = in_flight_max;
     }
 
     fn init_producer_id(&self) -> Request {
@@ -236,8 +295,9 @@ impl Client {
         })
     }
 
-    /// The current batch as a Produce request, starting a new batch when the last one was
-    /// acknowledged; `None` once every batch is.
+    /// The next batch to send as a Produce request: the oldest unacknowledged one not in
+    /// flight, or a new one when all are and `max.in.flight` allows. `None` when it must wait,
+    /// or once every batch is acknowledged.
     fn produce_request(
         &mut self,
         partition: i32,
@@ -245,9 +305,17 @@ impl Client {
         idempotent: bool,
         batches: u32,
     ) -> Option<Request> {
-        if self.current.is_none() {
+        if self.retrying && !self.sent.is_empty() {
+            return None;
+        }
+        // Outside a retry, the batches in flight are the oldest unacknowledged ones.
+        let index = self.sent.len();
+        if index == self.unacked.len() {
             if self.next_batch >= batches {
-                self.done = true;
+                self.done = self.unacked.is_empty();
+                return None;
+            }
+            if index >= self.in_flight_max {
                 return None;
             }
             let count = 1 + (self.next_batch % 4) as usize;
@@ -267,9 +335,13 @@ impl Client {
                 .collect();
             let key = self.keyed.then(|| record_key(self.id, self.next_batch));
             let sequence = self.next_sequence;
-            self.current = Some(Batch { values, key, sequence, encoded: None });
+            self.next_sequence = sequence.wrapping_add(count as i32);
+            let number = self.next_batch;
+            self.next_batch += 1;
+            self.unacked.push_back(Batch { number, values, key, sequence, encoded: None });
         }
-        let batch = self.current.as_mut().expect("set above");
+        let batch = &mut self.unacked[index];
+        self.prepared = Prepared::Batch(batch.number);
         let options = if idempotent {
             BatchOptions {
                 producer_id: self.producer_id,
@@ -390,6 +462,7 @@ impl Client {
         response: sluice_core::protocol::api::init_producer_id::InitProducerIdResponse,
         history: &mut History,
     ) -> bool {
+        self.init_in_flight = false;
         if response.error_code != 0 {
             // A bump the broker refuses (it does not know the id) falls back to a fresh id.
             if self.id_state == ProducerId::BumpNeeded {
@@ -404,12 +477,14 @@ impl Client {
         self.producer_id = response.producer_id;
         self.producer_epoch = response.producer_epoch;
         self.id_state = ProducerId::Ready;
-        // A new id or epoch starts its sequences at 0; the unacknowledged batch goes again
-        // with sequence 0 (Kafka's idempotent producer after KIP-360).
-        self.next_sequence = 0;
-        if let Some(batch) = &mut self.current {
-            batch.sequence = 0;
+        // A new id or epoch starts its sequences at 0; the unacknowledged batches go again,
+        // in order, from sequence 0 (Kafka's idempotent producer after KIP-360).
+        let mut sequence = 0i32;
+        for batch in &mut self.unacked {
+            batch.sequence = sequence;
+            sequence = sequence.wrapping_add(batch.values.len() as i32);
         }
+        self.next_sequence = sequence;
         history.push(Operation::ProducerInitialised {
             client: self.id,
             producer_id: self.producer_id,
@@ -426,15 +501,19 @@ impl Client {
         let Role::Producer { partition, acks, idempotent, .. } = self.role else {
             unreachable!("only producers produce")
         };
+        let number = self.sent.pop_front().expect("a produce was in flight");
         let answer = response.responses.first().and_then(|topic| topic.partition_responses.first());
-        let Some(answer) = answer else { return true };
-        if answer.error_code != 0 {
-            history
-                .push(Operation::ProduceFailed { client: self.id, error_code: answer.error_code });
+        let code = answer.map_or(-1, |answer| answer.error_code);
+        if code != 0 {
+            history.push(Operation::ProduceFailed { client: self.id, error_code: code });
+            self.retrying = true;
             // The broker lost or refused this producer's sequence: bump the epoch (KIP-360)
-            // and send the batch again from sequence 0. A fenced epoch takes a fresh id.
-            let code = answer.error_code;
+            // and send the unacknowledged batches again from sequence 0. A refusal of a later
+            // batch only follows an earlier batch's failure: it is retried after that one.
+            // A fenced epoch takes a fresh id.
+            let oldest = self.unacked.front().map(|batch| batch.number) == Some(number);
             if idempotent
+                && oldest
                 && (code == ErrorCode::UnknownProducerId.code()
                     || code == ErrorCode::OutOfOrderSequenceNumber.code())
             {
@@ -444,8 +523,16 @@ impl Client {
             }
             return true;
         }
-        let batch = self.current.take().expect("a produce was in flight");
-        self.next_sequence = self.next_sequence.wrapping_add(batch.values.len() as i32);
+        let answer = answer.expect("an answer without error has a partition");
+        let index = self
+            .unacked
+            .iter()
+            .position(|batch| batch.number == number)
+            .expect("an answered batch is unacknowledged");
+        let batch = self.unacked.remove(index).expect("found above");
+        if self.sent.is_empty() {
+            self.retrying = false;
+        }
         history.push(Operation::ProduceAcked {
             client: self.id,
             partition,
@@ -454,7 +541,6 @@ impl Client {
             base_offset: answer.base_offset,
             values: batch.values,
         });
-        self.next_batch += 1;
         false
     }
 
@@ -464,8 +550,13 @@ impl Client {
             member.on_lost(now);
             return;
         }
-        if matches!(self.role, Role::Producer { .. }) && self.current.is_some() {
-            history.push(Operation::RequestLost { client: self.id });
+        if matches!(self.role, Role::Producer { .. }) {
+            if !self.unacked.is_empty() {
+                history.push(Operation::RequestLost { client: self.id });
+            }
+            // Everything in flight goes again, in order, on a new connection.
+            self.sent.clear();
+            self.init_in_flight = false;
         }
     }
 }
@@ -546,11 +637,19 @@ mod tests {
     };
     use sluice_core::protocol::record_batch::BatchHeader;
 
+    /// Polls the client's next request and sends it.
     fn send(client: &mut Client) -> Request {
         match client.poll_request(0) {
-            Next::Send { request, .. } => request,
+            Next::Send { request, .. } => {
+                client.on_sent(&mut History::default());
+                request
+            }
             other => panic!("expected a request, got {other:?}"),
         }
+    }
+
+    fn waits(client: &mut Client) -> bool {
+        matches!(client.poll_request(0), Next::Idle)
     }
 
     /// (producer id, epoch, base sequence) of a Produce request's batch, and its records.
@@ -624,5 +723,53 @@ mod tests {
             .filter(|operation| matches!(operation, Operation::ProduceAcked { .. }))
             .collect();
         assert_eq!(acknowledged.len(), 2);
+    }
+
+    #[test]
+    fn a_pipelining_producer_keeps_its_batches_in_sequence_order() {
+        // Goal: the pipelining rules of Kafka's idempotent producer. Method: three in flight
+        // by hand. Sequences follow the batches' record counts (1, 2, 3, 4, 1 records). A
+        // failed batch goes again alone, and the refusals of the batches behind it ask for no
+        // bump; a broken connection resends all in order; a refusal of the oldest batch bumps
+        // the epoch once its followers are answered, and renumbers them all from 0.
+        let role = Role::Producer { partition: 0, acks: -1, idempotent: true, batches: 5 };
+        let mut client = Client::new(1, role);
+        client.set_in_flight_max(3);
+        let mut history = History::default();
+        let out_of_order = || produce_answer(ErrorCode::OutOfOrderSequenceNumber.code(), -1);
+        send(&mut client);
+        assert!(!client.on_response(0, init_answer(7, 0), &mut history));
+        let sent: Vec<_> = (0..3).map(|_| batch_of(&send(&mut client))).collect();
+        assert_eq!(sent, [((7, 0, 0), 1), ((7, 0, 1), 2), ((7, 0, 3), 3)]);
+        assert!(waits(&mut client), "three in flight at most");
+        assert!(!client.on_response(0, produce_answer(0, 0), &mut history));
+        assert_eq!(batch_of(&send(&mut client)), ((7, 0, 6), 4));
+        let storage_error = produce_answer(ErrorCode::KafkaStorageError.code(), -1);
+        assert!(client.on_response(0, storage_error, &mut history));
+        assert!(client.on_response(0, out_of_order(), &mut history));
+        assert!(waits(&mut client), "no retry while a batch is in flight");
+        assert!(client.on_response(0, out_of_order(), &mut history));
+        assert_eq!(batch_of(&send(&mut client)), ((7, 0, 1), 2), "the failed batch, alone");
+        assert!(waits(&mut client));
+        assert!(!client.on_response(0, produce_answer(0, 1), &mut history));
+        let sent: Vec<_> = (0..3).map(|_| batch_of(&send(&mut client))).collect();
+        assert_eq!(sent, [((7, 0, 3), 3), ((7, 0, 6), 4), ((7, 0, 10), 1)]);
+        client.on_lost(0, &mut history);
+        let resent: Vec<_> = (0..3).map(|_| batch_of(&send(&mut client))).collect();
+        assert_eq!(resent, sent, "a broken connection resends all, in order");
+        assert!(client.on_response(0, out_of_order(), &mut history));
+        assert!(waits(&mut client), "no bump while batches are in flight");
+        assert!(client.on_response(0, out_of_order(), &mut history));
+        assert!(client.on_response(0, out_of_order(), &mut history));
+        let Request::InitProducerId(bump) = send(&mut client) else { panic!("a bump") };
+        assert_eq!((bump.producer_id, bump.producer_epoch), (7, 0));
+        assert!(!client.on_response(0, init_answer(7, 1), &mut history));
+        assert_eq!(batch_of(&send(&mut client)), ((7, 1, 0), 3), "renumbered from 0, alone");
+        assert!(!client.on_response(0, produce_answer(0, 3), &mut history));
+        let sent: Vec<_> = (0..2).map(|_| batch_of(&send(&mut client))).collect();
+        assert_eq!(sent, [((7, 1, 3), 4), ((7, 1, 7), 1)]);
+        assert!(!client.on_response(0, produce_answer(0, 6), &mut history));
+        assert!(!client.on_response(0, produce_answer(0, 10), &mut history));
+        assert!(waits(&mut client) && client.done, "five batches acknowledged");
     }
 }

@@ -68,6 +68,10 @@ enum Event {
     },
     FaultTick,
     Restart,
+    /// The node may run again: it reads the requests held while it was paused, in order.
+    Resume {
+        generation: u64,
+    },
 }
 
 /// The event queue: a heap of small (tick, sequence, slot) keys over a slab of events, so that
@@ -123,8 +127,13 @@ struct Inflight {
 struct ClientState {
     client: Client,
     connection: Option<u64>,
-    inflight: Option<Inflight>,
+    /// Requests sent on `connection` and not yet answered, oldest first (answers come back in
+    /// request order).
+    inflight: VecDeque<Inflight>,
     next_correlation: i32,
+    /// A connection on which an answer to this client was lost (a cut): every later answer on
+    /// it is lost too, as on a broken TCP connection, until the client abandons it.
+    deaf: Option<u64>,
     /// Until when the client cannot reach the broker: (to broker, from broker).
     cut_until: (u64, u64),
     /// Scenario: the next answer the node sends this client resets the connection instead.
@@ -172,6 +181,9 @@ pub struct Sim {
     parked_disk: Option<SimDisk>,
     generation: u64,
     paused_until: u64,
+    /// Requests that reached the node while it was paused, in arrival order (connection,
+    /// body). While any are held, a Resume is queued, and later requests queue behind them.
+    held: VecDeque<(u64, Bytes)>,
     timer_at: Option<u64>,
     clients: Vec<ClientState>,
     connection_owner: BTreeMap<u64, u32>,
@@ -237,6 +249,9 @@ pub struct Workload {
     /// The topic's `retention.ms`, checked every second; `None` keeps the broker's default
     /// (7 days, checked every 5 minutes).
     pub retention_ms: Option<i64>,
+    /// Idempotent producers' `max.in.flight.requests.per.connection` (1 to 5; Kafka's
+    /// default is 5): how many batches each pipelines on its connection.
+    pub in_flight_max: usize,
 }
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
@@ -297,6 +312,7 @@ impl Workload {
             purge_every: None,
             compacted: false,
             retention_ms: None,
+            in_flight_max: 1,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -389,6 +405,9 @@ impl std::fmt::Display for Workload {
         if let Some(ms) = self.retention_ms {
             write!(f, " retention_ms={ms}")?;
         }
+        if self.in_flight_max > 1 {
+            write!(f, " in_flight={}", self.in_flight_max)?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -413,7 +432,13 @@ impl std::fmt::Display for Workload {
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     let mut prng = Prng::new(seed);
     let faults = FaultSettings::swarm(&mut prng);
-    let workload = Workload::swarm(&mut prng);
+    let mut workload = Workload::swarm(&mut prng);
+    // Drawn from a stream of its own, so that the seeds run before producers pipelined keep
+    // every other setting they had.
+    let mut pipelining = Prng::new(seed ^ 0x5049_5045);
+    if pipelining.chance(500_000) {
+        workload.in_flight_max = pipelining.range_inclusive(2, 5) as usize;
+    }
     (faults, workload)
 }
 
@@ -484,8 +509,12 @@ impl Sim {
                 idempotent: index % 2 == 1 || prng.chance(workload.idempotent_ppm),
                 batches: workload.batches_per_producer,
             };
+            let idempotent = matches!(role, Role::Producer { idempotent: true, .. });
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
+            if idempotent {
+                producer.set_in_flight_max(workload.in_flight_max);
+            }
             clients.push(ClientState::new(producer));
         }
         // Every partition has a reader, so every acknowledged record is checked.
@@ -510,6 +539,7 @@ impl Sim {
             parked_disk: None,
             generation: 1,
             paused_until: 0,
+            held: VecDeque::new(),
             timer_at: None,
             clients,
             connection_owner: BTreeMap::new(),
@@ -618,12 +648,28 @@ impl Sim {
                 if generation != self.generation || self.node.is_none() {
                     return;
                 }
-                if self.now < self.paused_until {
-                    let at = self.paused_until;
-                    self.schedule(at, Event::ToNode { connection, generation, body });
+                if self.now < self.paused_until || !self.held.is_empty() {
+                    if self.held.is_empty() {
+                        let at = self.paused_until.max(self.now);
+                        self.schedule(at, Event::Resume { generation });
+                    }
+                    self.held.push_back((connection, body));
                     return;
                 }
                 self.node_input(Input::Request { connection: ConnectionId(connection), body });
+            }
+            Event::Resume { generation } => {
+                if generation != self.generation || self.node.is_none() {
+                    return;
+                }
+                if self.now < self.paused_until {
+                    let at = self.paused_until;
+                    self.schedule(at, Event::Resume { generation });
+                    return;
+                }
+                while let Some((connection, body)) = self.held.pop_front() {
+                    self.node_input(Input::Request { connection: ConnectionId(connection), body });
+                }
             }
             Event::NodeSeesClose { connection, generation } => {
                 if generation == self.generation && self.node.is_some() {
@@ -711,9 +757,12 @@ impl Sim {
                 let frame = frame.to_bytes();
                 self.trace = fnv(fnv(self.trace, b"send"), &frame);
                 let Some(&client) = self.connection_owner.get(&connection.0) else { return };
-                let state = &self.clients[client as usize];
-                if self.now < state.cut_until.1 {
-                    return; // lost on the way back; the client will time out
+                let state = &mut self.clients[client as usize];
+                if self.now < state.cut_until.1 || state.deaf == Some(connection.0) {
+                    // Lost on the way back, and so is everything after it on this connection;
+                    // the client will time out.
+                    state.deaf = Some(connection.0);
+                    return;
                 }
                 let scripted = self.clients[client as usize].reset_next_answer;
                 if scripted
@@ -756,29 +805,43 @@ impl Sim {
         self.schedule(at, Event::ConnectionReset { client, connection });
         let generation = self.generation;
         self.schedule(at, Event::NodeSeesClose { connection, generation });
+        // Nothing more gets through in either direction.
         self.fifo.insert((connection, true), u64::MAX / 2);
+        self.clients[client as usize].deaf = Some(connection);
     }
 
     fn client_wake(&mut self, client: u32) {
+        // A pipelining producer sends up to its `max.in.flight` requests at once.
+        loop {
+            let state = &self.clients[client as usize];
+            if state.inflight.len() >= state.client.in_flight_max() {
+                return;
+            }
+            if !self.client_send(client) {
+                return;
+            }
+        }
+    }
+
+    /// Sends the client's next request, if it has one now; false if it did not send.
+    fn client_send(&mut self, client: u32) -> bool {
         let now = self.now;
         let state = &mut self.clients[client as usize];
-        if state.inflight.is_some() {
-            return;
-        }
         let (request, version, timeout_ms) = match state.client.poll_request(now) {
             Next::Send { request, version, timeout_ms } => (request, version, timeout_ms),
             Next::WakeAt(at) => {
                 assert!(at > now, "client {client} asked to wake at {at}, now {now}");
                 self.schedule(at, Event::ClientWake { client });
-                return;
+                return false;
             }
-            Next::Idle => return,
+            Next::Idle => return false,
         };
         if self.node.is_none() || self.now < state.cut_until.0 {
-            // Cannot connect now: try again after a backoff.
+            // Cannot connect now: try again after a backoff (an answer to what is in flight
+            // wakes it too).
             let at = self.now + BACKOFF_MS;
             self.schedule(at, Event::ClientWake { client });
-            return;
+            return false;
         }
         let connection = match state.connection {
             Some(connection) => connection,
@@ -802,20 +865,20 @@ impl Sim {
         };
         let mut frame = BytesMut::with_capacity(REQUEST_BYTES_EXPECTED);
         encode_request(&header, &request, &mut frame);
-        let inflight = Inflight { correlation, api_key: header.api_key, version, deadline: 0 };
-        state.inflight = Some(inflight);
+        let deadline = self.now + timeout_ms.unwrap_or(self.faults.request_timeout_ms);
+        let inflight = Inflight { correlation, api_key: header.api_key, version, deadline };
+        state.inflight.push_back(inflight);
         state.client.on_sent(&mut self.history);
         let body = frame.freeze().slice(4..);
-        let deadline = self.now + timeout_ms.unwrap_or(self.faults.request_timeout_ms);
-        self.clients[client as usize].inflight.as_mut().expect("set above").deadline = deadline;
         self.arm_client_timer(client, deadline);
         if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
             self.inject_reset(client, connection);
-            return;
+            return false;
         }
         let at = self.arrival(connection, true);
         let generation = self.generation;
         self.schedule(at, Event::ToNode { connection, generation, body });
+        true
     }
 
     /// Makes sure a ClientTimeout fires at or before `deadline`. Most requests are answered
@@ -838,7 +901,9 @@ impl Sim {
             return; // superseded by an earlier timer
         }
         state.timer_at = None;
-        let Some(deadline) = state.inflight.as_ref().map(|inflight| inflight.deadline) else {
+        // The oldest request is due first: all share one timeout, except a group's long
+        // polls, which are sent alone.
+        let Some(deadline) = state.inflight.iter().map(|inflight| inflight.deadline).min() else {
             return;
         };
         if deadline > now {
@@ -846,8 +911,9 @@ impl Sim {
             return;
         }
         let state = &mut self.clients[client as usize];
-        // Abandon the connection (its close reaches the broker after what was sent) and retry.
-        state.inflight = None;
+        // Abandon the connection (its close reaches the broker after what was sent) and retry
+        // everything that was in flight on it.
+        state.inflight.clear();
         let abandoned = state.connection.take();
         state.client.on_lost(self.now, &mut self.history);
         if let Some(connection) = abandoned {
@@ -865,7 +931,8 @@ impl Sim {
             return;
         }
         state.connection = None;
-        if state.inflight.take().is_some() {
+        if !state.inflight.is_empty() {
+            state.inflight.clear();
             state.client.on_lost(self.now, &mut self.history);
         }
         let at = self.now + BACKOFF_MS;
@@ -877,7 +944,7 @@ impl Sim {
         if state.connection != Some(connection) {
             return; // an abandoned connection's late answer
         }
-        let Some(inflight) = state.inflight.take() else { return };
+        let Some(inflight) = state.inflight.pop_front() else { return };
         let body = frame.slice(4..);
         let (header, response) = decode_response(inflight.api_key, inflight.version, body)
             .unwrap_or_else(|error| {
@@ -906,7 +973,10 @@ impl Sim {
         }
         if self.faults.pause_ppm > 0 && self.prng.chance(self.faults.pause_ppm) {
             self.faults_injected += 1;
-            self.paused_until = self.now + self.prng.range_inclusive(10, 3000);
+            // A pause within a pause never ends it early: requests held by the first are
+            // delivered, in order, when the node runs again.
+            let until = self.now + self.prng.range_inclusive(10, 3000);
+            self.paused_until = self.paused_until.max(until);
             self.note(format!("{} fault: pause until {}", self.now, self.paused_until));
         }
         if self.faults.partition_ppm > 0 && self.prng.chance(self.faults.partition_ppm) {
@@ -969,6 +1039,7 @@ impl Sim {
         self.note(format!("{} fault: power loss {report:?}", self.now));
         self.parked_disk = Some(disk);
         self.generation += 1;
+        self.held.clear();
         self.timer_at = None;
         self.paused_until = 0;
         for client in 0..self.clients.len() {
@@ -1015,6 +1086,10 @@ impl Sim {
         self.faults =
             FaultSettings { latency_min_ms: 1, latency_max_ms: 5, ..FaultSettings::none() };
         self.paused_until = 0;
+        if !self.held.is_empty() {
+            let (at, generation) = (self.now, self.generation);
+            self.schedule(at, Event::Resume { generation });
+        }
         self.disk_full = false;
         for state in &mut self.clients {
             state.cut_until = (0, 0);
@@ -1038,6 +1113,7 @@ impl Sim {
         let disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
         self.parked_disk = Some(disk);
         self.generation += 1;
+        self.held.clear();
         self.timer_at = None;
         for client in 0..self.clients.len() {
             if let Some(connection) = self.clients[client].connection {
@@ -1105,7 +1181,11 @@ impl Sim {
                     state.client.done,
                     state.client.position,
                     state.connection,
-                    state.inflight.as_ref().map(|inflight| (inflight.api_key, inflight.correlation)),
+                    state
+                        .inflight
+                        .iter()
+                        .map(|inflight| (inflight.api_key, inflight.correlation))
+                        .collect::<Vec<_>>(),
                     state.cut_until
                 )
             })
@@ -1269,8 +1349,9 @@ impl ClientState {
         Self {
             client,
             connection: None,
-            inflight: None,
+            inflight: VecDeque::new(),
             next_correlation: 0,
+            deaf: None,
             cut_until: (0, 0),
             reset_next_answer: false,
             timer_at: None,

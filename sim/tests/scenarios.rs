@@ -25,6 +25,7 @@ fn workload() -> Workload {
         purge_every: None,
         compacted: false,
         retention_ms: None,
+        in_flight_max: 1,
     }
 }
 
@@ -66,6 +67,28 @@ fn faults_row_4_power_loss_loses_no_acknowledged_record() {
     // Power fails while producers are mid-stream: unsynced tails are dropped or torn, and every
     // acknowledged record must still be there (acks answer only after the fsync).
     five_power_losses_keep_what_was_acknowledged(&mut quiet(4));
+}
+
+#[test]
+fn pipelined_idempotent_batches_stay_in_order_and_are_stored_once() {
+    // Goal: Kafka's idempotent producer keeps up to five batches in flight and still stores
+    // each once, in order. Found by the swarm once producers pipelined (67 of seeds 0..5000):
+    // a partition's first idempotent batch skipped the sequence check, so a batch in flight
+    // behind a refused first batch was stored after a gap, the refused one after it, and
+    // after the epoch bump batches whose answers were lost went in twice. Method: four
+    // idempotent producers with five in flight, connections reset, five power losses; every
+    // checker (order and uniqueness included) must pass, and requests must really have
+    // queued behind each other on a connection. Then the seeds that found it.
+    let faults = FaultSettings { reset_ppm: 20_000, ..FaultSettings::none() };
+    let workload = Workload { idempotent_ppm: 1_000_000, in_flight_max: 5, ..workload() };
+    let mut sim = Sim::new(8, faults, workload);
+    five_power_losses_keep_what_was_acknowledged(&mut sim);
+    let queued = sim.stats_max.slots_per_connection_max;
+    assert!(queued >= 3, "at most {queued} requests were in flight on a connection");
+    let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
+    let ordered = sluice_sim::checker::idempotent_order_kept(&sim.history, &consumed);
+    assert!(ordered.as_ref().is_ok_and(|&checked| checked >= 200), "{ordered:?}");
+    regression_seeds_pass("pipelined_idempotent_batches_stay_in_order_and_are_stored_once");
 }
 
 /// Runs until 40 records are acknowledged, loses power five times 3 s apart, finishes, and
@@ -194,6 +217,7 @@ fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
     let workload = Workload {
         segment_bytes: Some(SEGMENT_BYTES_MIN),
         retention_ms: Some(10 * 60_000),
+        in_flight_max: 1,
         ..workload()
     };
     let mut sim = Sim::new(15, faults, workload);
@@ -328,6 +352,7 @@ fn group_workload(members: u32) -> Workload {
         purge_every: None,
         compacted: false,
         retention_ms: None,
+        in_flight_max: 1,
     }
 }
 
@@ -446,6 +471,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         purge_every: None,
         compacted: false,
         retention_ms: None,
+        in_flight_max: 1,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -500,6 +526,7 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         purge_every: Some(1),
         compacted: false,
         retention_ms: None,
+        in_flight_max: 1,
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
@@ -653,8 +680,10 @@ fn a_join_answered_before_a_restart_and_delivered_after_it_is_judged_by_its_send
     // offline on a full disk, so no SyncGroup was ever acknowledged) and began again at
     // generation 1, as it should; the checker, which reset at the restart, took the late
     // answer for one of the new incarnation and reported generation 42 then 1. A checker bug,
-    // not a broker one. Method: the seed now passes, and its history still holds the case.
-    let mut sim = Sim::from_seed(30408);
+    // not a broker one. Method: the seed now passes, and its history still holds the case
+    // (with its producers sending one batch at a time, as when it was found).
+    let (faults, workload) = sluice_sim::engine::settings_from_seed(30408);
+    let mut sim = Sim::new(30408, faults, Workload { in_flight_max: 1, ..workload });
     run(&mut sim, 20_000).expect("seed 30408 passes");
     let restart = sim
         .history
