@@ -1,6 +1,6 @@
-//! Simulated Kafka clients. Each keeps one request in flight, except an idempotent producer
-//! with a `max.in.flight` above one, which pipelines its batches as Kafka's producer does
-//! (its default is 5). They retry as real clients do (after a timeout or a broken connection,
+//! Simulated Kafka clients. Each keeps one request in flight, except a producer with a
+//! `max.in.flight` above one, which pipelines its batches as Kafka's producer does (its
+//! default is 5). They retry as real clients do (after a timeout or a broken connection,
 //! with the same batch and, for idempotent producers, the same sequence), and write every
 //! outcome into the history.
 //!

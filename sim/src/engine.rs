@@ -249,8 +249,8 @@ pub struct Workload {
     /// The topic's `retention.ms`, checked every second; `None` keeps the broker's default
     /// (7 days, checked every 5 minutes).
     pub retention_ms: Option<i64>,
-    /// Idempotent producers' `max.in.flight.requests.per.connection` (1 to 5; Kafka's
-    /// default is 5): how many batches each pipelines on its connection.
+    /// Producers' `max.in.flight.requests.per.connection` (1 to 5; Kafka's default is 5): how
+    /// many batches each pipelines on its connection.
     pub in_flight_max: usize,
 }
 
@@ -509,12 +509,9 @@ impl Sim {
                 idempotent: index % 2 == 1 || prng.chance(workload.idempotent_ppm),
                 batches: workload.batches_per_producer,
             };
-            let idempotent = matches!(role, Role::Producer { idempotent: true, .. });
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
-            if idempotent {
-                producer.set_in_flight_max(workload.in_flight_max);
-            }
+            producer.set_in_flight_max(workload.in_flight_max);
             clients.push(ClientState::new(producer));
         }
         // Every partition has a reader, so every acknowledged record is checked.
