@@ -99,6 +99,16 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // Of 0..500 once idempotent producers pipelined; 67 of 0..5000 failed.
         seeds: &[81, 101, 120, 323, 402, 456],
     },
+    RegressionSeeds {
+        test: "a_compacted_topic_keeps_the_last_record_of_every_key_through_power_losses",
+        summary: "compaction removed an idempotent producer's superseded batches while their \
+                  answers were still owed; the restart after a power failure rebuilt producer \
+                  state from the compacted log, refused the retry of such a batch as out of \
+                  order, and the producer's epoch bump stored it a second time. Now a durable \
+                  snapshot at or above what a pass touches is made before the pass",
+        // Of 5000..78000 once producers pipelined (all six failures; all compacted).
+        seeds: &[22280, 29707, 37266, 40560, 53099, 71038],
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

@@ -159,6 +159,9 @@ fn a_compacted_topic_keeps_the_last_record_of_every_key_through_power_losses() {
     let acknowledged = sim.acknowledged();
     let gone = acknowledged.iter().filter(|(p, offset, _)| !consumed.contains_key(&(*p, *offset)));
     assert!(gone.count() > 10, "the reader skipped superseded records");
+    regression_seeds_pass(
+        "a_compacted_topic_keeps_the_last_record_of_every_key_through_power_losses",
+    );
 }
 
 #[test]

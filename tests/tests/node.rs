@@ -529,11 +529,24 @@ fn idempotent_batch(
     count: usize,
     tag: u64,
 ) -> Vec<u8> {
+    keyed_idempotent_batch(producer_id, epoch, sequence, count, tag, None)
+}
+
+/// [`idempotent_batch`] whose records all have `key`.
+fn keyed_idempotent_batch(
+    producer_id: i64,
+    epoch: i16,
+    sequence: i32,
+    count: usize,
+    tag: u64,
+    key: Option<&[u8]>,
+) -> Vec<u8> {
     let values: Vec<Vec<u8>> =
         (0..count).map(|index| format!("{tag}-{index}").into_bytes()).collect();
     let records: Vec<sluice_core::protocol::record_batch::NewRecord<'_>> = values
         .iter()
         .map(|value| sluice_core::protocol::record_batch::NewRecord {
+            key,
             value: Some(value),
             timestamp_ms: WALL_MS,
             ..Default::default()
@@ -931,6 +944,52 @@ fn retention_keeps_the_producer_state_of_the_segments_it_deletes() {
         produce_answer(&mut restarted, idempotent_batch(0, 0, sequence, 3, 19)),
         (0, offset),
         "the retry is a duplicate of the stored batch"
+    );
+}
+
+#[test]
+fn compaction_keeps_the_producer_state_of_the_batches_it_removes() {
+    // An idempotent producer writes 20 batches over two keys, another producer fills the
+    // active segment; the cleaner removes every superseded batch, and then the power fails.
+    // Batch 17 (superseded by 19), retried, must still be answered as a duplicate: the state
+    // was made durable before the pass (no periodic snapshot runs in this test). Without
+    // that, the restart rebuilt the state from the compacted log, refused the retry as out
+    // of order, and the producer's epoch bump stored it again (seed 37266).
+    let config = BrokerConfig {
+        log_flush_offset_checkpoint_interval_ms: 1 << 40,
+        log_cleaner_backoff_ms: 1000,
+        ..BrokerConfig::default()
+    };
+    let mut harness = Harness::with_config(config.clone(), SimDisk::new(1));
+    harness.create_topic_with("idem", &[("segment.bytes", "1024"), ("cleanup.policy", "compact")]);
+    let keys: [&[u8]; 2] = [b"even", b"odd"];
+    for batch in 0..20 {
+        let key = Some(keys[batch as usize % 2]);
+        let answer =
+            produce_answer(&mut harness, keyed_idempotent_batch(0, 0, batch, 1, batch as u64, key));
+        assert_eq!(answer, (0, i64::from(batch)));
+    }
+    for batch in 0..20 {
+        let filler = keyed_idempotent_batch(1, 0, batch * 3, 3, 100, Some(b"filler"));
+        assert_eq!(produce_answer(&mut harness, filler).0, 0);
+    }
+    harness.now = 1000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    let mut compacted = false;
+    while let Some(output) = harness.node.poll_output() {
+        match output {
+            Output::Log { message, .. } => compacted |= message.contains("compacted idem-0"),
+            other => harness.complete_sync(&other, false),
+        }
+    }
+    assert!(compacted, "the cleaner removed superseded batches");
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_config(config, disk);
+    assert_eq!(
+        produce_answer(&mut restarted, keyed_idempotent_batch(0, 0, 17, 1, 17, Some(b"odd"))),
+        (0, 17),
+        "the retry is a duplicate of the removed batch"
     );
 }
 

@@ -85,8 +85,8 @@ impl Log {
     }
 
     /// The offset after the last cleanable segment (every segment but the active one, up to
-    /// the recovery point).
-    fn cleanable_end(&self) -> i64 {
+    /// the recovery point): a pass changes nothing at or above it.
+    pub fn cleanable_end(&self) -> i64 {
         let sealed = self.segments.iter().take(self.segments.len() - 1);
         sealed
             .take_while(|segment| segment.next_offset <= self.recovery_point)

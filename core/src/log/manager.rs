@@ -214,20 +214,10 @@ impl LogManager {
         Ok(deleted)
     }
 
-    /// Runs a compaction pass on every log whose `cleanup.policy` compacts and that has work
-    /// (see [`Log::compaction_due`]), in partition order; returns each pass's outcome.
-    pub fn compact_due<S: Storage + ?Sized>(
-        &mut self,
-        storage: &mut S,
-        wall_ms: i64,
-    ) -> Vec<(TopicPartition, Result<super::CompactionStats, LogError>)> {
-        let mut outcomes = Vec::new();
-        for (partition, log) in &mut self.logs {
-            if log.compaction_due(wall_ms) {
-                outcomes.push((partition.clone(), log.compact(storage, wall_ms)));
-            }
-        }
-        outcomes
+    /// The partitions whose compaction pass could do work now ([`Log::compaction_due`]).
+    pub fn compaction_due(&self, wall_ms: i64) -> Vec<TopicPartition> {
+        let due = self.logs.iter().filter(|(_, log)| log.compaction_due(wall_ms));
+        due.map(|(partition, _)| partition.clone()).collect()
     }
 
     /// One sync request per log with unsynced data (group commit across the directory).

@@ -35,7 +35,7 @@ use crate::config::BrokerConfig;
 use crate::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
 };
-use crate::log::{LogConfig, LogManager, SyncRequest, TopicPartition};
+use crate::log::{Log, LogConfig, LogManager, SyncRequest, TopicPartition};
 use crate::prng::Prng;
 use crate::producer::ProducerState;
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsResponse};
@@ -861,7 +861,16 @@ impl<S: Storage> Node<S> {
         if self.cleaner_pending && self.sync_in_flight.is_none() {
             self.cleaner_pending = false;
             let wall_ms = self.deletion_wall_ms();
-            for (partition, result) in self.logs.compact_due(&mut self.storage, wall_ms) {
+            for partition in self.logs.compaction_due(wall_ms) {
+                // A pass may remove an idempotent producer's last batches (their keys were
+                // written again), and a restart rebuilds producer state from the log above the
+                // newest durable snapshot: one at or above what the pass touches must exist
+                // first, or a retry of such a batch would be refused and then stored twice.
+                let end = self.logs.log(&partition).map_or(0, Log::cleanable_end);
+                let result = self.secure_producer_state(&partition, end).and_then(|()| {
+                    let log = self.logs.log_mut(&partition).expect("listed");
+                    log.compact(&mut self.storage, wall_ms)
+                });
                 match result {
                     Ok(stats) if stats.segments_rewritten > 0 => self.log(
                         LogLevel::Info,
