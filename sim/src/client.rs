@@ -99,12 +99,65 @@ struct Batch {
     encoded: Option<(i64, i16, i32, Bytes)>,
 }
 
+impl Batch {
+    /// The batch's bytes under `options`, encoded again only when they changed.
+    fn encode(&mut self, options: BatchOptions) -> Bytes {
+        let ids = (options.producer_id, options.producer_epoch, options.base_sequence);
+        if let Some((id, epoch, sequence, bytes)) = &self.encoded {
+            if (*id, *epoch, *sequence) == ids {
+                return bytes.clone();
+            }
+        }
+        let records: Vec<NewRecord<'_>> = self
+            .values
+            .iter()
+            .map(|value| NewRecord {
+                key: self.key.as_deref().map(str::as_bytes),
+                value: Some(value.as_bytes()),
+                timestamp_ms: 1_700_000_000_000,
+                ..Default::default()
+            })
+            .collect();
+        let bytes = Bytes::from(build_batch(&records, options));
+        self.encoded = Some((ids.0, ids.1, ids.2, bytes.clone()));
+        bytes
+    }
+}
+
 /// What a producer's last prepared request was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Prepared {
     Init,
-    Batch(u32),
+    /// (lane, batch number) of each partition's batch in the request.
+    Batches(Vec<(usize, u32)>),
     Other,
+}
+
+/// One partition a producer writes: its batches, in sequence order.
+#[derive(Clone, Debug)]
+struct Lane {
+    partition: i32,
+    /// Batches made and not acknowledged, in sequence order.
+    unacked: VecDeque<Batch>,
+    /// The numbers of its batches in flight, in the order they were sent.
+    sent: VecDeque<u32>,
+    /// A batch failed: send one batch at a time, from the oldest unacknowledged, until one is
+    /// acknowledged with nothing else in flight (Kafka's producer also retries in order).
+    retrying: bool,
+    /// The sequence of its next new batch.
+    next_sequence: i32,
+}
+
+impl Lane {
+    fn new(partition: i32) -> Self {
+        Self {
+            partition,
+            unacked: VecDeque::new(),
+            sent: VecDeque::new(),
+            retrying: false,
+            next_sequence: 0,
+        }
+    }
 }
 
 /// An idempotent producer's id state (KIP-98, KIP-360).
@@ -126,15 +179,13 @@ pub struct Client {
     pub id: u32,
     /// What it does.
     pub role: Role,
-    /// Batches made so far.
+    /// Batches made so far, over all its partitions.
     next_batch: u32,
-    /// Batches made and not acknowledged, in sequence order.
-    unacked: VecDeque<Batch>,
-    /// The numbers of the batches in flight, in the order they were sent.
-    sent: VecDeque<u32>,
-    /// A batch failed: send one batch at a time, from the oldest unacknowledged, until one is
-    /// acknowledged with nothing else in flight (Kafka's producer also retries in order).
-    retrying: bool,
+    /// A producer's partitions: its role's, or every partition of the topic, one batch of
+    /// each per request, as Kafka's producer puts all batches for one broker in a request.
+    lanes: Vec<Lane>,
+    /// The (lane, batch number) lists of the produce requests in flight, oldest first.
+    requests: VecDeque<Vec<(usize, u32)>>,
     /// What the last `poll_request` prepared, for `on_sent`.
     prepared: Prepared,
     /// An InitProducerId is in flight.
@@ -144,7 +195,6 @@ pub struct Client {
     id_state: ProducerId,
     producer_id: i64,
     producer_epoch: i16,
-    next_sequence: i32,
     /// Consumer position.
     pub position: i64,
     /// The offset a purging consumer's last acknowledged DeleteRecords deleted up to.
@@ -163,20 +213,22 @@ impl Client {
     /// A client with `role` (a group consumer is made by [`Client::group_consumer`]).
     pub fn new(id: u32, role: Role) -> Self {
         assert_ne!(role, Role::GroupConsumer, "use Client::group_consumer");
+        let lanes = match role {
+            Role::Producer { partition, .. } => vec![Lane::new(partition)],
+            _ => Vec::new(),
+        };
         Self {
             id,
             role,
             next_batch: 0,
-            unacked: VecDeque::new(),
-            sent: VecDeque::new(),
-            retrying: false,
+            lanes,
+            requests: VecDeque::new(),
             prepared: Prepared::Other,
             init_in_flight: false,
             in_flight_max: 1,
             id_state: ProducerId::Needed,
             producer_id: -1,
             producer_epoch: -1,
-            next_sequence: 0,
             position: 0,
             purged_to: 0,
             done: false,
@@ -229,18 +281,18 @@ impl Client {
                 let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
                 send(Request::CreateTopics(request), 7)
             }
-            Role::Producer { partition, acks, idempotent, batches } if !self.done => {
+            Role::Producer { acks, idempotent, batches, .. } if !self.done => {
                 self.prepared = Prepared::Other;
                 if idempotent && self.id_state != ProducerId::Ready {
                     // A new id or epoch renumbers every unacknowledged batch: wait for the
                     // answers to those in flight first.
-                    if self.init_in_flight || !self.sent.is_empty() {
+                    if self.init_in_flight || !self.requests.is_empty() {
                         return Next::Idle;
                     }
                     self.prepared = Prepared::Init;
                     return send(self.init_producer_id(), 4);
                 }
-                match self.produce_request(partition, acks, idempotent, batches) {
+                match self.produce_request(acks, idempotent, batches) {
                     Some(request) => send(request, 9),
                     None => Next::Idle,
                 }
@@ -262,7 +314,12 @@ impl Client {
         }
         match std::mem::replace(&mut self.prepared, Prepared::Other) {
             Prepared::Init => self.init_in_flight = true,
-            Prepared::Batch(number) => self.sent.push_back(number),
+            Prepared::Batches(batches) => {
+                for &(lane, number) in &batches {
+                    self.lanes[lane].sent.push_back(number);
+                }
+                self.requests.push_back(batches);
+            }
             Prepared::Other => {}
         }
     }
@@ -273,6 +330,14 @@ impl Client {
             Role::Producer { .. } => self.in_flight_max,
             _ => 1,
         }
+    }
+
+    /// Makes a producer write every partition of `partitions` (its role's first), one batch
+    /// of each per request while each has batches to send.
+    pub fn spread_over(&mut self, partitions: i32) {
+        let Role::Producer { partition, .. } = self.role else { panic!("only producers spread") };
+        self.lanes =
+            (0..partitions).map(|index| Lane::new((partition + index) % partitions)).collect();
     }
 
     /// Sets a producer's `max.in.flight.requests.per.connection` (1 to 5; Kafka's producer
@@ -295,95 +360,86 @@ impl Client {
         })
     }
 
-    /// The next batch to send as a Produce request: the oldest unacknowledged one not in
-    /// flight, or a new one when all are and `max.in.flight` allows. `None` when it must wait,
-    /// or once every batch is acknowledged.
-    fn produce_request(
-        &mut self,
-        partition: i32,
-        acks: i16,
-        idempotent: bool,
-        batches: u32,
-    ) -> Option<Request> {
-        if self.retrying && !self.sent.is_empty() {
+    /// The next batches to send as a Produce request, one per partition that has one: the
+    /// oldest unacknowledged batch not in flight, or a new one when all are and
+    /// `max.in.flight` allows. `None` when it must wait, or once every batch is acknowledged.
+    fn produce_request(&mut self, acks: i16, idempotent: bool, batches: u32) -> Option<Request> {
+        let mut partition_data = Vec::with_capacity(self.lanes.len());
+        let mut prepared = Vec::with_capacity(self.lanes.len());
+        let options = BatchOptions {
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: 0,
+        };
+        for lane_index in 0..self.lanes.len() {
+            let lane = &self.lanes[lane_index];
+            if lane.retrying && !lane.sent.is_empty() {
+                continue;
+            }
+            // Outside a retry, the batches in flight are the oldest unacknowledged ones.
+            let index = lane.sent.len();
+            if index == lane.unacked.len() {
+                if self.next_batch >= batches || index >= self.in_flight_max {
+                    continue;
+                }
+                let batch = self.new_batch(lane.next_sequence);
+                let lane = &mut self.lanes[lane_index];
+                lane.next_sequence = lane.next_sequence.wrapping_add(batch.values.len() as i32);
+                lane.unacked.push_back(batch);
+            }
+            let lane = &mut self.lanes[lane_index];
+            let batch = &mut lane.unacked[index];
+            let options = if idempotent {
+                BatchOptions { base_sequence: batch.sequence, ..options }
+            } else {
+                BatchOptions::default()
+            };
+            prepared.push((lane_index, batch.number));
+            partition_data.push(ProduceRequestPartition {
+                index: lane.partition,
+                records: Some(batch.encode(options)),
+                ..Default::default()
+            });
+        }
+        if partition_data.is_empty() {
+            self.done =
+                self.next_batch >= batches && self.lanes.iter().all(|lane| lane.unacked.is_empty());
             return None;
         }
-        // Outside a retry, the batches in flight are the oldest unacknowledged ones.
-        let index = self.sent.len();
-        if index == self.unacked.len() {
-            if self.next_batch >= batches {
-                self.done = self.unacked.is_empty();
-                return None;
-            }
-            if index >= self.in_flight_max {
-                return None;
-            }
-            let count = 1 + (self.next_batch % 4) as usize;
-            // `c<client>-b<batch>-r<index>`, built by hand: `format!` was a tenth of the
-            // simulator's time per produce.
-            let values = (0..count)
-                .map(|index| {
-                    let mut value = String::with_capacity(24);
-                    value.push('c');
-                    push_decimal(&mut value, u64::from(self.id));
-                    value.push_str("-b");
-                    push_decimal(&mut value, u64::from(self.next_batch));
-                    value.push_str("-r");
-                    push_decimal(&mut value, index as u64);
-                    value
-                })
-                .collect();
-            let key = self.keyed.then(|| record_key(self.id, self.next_batch));
-            let sequence = self.next_sequence;
-            self.next_sequence = sequence.wrapping_add(count as i32);
-            let number = self.next_batch;
-            self.next_batch += 1;
-            self.unacked.push_back(Batch { number, values, key, sequence, encoded: None });
-        }
-        let batch = &mut self.unacked[index];
-        self.prepared = Prepared::Batch(batch.number);
-        let options = if idempotent {
-            BatchOptions {
-                producer_id: self.producer_id,
-                producer_epoch: self.producer_epoch,
-                base_sequence: batch.sequence,
-            }
-        } else {
-            BatchOptions::default()
-        };
-        let key = (options.producer_id, options.producer_epoch, options.base_sequence);
-        let records = match &batch.encoded {
-            Some((id, epoch, sequence, bytes)) if (*id, *epoch, *sequence) == key => bytes.clone(),
-            _ => {
-                let records: Vec<NewRecord<'_>> = batch
-                    .values
-                    .iter()
-                    .map(|value| NewRecord {
-                        key: batch.key.as_deref().map(str::as_bytes),
-                        value: Some(value.as_bytes()),
-                        timestamp_ms: 1_700_000_000_000,
-                        ..Default::default()
-                    })
-                    .collect();
-                let bytes = Bytes::from(build_batch(&records, options));
-                batch.encoded = Some((key.0, key.1, key.2, bytes.clone()));
-                bytes
-            }
-        };
+        self.prepared = Prepared::Batches(prepared);
         Some(Request::Produce(ProduceRequest {
             acks,
             timeout_ms: 30_000,
             topic_data: vec![ProduceRequestTopic {
                 name: StrBytes::from_static(TOPIC),
-                partition_data: vec![ProduceRequestPartition {
-                    index: partition,
-                    records: Some(records),
-                    ..Default::default()
-                }],
+                partition_data,
                 ..Default::default()
             }],
             ..Default::default()
         }))
+    }
+
+    /// The next new batch, with base sequence `sequence`: 1 to 4 records
+    /// `c<client>-b<batch>-r<index>`.
+    fn new_batch(&mut self, sequence: i32) -> Batch {
+        let count = 1 + (self.next_batch % 4) as usize;
+        // Built by hand: `format!` was a tenth of the simulator's time per produce.
+        let values = (0..count)
+            .map(|index| {
+                let mut value = String::with_capacity(24);
+                value.push('c');
+                push_decimal(&mut value, u64::from(self.id));
+                value.push_str("-b");
+                push_decimal(&mut value, u64::from(self.next_batch));
+                value.push_str("-r");
+                push_decimal(&mut value, index as u64);
+                value
+            })
+            .collect();
+        let key = self.keyed.then(|| record_key(self.id, self.next_batch));
+        let number = self.next_batch;
+        self.next_batch += 1;
+        Batch { number, values, key, sequence, encoded: None }
     }
 
     /// Handles a response. Returns true if the client should back off before its next request.
@@ -479,12 +535,14 @@ impl Client {
         self.id_state = ProducerId::Ready;
         // A new id or epoch starts its sequences at 0; the unacknowledged batches go again,
         // in order, from sequence 0 (Kafka's idempotent producer after KIP-360).
-        let mut sequence = 0i32;
-        for batch in &mut self.unacked {
-            batch.sequence = sequence;
-            sequence = sequence.wrapping_add(batch.values.len() as i32);
+        for lane in &mut self.lanes {
+            let mut sequence = 0i32;
+            for batch in &mut lane.unacked {
+                batch.sequence = sequence;
+                sequence = sequence.wrapping_add(batch.values.len() as i32);
+            }
+            lane.next_sequence = sequence;
         }
-        self.next_sequence = sequence;
         history.push(Operation::ProducerInitialised {
             client: self.id,
             producer_id: self.producer_id,
@@ -498,50 +556,58 @@ impl Client {
         response: sluice_core::protocol::api::produce::ProduceResponse,
         history: &mut History,
     ) -> bool {
-        let Role::Producer { partition, acks, idempotent, .. } = self.role else {
+        let Role::Producer { acks, idempotent, .. } = self.role else {
             unreachable!("only producers produce")
         };
-        let number = self.sent.pop_front().expect("a produce was in flight");
-        let answer = response.responses.first().and_then(|topic| topic.partition_responses.first());
-        let code = answer.map_or(-1, |answer| answer.error_code);
-        if code != 0 {
-            history.push(Operation::ProduceFailed { client: self.id, error_code: code });
-            self.retrying = true;
-            // The broker lost or refused this producer's sequence: bump the epoch (KIP-360)
-            // and send the unacknowledged batches again from sequence 0. A refusal of a later
-            // batch only follows an earlier batch's failure: it is retried after that one.
-            // A fenced epoch takes a fresh id.
-            let oldest = self.unacked.front().map(|batch| batch.number) == Some(number);
-            if idempotent
-                && oldest
-                && (code == ErrorCode::UnknownProducerId.code()
-                    || code == ErrorCode::OutOfOrderSequenceNumber.code())
-            {
-                self.id_state = ProducerId::BumpNeeded;
-            } else if idempotent && code == ErrorCode::InvalidProducerEpoch.code() {
-                self.id_state = ProducerId::Needed;
+        let batches = self.requests.pop_front().expect("a produce was in flight");
+        let answers =
+            response.responses.first().map_or(&[][..], |topic| &topic.partition_responses);
+        let mut back_off = false;
+        for (lane_index, number) in batches {
+            let lane = &mut self.lanes[lane_index];
+            assert_eq!(lane.sent.pop_front(), Some(number), "answers come in request order");
+            let answer = answers.iter().find(|answer| answer.index == lane.partition);
+            let code = answer.map_or(-1, |answer| answer.error_code);
+            if code != 0 {
+                history.push(Operation::ProduceFailed { client: self.id, error_code: code });
+                lane.retrying = true;
+                back_off = true;
+                // The broker lost or refused this producer's sequence: bump the epoch
+                // (KIP-360) and send the unacknowledged batches again from sequence 0. A
+                // refusal of a later batch only follows an earlier batch's failure: it is
+                // retried after that one. A fenced epoch takes a fresh id.
+                let oldest = lane.unacked.front().map(|batch| batch.number) == Some(number);
+                if idempotent
+                    && oldest
+                    && (code == ErrorCode::UnknownProducerId.code()
+                        || code == ErrorCode::OutOfOrderSequenceNumber.code())
+                {
+                    self.id_state = ProducerId::BumpNeeded;
+                } else if idempotent && code == ErrorCode::InvalidProducerEpoch.code() {
+                    self.id_state = ProducerId::Needed;
+                }
+                continue;
             }
-            return true;
+            let base_offset = answer.expect("an answer without error exists").base_offset;
+            let index = lane
+                .unacked
+                .iter()
+                .position(|batch| batch.number == number)
+                .expect("an answered batch is unacknowledged");
+            let batch = lane.unacked.remove(index).expect("found above");
+            if lane.sent.is_empty() {
+                lane.retrying = false;
+            }
+            history.push(Operation::ProduceAcked {
+                client: self.id,
+                partition: lane.partition,
+                acks,
+                idempotent,
+                base_offset,
+                values: batch.values,
+            });
         }
-        let answer = answer.expect("an answer without error has a partition");
-        let index = self
-            .unacked
-            .iter()
-            .position(|batch| batch.number == number)
-            .expect("an answered batch is unacknowledged");
-        let batch = self.unacked.remove(index).expect("found above");
-        if self.sent.is_empty() {
-            self.retrying = false;
-        }
-        history.push(Operation::ProduceAcked {
-            client: self.id,
-            partition,
-            acks,
-            idempotent,
-            base_offset: answer.base_offset,
-            values: batch.values,
-        });
-        false
+        back_off
     }
 
     /// The request was lost (timeout or broken connection): the same request goes again.
@@ -551,11 +617,14 @@ impl Client {
             return;
         }
         if matches!(self.role, Role::Producer { .. }) {
-            if !self.unacked.is_empty() {
+            if self.lanes.iter().any(|lane| !lane.unacked.is_empty()) {
                 history.push(Operation::RequestLost { client: self.id });
             }
             // Everything in flight goes again, in order, on a new connection.
-            self.sent.clear();
+            for lane in &mut self.lanes {
+                lane.sent.clear();
+            }
+            self.requests.clear();
             self.init_in_flight = false;
         }
     }
@@ -723,6 +792,74 @@ mod tests {
             .filter(|operation| matches!(operation, Operation::ProduceAcked { .. }))
             .collect();
         assert_eq!(acknowledged.len(), 2);
+    }
+
+    /// (partition, (producer id, epoch, base sequence), records) of each batch of a Produce.
+    fn batches_of(request: &Request) -> Vec<(i32, (i64, i16, i32), i32)> {
+        let Request::Produce(produce) = request else { panic!("not a produce: {request:?}") };
+        let partitions = produce.topic_data[0].partition_data.iter();
+        partitions
+            .map(|data| {
+                let header = BatchHeader::parse(data.records.as_deref().expect("records"));
+                let header = header.expect("a batch");
+                let ids = (header.producer_id, header.producer_epoch, header.base_sequence);
+                (data.index, ids, header.records_count)
+            })
+            .collect()
+    }
+
+    /// A Produce answer of (partition, error code, base offset) each.
+    fn produce_answers(answers: &[(i32, i16, i64)]) -> Response {
+        let partition_responses = answers
+            .iter()
+            .map(|&(index, error_code, base_offset)| ProduceResponsePartition {
+                index,
+                error_code,
+                base_offset,
+                ..Default::default()
+            })
+            .collect();
+        Response::Produce(ProduceResponse {
+            responses: vec![ProduceResponseTopic { partition_responses, ..Default::default() }],
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_producer_over_two_partitions_sends_both_and_retries_only_the_failed_one() {
+        // Goal: one batch per partition per request, with a sequence per partition. Method:
+        // two partitions, one in flight; partition 1's first batch fails while partition 0's
+        // is acknowledged; the next request carries partition 0's next batch and partition 1's
+        // retry, unchanged.
+        let role = Role::Producer { partition: 1, acks: -1, idempotent: true, batches: 4 };
+        let mut client = Client::new(1, role);
+        client.spread_over(2);
+        let mut history = History::default();
+        send(&mut client);
+        assert!(!client.on_response(0, init_answer(7, 0), &mut history));
+        let first = batches_of(&send(&mut client));
+        assert_eq!(first, [(1, (7, 0, 0), 1), (0, (7, 0, 0), 2)], "its role's partition first");
+        let storage_error = ErrorCode::KafkaStorageError.code();
+        let answer = produce_answers(&[(1, 0, 0), (0, storage_error, -1)]);
+        assert!(client.on_response(0, answer, &mut history), "back off after a failure");
+        let second = batches_of(&send(&mut client));
+        assert_eq!(second, [(1, (7, 0, 1), 3), (0, (7, 0, 0), 2)]);
+        assert!(!client.on_response(0, produce_answers(&[(1, 0, 1), (0, 0, 0)]), &mut history));
+        let third = batches_of(&send(&mut client));
+        assert_eq!(third, [(1, (7, 0, 4), 4)], "four batches in all");
+        assert!(!client.on_response(0, produce_answers(&[(1, 0, 4)]), &mut history));
+        assert!(waits(&mut client) && client.done);
+        let acknowledged: Vec<(i32, i64)> = history
+            .operations
+            .iter()
+            .filter_map(|operation| match operation {
+                Operation::ProduceAcked { partition, base_offset, .. } => {
+                    Some((*partition, *base_offset))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(acknowledged, [(1, 0), (1, 1), (0, 0), (1, 4)]);
     }
 
     #[test]

@@ -252,6 +252,9 @@ pub struct Workload {
     /// Producers' `max.in.flight.requests.per.connection` (1 to 5; Kafka's default is 5): how
     /// many batches each pipelines on its connection.
     pub in_flight_max: usize,
+    /// Whether each producer writes every partition, one batch of each per request (as
+    /// Kafka's producer sends all its batches for one broker together), rather than one.
+    pub spread: bool,
 }
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
@@ -313,6 +316,7 @@ impl Workload {
             compacted: false,
             retention_ms: None,
             in_flight_max: 1,
+            spread: false,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -408,6 +412,9 @@ impl std::fmt::Display for Workload {
         if self.in_flight_max > 1 {
             write!(f, " in_flight={}", self.in_flight_max)?;
         }
+        if self.spread {
+            write!(f, " spread")?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -438,6 +445,9 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     let mut pipelining = Prng::new(seed ^ 0x5049_5045);
     if pipelining.chance(500_000) {
         workload.in_flight_max = pipelining.range_inclusive(2, 5) as usize;
+    }
+    if workload.partitions > 1 && pipelining.chance(333_333) {
+        workload.spread = true;
     }
     (faults, workload)
 }
@@ -512,6 +522,9 @@ impl Sim {
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
             producer.set_in_flight_max(workload.in_flight_max);
+            if workload.spread {
+                producer.spread_over(workload.partitions);
+            }
             clients.push(ClientState::new(producer));
         }
         // Every partition has a reader, so every acknowledged record is checked.

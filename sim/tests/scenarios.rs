@@ -26,6 +26,7 @@ fn workload() -> Workload {
         compacted: false,
         retention_ms: None,
         in_flight_max: 1,
+        spread: false,
     }
 }
 
@@ -76,11 +77,13 @@ fn pipelined_idempotent_batches_stay_in_order_and_are_stored_once() {
     // a partition's first idempotent batch skipped the sequence check, so a batch in flight
     // behind a refused first batch was stored after a gap, the refused one after it, and
     // after the epoch bump batches whose answers were lost went in twice. Method: four
-    // idempotent producers with five in flight, connections reset, five power losses; every
+    // idempotent producers with five in flight, each writing both partitions in every
+    // request, connections reset, five power losses; every
     // checker (order and uniqueness included) must pass, and requests must really have
     // queued behind each other on a connection. Then the seeds that found it.
     let faults = FaultSettings { reset_ppm: 20_000, ..FaultSettings::none() };
-    let workload = Workload { idempotent_ppm: 1_000_000, in_flight_max: 5, ..workload() };
+    let workload =
+        Workload { idempotent_ppm: 1_000_000, in_flight_max: 5, spread: true, ..workload() };
     let mut sim = Sim::new(8, faults, workload);
     five_power_losses_keep_what_was_acknowledged(&mut sim);
     let queued = sim.stats_max.slots_per_connection_max;
@@ -221,6 +224,7 @@ fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
         segment_bytes: Some(SEGMENT_BYTES_MIN),
         retention_ms: Some(10 * 60_000),
         in_flight_max: 1,
+        spread: false,
         ..workload()
     };
     let mut sim = Sim::new(15, faults, workload);
@@ -356,6 +360,7 @@ fn group_workload(members: u32) -> Workload {
         compacted: false,
         retention_ms: None,
         in_flight_max: 1,
+        spread: false,
     }
 }
 
@@ -475,6 +480,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         compacted: false,
         retention_ms: None,
         in_flight_max: 1,
+        spread: false,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -530,6 +536,7 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         compacted: false,
         retention_ms: None,
         in_flight_max: 1,
+        spread: false,
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
@@ -684,9 +691,9 @@ fn a_join_answered_before_a_restart_and_delivered_after_it_is_judged_by_its_send
     // generation 1, as it should; the checker, which reset at the restart, took the late
     // answer for one of the new incarnation and reported generation 42 then 1. A checker bug,
     // not a broker one. Method: the seed now passes, and its history still holds the case
-    // (with its producers sending one batch at a time, as when it was found).
+    // (with its producers sending one batch to one partition at a time, as when it was found).
     let (faults, workload) = sluice_sim::engine::settings_from_seed(30408);
-    let mut sim = Sim::new(30408, faults, Workload { in_flight_max: 1, ..workload });
+    let mut sim = Sim::new(30408, faults, Workload { in_flight_max: 1, spread: false, ..workload });
     run(&mut sim, 20_000).expect("seed 30408 passes");
     let restart = sim
         .history
