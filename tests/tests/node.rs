@@ -631,6 +631,51 @@ fn idempotent_producers_get_ids_and_retries_are_appended_once() {
 }
 
 #[test]
+fn create_partitions_that_fail_leave_the_topic_as_it_was() {
+    // The disk fails every fsync while a topic grows from 1 to 3 partitions: the answer is
+    // KAFKA_STORAGE_ERROR, and the topic keeps 1 partition. Retried once the disk is healthy,
+    // the growth succeeds and the new partitions take records. (It used to keep the new
+    // count in memory with logs missing: the retry was answered INVALID_PARTITIONS and
+    // produces to the new partitions UNKNOWN_TOPIC_OR_PARTITION, until a restart forgot the
+    // growth altogether.)
+    use sluice_core::protocol::api::create_partitions::{
+        CreatePartitionsRequest, CreatePartitionsRequestTopic,
+    };
+    use sluice_sim::disk::DiskFaults;
+    let mut harness = Harness::new();
+    harness.create_topic("grow", 1);
+    let grow = |harness: &mut Harness| {
+        let topic = CreatePartitionsRequestTopic {
+            name: StrBytes::from_static("grow"),
+            count: 3,
+            ..Default::default()
+        };
+        let request = CreatePartitionsRequest { topics: vec![topic], ..Default::default() };
+        harness.send(A, 3, Request::CreatePartitions(request));
+        let outputs = harness.outputs();
+        let Response::CreatePartitions(answer) = harness.response(&outputs[0]).2 else {
+            panic!("{outputs:?}")
+        };
+        answer.results[0].error_code
+    };
+    let failing = DiskFaults { sync_error_ppm: 1_000_000, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(failing);
+    assert_eq!(grow(&mut harness), ErrorCode::KafkaStorageError.code());
+    assert_eq!(harness.node.topics().get("grow").map(|topic| topic.partitions), Some(1));
+    harness.node.storage_mut().set_faults(DiskFaults::default());
+    assert_eq!(grow(&mut harness), 0, "the retry grows the topic");
+    harness.send(A, 9, produce("grow", 2, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let mut outputs = harness.outputs();
+    if let [Output::Sync { .. }] = &outputs[..] {
+        let sync = outputs.remove(0);
+        harness.complete_sync(&sync, false);
+        outputs = harness.outputs();
+    }
+    let Response::Produce(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.responses[0].partition_responses[0].error_code, 0);
+}
+
+#[test]
 fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     use sluice_core::protocol::api::alter_configs::{
         AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,

@@ -381,19 +381,49 @@ impl<S: Storage> Node<S> {
         response
     }
 
+    /// Grows topic `name` to `count` partitions: all of them and the saved registry, or none
+    /// (a failure deletes the logs it made and keeps the old count, so that a retry starts
+    /// afresh instead of being told the partitions exist while some have no log).
     fn add_partitions(&mut self, name: &str, count: i32) -> Result<(), (ErrorCode, String)> {
-        let topic = self.topics.get_mut(name).expect("checked");
+        let topic = self.topics.get(name).expect("checked");
         let (from, log_config) = (topic.partitions, topic.config.log);
-        topic.partitions = count;
-        for index in from..count {
-            let partition = TopicPartition::new(name, index);
-            self.logs
-                .create_log(&mut self.storage, &partition, log_config, self.wall_ms)
-                .map_err(|error| (ErrorCode::KafkaStorageError, error.to_string()))?;
+        let mut failure = None;
+        let mut created = from;
+        while created < count {
+            let partition = TopicPartition::new(name, created);
+            if let Err(error) =
+                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
+            {
+                failure = Some(format!("cannot create {partition}: {error}"));
+                break;
+            }
+            created += 1;
         }
-        self.topics
-            .save(&mut self.storage)
-            .map_err(|error| (ErrorCode::KafkaStorageError, error.to_string()))
+        if failure.is_none() {
+            self.topics.get_mut(name).expect("checked").partitions = count;
+            if let Err(error) = self.topics.save(&mut self.storage) {
+                self.topics.get_mut(name).expect("checked").partitions = from;
+                failure = Some(format!("cannot save the topic registry: {error}"));
+            }
+        }
+        let Some(message) = failure else {
+            self.log(
+                LogLevel::Info,
+                format!("grew topic {name} from {from} to {count} partitions"),
+            );
+            return Ok(());
+        };
+        self.log(LogLevel::Error, message.clone());
+        for index in from..created {
+            let partition = TopicPartition::new(name, index);
+            if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
+                self.log(
+                    LogLevel::Error,
+                    format!("cannot remove {partition} of a failed growth: {error}"),
+                );
+            }
+        }
+        Err((ErrorCode::KafkaStorageError, message))
     }
 
     pub(super) fn handle_list_offsets(

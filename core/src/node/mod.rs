@@ -376,14 +376,19 @@ impl<S: Storage> Node<S> {
         self.replay_groups().map_err(|error| format!("cannot reload consumer groups: {error}"))
     }
 
-    /// Partition directories with no registry entry (a crash between creating a topic's logs
-    /// and saving the registry) become topics with default settings if they hold records, so
-    /// data is never dropped; empty ones are what a failed creation left, and are removed.
+    /// Partition directories with no registry entry (a crash between creating a topic's or
+    /// new partitions' logs and saving the registry) are adopted if they hold records (a
+    /// new topic with default settings, or a higher partition count), so data is never
+    /// dropped; empty ones are what a failed creation left, and are removed.
     fn adopt_stray_partitions(&mut self, topics: &mut Topics) {
         let strays: Vec<TopicPartition> = self
             .logs
             .partitions()
-            .filter(|partition| topics.get(&partition.topic).is_none())
+            .filter(|partition| {
+                topics
+                    .get(&partition.topic)
+                    .is_none_or(|topic| partition.partition >= topic.partitions)
+            })
             .cloned()
             .collect();
         let mut adopted: BTreeMap<String, i32> = BTreeMap::new();
@@ -405,6 +410,10 @@ impl<S: Storage> Node<S> {
                 LogLevel::Warn,
                 format!("adopting stray partitions of topic {name} ({partitions})"),
             );
+            if let Some(topic) = topics.get_mut(&name) {
+                topic.partitions = partitions;
+                continue;
+            }
             let id = self.new_topic_id();
             let config = self.config.topic_defaults.clone();
             topics.insert(Topic { name, id, partitions, config });
