@@ -29,6 +29,7 @@ fn measure(name: &str, producers: u32, consumers: u32, group: GroupWorkload) {
         retention_ms: None,
         in_flight_max: 1,
         spread: false,
+        grow_from: None,
     };
     let faults =
         FaultSettings { latency_min_ms: 1, latency_max_ms: 3, sync_ms: 4, ..FaultSettings::none() };

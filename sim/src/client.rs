@@ -12,6 +12,9 @@
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use bytes::Bytes;
+use sluice_core::protocol::api::create_partitions::{
+    CreatePartitionsRequest, CreatePartitionsRequestTopic,
+};
 use sluice_core::protocol::api::create_topics::{
     CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
 };
@@ -35,12 +38,15 @@ pub const TOPIC: &str = "sim";
 /// What a client does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Creates the topic, then is done.
+    /// Creates the topic (and, when it was created smaller, grows it with CreatePartitions),
+    /// then is done.
     Admin {
-        /// Partitions to create.
+        /// Partitions the topic ends with.
         partitions: i32,
         /// Topic configs to create it with (name, value).
         configs: Vec<(&'static str, String)>,
+        /// Partitions to create the topic with, when fewer than `partitions`.
+        grow_from: Option<i32>,
     },
     /// Produces `batches` batches to one partition.
     Producer {
@@ -205,6 +211,8 @@ pub struct Client {
     pub group: Option<Box<GroupMember>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
+    /// An admin's topic exists.
+    topic_created: bool,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
     pub keyed: bool,
 }
@@ -234,6 +242,7 @@ impl Client {
             done: false,
             group: None,
             client_id: StrBytes::from_static("sim"),
+            topic_created: false,
             keyed: false,
         }
     }
@@ -262,7 +271,23 @@ impl Client {
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
-            Role::Admin { partitions, ref configs } if !self.done => {
+            Role::Admin { partitions, grow_from: Some(_), .. }
+                if self.topic_created && !self.done =>
+            {
+                let topic = CreatePartitionsRequestTopic {
+                    name: StrBytes::from_static(TOPIC),
+                    count: partitions,
+                    assignments: None,
+                    ..Default::default()
+                };
+                let request = CreatePartitionsRequest {
+                    topics: vec![topic],
+                    timeout_ms: 30_000,
+                    ..Default::default()
+                };
+                send(Request::CreatePartitions(request), 3)
+            }
+            Role::Admin { partitions, ref configs, grow_from } if !self.done => {
                 let configs = configs
                     .iter()
                     .map(|(name, value)| CreateTopicsRequestConfig {
@@ -273,7 +298,7 @@ impl Client {
                     .collect();
                 let topic = CreateTopicsRequestTopic {
                     name: StrBytes::from_static(TOPIC),
-                    num_partitions: partitions,
+                    num_partitions: grow_from.unwrap_or(partitions),
                     replication_factor: 1,
                     configs,
                     ..Default::default()
@@ -448,13 +473,20 @@ impl Client {
             return member.on_response(now, response, history);
         }
         match (&self.role, response) {
-            (Role::Admin { .. }, Response::CreateTopics(response)) => {
+            (Role::Admin { grow_from, .. }, Response::CreateTopics(response)) => {
                 let code = response.topics.first().map_or(-1, |topic| topic.error_code);
                 if code == 0 || code == ErrorCode::TopicAlreadyExists.code() {
-                    self.done = true;
+                    self.topic_created = true;
+                    self.done = grow_from.is_none();
                     return false;
                 }
                 true
+            }
+            (Role::Admin { .. }, Response::CreatePartitions(response)) => {
+                // INVALID_PARTITIONS: it has that many already (an earlier answer was lost).
+                let code = response.results.first().map_or(-1, |topic| topic.error_code);
+                self.done = code == 0 || code == ErrorCode::InvalidPartitions.code();
+                !self.done
             }
             (Role::Producer { .. }, Response::InitProducerId(response)) => {
                 self.on_init_producer_id(response, history)

@@ -255,6 +255,10 @@ pub struct Workload {
     /// Whether each producer writes every partition, one batch of each per request (as
     /// Kafka's producer sends all its batches for one broker together), rather than one.
     pub spread: bool,
+    /// The topic is created with this many partitions and then grown to `partitions` with
+    /// CreatePartitions; producers and readers of the new partitions retry until they exist.
+    /// Only without a group (whose members read the partitions they were assigned at join).
+    pub grow_from: Option<i32>,
 }
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
@@ -317,6 +321,7 @@ impl Workload {
             retention_ms: None,
             in_flight_max: 1,
             spread: false,
+            grow_from: None,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -415,6 +420,9 @@ impl std::fmt::Display for Workload {
         if self.spread {
             write!(f, " spread")?;
         }
+        if let Some(from) = self.grow_from {
+            write!(f, " grow_from={from}")?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -449,6 +457,10 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     if workload.partitions > 1 && pipelining.chance(333_333) {
         workload.spread = true;
     }
+    if workload.partitions > 1 && workload.group.consumers == 0 && pipelining.chance(333_333) {
+        workload.grow_from =
+            Some(pipelining.range_inclusive(1, workload.partitions as u64 - 1) as i32);
+    }
     (faults, workload)
 }
 
@@ -480,6 +492,12 @@ impl Sim {
     pub fn new(seed: u64, faults: FaultSettings, workload: Workload) -> Self {
         assert!((1..64).contains(&workload.partitions), "1 to 63 partitions");
         assert!(
+            workload.grow_from.is_none_or(|from| {
+                (1..workload.partitions).contains(&from) && workload.group.consumers == 0
+            }),
+            "a topic grows from fewer partitions, without a group"
+        );
+        assert!(
             workload.purge_every.is_none()
                 || (workload.consumers <= workload.partitions as u32
                     && workload.group.consumers == 0),
@@ -510,7 +528,11 @@ impl Sim {
         // Disk faults start once the node is up.
         node.storage_mut()
             .set_faults(DiskFaults { sync_error_ppm: faults.sync_error_ppm, ..Default::default() });
-        let admin = Role::Admin { partitions: workload.partitions, configs: workload.configs() };
+        let admin = Role::Admin {
+            partitions: workload.partitions,
+            configs: workload.configs(),
+            grow_from: workload.grow_from,
+        };
         let mut clients = vec![ClientState::new(Client::new(0, admin))];
         for index in 0..workload.producers {
             let role = Role::Producer {

@@ -109,6 +109,16 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // Of 5000..78000 once producers pipelined (all six failures; all compacted).
         seeds: &[22280, 29707, 37266, 40560, 53099, 71038],
     },
+    RegressionSeeds {
+        test: "a_topic_grown_by_create_partitions_serves_every_new_partition",
+        summary: "CreatePartitions set the new partition count before making the logs and \
+                  saving the registry; when an fsync failed on the way it answered \
+                  KAFKA_STORAGE_ERROR but kept the count, so the retry was answered \
+                  INVALID_PARTITIONS and the partitions it lacked refused every produce. Now \
+                  a failed growth deletes the logs it made and keeps the old count",
+        // Of 0..5000 once the admin grew topics (both failures).
+        seeds: &[3501, 3766],
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

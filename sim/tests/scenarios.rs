@@ -27,6 +27,7 @@ fn workload() -> Workload {
         retention_ms: None,
         in_flight_max: 1,
         spread: false,
+        grow_from: None,
     }
 }
 
@@ -92,6 +93,21 @@ fn pipelined_idempotent_batches_stay_in_order_and_are_stored_once() {
     let ordered = sluice_sim::checker::idempotent_order_kept(&sim.history, &consumed);
     assert!(ordered.as_ref().is_ok_and(|&checked| checked >= 200), "{ordered:?}");
     regression_seeds_pass("pipelined_idempotent_batches_stay_in_order_and_are_stored_once");
+}
+
+#[test]
+fn a_topic_grown_by_create_partitions_serves_every_new_partition() {
+    // Goal: partitions added by CreatePartitions take records like the first ones, across
+    // power losses. Method: the topic is created with one partition and grown to two while
+    // partition 1's producers and reader already retry; five power losses; every checker
+    // must pass and partition 1 must hold acknowledged records. Then the seeds that found a
+    // growth half-made by a failed fsync.
+    let workload = Workload { grow_from: Some(1), ..workload() };
+    let mut sim = Sim::new(9, FaultSettings::none(), workload);
+    five_power_losses_keep_what_was_acknowledged(&mut sim);
+    let grown = sim.acknowledged().iter().filter(|(partition, _, _)| *partition == 1).count();
+    assert!(grown >= 40, "{grown} records acknowledged on the new partition");
+    regression_seeds_pass("a_topic_grown_by_create_partitions_serves_every_new_partition");
 }
 
 /// Runs until 40 records are acknowledged, loses power five times 3 s apart, finishes, and
@@ -225,6 +241,7 @@ fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
         retention_ms: Some(10 * 60_000),
         in_flight_max: 1,
         spread: false,
+        grow_from: None,
         ..workload()
     };
     let mut sim = Sim::new(15, faults, workload);
@@ -361,6 +378,7 @@ fn group_workload(members: u32) -> Workload {
         retention_ms: None,
         in_flight_max: 1,
         spread: false,
+        grow_from: None,
     }
 }
 
@@ -481,6 +499,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         retention_ms: None,
         in_flight_max: 1,
         spread: false,
+        grow_from: None,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -537,6 +556,7 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         retention_ms: None,
         in_flight_max: 1,
         spread: false,
+        grow_from: None,
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
