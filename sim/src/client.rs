@@ -213,6 +213,8 @@ pub struct Client {
     pub client_id: StrBytes,
     /// An admin's topic exists.
     topic_created: bool,
+    /// A reader's `fetch.max.bytes` and `max.partition.fetch.bytes`.
+    pub fetch_max_bytes: i32,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
     pub keyed: bool,
 }
@@ -243,6 +245,7 @@ impl Client {
             group: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
+            fetch_max_bytes: 64 * 1024,
             keyed: false,
         }
     }
@@ -327,7 +330,9 @@ impl Client {
             {
                 send(delete_records(partition, self.position), 2)
             }
-            Role::Consumer { partition, .. } => send(consumer_fetch(partition, self.position), 12),
+            Role::Consumer { partition, .. } => {
+                send(consumer_fetch(partition, self.position, self.fetch_max_bytes), 12)
+            }
             Role::Admin { .. } | Role::Producer { .. } | Role::GroupConsumer => Next::Idle,
         }
     }
@@ -710,17 +715,17 @@ fn delete_records(partition: i32, offset: i64) -> Request {
     })
 }
 
-fn consumer_fetch(partition: i32, position: i64) -> Request {
+fn consumer_fetch(partition: i32, position: i64, max_bytes: i32) -> Request {
     Request::Fetch(FetchRequest {
         max_wait_ms: 100,
         min_bytes: 1,
-        max_bytes: 64 * 1024,
+        max_bytes,
         topics: vec![FetchRequestTopic {
             topic: StrBytes::from_static(TOPIC),
             partitions: vec![FetchRequestPartition {
                 partition,
                 fetch_offset: position,
-                partition_max_bytes: 64 * 1024,
+                partition_max_bytes: max_bytes,
                 ..Default::default()
             }],
             ..Default::default()

@@ -259,7 +259,13 @@ pub struct Workload {
     /// CreatePartitions; producers and readers of the new partitions retry until they exist.
     /// Only without a group (whose members read the partitions they were assigned at join).
     pub grow_from: Option<i32>,
+    /// Readers' `max.partition.fetch.bytes` (Kafka's default is 1 MiB): below a batch's size,
+    /// the broker must still return that first batch whole (KIP-74).
+    pub fetch_max_bytes: i32,
 }
+
+/// The readers' fetch size unless a seed draws a small one.
+pub const FETCH_BYTES_DEFAULT: i32 = 64 * 1024;
 
 /// The consumer group of a workload: its members and their Kafka consumer settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,6 +328,7 @@ impl Workload {
             in_flight_max: 1,
             spread: false,
             grow_from: None,
+            fetch_max_bytes: FETCH_BYTES_DEFAULT,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -423,6 +430,9 @@ impl std::fmt::Display for Workload {
         if let Some(from) = self.grow_from {
             write!(f, " grow_from={from}")?;
         }
+        if self.fetch_max_bytes != FETCH_BYTES_DEFAULT {
+            write!(f, " fetch_bytes={}", self.fetch_max_bytes)?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -461,12 +471,16 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
         workload.grow_from =
             Some(pipelining.range_inclusive(1, workload.partitions as u64 - 1) as i32);
     }
+    if pipelining.chance(250_000) {
+        workload.fetch_max_bytes = pipelining.range_inclusive(1, 2048) as i32;
+    }
     (faults, workload)
 }
 
 /// One member's settings: the group's, plus departures drawn from `prng` (each at a tick in
 /// the first 15 s, away up to 3 s).
-fn member_settings(group: &GroupWorkload, prng: &mut Prng) -> MemberSettings {
+fn member_settings(workload: &Workload, prng: &mut Prng) -> MemberSettings {
+    let group = &workload.group;
     let count = prng.range_inclusive(0, u64::from(group.departures_max));
     let mut departures: Vec<(u64, u64)> = (0..count)
         .map(|_| (prng.range_inclusive(1_000, 15_000), prng.range_inclusive(100, 3_000)))
@@ -478,6 +492,7 @@ fn member_settings(group: &GroupWorkload, prng: &mut Prng) -> MemberSettings {
         rebalance_timeout_ms: group.rebalance_timeout_ms,
         auto_commit_interval_ms: group.auto_commit_interval_ms,
         departures,
+        fetch_max_bytes: workload.fetch_max_bytes,
     }
 }
 
@@ -554,10 +569,12 @@ impl Sim {
             let partition = (index as i32) % workload.partitions;
             let role = Role::Consumer { partition, purge_every: workload.purge_every };
             let id = clients.len() as u32;
-            clients.push(ClientState::new(Client::new(id, role)));
+            let mut reader = Client::new(id, role);
+            reader.fetch_max_bytes = workload.fetch_max_bytes;
+            clients.push(ClientState::new(reader));
         }
         for _ in 0..workload.group.consumers {
-            let settings = member_settings(&workload.group, &mut prng);
+            let settings = member_settings(&workload, &mut prng);
             let id = clients.len() as u32;
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
         }

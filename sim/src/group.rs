@@ -62,6 +62,8 @@ pub struct MemberSettings {
     pub auto_commit_interval_ms: u64,
     /// Planned departures, in tick order: (tick to leave at, ms to stay away).
     pub departures: Vec<(u64, u64)>,
+    /// `max.partition.fetch.bytes`; `fetch.max.bytes` is four times as much.
+    pub fetch_max_bytes: i32,
 }
 
 /// What happens once a commit made before a phase change is answered.
@@ -382,14 +384,14 @@ impl GroupMember {
             .map(|&(partition, position)| FetchRequestPartition {
                 partition,
                 fetch_offset: position,
-                partition_max_bytes: 64 * 1024,
+                partition_max_bytes: self.settings.fetch_max_bytes,
                 ..Default::default()
             })
             .collect();
         Request::Fetch(FetchRequest {
             max_wait_ms: 100,
             min_bytes: 1,
-            max_bytes: 256 * 1024,
+            max_bytes: self.settings.fetch_max_bytes.saturating_mul(4),
             topics: vec![FetchRequestTopic {
                 topic: StrBytes::from_static(self.settings.topic),
                 partitions,

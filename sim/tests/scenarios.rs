@@ -8,7 +8,7 @@ use sluice_core::limits::SEGMENT_BYTES_MIN;
 use sluice_core::storage::Storage;
 use sluice_sim::client::Role;
 use sluice_sim::disk::DiskFaults;
-use sluice_sim::engine::{GroupWorkload, Sim, Workload};
+use sluice_sim::engine::{GroupWorkload, Sim, Workload, FETCH_BYTES_DEFAULT};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
 use sluice_sim::run::{check, run, run_seed, LIVENESS_TICKS, REGRESSION_SEEDS};
@@ -28,6 +28,7 @@ fn workload() -> Workload {
         in_flight_max: 1,
         spread: false,
         grow_from: None,
+        fetch_max_bytes: FETCH_BYTES_DEFAULT,
     }
 }
 
@@ -108,6 +109,20 @@ fn a_topic_grown_by_create_partitions_serves_every_new_partition() {
     let grown = sim.acknowledged().iter().filter(|(partition, _, _)| *partition == 1).count();
     assert!(grown >= 40, "{grown} records acknowledged on the new partition");
     regression_seeds_pass("a_topic_grown_by_create_partitions_serves_every_new_partition");
+}
+
+#[test]
+fn readers_whose_fetch_size_is_below_every_batch_still_read_everything() {
+    // KIP-74: a fetch returns the first batch whole even when it is larger than the
+    // partition's and the request's byte limits, or a consumer with a small
+    // max.partition.fetch.bytes would never move. Method: readers ask for 1 byte; power fails
+    // five times; every acknowledged record must be read back (the checkers after healing).
+    let workload = Workload { fetch_max_bytes: 1, ..workload() };
+    five_power_losses_keep_what_was_acknowledged(&mut Sim::new(
+        10,
+        FaultSettings::none(),
+        workload,
+    ));
 }
 
 /// Runs until 40 records are acknowledged, loses power five times 3 s apart, finishes, and
@@ -242,6 +257,7 @@ fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
         in_flight_max: 1,
         spread: false,
         grow_from: None,
+        fetch_max_bytes: FETCH_BYTES_DEFAULT,
         ..workload()
     };
     let mut sim = Sim::new(15, faults, workload);
@@ -379,6 +395,7 @@ fn group_workload(members: u32) -> Workload {
         in_flight_max: 1,
         spread: false,
         grow_from: None,
+        fetch_max_bytes: FETCH_BYTES_DEFAULT,
     }
 }
 
@@ -500,6 +517,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         in_flight_max: 1,
         spread: false,
         grow_from: None,
+        fetch_max_bytes: FETCH_BYTES_DEFAULT,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -557,6 +575,7 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         in_flight_max: 1,
         spread: false,
         grow_from: None,
+        fetch_max_bytes: FETCH_BYTES_DEFAULT,
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
