@@ -27,7 +27,9 @@ use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
 use sluice_core::protocol::api::{Request, Response};
-use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+use sluice_core::protocol::record_batch::{
+    build_batch_compressed, BatchOptions, Compression, NewRecord,
+};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
 use std::collections::VecDeque;
@@ -107,7 +109,7 @@ struct Batch {
 
 impl Batch {
     /// The batch's bytes under `options`, encoded again only when they changed.
-    fn encode(&mut self, options: BatchOptions) -> Bytes {
+    fn encode(&mut self, options: BatchOptions, compression: Compression) -> Bytes {
         let ids = (options.producer_id, options.producer_epoch, options.base_sequence);
         if let Some((id, epoch, sequence, bytes)) = &self.encoded {
             if (*id, *epoch, *sequence) == ids {
@@ -124,7 +126,8 @@ impl Batch {
                 ..Default::default()
             })
             .collect();
-        let bytes = Bytes::from(build_batch(&records, options));
+        let batch = build_batch_compressed(&records, options, compression);
+        let bytes = Bytes::from(batch.expect("every codec Kafka defines compresses"));
         self.encoded = Some((ids.0, ids.1, ids.2, bytes.clone()));
         bytes
     }
@@ -215,6 +218,8 @@ pub struct Client {
     topic_created: bool,
     /// A reader's `fetch.max.bytes` and `max.partition.fetch.bytes`.
     pub fetch_max_bytes: i32,
+    /// A producer's `compression.type`.
+    pub compression: Compression,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
     pub keyed: bool,
 }
@@ -246,6 +251,7 @@ impl Client {
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
             fetch_max_bytes: 64 * 1024,
+            compression: Compression::None,
             keyed: false,
         }
     }
@@ -427,7 +433,7 @@ impl Client {
             prepared.push((lane_index, batch.number));
             partition_data.push(ProduceRequestPartition {
                 index: lane.partition,
-                records: Some(batch.encode(options)),
+                records: Some(batch.encode(options, self.compression)),
                 ..Default::default()
             });
         }

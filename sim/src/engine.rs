@@ -19,6 +19,7 @@ use sluice_core::node::{ConnectionId, Input, Node, NodeStats, Output};
 use sluice_core::prng::Prng;
 use sluice_core::protocol::api::{decode_response, encode_request};
 use sluice_core::protocol::header::RequestHeader;
+use sluice_core::protocol::record_batch::Compression;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
@@ -262,6 +263,9 @@ pub struct Workload {
     /// Readers' `max.partition.fetch.bytes` (Kafka's default is 1 MiB): below a batch's size,
     /// the broker must still return that first batch whole (KIP-74).
     pub fetch_max_bytes: i32,
+    /// Producers' `compression.type`: the broker validates compressed batches by
+    /// decompressing them, stores them as they came, and the cleaner rewrites them.
+    pub compression: Compression,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -329,6 +333,7 @@ impl Workload {
             spread: false,
             grow_from: None,
             fetch_max_bytes: FETCH_BYTES_DEFAULT,
+            compression: Compression::None,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -433,6 +438,9 @@ impl std::fmt::Display for Workload {
         if self.fetch_max_bytes != FETCH_BYTES_DEFAULT {
             write!(f, " fetch_bytes={}", self.fetch_max_bytes)?;
         }
+        if self.compression != Compression::None {
+            write!(f, " compression={:?}", self.compression)?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -473,6 +481,10 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     }
     if pipelining.chance(250_000) {
         workload.fetch_max_bytes = pipelining.range_inclusive(1, 2048) as i32;
+    }
+    if pipelining.chance(250_000) {
+        let codecs = [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+        workload.compression = codecs[pipelining.range_inclusive(0, 3) as usize];
     }
     (faults, workload)
 }
@@ -559,6 +571,7 @@ impl Sim {
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
             producer.set_in_flight_max(workload.in_flight_max);
+            producer.compression = workload.compression;
             if workload.spread {
                 producer.spread_over(workload.partitions);
             }
