@@ -33,6 +33,7 @@ fn measure(name: &str, producers: u32, consumers: u32, group: GroupWorkload) {
         grow_from: None,
         fetch_max_bytes: FETCH_BYTES_DEFAULT,
         compression: Compression::None,
+        value_padding: 0,
     };
     let faults =
         FaultSettings { latency_min_ms: 1, latency_max_ms: 3, sync_ms: 4, ..FaultSettings::none() };

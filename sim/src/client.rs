@@ -220,6 +220,8 @@ pub struct Client {
     pub fetch_max_bytes: i32,
     /// A producer's `compression.type`.
     pub compression: Compression,
+    /// Bytes of padding a producer appends to each value (`-` and that many `x`).
+    pub padding: usize,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
     pub keyed: bool,
 }
@@ -252,6 +254,7 @@ impl Client {
             topic_created: false,
             fetch_max_bytes: 64 * 1024,
             compression: Compression::None,
+            padding: 0,
             keyed: false,
         }
     }
@@ -456,19 +459,23 @@ impl Client {
     }
 
     /// The next new batch, with base sequence `sequence`: 1 to 4 records
-    /// `c<client>-b<batch>-r<index>`.
+    /// `c<client>-b<batch>-r<index>`, padded when the workload asks for large records.
     fn new_batch(&mut self, sequence: i32) -> Batch {
         let count = 1 + (self.next_batch % 4) as usize;
         // Built by hand: `format!` was a tenth of the simulator's time per produce.
         let values = (0..count)
             .map(|index| {
-                let mut value = String::with_capacity(24);
+                let mut value = String::with_capacity(24 + self.padding);
                 value.push('c');
                 push_decimal(&mut value, u64::from(self.id));
                 value.push_str("-b");
                 push_decimal(&mut value, u64::from(self.next_batch));
                 value.push_str("-r");
                 push_decimal(&mut value, index as u64);
+                if self.padding > 0 {
+                    value.push('-');
+                    value.extend(std::iter::repeat_n('x', self.padding));
+                }
                 value
             })
             .collect();

@@ -266,6 +266,9 @@ pub struct Workload {
     /// Producers' `compression.type`: the broker validates compressed batches by
     /// decompressing them, stores them as they came, and the cleaner rewrites them.
     pub compression: Compression,
+    /// Bytes of padding in each record's value: large records, whose batches outgrow small
+    /// segments (a segment then holds one batch) and fetch sizes.
+    pub value_padding: usize,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -334,6 +337,7 @@ impl Workload {
             grow_from: None,
             fetch_max_bytes: FETCH_BYTES_DEFAULT,
             compression: Compression::None,
+            value_padding: 0,
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {
@@ -441,6 +445,9 @@ impl std::fmt::Display for Workload {
         if self.compression != Compression::None {
             write!(f, " compression={:?}", self.compression)?;
         }
+        if self.value_padding > 0 {
+            write!(f, " padding={}", self.value_padding)?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -485,6 +492,14 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     if pipelining.chance(250_000) {
         let codecs = [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
         workload.compression = codecs[pipelining.range_inclusive(0, 3) as usize];
+    }
+    // A batch (up to four records) must fit in a segment: the broker refuses a larger one
+    // with RECORD_LIST_TOO_LARGE, as Kafka does, and producers give such a batch up.
+    let padding_max =
+        workload.segment_bytes.map_or(8192, |bytes| (bytes as usize / 4).saturating_sub(128));
+    if pipelining.chance(200_000) && padding_max >= 100 {
+        workload.value_padding =
+            pipelining.range_inclusive(100, padding_max.min(8192) as u64) as usize;
     }
     (faults, workload)
 }
@@ -572,6 +587,7 @@ impl Sim {
             producer.keyed = workload.compacted;
             producer.set_in_flight_max(workload.in_flight_max);
             producer.compression = workload.compression;
+            producer.padding = workload.value_padding;
             if workload.spread {
                 producer.spread_over(workload.partitions);
             }

@@ -31,6 +31,7 @@ fn workload() -> Workload {
         grow_from: None,
         fetch_max_bytes: FETCH_BYTES_DEFAULT,
         compression: Compression::None,
+        value_padding: 0,
     }
 }
 
@@ -117,9 +118,15 @@ fn a_topic_grown_by_create_partitions_serves_every_new_partition() {
 fn readers_whose_fetch_size_is_below_every_batch_still_read_everything() {
     // KIP-74: a fetch returns the first batch whole even when it is larger than the
     // partition's and the request's byte limits, or a consumer with a small
-    // max.partition.fetch.bytes would never move. Method: readers ask for 1 byte; power fails
+    // max.partition.fetch.bytes would never move. Method: readers ask for 1 byte, records
+    // carry 3000 bytes of padding, so a 16 KiB segment holds one to four batches; power fails
     // five times; every acknowledged record must be read back (the checkers after healing).
-    let workload = Workload { fetch_max_bytes: 1, ..workload() };
+    let workload = Workload {
+        fetch_max_bytes: 1,
+        value_padding: 3000,
+        segment_bytes: Some(16 * 1024),
+        ..workload()
+    };
     five_power_losses_keep_what_was_acknowledged(&mut Sim::new(
         10,
         FaultSettings::none(),
@@ -282,6 +289,7 @@ fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
         grow_from: None,
         fetch_max_bytes: FETCH_BYTES_DEFAULT,
         compression: Compression::None,
+        value_padding: 0,
         ..workload()
     };
     let mut sim = Sim::new(15, faults, workload);
@@ -421,6 +429,7 @@ fn group_workload(members: u32) -> Workload {
         grow_from: None,
         fetch_max_bytes: FETCH_BYTES_DEFAULT,
         compression: Compression::None,
+        value_padding: 0,
     }
 }
 
@@ -544,6 +553,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         grow_from: None,
         fetch_max_bytes: FETCH_BYTES_DEFAULT,
         compression: Compression::None,
+        value_padding: 0,
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -603,6 +613,7 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         grow_from: None,
         fetch_max_bytes: FETCH_BYTES_DEFAULT,
         compression: Compression::None,
+        value_padding: 0,
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
