@@ -3,7 +3,8 @@
 //! tokio, no wall clock: time jumps from event to event, and one seed decides everything.
 //!
 //! Connections behave like TCP: messages on one connection arrive in order, after a latency
-//! drawn from the fault settings; a reset loses what is in flight. Duplicates and reordering
+//! drawn from the fault settings; a reset (or an answer lost to a cut) loses what is in flight
+//! and everything after it on that connection. Duplicates and reordering
 //! arise as they do in real deployments: a client whose request timed out abandons the
 //! connection and retries on a new one, while the original may still arrive.
 

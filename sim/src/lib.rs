@@ -6,7 +6,9 @@
 //! in-memory [`disk::SimDisk`] with simulated Kafka clients that send real encoded requests.
 //!
 //! - [`engine`]: the event queue, connections, faults and the scenario methods.
-//! - [`client`]: simulated admin, producer (idempotent or not) and consumer clients.
+//! - [`client`]: simulated admin (CreateTopics, CreatePartitions), producer (idempotent or
+//!   not; pipelining up to five requests; one or every partition per request; compressed or
+//!   not) and consumer clients.
 //! - [`group`]: a simulated member of a classic consumer group (join, sync, range assignment,
 //!   heartbeats, commits, offset fetches, departures).
 //! - [`history`]: what clients were told and read.
