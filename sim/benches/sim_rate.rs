@@ -5,8 +5,7 @@
 //! acknowledged produce, and simulated time / wall time.
 //! `cargo bench -p sluice-sim` — a report, not a test.
 
-use sluice_core::protocol::record_batch::Compression;
-use sluice_sim::engine::{GroupWorkload, Sim, Workload, FETCH_BYTES_DEFAULT};
+use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
 use std::time::Instant;
@@ -24,16 +23,7 @@ fn measure(name: &str, producers: u32, consumers: u32, group: GroupWorkload) {
         consumers,
         idempotent_ppm: 500_000,
         group,
-        segment_bytes: None,
-        purge_every: None,
-        compacted: false,
-        retention_ms: None,
-        in_flight_max: 1,
-        spread: false,
-        grow_from: None,
-        fetch_max_bytes: FETCH_BYTES_DEFAULT,
-        compression: Compression::None,
-        value_padding: 0,
+        ..Workload::default()
     };
     let faults =
         FaultSettings { latency_min_ms: 1, latency_max_ms: 3, sync_ms: 4, ..FaultSettings::none() };

@@ -275,6 +275,31 @@ pub struct Workload {
 /// The readers' fetch size unless a seed draws a small one.
 pub const FETCH_BYTES_DEFAULT: i32 = 64 * 1024;
 
+impl Default for Workload {
+    /// One producer (plain, acks=all) and one reader on one partition; every optional
+    /// feature off. Scenarios set what they need on top.
+    fn default() -> Self {
+        Self {
+            partitions: 1,
+            producers: 1,
+            batches_per_producer: 10,
+            consumers: 1,
+            idempotent_ppm: 0,
+            group: GroupWorkload::none(),
+            segment_bytes: None,
+            purge_every: None,
+            compacted: false,
+            retention_ms: None,
+            in_flight_max: 1,
+            spread: false,
+            grow_from: None,
+            fetch_max_bytes: FETCH_BYTES_DEFAULT,
+            compression: Compression::None,
+            value_padding: 0,
+        }
+    }
+}
+
 /// The consumer group of a workload: its members and their Kafka consumer settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GroupWorkload {
@@ -328,17 +353,7 @@ impl Workload {
             batches_per_producer: prng.range_inclusive(5, 60) as u32,
             consumers: prng.range_inclusive(1, 3) as u32,
             idempotent_ppm: 500_000,
-            group: GroupWorkload::none(),
-            segment_bytes: None,
-            purge_every: None,
-            compacted: false,
-            retention_ms: None,
-            in_flight_max: 1,
-            spread: false,
-            grow_from: None,
-            fetch_max_bytes: FETCH_BYTES_DEFAULT,
-            compression: Compression::None,
-            value_padding: 0,
+            ..Self::default()
         };
         // About two seeds in three run a group of 2 or 3 over a topic of 2 or 3 partitions.
         if prng.chance(666_667) {

@@ -9,7 +9,7 @@ use sluice_core::protocol::record_batch::Compression;
 use sluice_core::storage::Storage;
 use sluice_sim::client::Role;
 use sluice_sim::disk::DiskFaults;
-use sluice_sim::engine::{GroupWorkload, Sim, Workload, FETCH_BYTES_DEFAULT};
+use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
 use sluice_sim::run::{check, run, run_seed, LIVENESS_TICKS, REGRESSION_SEEDS};
@@ -21,17 +21,7 @@ fn workload() -> Workload {
         batches_per_producer: 40,
         consumers: 2,
         idempotent_ppm: 500_000,
-        group: GroupWorkload::none(),
-        segment_bytes: None,
-        purge_every: None,
-        compacted: false,
-        retention_ms: None,
-        in_flight_max: 1,
-        spread: false,
-        grow_from: None,
-        fetch_max_bytes: FETCH_BYTES_DEFAULT,
-        compression: Compression::None,
-        value_padding: 0,
+        ..Workload::default()
     }
 }
 
@@ -284,12 +274,6 @@ fn faults_row_15_wall_clock_jumps_change_nothing_that_matters() {
     let workload = Workload {
         segment_bytes: Some(SEGMENT_BYTES_MIN),
         retention_ms: Some(10 * 60_000),
-        in_flight_max: 1,
-        spread: false,
-        grow_from: None,
-        fetch_max_bytes: FETCH_BYTES_DEFAULT,
-        compression: Compression::None,
-        value_padding: 0,
         ..workload()
     };
     let mut sim = Sim::new(15, faults, workload);
@@ -420,16 +404,7 @@ fn group_workload(members: u32) -> Workload {
             initial_rebalance_delay_ms: 0,
             ..GroupWorkload::members(members)
         },
-        segment_bytes: None,
-        purge_every: None,
-        compacted: false,
-        retention_ms: None,
-        in_flight_max: 1,
-        spread: false,
-        grow_from: None,
-        fetch_max_bytes: FETCH_BYTES_DEFAULT,
-        compression: Compression::None,
-        value_padding: 0,
+        ..Workload::default()
     }
 }
 
@@ -543,17 +518,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
         batches_per_producer: 20,
         consumers: 1,
         idempotent_ppm: 1_000_000,
-        group: GroupWorkload::none(),
-        segment_bytes: None,
-        purge_every: None,
-        compacted: false,
-        retention_ms: None,
-        in_flight_max: 1,
-        spread: false,
-        grow_from: None,
-        fetch_max_bytes: FETCH_BYTES_DEFAULT,
-        compression: Compression::None,
-        value_padding: 0,
+        ..Workload::default()
     };
     let mut sim = Sim::new(62, FaultSettings::none(), workload);
     let producer = 1;
@@ -603,17 +568,8 @@ fn a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_l
         batches_per_producer: 12,
         consumers: 1,
         idempotent_ppm: 1_000_000,
-        group: GroupWorkload::none(),
-        segment_bytes: None,
         purge_every: Some(1),
-        compacted: false,
-        retention_ms: None,
-        in_flight_max: 1,
-        spread: false,
-        grow_from: None,
-        fetch_max_bytes: FETCH_BYTES_DEFAULT,
-        compression: Compression::None,
-        value_padding: 0,
+        ..Workload::default()
     };
     let mut sim = Sim::new(63, FaultSettings::none(), workload);
     let producer = 1;
