@@ -22,6 +22,10 @@ use sluice_core::protocol::api::delete_records::{
     DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
 };
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::incremental_alter_configs::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestConfig,
+    IncrementalAlterConfigsRequestResource,
+};
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
@@ -40,8 +44,8 @@ pub const TOPIC: &str = "sim";
 /// What a client does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Creates the topic (and, when it was created smaller, grows it with CreatePartitions),
-    /// then is done.
+    /// Creates the topic, grows it with CreatePartitions when it was created smaller, and
+    /// changes its `segment.bytes` with IncrementalAlterConfigs when asked; then is done.
     Admin {
         /// Partitions the topic ends with.
         partitions: i32,
@@ -49,6 +53,8 @@ pub enum Role {
         configs: Vec<(&'static str, String)>,
         /// Partitions to create the topic with, when fewer than `partitions`.
         grow_from: Option<i32>,
+        /// (tick, bytes): from that tick on, set the topic's `segment.bytes` to that.
+        alter_segment_bytes: Option<(u64, u32)>,
     },
     /// Produces `batches` batches to one partition.
     Producer {
@@ -216,6 +222,8 @@ pub struct Client {
     pub client_id: StrBytes,
     /// An admin's topic exists.
     topic_created: bool,
+    /// What an admin does after creating its topic: 0 grow it, 1 alter its config.
+    admin_step: u8,
     /// A reader's `fetch.max.bytes` and `max.partition.fetch.bytes`.
     pub fetch_max_bytes: i32,
     /// A producer's `compression.type`.
@@ -252,6 +260,7 @@ impl Client {
             group: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
+            admin_step: 0,
             fetch_max_bytes: 64 * 1024,
             compression: Compression::None,
             padding: 0,
@@ -284,7 +293,7 @@ impl Client {
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
             Role::Admin { partitions, grow_from: Some(_), .. }
-                if self.topic_created && !self.done =>
+                if self.topic_created && self.admin_step == 0 =>
             {
                 let topic = CreatePartitionsRequestTopic {
                     name: StrBytes::from_static(TOPIC),
@@ -299,7 +308,31 @@ impl Client {
                 };
                 send(Request::CreatePartitions(request), 3)
             }
-            Role::Admin { partitions, ref configs, grow_from } if !self.done => {
+            Role::Admin { alter_segment_bytes: Some((at, bytes)), .. }
+                if self.topic_created && !self.done =>
+            {
+                if now < at {
+                    return Next::WakeAt(at);
+                }
+                let config = IncrementalAlterConfigsRequestConfig {
+                    name: StrBytes::from_static("segment.bytes"),
+                    config_operation: 0, // SET
+                    value: Some(StrBytes::from_string(bytes.to_string())),
+                    ..Default::default()
+                };
+                let resource = IncrementalAlterConfigsRequestResource {
+                    resource_type: 2, // TOPIC
+                    resource_name: StrBytes::from_static(TOPIC),
+                    configs: vec![config],
+                    ..Default::default()
+                };
+                let request = IncrementalAlterConfigsRequest {
+                    resources: vec![resource],
+                    ..Default::default()
+                };
+                send(Request::IncrementalAlterConfigs(request), 1)
+            }
+            Role::Admin { partitions, ref configs, grow_from, .. } if !self.done => {
                 let configs = configs
                     .iter()
                     .map(|(name, value)| CreateTopicsRequestConfig {
@@ -491,19 +524,33 @@ impl Client {
             return member.on_response(now, response, history);
         }
         match (&self.role, response) {
-            (Role::Admin { grow_from, .. }, Response::CreateTopics(response)) => {
+            (
+                Role::Admin { grow_from, alter_segment_bytes, .. },
+                Response::CreateTopics(response),
+            ) => {
                 let code = response.topics.first().map_or(-1, |topic| topic.error_code);
                 if code == 0 || code == ErrorCode::TopicAlreadyExists.code() {
                     self.topic_created = true;
-                    self.done = grow_from.is_none();
+                    // Step 0 grows the topic; one that need not grow goes on to step 1.
+                    self.admin_step = u8::from(grow_from.is_none());
+                    self.done = grow_from.is_none() && alter_segment_bytes.is_none();
                     return false;
                 }
                 true
             }
-            (Role::Admin { .. }, Response::CreatePartitions(response)) => {
+            (Role::Admin { alter_segment_bytes, .. }, Response::CreatePartitions(response)) => {
                 // INVALID_PARTITIONS: it has that many already (an earlier answer was lost).
                 let code = response.results.first().map_or(-1, |topic| topic.error_code);
-                self.done = code == 0 || code == ErrorCode::InvalidPartitions.code();
+                if code == 0 || code == ErrorCode::InvalidPartitions.code() {
+                    self.admin_step = 1;
+                    self.done = alter_segment_bytes.is_none();
+                    return false;
+                }
+                true
+            }
+            (Role::Admin { .. }, Response::IncrementalAlterConfigs(response)) => {
+                let code = response.responses.first().map_or(-1, |resource| resource.error_code);
+                self.done = code == 0;
                 !self.done
             }
             (Role::Producer { .. }, Response::InitProducerId(response)) => {

@@ -270,6 +270,9 @@ pub struct Workload {
     /// Bytes of padding in each record's value: large records, whose batches outgrow small
     /// segments (a segment then holds one batch) and fetch sizes.
     pub value_padding: usize,
+    /// (tick, bytes): the admin changes the topic's `segment.bytes` at that tick with
+    /// IncrementalAlterConfigs, so that live logs roll by the new size.
+    pub alter_segment_bytes: Option<(u64, u32)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -296,6 +299,7 @@ impl Default for Workload {
             fetch_max_bytes: FETCH_BYTES_DEFAULT,
             compression: Compression::None,
             value_padding: 0,
+            alter_segment_bytes: None,
         }
     }
 }
@@ -464,6 +468,9 @@ impl std::fmt::Display for Workload {
         if self.value_padding > 0 {
             write!(f, " padding={}", self.value_padding)?;
         }
+        if let Some((at, bytes)) = self.alter_segment_bytes {
+            write!(f, " segment_bytes_at_{at}ms={bytes}")?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -516,6 +523,12 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     if pipelining.chance(200_000) && padding_max >= 100 {
         workload.value_padding =
             pipelining.range_inclusive(100, padding_max.min(8192) as u64) as usize;
+    }
+    if pipelining.chance(250_000) {
+        // Never below what a batch of the seed's records needs.
+        let least = (4 * (workload.value_padding as u64 + 128)).max(u64::from(SEGMENT_BYTES_MIN));
+        let bytes = pipelining.range_inclusive(least, least.max(64 * 1024)) as u32;
+        workload.alter_segment_bytes = Some((pipelining.range_inclusive(500, 15_000), bytes));
     }
     (faults, workload)
 }
@@ -590,6 +603,7 @@ impl Sim {
             partitions: workload.partitions,
             configs: workload.configs(),
             grow_from: workload.grow_from,
+            alter_segment_bytes: workload.alter_segment_bytes,
         };
         let mut clients = vec![ClientState::new(Client::new(0, admin))];
         for index in 0..workload.producers {

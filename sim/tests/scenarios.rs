@@ -145,6 +145,25 @@ fn compressed_batches_keep_what_was_acknowledged_with_every_codec() {
     }
 }
 
+#[test]
+fn segment_bytes_altered_on_a_live_topic_rolls_its_logs() {
+    // The topic starts with the 1 GiB default; at 50 ms the admin sets segment.bytes to 1 KiB
+    // with IncrementalAlterConfigs. The live logs must roll by the new size from then on;
+    // then power fails five times, and every acknowledged record must be kept.
+    let workload = Workload {
+        batches_per_producer: 200,
+        alter_segment_bytes: Some((50, SEGMENT_BYTES_MIN)),
+        ..workload()
+    };
+    let mut sim = Sim::new(17, FaultSettings::none(), workload);
+    sim.run_until(1_000);
+    let disk = sim.disk_mut().expect("disk");
+    let files = disk.list("sim-0").expect("partition 0's directory");
+    let segments = files.iter().filter(|name| name.ends_with(".log")).count();
+    assert!(segments >= 5, "segments rolled: {files:?}");
+    five_power_losses_keep_what_was_acknowledged(&mut sim);
+}
+
 /// Runs until 40 records are acknowledged, loses power five times 3 s apart, finishes, and
 /// requires each of those 40 records to be read back at its offset.
 fn five_power_losses_keep_what_was_acknowledged(sim: &mut Sim) {
