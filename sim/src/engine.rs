@@ -491,11 +491,19 @@ impl std::fmt::Display for Workload {
     }
 }
 
-/// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
-pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
+/// What `seed` drew before the workload's later dimensions (pipelining, spread producers,
+/// growth, fetch sizes, compression, large records, config changes) were drawn from a stream
+/// of their own: a seed found before them is replayed as it ran then.
+pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     let mut prng = Prng::new(seed);
     let faults = FaultSettings::swarm(&mut prng);
-    let mut workload = Workload::swarm(&mut prng);
+    let workload = Workload::swarm(&mut prng);
+    (faults, workload)
+}
+
+/// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
+pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
+    let (faults, mut workload) = first_settings_from_seed(seed);
     // Drawn from a stream of its own, so that the seeds run before producers pipelined keep
     // every other setting they had.
     let mut pipelining = Prng::new(seed ^ 0x5049_5045);

@@ -743,9 +743,9 @@ fn a_join_answered_before_a_restart_and_delivered_after_it_is_judged_by_its_send
     // generation 1, as it should; the checker, which reset at the restart, took the late
     // answer for one of the new incarnation and reported generation 42 then 1. A checker bug,
     // not a broker one. Method: the seed now passes, and its history still holds the case
-    // (with its producers sending one batch to one partition at a time, as when it was found).
-    let (faults, workload) = sluice_sim::engine::settings_from_seed(30408);
-    let mut sim = Sim::new(30408, faults, Workload { in_flight_max: 1, spread: false, ..workload });
+    // (with the settings it drew when it was found, before the later workload dimensions).
+    let (faults, workload) = sluice_sim::engine::first_settings_from_seed(30408);
+    let mut sim = Sim::new(30408, faults, workload);
     run(&mut sim, 20_000).expect("seed 30408 passes");
     let restart = sim
         .history
