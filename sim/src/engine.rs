@@ -876,8 +876,11 @@ impl Sim {
                 let state = &mut self.clients[client as usize];
                 if self.now < state.cut_until.1 || state.deaf == Some(connection.0) {
                     // Lost on the way back, and so is everything after it on this connection;
-                    // the client will time out.
-                    state.deaf = Some(connection.0);
+                    // the client will time out. (Only its current connection needs marking:
+                    // it ignores answers on connections it abandoned.)
+                    if state.connection == Some(connection.0) {
+                        state.deaf = Some(connection.0);
+                    }
                     return;
                 }
                 let scripted = self.clients[client as usize].reset_next_answer;
@@ -923,7 +926,10 @@ impl Sim {
         self.schedule(at, Event::NodeSeesClose { connection, generation });
         // Nothing more gets through in either direction.
         self.fifo.insert((connection, true), u64::MAX / 2);
-        self.clients[client as usize].deaf = Some(connection);
+        let state = &mut self.clients[client as usize];
+        if state.connection == Some(connection) {
+            state.deaf = Some(connection);
+        }
     }
 
     fn client_wake(&mut self, client: u32) {
@@ -1068,7 +1074,7 @@ impl Sim {
             });
         assert_eq!(
             header.correlation_id, inflight.correlation,
-            "responses arrive in request order"
+            "responses arrive in request order (client {client}, connection {connection})"
         );
         let back_off = state.client.on_response(self.now, response, &mut self.history);
         let at = self.now + if back_off { BACKOFF_MS } else { 0 };
