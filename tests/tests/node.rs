@@ -676,6 +676,57 @@ fn create_partitions_that_fail_leave_the_topic_as_it_was() {
 }
 
 #[test]
+fn a_config_change_that_cannot_be_saved_is_not_applied() {
+    // The disk fails every fsync while segment.bytes is set: the answer is
+    // KAFKA_STORAGE_ERROR and the topic and its log keep the old value (they used to run
+    // with the new one until a restart undid it). Once the disk is healthy, the retry applies.
+    use sluice_core::protocol::api::incremental_alter_configs::{
+        IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestConfig,
+        IncrementalAlterConfigsRequestResource,
+    };
+    use sluice_sim::disk::DiskFaults;
+    let mut harness = Harness::new();
+    harness.create_topic("cfg", 1);
+    let alter = |harness: &mut Harness| {
+        let config = IncrementalAlterConfigsRequestConfig {
+            name: StrBytes::from_static("segment.bytes"),
+            config_operation: 0,
+            value: Some(StrBytes::from_static("4096")),
+            ..Default::default()
+        };
+        let resource = IncrementalAlterConfigsRequestResource {
+            resource_type: 2,
+            resource_name: StrBytes::from_static("cfg"),
+            configs: vec![config],
+            ..Default::default()
+        };
+        let request =
+            IncrementalAlterConfigsRequest { resources: vec![resource], ..Default::default() };
+        harness.send(A, 1, Request::IncrementalAlterConfigs(request));
+        let outputs = harness.outputs();
+        let Response::IncrementalAlterConfigs(answer) = harness.response(&outputs[0]).2 else {
+            panic!("{outputs:?}")
+        };
+        answer.responses[0].error_code
+    };
+    let segment_bytes = |harness: &Harness| {
+        let topic = harness.node.topics().get("cfg").expect("topic").config.log.segment_bytes;
+        let tp = sluice_core::log::TopicPartition::new("cfg", 0);
+        let log = harness.node.logs().log(&tp).expect("log").config().segment_bytes;
+        (topic, log)
+    };
+    let before = segment_bytes(&harness);
+    assert_ne!(before, (4096, 4096));
+    let failing = DiskFaults { sync_error_ppm: 1_000_000, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(failing);
+    assert_eq!(alter(&mut harness), ErrorCode::KafkaStorageError.code());
+    assert_eq!(segment_bytes(&harness), before, "nothing changed");
+    harness.node.storage_mut().set_faults(DiskFaults::default());
+    assert_eq!(alter(&mut harness), 0);
+    assert_eq!(segment_bytes(&harness), (4096, 4096));
+}
+
+#[test]
 fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     use sluice_core::protocol::api::alter_configs::{
         AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,

@@ -653,16 +653,20 @@ impl<S: Storage> Node<S> {
         if validate_only {
             return Ok(());
         }
-        let partitions = topic.partitions;
+        updated.log.validate().map_err(|reason| (ErrorCode::InvalidConfig, reason))?;
+        let (partitions, previous) = (topic.partitions, topic.config.clone());
+        // Saved first, applied after: a registry that cannot be saved leaves the topic as it
+        // was, rather than running with settings it was told failed and a restart undoes.
+        self.topics.get_mut(name).expect("exists").config = updated.clone();
+        if let Err(error) = self.topics.save(&mut self.storage) {
+            self.topics.get_mut(name).expect("exists").config = previous;
+            return Err((ErrorCode::KafkaStorageError, error.to_string()));
+        }
         for index in 0..partitions {
             if let Some(log) = self.logs.log_mut(&TopicPartition::new(name, index)) {
-                log.set_config(updated.log).map_err(|reason| (ErrorCode::InvalidConfig, reason))?;
+                log.set_config(updated.log).expect("validated above");
             }
         }
-        self.topics.get_mut(name).expect("exists").config = updated;
-        self.topics
-            .save(&mut self.storage)
-            .map_err(|error| (ErrorCode::KafkaStorageError, error.to_string()))?;
         self.log(LogLevel::Info, format!("updated configs of topic {name}"));
         Ok(())
     }
