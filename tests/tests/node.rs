@@ -727,6 +727,37 @@ fn a_config_change_that_cannot_be_saved_is_not_applied() {
 }
 
 #[test]
+fn a_topic_deletion_that_cannot_be_saved_still_answers_its_waiting_produce() {
+    // An acks=all produce waits for its fsync; DeleteTopics fails (the registry cannot be
+    // saved) and the topic stays. When the fsync completes, the produce must be answered:
+    // the failed deletion used to drop the topic's syncs in flight, and it waited forever.
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    use sluice_sim::disk::DiskFaults;
+    let mut harness = Harness::new();
+    harness.create_topic("del", 1);
+    harness.send(A, 9, produce("del", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("a sync: {outputs:?}") };
+    let failing = DiskFaults { sync_error_ppm: 1_000_000, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(failing);
+    let names = vec![StrBytes::from_static("del")];
+    harness.send(
+        A,
+        5,
+        Request::DeleteTopics(DeleteTopicsRequest { topic_names: names, ..Default::default() }),
+    );
+    harness.node.storage_mut().set_faults(DiskFaults::default());
+    harness.complete_sync(sync, false);
+    let answers: Vec<Response> =
+        harness.outputs().iter().map(|output| harness.response(output).2).collect();
+    let [Response::Produce(produced), Response::DeleteTopics(deleted)] = &answers[..] else {
+        panic!("both answered, in order: {answers:?}")
+    };
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(deleted.responses[0].error_code, ErrorCode::KafkaStorageError.code());
+}
+
+#[test]
 fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     use sluice_core::protocol::api::alter_configs::{
         AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,

@@ -335,12 +335,13 @@ impl<S: Storage> Node<S> {
 
     fn delete_topic(&mut self, name: &str) -> Result<(), ErrorCode> {
         let topic = self.topics.remove(name).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        self.forget_in_flight_syncs(name);
         if let Err(error) = self.topics.save(&mut self.storage) {
+            // The topic stays, syncs in flight included: its waiting produces still settle.
             self.topics.insert(topic);
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
             return Err(ErrorCode::KafkaStorageError);
         }
+        self.forget_in_flight_syncs(name);
         for index in 0..topic.partitions {
             let partition = TopicPartition::new(name, index);
             if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
