@@ -758,6 +758,51 @@ fn a_topic_deletion_that_cannot_be_saved_still_answers_its_waiting_produce() {
 }
 
 #[test]
+fn an_offsets_topic_that_cannot_be_saved_is_not_kept() {
+    // FindCoordinator creates __consumer_offsets (one partition here). On a disk where a
+    // third of the fsyncs fail, it either succeeds or answers COORDINATOR_NOT_AVAILABLE and keeps no
+    // topic in memory. (When only the registry
+    // could not be saved, the topic used to be kept, unsaved: a restart then found its logs as
+    // strays and adopted them as a plain topic, not compacted.) Once the disk has room, the
+    // next FindCoordinator creates it, compacted, and a restart finds it so.
+    use sluice_core::protocol::api::find_coordinator::FindCoordinatorRequest;
+    use sluice_sim::disk::DiskFaults;
+    let find = |harness: &mut Harness| {
+        let request =
+            FindCoordinatorRequest { key: StrBytes::from_static("g"), ..Default::default() };
+        harness.send(A, 2, Request::FindCoordinator(request));
+        let outputs = harness.outputs();
+        let Response::FindCoordinator(answer) = harness.response(&outputs[0]).2 else {
+            panic!("{outputs:?}")
+        };
+        answer.error_code
+    };
+    let mut refused = 0;
+    for seed in 0..64 {
+        // Each disk seed fails a different subset of the creation's fsyncs.
+        let mut config = BrokerConfig::default();
+        config.group.offsets_topic_partitions = 1;
+        let mut harness = Harness::with_config(config.clone(), SimDisk::new(seed));
+        let flaky = DiskFaults { sync_error_ppm: 300_000, ..DiskFaults::default() };
+        harness.node.storage_mut().set_faults(flaky);
+        let code = find(&mut harness);
+        let kept = harness.node.topics().get("__consumer_offsets").is_some();
+        assert_eq!(kept, code == 0, "disk seed {seed}: answered {code}, topic kept: {kept}");
+        harness.node.storage_mut().set_faults(DiskFaults::default());
+        if code != 0 {
+            refused += 1;
+            assert_eq!(find(&mut harness), 0, "disk seed {seed}: the retry creates it");
+        }
+        harness.node.close().expect("close");
+        let disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+        let restarted = Harness::with_config(config, disk);
+        let topic = restarted.node.topics().get("__consumer_offsets").expect("saved");
+        assert!(topic.config.log.cleanup_policy.compacts(), "disk seed {seed}");
+    }
+    assert!(refused > 0, "some creation failed");
+}
+
+#[test]
 fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     use sluice_core::protocol::api::alter_configs::{
         AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,

@@ -2,9 +2,7 @@
 //! records in `__consumer_offsets`, answers only once they are durable (an acknowledged offset
 //! commit is never lost), rebuilds it from that topic on start, and drives its timers.
 
-use super::topics::Topic;
 use super::{LogLevel, Node, Reply, RequestRef};
-use crate::config::TopicConfig;
 use crate::group::records::{self, RecordKey};
 use crate::group::{GroupResponse, JoinContext, OffsetsRecord};
 use crate::limits::{BATCH_HEADER_BYTES, READ_BYTES_MAX};
@@ -54,29 +52,9 @@ impl<S: Storage> Node<S> {
         let segment_bytes = self.groups.config().offsets_topic_segment_bytes.to_string();
         config.set("segment.bytes", &segment_bytes).expect("checked when configured");
         let partitions = self.groups.config().offsets_topic_partitions;
-        self.create_internal_topic(OFFSETS_TOPIC, partitions, config)
-    }
-
-    fn create_internal_topic(
-        &mut self,
-        name: &str,
-        partitions: i32,
-        config: TopicConfig,
-    ) -> Result<(), ErrorCode> {
-        let id = self.new_topic_id();
-        let log_config = config.log;
-        self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
-        for index in 0..partitions {
-            let partition = TopicPartition::new(name, index);
-            if let Err(error) =
-                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
-            {
-                self.log(LogLevel::Error, format!("cannot create {partition}: {error}"));
-                self.topics.remove(name);
-                return Err(ErrorCode::KafkaStorageError);
-            }
-        }
-        self.topics.save(&mut self.storage).map_err(|_| ErrorCode::KafkaStorageError)
+        // All or nothing: an offsets topic kept in memory but missing from the registry would
+        // come back after a restart as a plain topic (not compacted, with retention).
+        self.install_topic(OFFSETS_TOPIC, partitions, config).map_err(|(code, _)| code)
     }
 
     /// Feeds every stored group record to the coordinator, in offset order (on start).

@@ -156,6 +156,19 @@ impl<S: Storage> Node<S> {
                 format!("The broker holds {TOPICS_MAX} topics."),
             ));
         }
+        self.install_topic(name, partitions, config)?;
+        Ok(self.topics.get(name).expect("inserted"))
+    }
+
+    /// Adds a topic that passed its checks: its partition logs, then the saved registry. All
+    /// or nothing: a failure rolls back what was made, so a retry starts afresh (and a topic
+    /// is never served that a restart would not find in the registry).
+    pub(super) fn install_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<(), (ErrorCode, String)> {
         let id = self.new_topic_id();
         let log_config = config.log;
         self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
@@ -175,7 +188,7 @@ impl<S: Storage> Node<S> {
             return Err((ErrorCode::KafkaStorageError, error.to_string()));
         }
         self.log(LogLevel::Info, format!("created topic {name} with {partitions} partitions"));
-        Ok(self.topics.get(name).expect("inserted"))
+        Ok(())
     }
 
     /// Undoes a half-created topic: forgets it and deletes the partition logs made so far, so
