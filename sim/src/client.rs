@@ -828,17 +828,7 @@ mod tests {
     }
 
     fn produce_answer(error_code: i16, base_offset: i64) -> Response {
-        Response::Produce(ProduceResponse {
-            responses: vec![ProduceResponseTopic {
-                partition_responses: vec![ProduceResponsePartition {
-                    error_code,
-                    base_offset,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
+        produce_answers(&[(0, error_code, base_offset)])
     }
 
     fn init_answer(producer_id: i64, producer_epoch: i16) -> Response {

@@ -9,13 +9,15 @@
 //!   that rolled a segment since their newest snapshot (Kafka snapshots at each roll), so a
 //!   restart after a crash reads at most about one segment of batch headers;
 //! - at a clean shutdown, for every partition whose state grew since its newest snapshot;
-//! - before the log start moves past batches (below).
+//! - before batches are deleted: the log start moves past them, or compaction removes them
+//!   (below).
 //!
-//! A snapshot is more than a cache once the log start moves: the batches below it, the only
-//! other record of their producers' sequences, are skipped or deleted, and a producer
-//! retrying a batch stored there must still be told it is a duplicate. So:
-//! - before DeleteRecords or retention moves a log start past batches, the log is synced and a
-//!   snapshot is written at its end ([`Node::secure_producer_state`]);
+//! A snapshot is more than a cache once batches go: they were the only other record of their
+//! producers' sequences, and a producer retrying a batch stored there must still be told it
+//! is a duplicate. So:
+//! - before DeleteRecords or retention moves a log start past batches, or a compaction pass
+//!   may remove some, the log is synced and a snapshot is written at its end, unless a
+//!   durable one already covers them ([`Node::secure_producer_state`]);
 //! - the newest snapshot at or below the log's durable offset (its recovery point) is never
 //!   pruned, since a crash can lose any newer one with the records it describes; besides it,
 //!   the newest [`SNAPSHOTS_KEPT`] are kept.
@@ -111,8 +113,9 @@ impl<S: Storage> Node<S> {
     }
 
     /// Makes `partition`'s idempotent-producer state durable without the batches below
-    /// `new_start`, before DeleteRecords or retention moves the log start there (a restart
-    /// could not rebuild it from them): nothing to do when a snapshot at or above `new_start`
+    /// `new_start`, before DeleteRecords or retention moves the log start there or a
+    /// compaction pass rewrites the segments below it (a restart could not rebuild the state
+    /// from those batches): nothing to do when a snapshot at or above `new_start`
     /// is durable already (at or below the recovery point; every snapshot is synced), or the
     /// partition has no producer state; otherwise syncs the log and writes a snapshot at its
     /// end.
