@@ -692,6 +692,30 @@ fn a_log_opens_directly_without_the_manager(harness: &mut dyn Harness) {
         .contains(&"00000000000000000040.log".to_string()));
 }
 
+fn a_new_log_starts_empty_even_where_a_deleted_one_left_files(harness: &mut dyn Harness) {
+    // A directory no log owns is what a deletion that could not remove every file left. A new
+    // partition of that name must not serve its records.
+    let mut manager = open(harness, LogConfig::default());
+    let options = OpenOptions {
+        recovery_point: 0,
+        log_start_offset: None,
+        clean_shutdown: false,
+        wall_ms: WALL_MS,
+    };
+    let (mut left, _) =
+        sluice_core::log::Log::open(harness.storage(), "gone-0", LogConfig::default(), options)
+            .expect("open");
+    let mut batch = producer_batch(3, 10, 1, WALL_MS);
+    left.append(harness.storage(), &mut batch, 0, WALL_MS).expect("append");
+    drop(left);
+    let gone = TopicPartition::new("gone", 0);
+    let log = manager.create_log(harness.storage(), &gone, LogConfig::default(), WALL_MS);
+    assert_eq!(log.expect("create").log_end_offset(), 0);
+    harness.crash();
+    let (manager, _) = reopen(harness, LogConfig::default());
+    assert_eq!(manager.log(&gone).map(|log| log.log_end_offset()), Some(0));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod files {
@@ -724,6 +748,7 @@ suite!(
     an_fsync_error_takes_the_log_offline_for_good,
     a_log_opens_directly_without_the_manager,
     compaction_keeps_the_last_record_per_key_at_its_offset,
+    a_new_log_starts_empty_even_where_a_deleted_one_left_files,
 );
 
 #[allow(dead_code)]

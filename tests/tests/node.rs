@@ -1260,3 +1260,52 @@ fn a_sync_group_whose_record_fails_to_sync_is_an_error_and_the_group_rebalances(
     let Response::Heartbeat(beat) = harness.response(&outputs[0]).2 else { panic!() };
     assert_eq!(beat.error_code, 27, "REBALANCE_IN_PROGRESS");
 }
+
+#[test]
+fn a_deleted_topic_leaves_no_records_behind_for_a_restart_or_a_new_topic_of_its_name() {
+    // A topic holding a record is deleted on a disk where a third of the fsyncs fail. When the
+    // deletion is answered with success, its records must be gone for good: a restart must
+    // not bring the topic back, and a new topic of the same name starts empty. (When the
+    // checkpoint after the registry save failed, the partition's files used to stay: the new
+    // topic opened them and served the old records, and a restart adopted them as a stray.)
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    use sluice_sim::disk::DiskFaults;
+    let partition = sluice_core::log::TopicPartition::new("del", 0);
+    let mut deleted = 0;
+    for seed in 0..64 {
+        let mut harness = Harness::with_disk(SimDisk::new(seed));
+        harness.create_topic("del", 1);
+        harness.send(A, 9, produce("del", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
+        let outputs = harness.outputs();
+        harness.complete_sync(&outputs[0], false);
+        let outputs = harness.outputs();
+        let Response::Produce(answer) = harness.response(&outputs[0]).2 else {
+            panic!("{outputs:?}")
+        };
+        assert_eq!(answer.responses[0].partition_responses[0].error_code, 0);
+        let flaky = DiskFaults { sync_error_ppm: 300_000, ..DiskFaults::default() };
+        harness.node.storage_mut().set_faults(flaky);
+        let names = vec![StrBytes::from_static("del")];
+        let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
+        harness.send(A, 5, Request::DeleteTopics(request));
+        let outputs = harness.outputs();
+        let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else {
+            panic!("{outputs:?}")
+        };
+        harness.node.storage_mut().set_faults(DiskFaults::default());
+        let code = answer.responses[0].error_code;
+        assert_eq!(harness.node.topics().get("del").is_none(), code == 0, "disk seed {seed}");
+        if code != 0 {
+            continue;
+        }
+        deleted += 1;
+        harness.node.close().expect("close");
+        let disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+        let mut restarted = Harness::with_disk(disk);
+        assert!(restarted.node.topics().get("del").is_none(), "disk seed {seed}: came back");
+        restarted.create_topic("del", 1);
+        let end = restarted.node.logs().log(&partition).map(|log| log.log_end_offset());
+        assert_eq!(end, Some(0), "disk seed {seed}: the new topic holds old records");
+    }
+    assert!(deleted > 32, "most deletions succeed: {deleted}");
+}

@@ -91,7 +91,10 @@ impl LogManager {
         self.logs.keys()
     }
 
-    /// Creates (or opens, if its directory exists) the log of `partition`.
+    /// Creates the log of `partition`, empty. Every directory found at open has its log, so
+    /// a directory without one is what a deletion that could not remove every file left: its
+    /// files are removed first (an error if they cannot be), so that a new partition never
+    /// serves a deleted one's records.
     pub fn create_log<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
@@ -114,14 +117,16 @@ impl LogManager {
                 wall_ms,
             };
             let dir = partition.dir_name();
-            let existed = storage.list(&dir).is_ok();
+            if let Ok(leftovers) = storage.list(&dir) {
+                for name in leftovers {
+                    storage.remove(&format!("{dir}/{name}"))?;
+                }
+            }
             let log = match Log::open(storage, &dir, config, options) {
                 Ok((log, _)) => log,
                 Err(error) => {
                     // Leave no half-made partition behind for the next start to find.
-                    if !existed {
-                        remove_partial_dir(storage, &dir);
-                    }
+                    remove_partial_dir(storage, &dir);
                     return Err(error);
                 }
             };
@@ -131,15 +136,18 @@ impl LogManager {
         Ok(self.logs.get_mut(partition).expect("inserted above"))
     }
 
-    /// Deletes the log of `partition` and its files.
+    /// Deletes the log of `partition` and its files. The files go first: once the caller has
+    /// forgotten the partition (a deleted topic), a failed checkpoint must not leave its
+    /// records on disk for a restart to adopt or a new partition of that name to open. A
+    /// checkpoint that still names the removed partition is harmless: open skips it.
     pub fn delete_log<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
         partition: &TopicPartition,
     ) -> Result<bool, LogError> {
         let Some(log) = self.logs.remove(partition) else { return Ok(false) };
-        self.checkpoint(storage)?;
         log.delete(storage)?;
+        self.checkpoint(storage)?;
         Ok(true)
     }
 
