@@ -450,6 +450,53 @@ pub fn deletions_exact(history: &History) -> Result<usize, Violation> {
     Ok(acknowledged)
 }
 
+/// A deleted topic stays deleted: once the churner's DeleteTopics of an incarnation was
+/// acknowledged, no later read returns a record produced to that incarnation or an earlier
+/// one (through a restart, or from a new topic of the same name), except a record whose
+/// produce lost its answer: that request may reach the broker after the topic was made
+/// again, and Kafka's name-based Produce then appends it there. Within one incarnation, no
+/// offset holds two different records. Returns the records checked.
+pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation> {
+    let mut deleted = 0u32;
+    let mut lost: BTreeSet<&str> = BTreeSet::new();
+    let mut seen: BTreeMap<(u32, i64), &str> = BTreeMap::new();
+    let mut checked = 0;
+    for operation in &history.operations {
+        match operation {
+            Operation::ChurnDeleted { incarnation, .. } => deleted = deleted.max(*incarnation),
+            Operation::ChurnProduceLost { value, .. } => {
+                lost.insert(value);
+            }
+            Operation::ChurnConsumed { client, incarnation, offset, value } => {
+                checked += 1;
+                let produced_to = value
+                    .strip_prefix('d')
+                    .and_then(|rest| rest.split_once("-r"))
+                    .and_then(|(incarnation, _)| incarnation.parse::<u32>().ok());
+                let Some(produced_to) = produced_to else {
+                    return Err(Violation(format!(
+                        "churner {client} read {value:?} at offset {offset}, which no churner produced"
+                    )));
+                };
+                if produced_to <= deleted && !lost.contains(value.as_str()) {
+                    return Err(Violation(format!(
+                        "churner {client} read {value} at offset {offset} of its topic's incarnation {incarnation}, although the deletion of incarnation {deleted} was acknowledged"
+                    )));
+                }
+                if let Some(earlier) = seen.insert((*incarnation, *offset), value) {
+                    if earlier != value {
+                        return Err(Violation(format!(
+                            "offset {offset} of the churner's incarnation {incarnation} held {earlier} and then {value}"
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(checked)
+}
+
 /// The node's queues stayed within their limits (invariant 8's memory bound).
 pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
     let checks = [
@@ -490,6 +537,36 @@ mod tests {
             history.push(operation);
         }
         history
+    }
+
+    #[test]
+    fn a_deleted_incarnation_may_show_only_records_whose_produce_was_lost() {
+        let read = |incarnation: u32, offset: i64, value: &str| Operation::ChurnConsumed {
+            client: 9,
+            incarnation,
+            offset,
+            value: value.to_string(),
+        };
+        let deleted = |incarnation: u32| Operation::ChurnDeleted { client: 9, incarnation };
+        let lost = |value: &str| Operation::ChurnProduceLost { client: 9, value: value.into() };
+        let verdict = |operations| deleted_topics_stay_deleted(&history(operations));
+        assert_eq!(verdict(vec![read(1, 0, "d1-r0"), deleted(1), read(2, 0, "d2-r0")]), Ok(2));
+        // A produce of incarnation 1 whose answer was lost lands in incarnation 2: allowed.
+        let late = vec![lost("d1-r1"), read(1, 0, "d1-r1"), deleted(1), read(2, 0, "d1-r1")];
+        assert_eq!(verdict(late), Ok(2));
+        assert_eq!(
+            verdict(vec![read(1, 0, "d1-r0"), deleted(1), read(2, 0, "d1-r0")]),
+            Err(Violation(
+                "churner 9 read d1-r0 at offset 0 of its topic's incarnation 2, although the deletion of incarnation 1 was acknowledged".into()
+            ))
+        );
+        assert_eq!(
+            verdict(vec![read(1, 0, "d1-r0"), read(1, 0, "d1-r1")]),
+            Err(Violation(
+                "offset 0 of the churner's incarnation 1 held d1-r0 and then d1-r1".into()
+            ))
+        );
+        assert!(verdict(vec![read(1, 0, "x")]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! request sent either [`Client::on_response`] follows, in request order, or
 //! [`Client::on_lost`] once for everything in flight on a connection that broke.
 
+use crate::churn::Churner;
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use bytes::Bytes;
@@ -78,6 +79,8 @@ pub enum Role {
     },
     /// A member of the consumer group (see [`crate::group`]).
     GroupConsumer,
+    /// Deletes and re-creates a topic of its own (see [`crate::churn`]).
+    Churner,
 }
 
 /// What a client wants next.
@@ -218,6 +221,8 @@ pub struct Client {
     pub done: bool,
     /// The group member state of a group consumer.
     pub group: Option<Box<GroupMember>>,
+    /// The state of a churner.
+    pub churn: Option<Box<Churner>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
     /// An admin's topic exists.
@@ -238,6 +243,7 @@ impl Client {
     /// A client with `role` (a group consumer is made by [`Client::group_consumer`]).
     pub fn new(id: u32, role: Role) -> Self {
         assert_ne!(role, Role::GroupConsumer, "use Client::group_consumer");
+        assert_ne!(role, Role::Churner, "use Client::churner");
         let lanes = match role {
             Role::Producer { partition, .. } => vec![Lane::new(partition)],
             _ => Vec::new(),
@@ -258,6 +264,7 @@ impl Client {
             purged_to: 0,
             done: false,
             group: None,
+            churn: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
             admin_step: 0,
@@ -280,6 +287,15 @@ impl Client {
         }
     }
 
+    /// A churner (see [`crate::churn`]).
+    pub fn churner(id: u32, churner: Churner) -> Self {
+        Self {
+            role: Role::Churner,
+            churn: Some(Box::new(churner)),
+            ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
+        }
+    }
+
     /// What to send next. May be called again before anything is sent (the engine could not
     /// connect): it then prepares the same request.
     pub fn poll_request(&mut self, now: u64) -> Next {
@@ -289,6 +305,9 @@ impl Client {
                 Err(Some(at)) => Next::WakeAt(at),
                 Err(None) => Next::Idle,
             };
+        }
+        if let Some(churner) = self.churn.as_mut() {
+            return churner.poll_request();
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
@@ -375,7 +394,9 @@ impl Client {
             Role::Consumer { partition, .. } => {
                 send(consumer_fetch(partition, self.position, self.fetch_max_bytes), 12)
             }
-            Role::Admin { .. } | Role::Producer { .. } | Role::GroupConsumer => Next::Idle,
+            Role::Admin { .. } | Role::Producer { .. } | Role::GroupConsumer | Role::Churner => {
+                Next::Idle
+            }
         }
     }
 
@@ -383,6 +404,9 @@ impl Client {
     pub fn on_sent(&mut self, history: &mut History) {
         if let Some(member) = self.group.as_mut() {
             member.on_sent(history);
+        }
+        if let Some(churner) = self.churn.as_mut() {
+            churner.on_sent();
         }
         match std::mem::replace(&mut self.prepared, Prepared::Other) {
             Prepared::Init => self.init_in_flight = true,
@@ -522,6 +546,9 @@ impl Client {
     pub fn on_response(&mut self, now: u64, response: Response, history: &mut History) -> bool {
         if let Some(member) = self.group.as_mut() {
             return member.on_response(now, response, history);
+        }
+        if let Some(churner) = self.churn.as_mut() {
+            return churner.on_response(response, history);
         }
         match (&self.role, response) {
             (
@@ -711,6 +738,10 @@ impl Client {
     pub fn on_lost(&mut self, now: u64, history: &mut History) {
         if let Some(member) = self.group.as_mut() {
             member.on_lost(now);
+            return;
+        }
+        if let Some(churner) = self.churn.as_mut() {
+            churner.on_lost(history);
             return;
         }
         if matches!(self.role, Role::Producer { .. }) {

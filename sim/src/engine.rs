@@ -8,6 +8,7 @@
 //! arise as they do in real deployments: a client whose request timed out abandons the
 //! connection and retries on a new one, while the original may still arrive.
 
+use crate::churn::Churner;
 use crate::client::{Client, Next, Role, TOPIC};
 use crate::disk::{DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
@@ -273,6 +274,9 @@ pub struct Workload {
     /// (tick, bytes): the admin changes the topic's `segment.bytes` at that tick with
     /// IncrementalAlterConfigs, so that live logs roll by the new size.
     pub alter_segment_bytes: Option<(u64, u32)>,
+    /// (cycles, records): a churner deletes and re-creates a topic of its own that many
+    /// times, with that many records in each incarnation (see [`crate::churn`]).
+    pub churn: Option<(u32, u32)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -300,6 +304,7 @@ impl Default for Workload {
             compression: Compression::None,
             value_padding: 0,
             alter_segment_bytes: None,
+            churn: None,
         }
     }
 }
@@ -471,6 +476,9 @@ impl std::fmt::Display for Workload {
         if let Some((at, bytes)) = self.alter_segment_bytes {
             write!(f, " segment_bytes_at_{at}ms={bytes}")?;
         }
+        if let Some((cycles, records)) = self.churn {
+            write!(f, " churn={cycles}x{records}")?;
+        }
         if self.group.consumers > 0 {
             write!(
                 f,
@@ -537,6 +545,12 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
         let least = (4 * (workload.value_padding as u64 + 128)).max(u64::from(SEGMENT_BYTES_MIN));
         let bytes = pipelining.range_inclusive(least, least.max(64 * 1024)) as u32;
         workload.alter_segment_bytes = Some((pipelining.range_inclusive(500, 15_000), bytes));
+    }
+    // A stream of its own again, so that the seeds above keep their settings.
+    let mut churning = Prng::new(seed ^ 0x4348_5552);
+    if churning.chance(250_000) {
+        let cycles = churning.range_inclusive(2, 6) as u32;
+        workload.churn = Some((cycles, churning.range_inclusive(1, 24) as u32));
     }
     (faults, workload)
 }
@@ -644,6 +658,12 @@ impl Sim {
             let settings = member_settings(&workload, &mut prng);
             let id = clients.len() as u32;
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
+        }
+        if let Some((cycles, records)) = workload.churn {
+            let id = clients.len() as u32;
+            // Small segments: a deletion removes several files.
+            let churner = Churner::new(id, cycles, records, SEGMENT_BYTES_MIN);
+            clients.push(ClientState::new(Client::churner(id, churner)));
         }
         let mut sim = Self {
             seed,
@@ -1263,7 +1283,11 @@ impl Sim {
             }
             _ => true,
         });
-        consumers_done && self.group_done()
+        let churned = self
+            .clients
+            .iter()
+            .all(|state| state.client.churn.as_deref().is_none_or(Churner::done));
+        consumers_done && churned && self.group_done()
     }
 
     fn group_done(&self) -> bool {
@@ -1295,6 +1319,9 @@ impl Sim {
             .map(|state| {
                 let group = state.client.group.as_deref().map_or(String::new(), |member| {
                     format!(" {}", member.report())
+                });
+                let group = state.client.churn.as_deref().map_or(group, |churner| {
+                    format!(" {}", churner.report())
                 });
                 format!(
                     "client {} {:?}: done={} position={} connection={:?} inflight={:?} cut_until={:?}{group}",

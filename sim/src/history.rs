@@ -157,6 +157,33 @@ pub enum Operation {
         /// (partition, committed offset), -1 where nothing is committed.
         offsets: Vec<(i32, i64)>,
     },
+    /// The churner read a record of its topic while working on `incarnation`.
+    ChurnConsumed {
+        /// Client id.
+        client: u32,
+        /// The incarnation of the topic it created last.
+        incarnation: u32,
+        /// Offset.
+        offset: i64,
+        /// Value (`d<incarnation it was produced to>-r<n>`).
+        value: String,
+    },
+    /// The churner's DeleteTopics of `incarnation` was acknowledged (or, retried, answered
+    /// UNKNOWN_TOPIC_OR_PARTITION).
+    ChurnDeleted {
+        /// Client id.
+        client: u32,
+        /// The incarnation deleted.
+        incarnation: u32,
+    },
+    /// A churner's produce of `value` lost its answer: it may reach the broker later, even
+    /// after the topic was deleted and made again.
+    ChurnProduceLost {
+        /// Client id.
+        client: u32,
+        /// The value.
+        value: String,
+    },
 }
 
 /// Every operation, in the order it completed.

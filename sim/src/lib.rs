@@ -9,6 +9,7 @@
 //! - [`client`]: simulated admin (CreateTopics, CreatePartitions), producer (idempotent or
 //!   not; pipelining up to five requests; one or every partition per request; compressed or
 //!   not) and consumer clients.
+//! - [`churn`]: a simulated admin that deletes and re-creates a topic of its own.
 //! - [`group`]: a simulated member of a classic consumer group (join, sync, range assignment,
 //!   heartbeats, commits, offset fetches, departures).
 //! - [`history`]: what clients were told and read.
@@ -16,6 +17,7 @@
 //! - [`run`]: a seeded run — safety phase, healing, liveness phase, checks.
 
 pub mod checker;
+pub mod churn;
 pub mod client;
 pub mod disk;
 pub mod engine;

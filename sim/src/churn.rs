@@ -1,0 +1,336 @@
+//! A client that deletes and re-creates a topic of its own, as a user who drops a topic and
+//! makes it again with the same name: create [`CHURN_TOPIC`], produce `records` records with
+//! acks=all (`d<incarnation>-r<n>`), read them all back from offset 0, delete the topic, and
+//! again, `cycles` times in all.
+//!
+//! The history gets every record it reads, every deletion it saw acknowledged, and every
+//! produce whose answer it lost (such a request may still reach the broker later, even after
+//! the topic was made again, as a name-based Produce does in Kafka). The checker
+//! [`crate::checker::deleted_topics_stay_deleted`] reads them.
+
+use crate::client::Next;
+use crate::group::read_records;
+use crate::history::{History, Operation};
+use bytes::Bytes;
+use sluice_core::protocol::api::create_topics::{
+    CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
+};
+use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::produce::{
+    ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
+};
+use sluice_core::protocol::api::{Request, Response};
+use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+use sluice_core::protocol::wire::StrBytes;
+use sluice_core::protocol::ErrorCode;
+
+/// The topic the churner deletes and re-creates.
+pub const CHURN_TOPIC: &str = "sim-churn";
+
+/// Where the churner is in its cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Create,
+    Produce,
+    Read,
+    Delete,
+    Done,
+}
+
+/// The churner's state.
+#[derive(Clone, Debug)]
+pub struct Churner {
+    client: u32,
+    cycles: u32,
+    records: u32,
+    /// `segment.bytes` of each incarnation, so that a deletion removes several segments.
+    segment_bytes: u32,
+    /// The topic incarnation it works on, from 1.
+    incarnation: u32,
+    step: Step,
+    /// Records of this incarnation acknowledged (each produce carries the next one).
+    produced: u32,
+    /// Which of this incarnation's records it has read.
+    read: Vec<bool>,
+    position: i64,
+    /// The value of the produce request in flight, if that is what is in flight.
+    producing: Option<String>,
+    prepared: Option<String>,
+}
+
+impl Churner {
+    /// A churner that makes `cycles` incarnations of `records` records each.
+    pub fn new(client: u32, cycles: u32, records: u32, segment_bytes: u32) -> Self {
+        assert!(cycles > 0 && records > 0);
+        Self {
+            client,
+            cycles,
+            records,
+            segment_bytes,
+            incarnation: 1,
+            step: Step::Create,
+            produced: 0,
+            read: vec![false; records as usize],
+            position: 0,
+            producing: None,
+            prepared: None,
+        }
+    }
+
+    /// Whether every cycle is complete.
+    pub fn done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// One line for liveness failure reports.
+    pub fn report(&self) -> String {
+        let read = self.read.iter().filter(|read| **read).count();
+        format!(
+            "churn incarnation={}/{} step={:?} produced={} read={read}/{} position={}",
+            self.incarnation, self.cycles, self.step, self.produced, self.records, self.position
+        )
+    }
+
+    fn value(&self, record: u32) -> String {
+        format!("d{}-r{record}", self.incarnation)
+    }
+
+    /// What to send next.
+    pub fn poll_request(&mut self) -> Next {
+        self.prepared = None;
+        let send = |request, version| Next::Send { request, version, timeout_ms: None };
+        match self.step {
+            Step::Create => {
+                let config = CreateTopicsRequestConfig {
+                    name: StrBytes::from_static("segment.bytes"),
+                    value: Some(StrBytes::from_string(self.segment_bytes.to_string())),
+                    ..Default::default()
+                };
+                let topic = CreateTopicsRequestTopic {
+                    name: StrBytes::from_static(CHURN_TOPIC),
+                    num_partitions: 1,
+                    replication_factor: 1,
+                    configs: vec![config],
+                    ..Default::default()
+                };
+                let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+                send(Request::CreateTopics(request), 7)
+            }
+            Step::Produce => {
+                let value = self.value(self.produced);
+                let record = NewRecord {
+                    value: Some(value.as_bytes()),
+                    timestamp_ms: 1_700_000_000_000,
+                    ..Default::default()
+                };
+                let batch = build_batch(&[record], BatchOptions::default());
+                self.prepared = Some(value);
+                let partition = ProduceRequestPartition {
+                    index: 0,
+                    records: Some(Bytes::from(batch)),
+                    ..Default::default()
+                };
+                let topic = ProduceRequestTopic {
+                    name: StrBytes::from_static(CHURN_TOPIC),
+                    partition_data: vec![partition],
+                    ..Default::default()
+                };
+                let request = ProduceRequest {
+                    acks: -1,
+                    timeout_ms: 30_000,
+                    topic_data: vec![topic],
+                    ..Default::default()
+                };
+                send(Request::Produce(request), 9)
+            }
+            Step::Read => {
+                let partition = FetchRequestPartition {
+                    partition: 0,
+                    fetch_offset: self.position,
+                    partition_max_bytes: 64 * 1024,
+                    ..Default::default()
+                };
+                let topic = FetchRequestTopic {
+                    topic: StrBytes::from_static(CHURN_TOPIC),
+                    partitions: vec![partition],
+                    ..Default::default()
+                };
+                let request = FetchRequest {
+                    max_wait_ms: 100,
+                    min_bytes: 1,
+                    max_bytes: 64 * 1024,
+                    topics: vec![topic],
+                    ..Default::default()
+                };
+                send(Request::Fetch(request), 12)
+            }
+            Step::Delete => {
+                let request = DeleteTopicsRequest {
+                    topic_names: vec![StrBytes::from_static(CHURN_TOPIC)],
+                    timeout_ms: 30_000,
+                    ..Default::default()
+                };
+                send(Request::DeleteTopics(request), 4)
+            }
+            Step::Done => Next::Idle,
+        }
+    }
+
+    /// The request prepared by the last `poll_request` was sent.
+    pub fn on_sent(&mut self) {
+        self.producing = self.prepared.take();
+    }
+
+    /// The request in flight was lost: a produce may still arrive, later.
+    pub fn on_lost(&mut self, history: &mut History) {
+        if let Some(value) = self.producing.take() {
+            history.push(Operation::ChurnProduceLost { client: self.client, value });
+        }
+    }
+
+    /// Handles a response; true to back off before the next request.
+    pub fn on_response(&mut self, response: Response, history: &mut History) -> bool {
+        self.producing = None;
+        match (self.step, response) {
+            (Step::Create, Response::CreateTopics(response)) => {
+                let code = response.topics.first().map_or(-1, |topic| topic.error_code);
+                // TOPIC_ALREADY_EXISTS: an earlier answer was lost. (Were it an incarnation
+                // whose deletion was acknowledged, the checker sees its records when they
+                // are read.)
+                if code != 0 && code != ErrorCode::TopicAlreadyExists.code() {
+                    return true;
+                }
+                self.step = Step::Produce;
+                self.produced = 0;
+                self.read.iter_mut().for_each(|read| *read = false);
+                self.position = 0;
+                false
+            }
+            (Step::Produce, Response::Produce(response)) => {
+                let answer =
+                    response.responses.first().and_then(|topic| topic.partition_responses.first());
+                if answer.map_or(-1, |answer| answer.error_code) != 0 {
+                    return true;
+                }
+                self.produced += 1;
+                if self.produced == self.records {
+                    self.step = Step::Read;
+                }
+                false
+            }
+            (Step::Read, Response::Fetch(response)) => {
+                let answer = response.responses.first().and_then(|topic| topic.partitions.first());
+                let Some(answer) = answer.filter(|answer| answer.error_code == 0) else {
+                    return true;
+                };
+                let records = answer.records.as_deref().unwrap_or_default();
+                let (client, incarnation) = (self.client, self.incarnation);
+                let prefix = format!("d{incarnation}-r");
+                let read = &mut self.read;
+                read_records(records, &mut self.position, |offset, value| {
+                    let record = value.strip_prefix(&prefix).and_then(|rest| rest.parse().ok());
+                    if let Some(slot) = record.and_then(|record: usize| read.get_mut(record)) {
+                        *slot = true;
+                    }
+                    history.push(Operation::ChurnConsumed { client, incarnation, offset, value });
+                });
+                if self.read.iter().all(|read| *read) {
+                    self.step = Step::Delete;
+                }
+                false
+            }
+            (Step::Delete, Response::DeleteTopics(response)) => {
+                let code = response.responses.first().map_or(-1, |topic| topic.error_code);
+                // UNKNOWN_TOPIC_OR_PARTITION: an earlier answer was lost.
+                if code != 0 && code != ErrorCode::UnknownTopicOrPartition.code() {
+                    return true;
+                }
+                history.push(Operation::ChurnDeleted {
+                    client: self.client,
+                    incarnation: self.incarnation,
+                });
+                if self.incarnation == self.cycles {
+                    self.step = Step::Done;
+                } else {
+                    self.incarnation += 1;
+                    self.step = Step::Create;
+                }
+                false
+            }
+            (step, response) => panic!("churner in {step:?} got {response:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::protocol::api::create_topics::{
+        CreateTopicsResponse, CreateTopicsResponseTopic,
+    };
+    use sluice_core::protocol::api::delete_topics::{
+        DeleteTopicsResponse, DeleteTopicsResponseTopic,
+    };
+    use sluice_core::protocol::api::produce::{
+        ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
+    };
+
+    fn created(code: i16) -> Response {
+        let topic = CreateTopicsResponseTopic { error_code: code, ..Default::default() };
+        Response::CreateTopics(CreateTopicsResponse { topics: vec![topic], ..Default::default() })
+    }
+
+    fn produced(code: i16) -> Response {
+        let partition = ProduceResponsePartition { error_code: code, ..Default::default() };
+        let topic =
+            ProduceResponseTopic { partition_responses: vec![partition], ..Default::default() };
+        Response::Produce(ProduceResponse { responses: vec![topic], ..Default::default() })
+    }
+
+    fn deleted(code: i16) -> Response {
+        let topic = DeleteTopicsResponseTopic { error_code: code, ..Default::default() };
+        Response::DeleteTopics(DeleteTopicsResponse {
+            responses: vec![topic],
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_lost_produce_is_recorded_and_a_retried_deletion_counts_once_acknowledged() {
+        let mut history = History::default();
+        let mut churner = Churner::new(4, 2, 1, 1024);
+        assert!(matches!(
+            churner.poll_request(),
+            Next::Send { request: Request::CreateTopics(_), .. }
+        ));
+        churner.on_sent();
+        assert!(churner.on_response(created(ErrorCode::KafkaStorageError.code()), &mut history));
+        churner.poll_request();
+        churner.on_sent();
+        assert!(!churner.on_response(created(ErrorCode::TopicAlreadyExists.code()), &mut history));
+        assert!(matches!(churner.poll_request(), Next::Send { request: Request::Produce(_), .. }));
+        churner.on_sent();
+        churner.on_lost(&mut history);
+        churner.poll_request();
+        churner.on_sent();
+        assert!(!churner.on_response(produced(0), &mut history));
+        // Reading is tested through the swarm; skip to the deletion.
+        churner.step = Step::Delete;
+        churner.poll_request();
+        churner.on_sent();
+        assert!(churner.on_response(deleted(ErrorCode::KafkaStorageError.code()), &mut history));
+        churner.poll_request();
+        churner.on_sent();
+        let unknown = ErrorCode::UnknownTopicOrPartition.code();
+        assert!(!churner.on_response(deleted(unknown), &mut history));
+        assert_eq!(
+            history.operations,
+            vec![
+                Operation::ChurnProduceLost { client: 4, value: "d1-r0".into() },
+                Operation::ChurnDeleted { client: 4, incarnation: 1 },
+            ]
+        );
+        assert_eq!((churner.incarnation, churner.step), (2, Step::Create));
+    }
+}
