@@ -35,6 +35,8 @@ pub struct DiskFaults {
     pub slow_sync_ms: u64,
     /// Total bytes the disk holds before `append` fails with `NoSpace`; 0 for no limit.
     pub capacity_bytes: u64,
+    /// Chance that removing a file fails with EIO (the file stays).
+    pub remove_error_ppm: u32,
 }
 
 /// What a crash did to unsynced data, for reports and tests.
@@ -287,6 +289,10 @@ impl Storage for SimDisk {
     }
 
     fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        let error_ppm = self.faults.remove_error_ppm;
+        if error_ppm > 0 && self.files.contains_key(path) && self.prng.chance(error_ppm) {
+            return Err(StorageError::new(StorageErrorKind::Io, path, "EIO on unlink (injected)"));
+        }
         self.files
             .remove(path)
             .map(|_| ())

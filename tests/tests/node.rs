@@ -1309,3 +1309,101 @@ fn a_deleted_topic_leaves_no_records_behind_for_a_restart_or_a_new_topic_of_its_
     }
     assert!(deleted > 32, "most deletions succeed: {deleted}");
 }
+
+#[test]
+fn deleted_topics_are_saved_with_the_registry_and_version_0_still_loads() {
+    use sluice_core::config::TopicConfig;
+    use sluice_core::node::topics::{Topic, Topics, TopicsFileError};
+    let mut topics = Topics::default();
+    let config = TopicConfig::default();
+    topics.insert(Topic { name: "kept".into(), id: [7; 16], partitions: 2, config });
+    assert!(topics.note_deleted("gone", 3));
+    assert!(topics.note_deleted("gone", 1), "a second note keeps the larger count");
+    let mut disk = SimDisk::new(1);
+    topics.save(&mut disk).expect("save");
+    let text = String::from_utf8(disk.contents("sluice-topics").expect("saved").to_vec());
+    assert_eq!(text.expect("text"), format!("1\n1\nkept {} 2 -\n1\ngone 3\n", "07".repeat(16)));
+    let loaded = Topics::load(&mut disk, &TopicConfig::default()).expect("load");
+    assert_eq!(loaded, topics);
+    assert_eq!(loaded.deleted().collect::<Vec<_>>(), vec![("gone", 3)]);
+
+    let mut load_text = |text: &str| {
+        disk.remove("sluice-topics").expect("remove");
+        disk.append("sluice-topics", text.as_bytes()).expect("write");
+        Topics::load(&mut disk, &TopicConfig::default())
+    };
+    let old = load_text(&format!("0\n1\nkept {} 2 -\n", "07".repeat(16))).expect("v0");
+    assert_eq!((old.len(), old.deleted().count()), (1, 0));
+    let mut corrupt = |text: &str| match load_text(text) {
+        Err(TopicsFileError::Corrupt(reason)) => reason,
+        other => panic!("{text:?}: {other:?}"),
+    };
+    assert_eq!(corrupt("1\n0\n"), "sluice-topics line 3: bad count of deleted topics");
+    assert_eq!(
+        corrupt("1\n0\n1\ngone\n"),
+        "sluice-topics line 4: a deleted topic needs a name and a count"
+    );
+    assert_eq!(
+        corrupt("1\n0\n2\ngone 1\n"),
+        "sluice-topics line 3: deleted count does not match the entries"
+    );
+    assert_eq!(corrupt("1\n0\n0\nextra\n"), "sluice-topics line 4: unexpected line");
+    assert_eq!(corrupt("2\n0\n0\n"), "sluice-topics line 1: version is not 0 or 1");
+}
+
+#[test]
+fn a_deleted_topic_whose_files_cannot_be_removed_is_not_adopted_back() {
+    // Every unlink fails while a topic with records is deleted: the registry that forgets it
+    // is saved, so the answer is success, and the files stay. The deletion is noted in the
+    // registry: a new topic of the same name is refused (KAFKA_STORAGE_ERROR) while the old
+    // files cannot be removed, and a restart removes them instead of adopting them as a
+    // stray topic with the deleted records. (It used to adopt them.)
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    use sluice_sim::disk::DiskFaults;
+    let mut harness = Harness::new();
+    harness.create_topic("del", 2);
+    for partition in 0..2 {
+        harness.send(A, 9, produce("del", partition, -1, producer_batch(2, 10, 1, WALL_MS)));
+        let outputs = harness.outputs();
+        harness.complete_sync(&outputs[0], false);
+        let outputs = harness.outputs();
+        let Response::Produce(answer) = harness.response(&outputs[0]).2 else { panic!() };
+        assert_eq!(answer.responses[0].partition_responses[0].error_code, 0);
+    }
+    let stuck = DiskFaults { remove_error_ppm: 1_000_000, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(stuck);
+    let names = vec![StrBytes::from_static("del")];
+    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
+    harness.send(A, 5, Request::DeleteTopics(request));
+    let outputs = harness.outputs();
+    let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.responses[0].error_code, 0);
+    assert!(harness.node.storage_mut().list("del-1").is_ok(), "the files stayed");
+    let create = |harness: &mut Harness| {
+        let topic = CreateTopicsRequestTopic {
+            name: StrBytes::from_static("del"),
+            num_partitions: 1,
+            replication_factor: 1,
+            ..Default::default()
+        };
+        let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+        harness.send(A, 7, Request::CreateTopics(request));
+        let outputs = harness.outputs();
+        let Response::CreateTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
+        answer.topics[0].error_code
+    };
+    assert_eq!(create(&mut harness), ErrorCode::KafkaStorageError.code());
+    assert!(harness.node.topics().get("del").is_none());
+    // The broker stops (unlinks still failing) and starts on a healthy disk.
+    harness.node.close().expect("close");
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.set_faults(DiskFaults::default());
+    let mut restarted = Harness::with_disk(disk);
+    assert!(restarted.node.topics().get("del").is_none(), "not adopted back");
+    for dir in ["del-0", "del-1"] {
+        assert!(restarted.node.storage_mut().list(dir).is_err(), "{dir} removed");
+    }
+    assert_eq!(create(&mut restarted), 0);
+    let partition = sluice_core::log::TopicPartition::new("del", 0);
+    assert_eq!(restarted.node.logs().log(&partition).map(|log| log.log_end_offset()), Some(0));
+}

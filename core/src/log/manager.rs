@@ -117,11 +117,7 @@ impl LogManager {
                 wall_ms,
             };
             let dir = partition.dir_name();
-            if let Ok(leftovers) = storage.list(&dir) {
-                for name in leftovers {
-                    storage.remove(&format!("{dir}/{name}"))?;
-                }
-            }
+            remove_leftover(storage, &dir)?;
             let log = match Log::open(storage, &dir, config, options) {
                 Ok((log, _)) => log,
                 Err(error) => {
@@ -149,6 +145,22 @@ impl LogManager {
         log.delete(storage)?;
         self.checkpoint(storage)?;
         Ok(true)
+    }
+
+    /// Removes the directory of `partition` and its files, which no log owns (what a
+    /// deletion that could not remove everything left). Nothing to do is fine.
+    pub fn remove_leftover<S: Storage + ?Sized>(
+        &self,
+        storage: &mut S,
+        partition: &TopicPartition,
+    ) -> Result<(), LogError> {
+        assert!(!self.logs.contains_key(partition), "{partition} has a log");
+        let dir = partition.dir_name();
+        remove_leftover(storage, &dir)?;
+        match storage.remove_dir(&dir) {
+            Err(error) if error.kind != StorageErrorKind::NotFound => Err(error.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Truncates `partition` to `offset` and checkpoints at once: the recovery point may have
@@ -311,6 +323,15 @@ impl LogManager {
 }
 
 /// Best-effort removal of a directory and its files after a failed creation.
+/// Removes every file in `dir`, if it exists.
+fn remove_leftover<S: Storage + ?Sized>(storage: &mut S, dir: &str) -> Result<(), StorageError> {
+    match storage.list(dir) {
+        Ok(names) => names.iter().try_for_each(|name| storage.remove(&format!("{dir}/{name}"))),
+        Err(error) if error.kind == StorageErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 fn remove_partial_dir<S: Storage + ?Sized>(storage: &mut S, dir: &str) {
     if let Ok(names) = storage.list(dir) {
         for name in names {

@@ -169,6 +169,7 @@ impl<S: Storage> Node<S> {
         partitions: i32,
         config: TopicConfig,
     ) -> Result<(), (ErrorCode, String)> {
+        self.remove_deleted_leftovers(name)?;
         let id = self.new_topic_id();
         let log_config = config.log;
         self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
@@ -346,22 +347,59 @@ impl<S: Storage> Node<S> {
         response
     }
 
+    /// Deletes topic `name`: the registry that forgets it is saved first, noting that its
+    /// files may remain, so that a start finding them removes them rather than adopting them;
+    /// then the files go. Files that could not be removed stay noted until a start or a new
+    /// topic of the same name removes them.
     fn delete_topic(&mut self, name: &str) -> Result<(), ErrorCode> {
         let topic = self.topics.remove(name).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        // A live topic's name is never noted as deleted (creation removes the note).
+        if !self.topics.note_deleted(name, topic.partitions) {
+            self.topics.insert(topic);
+            self.log(
+                LogLevel::Error,
+                format!("cannot delete topic {name}: too many deleted topics' files could not be removed"),
+            );
+            return Err(ErrorCode::KafkaStorageError);
+        }
         if let Err(error) = self.topics.save(&mut self.storage) {
             // The topic stays, syncs in flight included: its waiting produces still settle.
+            self.topics.forget_deleted(name);
             self.topics.insert(topic);
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
             return Err(ErrorCode::KafkaStorageError);
         }
         self.forget_in_flight_syncs(name);
+        let mut removed = true;
         for index in 0..topic.partitions {
             let partition = TopicPartition::new(name, index);
             if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
                 self.log(LogLevel::Error, format!("cannot delete {partition}: {error}"));
+                removed = false;
             }
         }
+        if removed {
+            // The registry on disk keeps the note until its next save: harmless, a start
+            // finds nothing to remove.
+            self.topics.forget_deleted(name);
+        }
         self.log(LogLevel::Info, format!("deleted topic {name}"));
+        Ok(())
+    }
+
+    /// Removes what the deletion of an earlier topic named `name` left on disk, if anything,
+    /// so that a new topic of that name starts empty and no start adopts the old files.
+    fn remove_deleted_leftovers(&mut self, name: &str) -> Result<(), (ErrorCode, String)> {
+        let Some(partitions) = self.topics.forget_deleted(name) else { return Ok(()) };
+        for index in 0..partitions {
+            let partition = TopicPartition::new(name, index);
+            if let Err(error) = self.logs.remove_leftover(&mut self.storage, &partition) {
+                self.topics.note_deleted(name, partitions);
+                let reason = format!("cannot remove what the deleted {partition} left: {error}");
+                self.log(LogLevel::Error, reason.clone());
+                return Err((ErrorCode::KafkaStorageError, reason));
+            }
+        }
         Ok(())
     }
 

@@ -361,6 +361,7 @@ impl<S: Storage> Node<S> {
     fn finish_open(&mut self, topics: &mut Topics) -> Result<(), String> {
         self.producer_ids = producer_ids::ProducerIds::open(&mut self.storage)
             .map_err(|error| format!("cannot read the producer id block: {error}"))?;
+        self.remove_deleted_topics(topics);
         self.adopt_stray_partitions(topics);
         self.topics = std::mem::take(topics);
         self.ensure_partition_logs()
@@ -374,6 +375,35 @@ impl<S: Storage> Node<S> {
         let nonce = self.prng.next_u64();
         self.groups.set_member_id_nonce(nonce);
         self.replay_groups().map_err(|error| format!("cannot reload consumer groups: {error}"))
+    }
+
+    /// Removes the partitions of topics whose deletion was saved but whose files remained (the
+    /// broker stopped, or a removal failed, before they were gone), so that they are not
+    /// adopted as strays. A topic whose files still cannot all be removed stays noted.
+    fn remove_deleted_topics(&mut self, topics: &mut Topics) {
+        let noted: Vec<(String, i32)> =
+            topics.deleted().map(|(name, partitions)| (name.to_string(), partitions)).collect();
+        for (name, partitions) in noted {
+            if topics.get(&name).is_some() {
+                // Never written so (creation removes the note); the live topic wins.
+                topics.forget_deleted(&name);
+                continue;
+            }
+            let mut removed = true;
+            for index in 0..partitions {
+                let partition = TopicPartition::new(&name, index);
+                if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
+                    self.log(
+                        LogLevel::Warn,
+                        format!("cannot remove {partition} of deleted topic {name}: {error}"),
+                    );
+                    removed = false;
+                }
+            }
+            if removed {
+                topics.forget_deleted(&name);
+            }
+        }
     }
 
     /// Partition directories with no registry entry (a crash between creating a topic's or

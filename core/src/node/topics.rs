@@ -3,11 +3,18 @@
 //!
 //! File format (text, written atomically):
 //! ```text
-//! 0
+//! 1
 //! <count>
 //! <name> <topic id, 32 hex digits> <partitions> <k=v,k=v,… | ->
+//! <count of deleted topics whose files may remain>
+//! <name> <partitions>
 //! ```
 //! Keys and values are percent-encoded where they hold `%`, `,`, `=`, spaces or newlines.
+//! Version 0 (read, never written) has no deleted topics section.
+//!
+//! The deleted topics are saved with the registry that forgets them, before their files are
+//! removed: a start that finds such a topic's partition directories (the broker stopped, or
+//! a removal failed, in between) removes them instead of adopting them as strays.
 
 use crate::config::{ConfigError, TopicConfig};
 use crate::limits::{CHECKPOINT_FILE_BYTES_MAX, TOPICS_MAX};
@@ -34,6 +41,8 @@ pub struct Topic {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Topics {
     topics: BTreeMap<String, Topic>,
+    /// Deleted topics whose partition files may remain: name → partition count.
+    deleted: BTreeMap<String, i32>,
 }
 
 /// Why the topics file could not be read.
@@ -116,9 +125,34 @@ impl Topics {
         self.topics.remove(name)
     }
 
+    /// Deleted topics whose partition files may remain (name, partition count).
+    pub fn deleted(&self) -> impl Iterator<Item = (&str, i32)> {
+        self.deleted.iter().map(|(name, partitions)| (name.as_str(), *partitions))
+    }
+
+    /// Notes that topic `name`'s `partitions` partitions are deleted and their files may remain
+    /// (saved with the next [`Topics::save`]). False when [`TOPICS_MAX`] such topics are noted
+    /// already: their files could not be removed, and the disk needs looking at.
+    pub fn note_deleted(&mut self, name: &str, partitions: i32) -> bool {
+        if let Some(noted) = self.deleted.get_mut(name) {
+            *noted = (*noted).max(partitions);
+            return true;
+        }
+        if self.deleted.len() >= TOPICS_MAX {
+            return false;
+        }
+        self.deleted.insert(name.to_string(), partitions);
+        true
+    }
+
+    /// Forgets that topic `name`'s files may remain: they were removed. Returns what was noted.
+    pub fn forget_deleted(&mut self, name: &str) -> Option<i32> {
+        self.deleted.remove(name)
+    }
+
     /// Writes the registry (atomically).
     pub fn save<S: Storage + ?Sized>(&self, storage: &mut S) -> Result<(), StorageError> {
-        let mut text = format!("0\n{}\n", self.topics.len());
+        let mut text = format!("1\n{}\n", self.topics.len());
         for topic in self.topics.values() {
             let id: String = topic.id.iter().map(|byte| format!("{byte:02x}")).collect();
             let overrides: Vec<String> = topic
@@ -130,6 +164,10 @@ impl Topics {
             let overrides =
                 if overrides.is_empty() { "-".to_string() } else { overrides.join(",") };
             text.push_str(&format!("{} {id} {} {overrides}\n", topic.name, topic.partitions));
+        }
+        text.push_str(&format!("{}\n", self.deleted.len()));
+        for (name, partitions) in &self.deleted {
+            text.push_str(&format!("{name} {partitions}\n"));
         }
         storage::write_file_atomic(storage, TOPICS_FILE, text.as_bytes())
     }
@@ -150,15 +188,16 @@ impl Topics {
         };
         let text = std::str::from_utf8(&bytes).map_err(|_| corrupt(1, "not UTF-8"))?;
         let mut lines = text.lines();
-        if lines.next() != Some("0") {
-            return Err(corrupt(1, "version is not 0"));
+        let version = lines.next();
+        if version != Some("0") && version != Some("1") {
+            return Err(corrupt(1, "version is not 0 or 1"));
         }
         let count: usize = lines
             .next()
             .and_then(|line| line.parse().ok())
             .ok_or_else(|| corrupt(2, "bad count"))?;
         let mut topics = Self::default();
-        for (index, line) in lines.enumerate() {
+        for (index, line) in lines.by_ref().take(count).enumerate() {
             let number = index + 3;
             let fields: Vec<&str> = line.split(' ').collect();
             let [name, id, partitions, overrides] = fields[..] else {
@@ -186,6 +225,28 @@ impl Topics {
         }
         if topics.len() != count {
             return Err(corrupt(2, "count does not match the entries"));
+        }
+        let mut number = count + 3;
+        if version == Some("1") {
+            let deleted: usize = lines
+                .next()
+                .and_then(|line| line.parse().ok())
+                .filter(|deleted| *deleted <= TOPICS_MAX)
+                .ok_or_else(|| corrupt(number, "bad count of deleted topics"))?;
+            for line in lines.by_ref().take(deleted) {
+                number += 1;
+                let (name, partitions) = line
+                    .split_once(' ')
+                    .and_then(|(name, partitions)| Some((name, partitions.parse().ok()?)))
+                    .ok_or_else(|| corrupt(number, "a deleted topic needs a name and a count"))?;
+                topics.deleted.insert(name.to_string(), partitions);
+            }
+            if topics.deleted.len() != deleted {
+                return Err(corrupt(count + 3, "deleted count does not match the entries"));
+            }
+        }
+        if lines.next().is_some() {
+            return Err(corrupt(number + 1, "unexpected line"));
         }
         Ok(topics)
     }
