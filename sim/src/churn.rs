@@ -1,7 +1,8 @@
 //! A client that deletes and re-creates a topic of its own, as a user who drops a topic and
 //! makes it again with the same name: create [`CHURN_TOPIC`], produce `records` records with
-//! acks=all (`d<incarnation>-r<n>`), read them all back from offset 0, delete the topic, and
-//! again, `cycles` times in all.
+//! acks=all (`d<incarnation>-r<n>`), read them all back from offset 0, delete the topic,
+//! wait `linger_ms` (a restart may come in between) and fetch the deleted topic from offset 0
+//! once, and again, `cycles` times in all.
 //!
 //! The history gets every record it reads, every deletion it saw acknowledged, and every
 //! produce whose answer it lost (such a request may still reach the broker later, even after
@@ -35,6 +36,8 @@ enum Step {
     Produce,
     Read,
     Delete,
+    /// Fetch the deleted topic once, at this tick.
+    Probe(u64),
     Done,
 }
 
@@ -46,6 +49,8 @@ pub struct Churner {
     records: u32,
     /// `segment.bytes` of each incarnation, so that a deletion removes several segments.
     segment_bytes: u32,
+    /// How long after a deletion it fetches the deleted topic.
+    linger_ms: u64,
     /// The topic incarnation it works on, from 1.
     incarnation: u32,
     step: Step,
@@ -61,13 +66,14 @@ pub struct Churner {
 
 impl Churner {
     /// A churner that makes `cycles` incarnations of `records` records each.
-    pub fn new(client: u32, cycles: u32, records: u32, segment_bytes: u32) -> Self {
+    pub fn new(client: u32, cycles: u32, records: u32, segment_bytes: u32, linger_ms: u64) -> Self {
         assert!(cycles > 0 && records > 0);
         Self {
             client,
             cycles,
             records,
             segment_bytes,
+            linger_ms,
             incarnation: 1,
             step: Step::Create,
             produced: 0,
@@ -88,7 +94,12 @@ impl Churner {
         let read = self.read.iter().filter(|read| **read).count();
         format!(
             "churn incarnation={}/{} step={:?} produced={} read={read}/{} position={}",
-            self.incarnation, self.cycles, self.step, self.produced, self.records, self.position
+            self.incarnation.min(self.cycles),
+            self.cycles,
+            self.step,
+            self.produced,
+            self.records,
+            self.position
         )
     }
 
@@ -97,7 +108,7 @@ impl Churner {
     }
 
     /// What to send next.
-    pub fn poll_request(&mut self) -> Next {
+    pub fn poll_request(&mut self, now: u64) -> Next {
         self.prepared = None;
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.step {
@@ -144,7 +155,8 @@ impl Churner {
                 };
                 send(Request::Produce(request), 9)
             }
-            Step::Read => {
+            Step::Probe(at) if now < at => Next::WakeAt(at),
+            Step::Read | Step::Probe(_) => {
                 let partition = FetchRequestPartition {
                     partition: 0,
                     fetch_offset: self.position,
@@ -190,7 +202,7 @@ impl Churner {
     }
 
     /// Handles a response; true to back off before the next request.
-    pub fn on_response(&mut self, response: Response, history: &mut History) -> bool {
+    pub fn on_response(&mut self, now: u64, response: Response, history: &mut History) -> bool {
         self.producing = None;
         match (self.step, response) {
             (Step::Create, Response::CreateTopics(response)) => {
@@ -250,12 +262,29 @@ impl Churner {
                     client: self.client,
                     incarnation: self.incarnation,
                 });
-                if self.incarnation == self.cycles {
-                    self.step = Step::Done;
-                } else {
-                    self.incarnation += 1;
-                    self.step = Step::Create;
+                self.incarnation += 1;
+                self.position = 0;
+                self.step = Step::Probe(now + self.linger_ms);
+                false
+            }
+            (Step::Probe(_), Response::Fetch(response)) => {
+                // UNKNOWN_TOPIC_OR_PARTITION, as it should be; or records, which the checker
+                // judges (a late CreateTopics or produce whose answer was lost may have made
+                // the topic again, with such a produce's record in it).
+                let answer = response.responses.first().and_then(|topic| topic.partitions.first());
+                if let Some(answer) = answer.filter(|answer| answer.error_code == 0) {
+                    let records = answer.records.as_deref().unwrap_or_default();
+                    let (client, incarnation) = (self.client, self.incarnation);
+                    read_records(records, &mut self.position, |offset, value| {
+                        history.push(Operation::ChurnConsumed {
+                            client,
+                            incarnation,
+                            offset,
+                            value,
+                        });
+                    });
                 }
+                self.step = if self.incarnation > self.cycles { Step::Done } else { Step::Create };
                 false
             }
             (step, response) => panic!("churner in {step:?} got {response:?}"),
@@ -271,6 +300,9 @@ mod tests {
     };
     use sluice_core::protocol::api::delete_topics::{
         DeleteTopicsResponse, DeleteTopicsResponseTopic,
+    };
+    use sluice_core::protocol::api::fetch::{
+        FetchResponse, FetchResponsePartition, FetchResponseTopic,
     };
     use sluice_core::protocol::api::produce::{
         ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
@@ -297,33 +329,34 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_produce_is_recorded_and_a_retried_deletion_counts_once_acknowledged() {
+    fn a_lost_produce_is_recorded_and_a_deletion_is_followed_by_one_late_fetch() {
         let mut history = History::default();
-        let mut churner = Churner::new(4, 2, 1, 1024);
-        assert!(matches!(
-            churner.poll_request(),
-            Next::Send { request: Request::CreateTopics(_), .. }
-        ));
+        let mut churner = Churner::new(4, 2, 1, 1024, 500);
+        let create = churner.poll_request(0);
+        assert!(matches!(create, Next::Send { request: Request::CreateTopics(_), .. }));
         churner.on_sent();
-        assert!(churner.on_response(created(ErrorCode::KafkaStorageError.code()), &mut history));
-        churner.poll_request();
+        let storage_error = ErrorCode::KafkaStorageError.code();
+        assert!(churner.on_response(0, created(storage_error), &mut history));
+        churner.poll_request(0);
         churner.on_sent();
-        assert!(!churner.on_response(created(ErrorCode::TopicAlreadyExists.code()), &mut history));
-        assert!(matches!(churner.poll_request(), Next::Send { request: Request::Produce(_), .. }));
+        let exists = ErrorCode::TopicAlreadyExists.code();
+        assert!(!churner.on_response(0, created(exists), &mut history));
+        let produce = churner.poll_request(0);
+        assert!(matches!(produce, Next::Send { request: Request::Produce(_), .. }));
         churner.on_sent();
         churner.on_lost(&mut history);
-        churner.poll_request();
+        churner.poll_request(0);
         churner.on_sent();
-        assert!(!churner.on_response(produced(0), &mut history));
+        assert!(!churner.on_response(0, produced(0), &mut history));
         // Reading is tested through the swarm; skip to the deletion.
         churner.step = Step::Delete;
-        churner.poll_request();
+        churner.poll_request(0);
         churner.on_sent();
-        assert!(churner.on_response(deleted(ErrorCode::KafkaStorageError.code()), &mut history));
-        churner.poll_request();
+        assert!(churner.on_response(10, deleted(storage_error), &mut history));
+        churner.poll_request(10);
         churner.on_sent();
         let unknown = ErrorCode::UnknownTopicOrPartition.code();
-        assert!(!churner.on_response(deleted(unknown), &mut history));
+        assert!(!churner.on_response(10, deleted(unknown), &mut history));
         assert_eq!(
             history.operations,
             vec![
@@ -331,6 +364,16 @@ mod tests {
                 Operation::ChurnDeleted { client: 4, incarnation: 1 },
             ]
         );
-        assert_eq!((churner.incarnation, churner.step), (2, Step::Create));
+        // It fetches the deleted topic once, 500 ms after the deletion, then makes it again.
+        assert_eq!((churner.incarnation, churner.step), (2, Step::Probe(510)));
+        assert!(matches!(churner.poll_request(100), Next::WakeAt(510)));
+        let probe = churner.poll_request(510);
+        assert!(matches!(probe, Next::Send { request: Request::Fetch(_), .. }));
+        churner.on_sent();
+        let partition = FetchResponsePartition { error_code: unknown, ..Default::default() };
+        let topic = FetchResponseTopic { partitions: vec![partition], ..Default::default() };
+        let answer = FetchResponse { responses: vec![topic], ..Default::default() };
+        assert!(!churner.on_response(510, Response::Fetch(answer), &mut history));
+        assert_eq!(churner.step, Step::Create);
     }
 }

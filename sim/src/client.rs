@@ -307,7 +307,7 @@ impl Client {
             };
         }
         if let Some(churner) = self.churn.as_mut() {
-            return churner.poll_request();
+            return churner.poll_request(now);
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
@@ -548,7 +548,7 @@ impl Client {
             return member.on_response(now, response, history);
         }
         if let Some(churner) = self.churn.as_mut() {
-            return churner.on_response(response, history);
+            return churner.on_response(now, response, history);
         }
         match (&self.role, response) {
             (

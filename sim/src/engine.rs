@@ -274,9 +274,10 @@ pub struct Workload {
     /// (tick, bytes): the admin changes the topic's `segment.bytes` at that tick with
     /// IncrementalAlterConfigs, so that live logs roll by the new size.
     pub alter_segment_bytes: Option<(u64, u32)>,
-    /// (cycles, records): a churner deletes and re-creates a topic of its own that many
-    /// times, with that many records in each incarnation (see [`crate::churn`]).
-    pub churn: Option<(u32, u32)>,
+    /// (cycles, records, linger ms): a churner deletes and re-creates a topic of its own that
+    /// many times, with that many records in each incarnation, fetching the deleted topic
+    /// once that long after each deletion (see [`crate::churn`]).
+    pub churn: Option<(u32, u32, u64)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -476,8 +477,8 @@ impl std::fmt::Display for Workload {
         if let Some((at, bytes)) = self.alter_segment_bytes {
             write!(f, " segment_bytes_at_{at}ms={bytes}")?;
         }
-        if let Some((cycles, records)) = self.churn {
-            write!(f, " churn={cycles}x{records}")?;
+        if let Some((cycles, records, linger_ms)) = self.churn {
+            write!(f, " churn={cycles}x{records}+{linger_ms}ms")?;
         }
         if self.group.consumers > 0 {
             write!(
@@ -550,7 +551,12 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     let mut churning = Prng::new(seed ^ 0x4348_5552);
     if churning.chance(250_000) {
         let cycles = churning.range_inclusive(2, 6) as u32;
-        workload.churn = Some((cycles, churning.range_inclusive(1, 24) as u32));
+        let records = churning.range_inclusive(1, 24) as u32;
+        workload.churn = Some((cycles, records, churning.range_inclusive(0, 5_000)));
+    }
+    let mut faults = faults;
+    if churning.chance(250_000) {
+        faults.remove_error_ppm = churning.range_inclusive(1, 50_000) as u32;
     }
     (faults, workload)
 }
@@ -619,8 +625,11 @@ impl Sim {
             .map_err(|(error, _)| error)
             .expect("a fresh node on a fault-free disk opens");
         // Disk faults start once the node is up.
-        node.storage_mut()
-            .set_faults(DiskFaults { sync_error_ppm: faults.sync_error_ppm, ..Default::default() });
+        node.storage_mut().set_faults(DiskFaults {
+            sync_error_ppm: faults.sync_error_ppm,
+            remove_error_ppm: faults.remove_error_ppm,
+            ..Default::default()
+        });
         let admin = Role::Admin {
             partitions: workload.partitions,
             configs: workload.configs(),
@@ -659,10 +668,10 @@ impl Sim {
             let id = clients.len() as u32;
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
         }
-        if let Some((cycles, records)) = workload.churn {
+        if let Some((cycles, records, linger_ms)) = workload.churn {
             let id = clients.len() as u32;
             // Small segments: a deletion removes several files.
-            let churner = Churner::new(id, cycles, records, SEGMENT_BYTES_MIN);
+            let churner = Churner::new(id, cycles, records, SEGMENT_BYTES_MIN, linger_ms);
             clients.push(ClientState::new(Client::churner(id, churner)));
         }
         let mut sim = Self {
@@ -1155,10 +1164,12 @@ impl Sim {
     fn apply_disk_faults(&mut self) {
         let full = self.disk_full;
         let sync_error_ppm = if self.healed { 0 } else { self.faults.sync_error_ppm };
+        let remove_error_ppm = if self.healed { 0 } else { self.faults.remove_error_ppm };
         let apply = |disk: &mut SimDisk| {
             let capacity = if full { disk.used_bytes() + 200 } else { 0 };
             disk.set_faults(DiskFaults {
                 sync_error_ppm,
+                remove_error_ppm,
                 capacity_bytes: capacity,
                 ..Default::default()
             });

@@ -33,6 +33,9 @@ pub struct FaultSettings {
     pub clock_jump_ppm: u32,
     /// Request timeout of the simulated clients, in ms.
     pub request_timeout_ms: u64,
+    /// Chance that removing a file fails with EIO (drawn apart from the others: see
+    /// `engine::settings_from_seed`).
+    pub remove_error_ppm: u32,
 }
 
 impl FaultSettings {
@@ -52,6 +55,7 @@ impl FaultSettings {
             clock_drift_ppm: 0,
             clock_jump_ppm: 0,
             request_timeout_ms: 3000,
+            remove_error_ppm: 0,
         }
     }
 
@@ -91,6 +95,7 @@ impl FaultSettings {
             clock_drift_ppm,
             clock_jump_ppm,
             request_timeout_ms,
+            remove_error_ppm: 0,
         }
     }
 }
@@ -114,6 +119,10 @@ impl fmt::Display for FaultSettings {
             self.clock_drift_ppm,
             self.clock_jump_ppm,
             self.request_timeout_ms
-        )
+        )?;
+        if self.remove_error_ppm > 0 {
+            write!(f, " unlink_eio={}ppm", self.remove_error_ppm)?;
+        }
+        Ok(())
     }
 }

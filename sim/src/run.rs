@@ -122,11 +122,14 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
     RegressionSeeds {
         test: "a_deleted_topic_stays_deleted_through_fsync_errors_and_power_losses",
         summary: "DeleteTopics saved the registry, then checkpointed, then removed the \
-                  partition's files; when the checkpoint's fsync failed the files stayed, so \
-                  a topic re-created with the same name served the deleted records, and a \
-                  restart adopted them as a stray topic. Now the files go first",
-        // Of 0..1400 once a churner deleted and re-created a topic (none of 0..500).
-        seeds: &[561, 562, 705, 1140, 1328],
+                  partition's files; when the checkpoint's fsync or an unlink failed the files \
+                  stayed, so a topic re-created with the same name served the deleted records, \
+                  and a restart adopted them as a stray topic. Now the registry that forgets \
+                  the topic notes it as deleted until its files are gone, a start removes \
+                  what such a topic left, and a new topic of its name first removes it",
+        // Of 0..500 on the code before the fix, once a churner deleted and re-created a topic
+        // and unlinks failed; then the first two of 561..1400 without unlink faults.
+        seeds: &[158, 298, 380, 497, 561, 562],
     },
 ];
 

@@ -108,30 +108,35 @@ fn a_topic_grown_by_create_partitions_serves_every_new_partition() {
 fn a_deleted_topic_stays_deleted_through_fsync_errors_and_power_losses() {
     // Goal: a topic whose deletion was acknowledged never comes back: not after a restart,
     // not in a new topic of the same name. Found by the swarm once a churner deleted and
-    // re-created a topic (no seed of 0..500; 5 of 561..1400): when the checkpoint after the
-    // registry save failed, the partition's files stayed, so the re-created topic served the
-    // old records and a restart adopted them. Method: a churner makes six incarnations of ten
-    // records while one fsync in ten fails and power fails every two seconds; every
-    // incarnation must be read whole and none may show an earlier one's records. Then the
-    // seeds that found it.
-    let workload = Workload { churn: Some((6, 10)), ..workload() };
-    let mut sim = Sim::new(15, FaultSettings::none(), workload);
-    sim.set_disk_faults(DiskFaults { sync_error_ppm: 100_000, ..DiskFaults::default() });
-    for _ in 0..10 {
-        let resume = sim.now + 2_000;
-        sim.run_until(resume);
-        sim.power_loss();
+    // re-created a topic (4 seeds of 0..500): when the checkpoint after the registry save or
+    // an unlink failed, the partition's files stayed, so the re-created topic served the old
+    // records and a restart adopted them. Method: a churner makes six incarnations of ten
+    // records and fetches each deleted one a second later, while one fsync in ten (then one
+    // unlink in three) fails and power fails every two seconds; every incarnation must be
+    // read whole and no read may show an earlier one's records. Then the seeds that found it.
+    for (seed, faults) in [
+        (15, DiskFaults { sync_error_ppm: 100_000, ..DiskFaults::default() }),
+        (16, DiskFaults { remove_error_ppm: 300_000, ..DiskFaults::default() }),
+    ] {
+        let workload = Workload { churn: Some((6, 10, 1000)), ..workload() };
+        let mut sim = Sim::new(seed, FaultSettings::none(), workload);
+        sim.set_disk_faults(faults);
+        for _ in 0..10 {
+            let resume = sim.now + 2_000;
+            sim.run_until(resume);
+            sim.power_loss();
+        }
+        finish(&mut sim);
+        let deleted = sim
+            .history
+            .operations
+            .iter()
+            .filter(|operation| matches!(operation, Operation::ChurnDeleted { .. }))
+            .count();
+        assert_eq!(deleted, 6);
+        let checked = sluice_sim::checker::deleted_topics_stay_deleted(&sim.history);
+        assert!(checked.as_ref().is_ok_and(|&checked| checked >= 60), "{checked:?}");
     }
-    finish(&mut sim);
-    let deleted = sim
-        .history
-        .operations
-        .iter()
-        .filter(|operation| matches!(operation, Operation::ChurnDeleted { .. }))
-        .count();
-    assert_eq!(deleted, 6);
-    let checked = sluice_sim::checker::deleted_topics_stay_deleted(&sim.history);
-    assert!(checked.as_ref().is_ok_and(|&checked| checked >= 60), "{checked:?}");
     regression_seeds_pass("a_deleted_topic_stays_deleted_through_fsync_errors_and_power_losses");
 }
 
