@@ -306,6 +306,33 @@ fn acks_zero_gets_no_answer_and_does_not_block_the_connection() {
 }
 
 #[test]
+fn a_failed_acks_zero_produce_closes_the_connection_after_the_earlier_answers() {
+    // Kafka closes the connection when a produce with acks=0 fails anywhere: the client gets
+    // no answer, and the close makes it refresh its metadata. An earlier acks=all produce on
+    // the same connection is still answered first; the other connection is untouched.
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    harness.send(A, 9, produce("t", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("{outputs:?}") };
+    harness.send(A, 9, produce("t", 5, 0, producer_batch(1, 10, 1, WALL_MS)));
+    harness.send(B, 9, produce("t", 0, 0, producer_batch(1, 10, 1, WALL_MS)));
+    assert!(harness.outputs().is_empty(), "the close waits for the answer before it");
+    harness.complete_sync(sync, false);
+    let outputs = harness.outputs();
+    let [answer @ Output::Send { connection: A, .. }, Output::Close { connection: A, reason }, Output::Sync { .. }] =
+        &outputs[..]
+    else {
+        panic!("the answer, then the close: {outputs:?}")
+    };
+    assert_eq!(reason, "a produce with acks=0 failed on t-5: error 3");
+    let Response::Produce(answer) = harness.response(answer).2 else { panic!() };
+    assert_eq!(answer.responses[0].partition_responses[0].error_code, 0);
+    harness.send(B, 3, Request::ApiVersions(Default::default()));
+    assert!(matches!(&harness.outputs()[..], [Output::Send { connection: B, .. }]));
+}
+
+#[test]
 fn a_failed_fsync_is_never_acknowledged_and_takes_the_log_offline() {
     let mut harness = Harness::new();
     harness.create_topic("t", 1);

@@ -202,6 +202,8 @@ enum SlotState {
     Waiting,
     Ready(Frame),
     Silent,
+    /// Close the connection once every earlier answer is out.
+    Close(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +220,9 @@ pub(crate) enum Reply {
     Later,
     /// No answer at all (Produce with acks=0).
     Silent,
+    /// No answer, and the connection closes after the earlier answers (a failed Produce
+    /// with acks=0).
+    Close(String),
 }
 
 struct PendingProduce {
@@ -671,6 +676,7 @@ impl<S: Storage> Node<S> {
         match self.dispatch(request, correlation_id, version, client_id, decoded.request) {
             Reply::Now(response) => self.complete(request, correlation_id, version, response),
             Reply::Silent => self.fill(request, SlotState::Silent),
+            Reply::Close(reason) => self.fill(request, SlotState::Close(reason)),
             Reply::Later => {}
         }
     }
@@ -791,11 +797,22 @@ impl<S: Storage> Node<S> {
             assert_eq!(slot.state, SlotState::Waiting, "a request is answered once");
             slot.state = state;
         }
+        let mut close = None;
         while slots.front().is_some_and(|front| !matches!(front.state, SlotState::Waiting)) {
             let slot = slots.pop_front().expect("a front slot");
-            if let SlotState::Ready(frame) = slot.state {
-                self.outputs.push_back(Output::Send { connection: request.connection, frame });
+            match slot.state {
+                SlotState::Ready(frame) => {
+                    self.outputs.push_back(Output::Send { connection: request.connection, frame })
+                }
+                SlotState::Close(reason) => {
+                    close = Some(reason);
+                    break;
+                }
+                SlotState::Waiting | SlotState::Silent => {}
             }
+        }
+        if let Some(reason) = close {
+            self.close_connection(request.connection, reason);
         }
     }
 

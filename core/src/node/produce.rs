@@ -85,6 +85,25 @@ impl<S: Storage> Node<S> {
             response.responses.push(topic_response);
         }
         if acks == 0 && refuse_all.is_none() {
+            // As Kafka does: a client that asked for no answer learns of a failure only by
+            // the connection closing (it then refreshes its metadata), once the answers to
+            // its earlier requests are out.
+            let failed = response
+                .responses
+                .iter()
+                .flat_map(|topic| {
+                    topic.partition_responses.iter().map(move |answer| (topic, answer))
+                })
+                .find(|(_, answer)| answer.error_code != 0);
+            if let Some((topic, answer)) = failed {
+                let reason = format!(
+                    "a produce with acks=0 failed on {}-{}: error {}",
+                    topic.name.as_str(),
+                    answer.index,
+                    answer.error_code
+                );
+                return Reply::Close(reason);
+            }
             return Reply::Silent;
         }
         let mut pending = PendingProduce { request, correlation_id, version, response, waits };
