@@ -1434,3 +1434,37 @@ fn a_deleted_topic_whose_files_cannot_be_removed_is_not_adopted_back() {
     let partition = sluice_core::log::TopicPartition::new("del", 0);
     assert_eq!(restarted.node.logs().log(&partition).map(|log| log.log_end_offset()), Some(0));
 }
+
+#[test]
+fn a_topic_made_again_starts_with_no_producer_state() {
+    // An idempotent producer writes a topic, which is deleted and made again. The new
+    // partition knows no producer, as in Kafka: the producer's next sequence is refused with
+    // UNKNOWN_PRODUCER_ID, and a batch it sends again from sequence 0 is stored, not answered
+    // as a duplicate of a batch that went with the old topic. (The old partition's producer
+    // state used to stay, for every deleted partition, for good.)
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
+    let mut harness = Harness::new();
+    harness.create_topic("idem", 1);
+    let init = InitProducerIdRequest { transaction_timeout_ms: 60_000, ..Default::default() };
+    harness.send(A, 4, Request::InitProducerId(init));
+    let outputs = harness.outputs();
+    let Response::InitProducerId(init) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!((init.error_code, init.producer_id), (0, 0));
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
+    let names = vec![StrBytes::from_static("idem")];
+    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
+    harness.send(A, 5, Request::DeleteTopics(request));
+    let outputs = harness.outputs();
+    let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.responses[0].error_code, 0);
+    harness.create_topic("idem", 1);
+    assert_eq!(
+        produce_answer(&mut harness, idempotent_batch(0, 0, 5, 1, 3)),
+        (ErrorCode::UnknownProducerId.code(), -1)
+    );
+    assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
+    let tp = sluice_core::log::TopicPartition::new("idem", 0);
+    assert_eq!(harness.node.logs().log(&tp).map(|log| log.log_end_offset()), Some(3));
+}

@@ -370,6 +370,8 @@ impl<S: Storage> Node<S> {
             return Err(ErrorCode::KafkaStorageError);
         }
         self.forget_in_flight_syncs(name);
+        // A topic made again with this name knows no producer, as in Kafka.
+        self.producers.retain(|partition, _| partition.topic != name);
         let mut removed = true;
         for index in 0..topic.partitions {
             let partition = TopicPartition::new(name, index);
