@@ -4,6 +4,12 @@
 //! wait `linger_ms` (a restart may come in between) and fetch the deleted topic from offset 0
 //! once, and again, `cycles` times in all.
 //!
+//! An idempotent churner keeps its producer id and epoch from one incarnation to the next and
+//! starts each incarnation's sequences at 0, as a producer does on a partition that knows it
+//! not: a topic made again must not remember the deleted one's producers. (It takes a new id
+//! when a produce of the incarnation before lost its answer: that request may still arrive,
+//! and would then be the new partition's first batch of the old id.)
+//!
 //! The history gets every record it reads, every deletion it saw acknowledged, and every
 //! produce whose answer it lost (such a request may still reach the broker later, even after
 //! the topic was made again, as a name-based Produce does in Kafka). The checker
@@ -18,6 +24,7 @@ use sluice_core::protocol::api::create_topics::{
 };
 use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
@@ -33,6 +40,7 @@ pub const CHURN_TOPIC: &str = "sim-churn";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Create,
+    Init,
     Produce,
     Read,
     Delete,
@@ -62,13 +70,28 @@ pub struct Churner {
     /// The value of the produce request in flight, if that is what is in flight.
     producing: Option<String>,
     prepared: Option<String>,
+    idempotent: bool,
+    /// An idempotent churner's producer id and epoch, and the record its sequence 0 was.
+    producer: Option<(i64, i16, u32)>,
+    /// A produce of this incarnation lost its answer.
+    lost: bool,
 }
 
 impl Churner {
     /// A churner that makes `cycles` incarnations of `records` records each.
-    pub fn new(client: u32, cycles: u32, records: u32, segment_bytes: u32, linger_ms: u64) -> Self {
+    pub fn new(
+        client: u32,
+        cycles: u32,
+        records: u32,
+        segment_bytes: u32,
+        linger_ms: u64,
+        idempotent: bool,
+    ) -> Self {
         assert!(cycles > 0 && records > 0);
         Self {
+            idempotent,
+            producer: None,
+            lost: false,
             client,
             cycles,
             records,
@@ -135,7 +158,15 @@ impl Churner {
                     timestamp_ms: 1_700_000_000_000,
                     ..Default::default()
                 };
-                let batch = build_batch(&[record], BatchOptions::default());
+                let options = match self.producer {
+                    Some((producer_id, producer_epoch, first)) => BatchOptions {
+                        producer_id,
+                        producer_epoch,
+                        base_sequence: (self.produced - first) as i32,
+                    },
+                    None => BatchOptions::default(),
+                };
+                let batch = build_batch(&[record], options);
                 self.prepared = Some(value);
                 let partition = ProduceRequestPartition {
                     index: 0,
@@ -154,6 +185,15 @@ impl Churner {
                     ..Default::default()
                 };
                 send(Request::Produce(request), 9)
+            }
+            Step::Init => {
+                let request = InitProducerIdRequest {
+                    transaction_timeout_ms: 60_000,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                };
+                send(Request::InitProducerId(request), 4)
             }
             Step::Probe(at) if now < at => Next::WakeAt(at),
             Step::Read | Step::Probe(_) => {
@@ -197,6 +237,7 @@ impl Churner {
     /// The request in flight was lost: a produce may still arrive, later.
     pub fn on_lost(&mut self, history: &mut History) {
         if let Some(value) = self.producing.take() {
+            self.lost = true;
             history.push(Operation::ChurnProduceLost { client: self.client, value });
         }
     }
@@ -213,16 +254,43 @@ impl Churner {
                 if code != 0 && code != ErrorCode::TopicAlreadyExists.code() {
                     return true;
                 }
-                self.step = Step::Produce;
+                // A new incarnation: sequences from 0, on a new id after a lost produce.
+                if self.lost {
+                    self.producer = None;
+                }
+                self.lost = false;
+                self.producer = self.producer.map(|(id, epoch, _)| (id, epoch, 0));
+                self.step = if self.idempotent && self.producer.is_none() {
+                    Step::Init
+                } else {
+                    Step::Produce
+                };
                 self.produced = 0;
                 self.read.iter_mut().for_each(|read| *read = false);
                 self.position = 0;
                 false
             }
+            (Step::Init, Response::InitProducerId(response)) => {
+                if response.error_code != 0 {
+                    return true;
+                }
+                self.producer =
+                    Some((response.producer_id, response.producer_epoch, self.produced));
+                self.step = Step::Produce;
+                false
+            }
             (Step::Produce, Response::Produce(response)) => {
                 let answer =
                     response.responses.first().and_then(|topic| topic.partition_responses.first());
-                if answer.map_or(-1, |answer| answer.error_code) != 0 {
+                let code = answer.map_or(-1, |answer| answer.error_code);
+                if code == ErrorCode::UnknownProducerId.code()
+                    || code == ErrorCode::OutOfOrderSequenceNumber.code()
+                {
+                    // The broker lost this id's state: go on with a new id.
+                    self.producer = None;
+                    self.step = Step::Init;
+                }
+                if code != 0 {
                     return true;
                 }
                 self.produced += 1;
@@ -331,7 +399,7 @@ mod tests {
     #[test]
     fn a_lost_produce_is_recorded_and_a_deletion_is_followed_by_one_late_fetch() {
         let mut history = History::default();
-        let mut churner = Churner::new(4, 2, 1, 1024, 500);
+        let mut churner = Churner::new(4, 2, 1, 1024, 500, false);
         let create = churner.poll_request(0);
         assert!(matches!(create, Next::Send { request: Request::CreateTopics(_), .. }));
         churner.on_sent();

@@ -274,10 +274,10 @@ pub struct Workload {
     /// (tick, bytes): the admin changes the topic's `segment.bytes` at that tick with
     /// IncrementalAlterConfigs, so that live logs roll by the new size.
     pub alter_segment_bytes: Option<(u64, u32)>,
-    /// (cycles, records, linger ms): a churner deletes and re-creates a topic of its own that
-    /// many times, with that many records in each incarnation, fetching the deleted topic
-    /// once that long after each deletion (see [`crate::churn`]).
-    pub churn: Option<(u32, u32, u64)>,
+    /// (cycles, records, linger ms, idempotent): a churner deletes and re-creates a topic of
+    /// its own that many times, with that many records in each incarnation, fetching the
+    /// deleted topic once that long after each deletion (see [`crate::churn`]).
+    pub churn: Option<(u32, u32, u64, bool)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -477,8 +477,9 @@ impl std::fmt::Display for Workload {
         if let Some((at, bytes)) = self.alter_segment_bytes {
             write!(f, " segment_bytes_at_{at}ms={bytes}")?;
         }
-        if let Some((cycles, records, linger_ms)) = self.churn {
-            write!(f, " churn={cycles}x{records}+{linger_ms}ms")?;
+        if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
+            let idempotent = if idempotent { " idempotent" } else { "" };
+            write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
         }
         if self.group.consumers > 0 {
             write!(
@@ -552,7 +553,8 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     if churning.chance(250_000) {
         let cycles = churning.range_inclusive(2, 6) as u32;
         let records = churning.range_inclusive(1, 24) as u32;
-        workload.churn = Some((cycles, records, churning.range_inclusive(0, 5_000)));
+        let linger_ms = churning.range_inclusive(0, 5_000);
+        workload.churn = Some((cycles, records, linger_ms, churning.chance(500_000)));
     }
     let mut faults = faults;
     if churning.chance(250_000) {
@@ -668,10 +670,11 @@ impl Sim {
             let id = clients.len() as u32;
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
         }
-        if let Some((cycles, records, linger_ms)) = workload.churn {
+        if let Some((cycles, records, linger_ms, idempotent)) = workload.churn {
             let id = clients.len() as u32;
             // Small segments: a deletion removes several files.
-            let churner = Churner::new(id, cycles, records, SEGMENT_BYTES_MIN, linger_ms);
+            let segment_bytes = SEGMENT_BYTES_MIN;
+            let churner = Churner::new(id, cycles, records, segment_bytes, linger_ms, idempotent);
             clients.push(ClientState::new(Client::churner(id, churner)));
         }
         let mut sim = Self {

@@ -131,6 +131,15 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // and unlinks failed; then the first two of 561..1400 without unlink faults.
         seeds: &[158, 298, 380, 497, 561, 562],
     },
+    RegressionSeeds {
+        test: "a_topic_made_again_knows_none_of_the_deleted_topics_producers",
+        summary: "a deleted topic's producer state stayed in memory (for good, for every \
+                  deleted partition), so on a topic made again with the same name an \
+                  idempotent producer's batches from sequence 0 were answered as duplicates \
+                  of the deleted topic's and never stored; now deletion drops it",
+        // Of 0..500 once the churner was idempotent in half its seeds.
+        seeds: &[124, 184, 211, 291, 310, 454, 498],
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.
