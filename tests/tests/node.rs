@@ -1468,3 +1468,39 @@ fn a_topic_made_again_starts_with_no_producer_state() {
     let tp = sluice_core::log::TopicPartition::new("idem", 0);
     assert_eq!(harness.node.logs().log(&tp).map(|log| log.log_end_offset()), Some(3));
 }
+
+#[test]
+fn a_produce_waiting_on_a_deleted_topic_is_refused_not_acknowledged_by_the_new_one() {
+    // An acks=all produce waits for its sync when its topic is deleted: it is answered
+    // UNKNOWN_TOPIC_OR_PARTITION at once, as Kafka does when a partition goes. (It used to
+    // wait on, and a topic made again with the name acknowledged it with its own syncs, at
+    // an offset the new topic gave to other records.)
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    let mut harness = Harness::new();
+    harness.create_topic("del", 1);
+    harness.send(A, 9, produce("del", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("a sync: {outputs:?}") };
+    let names = vec![StrBytes::from_static("del")];
+    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
+    harness.send(B, 5, Request::DeleteTopics(request));
+    let answers: Vec<Response> =
+        harness.outputs().iter().map(|output| harness.response(output).2).collect();
+    let [Response::DeleteTopics(deleted), Response::Produce(produced)] = &answers[..] else {
+        panic!("both answered: {answers:?}")
+    };
+    assert_eq!(deleted.responses[0].error_code, 0);
+    let answer = &produced.responses[0].partition_responses[0];
+    assert_eq!(
+        (answer.error_code, answer.base_offset),
+        (ErrorCode::UnknownTopicOrPartition.code(), -1)
+    );
+    harness.create_topic("del", 1);
+    harness.complete_sync(sync, false);
+    harness.send(B, 9, produce("del", 0, -1, producer_batch(1, 10, 2, WALL_MS)));
+    let outputs = harness.outputs();
+    harness.complete_sync(&outputs[0], false);
+    let outputs = harness.outputs();
+    let [only] = &outputs[..] else { panic!("only the new produce is answered: {outputs:?}") };
+    assert_eq!(harness.response(only).0, B);
+}

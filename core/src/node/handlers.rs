@@ -370,6 +370,7 @@ impl<S: Storage> Node<S> {
             return Err(ErrorCode::KafkaStorageError);
         }
         self.forget_in_flight_syncs(name);
+        self.fail_pending_produces(name);
         // A topic made again with this name knows no producer, as in Kafka.
         self.producers.retain(|partition, _| partition.topic != name);
         let mut removed = true;
@@ -387,6 +388,29 @@ impl<S: Storage> Node<S> {
         }
         self.log(LogLevel::Info, format!("deleted topic {name}"));
         Ok(())
+    }
+
+    /// Answers UNKNOWN_TOPIC_OR_PARTITION for the batches of topic `name` that produces wait
+    /// to see synced, as Kafka does when a partition goes: the syncs of a topic made again with
+    /// the name must not acknowledge them.
+    fn fail_pending_produces(&mut self, name: &str) {
+        for pending in &mut self.pending_produces {
+            let response = &mut pending.response;
+            pending.waits.retain(|(partition, _, topic_index, partition_index)| {
+                if partition.topic != name {
+                    return true;
+                }
+                let answer =
+                    &mut response.responses[*topic_index].partition_responses[*partition_index];
+                answer.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                answer.base_offset = -1;
+                answer.error_message =
+                    Some(text("the topic was deleted before the batch was synced"));
+                false
+            });
+        }
+        // The next progress answers those with nothing left to wait for.
+        self.visibility_changes += 1;
     }
 
     /// Removes what the deletion of an earlier topic named `name` left on disk, if anything,
