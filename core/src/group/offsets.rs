@@ -542,6 +542,30 @@ impl<R: Clone> GroupCoordinator<R> {
         expired
     }
 
+    /// Forgets every group's committed offsets of `topic`, which was deleted, as Kafka's
+    /// coordinator does when partitions go (tombstones come out of `poll_record`): a topic
+    /// made again with the name starts with no committed position. Returns how many.
+    pub fn forget_topic_offsets(&mut self, now: u64, topic: &str) -> usize {
+        self.advance(now);
+        let mut forgotten = 0;
+        let Self { groups, outbox, .. } = self;
+        for (group_id, group) in groups.iter_mut() {
+            group.offsets.retain(|(committed, partition), _| {
+                if committed != topic {
+                    return true;
+                }
+                outbox.record(
+                    group_id,
+                    records::encode_offset_key(group_id, topic, *partition),
+                    None,
+                );
+                forgotten += 1;
+                false
+            });
+        }
+        forgotten
+    }
+
     fn forget_if_unused(&mut self, group_id: &str) {
         let unused = self.groups.get(group_id).is_some_and(|group| {
             group.members.is_empty() && group.offsets.is_empty() && group.generation == 0

@@ -10,6 +10,10 @@ use crate::log::TopicPartition;
 use crate::protocol::api::find_coordinator::{
     FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator,
 };
+use crate::protocol::api::offset_commit::{
+    OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition,
+    OffsetCommitResponseTopic,
+};
 use crate::protocol::api::{Request, Response};
 use crate::protocol::record_batch::{
     self, build_batch, BatchHeader, BatchOptions, NewRecord, Records,
@@ -198,8 +202,11 @@ impl<S: Storage> Node<S> {
             Request::LeaveGroup(body) => {
                 Some(Response::LeaveGroup(self.groups.leave_group(now, version, &body)))
             }
-            Request::OffsetCommit(body) => {
-                Some(Response::OffsetCommit(self.groups.offset_commit(now, wall_ms, &body)))
+            Request::OffsetCommit(mut body) => {
+                let unknown = self.take_unknown_partitions(&mut body);
+                let mut response = self.groups.offset_commit(now, wall_ms, &body);
+                refuse_unknown_partitions(&mut response, unknown);
+                Some(Response::OffsetCommit(response))
             }
             Request::OffsetFetch(body) => {
                 Some(Response::OffsetFetch(self.groups.offset_fetch(now, version, &body)))
@@ -220,6 +227,30 @@ impl<S: Storage> Node<S> {
         // a deferred JoinGroup/SyncGroup answer comes out of a later flush.
         self.flush_groups(immediate.map(|response| (waiter, response)));
         Reply::Later
+    }
+
+    /// Removes from an OffsetCommit the partitions of no existing topic, as Kafka answers them
+    /// UNKNOWN_TOPIC_OR_PARTITION: an offset committed for a deleted topic must not wait for
+    /// a topic made again with its name. Returns them, by topic.
+    fn take_unknown_partitions(&self, body: &mut OffsetCommitRequest) -> Vec<(StrBytes, Vec<i32>)> {
+        let mut unknown = Vec::new();
+        body.topics.retain_mut(|topic| {
+            let count = self.topics.get(topic.name.as_str()).map_or(0, |known| known.partitions);
+            let mut refused = Vec::new();
+            topic.partitions.retain(|partition| {
+                let index = partition.partition_index;
+                let exists = (0..count).contains(&index);
+                if !exists {
+                    refused.push(index);
+                }
+                exists
+            });
+            if !refused.is_empty() {
+                unknown.push((topic.name.clone(), refused));
+            }
+            !topic.partitions.is_empty()
+        });
+        unknown
     }
 
     /// Appends the coordinator's records, collects its completed answers (and `immediate`),
@@ -348,6 +379,29 @@ impl<S: Storage> Node<S> {
         if pending.failed && !pending.stored_groups.is_empty() {
             // The rebalance answers parked requests (REBALANCE_IN_PROGRESS).
             self.flush_groups(None);
+        }
+    }
+}
+
+/// Adds UNKNOWN_TOPIC_OR_PARTITION answers for the partitions
+/// [`Node::take_unknown_partitions`] took out of an OffsetCommit.
+fn refuse_unknown_partitions(
+    response: &mut OffsetCommitResponse,
+    unknown: Vec<(StrBytes, Vec<i32>)>,
+) {
+    for (name, partitions) in unknown {
+        let refused = partitions.into_iter().map(|partition_index| OffsetCommitResponsePartition {
+            partition_index,
+            error_code: ErrorCode::UnknownTopicOrPartition.code(),
+            ..Default::default()
+        });
+        match response.topics.iter_mut().find(|topic| topic.name == name) {
+            Some(topic) => topic.partitions.extend(refused),
+            None => response.topics.push(OffsetCommitResponseTopic {
+                name,
+                partitions: refused.collect(),
+                ..Default::default()
+            }),
         }
     }
 }

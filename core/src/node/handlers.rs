@@ -371,8 +371,14 @@ impl<S: Storage> Node<S> {
         }
         self.forget_in_flight_syncs(name);
         self.fail_pending_produces(name);
-        // A topic made again with this name knows no producer, as in Kafka.
+        // A topic made again with this name knows no producer and no committed offset, as
+        // in Kafka.
         self.producers.retain(|partition, _| partition.topic != name);
+        if name != super::groups::OFFSETS_TOPIC
+            && self.groups.forget_topic_offsets(self.now, name) > 0
+        {
+            self.flush_groups(None);
+        }
         let mut removed = true;
         for index in 0..topic.partitions {
             let partition = TopicPartition::new(name, index);
