@@ -61,7 +61,7 @@ pub enum Role {
     Producer {
         /// Partition.
         partition: i32,
-        /// -1 or 1.
+        /// -1, 1, or 0 (no answer; not idempotent).
         acks: i16,
         /// Whether it uses InitProducerId and sequences.
         idempotent: bool,
@@ -417,6 +417,18 @@ impl Client {
                 self.requests.push_back(batches);
             }
             Prepared::Other => {}
+        }
+    }
+
+    /// A produce with acks=0 went out: no answer will come, so its batches are done as far as
+    /// the producer knows (the broker may refuse them; it then closes the connection, as
+    /// Kafka's does, and the producer goes on with its next batches).
+    pub fn on_unanswered(&mut self) {
+        let batches = self.requests.pop_back().expect("a produce was just sent");
+        for (lane_index, number) in batches {
+            let lane = &mut self.lanes[lane_index];
+            assert_eq!(lane.sent.pop_back(), Some(number), "the batch just sent");
+            lane.unacked.retain(|batch| batch.number != number);
         }
     }
 

@@ -19,7 +19,7 @@ use sluice_core::config::BrokerConfig;
 use sluice_core::limits::SEGMENT_BYTES_MIN;
 use sluice_core::node::{ConnectionId, Input, Node, NodeStats, Output};
 use sluice_core::prng::Prng;
-use sluice_core::protocol::api::{decode_response, encode_request};
+use sluice_core::protocol::api::{decode_response, encode_request, Request};
 use sluice_core::protocol::header::RequestHeader;
 use sluice_core::protocol::record_batch::Compression;
 use std::cmp::Reverse;
@@ -28,6 +28,8 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 const WALL_START_MS: i64 = 1_700_000_000_000;
 const FAULT_TICK_MS: u64 = 50;
 const BACKOFF_MS: u64 = 100;
+/// How long a producer with acks=0 waits between its requests.
+const ACKS_ZERO_PAUSE_MS: u64 = 5;
 const EVENTS_REMEMBERED: usize = 64;
 /// Room for a typical request frame, so that encoding rarely grows the buffer.
 const REQUEST_BYTES_EXPECTED: usize = 512;
@@ -207,6 +209,8 @@ pub struct Sim {
     pub verbose: bool,
     /// The largest node queue sizes seen.
     pub stats_max: NodeStats,
+    /// Connections the node closed (a failed acks=0 produce, garbage, too many requests).
+    pub closed_by_node: u64,
     disk_full: bool,
     healed: bool,
     partitions: i32,
@@ -274,6 +278,9 @@ pub struct Workload {
     /// (tick, bytes): the admin changes the topic's `segment.bytes` at that tick with
     /// IncrementalAlterConfigs, so that live logs roll by the new size.
     pub alter_segment_bytes: Option<(u64, u32)>,
+    /// Producers with acks=0 besides `producers` (never idempotent; each writes one partition,
+    /// `batches_per_producer` batches).
+    pub acks_zero_producers: u32,
     /// (cycles, records, linger ms, idempotent): a churner deletes and re-creates a topic of
     /// its own that many times, with that many records in each incarnation, fetching the
     /// deleted topic once that long after each deletion (see [`crate::churn`]).
@@ -306,6 +313,7 @@ impl Default for Workload {
             value_padding: 0,
             alter_segment_bytes: None,
             churn: None,
+            acks_zero_producers: 0,
         }
     }
 }
@@ -477,6 +485,9 @@ impl std::fmt::Display for Workload {
         if let Some((at, bytes)) = self.alter_segment_bytes {
             write!(f, " segment_bytes_at_{at}ms={bytes}")?;
         }
+        if self.acks_zero_producers > 0 {
+            write!(f, " acks0_producers={}", self.acks_zero_producers)?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -559,6 +570,10 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     let mut faults = faults;
     if churning.chance(250_000) {
         faults.remove_error_ppm = churning.range_inclusive(1, 50_000) as u32;
+    }
+    let mut unanswered = Prng::new(seed ^ 0x4143_4B30);
+    if unanswered.chance(200_000) {
+        workload.acks_zero_producers = unanswered.range_inclusive(1, 2) as u32;
     }
     (faults, workload)
 }
@@ -656,6 +671,19 @@ impl Sim {
             }
             clients.push(ClientState::new(producer));
         }
+        for index in 0..workload.acks_zero_producers {
+            let role = Role::Producer {
+                partition: (index as i32) % workload.partitions,
+                acks: 0,
+                idempotent: false,
+                batches: workload.batches_per_producer,
+            };
+            let mut producer = Client::new(clients.len() as u32, role);
+            producer.keyed = workload.compacted;
+            producer.compression = workload.compression;
+            producer.padding = workload.value_padding;
+            clients.push(ClientState::new(producer));
+        }
         // Every partition has a reader, so every acknowledged record is checked.
         for index in 0..workload.consumers.max(workload.partitions as u32) {
             let partition = (index as i32) % workload.partitions;
@@ -701,6 +729,7 @@ impl Sim {
             recent: VecDeque::new(),
             verbose: false,
             stats_max: NodeStats::default(),
+            closed_by_node: 0,
             disk_full: false,
             healed: false,
             partitions: workload.partitions,
@@ -930,6 +959,7 @@ impl Sim {
             }
             Output::Close { connection, reason } => {
                 self.trace = fnv(fnv(self.trace, b"close"), reason.as_bytes());
+                self.closed_by_node += 1;
                 if let Some(&client) = self.connection_owner.get(&connection.0) {
                     let at = self.arrival(connection.0, false);
                     self.schedule(at, Event::ConnectionReset { client, connection: connection.0 });
@@ -1019,11 +1049,26 @@ impl Sim {
         };
         let mut frame = BytesMut::with_capacity(REQUEST_BYTES_EXPECTED);
         encode_request(&header, &request, &mut frame);
+        let body = frame.freeze().slice(4..);
+        if matches!(&request, Request::Produce(produce) if produce.acks == 0) {
+            // No answer comes: nothing is in flight, and the producer sends again after a
+            // pause, as a producer with acks=0 goes on after `linger.ms`.
+            state.client.on_sent(&mut self.history);
+            state.client.on_unanswered();
+            self.schedule(now + ACKS_ZERO_PAUSE_MS, Event::ClientWake { client });
+            if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
+                self.inject_reset(client, connection);
+                return false;
+            }
+            let at = self.arrival(connection, true);
+            let generation = self.generation;
+            self.schedule(at, Event::ToNode { connection, generation, body });
+            return false;
+        }
         let deadline = self.now + timeout_ms.unwrap_or(self.faults.request_timeout_ms);
         let inflight = Inflight { correlation, api_key: header.api_key, version, deadline };
         state.inflight.push_back(inflight);
         state.client.on_sent(&mut self.history);
-        let body = frame.freeze().slice(4..);
         self.arm_client_timer(client, deadline);
         if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
             self.inject_reset(client, connection);

@@ -163,6 +163,38 @@ fn a_topic_made_again_knows_none_of_the_deleted_topics_producers() {
 }
 
 #[test]
+fn producers_with_acks_zero_learn_of_a_refusal_by_the_connection_closing() {
+    // Kafka's broker answers no produce with acks=0, and closes the connection when one
+    // fails. Method: the topic is created with one partition and grown to two; a producer
+    // with acks=0 writes each partition, so the one for partition 1 is refused until the
+    // growth; then power fails five times. The node must have closed connections, both
+    // producers' records must be read back, and every checker must pass.
+    let workload = Workload { grow_from: Some(1), acks_zero_producers: 2, ..workload() };
+    let mut sim = Sim::new(18, FaultSettings::none(), workload);
+    five_power_losses_keep_what_was_acknowledged(&mut sim);
+    assert!(sim.closed_by_node > 0, "no connection was closed");
+    let unanswered: Vec<u32> = sim
+        .roles()
+        .into_iter()
+        .filter(|(_, role)| matches!(role, Role::Producer { acks: 0, .. }))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(unanswered.len(), 2);
+    for client in unanswered {
+        let prefix = format!("c{client}-");
+        let read = sim
+            .history
+            .operations
+            .iter()
+            .filter(|operation| {
+                matches!(operation, Operation::Consumed { value, .. } if value.starts_with(&prefix))
+            })
+            .count();
+        assert!(read >= 20, "{read} records of acks=0 producer {client} read");
+    }
+}
+
+#[test]
 fn readers_whose_fetch_size_is_below_every_batch_still_read_everything() {
     // KIP-74: a fetch returns the first batch whole even when it is larger than the
     // partition's and the request's byte limits, or a consumer with a small
