@@ -1505,6 +1505,81 @@ fn a_produce_waiting_on_a_deleted_topic_is_refused_not_acknowledged_by_the_new_o
     assert_eq!(harness.response(only).0, B);
 }
 
+/// Sends a request and returns its answer, completing every sync on the way.
+fn ask(harness: &mut Harness, version: i16, request: Request) -> Response {
+    harness.send(A, version, request);
+    let mut answer = None;
+    loop {
+        let outputs = harness.outputs();
+        if outputs.is_empty() {
+            return answer.expect("answered");
+        }
+        for output in &outputs {
+            match output {
+                Output::Send { .. } => answer = Some(harness.response(output).2),
+                Output::Sync { .. } => harness.complete_sync(output, false),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// Every (topic, committed offset) of `group`.
+fn committed(harness: &mut Harness, group: &'static str) -> Vec<(String, i64)> {
+    use sluice_core::protocol::api::offset_fetch::OffsetFetchRequest;
+    let fetch = OffsetFetchRequest { group_id: StrBytes::from_static(group), ..Default::default() };
+    let Response::OffsetFetch(answer) = ask(harness, 7, Request::OffsetFetch(fetch)) else {
+        panic!()
+    };
+    answer
+        .topics
+        .iter()
+        .flat_map(|topic| {
+            let name = topic.name.to_string();
+            topic.partitions.iter().map(move |partition| (name.clone(), partition.committed_offset))
+        })
+        .collect()
+}
+
+/// Commits `offset` of partition 0 of each of `topics` for standalone group `group`: the
+/// error code of each.
+fn commit(
+    harness: &mut Harness,
+    group: &'static str,
+    topics: &[&'static str],
+    offset: i64,
+) -> Vec<(String, i16)> {
+    use sluice_core::protocol::api::offset_commit::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let topics = topics
+        .iter()
+        .map(|name| OffsetCommitRequestTopic {
+            name: StrBytes::from_static(name),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: offset,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let request = OffsetCommitRequest {
+        group_id: StrBytes::from_static(group),
+        generation_id_or_member_epoch: -1,
+        topics,
+        ..Default::default()
+    };
+    let Response::OffsetCommit(answer) = ask(harness, 7, Request::OffsetCommit(request)) else {
+        panic!()
+    };
+    answer
+        .topics
+        .iter()
+        .map(|topic| (topic.name.to_string(), topic.partitions[0].error_code))
+        .collect()
+}
+
 #[test]
 fn a_deleted_topic_takes_its_committed_offsets_with_it() {
     // A standalone consumer commits offset 7 of topic "del" for group "g"; the topic is
@@ -1514,69 +1589,15 @@ fn a_deleted_topic_takes_its_committed_offsets_with_it() {
     // UNKNOWN_TOPIC_OR_PARTITION. (The offset used to stay for good, and commits for any
     // name were stored.)
     use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
-    use sluice_core::protocol::api::offset_commit::{
-        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-    };
-    use sluice_core::protocol::api::offset_fetch::OffsetFetchRequest;
-    /// Sends a request and returns its answer, completing every sync on the way.
-    fn ask(harness: &mut Harness, version: i16, request: Request) -> Response {
-        harness.send(A, version, request);
-        let mut answer = None;
-        loop {
-            let outputs = harness.outputs();
-            if outputs.is_empty() {
-                return answer.expect("answered");
-            }
-            for output in &outputs {
-                match output {
-                    Output::Send { .. } => answer = Some(harness.response(output).2),
-                    Output::Sync { .. } => harness.complete_sync(output, false),
-                    other => panic!("{other:?}"),
-                }
-            }
-        }
-    }
-    let committed = |harness: &mut Harness| {
-        let fetch =
-            OffsetFetchRequest { group_id: StrBytes::from_static("g"), ..Default::default() };
-        let Response::OffsetFetch(answer) = ask(harness, 7, Request::OffsetFetch(fetch)) else {
-            panic!()
-        };
-        answer
-            .topics
-            .iter()
-            .flat_map(|topic| {
-                topic
-                    .partitions
-                    .iter()
-                    .map(|partition| (topic.name.to_string(), partition.committed_offset))
-            })
-            .collect::<Vec<_>>()
-    };
     let mut harness = Harness::new();
     harness.create_topic("del", 1);
     harness.create_topic("kept", 1);
-    let topics = ["del", "kept"]
-        .map(|name| OffsetCommitRequestTopic {
-            name: StrBytes::from_static(name),
-            partitions: vec![OffsetCommitRequestPartition {
-                partition_index: 0,
-                committed_offset: 7,
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .to_vec();
-    let commit = OffsetCommitRequest {
-        group_id: StrBytes::from_static("g"),
-        generation_id_or_member_epoch: -1,
-        topics,
-        ..Default::default()
-    };
-    let request = Request::OffsetCommit(commit.clone());
-    let Response::OffsetCommit(answer) = ask(&mut harness, 7, request) else { panic!() };
-    assert!(answer.topics.iter().all(|topic| topic.partitions[0].error_code == 0));
-    assert_eq!(committed(&mut harness), [("del".to_string(), 7), ("kept".to_string(), 7)]);
+    let both = ["del", "kept"];
+    assert_eq!(
+        commit(&mut harness, "g", &both, 7),
+        [("del".to_string(), 0), ("kept".to_string(), 0)]
+    );
+    assert_eq!(committed(&mut harness, "g"), [("del".to_string(), 7), ("kept".to_string(), 7)]);
     let names = vec![StrBytes::from_static("del")];
     let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
     let Response::DeleteTopics(answer) = ask(&mut harness, 5, Request::DeleteTopics(request))
@@ -1584,22 +1605,46 @@ fn a_deleted_topic_takes_its_committed_offsets_with_it() {
         panic!()
     };
     assert_eq!(answer.responses[0].error_code, 0);
-    assert_eq!(committed(&mut harness), [("kept".to_string(), 7)]);
+    assert_eq!(committed(&mut harness, "g"), [("kept".to_string(), 7)]);
     // A commit for the deleted topic is refused, as Kafka refuses one for any unknown topic.
-    let Response::OffsetCommit(answer) = ask(&mut harness, 7, Request::OffsetCommit(commit)) else {
-        panic!()
-    };
-    let codes: Vec<(String, i16)> = answer
-        .topics
-        .iter()
-        .map(|topic| (topic.name.to_string(), topic.partitions[0].error_code))
-        .collect();
     let unknown = ErrorCode::UnknownTopicOrPartition.code();
-    assert_eq!(codes, [("kept".to_string(), 0), ("del".to_string(), unknown)]);
-    assert_eq!(committed(&mut harness), [("kept".to_string(), 7)]);
+    assert_eq!(
+        commit(&mut harness, "g", &both, 7),
+        [("kept".to_string(), 0), ("del".to_string(), unknown)]
+    );
+    assert_eq!(committed(&mut harness, "g"), [("kept".to_string(), 7)]);
     // `ask` completed every sync, the tombstone's too: a power loss keeps it.
     let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
     disk.crash();
     let mut restarted = Harness::with_disk(disk);
-    assert_eq!(committed(&mut restarted), [("kept".to_string(), 7)]);
+    assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 7)]);
+}
+
+#[test]
+fn offsets_of_a_topic_gone_while_the_broker_was_down_are_forgotten_at_start() {
+    // Group "g" has offsets of topics "gone" and "kept"; the broker stops, and "gone" leaves
+    // the registry without tombstones for its offsets (as when storing them failed at the
+    // deletion). The next start forgets them, durably: they stay forgotten after a power
+    // loss.
+    use sluice_core::config::TopicConfig;
+    use sluice_core::node::topics::Topics;
+    let mut harness = Harness::new();
+    harness.create_topic("gone", 1);
+    harness.create_topic("kept", 1);
+    let both = ["gone", "kept"];
+    assert_eq!(
+        commit(&mut harness, "g", &both, 3),
+        [("gone".to_string(), 0), ("kept".to_string(), 0)]
+    );
+    harness.node.close().expect("close");
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    let mut topics = Topics::load(&mut disk, &TopicConfig::default()).expect("registry");
+    topics.remove("gone").expect("listed");
+    topics.save(&mut disk).expect("save");
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 3)]);
+    let mut disk = std::mem::replace(restarted.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut again = Harness::with_disk(disk);
+    assert_eq!(committed(&mut again, "g"), [("kept".to_string(), 3)]);
 }

@@ -542,6 +542,14 @@ impl<R: Clone> GroupCoordinator<R> {
         expired
     }
 
+    /// The topics any group has committed offsets of.
+    pub fn committed_topics(&self) -> std::collections::BTreeSet<String> {
+        self.groups
+            .values()
+            .flat_map(|group| group.offsets.keys().map(|(topic, _)| topic.clone()))
+            .collect()
+    }
+
     /// Forgets every group's committed offsets of `topic`, which was deleted, as Kafka's
     /// coordinator does when partitions go (tombstones come out of `poll_record`): a topic
     /// made again with the name starts with no committed position. Returns how many.

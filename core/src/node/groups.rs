@@ -106,6 +106,23 @@ impl<S: Storage> Node<S> {
             }
         }
         self.groups.load_complete(self.now);
+        // Offsets of a topic that no longer exists are what a deletion whose tombstones could
+        // not be stored left: forgotten now (commits for unknown topics are refused).
+        let gone: Vec<String> = self
+            .groups
+            .committed_topics()
+            .into_iter()
+            .filter(|topic| self.topics.get(topic).is_none())
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        for topic in gone {
+            let forgotten = self.groups.forget_topic_offsets(self.now, &topic);
+            let message = format!("forgot {forgotten} committed offsets of deleted topic {topic}");
+            self.log(LogLevel::Info, message);
+        }
+        self.flush_groups(None);
         Ok(())
     }
 
