@@ -455,10 +455,14 @@ pub fn deletions_exact(history: &History) -> Result<usize, Violation> {
 /// one (through a restart, or from a new topic of the same name), except a record whose
 /// produce lost its answer: that request may reach the broker after the topic was made
 /// again, and Kafka's name-based Produce then appends it there. Within one incarnation, no
-/// offset holds two different records. Returns the records checked.
+/// offset holds two different records. After a deletion, the churner's group has no
+/// committed offset of the topic, except one whose commit lost its answer (it may have
+/// been stored on a topic made again by a CreateTopics that lost its answer too). Returns
+/// the records and offset probes checked.
 pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation> {
     let mut deleted = 0u32;
     let mut lost: BTreeSet<&str> = BTreeSet::new();
+    let mut commits_lost: BTreeSet<u32> = BTreeSet::new();
     let mut seen: BTreeMap<(u32, i64), &str> = BTreeMap::new();
     let mut checked = 0;
     for operation in &history.operations {
@@ -466,6 +470,19 @@ pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation
             Operation::ChurnDeleted { incarnation, .. } => deleted = deleted.max(*incarnation),
             Operation::ChurnProduceLost { value, .. } => {
                 lost.insert(value);
+            }
+            Operation::ChurnCommitLost { incarnation, .. } => {
+                commits_lost.insert(*incarnation);
+            }
+            Operation::ChurnOffsetProbed { client, deleted, committed } => {
+                checked += 1;
+                let Some((offset, metadata)) = committed else { continue };
+                let committed_in = metadata.strip_prefix('d').and_then(|rest| rest.parse().ok());
+                if committed_in.is_none_or(|incarnation| !commits_lost.contains(&incarnation)) {
+                    return Err(Violation(format!(
+                        "churner {client}'s group still had offset {offset} ({metadata:?}) committed after the deletion of incarnation {deleted}"
+                    )));
+                }
             }
             Operation::ChurnConsumed { client, incarnation, offset, value } => {
                 checked += 1;
@@ -567,6 +584,20 @@ mod tests {
             ))
         );
         assert!(verdict(vec![read(1, 0, "x")]).is_err());
+        let probed = |committed: Option<(i64, &str)>| Operation::ChurnOffsetProbed {
+            client: 9,
+            deleted: 1,
+            committed: committed.map(|(offset, metadata)| (offset, metadata.to_string())),
+        };
+        let commit_lost = Operation::ChurnCommitLost { client: 9, incarnation: 1 };
+        assert_eq!(verdict(vec![deleted(1), probed(None)]), Ok(1));
+        assert_eq!(verdict(vec![commit_lost, deleted(1), probed(Some((3, "d1")))]), Ok(1));
+        assert_eq!(
+            verdict(vec![deleted(1), probed(Some((3, "d1")))]),
+            Err(Violation(
+                "churner 9's group still had offset 3 (\"d1\") committed after the deletion of incarnation 1".into()
+            ))
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! makes it again with the same name: create [`CHURN_TOPIC`], produce `records` records with
 //! acks=all (`d<incarnation>-r<n>`), read them all back from offset 0, delete the topic,
 //! wait `linger_ms` (a restart may come in between) and fetch the deleted topic from offset 0
-//! once, and again, `cycles` times in all.
+//! once, and again, `cycles` times in all. Before each deletion it commits its position for
+//! group [`CHURN_GROUP`] (metadata `d<incarnation>`), and after the late fetch it asks for
+//! the group's committed offsets: the deleted topic's must be gone.
 //!
 //! An idempotent churner keeps its producer id and epoch from one incarnation to the next and
 //! starts each incarnation's sequences at 0, as a producer does on a partition that knows it
@@ -25,6 +27,10 @@ use sluice_core::protocol::api::create_topics::{
 use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
+use sluice_core::protocol::api::offset_commit::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use sluice_core::protocol::api::offset_fetch::OffsetFetchRequest;
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
@@ -36,6 +42,9 @@ use sluice_core::protocol::ErrorCode;
 /// The topic the churner deletes and re-creates.
 pub const CHURN_TOPIC: &str = "sim-churn";
 
+/// The group the churner commits its position for, as a standalone consumer.
+pub const CHURN_GROUP: &str = "sim-churn-group";
+
 /// Where the churner is in its cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -43,9 +52,12 @@ enum Step {
     Init,
     Produce,
     Read,
+    Commit,
     Delete,
     /// Fetch the deleted topic once, at this tick.
     Probe(u64),
+    /// Ask for the group's committed offsets after a deletion.
+    OffsetProbe,
     Done,
 }
 
@@ -217,6 +229,36 @@ impl Churner {
                 };
                 send(Request::Fetch(request), 12)
             }
+            Step::Commit => {
+                let partition = OffsetCommitRequestPartition {
+                    partition_index: 0,
+                    committed_offset: self.position,
+                    committed_metadata: Some(StrBytes::from_string(format!(
+                        "d{}",
+                        self.incarnation
+                    ))),
+                    ..Default::default()
+                };
+                let topic = OffsetCommitRequestTopic {
+                    name: StrBytes::from_static(CHURN_TOPIC),
+                    partitions: vec![partition],
+                    ..Default::default()
+                };
+                let request = OffsetCommitRequest {
+                    group_id: StrBytes::from_static(CHURN_GROUP),
+                    generation_id_or_member_epoch: -1,
+                    topics: vec![topic],
+                    ..Default::default()
+                };
+                send(Request::OffsetCommit(request), 7)
+            }
+            Step::OffsetProbe => {
+                let request = OffsetFetchRequest {
+                    group_id: StrBytes::from_static(CHURN_GROUP),
+                    ..Default::default()
+                };
+                send(Request::OffsetFetch(request), 7)
+            }
             Step::Delete => {
                 let request = DeleteTopicsRequest {
                     topic_names: vec![StrBytes::from_static(CHURN_TOPIC)],
@@ -236,6 +278,10 @@ impl Churner {
 
     /// The request in flight was lost: a produce may still arrive, later.
     pub fn on_lost(&mut self, history: &mut History) {
+        if self.step == Step::Commit {
+            let incarnation = self.incarnation;
+            history.push(Operation::ChurnCommitLost { client: self.client, incarnation });
+        }
         if let Some(value) = self.producing.take() {
             self.lost = true;
             history.push(Operation::ChurnProduceLost { client: self.client, value });
@@ -316,7 +362,7 @@ impl Churner {
                     history.push(Operation::ChurnConsumed { client, incarnation, offset, value });
                 });
                 if self.read.iter().all(|read| *read) {
-                    self.step = Step::Delete;
+                    self.step = Step::Commit;
                 }
                 false
             }
@@ -352,6 +398,38 @@ impl Churner {
                         });
                     });
                 }
+                self.step = Step::OffsetProbe;
+                false
+            }
+            (Step::Commit, Response::OffsetCommit(response)) => {
+                let answer = response.topics.first().and_then(|topic| topic.partitions.first());
+                if answer.map_or(-1, |answer| answer.error_code) != 0 {
+                    return true;
+                }
+                self.step = Step::Delete;
+                false
+            }
+            (Step::OffsetProbe, Response::OffsetFetch(response)) => {
+                if response.error_code != 0 {
+                    return true;
+                }
+                let committed = response
+                    .topics
+                    .iter()
+                    .filter(|topic| topic.name.as_str() == CHURN_TOPIC)
+                    .flat_map(|topic| topic.partitions.iter())
+                    .find(|partition| {
+                        partition.partition_index == 0 && partition.committed_offset >= 0
+                    })
+                    .map(|partition| {
+                        let metadata = partition.metadata.as_ref().map(|text| text.to_string());
+                        (partition.committed_offset, metadata.unwrap_or_default())
+                    });
+                history.push(Operation::ChurnOffsetProbed {
+                    client: self.client,
+                    deleted: self.incarnation - 1,
+                    committed,
+                });
                 self.step = if self.incarnation > self.cycles { Step::Done } else { Step::Create };
                 false
             }
@@ -372,6 +450,7 @@ mod tests {
     use sluice_core::protocol::api::fetch::{
         FetchResponse, FetchResponsePartition, FetchResponseTopic,
     };
+    use sluice_core::protocol::api::offset_fetch::OffsetFetchResponse;
     use sluice_core::protocol::api::produce::{
         ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
     };
@@ -442,6 +521,16 @@ mod tests {
         let topic = FetchResponseTopic { partitions: vec![partition], ..Default::default() };
         let answer = FetchResponse { responses: vec![topic], ..Default::default() };
         assert!(!churner.on_response(510, Response::Fetch(answer), &mut history));
+        // Then it asks for the group's committed offsets, and records what it was told.
+        let fetch = churner.poll_request(510);
+        assert!(matches!(fetch, Next::Send { request: Request::OffsetFetch(_), .. }));
+        churner.on_sent();
+        let answer = Response::OffsetFetch(OffsetFetchResponse::default());
+        assert!(!churner.on_response(511, answer, &mut history));
+        assert_eq!(
+            history.operations.last(),
+            Some(&Operation::ChurnOffsetProbed { client: 4, deleted: 1, committed: None })
+        );
         assert_eq!(churner.step, Step::Create);
     }
 }

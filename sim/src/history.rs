@@ -176,6 +176,24 @@ pub enum Operation {
         /// The incarnation deleted.
         incarnation: u32,
     },
+    /// A churner's OffsetCommit of its position in `incarnation` lost its answer: it may be
+    /// stored later, even on a topic made again.
+    ChurnCommitLost {
+        /// Client id.
+        client: u32,
+        /// The incarnation whose position it committed (metadata `d<incarnation>`).
+        incarnation: u32,
+    },
+    /// After the deletion of incarnation `deleted`, the churner's group had this committed
+    /// offset of its topic's partition 0 (offset, metadata), or none.
+    ChurnOffsetProbed {
+        /// Client id.
+        client: u32,
+        /// The incarnation just deleted.
+        deleted: u32,
+        /// The committed offset and its metadata, if any.
+        committed: Option<(i64, String)>,
+    },
     /// A churner's produce of `value` lost its answer: it may reach the broker later, even
     /// after the topic was deleted and made again.
     ChurnProduceLost {

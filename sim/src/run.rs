@@ -140,6 +140,17 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // Of 0..500 once the churner was idempotent in half its seeds.
         seeds: &[124, 184, 211, 291, 310, 454, 498],
     },
+    RegressionSeeds {
+        test: "a_deleted_topic_takes_its_group_offsets_with_it",
+        summary: "a group's committed offsets outlived their deleted topic, so a topic made \
+                  again with the name was read from the old position; now the deletion \
+                  writes their tombstones, commits for unknown topics are refused, and a \
+                  start forgets offsets of topics that no longer exist (tombstones a power \
+                  loss cut off)",
+        // Of 0..500 without the tombstones (most churn seeds; the first five), and seed 99
+        // with them but without the forgetting at start.
+        seeds: &[2, 6, 8, 19, 22, 99],
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

@@ -141,6 +141,33 @@ fn a_deleted_topic_stays_deleted_through_fsync_errors_and_power_losses() {
 }
 
 #[test]
+fn a_deleted_topic_takes_its_group_offsets_with_it() {
+    // Goal: a group's committed offsets of a deleted topic are gone, as in Kafka, so that a
+    // topic made again with the name is not read from the old position. Found by the swarm
+    // once the churner committed its position before each deletion and asked for it after
+    // (most churn seeds failed): the offsets outlived their topic; and once that was fixed,
+    // a power loss before the tombstones were durable brought them back (seed 99). Method:
+    // the churner makes five incarnations while power fails every 1.5 s; after each deletion
+    // its group must have no offset of the topic. Then the seeds that found it.
+    let workload = Workload { churn: Some((5, 8, 300, false)), ..workload() };
+    let mut sim = Sim::new(19, FaultSettings::none(), workload);
+    for _ in 0..8 {
+        let resume = sim.now + 1_500;
+        sim.run_until(resume);
+        sim.power_loss();
+    }
+    finish(&mut sim);
+    let probes = sim
+        .history
+        .operations
+        .iter()
+        .filter(|operation| matches!(operation, Operation::ChurnOffsetProbed { .. }))
+        .count();
+    assert_eq!(probes, 5);
+    regression_seeds_pass("a_deleted_topic_takes_its_group_offsets_with_it");
+}
+
+#[test]
 fn a_topic_made_again_knows_none_of_the_deleted_topics_producers() {
     // Goal: a topic deleted and made again with the same name starts with no producer state,
     // as in Kafka. Found by the swarm once the churner was idempotent (8 seeds of 0..500):
