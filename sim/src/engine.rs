@@ -1050,26 +1050,20 @@ impl Sim {
         let mut frame = BytesMut::with_capacity(REQUEST_BYTES_EXPECTED);
         encode_request(&header, &request, &mut frame);
         let body = frame.freeze().slice(4..);
-        if matches!(&request, Request::Produce(produce) if produce.acks == 0) {
+        let unanswered = matches!(&request, Request::Produce(produce) if produce.acks == 0);
+        if unanswered {
             // No answer comes: nothing is in flight, and the producer sends again after a
             // pause, as a producer with acks=0 goes on after `linger.ms`.
             state.client.on_sent(&mut self.history);
             state.client.on_unanswered();
             self.schedule(now + ACKS_ZERO_PAUSE_MS, Event::ClientWake { client });
-            if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
-                self.inject_reset(client, connection);
-                return false;
-            }
-            let at = self.arrival(connection, true);
-            let generation = self.generation;
-            self.schedule(at, Event::ToNode { connection, generation, body });
-            return false;
+        } else {
+            let deadline = self.now + timeout_ms.unwrap_or(self.faults.request_timeout_ms);
+            let inflight = Inflight { correlation, api_key: header.api_key, version, deadline };
+            state.inflight.push_back(inflight);
+            state.client.on_sent(&mut self.history);
+            self.arm_client_timer(client, deadline);
         }
-        let deadline = self.now + timeout_ms.unwrap_or(self.faults.request_timeout_ms);
-        let inflight = Inflight { correlation, api_key: header.api_key, version, deadline };
-        state.inflight.push_back(inflight);
-        state.client.on_sent(&mut self.history);
-        self.arm_client_timer(client, deadline);
         if self.faults.reset_ppm > 0 && self.prng.chance(self.faults.reset_ppm) {
             self.inject_reset(client, connection);
             return false;
@@ -1077,7 +1071,8 @@ impl Sim {
         let at = self.arrival(connection, true);
         let generation = self.generation;
         self.schedule(at, Event::ToNode { connection, generation, body });
-        true
+        // An unanswered request's client waits for its pause, not for more room in flight.
+        !unanswered
     }
 
     /// Makes sure a ClientTimeout fires at or before `deadline`. Most requests are answered

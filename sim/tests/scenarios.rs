@@ -40,6 +40,16 @@ fn finish(sim: &mut Sim) {
     check(sim).unwrap_or_else(|violation| panic!("{violation}"));
 }
 
+/// Lets power fail `losses` times, every `every_ms`, then finishes the run.
+fn power_losses_then_finish(sim: &mut Sim, losses: u32, every_ms: u64) {
+    for _ in 0..losses {
+        let resume = sim.now + every_ms;
+        sim.run_until(resume);
+        sim.power_loss();
+    }
+    finish(sim);
+}
+
 #[test]
 fn the_same_seed_prints_the_same_line() {
     // Goal: a run is a pure function of its seed. Method: run seeds twice, compare lines.
@@ -121,18 +131,8 @@ fn a_deleted_topic_stays_deleted_through_fsync_errors_and_power_losses() {
         let workload = Workload { churn: Some((6, 10, 1000, true)), ..workload() };
         let mut sim = Sim::new(seed, FaultSettings::none(), workload);
         sim.set_disk_faults(faults);
-        for _ in 0..10 {
-            let resume = sim.now + 2_000;
-            sim.run_until(resume);
-            sim.power_loss();
-        }
-        finish(&mut sim);
-        let deleted = sim
-            .history
-            .operations
-            .iter()
-            .filter(|operation| matches!(operation, Operation::ChurnDeleted { .. }))
-            .count();
+        power_losses_then_finish(&mut sim, 10, 2_000);
+        let deleted = count(&sim, |operation| matches!(operation, Operation::ChurnDeleted { .. }));
         assert_eq!(deleted, 6);
         let checked = sluice_sim::checker::deleted_topics_stay_deleted(&sim.history);
         assert!(checked.as_ref().is_ok_and(|&checked| checked >= 60), "{checked:?}");
@@ -151,18 +151,8 @@ fn a_deleted_topic_takes_its_group_offsets_with_it() {
     // its group must have no offset of the topic. Then the seeds that found it.
     let workload = Workload { churn: Some((5, 8, 300, false)), ..workload() };
     let mut sim = Sim::new(19, FaultSettings::none(), workload);
-    for _ in 0..8 {
-        let resume = sim.now + 1_500;
-        sim.run_until(resume);
-        sim.power_loss();
-    }
-    finish(&mut sim);
-    let probes = sim
-        .history
-        .operations
-        .iter()
-        .filter(|operation| matches!(operation, Operation::ChurnOffsetProbed { .. }))
-        .count();
+    power_losses_then_finish(&mut sim, 8, 1_500);
+    let probes = count(&sim, |operation| matches!(operation, Operation::ChurnOffsetProbed { .. }));
     assert_eq!(probes, 5);
     regression_seeds_pass("a_deleted_topic_takes_its_group_offsets_with_it");
 }
@@ -179,12 +169,7 @@ fn a_topic_made_again_knows_none_of_the_deleted_topics_producers() {
     let workload = Workload { churn: Some((5, 5, 0, true)), ..workload() };
     let mut sim = Sim::new(17, FaultSettings::none(), workload);
     finish(&mut sim);
-    let deleted = sim
-        .history
-        .operations
-        .iter()
-        .filter(|operation| matches!(operation, Operation::ChurnDeleted { .. }))
-        .count();
+    let deleted = count(&sim, |operation| matches!(operation, Operation::ChurnDeleted { .. }));
     assert_eq!(deleted, 5);
     regression_seeds_pass("a_topic_made_again_knows_none_of_the_deleted_topics_producers");
 }
@@ -209,14 +194,10 @@ fn producers_with_acks_zero_learn_of_a_refusal_by_the_connection_closing() {
     assert_eq!(unanswered.len(), 2);
     for client in unanswered {
         let prefix = format!("c{client}-");
-        let read = sim
-            .history
-            .operations
-            .iter()
-            .filter(|operation| {
-                matches!(operation, Operation::Consumed { value, .. } if value.starts_with(&prefix))
-            })
-            .count();
+        let read = count(
+            &sim,
+            |operation| matches!(operation, Operation::Consumed { value, .. } if value.starts_with(&prefix)),
+        );
         assert!(read >= 20, "{read} records of acks=0 producer {client} read");
     }
 }
@@ -561,6 +542,7 @@ fn group_members(sim: &Sim) -> Vec<u32> {
     roles.filter(|(_, role)| *role == Role::GroupConsumer).map(|(id, _)| id).collect()
 }
 
+/// How many operations of the history `wanted` accepts.
 fn count(sim: &Sim, wanted: impl Fn(&Operation) -> bool) -> usize {
     sim.history.operations.iter().filter(|operation| wanted(operation)).count()
 }
