@@ -322,7 +322,6 @@ impl LogManager {
     }
 }
 
-/// Best-effort removal of a directory and its files after a failed creation.
 /// Removes every file in `dir`, if it exists.
 fn remove_leftover<S: Storage + ?Sized>(storage: &mut S, dir: &str) -> Result<(), StorageError> {
     match storage.list(dir) {
@@ -332,6 +331,7 @@ fn remove_leftover<S: Storage + ?Sized>(storage: &mut S, dir: &str) -> Result<()
     }
 }
 
+/// Best-effort removal of a directory and its files after a failed creation.
 fn remove_partial_dir<S: Storage + ?Sized>(storage: &mut S, dir: &str) {
     if let Ok(names) = storage.list(dir) {
         for name in names {
