@@ -246,6 +246,22 @@ impl<S: Storage> Node<S> {
         Reply::Later
     }
 
+    /// Syncs now every `__consumer_offsets` partition with group records not yet durable.
+    pub(super) fn sync_group_writes(&mut self) {
+        let partitions: Vec<TopicPartition> = self.group_writes.keys().cloned().collect();
+        for partition in partitions {
+            let Some(log) = self.logs.log_mut(&partition) else { continue };
+            if let Err(error) = log.sync(&mut self.storage) {
+                self.log(
+                    LogLevel::Error,
+                    format!("{partition}: cannot sync group records: {error}"),
+                );
+            }
+        }
+        // Group answers waiting for those records go out at the next progress.
+        self.visibility_changes += 1;
+    }
+
     /// Removes from an OffsetCommit the partitions of no existing topic, as Kafka answers them
     /// UNKNOWN_TOPIC_OR_PARTITION: an offset committed for a deleted topic must not wait for
     /// a topic made again with its name. Returns them, by topic.

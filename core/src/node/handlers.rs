@@ -378,6 +378,10 @@ impl<S: Storage> Node<S> {
             && self.groups.forget_topic_offsets(self.now, name) > 0
         {
             self.flush_groups(None);
+            // Durable before the answer: once a topic of the name exists again, a power
+            // failure must not bring them back (a start forgets only the offsets of topics
+            // that do not exist).
+            self.sync_group_writes();
         }
         let mut removed = true;
         for index in 0..topic.partitions {
