@@ -3,8 +3,9 @@
 //! acks=all (`d<incarnation>-r<n>`), read them all back from offset 0, delete the topic,
 //! wait `linger_ms` (a restart may come in between) and fetch the deleted topic from offset 0
 //! once, and again, `cycles` times in all. Before each deletion it commits its position for
-//! group [`CHURN_GROUP`] (metadata `d<incarnation>`), and after the late fetch it asks for
-//! the group's committed offsets: the deleted topic's must be gone.
+//! group [`CHURN_GROUP`] (metadata `d<incarnation>`); after the late fetch, and again once
+//! the topic is made again, it asks for the group's committed offsets: the deleted topic's
+//! must be gone.
 //!
 //! An idempotent churner keeps its producer id and epoch from one incarnation to the next and
 //! starts each incarnation's sequences at 0, as a producer does on a partition that knows it
@@ -56,8 +57,9 @@ enum Step {
     Delete,
     /// Fetch the deleted topic once, at this tick.
     Probe(u64),
-    /// Ask for the group's committed offsets after a deletion.
-    OffsetProbe,
+    /// Ask for the group's committed offsets after a deletion (false) or after the topic was
+    /// made again (true).
+    OffsetProbe(bool),
     Done,
 }
 
@@ -252,7 +254,7 @@ impl Churner {
                 };
                 send(Request::OffsetCommit(request), 7)
             }
-            Step::OffsetProbe => {
+            Step::OffsetProbe(_) => {
                 let request = OffsetFetchRequest {
                     group_id: StrBytes::from_static(CHURN_GROUP),
                     ..Default::default()
@@ -306,11 +308,7 @@ impl Churner {
                 }
                 self.lost = false;
                 self.producer = self.producer.map(|(id, epoch, _)| (id, epoch, 0));
-                self.step = if self.idempotent && self.producer.is_none() {
-                    Step::Init
-                } else {
-                    Step::Produce
-                };
+                self.step = Step::OffsetProbe(true);
                 self.produced = 0;
                 self.read.iter_mut().for_each(|read| *read = false);
                 self.position = 0;
@@ -398,7 +396,7 @@ impl Churner {
                         });
                     });
                 }
-                self.step = Step::OffsetProbe;
+                self.step = Step::OffsetProbe(false);
                 false
             }
             (Step::Commit, Response::OffsetCommit(response)) => {
@@ -409,7 +407,7 @@ impl Churner {
                 self.step = Step::Delete;
                 false
             }
-            (Step::OffsetProbe, Response::OffsetFetch(response)) => {
+            (Step::OffsetProbe(created), Response::OffsetFetch(response)) => {
                 if response.error_code != 0 {
                     return true;
                 }
@@ -430,7 +428,17 @@ impl Churner {
                     deleted: self.incarnation - 1,
                     committed,
                 });
-                self.step = if self.incarnation > self.cycles { Step::Done } else { Step::Create };
+                self.step = if created {
+                    if self.idempotent && self.producer.is_none() {
+                        Step::Init
+                    } else {
+                        Step::Produce
+                    }
+                } else if self.incarnation > self.cycles {
+                    Step::Done
+                } else {
+                    Step::Create
+                };
                 false
             }
             (step, response) => panic!("churner in {step:?} got {response:?}"),
@@ -488,6 +496,13 @@ mod tests {
         churner.on_sent();
         let exists = ErrorCode::TopicAlreadyExists.code();
         assert!(!churner.on_response(0, created(exists), &mut history));
+        // Made: it asks for its group's offsets first.
+        let fetch = churner.poll_request(0);
+        assert!(matches!(fetch, Next::Send { request: Request::OffsetFetch(_), .. }));
+        churner.on_sent();
+        let answer = Response::OffsetFetch(OffsetFetchResponse::default());
+        assert!(!churner.on_response(0, answer, &mut history));
+        history = History::default();
         let produce = churner.poll_request(0);
         assert!(matches!(produce, Next::Send { request: Request::Produce(_), .. }));
         churner.on_sent();

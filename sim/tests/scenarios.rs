@@ -153,7 +153,7 @@ fn a_deleted_topic_takes_its_group_offsets_with_it() {
     let mut sim = Sim::new(19, FaultSettings::none(), workload);
     power_losses_then_finish(&mut sim, 8, 1_500);
     let probes = count(&sim, |operation| matches!(operation, Operation::ChurnOffsetProbed { .. }));
-    assert_eq!(probes, 5);
+    assert_eq!(probes, 10, "after each deletion and each creation");
     regression_seeds_pass("a_deleted_topic_takes_its_group_offsets_with_it");
 }
 
