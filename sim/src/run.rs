@@ -151,6 +151,16 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // with them but without the forgetting at start.
         seeds: &[2, 6, 8, 19, 22, 99],
     },
+    RegressionSeeds {
+        test: "a_sync_group_after_a_failed_store_is_not_answered_from_the_void_generation",
+        summary: "when a group record could not be appended (full disk, offline log), the \
+                  generation was voided only when the leader's answer went out, and that \
+                  answer waited for earlier group records to become durable; a follower's \
+                  SyncGroup arriving meanwhile got an assignment of the unstored generation, \
+                  which a restart then handed out again. Now a failed append voids it at once",
+        // Of 10,000..110,000 with the churner's commits (another group's writes to wait for).
+        seeds: &[65580, 108845],
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

@@ -789,6 +789,20 @@ fn regression_seeds_pass(test: &str) {
 }
 
 #[test]
+fn a_sync_group_after_a_failed_store_is_not_answered_from_the_void_generation() {
+    // Found by the swarm once the churner committed offsets for a group of its own: a group
+    // record that could not be appended voided its generation only when the leader's answer
+    // went out, and that answer waited for the other group's commit to be durable; a
+    // follower's SyncGroup arriving meanwhile was answered with an assignment of the unstored
+    // generation, which a restart handed out again (generations went down). The node test
+    // `a_sync_group_after_a_failed_group_record_is_not_answered_from_the_unstored_generation`
+    // builds it by hand; here the seeds that found it.
+    regression_seeds_pass(
+        "a_sync_group_after_a_failed_store_is_not_answered_from_the_void_generation",
+    );
+}
+
+#[test]
 fn a_sync_group_whose_group_record_was_not_stored_is_an_error_and_rebalances() {
     // Goal: a SyncGroup answer is a promise that the generation's assignment is stored. Found
     // by the group workload (45 swarm seeds): when storing the group record failed, the core

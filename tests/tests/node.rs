@@ -1677,3 +1677,112 @@ fn a_topic_made_again_at_once_never_gets_the_deleted_topics_offsets_back() {
         assert_eq!(committed(&mut restarted, "g"), [], "disk seed {seed}");
     }
 }
+
+#[test]
+fn a_sync_group_after_a_failed_group_record_is_not_answered_from_the_unstored_generation() {
+    // Found by the swarm (seeds 523210, 1700664, 1704102 of one build). Group "g" has two
+    // members; a standalone commit of group "h" waits for its sync. The disk fills; the
+    // leader's SyncGroup cannot store generation 1's record, and its answer waits behind
+    // the commit's sync. The follower's SyncGroup comes next. It must not be answered with
+    // an assignment of the unstored generation (a restart would hand generation 1 out again,
+    // with other owners): the generation is void as soon as storing fails. (It was voided
+    // only when the leader's answer went out, after the follower had its assignment.)
+    use bytes::Bytes;
+    use sluice_core::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
+    use sluice_core::protocol::api::offset_commit::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use sluice_core::protocol::api::sync_group::{SyncGroupRequest, SyncGroupRequestAssignment};
+    use sluice_sim::disk::DiskFaults;
+    const C: ConnectionId = ConnectionId(3);
+    let mut config = BrokerConfig::default();
+    config.group.offsets_topic_partitions = 1;
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    harness.create_topic("t", 1);
+    let join = JoinGroupRequest {
+        group_id: StrBytes::from_static("g"),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 20_000,
+        member_id: StrBytes::from_static(""),
+        protocol_type: StrBytes::from_static("consumer"),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: StrBytes::from_static("range"),
+            metadata: Bytes::from_static(b"m"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 3, Request::JoinGroup(join.clone()));
+    harness.send(B, 3, Request::JoinGroup(join));
+    assert!(harness.outputs().is_empty(), "the joins wait for the initial rebalance delay");
+    let mut outputs = Vec::new();
+    while outputs.is_empty() && harness.now < 60_000 {
+        harness.now = harness.node.poll_timeout().expect("a timer");
+        harness.node.handle(harness.now, WALL_MS, Input::Timer);
+        outputs = harness.outputs();
+    }
+    let mut members = Vec::new();
+    for output in outputs {
+        let (connection, _, Response::JoinGroup(joined)) = harness.response(&output) else {
+            panic!()
+        };
+        assert_eq!((joined.error_code, joined.generation_id), (0, 1));
+        members.push((connection, joined.member_id.clone(), joined.leader == joined.member_id));
+    }
+    let leader = members.iter().find(|member| member.2).expect("a leader").clone();
+    let follower = members.iter().find(|member| !member.2).expect("a follower").clone();
+    let commit = OffsetCommitRequest {
+        group_id: StrBytes::from_static("h"),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: StrBytes::from_static("t"),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(C, 7, Request::OffsetCommit(commit));
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("a sync: {outputs:?}") };
+    let used = harness.node.storage_mut().used_bytes();
+    let full = DiskFaults { capacity_bytes: used, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(full);
+    let sync_group = |member: &(ConnectionId, StrBytes, bool), assignments| SyncGroupRequest {
+        group_id: StrBytes::from_static("g"),
+        generation_id: 1,
+        member_id: member.1.clone(),
+        assignments,
+        ..Default::default()
+    };
+    let assignments = members
+        .iter()
+        .map(|member| SyncGroupRequestAssignment {
+            member_id: member.1.clone(),
+            assignment: Bytes::from_static(b"p"),
+            ..Default::default()
+        })
+        .collect();
+    harness.send(leader.0, 3, Request::SyncGroup(sync_group(&leader, assignments)));
+    harness.send(follower.0, 3, Request::SyncGroup(sync_group(&follower, Vec::new())));
+    harness.node.storage_mut().set_faults(DiskFaults::default());
+    assert!(harness.outputs().is_empty(), "both answers wait for the commit's sync");
+    harness.complete_sync(sync, false);
+    for output in harness.outputs() {
+        let (connection, _, response) = harness.response(&output);
+        match response {
+            Response::OffsetCommit(answer) => {
+                assert_eq!(connection, C);
+                assert_eq!(answer.topics[0].partitions[0].error_code, 0);
+            }
+            Response::SyncGroup(answer) => {
+                assert_ne!(answer.error_code, 0, "connection {connection:?}: {answer:?}");
+                assert!(answer.assignment.is_empty(), "connection {connection:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

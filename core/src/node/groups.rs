@@ -39,9 +39,11 @@ pub(crate) struct GroupWaiter {
 pub(crate) struct PendingDurable {
     pub(crate) answers: Vec<(GroupWaiter, Response)>,
     pub(crate) waits: Vec<(TopicPartition, i64)>,
+    /// Storing some of the records failed: the answers' successes become errors.
     pub(crate) failed: bool,
-    /// Groups whose metadata record this flush appended: if storing failed, their
-    /// assignment is void (see `GroupCoordinator::store_failed`).
+    /// Groups whose metadata record this flush appended: if syncing it fails, their
+    /// assignment is void (see `GroupCoordinator::store_failed`). (A failed append voids it
+    /// at once.)
     pub(crate) stored_groups: Vec<String>,
 }
 
@@ -297,18 +299,27 @@ impl<S: Storage> Node<S> {
         let mut stored_groups = Vec::new();
         for (partition, records) in by_partition {
             let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
-            for record in &records {
-                if let Ok(RecordKey::Group { group }) = records::decode_key(&record.key) {
-                    stored_groups.push(group);
-                }
-            }
+            let groups =
+                records.iter().filter_map(|record| match records::decode_key(&record.key) {
+                    Ok(RecordKey::Group { group }) => Some(group),
+                    _ => None,
+                });
             match self.append_group_records(&tp, &records) {
                 Ok(next_offset) => {
                     self.group_writes.insert(tp, next_offset);
+                    stored_groups.extend(groups);
                 }
                 Err(error) => {
                     self.log(LogLevel::Error, format!("{tp}: cannot store group records: {error}"));
                     failed = true;
+                    // The generations whose records could not be stored are void at once,
+                    // not when this flush's answers go out: those may wait for earlier
+                    // records to become durable, and a member's SyncGroup arriving meanwhile
+                    // must not be answered from the unstored generation. The rebalance's
+                    // answers to parked requests are collected below.
+                    for group in groups {
+                        self.groups.store_failed(self.now, &group);
+                    }
                 }
             }
         }
