@@ -144,12 +144,14 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         test: "a_deleted_topic_takes_its_group_offsets_with_it",
         summary: "a group's committed offsets outlived their deleted topic, so a topic made \
                   again with the name was read from the old position; now the deletion \
-                  writes their tombstones, commits for unknown topics are refused, and a \
-                  start forgets offsets of topics that no longer exist (tombstones a power \
-                  loss cut off)",
-        // Of 0..500 without the tombstones (most churn seeds; the first five), and seed 99
-        // with them but without the forgetting at start.
-        seeds: &[2, 6, 8, 19, 22, 99],
+                  writes their tombstones, commits for unknown topics are refused, a start \
+                  forgets offsets of topics that no longer exist (tombstones a power loss cut \
+                  off), and while a deletion's tombstones cannot be synced the topic cannot \
+                  be made again",
+        // Of 0..500 without the tombstones (most churn seeds; the first five); seed 99 with
+        // them but without the forgetting at start; 243165 and 266539 of 110,000..300,000
+        // once the tombstones were synced at deletion, when that sync failed.
+        seeds: &[2, 6, 8, 19, 22, 99, 243165, 266539],
     },
     RegressionSeeds {
         test: "a_sync_group_after_a_failed_store_is_not_answered_from_the_void_generation",

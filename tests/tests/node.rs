@@ -1786,3 +1786,58 @@ fn a_sync_group_after_a_failed_group_record_is_not_answered_from_the_unstored_ge
         }
     }
 }
+
+#[test]
+fn a_topic_cannot_be_made_again_while_its_old_offsets_may_come_back() {
+    // Group "g" commits an offset of "del"; "del" is deleted on a disk where a third of the
+    // fsyncs fail, made again, and power fails. Whatever failed, a "del" that exists after
+    // the restart has no committed offset: when the deletion's tombstone could not be synced,
+    // making the topic again is refused (KAFKA_STORAGE_ERROR) until it can be. (Found by the
+    // swarm, seeds 243165 and 266539: the topic was made again, and the power failure took
+    // the unsynced tombstone, so the deleted topic's offset was back for the new one.)
+    use sluice_core::protocol::api::create_topics::CreateTopicsResponse;
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    use sluice_sim::disk::DiskFaults;
+    let mut refused = 0;
+    for seed in 0..64 {
+        let mut harness = Harness::with_disk(SimDisk::new(seed));
+        harness.create_topic("del", 1);
+        assert_eq!(commit(&mut harness, "g", &["del"], 5), [("del".to_string(), 0)]);
+        let flaky = DiskFaults { sync_error_ppm: 300_000, ..DiskFaults::default() };
+        harness.node.storage_mut().set_faults(flaky);
+        let names = vec![StrBytes::from_static("del")];
+        let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
+        harness.send(A, 5, Request::DeleteTopics(request));
+        let outputs = harness.outputs();
+        harness.node.storage_mut().set_faults(DiskFaults::default());
+        let sent = outputs.iter().find(|output| matches!(output, Output::Send { .. }));
+        let Response::DeleteTopics(deleted) = harness.response(sent.expect("answered")).2 else {
+            panic!()
+        };
+        if deleted.responses[0].error_code != 0 {
+            continue; // Not deleted: the topic keeps its offsets.
+        }
+        let topic = CreateTopicsRequestTopic {
+            name: StrBytes::from_static("del"),
+            num_partitions: 1,
+            replication_factor: 1,
+            ..Default::default()
+        };
+        let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+        harness.send(A, 7, Request::CreateTopics(request));
+        let outputs = harness.outputs();
+        let sent = outputs.iter().find(|output| matches!(output, Output::Send { .. }));
+        if let Response::CreateTopics(CreateTopicsResponse { topics, .. }) =
+            harness.response(sent.expect("answered")).2
+        {
+            refused += usize::from(topics[0].error_code == ErrorCode::KafkaStorageError.code());
+        }
+        let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+        disk.crash();
+        let mut restarted = Harness::with_disk(disk);
+        if restarted.node.topics().get("del").is_some() {
+            assert_eq!(committed(&mut restarted, "g"), [], "disk seed {seed}");
+        }
+    }
+    assert!(refused > 0, "some tombstone could not be synced");
+}

@@ -120,11 +120,10 @@ impl<S: Storage> Node<S> {
             return Ok(());
         }
         for topic in gone {
-            let forgotten = self.groups.forget_topic_offsets(self.now, &topic);
-            let message = format!("forgot {forgotten} committed offsets of deleted topic {topic}");
+            let message = format!("forgetting the committed offsets of deleted topic {topic}");
             self.log(LogLevel::Info, message);
+            self.forget_deleted_topic_offsets(&topic);
         }
-        self.flush_groups(None);
         Ok(())
     }
 
@@ -249,8 +248,10 @@ impl<S: Storage> Node<S> {
     }
 
     /// Syncs now every `__consumer_offsets` partition with group records not yet durable.
-    pub(super) fn sync_group_writes(&mut self) {
+    /// Whether all of them are durable now.
+    pub(super) fn sync_group_writes(&mut self) -> bool {
         let partitions: Vec<TopicPartition> = self.group_writes.keys().cloned().collect();
+        let mut durable = true;
         for partition in partitions {
             let Some(log) = self.logs.log_mut(&partition) else { continue };
             if let Err(error) = log.sync(&mut self.storage) {
@@ -258,10 +259,41 @@ impl<S: Storage> Node<S> {
                     LogLevel::Error,
                     format!("{partition}: cannot sync group records: {error}"),
                 );
+                durable = false;
             }
         }
         // Group answers waiting for those records go out at the next progress.
         self.visibility_changes += 1;
+        durable
+    }
+
+    /// Forgets every group's committed offsets of deleted topic `topic` and makes the
+    /// tombstones durable now; when they cannot be, a topic of that name cannot be made
+    /// until they are (see [`Node::offsets_removed`]).
+    pub(super) fn forget_deleted_topic_offsets(&mut self, topic: &str) {
+        if topic == OFFSETS_TOPIC || self.groups.forget_topic_offsets(self.now, topic) == 0 {
+            return;
+        }
+        self.flush_groups(None);
+        // Durable before the answer: once a topic of the name exists again, a power failure
+        // must not bring them back (a start forgets only the offsets of topics that do not
+        // exist).
+        if !self.sync_group_writes() {
+            self.offsets_unsynced.insert(topic.to_string());
+        }
+    }
+
+    /// Whether a topic named `topic` may be made: no offsets of a deleted topic of that name
+    /// wait for their tombstones to become durable (they are synced now if they can be).
+    pub(super) fn offsets_removed(&mut self, topic: &str) -> bool {
+        if !self.offsets_unsynced.contains(topic) {
+            return true;
+        }
+        if self.sync_group_writes() {
+            self.offsets_unsynced.clear();
+            return true;
+        }
+        false
     }
 
     /// Removes from an OffsetCommit the partitions of no existing topic, as Kafka answers them

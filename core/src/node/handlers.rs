@@ -170,6 +170,11 @@ impl<S: Storage> Node<S> {
         config: TopicConfig,
     ) -> Result<(), (ErrorCode, String)> {
         self.remove_deleted_leftovers(name)?;
+        if !self.offsets_removed(name) {
+            let reason = format!("the committed offsets of the deleted topic {name} cannot be removed durably yet (the __consumer_offsets log is offline); restart the broker");
+            self.log(LogLevel::Error, reason.clone());
+            return Err((ErrorCode::KafkaStorageError, reason));
+        }
         let id = self.new_topic_id();
         let log_config = config.log;
         self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
@@ -374,15 +379,7 @@ impl<S: Storage> Node<S> {
         // A topic made again with this name knows no producer and no committed offset, as
         // in Kafka.
         self.producers.retain(|partition, _| partition.topic != name);
-        if name != super::groups::OFFSETS_TOPIC
-            && self.groups.forget_topic_offsets(self.now, name) > 0
-        {
-            self.flush_groups(None);
-            // Durable before the answer: once a topic of the name exists again, a power
-            // failure must not bring them back (a start forgets only the offsets of topics
-            // that do not exist).
-            self.sync_group_writes();
-        }
+        self.forget_deleted_topic_offsets(name);
         let mut removed = true;
         for index in 0..topic.partitions {
             let partition = TopicPartition::new(name, index);

@@ -48,7 +48,7 @@ use crate::protocol::wire::{Problem, StrBytes};
 use crate::protocol::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use bytes::{Bytes, BytesMut};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use topics::{Topic, Topics};
 
 pub use frame::{Frame, SHARED_PART_BYTES_MIN};
@@ -291,6 +291,9 @@ pub struct Node<S: Storage> {
     /// a group answer waits until everything appended before it is durable, so no answer
     /// rests on a record a crash could still lose.
     group_writes: BTreeMap<TopicPartition, i64>,
+    /// Deleted topics whose offset tombstones could not be synced: no topic of these names
+    /// may be made until they are (see `Node::offsets_removed`).
+    offsets_unsynced: BTreeSet<String>,
 }
 
 impl<S: Storage> Node<S> {
@@ -355,6 +358,7 @@ impl<S: Storage> Node<S> {
             groups: crate::group::GroupCoordinator::new(group_config),
             pending_durable: Vec::new(),
             group_writes: BTreeMap::new(),
+            offsets_unsynced: BTreeSet::new(),
         };
         if let Err(error) = node.finish_open(&mut topics) {
             return Err((error, node.storage));
