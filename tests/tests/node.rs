@@ -161,6 +161,13 @@ fn produce(topic: &str, partition: i32, acks: i16, records: Vec<u8>) -> Request 
     })
 }
 
+/// DeleteTopics of `name` (by name, as versions up to 5 ask).
+fn delete_topics(name: &'static str) -> Request {
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    let topic_names = vec![StrBytes::from_static(name)];
+    Request::DeleteTopics(DeleteTopicsRequest { topic_names, ..Default::default() })
+}
+
 fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> Request {
     sluice_tests::raw::fetch_request(topic, offset, max_wait_ms)
 }
@@ -758,7 +765,6 @@ fn a_topic_deletion_that_cannot_be_saved_still_answers_its_waiting_produce() {
     // An acks=all produce waits for its fsync; DeleteTopics fails (the registry cannot be
     // saved) and the topic stays. When the fsync completes, the produce must be answered:
     // the failed deletion used to drop the topic's syncs in flight, and it waited forever.
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     use sluice_sim::disk::DiskFaults;
     let mut harness = Harness::new();
     harness.create_topic("del", 1);
@@ -767,12 +773,7 @@ fn a_topic_deletion_that_cannot_be_saved_still_answers_its_waiting_produce() {
     let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("a sync: {outputs:?}") };
     let failing = DiskFaults { sync_error_ppm: 1_000_000, ..DiskFaults::default() };
     harness.node.storage_mut().set_faults(failing);
-    let names = vec![StrBytes::from_static("del")];
-    harness.send(
-        A,
-        5,
-        Request::DeleteTopics(DeleteTopicsRequest { topic_names: names, ..Default::default() }),
-    );
+    harness.send(A, 5, delete_topics("del"));
     harness.node.storage_mut().set_faults(DiskFaults::default());
     harness.complete_sync(sync, false);
     let answers: Vec<Response> =
@@ -1295,7 +1296,6 @@ fn a_deleted_topic_leaves_no_records_behind_for_a_restart_or_a_new_topic_of_its_
     // not bring the topic back, and a new topic of the same name starts empty. (When the
     // checkpoint after the registry save failed, the partition's files used to stay: the new
     // topic opened them and served the old records, and a restart adopted them as a stray.)
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     use sluice_sim::disk::DiskFaults;
     let partition = sluice_core::log::TopicPartition::new("del", 0);
     let mut deleted = 0;
@@ -1312,9 +1312,7 @@ fn a_deleted_topic_leaves_no_records_behind_for_a_restart_or_a_new_topic_of_its_
         assert_eq!(answer.responses[0].partition_responses[0].error_code, 0);
         let flaky = DiskFaults { sync_error_ppm: 300_000, ..DiskFaults::default() };
         harness.node.storage_mut().set_faults(flaky);
-        let names = vec![StrBytes::from_static("del")];
-        let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-        harness.send(A, 5, Request::DeleteTopics(request));
+        harness.send(A, 5, delete_topics("del"));
         let outputs = harness.outputs();
         let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else {
             panic!("{outputs:?}")
@@ -1385,7 +1383,6 @@ fn a_deleted_topic_whose_files_cannot_be_removed_is_not_adopted_back() {
     // registry: a new topic of the same name is refused (KAFKA_STORAGE_ERROR) while the old
     // files cannot be removed, and a restart removes them instead of adopting them as a
     // stray topic with the deleted records. (It used to adopt them.)
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     use sluice_sim::disk::DiskFaults;
     let mut harness = Harness::new();
     harness.create_topic("del", 2);
@@ -1399,9 +1396,7 @@ fn a_deleted_topic_whose_files_cannot_be_removed_is_not_adopted_back() {
     }
     let stuck = DiskFaults { remove_error_ppm: 1_000_000, ..DiskFaults::default() };
     harness.node.storage_mut().set_faults(stuck);
-    let names = vec![StrBytes::from_static("del")];
-    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-    harness.send(A, 5, Request::DeleteTopics(request));
+    harness.send(A, 5, delete_topics("del"));
     let outputs = harness.outputs();
     let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
     assert_eq!(answer.responses[0].error_code, 0);
@@ -1442,7 +1437,6 @@ fn a_topic_made_again_starts_with_no_producer_state() {
     // UNKNOWN_PRODUCER_ID, and a batch it sends again from sequence 0 is stored, not answered
     // as a duplicate of a batch that went with the old topic. (The old partition's producer
     // state used to stay, for every deleted partition, for good.)
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
     let mut harness = Harness::new();
     harness.create_topic("idem", 1);
@@ -1453,9 +1447,7 @@ fn a_topic_made_again_starts_with_no_producer_state() {
     assert_eq!((init.error_code, init.producer_id), (0, 0));
     assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 0, 3, 1)), (0, 0));
     assert_eq!(produce_answer(&mut harness, idempotent_batch(0, 0, 3, 2, 2)), (0, 3));
-    let names = vec![StrBytes::from_static("idem")];
-    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-    harness.send(A, 5, Request::DeleteTopics(request));
+    harness.send(A, 5, delete_topics("idem"));
     let outputs = harness.outputs();
     let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
     assert_eq!(answer.responses[0].error_code, 0);
@@ -1475,15 +1467,12 @@ fn a_produce_waiting_on_a_deleted_topic_is_refused_not_acknowledged_by_the_new_o
     // UNKNOWN_TOPIC_OR_PARTITION at once, as Kafka does when a partition goes. (It used to
     // wait on, and a topic made again with the name acknowledged it with its own syncs, at
     // an offset the new topic gave to other records.)
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     let mut harness = Harness::new();
     harness.create_topic("del", 1);
     harness.send(A, 9, produce("del", 0, -1, producer_batch(1, 10, 1, WALL_MS)));
     let outputs = harness.outputs();
     let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("a sync: {outputs:?}") };
-    let names = vec![StrBytes::from_static("del")];
-    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-    harness.send(B, 5, Request::DeleteTopics(request));
+    harness.send(B, 5, delete_topics("del"));
     let answers: Vec<Response> =
         harness.outputs().iter().map(|output| harness.response(output).2).collect();
     let [Response::DeleteTopics(deleted), Response::Produce(produced)] = &answers[..] else {
@@ -1588,7 +1577,6 @@ fn a_deleted_topic_takes_its_committed_offsets_with_it() {
     // records, and a later commit for the deleted topic is refused with
     // UNKNOWN_TOPIC_OR_PARTITION. (The offset used to stay for good, and commits for any
     // name were stored.)
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     let mut harness = Harness::new();
     harness.create_topic("del", 1);
     harness.create_topic("kept", 1);
@@ -1598,10 +1586,7 @@ fn a_deleted_topic_takes_its_committed_offsets_with_it() {
         [("del".to_string(), 0), ("kept".to_string(), 0)]
     );
     assert_eq!(committed(&mut harness, "g"), [("del".to_string(), 7), ("kept".to_string(), 7)]);
-    let names = vec![StrBytes::from_static("del")];
-    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-    let Response::DeleteTopics(answer) = ask(&mut harness, 5, Request::DeleteTopics(request))
-    else {
+    let Response::DeleteTopics(answer) = ask(&mut harness, 5, delete_topics("del")) else {
         panic!()
     };
     assert_eq!(answer.responses[0].error_code, 0);
@@ -1656,14 +1641,11 @@ fn a_topic_made_again_at_once_never_gets_the_deleted_topics_offsets_back() {
     // its tombstone is synced before the deletion is answered. (It was synced later, with
     // the next group commit; a power failure before that brought the offset back, now for
     // the new topic, which a start cannot tell from an offset committed for it.)
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     for seed in 0..16 {
         let mut harness = Harness::with_disk(SimDisk::new(seed));
         harness.create_topic("del", 1);
         assert_eq!(commit(&mut harness, "g", &["del"], 5), [("del".to_string(), 0)]);
-        let names = vec![StrBytes::from_static("del")];
-        let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-        harness.send(A, 5, Request::DeleteTopics(request));
+        harness.send(A, 5, delete_topics("del"));
         let outputs = harness.outputs();
         let sent = outputs.iter().find(|output| matches!(output, Output::Send { .. }));
         let Response::DeleteTopics(answer) = harness.response(sent.expect("answered")).2 else {
@@ -1796,7 +1778,6 @@ fn a_topic_cannot_be_made_again_while_its_old_offsets_may_come_back() {
     // swarm, seeds 243165 and 266539: the topic was made again, and the power failure took
     // the unsynced tombstone, so the deleted topic's offset was back for the new one.)
     use sluice_core::protocol::api::create_topics::CreateTopicsResponse;
-    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
     use sluice_sim::disk::DiskFaults;
     let mut refused = 0;
     for seed in 0..64 {
@@ -1805,9 +1786,7 @@ fn a_topic_cannot_be_made_again_while_its_old_offsets_may_come_back() {
         assert_eq!(commit(&mut harness, "g", &["del"], 5), [("del".to_string(), 0)]);
         let flaky = DiskFaults { sync_error_ppm: 300_000, ..DiskFaults::default() };
         harness.node.storage_mut().set_faults(flaky);
-        let names = vec![StrBytes::from_static("del")];
-        let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
-        harness.send(A, 5, Request::DeleteTopics(request));
+        harness.send(A, 5, delete_topics("del"));
         let outputs = harness.outputs();
         harness.node.storage_mut().set_faults(DiskFaults::default());
         let sent = outputs.iter().find(|output| matches!(output, Output::Send { .. }));
