@@ -225,17 +225,19 @@ pub fn idempotent_order_kept(
 /// In each generation, each partition was handed to at most one member (invariant 6), as the
 /// SyncGroup answers tell. Returns how many (generation, partition) ownerships were checked.
 pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
-    let mut owners: BTreeMap<(i32, i32), (u32, &str)> = BTreeMap::new();
+    let mut owners: BTreeMap<(&str, i32, i32), (u32, &str)> = BTreeMap::new();
     for operation in &history.operations {
         let Operation::GroupAssigned { client, member_id, generation, partitions, .. } = operation
         else {
             continue;
         };
+        let group = history.group_of(*client);
         for &partition in partitions {
-            let owner = owners.entry((*generation, partition)).or_insert((*client, member_id));
+            let owner =
+                owners.entry((group, *generation, partition)).or_insert((*client, member_id));
             if owner.1 != member_id.as_str() {
                 return Err(Violation(format!(
-                    "generation {generation}: partition {partition} was assigned to member {:?} (client {}) and to member {member_id:?} (client {client})",
+                    "group {group} generation {generation}: partition {partition} was assigned to member {:?} (client {}) and to member {member_id:?} (client {client})",
                     owner.1, owner.0
                 )));
             }
@@ -248,17 +250,18 @@ pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
 /// (Kafka's are UUIDs), or the two would be one member to it — heartbeating, committing and
 /// being assigned partitions for each other.
 pub fn member_ids_never_shared(history: &History) -> Result<(), Violation> {
-    let mut owners: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut owners: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for operation in &history.operations {
         let (client, member_id) = match operation {
             Operation::GroupJoined { client, member_id, .. }
             | Operation::GroupAssigned { client, member_id, .. } => (*client, member_id.as_str()),
             _ => continue,
         };
-        let owner = *owners.entry(member_id).or_insert(client);
+        let group = history.group_of(client);
+        let owner = *owners.entry((group, member_id)).or_insert(client);
         if owner != client {
             return Err(Violation(format!(
-                "member id {member_id:?} was given to group consumer {owner} and to group consumer {client}"
+                "group {group}: member id {member_id:?} was given to group consumer {owner} and to group consumer {client}"
             )));
         }
     }
@@ -322,6 +325,7 @@ pub fn generations_never_go_down(history: &History) -> Result<(), Violation> {
 
 /// One offset commit: when it was sent and answered (history indexes) and what it carried.
 struct Commit {
+    group: &'static str,
     sent_at: usize,
     answered_at: Option<usize>,
     offsets: Vec<(i32, i64)>,
@@ -353,7 +357,7 @@ impl Commit {
 const STORAGE_ERROR: i16 = 56;
 
 /// No acknowledged offset commit is lost (invariant 6): every OffsetFetch answer — after a
-/// broker restart too — is at least the offset of every commit acknowledged before the fetch
+/// broker restart too — is at least the offset of every commit of its group acknowledged before the fetch
 /// was sent, unless a commit of exactly the answered offset may have been applied after that
 /// one (a later commit that lowered it). Returns how many (fetch, commit) pairs were checked.
 pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> {
@@ -364,6 +368,7 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
         match operation {
             Operation::CommitSent { client, commit, offsets, .. } => {
                 let entry = Commit {
+                    group: history.group_of(*client),
                     sent_at: index,
                     answered_at: None,
                     offsets: offsets.clone(),
@@ -392,8 +397,10 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
     }
     let mut checked = 0;
     for (client, fetch_sent_at, fetch_answered_at, offsets) in fetched {
+        let group = history.group_of(client);
+        let commits = || commits.values().filter(|commit| commit.group == group);
         for &(partition, found) in offsets {
-            let before = commits.values().filter(|commit| {
+            let before = commits().filter(|commit| {
                 commit.acknowledged(partition)
                     && commit.answered_at.is_some_and(|at| at < fetch_sent_at)
             });
@@ -403,7 +410,7 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
                 if found >= offset {
                     continue;
                 }
-                let lowered = commits.values().any(|later| {
+                let lowered = commits().any(|later| {
                     later.offset(partition) == Some(found)
                         && later.maybe_applied(partition)
                         && later.sent_at < fetch_answered_at
@@ -411,7 +418,7 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
                 });
                 if !lowered {
                     return Err(Violation(format!(
-                        "offset commit lost: partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of group consumer {client} sent after that answered {found}",
+                        "offset commit lost: group {group} partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of group consumer {client} sent after that answered {found}",
                         acknowledged.answered_at.expect("acknowledged")
                     )));
                 }
@@ -724,6 +731,66 @@ mod tests {
             Err(Violation(
                 "group consumer 6 joined in generation 2 after it was assigned partitions in \
                  generation 3"
+                    .to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn two_groups_are_judged_apart() {
+        use crate::group::SECOND_GROUP;
+        let assigned = |client: u32, partitions: Vec<i32>| Operation::GroupAssigned {
+            client,
+            incarnation: 1,
+            member_id: format!("m{client}"),
+            generation: 1,
+            partitions,
+        };
+        let commit_sent = |client: u32, commit: u32, offset: i64| Operation::CommitSent {
+            client,
+            commit,
+            generation: 1,
+            offsets: vec![(0, offset)],
+        };
+        let commit_answered = |client: u32, commit: u32| Operation::CommitAnswered {
+            client,
+            commit,
+            errors: vec![(0, 0)],
+        };
+        let fetch_sent = Operation::OffsetFetchSent { client: 5, fetch: 0 };
+        let fetched = Operation::OffsetFetched { client: 5, fetch: 0, offsets: vec![(0, 3)] };
+        let operations = vec![
+            assigned(5, vec![0]),
+            assigned(8, vec![0]),
+            commit_sent(5, 0, 3),
+            commit_answered(5, 0),
+            commit_sent(8, 0, 9),
+            commit_answered(8, 0),
+            fetch_sent.clone(),
+            fetched.clone(),
+        ];
+        // Client 8 is in the second group: partition 0 has one owner in each group's
+        // generation 1, and its commit at 9 says nothing of the first group's offset.
+        let mut two = history(operations.clone());
+        two.set_group(8, SECOND_GROUP);
+        assert_eq!(one_owner_per_generation(&two), Ok(2));
+        assert_eq!(acknowledged_commits_kept(&two), Ok(1));
+        // In one group, both verdicts fail.
+        let one = history(operations);
+        assert_eq!(
+            one_owner_per_generation(&one),
+            Err(Violation(
+                "group sim-group generation 1: partition 0 was assigned to member \"m5\" (client \
+                 5) and to member \"m8\" (client 8)"
+                    .to_string()
+            ))
+        );
+        assert_eq!(
+            acknowledged_commits_kept(&one),
+            Err(Violation(
+                "offset commit lost: group sim-group partition 0 was committed at 9 (acknowledged \
+                 at history index 5), and an OffsetFetch of group consumer 5 sent after that \
+                 answered 3"
                     .to_string()
             ))
         );

@@ -279,10 +279,11 @@ impl Client {
     pub fn group_consumer(id: u32, settings: MemberSettings) -> Self {
         // Kafka's default client.id, `consumer-<group.id>-<n>`: distinct per consumer. (The
         // coordinator's member ids start with it; see the scenario on shared client ids.)
+        let client_id = StrBytes::from_string(format!("consumer-{}-{id}", settings.group));
         Self {
             role: Role::GroupConsumer,
             group: Some(Box::new(GroupMember::new(id, settings))),
-            client_id: StrBytes::from_string(format!("consumer-{}-{id}", crate::group::GROUP)),
+            client_id,
             ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
         }
     }

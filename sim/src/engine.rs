@@ -12,7 +12,7 @@ use crate::churn::Churner;
 use crate::client::{Client, Next, Role, TOPIC};
 use crate::disk::{DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
-use crate::group::MemberSettings;
+use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
 use crate::history::{History, Operation};
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
@@ -285,6 +285,10 @@ pub struct Workload {
     /// its own that many times, with that many records in each incarnation, fetching the
     /// deleted topic once that long after each deletion (see [`crate::churn`]).
     pub churn: Option<(u32, u32, u64, bool)>,
+    /// Members of a second group ([`crate::group::SECOND_GROUP`]) with the first group's
+    /// settings, reading the same topic on their own positions: two groups then share the
+    /// coordinator's log and its group commits.
+    pub second_group: u32,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -314,6 +318,7 @@ impl Default for Workload {
             alter_segment_bytes: None,
             churn: None,
             acks_zero_producers: 0,
+            second_group: 0,
         }
     }
 }
@@ -488,6 +493,9 @@ impl std::fmt::Display for Workload {
         if self.acks_zero_producers > 0 {
             write!(f, " acks0_producers={}", self.acks_zero_producers)?;
         }
+        if self.second_group > 0 {
+            write!(f, " second_group={}", self.second_group)?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -575,12 +583,16 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     if unanswered.chance(200_000) {
         workload.acks_zero_producers = unanswered.range_inclusive(1, 2) as u32;
     }
+    let mut groups = Prng::new(seed ^ 0x4752_5032);
+    if workload.group.consumers > 0 && groups.chance(333_333) {
+        workload.second_group = groups.range_inclusive(1, 3) as u32;
+    }
     (faults, workload)
 }
 
 /// One member's settings: the group's, plus departures drawn from `prng` (each at a tick in
 /// the first 15 s, away up to 3 s).
-fn member_settings(workload: &Workload, prng: &mut Prng) -> MemberSettings {
+fn member_settings(workload: &Workload, group_id: &'static str, prng: &mut Prng) -> MemberSettings {
     let group = &workload.group;
     let count = prng.range_inclusive(0, u64::from(group.departures_max));
     let mut departures: Vec<(u64, u64)> = (0..count)
@@ -588,6 +600,7 @@ fn member_settings(workload: &Workload, prng: &mut Prng) -> MemberSettings {
         .collect();
     departures.sort_unstable();
     MemberSettings {
+        group: group_id,
         topic: TOPIC,
         session_timeout_ms: group.session_timeout_ms,
         rebalance_timeout_ms: group.rebalance_timeout_ms,
@@ -693,9 +706,20 @@ impl Sim {
             reader.fetch_max_bytes = workload.fetch_max_bytes;
             clients.push(ClientState::new(reader));
         }
+        let mut history = History::default();
         for _ in 0..workload.group.consumers {
-            let settings = member_settings(&workload, &mut prng);
+            let settings = member_settings(&workload, GROUP, &mut prng);
             let id = clients.len() as u32;
+            clients.push(ClientState::new(Client::group_consumer(id, settings)));
+        }
+        assert!(
+            workload.second_group == 0 || workload.group.consumers > 0,
+            "a second group comes with a first"
+        );
+        for _ in 0..workload.second_group {
+            let settings = member_settings(&workload, SECOND_GROUP, &mut prng);
+            let id = clients.len() as u32;
+            history.set_group(id, SECOND_GROUP);
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
         }
         if let Some((cycles, records, linger_ms, idempotent)) = workload.churn {
@@ -722,7 +746,7 @@ impl Sim {
             fifo: BTreeMap::new(),
             next_connection: 1,
             clock_offset_ms: 0,
-            history: History::default(),
+            history,
             events: 0,
             faults_injected: 0,
             trace: 0xcbf2_9ce4_8422_2325,
@@ -1341,14 +1365,16 @@ impl Sim {
             .clients
             .iter()
             .all(|state| state.client.churn.as_deref().is_none_or(Churner::done));
-        consumers_done && churned && self.group_done()
+        consumers_done && churned && self.group_done(GROUP) && self.group_done(SECOND_GROUP)
     }
 
-    fn group_done(&self) -> bool {
+    /// Whether `group` has no member or is stable and has read and committed to the end.
+    fn group_done(&self, group: &str) -> bool {
         let mut generation = None;
         let mut owned = 0u64;
         let mut members = 0;
-        for member in self.clients.iter().filter_map(|state| state.client.group.as_deref()) {
+        let group_members = self.clients.iter().filter_map(|state| state.client.group.as_deref());
+        for member in group_members.filter(|member| member.group() == group) {
             members += 1;
             let Some(stable) = member.stable_generation() else { return false };
             if generation.replace(stable).is_some_and(|previous| previous != stable) {

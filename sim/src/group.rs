@@ -38,8 +38,10 @@ use sluice_core::protocol::record_batch::{self, BatchHeader, Compression, Record
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
 
-/// The group every group consumer joins.
+/// The group every group consumer joins, in seeds with one group.
 pub const GROUP: &str = "sim-group";
+/// The second group, in seeds with two: its members read the same topic on their own.
+pub const SECOND_GROUP: &str = "sim-group-2";
 const PROTOCOL_TYPE: &str = "consumer";
 const ASSIGNOR: &str = "range";
 /// Kafka's `JOIN_GROUP_TIMEOUT_LAPSE`: a JoinGroup may wait the whole rebalance timeout.
@@ -53,6 +55,8 @@ const PARTITIONS_MAX: i32 = 64;
 /// How one group member behaves: Kafka consumer settings drawn from the seed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberSettings {
+    /// The group it joins.
+    pub group: &'static str,
     /// The topic it subscribes to.
     pub topic: &'static str,
     /// `session.timeout.ms`.
@@ -132,6 +136,11 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
+    /// The group it joins.
+    pub fn group(&self) -> &'static str {
+        self.settings.group
+    }
+
     /// A member that has not joined yet.
     pub fn new(client: u32, settings: MemberSettings) -> Self {
         assert!(settings.session_timeout_ms > 0);
@@ -222,7 +231,12 @@ impl GroupMember {
             self.generation = -1;
         }
         if self.phase != Phase::Metadata && !self.coordinator_known {
-            return Ok(self.prepare(Kind::FindCoordinator, find_coordinator(), 3, None));
+            return Ok(self.prepare(
+                Kind::FindCoordinator,
+                find_coordinator(self.settings.group),
+                3,
+                None,
+            ));
         }
         if self.phase == Phase::Stable {
             self.stable_request(now)
@@ -257,7 +271,7 @@ impl GroupMember {
             }
             Phase::Sync { assignments } => {
                 let request = Request::SyncGroup(SyncGroupRequest {
-                    group_id: StrBytes::from_static(GROUP),
+                    group_id: StrBytes::from_static(self.settings.group),
                     generation_id: self.generation,
                     member_id: self.member_id.clone(),
                     protocol_type: Some(StrBytes::from_static(PROTOCOL_TYPE)),
@@ -277,7 +291,7 @@ impl GroupMember {
             Phase::FetchOffsets => {
                 let partitions = self.positions.iter().map(|&(partition, _)| partition).collect();
                 let request = Request::OffsetFetch(OffsetFetchRequest {
-                    group_id: StrBytes::from_static(GROUP),
+                    group_id: StrBytes::from_static(self.settings.group),
                     topics: Some(vec![OffsetFetchRequestTopic {
                         name: StrBytes::from_static(self.settings.topic),
                         partition_indexes: partitions,
@@ -289,7 +303,7 @@ impl GroupMember {
             }
             Phase::Leave => {
                 let request = Request::LeaveGroup(LeaveGroupRequest {
-                    group_id: StrBytes::from_static(GROUP),
+                    group_id: StrBytes::from_static(self.settings.group),
                     members: vec![LeaveGroupRequestMember {
                         member_id: self.member_id.clone(),
                         ..Default::default()
@@ -304,7 +318,7 @@ impl GroupMember {
 
     fn join_request(&self) -> Request {
         Request::JoinGroup(JoinGroupRequest {
-            group_id: StrBytes::from_static(GROUP),
+            group_id: StrBytes::from_static(self.settings.group),
             session_timeout_ms: self.settings.session_timeout_ms,
             rebalance_timeout_ms: self.settings.rebalance_timeout_ms,
             member_id: self.member_id.clone(),
@@ -334,7 +348,7 @@ impl GroupMember {
         }
         if now >= self.heartbeat_due {
             let request = Request::Heartbeat(HeartbeatRequest {
-                group_id: StrBytes::from_static(GROUP),
+                group_id: StrBytes::from_static(self.settings.group),
                 generation_id: self.generation,
                 member_id: self.member_id.clone(),
                 ..Default::default()
@@ -357,7 +371,7 @@ impl GroupMember {
     fn commit_request(&mut self) -> (Request, i16, Option<u64>) {
         let offsets: Vec<(i32, i64)> = self.positions.clone();
         let request = Request::OffsetCommit(OffsetCommitRequest {
-            group_id: StrBytes::from_static(GROUP),
+            group_id: StrBytes::from_static(self.settings.group),
             generation_id_or_member_epoch: self.generation,
             member_id: self.member_id.clone(),
             topics: vec![OffsetCommitRequestTopic {
@@ -813,9 +827,9 @@ fn metadata(topic: &'static str) -> Request {
     })
 }
 
-fn find_coordinator() -> Request {
+fn find_coordinator(group: &'static str) -> Request {
     Request::FindCoordinator(FindCoordinatorRequest {
-        key: StrBytes::from_static(GROUP),
+        key: StrBytes::from_static(group),
         key_type: 0,
         ..Default::default()
     })

@@ -8,6 +8,8 @@
 //! invocation without a completion was lost (timeout or broken connection) and may or may not
 //! have taken effect.
 
+use std::collections::BTreeMap;
+
 /// One operation and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -219,6 +221,8 @@ pub struct History {
     /// Per partition, the end of the acknowledged records (one past the highest acknowledged
     /// offset), kept up to date by `push` so that liveness checks need not rescan.
     acknowledged_end: Vec<i64>,
+    /// The group of each group consumer that is not in [`crate::group::GROUP`].
+    groups: BTreeMap<u32, &'static str>,
 }
 
 impl History {
@@ -235,6 +239,20 @@ impl History {
         }
         self.operations.push(operation);
         self.ticks.push(self.now);
+    }
+
+    /// Notes that group consumer `client` is a member of `group`.
+    pub fn set_group(&mut self, client: u32, group: &'static str) {
+        if group == crate::group::GROUP {
+            self.groups.remove(&client);
+        } else {
+            self.groups.insert(client, group);
+        }
+    }
+
+    /// The group of group consumer `client`: [`crate::group::GROUP`] unless noted otherwise.
+    pub fn group_of(&self, client: u32) -> &'static str {
+        self.groups.get(&client).copied().unwrap_or(crate::group::GROUP)
     }
 
     /// One past the highest acknowledged offset of `partition` (0 when nothing was).

@@ -11,6 +11,7 @@ use sluice_sim::client::Role;
 use sluice_sim::disk::DiskFaults;
 use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
+use sluice_sim::group::{GROUP, SECOND_GROUP};
 use sluice_sim::history::Operation;
 use sluice_sim::run::{check, run, run_seed, LIVENESS_TICKS, REGRESSION_SEEDS};
 
@@ -632,6 +633,53 @@ fn a_group_rebalance_under_a_broker_restart_loses_no_acknowledged_commit() {
     assert!(compared > 0, "offset fetches after the restart were compared with commits");
     let checked = sluice_sim::checker::acknowledged_commits_kept(&sim.history).expect("kept");
     assert!(checked >= compared);
+}
+
+#[test]
+fn two_groups_sharing_the_coordinator_keep_their_own_offsets_through_power_losses() {
+    // Goal: two groups reading the same topic each own every partition and keep their own
+    // committed offsets, though their records share one `__consumer_offsets` partition and
+    // its group commits. Method: two groups of two; every member commits twice; then three
+    // power losses two seconds apart; then the checkers (one owner per partition in each
+    // group's generation, each group's acknowledged commits kept) and both groups stable and
+    // read and committed to the end.
+    let workload = Workload { second_group: 2, ..group_workload(2) };
+    let mut sim = Sim::new(67, FaultSettings::none(), workload);
+    let members = group_members(&sim);
+    let groups: Vec<&str> = members.iter().map(|&member| sim.history.group_of(member)).collect();
+    assert_eq!(groups, [GROUP, GROUP, SECOND_GROUP, SECOND_GROUP]);
+    let committed = |sim: &Sim, member: u32| {
+        count(sim, |operation| {
+            matches!(operation, Operation::CommitAnswered { client, errors, .. }
+                if *client == member && errors.iter().all(|&(_, code)| code == 0))
+        })
+    };
+    assert!(
+        sim.run_while(60_000, |sim| members.iter().all(|&member| committed(sim, member) >= 2)),
+        "both groups form and every member commits"
+    );
+    power_losses_then_finish(&mut sim, 3, 2_000);
+
+    // Each group's members were assigned all three partitions together in some generation.
+    for group in [GROUP, SECOND_GROUP] {
+        let mut owned: std::collections::BTreeMap<i32, Vec<i32>> = Default::default();
+        for operation in &sim.history.operations {
+            if let Operation::GroupAssigned { client, generation, partitions, .. } = operation {
+                if sim.history.group_of(*client) == group {
+                    owned.entry(*generation).or_default().extend(partitions);
+                }
+            }
+        }
+        assert!(
+            owned.values_mut().any(|partitions| {
+                partitions.sort_unstable();
+                *partitions == [0, 1, 2]
+            }),
+            "group {group} owned every partition in one generation: {owned:?}"
+        );
+    }
+    let restarts = count(&sim, |operation| *operation == Operation::NodeRestarted);
+    assert_eq!(restarts, 3);
 }
 
 #[test]
