@@ -1820,3 +1820,93 @@ fn a_topic_cannot_be_made_again_while_its_old_offsets_may_come_back() {
     }
     assert!(refused > 0, "some tombstone could not be synced");
 }
+
+/// A batch of one record keyed as group `group`'s offset of partition 0 of `topic`, with no
+/// value: a forged tombstone for that offset.
+fn forged_offset_tombstone(group: &str, topic: &str) -> Vec<u8> {
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    let key = sluice_core::group::records::encode_offset_key(group, topic, 0);
+    let record =
+        NewRecord { key: Some(&key), value: None, timestamp_ms: WALL_MS, ..Default::default() };
+    build_batch(&[record], BatchOptions::default())
+}
+
+#[test]
+fn clients_cannot_write_or_trim_the_offsets_topic() {
+    // Group "g" commits offset 7 of "kept". A client then produces, to __consumer_offsets, a
+    // tombstone keyed as that offset, and asks DeleteRecords to drop the topic's records: a
+    // restart would replay the one or miss the other, and forget an acknowledged commit. As
+    // Kafka does, both are refused with INVALID_TOPIC_EXCEPTION ("Cannot append to internal
+    // topic", "Cannot delete records of internal topic") and nothing stored changes. (Both
+    // were done: the forged tombstone was stored, and the restart forgot the commit.) Growing
+    // the topic is refused with INVALID_PARTITIONS.
+    use sluice_core::protocol::api::delete_records::{
+        DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("kept", 1);
+    assert_eq!(commit(&mut harness, "g", &["kept"], 7), [("kept".to_string(), 0)]);
+    let partitions = BrokerConfig::default().group.offsets_topic_partitions;
+    let index = sluice_core::group::records::coordinator_partition("g", partitions);
+    let offsets = sluice_core::log::TopicPartition::new("__consumer_offsets", index);
+    let end = |harness: &Harness| harness.node.logs().log(&offsets).map(|log| log.log_end_offset());
+    let stored = end(&harness);
+    assert!(stored.is_some_and(|end| end > 0), "the commit is stored");
+
+    let forged = produce("__consumer_offsets", index, -1, forged_offset_tombstone("g", "kept"));
+    let Response::Produce(answer) = ask(&mut harness, 9, forged) else { panic!() };
+    let partition = &answer.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, ErrorCode::InvalidTopicException.code());
+    assert_eq!(partition.base_offset, -1);
+    assert_eq!(
+        partition.error_message.as_ref().map(StrBytes::as_str),
+        Some("Cannot append to internal topic __consumer_offsets")
+    );
+
+    let trim = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsRequestTopic {
+            name: StrBytes::from_static("__consumer_offsets"),
+            partitions: vec![DeleteRecordsRequestPartition {
+                partition_index: index,
+                offset: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 30_000,
+        ..Default::default()
+    };
+    let Response::DeleteRecords(answer) = ask(&mut harness, 2, Request::DeleteRecords(trim)) else {
+        panic!()
+    };
+    let partition = &answer.topics[0].partitions[0];
+    assert_eq!(partition.error_code, ErrorCode::InvalidTopicException.code());
+    assert_eq!(partition.low_watermark, -1);
+    assert_eq!(end(&harness), stored, "nothing was appended");
+    let start = harness.node.logs().log(&offsets).map(|log| log.log_start_offset());
+    assert_eq!(start, Some(0), "nothing was deleted");
+
+    // Nor may its partition count grow: groups hash over it to find their partition.
+    use sluice_core::protocol::api::create_partitions::{
+        CreatePartitionsRequest, CreatePartitionsRequestTopic,
+    };
+    let topic = CreatePartitionsRequestTopic {
+        name: StrBytes::from_static("__consumer_offsets"),
+        count: partitions + 1,
+        ..Default::default()
+    };
+    let grow = CreatePartitionsRequest { topics: vec![topic], ..Default::default() };
+    let Response::CreatePartitions(answer) = ask(&mut harness, 3, Request::CreatePartitions(grow))
+    else {
+        panic!()
+    };
+    assert_eq!(answer.results[0].error_code, ErrorCode::InvalidPartitions.code());
+    let count = harness.node.topics().get("__consumer_offsets").map(|topic| topic.partitions);
+    assert_eq!(count, Some(partitions));
+
+    // The acknowledged commit outlives a restart.
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 7)]);
+}

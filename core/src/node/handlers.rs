@@ -451,6 +451,12 @@ impl<S: Storage> Node<S> {
                     ErrorCode::InvalidPartitions,
                     format!("Topic currently has {} partitions, which is higher than or equal to the requested {}.", existing.partitions, topic.count),
                 )),
+                // Groups are placed by hashing over the partition count: grown, it would
+                // send them to partitions that hold none of their records.
+                Some(_) if name == super::groups::OFFSETS_TOPIC => Err((
+                    ErrorCode::InvalidPartitions,
+                    format!("The partition count of internal topic {name} cannot change: consumer groups would lose their committed offsets."),
+                )),
                 Some(_) if topic.count > PARTITIONS_PER_TOPIC_MAX => {
                     Err((ErrorCode::InvalidPartitions, format!("At most {PARTITIONS_PER_TOPIC_MAX} partitions.")))
                 }
@@ -589,6 +595,11 @@ impl<S: Storage> Node<S> {
                     ..Default::default()
                 };
                 match self.high_watermark(&tp) {
+                    // The coordinator's records are its state: a start replays them all. Kafka
+                    // answers the same, with "Cannot delete records of internal topic".
+                    Some(_) if tp.topic == super::groups::OFFSETS_TOPIC => {
+                        answer.error_code = ErrorCode::InvalidTopicException.code();
+                    }
                     None => answer.error_code = ErrorCode::UnknownTopicOrPartition.code(),
                     Some(high_watermark) => {
                         let offset =

@@ -1,6 +1,7 @@
 //! Produce: validate each partition's batch (deeply: compressed records are decompressed and
 //! counted), up-convert legacy message sets, append, and answer once the data is durable.
 
+use super::groups::OFFSETS_TOPIC;
 use super::{LogLevel, Node, PendingProduce, Reply, RequestRef};
 use crate::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
 use crate::log::{LogError, TopicPartition};
@@ -55,8 +56,12 @@ impl<S: Storage> Node<S> {
                     base_offset: -1,
                     ..Default::default()
                 };
+                // Only the coordinator writes its topic, as in Kafka: a client's record there
+                // would be replayed as group state at the next start.
+                let internal = tp.topic == OFFSETS_TOPIC;
                 let result = match refuse_all {
                     Some(code) => Err(code),
+                    None if internal => Err(ErrorCode::InvalidTopicException),
                     None => self.append_records(&tp, partition.records),
                 };
                 match result {
@@ -77,7 +82,12 @@ impl<S: Storage> Node<S> {
                     }
                     Err(code) => {
                         answer.error_code = code.code();
-                        answer.error_message = Some(StrBytes::from_string(format!("{code:?}")));
+                        let message = if internal && code == ErrorCode::InvalidTopicException {
+                            format!("Cannot append to internal topic {}", tp.topic)
+                        } else {
+                            format!("{code:?}")
+                        };
+                        answer.error_message = Some(StrBytes::from_string(message));
                     }
                 }
                 topic_response.partition_responses.push(answer);
