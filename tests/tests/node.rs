@@ -1910,3 +1910,28 @@ fn clients_cannot_write_or_trim_the_offsets_topic() {
     let mut restarted = Harness::with_disk(disk);
     assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 7)]);
 }
+
+#[test]
+fn the_offsets_topic_keeps_its_partition_count_when_the_config_changes() {
+    // A broker made __consumer_offsets with one partition; it starts again with
+    // offsets.topic.num.partitions=50. As in Kafka, which reads the existing topic's
+    // partition count, group "g" stays on the partition its records are in: its commits
+    // are stored and read back across restarts, and the topic keeps one partition.
+    let mut config = BrokerConfig::default();
+    config.group.offsets_topic_partitions = 1;
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    harness.create_topic("kept", 1);
+    assert_eq!(commit(&mut harness, "g", &["kept"], 3), [("kept".to_string(), 0)]);
+    harness.node.close().expect("close");
+    let disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 3)]);
+    assert_eq!(commit(&mut restarted, "g", &["kept"], 5), [("kept".to_string(), 0)]);
+    assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 5)]);
+    let topic = restarted.node.topics().get("__consumer_offsets").map(|topic| topic.partitions);
+    assert_eq!(topic, Some(1));
+    let mut disk = std::mem::replace(restarted.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut again = Harness::with_disk(disk);
+    assert_eq!(committed(&mut again, "g"), [("kept".to_string(), 5)]);
+}

@@ -536,6 +536,16 @@ impl<R: Clone> GroupCoordinator<R> {
         self.member_id_nonce = nonce;
     }
 
+    /// Places groups on `partitions` partitions of `__consumer_offsets` instead of the
+    /// configured count: the existing topic's count wins, as in Kafka, for a group's records
+    /// must stay in the one partition they are in. Set before any group is loaded.
+    pub fn set_offsets_topic_partitions(&mut self, partitions: i32) {
+        assert!(partitions > 0);
+        assert!(self.groups.is_empty(), "groups are placed before they are loaded");
+        self.config.offsets_topic_partitions = partitions;
+        self.outbox.offsets_topic_partitions = partitions;
+    }
+
     /// The settings.
     pub fn config(&self) -> &GroupConfig {
         &self.config

@@ -380,6 +380,20 @@ impl<S: Storage> Node<S> {
             .map_err(|error| format!("cannot write the topic registry: {error}"))?;
         self.rebuild_producer_state()
             .map_err(|error| format!("cannot rebuild producer state: {error}"))?;
+        // offsets.topic.num.partitions applies when the topic is made; an existing topic
+        // keeps its count, as in Kafka, or groups would look for their records elsewhere.
+        let offsets_topic = self.topics.get(groups::OFFSETS_TOPIC).map(|topic| topic.partitions);
+        let configured = self.groups.config().offsets_topic_partitions;
+        if let Some(partitions) = offsets_topic.filter(|&partitions| partitions != configured) {
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "{} has {partitions} partitions, not offsets.topic.num.partitions={configured}: groups stay where they are",
+                    groups::OFFSETS_TOPIC
+                ),
+            );
+            self.groups.set_offsets_topic_partitions(partitions);
+        }
         // Member ids of this incarnation differ from any an earlier one handed out.
         let nonce = self.prng.next_u64();
         self.groups.set_member_id_nonce(nonce);
