@@ -1935,3 +1935,31 @@ fn the_offsets_topic_keeps_its_partition_count_when_the_config_changes() {
     let mut again = Harness::with_disk(disk);
     assert_eq!(committed(&mut again, "g"), [("kept".to_string(), 5)]);
 }
+
+#[test]
+fn metadata_auto_creates_the_offsets_topic_as_the_coordinator_would() {
+    // A client asks Metadata for __consumer_offsets, with auto-creation, before any group
+    // exists. As Kafka does, the topic is made with the coordinator's settings: compacted,
+    // offsets.topic.num.partitions partitions, marked internal. (It was made as a plain
+    // topic of num.partitions=1 that retention would empty of group records.)
+    let mut config = BrokerConfig::default();
+    config.group.offsets_topic_partitions = 3;
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    let topics = vec![MetadataRequestTopic {
+        name: Some(StrBytes::from_static("__consumer_offsets")),
+        ..Default::default()
+    }];
+    let request = MetadataRequest {
+        topics: Some(topics),
+        allow_auto_topic_creation: true,
+        ..Default::default()
+    };
+    let Response::Metadata(response) = ask(&mut harness, 12, Request::Metadata(request)) else {
+        panic!()
+    };
+    let topic = &response.topics[0];
+    assert_eq!((topic.error_code, topic.partitions.len(), topic.is_internal), (0, 3, true));
+    let made = harness.node.topics().get("__consumer_offsets").expect("made");
+    assert!(made.config.log.cleanup_policy.compacts());
+    assert_eq!(made.partitions, 3);
+}

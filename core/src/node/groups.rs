@@ -49,7 +49,7 @@ pub(crate) struct PendingDurable {
 
 impl<S: Storage> Node<S> {
     /// Creates `__consumer_offsets` (compacted) the first time a group needs it.
-    fn ensure_offsets_topic(&mut self) -> Result<(), ErrorCode> {
+    pub(super) fn ensure_offsets_topic(&mut self) -> Result<(), ErrorCode> {
         if self.topics.get(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }

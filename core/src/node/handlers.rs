@@ -94,7 +94,11 @@ impl<S: Storage> Node<S> {
             let mut topic_response =
                 MetadataResponseTopic { name: Some(text(name.clone())), ..Default::default() };
             if self.topics.get(&name).is_none() {
-                let created = if may_create && !all {
+                let created = if may_create && !all && name == super::groups::OFFSETS_TOPIC {
+                    // Made as the coordinator makes it (compacted, offsets.topic.*), as Kafka
+                    // auto-creates it: a plain topic would delete group records by retention.
+                    self.ensure_offsets_topic().map_err(|code| (code, String::new()))
+                } else if may_create && !all {
                     let partitions = self.config.num_partitions;
                     let config = self.config.topic_defaults.clone();
                     self.create_topic(&name, partitions, config).map(|_| ())
