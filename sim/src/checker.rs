@@ -356,6 +356,42 @@ impl Commit {
 
 const STORAGE_ERROR: i16 = 56;
 
+/// Clients never change `__consumer_offsets` (see [`crate::meddle`]): a produce to it and a
+/// DeleteRecords of it are refused with INVALID_TOPIC_EXCEPTION, as in Kafka; growing it is
+/// refused (INVALID_PARTITIONS, or UNKNOWN_TOPIC_OR_PARTITION before it exists); and Metadata,
+/// when it answers the topic, answers it internal with `offsets_partitions` partitions, as the
+/// coordinator makes it even when a client's Metadata request does. Returns the answers checked.
+pub fn offsets_topic_guarded(
+    history: &History,
+    offsets_partitions: i32,
+) -> Result<usize, Violation> {
+    use crate::meddle::Meddle;
+    let mut checked = 0;
+    for operation in &history.operations {
+        let Operation::Meddled { client, meddle, error_code, partitions, internal } = operation
+        else {
+            continue;
+        };
+        checked += 1;
+        let code = *error_code;
+        let kept = match meddle {
+            Meddle::Produce | Meddle::DeleteRecords => code == INVALID_TOPIC_EXCEPTION,
+            Meddle::Grow => code == INVALID_PARTITIONS || code == UNKNOWN_TOPIC_OR_PARTITION,
+            Meddle::Metadata => code != 0 || (*internal && *partitions == offsets_partitions),
+        };
+        if !kept {
+            return Err(Violation(format!(
+                "meddler {client}: {meddle:?} on __consumer_offsets was answered error {code} (partitions {partitions}, internal {internal})"
+            )));
+        }
+    }
+    Ok(checked)
+}
+
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const INVALID_TOPIC_EXCEPTION: i16 = 17;
+const INVALID_PARTITIONS: i16 = 37;
+
 /// No acknowledged offset commit is lost (invariant 6): every OffsetFetch answer — after a
 /// broker restart too — is at least the offset of every commit of its group acknowledged before the fetch
 /// was sent, unless a commit of exactly the answered offset may have been applied after that
@@ -794,5 +830,36 @@ mod tests {
                     .to_string()
             ))
         );
+    }
+
+    #[test]
+    fn only_refusals_keep_the_offsets_topic() {
+        use crate::meddle::Meddle;
+        let meddled = |meddle: Meddle, error_code: i16, partitions: i32, internal: bool| {
+            Operation::Meddled { client: 4, meddle, error_code, partitions, internal }
+        };
+        let refused = history(vec![
+            meddled(Meddle::Metadata, 0, 3, true),
+            meddled(Meddle::Metadata, 56, 0, false),
+            meddled(Meddle::Produce, 17, 0, false),
+            meddled(Meddle::DeleteRecords, 17, 0, false),
+            meddled(Meddle::Grow, 3, 0, false),
+            meddled(Meddle::Grow, 37, 0, false),
+        ]);
+        assert_eq!(offsets_topic_guarded(&refused, 3), Ok(6));
+        let verdict = |operation: Operation| offsets_topic_guarded(&history(vec![operation]), 3);
+        assert_eq!(
+            verdict(meddled(Meddle::Produce, 0, 0, false)),
+            Err(Violation(
+                "meddler 4: Produce on __consumer_offsets was answered error 0 (partitions 0, \
+                 internal false)"
+                    .to_string()
+            ))
+        );
+        assert!(verdict(meddled(Meddle::DeleteRecords, 0, 0, false)).is_err());
+        assert!(verdict(meddled(Meddle::Grow, 0, 0, false)).is_err());
+        // Made as a plain topic of one partition, or not marked internal.
+        assert!(verdict(meddled(Meddle::Metadata, 0, 1, true)).is_err());
+        assert!(verdict(meddled(Meddle::Metadata, 0, 3, false)).is_err());
     }
 }

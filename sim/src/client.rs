@@ -12,6 +12,7 @@
 use crate::churn::Churner;
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
+use crate::meddle::Meddler;
 use bytes::Bytes;
 use sluice_core::protocol::api::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsRequestTopic,
@@ -81,6 +82,8 @@ pub enum Role {
     GroupConsumer,
     /// Deletes and re-creates a topic of its own (see [`crate::churn`]).
     Churner,
+    /// Tries to change `__consumer_offsets` (see [`crate::meddle`]).
+    Meddler,
 }
 
 /// What a client wants next.
@@ -223,6 +226,8 @@ pub struct Client {
     pub group: Option<Box<GroupMember>>,
     /// The state of a churner.
     pub churn: Option<Box<Churner>>,
+    /// The state of a meddler.
+    pub meddle: Option<Box<Meddler>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
     /// An admin's topic exists.
@@ -244,6 +249,7 @@ impl Client {
     pub fn new(id: u32, role: Role) -> Self {
         assert_ne!(role, Role::GroupConsumer, "use Client::group_consumer");
         assert_ne!(role, Role::Churner, "use Client::churner");
+        assert_ne!(role, Role::Meddler, "use Client::meddler");
         let lanes = match role {
             Role::Producer { partition, .. } => vec![Lane::new(partition)],
             _ => Vec::new(),
@@ -265,6 +271,7 @@ impl Client {
             done: false,
             group: None,
             churn: None,
+            meddle: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
             admin_step: 0,
@@ -297,6 +304,15 @@ impl Client {
         }
     }
 
+    /// A meddler (see [`crate::meddle`]).
+    pub fn meddler(id: u32, meddler: Meddler) -> Self {
+        Self {
+            role: Role::Meddler,
+            meddle: Some(Box::new(meddler)),
+            ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
+        }
+    }
+
     /// What to send next. May be called again before anything is sent (the engine could not
     /// connect): it then prepares the same request.
     pub fn poll_request(&mut self, now: u64) -> Next {
@@ -309,6 +325,9 @@ impl Client {
         }
         if let Some(churner) = self.churn.as_mut() {
             return churner.poll_request(now);
+        }
+        if let Some(meddler) = self.meddle.as_mut() {
+            return meddler.poll_request(now);
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
@@ -395,9 +414,11 @@ impl Client {
             Role::Consumer { partition, .. } => {
                 send(consumer_fetch(partition, self.position, self.fetch_max_bytes), 12)
             }
-            Role::Admin { .. } | Role::Producer { .. } | Role::GroupConsumer | Role::Churner => {
-                Next::Idle
-            }
+            Role::Admin { .. }
+            | Role::Producer { .. }
+            | Role::GroupConsumer
+            | Role::Churner
+            | Role::Meddler => Next::Idle,
         }
     }
 
@@ -562,6 +583,9 @@ impl Client {
         }
         if let Some(churner) = self.churn.as_mut() {
             return churner.on_response(now, response, history);
+        }
+        if let Some(meddler) = self.meddle.as_mut() {
+            return meddler.on_response(response, history);
         }
         match (&self.role, response) {
             (
@@ -755,6 +779,10 @@ impl Client {
         }
         if let Some(churner) = self.churn.as_mut() {
             churner.on_lost(history);
+            return;
+        }
+        if let Some(meddler) = self.meddle.as_mut() {
+            meddler.on_lost();
             return;
         }
         if matches!(self.role, Role::Producer { .. }) {

@@ -14,6 +14,7 @@ use crate::disk::{DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
 use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
 use crate::history::{History, Operation};
+use crate::meddle::{Meddle, Meddler};
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
 use sluice_core::limits::SEGMENT_BYTES_MIN;
@@ -289,6 +290,8 @@ pub struct Workload {
     /// settings, reading the same topic on their own positions: two groups then share the
     /// coordinator's log and its group commits.
     pub second_group: u32,
+    /// Rounds of a meddler that tries to change `__consumer_offsets` (see [`crate::meddle`]).
+    pub meddle_rounds: u32,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -319,6 +322,7 @@ impl Default for Workload {
             churn: None,
             acks_zero_producers: 0,
             second_group: 0,
+            meddle_rounds: 0,
         }
     }
 }
@@ -496,6 +500,9 @@ impl std::fmt::Display for Workload {
         if self.second_group > 0 {
             write!(f, " second_group={}", self.second_group)?;
         }
+        if self.meddle_rounds > 0 {
+            write!(f, " meddle={}", self.meddle_rounds)?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -530,8 +537,21 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     (faults, workload)
 }
 
+/// The version of the seed-to-settings mapping that `Sim::from_seed` uses. Each version adds
+/// workload dimensions drawn from streams of their own; a seed found under an earlier one is
+/// replayed as it ran then (`Sim::from_seed_at`), so that a regression seed keeps the run that
+/// found its bug. 1: everything up to the churner, acks=0 producers and failed unlinks.
+/// 2: a second consumer group and a meddler with `__consumer_offsets`.
+pub const SETTINGS_VERSION: u32 = 2;
+
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
+    settings_from_seed_at(seed, SETTINGS_VERSION)
+}
+
+/// The fault settings and workload `seed` drew under settings version `version`.
+pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workload) {
+    assert!((1..=SETTINGS_VERSION).contains(&version), "settings versions 1 to {SETTINGS_VERSION}");
     let (faults, mut workload) = first_settings_from_seed(seed);
     // Drawn from a stream of its own, so that the seeds run before producers pipelined keep
     // every other setting they had.
@@ -583,11 +603,31 @@ pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     if unanswered.chance(200_000) {
         workload.acks_zero_producers = unanswered.range_inclusive(1, 2) as u32;
     }
+    if version < 2 {
+        return (faults, workload);
+    }
     let mut groups = Prng::new(seed ^ 0x4752_5032);
     if workload.group.consumers > 0 && groups.chance(333_333) {
         workload.second_group = groups.range_inclusive(1, 3) as u32;
     }
+    let mut meddling = Prng::new(seed ^ 0x4D45_4444);
+    if meddling.chance(200_000) {
+        workload.meddle_rounds = meddling.range_inclusive(1, 12) as u32;
+    }
     (faults, workload)
+}
+
+/// A meddler's plan: Metadata first, in the first 300 ms (most often before any group made
+/// the topic), then `rounds - 1` tries drawn from all four, each up to 3 s after the last.
+fn meddle_plan(rounds: u32, prng: &mut Prng) -> Vec<(u64, Meddle)> {
+    let all = [Meddle::Metadata, Meddle::Produce, Meddle::DeleteRecords, Meddle::Grow];
+    let mut at = prng.range_inclusive(0, 300);
+    let mut plan = vec![(at, Meddle::Metadata)];
+    for _ in 1..rounds {
+        at += prng.range_inclusive(0, 3_000);
+        plan.push((at, all[prng.range_inclusive(0, 3) as usize]));
+    }
+    plan
 }
 
 /// One member's settings: the group's, plus departures drawn from `prng` (each at a tick in
@@ -613,7 +653,12 @@ fn member_settings(workload: &Workload, group_id: &'static str, prng: &mut Prng)
 impl Sim {
     /// A simulation whose fault settings and workload are drawn from `seed`.
     pub fn from_seed(seed: u64) -> Self {
-        let (faults, workload) = settings_from_seed(seed);
+        Self::from_seed_at(seed, SETTINGS_VERSION)
+    }
+
+    /// A simulation of what `seed` drew under settings version `version`.
+    pub fn from_seed_at(seed: u64, version: u32) -> Self {
+        let (faults, workload) = settings_from_seed_at(seed, version);
         Self::new(seed, faults, workload)
     }
 
@@ -721,6 +766,13 @@ impl Sim {
             let id = clients.len() as u32;
             history.set_group(id, SECOND_GROUP);
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
+        }
+        if workload.meddle_rounds > 0 {
+            let id = clients.len() as u32;
+            let plan = meddle_plan(workload.meddle_rounds, &mut prng);
+            let offsets_partitions = workload.group.offsets_topic_partitions;
+            let meddler = Meddler::new(id, plan, offsets_partitions, workload.partitions);
+            clients.push(ClientState::new(Client::meddler(id, meddler)));
         }
         if let Some((cycles, records, linger_ms, idempotent)) = workload.churn {
             let id = clients.len() as u32;
@@ -1365,7 +1417,15 @@ impl Sim {
             .clients
             .iter()
             .all(|state| state.client.churn.as_deref().is_none_or(Churner::done));
-        consumers_done && churned && self.group_done(GROUP) && self.group_done(SECOND_GROUP)
+        let meddled = self
+            .clients
+            .iter()
+            .all(|state| state.client.meddle.as_deref().is_none_or(Meddler::done));
+        consumers_done
+            && churned
+            && meddled
+            && self.group_done(GROUP)
+            && self.group_done(SECOND_GROUP)
     }
 
     /// Whether `group` has no member or is stable and has read and committed to the end.
@@ -1392,6 +1452,11 @@ impl Sim {
         members == 0 || owned == (1u64 << self.partitions) - 1
     }
 
+    /// The broker's `offsets.topic.num.partitions`.
+    pub fn offsets_topic_partitions(&self) -> i32 {
+        self.config.group.offsets_topic_partitions
+    }
+
     /// One line per client: what it is doing, for liveness failure reports.
     pub fn client_report(&self) -> Vec<String> {
         self.clients
@@ -1402,6 +1467,9 @@ impl Sim {
                 });
                 let group = state.client.churn.as_deref().map_or(group, |churner| {
                     format!(" {}", churner.report())
+                });
+                let group = state.client.meddle.as_deref().map_or(group, |meddler| {
+                    format!(" {}", meddler.report())
                 });
                 format!(
                     "client {} {:?}: done={} position={} connection={:?} inflight={:?} cut_until={:?}{group}",

@@ -204,6 +204,19 @@ pub enum Operation {
         /// The value.
         value: String,
     },
+    /// A meddler's attempt on `__consumer_offsets` was answered (see [`crate::meddle`]).
+    Meddled {
+        /// Client id.
+        client: u32,
+        /// What it tried.
+        meddle: crate::meddle::Meddle,
+        /// The answer's error code (-1: no answer for the topic).
+        error_code: i16,
+        /// For Metadata: the partitions the topic was said to have.
+        partitions: i32,
+        /// For Metadata: whether the topic was said to be internal.
+        internal: bool,
+    },
 }
 
 /// Every operation, in the order it completed.

@@ -10,6 +10,7 @@
 //!   not; pipelining up to five requests; one or every partition per request; compressed or
 //!   not) and consumer clients.
 //! - [`churn`]: a simulated admin that deletes and re-creates a topic of its own.
+//! - [`meddle`]: a client that tries to write, trim and grow `__consumer_offsets`.
 //! - [`group`]: a simulated member of a classic consumer group (join, sync, range assignment,
 //!   heartbeats, commits, offset fetches, departures).
 //! - [`history`]: what clients were told and read.
@@ -24,4 +25,5 @@ pub mod engine;
 pub mod faults;
 pub mod group;
 pub mod history;
+pub mod meddle;
 pub mod run;

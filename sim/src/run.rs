@@ -43,6 +43,8 @@ pub struct RegressionSeeds {
     pub summary: &'static str,
     /// The seeds that failed before the fix (of 0..500, or of the first sweep that found it).
     pub seeds: &'static [u64],
+    /// The settings version they were found under (see `engine::SETTINGS_VERSION`).
+    pub settings_version: u32,
 }
 
 /// Core bugs the swarm found (all fixed; their seeds pass and stay as regressions).
@@ -59,6 +61,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
             272, 279, 287, 289, 330, 335, 342, 370, 384, 394, 399, 401, 406, 419, 421, 432, 433,
             443, 450, 462, 470, 473, 475, 487, 494,
         ],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "no_sync_group_answer_before_the_group_record_is_durable",
@@ -66,6 +69,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   record that made it Stable was durable; now every group answer waits for \
                   all group records appended before it",
         seeds: &[451],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_retried_batch_whose_records_were_deleted_is_still_a_duplicate_after_power_loss",
@@ -77,6 +81,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   retention), and the snapshot a crash cannot lose is never pruned",
         // Of 0..500 with the purging workload; 35 of 0..5000 failed.
         seeds: &[5, 162, 169, 230, 243],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_sync_made_while_a_group_commit_is_unfinished_covers_its_files",
@@ -87,6 +92,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   syncs the taken files too",
         // Of 0..5000 with the purging workload and that fix.
         seeds: &[729, 754, 1742, 2036, 2486, 2597, 3016, 4152, 4452],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "pipelined_idempotent_batches_stay_in_order_and_are_stored_once",
@@ -98,6 +104,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   batch must start at sequence 0, as every new producer's must",
         // Of 0..500 once idempotent producers pipelined; 67 of 0..5000 failed.
         seeds: &[81, 101, 120, 323, 402, 456],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_compacted_topic_keeps_the_last_record_of_every_key_through_power_losses",
@@ -108,6 +115,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   snapshot at or above what a pass touches is made before the pass",
         // Of 5000..78000 once producers pipelined (all six failures; all compacted).
         seeds: &[22280, 29707, 37266, 40560, 53099, 71038],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_topic_grown_by_create_partitions_serves_every_new_partition",
@@ -118,6 +126,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   a failed growth deletes the logs it made and keeps the old count",
         // Of 0..5000 once the admin grew topics (both failures).
         seeds: &[3501, 3766],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_deleted_topic_stays_deleted_through_fsync_errors_and_power_losses",
@@ -130,6 +139,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // Of 0..500 on the code before the fix, once a churner deleted and re-created a topic
         // and unlinks failed; then the first two of 561..1400 without unlink faults.
         seeds: &[158, 298, 380, 497, 561, 562],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_topic_made_again_knows_none_of_the_deleted_topics_producers",
@@ -139,6 +149,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   of the deleted topic's and never stored; now deletion drops it",
         // Of 0..500 once the churner was idempotent in half its seeds.
         seeds: &[124, 184, 211, 291, 310, 454, 498],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_deleted_topic_takes_its_group_offsets_with_it",
@@ -152,6 +163,7 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         // them but without the forgetting at start; 243165 and 266539 of 110,000..300,000
         // once the tombstones were synced at deletion, when that sync failed.
         seeds: &[2, 6, 8, 19, 22, 99, 243165, 266539],
+        settings_version: 1,
     },
     RegressionSeeds {
         test: "a_sync_group_after_a_failed_store_is_not_answered_from_the_void_generation",
@@ -162,6 +174,20 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
                   which a restart then handed out again. Now a failed append voids it at once",
         // Of 10,000..110,000 with the churner's commits (another group's writes to wait for).
         seeds: &[65580, 108845],
+        settings_version: 1,
+    },
+    RegressionSeeds {
+        test: "clients_cannot_change_the_offsets_topic",
+        summary: "a client's Produce to __consumer_offsets (forged offset tombstones) and \
+                  DeleteRecords of it were done, so a restart forgot acknowledged commits and \
+                  handed out generations again; now both are refused with \
+                  INVALID_TOPIC_EXCEPTION and growing it with INVALID_PARTITIONS, as Kafka \
+                  does, and Metadata auto-creates it as the coordinator would",
+        // Found by reading the code; without the refusals, seeds of 0..3000 with a meddler
+        // fail the group checkers (first the commit checker's 343, the generation
+        // checker's 78).
+        seeds: &[78, 343],
+        settings_version: 2,
     },
 ];
 
@@ -170,7 +196,12 @@ pub const LIVENESS_TICKS: u64 = 120_000;
 
 /// Runs `seed` with faults for `ticks_max` simulated ms, then heals and checks.
 pub fn run_seed(seed: u64, ticks_max: u64) -> Result<RunSummary, Failure> {
-    let mut sim = Sim::from_seed(seed);
+    run_seed_at(seed, ticks_max, crate::engine::SETTINGS_VERSION)
+}
+
+/// [`run_seed`] with what `seed` drew under settings version `version`.
+pub fn run_seed_at(seed: u64, ticks_max: u64, version: u32) -> Result<RunSummary, Failure> {
+    let mut sim = Sim::from_seed_at(seed, version);
     run(&mut sim, ticks_max)
 }
 
@@ -223,6 +254,8 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     checker::acknowledged_commits_kept(&sim.history).map_err(|violation| violation.0)?;
     checker::deletions_exact(&sim.history).map_err(|violation| violation.0)?;
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
+    checker::offsets_topic_guarded(&sim.history, sim.offsets_topic_partitions())
+        .map_err(|violation| violation.0)?;
     checker::memory_bounded(&sim.stats_max).map_err(|violation| violation.0)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use sluice_sim::engine::{GroupWorkload, Sim, Workload};
 use sluice_sim::faults::FaultSettings;
 use sluice_sim::group::{GROUP, SECOND_GROUP};
 use sluice_sim::history::Operation;
-use sluice_sim::run::{check, run, run_seed, LIVENESS_TICKS, REGRESSION_SEEDS};
+use sluice_sim::run::{check, run, run_seed, run_seed_at, LIVENESS_TICKS, REGRESSION_SEEDS};
 
 fn workload() -> Workload {
     Workload {
@@ -683,6 +683,31 @@ fn two_groups_sharing_the_coordinator_keep_their_own_offsets_through_power_losse
 }
 
 #[test]
+fn clients_cannot_change_the_offsets_topic() {
+    // Goal: a client that asks Metadata for __consumer_offsets (auto-creating it), produces
+    // forged tombstones of the group's offsets to it, asks DeleteRecords to drop its records
+    // and tries to grow it, through power losses, changes nothing: every try but the first is
+    // refused, and the group's acknowledged commits and generations survive the restarts.
+    // Method: a group of three with a meddler of twelve rounds; five power losses two seconds
+    // apart; the checkers; every kind of try answered; then the seeds that failed without the
+    // refusals.
+    use sluice_sim::meddle::Meddle;
+    let workload = Workload { meddle_rounds: 12, ..group_workload(3) };
+    let mut sim = Sim::new(68, FaultSettings::none(), workload);
+    power_losses_then_finish(&mut sim, 5, 2_000);
+    for wanted in [Meddle::Metadata, Meddle::Produce, Meddle::DeleteRecords, Meddle::Grow] {
+        let answered = count(
+            &sim,
+            |operation| matches!(operation, Operation::Meddled { meddle, .. } if *meddle == wanted),
+        );
+        assert!(answered > 0, "{wanted:?} was tried and answered");
+    }
+    let checked = sluice_sim::checker::offsets_topic_guarded(&sim.history, 1).expect("guarded");
+    assert!(checked >= 8, "most of the twelve tries were answered: {checked}");
+    regression_seeds_pass("clients_cannot_change_the_offsets_topic");
+}
+
+#[test]
 fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_once() {
     // Goal: a batch whose answer is lost with its connection is retried with the same
     // producer id, epoch and sequence, and the broker answers the retry with the original
@@ -824,7 +849,7 @@ fn regression_seeds_pass(test: &str) {
     let failed: Vec<String> = bug
         .seeds
         .iter()
-        .filter_map(|&seed| run_seed(seed, 20_000).err())
+        .filter_map(|&seed| run_seed_at(seed, 20_000, bug.settings_version).err())
         .map(|failure| format!("seed {}: {}", failure.summary.seed, failure.reason))
         .collect();
     assert!(

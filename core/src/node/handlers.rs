@@ -600,8 +600,8 @@ impl<S: Storage> Node<S> {
                 };
                 match self.high_watermark(&tp) {
                     // The coordinator's records are its state: a start replays them all. Kafka
-                    // answers the same, with "Cannot delete records of internal topic".
-                    Some(_) if tp.topic == super::groups::OFFSETS_TOPIC => {
+                    // answers the same (first), with "Cannot delete records of internal topic".
+                    _ if tp.topic == super::groups::OFFSETS_TOPIC => {
                         answer.error_code = ErrorCode::InvalidTopicException.code();
                     }
                     None => answer.error_code = ErrorCode::UnknownTopicOrPartition.code(),
