@@ -1963,3 +1963,60 @@ fn metadata_auto_creates_the_offsets_topic_as_the_coordinator_would() {
     assert!(made.config.log.cleanup_policy.compacts());
     assert_eq!(made.partitions, 3);
 }
+
+#[test]
+fn group_deletions_whose_tombstones_fail_to_sync_are_not_acknowledged() {
+    // Groups "g" and "h" have committed offsets of "t". DeleteGroups of "g" and OffsetDelete
+    // of "h"'s offset are each answered only once their tombstones are synced; when that sync
+    // fails, the answer is KAFKA_STORAGE_ERROR, as for an OffsetCommit, not success: a restart
+    // brings the group and the offset back. (Both were answered 0.)
+    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
+    use sluice_core::protocol::api::offset_delete::{
+        OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    assert_eq!(commit(&mut harness, "h", &["t"], 5), [("t".to_string(), 0)]);
+    let storage_error = ErrorCode::KafkaStorageError.code();
+    // Sends `request`, fails the sync it needs, and returns the answer.
+    let mut failing_sync = |version: i16, request: Request| {
+        harness.send(A, version, request);
+        let outputs = harness.outputs();
+        assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+        harness.complete_sync(&outputs[0], true);
+        let outputs = harness.outputs();
+        harness.response(&outputs[0]).2
+    };
+    let delete = DeleteGroupsRequest {
+        groups_names: vec![StrBytes::from_static("g")],
+        ..Default::default()
+    };
+    let Response::DeleteGroups(answer) = failing_sync(2, Request::DeleteGroups(delete)) else {
+        panic!()
+    };
+    assert_eq!(answer.results[0].error_code, storage_error);
+    let offset = OffsetDeleteRequest {
+        group_id: StrBytes::from_static("h"),
+        topics: vec![OffsetDeleteRequestTopic {
+            name: StrBytes::from_static("t"),
+            partitions: vec![OffsetDeleteRequestPartition {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let Response::OffsetDelete(answer) = failing_sync(0, Request::OffsetDelete(offset)) else {
+        panic!()
+    };
+    assert_eq!(answer.error_code, 0);
+    assert_eq!(answer.topics[0].partitions[0].error_code, storage_error);
+    // Why not success: power fails, and both come back.
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
+    assert_eq!(committed(&mut restarted, "h"), [("t".to_string(), 5)]);
+}

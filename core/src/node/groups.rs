@@ -447,6 +447,23 @@ impl<S: Storage> Node<S> {
                         sync.error_code = ErrorCode::NotCoordinator.code();
                         sync.assignment = Bytes::new();
                     }
+                    // A deletion whose tombstones are not durable comes back with a restart.
+                    Response::DeleteGroups(delete) => {
+                        for result in &mut delete.results {
+                            if result.error_code == 0 {
+                                result.error_code = ErrorCode::KafkaStorageError.code();
+                            }
+                        }
+                    }
+                    Response::OffsetDelete(delete) => {
+                        for partition in
+                            delete.topics.iter_mut().flat_map(|topic| topic.partitions.iter_mut())
+                        {
+                            if partition.error_code == 0 {
+                                partition.error_code = ErrorCode::KafkaStorageError.code();
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
