@@ -500,30 +500,40 @@ pub fn deletions_exact(history: &History) -> Result<usize, Violation> {
 /// again, and Kafka's name-based Produce then appends it there. Within one incarnation, no
 /// offset holds two different records. After a deletion, the churner's group has no
 /// committed offset of the topic, except one whose commit lost its answer (it may have
-/// been stored on a topic made again by a CreateTopics that lost its answer too). Returns
-/// the records and offset probes checked.
+/// been stored on a topic made again by a CreateTopics that lost its answer too); so too
+/// after the churner's acknowledged OffsetDelete or DeleteGroups. Returns the records and
+/// offset probes checked.
 pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation> {
     let mut deleted = 0u32;
     let mut lost: BTreeSet<&str> = BTreeSet::new();
     let mut commits_lost: BTreeSet<u32> = BTreeSet::new();
     let mut seen: BTreeMap<(u32, i64), &str> = BTreeMap::new();
     let mut checked = 0;
+    // What removed the offsets last, for the report.
+    let mut removal = String::new();
     for operation in &history.operations {
         match operation {
-            Operation::ChurnDeleted { incarnation, .. } => deleted = deleted.max(*incarnation),
+            Operation::ChurnDeleted { incarnation, .. } => {
+                deleted = deleted.max(*incarnation);
+                removal = format!("the deletion of incarnation {incarnation}");
+            }
+            Operation::ChurnOffsetsForgotten { incarnation, group, .. } => {
+                let how = if *group { "DeleteGroups" } else { "OffsetDelete" };
+                removal = format!("its {how} in incarnation {incarnation}");
+            }
             Operation::ChurnProduceLost { value, .. } => {
                 lost.insert(value);
             }
             Operation::ChurnCommitLost { incarnation, .. } => {
                 commits_lost.insert(*incarnation);
             }
-            Operation::ChurnOffsetProbed { client, deleted, committed } => {
+            Operation::ChurnOffsetProbed { client, committed, .. } => {
                 checked += 1;
                 let Some((offset, metadata)) = committed else { continue };
                 let committed_in = metadata.strip_prefix('d').and_then(|rest| rest.parse().ok());
                 if committed_in.is_none_or(|incarnation| !commits_lost.contains(&incarnation)) {
                     return Err(Violation(format!(
-                        "churner {client}'s group still had offset {offset} ({metadata:?}) committed after the deletion of incarnation {deleted}"
+                        "churner {client}'s group still had offset {offset} ({metadata:?}) committed after {removal}"
                     )));
                 }
             }
@@ -639,6 +649,16 @@ mod tests {
             verdict(vec![deleted(1), probed(Some((3, "d1")))]),
             Err(Violation(
                 "churner 9's group still had offset 3 (\"d1\") committed after the deletion of incarnation 1".into()
+            ))
+        );
+        // The same after an acknowledged OffsetDelete of the incarnation's offset.
+        let forgotten =
+            Operation::ChurnOffsetsForgotten { client: 9, incarnation: 2, group: false };
+        assert_eq!(verdict(vec![forgotten.clone(), probed(None)]), Ok(1));
+        assert_eq!(
+            verdict(vec![forgotten, probed(Some((5, "d2")))]),
+            Err(Violation(
+                "churner 9's group still had offset 5 (\"d2\") committed after its OffsetDelete in incarnation 2".into()
             ))
         );
     }

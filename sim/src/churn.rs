@@ -7,6 +7,10 @@
 //! the topic is made again, it asks for the group's committed offsets: the deleted topic's
 //! must be gone.
 //!
+//! A churner that forgets offsets also deletes its group's offsets itself after each commit,
+//! before deleting the topic: with OffsetDelete in odd incarnations and DeleteGroups in even
+//! ones, then asks for them again (they must be gone).
+//!
 //! An idempotent churner keeps its producer id and epoch from one incarnation to the next and
 //! starts each incarnation's sequences at 0, as a producer does on a partition that knows it
 //! not: a topic made again must not remember the deleted one's producers. (It takes a new id
@@ -25,11 +29,15 @@ use bytes::Bytes;
 use sluice_core::protocol::api::create_topics::{
     CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
 };
+use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
 use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
 use sluice_core::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use sluice_core::protocol::api::offset_delete::{
+    OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use sluice_core::protocol::api::offset_fetch::OffsetFetchRequest;
 use sluice_core::protocol::api::produce::{
@@ -54,13 +62,23 @@ enum Step {
     Produce,
     Read,
     Commit,
+    /// Delete the group's offset of the topic (odd incarnations) or the whole group.
+    Forget,
     Delete,
     /// Fetch the deleted topic once, at this tick.
     Probe(u64),
-    /// Ask for the group's committed offsets after a deletion (false) or after the topic was
-    /// made again (true).
-    OffsetProbe(bool),
+    /// Ask for the group's committed offsets after a deletion of the topic or of the offsets,
+    /// or after the topic was made again.
+    OffsetProbe(After),
     Done,
+}
+
+/// What an offset probe follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    TopicDeleted,
+    TopicCreated,
+    OffsetsDeleted,
 }
 
 /// The churner's state.
@@ -89,6 +107,8 @@ pub struct Churner {
     producer: Option<(i64, i16, u32)>,
     /// A produce of this incarnation lost its answer.
     lost: bool,
+    /// Whether it deletes its group's offsets after each commit.
+    forgets_offsets: bool,
 }
 
 impl Churner {
@@ -118,7 +138,13 @@ impl Churner {
             position: 0,
             producing: None,
             prepared: None,
+            forgets_offsets: false,
         }
+    }
+
+    /// The same churner, deleting its group's offsets itself after each commit.
+    pub fn forgetting_offsets(self) -> Self {
+        Self { forgets_offsets: true, ..self }
     }
 
     /// Whether every cycle is complete.
@@ -254,6 +280,29 @@ impl Churner {
                 };
                 send(Request::OffsetCommit(request), 7)
             }
+            Step::Forget if self.incarnation % 2 == 1 => {
+                let topic = OffsetDeleteRequestTopic {
+                    name: StrBytes::from_static(CHURN_TOPIC),
+                    partitions: vec![OffsetDeleteRequestPartition {
+                        partition_index: 0,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                let request = OffsetDeleteRequest {
+                    group_id: StrBytes::from_static(CHURN_GROUP),
+                    topics: vec![topic],
+                    ..Default::default()
+                };
+                send(Request::OffsetDelete(request), 0)
+            }
+            Step::Forget => {
+                let request = DeleteGroupsRequest {
+                    groups_names: vec![StrBytes::from_static(CHURN_GROUP)],
+                    ..Default::default()
+                };
+                send(Request::DeleteGroups(request), 2)
+            }
             Step::OffsetProbe(_) => {
                 let request = OffsetFetchRequest {
                     group_id: StrBytes::from_static(CHURN_GROUP),
@@ -308,7 +357,7 @@ impl Churner {
                 }
                 self.lost = false;
                 self.producer = self.producer.map(|(id, epoch, _)| (id, epoch, 0));
-                self.step = Step::OffsetProbe(true);
+                self.step = Step::OffsetProbe(After::TopicCreated);
                 self.produced = 0;
                 self.read.iter_mut().for_each(|read| *read = false);
                 self.position = 0;
@@ -396,7 +445,7 @@ impl Churner {
                         });
                     });
                 }
-                self.step = Step::OffsetProbe(false);
+                self.step = Step::OffsetProbe(After::TopicDeleted);
                 false
             }
             (Step::Commit, Response::OffsetCommit(response)) => {
@@ -404,10 +453,37 @@ impl Churner {
                 if answer.map_or(-1, |answer| answer.error_code) != 0 {
                     return true;
                 }
-                self.step = Step::Delete;
+                self.step = if self.forgets_offsets { Step::Forget } else { Step::Delete };
                 false
             }
-            (Step::OffsetProbe(created), Response::OffsetFetch(response)) => {
+            (Step::Forget, response) => {
+                // GROUP_ID_NOT_FOUND: an earlier answer was lost (the group had no other
+                // offset, and no member).
+                let code = match &response {
+                    Response::OffsetDelete(answer) if answer.error_code != 0 => answer.error_code,
+                    Response::OffsetDelete(answer) => answer
+                        .topics
+                        .first()
+                        .and_then(|topic| topic.partitions.first())
+                        .map_or(-1, |partition| partition.error_code),
+                    Response::DeleteGroups(answer) => {
+                        answer.results.first().map_or(-1, |result| result.error_code)
+                    }
+                    other => panic!("churner forgetting offsets got {other:?}"),
+                };
+                if code != 0 && code != sluice_core::group::error::GROUP_ID_NOT_FOUND {
+                    return true;
+                }
+                let group = matches!(response, Response::DeleteGroups(_));
+                history.push(Operation::ChurnOffsetsForgotten {
+                    client: self.client,
+                    incarnation: self.incarnation,
+                    group,
+                });
+                self.step = Step::OffsetProbe(After::OffsetsDeleted);
+                false
+            }
+            (Step::OffsetProbe(after), Response::OffsetFetch(response)) => {
                 if response.error_code != 0 {
                     return true;
                 }
@@ -428,16 +504,12 @@ impl Churner {
                     deleted: self.incarnation - 1,
                     committed,
                 });
-                self.step = if created {
-                    if self.idempotent && self.producer.is_none() {
-                        Step::Init
-                    } else {
-                        Step::Produce
-                    }
-                } else if self.incarnation > self.cycles {
-                    Step::Done
-                } else {
-                    Step::Create
+                self.step = match after {
+                    After::TopicCreated if self.idempotent && self.producer.is_none() => Step::Init,
+                    After::TopicCreated => Step::Produce,
+                    After::OffsetsDeleted => Step::Delete,
+                    After::TopicDeleted if self.incarnation > self.cycles => Step::Done,
+                    After::TopicDeleted => Step::Create,
                 };
                 false
             }

@@ -290,6 +290,9 @@ pub struct Workload {
     /// settings, reading the same topic on their own positions: two groups then share the
     /// coordinator's log and its group commits.
     pub second_group: u32,
+    /// Whether the churner also deletes its group's offsets itself (OffsetDelete, DeleteGroups)
+    /// after each commit (see [`crate::churn`]).
+    pub churn_forgets_offsets: bool,
     /// Rounds of a meddler that tries to change `__consumer_offsets` (see [`crate::meddle`]).
     pub meddle_rounds: u32,
 }
@@ -323,6 +326,7 @@ impl Default for Workload {
             acks_zero_producers: 0,
             second_group: 0,
             meddle_rounds: 0,
+            churn_forgets_offsets: false,
         }
     }
 }
@@ -506,6 +510,9 @@ impl std::fmt::Display for Workload {
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
+            if self.churn_forgets_offsets {
+                write!(f, " forgetting_offsets")?;
+            }
         }
         if self.group.consumers > 0 {
             write!(
@@ -541,7 +548,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// workload dimensions drawn from streams of their own; a seed found under an earlier one is
 /// replayed as it ran then (`Sim::from_seed_at`), so that a regression seed keeps the run that
 /// found its bug. 1: everything up to the churner, acks=0 producers and failed unlinks.
-/// 2: a second consumer group and a meddler with `__consumer_offsets`.
+/// 2: a second consumer group, a meddler with `__consumer_offsets`, and a churner that deletes
+/// its group's offsets itself.
 pub const SETTINGS_VERSION: u32 = 2;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
@@ -613,6 +621,10 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     let mut meddling = Prng::new(seed ^ 0x4D45_4444);
     if meddling.chance(200_000) {
         workload.meddle_rounds = meddling.range_inclusive(1, 12) as u32;
+    }
+    let mut forgetting = Prng::new(seed ^ 0x464F_5247);
+    if workload.churn.is_some() && forgetting.chance(500_000) {
+        workload.churn_forgets_offsets = true;
     }
     (faults, workload)
 }
@@ -778,7 +790,11 @@ impl Sim {
             let id = clients.len() as u32;
             // Small segments: a deletion removes several files.
             let segment_bytes = SEGMENT_BYTES_MIN;
-            let churner = Churner::new(id, cycles, records, segment_bytes, linger_ms, idempotent);
+            let mut churner =
+                Churner::new(id, cycles, records, segment_bytes, linger_ms, idempotent);
+            if workload.churn_forgets_offsets {
+                churner = churner.forgetting_offsets();
+            }
             clients.push(ClientState::new(Client::churner(id, churner)));
         }
         let mut sim = Self {

@@ -186,6 +186,16 @@ pub enum Operation {
         /// The incarnation whose position it committed (metadata `d<incarnation>`).
         incarnation: u32,
     },
+    /// The churner's OffsetDelete of its group's offset of `incarnation` (or its DeleteGroups
+    /// of the whole group, when `group`) was acknowledged (or answered GROUP_ID_NOT_FOUND).
+    ChurnOffsetsForgotten {
+        /// Client id.
+        client: u32,
+        /// The incarnation whose offset it deleted.
+        incarnation: u32,
+        /// Whether it deleted the group (DeleteGroups) rather than the offset.
+        group: bool,
+    },
     /// After the deletion of incarnation `deleted`, the churner's group had this committed
     /// offset of its topic's partition 0 (offset, metadata), or none.
     ChurnOffsetProbed {

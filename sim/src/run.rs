@@ -189,6 +189,15 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[78, 343],
         settings_version: 2,
     },
+    RegressionSeeds {
+        test: "a_group_deletion_that_was_not_stored_is_not_acknowledged",
+        summary: "an OffsetDelete or DeleteGroups whose tombstones could not be stored (full \
+                  disk, failed fsync) was answered 0, and a restart brought the offset or the \
+                  group back; now such answers are KAFKA_STORAGE_ERROR, as an OffsetCommit's",
+        // Of 0..10000 once the churner deleted its group's offsets itself.
+        seeds: &[8747],
+        settings_version: 2,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

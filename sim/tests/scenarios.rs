@@ -159,6 +159,31 @@ fn a_deleted_topic_takes_its_group_offsets_with_it() {
 }
 
 #[test]
+fn a_group_deletion_that_was_not_stored_is_not_acknowledged() {
+    // Goal: an acknowledged OffsetDelete or DeleteGroups stays done through power losses. Found
+    // by the swarm once the churner deleted its group's offsets itself (seed 8747 of 0..10000:
+    // the disk was full, the tombstones could not be appended, the OffsetDelete was answered
+    // 0 anyway, and a restart brought the offset back). Method: the churner makes five
+    // incarnations, deleting its offset (odd ones) or its group (even ones) after each
+    // commit, while power fails every 1.5 s; after each, its group must have no offset of
+    // the topic. Then the seed that found it.
+    let workload =
+        Workload { churn: Some((5, 8, 300, false)), churn_forgets_offsets: true, ..workload() };
+    let mut sim = Sim::new(20, FaultSettings::none(), workload);
+    power_losses_then_finish(&mut sim, 8, 1_500);
+    let forgotten = |by_group: bool| {
+        count(
+            &sim,
+            |operation| matches!(operation, Operation::ChurnOffsetsForgotten { group, .. } if *group == by_group),
+        )
+    };
+    assert_eq!((forgotten(false), forgotten(true)), (3, 2), "OffsetDelete in odd incarnations");
+    let probes = count(&sim, |operation| matches!(operation, Operation::ChurnOffsetProbed { .. }));
+    assert_eq!(probes, 15, "after each deletion of offsets, of the topic, and each creation");
+    regression_seeds_pass("a_group_deletion_that_was_not_stored_is_not_acknowledged");
+}
+
+#[test]
 fn a_topic_made_again_knows_none_of_the_deleted_topics_producers() {
     // Goal: a topic deleted and made again with the same name starts with no producer state,
     // as in Kafka. Found by the swarm once the churner was idempotent (8 seeds of 0..500):
