@@ -193,9 +193,13 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         test: "a_group_deletion_that_was_not_stored_is_not_acknowledged",
         summary: "an OffsetDelete or DeleteGroups whose tombstones could not be stored (full \
                   disk, failed fsync) was answered 0, and a restart brought the offset or the \
-                  group back; now such answers are KAFKA_STORAGE_ERROR, as an OffsetCommit's",
-        // Of 0..10000 once the churner deleted its group's offsets itself.
-        seeds: &[8747],
+                  group back; now such answers are KAFKA_STORAGE_ERROR, as an OffsetCommit's. \
+                  Then the retry was answered GROUP_ID_NOT_FOUND from memory, which had \
+                  dropped the group the log still held; now a store that fails makes the \
+                  coordinator load that partition's groups again from the log",
+        // Of 0..10000 once the churner deleted its group's offsets itself (8747); of
+        // 30,000..50,000 with the first fix but not the reload (the other three).
+        seeds: &[8747, 33649, 37196, 44894],
         settings_version: 2,
     },
 ];

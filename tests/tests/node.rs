@@ -2020,3 +2020,81 @@ fn group_deletions_whose_tombstones_fail_to_sync_are_not_acknowledged() {
     assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
     assert_eq!(committed(&mut restarted, "h"), [("t".to_string(), 5)]);
 }
+
+#[test]
+fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
+    // Group "g" has committed offset 4 of "t". The disk fills; an OffsetCommit of 9 and a
+    // DeleteGroups of "g" cannot be appended and are answered KAFKA_STORAGE_ERROR. The
+    // coordinator must then hold what the log holds: offset 4, and the group. (It held 9,
+    // then no group: a retried DeleteGroups was answered GROUP_ID_NOT_FOUND, and a restart
+    // brought the group back.) Once space is free, the deletion is done and lasts.
+    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
+    use sluice_sim::disk::DiskFaults;
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    let used = harness.node.storage_mut().used_bytes();
+    let full = DiskFaults { capacity_bytes: used, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(full);
+    let storage_error = ErrorCode::KafkaStorageError.code();
+    assert_eq!(commit(&mut harness, "g", &["t"], 9), [("t".to_string(), storage_error)]);
+    assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
+    let delete = || {
+        let groups_names = vec![StrBytes::from_static("g")];
+        Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
+    };
+    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
+    assert_eq!(answer.results[0].error_code, storage_error);
+    assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
+
+    harness.node.storage_mut().set_faults(DiskFaults::default());
+    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
+    assert_eq!(answer.results[0].error_code, 0, "the retry deletes the group");
+    assert_eq!(committed(&mut harness, "g"), []);
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), []);
+}
+
+#[test]
+fn a_group_on_an_offline_offsets_log_is_not_forgotten() {
+    // Group "g" commits 4; the next commit's fsync fails, taking its __consumer_offsets
+    // partition offline; a third commit cannot even be appended. The coordinator cannot load
+    // the partition again from an offline log, so it keeps the group (an OffsetFetch must not
+    // answer "nothing committed", which would send a consumer back to its reset policy).
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    use sluice_core::protocol::api::offset_commit::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let request = OffsetCommitRequest {
+        group_id: StrBytes::from_static("g"),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: StrBytes::from_static("t"),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 9,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 7, Request::OffsetCommit(request));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+    harness.complete_sync(&outputs[0], true);
+    let outputs = harness.outputs();
+    let Response::OffsetCommit(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    let storage_error = ErrorCode::KafkaStorageError.code();
+    assert_eq!(answer.topics[0].partitions[0].error_code, storage_error);
+    assert_eq!(commit(&mut harness, "g", &["t"], 11), [("t".to_string(), storage_error)]);
+    let offsets = committed(&mut harness, "g");
+    assert!(
+        matches!(&offsets[..], [(topic, offset)] if topic == "t" && *offset >= 4),
+        "{offsets:?}"
+    );
+}

@@ -29,7 +29,7 @@ use crate::protocol::api::offset_fetch::{
 };
 use crate::protocol::wire::StrBytes;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A committed offset as OffsetFetch reports it: (offset, leader epoch, metadata, error).
 type Fetched = (i64, i32, Option<StrBytes>, i16);
@@ -468,6 +468,60 @@ impl<R: Clone> GroupCoordinator<R> {
             },
         }
         Ok(())
+    }
+
+    /// Begins reloading `partition` of `__consumer_offsets` after a store there failed:
+    /// forgets the committed offsets of its groups, keeping their membership (generations
+    /// never go back while the coordinator lives). Feed the partition's records to
+    /// [`Self::replay_reload`], then call [`Self::partition_reloaded`]. Returns the groups
+    /// kept.
+    pub fn clear_partition_offsets(&mut self, now: u64, partition: i32) -> BTreeSet<String> {
+        self.advance(now);
+        let partitions = self.config.offsets_topic_partitions;
+        let mut kept = BTreeSet::new();
+        for (group_id, group) in &mut self.groups {
+            if records::coordinator_partition(group_id, partitions) == partition {
+                group.offsets.clear();
+                kept.insert(group_id.clone());
+            }
+        }
+        kept
+    }
+
+    /// One record of a reload: an offset (or its tombstone) applies as in [`Self::replay`]; a
+    /// group record only to a group not `kept`, one memory had dropped while the log still
+    /// holds it (a deletion whose tombstones the log refused).
+    pub fn replay_reload(
+        &mut self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        kept: &BTreeSet<String>,
+    ) -> Result<(), RecordError> {
+        if let RecordKey::Group { group } = records::decode_key(key)? {
+            if kept.contains(&group) {
+                return Ok(());
+            }
+        }
+        self.replay(key, value)
+    }
+
+    /// Ends a reload of `partition`: groups it brought back start their members' sessions at
+    /// `now`; kept groups that hold nothing any more are dropped.
+    pub fn partition_reloaded(&mut self, now: u64, partition: i32, kept: &BTreeSet<String>) {
+        self.advance(now);
+        let partitions = self.config.offsets_topic_partitions;
+        for (group_id, group) in &mut self.groups {
+            if records::coordinator_partition(group_id, partitions) == partition
+                && !kept.contains(group_id)
+            {
+                for member in group.members.values_mut() {
+                    member.touch(now);
+                }
+            }
+        }
+        for group_id in kept {
+            self.forget_if_unused(group_id);
+        }
     }
 
     /// Ends a replay: every loaded member's session starts at `now`, as after a heartbeat.

@@ -881,3 +881,74 @@ fn a_rebuilt_coordinator_never_reissues_a_forgotten_member_id() {
     let GroupResponse::JoinGroup(join) = completed(&mut plain).remove(0).1 else { panic!() };
     assert_eq!(join.member_id.as_str(), member_id(1));
 }
+
+/// (partition, committed offset) of every offset `group_id` holds of topic "t" (v8 fetch).
+fn held_offsets(coordinator: &mut Coordinator, now: u64, group_id: &str) -> Vec<(i32, i64)> {
+    let fetch = OffsetFetchRequest {
+        groups: vec![OffsetFetchRequestGroup {
+            group_id: text(group_id),
+            topics: None,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let answer = coordinator.offset_fetch(now, 8, &fetch);
+    answer.groups[0]
+        .topics
+        .iter()
+        .flat_map(|topic| topic.partitions.iter())
+        .map(|partition| (partition.partition_index, partition.committed_offset))
+        .collect()
+}
+
+#[test]
+fn a_reload_takes_offsets_and_dropped_groups_from_the_log_and_keeps_members() {
+    // Goal: after a store failed, the node reloads the partition's offsets from the log. One
+    // offsets partition. The Stable pair "g" commits 42 and 7 (stored); standalone group "h"
+    // commits 42 and 7 (stored). Then "g" commits 50 and 8 and "h" is deleted, and the log
+    // refuses both (their records are dropped). The reload gives "g" back 42 and 7 and keeps
+    // its members in generation 1, and brings "h" back with its offsets.
+    let config = GroupConfig { offsets_topic_partitions: 1, ..GroupConfig::default() };
+    let mut coordinator = Coordinator::new(config);
+    let (a, b) = (member_id(1), member_id(2));
+    let topics = range(&["t"]);
+    coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+    coordinator.join_group(100, 2, &context(3), &join("", None, &topics));
+    coordinator.handle_timeout(3000);
+    coordinator.handle_timeout(6000);
+    coordinator.sync_group(6000, 3, &sync(&b, 1, &[]));
+    let assignments = [(a.as_str(), &b"for-a"[..]), (b.as_str(), &b"for-b"[..])];
+    coordinator.sync_group(6000, 4, &sync(&a, 1, &assignments));
+    completed(&mut coordinator);
+    assert_eq!(commit_errors(&coordinator.offset_commit(6000, 0, &commit(1, &a))), [0, 0]);
+    let mut standalone = commit(-1, "");
+    standalone.group_id = text("h");
+    assert_eq!(commit_errors(&coordinator.offset_commit(6000, 0, &standalone)), [0, 0]);
+    let stored = drained_records(&mut coordinator);
+
+    let mut later = commit(1, &a);
+    later.topics[0].partitions[0].committed_offset = 50;
+    later.topics[0].partitions[1].committed_offset = 8;
+    assert_eq!(commit_errors(&coordinator.offset_commit(6100, 0, &later)), [0, 0]);
+    let delete = DeleteGroupsRequest { groups_names: vec![text("h")], ..Default::default() };
+    assert_eq!(coordinator.delete_groups(6100, &delete).results[0].error_code, 0);
+    let refused = drained_records(&mut coordinator);
+    assert_eq!(refused.len(), 5, "two offsets; two tombstones and the group's");
+    assert_eq!(held_offsets(&mut coordinator, 6100, GROUP), [(0, 50), (1, 8)]);
+    assert_eq!(coordinator.group_count(), 1);
+
+    let kept = coordinator.clear_partition_offsets(6200, 0);
+    assert_eq!(kept, std::collections::BTreeSet::from([GROUP.to_string()]));
+    for record in &stored {
+        coordinator.replay_reload(&record.key, record.value.as_deref(), &kept).expect("replays");
+    }
+    coordinator.partition_reloaded(6200, 0, &kept);
+    assert_eq!(coordinator.poll_record(), None, "a reload writes nothing");
+    assert_eq!(held_offsets(&mut coordinator, 6200, GROUP), [(0, 42), (1, 7)]);
+    assert_eq!(held_offsets(&mut coordinator, 6200, "h"), [(0, 42), (1, 7)]);
+    assert_eq!(coordinator.group_count(), 2);
+    for member in [&a, &b] {
+        let answer = coordinator.heartbeat(6300, &heartbeat(member, 1, None));
+        assert_eq!(answer.error_code, error::NONE, "{member} is still in generation 1");
+    }
+}

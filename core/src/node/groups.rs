@@ -22,7 +22,7 @@ use crate::protocol::wire::StrBytes;
 use crate::protocol::ErrorCode;
 use crate::storage::Storage;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The internal topic holding committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -67,45 +67,7 @@ impl<S: Storage> Node<S> {
     pub(super) fn replay_groups(&mut self) -> Result<(), String> {
         let Some(topic) = self.topics.get(OFFSETS_TOPIC) else { return Ok(()) };
         for index in 0..topic.partitions {
-            let partition = TopicPartition::new(OFFSETS_TOPIC, index);
-            let Some(log) = self.logs.log_mut(&partition) else { continue };
-            let mut offset = log.log_start_offset();
-            loop {
-                let end = log.log_end_offset();
-                let read = log
-                    .read(&mut self.storage, offset, READ_BYTES_MAX, end)
-                    .map_err(|error| error.to_string())?;
-                if read.bytes.is_empty() {
-                    break;
-                }
-                let mut at = 0;
-                while at < read.bytes.len() {
-                    let header =
-                        BatchHeader::parse(&read.bytes[at..]).map_err(|error| error.to_string())?;
-                    let end_at = at + header.size_bytes();
-                    let records = record_batch::records_section(
-                        &header,
-                        &read.bytes[at..end_at],
-                        READ_BYTES_MAX,
-                    )
-                    .map_err(|error| error.to_string())?;
-                    for record in Records::new(&header, &records) {
-                        let record = record.map_err(|error| error.to_string())?;
-                        if let Some(key) = record.key {
-                            if let Err(error) = self.groups.replay(key, record.value) {
-                                self.outputs.push_back(super::Output::Log {
-                                    level: LogLevel::Warn,
-                                    message: format!(
-                                        "{partition}: skipping a group record: {error:?}"
-                                    ),
-                                });
-                            }
-                        }
-                    }
-                    offset = header.next_offset();
-                    at = end_at;
-                }
-            }
+            self.replay_partition(index, None)?;
         }
         self.groups.load_complete(self.now);
         // Offsets of a topic that no longer exists are what a deletion whose tombstones could
@@ -123,6 +85,84 @@ impl<S: Storage> Node<S> {
             let message = format!("forgetting the committed offsets of deleted topic {topic}");
             self.log(LogLevel::Info, message);
             self.forget_deleted_topic_offsets(&topic);
+        }
+        Ok(())
+    }
+
+    /// After group records failed to be stored in `partition`: `groups`, whose records were
+    /// refused, lose their generation, and the coordinator loads the partition's committed
+    /// offsets (and groups it had dropped) again from what the log holds, so that it never
+    /// answers from a commit or deletion the log refused (one a restart would undo). An
+    /// offline log (a failed fsync) cannot be read: the coordinator then keeps what it had.
+    fn reload_offsets_partition(&mut self, partition: i32, groups: &[String]) {
+        for group in groups {
+            self.groups.store_failed(self.now, group);
+        }
+        let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+        if self.logs.log(&tp).is_none_or(|log| log.offline_reason().is_some()) {
+            return;
+        }
+        // Kept whole, in case the log cannot be read after all.
+        let before = self.groups.clone();
+        let kept = self.groups.clear_partition_offsets(self.now, partition);
+        match self.replay_partition(partition, Some(&kept)) {
+            Ok(()) => {
+                self.groups.partition_reloaded(self.now, partition, &kept);
+                let message = format!("{tp}: committed offsets loaded again from the log");
+                self.log(LogLevel::Warn, message);
+            }
+            Err(error) => {
+                self.groups = before;
+                self.log(LogLevel::Error, format!("{tp}: cannot load groups again: {error}"));
+            }
+        }
+    }
+
+    /// Feeds every record of `__consumer_offsets` partition `index` to the coordinator, in
+    /// offset order; when reloading, `kept` are the groups memory still holds (see
+    /// `GroupCoordinator::replay_reload`).
+    fn replay_partition(
+        &mut self,
+        index: i32,
+        kept: Option<&BTreeSet<String>>,
+    ) -> Result<(), String> {
+        let partition = TopicPartition::new(OFFSETS_TOPIC, index);
+        let Some(log) = self.logs.log_mut(&partition) else { return Ok(()) };
+        let mut offset = log.log_start_offset();
+        loop {
+            let end = log.log_end_offset();
+            let read = log
+                .read(&mut self.storage, offset, READ_BYTES_MAX, end)
+                .map_err(|error| error.to_string())?;
+            if read.bytes.is_empty() {
+                break;
+            }
+            let mut at = 0;
+            while at < read.bytes.len() {
+                let header =
+                    BatchHeader::parse(&read.bytes[at..]).map_err(|error| error.to_string())?;
+                let end_at = at + header.size_bytes();
+                let records =
+                    record_batch::records_section(&header, &read.bytes[at..end_at], READ_BYTES_MAX)
+                        .map_err(|error| error.to_string())?;
+                for record in Records::new(&header, &records) {
+                    let record = record.map_err(|error| error.to_string())?;
+                    if let Some(key) = record.key {
+                        let replayed = match kept {
+                            Some(kept) => self.groups.replay_reload(key, record.value, kept),
+                            None => self.groups.replay(key, record.value),
+                        };
+                        if let Err(error) = replayed {
+                            self.outputs.push_back(super::Output::Log {
+                                level: LogLevel::Warn,
+                                message: format!("{partition}: skipping a group record: {error:?}"),
+                            });
+                        }
+                    }
+                }
+                offset = header.next_offset();
+                at = end_at;
+            }
         }
         Ok(())
     }
@@ -344,14 +384,13 @@ impl<S: Storage> Node<S> {
                 Err(error) => {
                     self.log(LogLevel::Error, format!("{tp}: cannot store group records: {error}"));
                     failed = true;
-                    // The generations whose records could not be stored are void at once,
-                    // not when this flush's answers go out: those may wait for earlier
-                    // records to become durable, and a member's SyncGroup arriving meanwhile
-                    // must not be answered from the unstored generation. The rebalance's
-                    // answers to parked requests are collected below.
-                    for group in groups {
-                        self.groups.store_failed(self.now, &group);
-                    }
+                    // What could not be stored is forgotten at once, not when this flush's
+                    // answers go out: those may wait for earlier records to become durable,
+                    // and meanwhile no request may be answered from an unstored generation,
+                    // commit or deletion. The partition's groups are loaded again from the
+                    // log; the answers to their parked requests are collected below.
+                    let groups: Vec<String> = groups.collect();
+                    self.reload_offsets_partition(partition, &groups);
                 }
             }
         }
