@@ -1228,10 +1228,12 @@ fn a_wall_clock_jump_forward_never_deletes_by_retention_early() {
 
 /// A SyncGroup is a promise that the generation's assignment is stored: when the fsync of
 /// the group record fails, the leader gets NOT_COORDINATOR (Kafka's answer to a store that
-/// failed on a storage error) instead of its assignment, and the group rebalances, so a
-/// heartbeat of that generation gets REBALANCE_IN_PROGRESS.
+/// failed on a storage error) instead of its assignment. The failed fsync took the group's
+/// partition offline, so until a restart the group is not answered from memory: a heartbeat
+/// of that generation gets NOT_COORDINATOR too (it got REBALANCE_IN_PROGRESS, from a memory
+/// the restart would not have kept).
 #[test]
-fn a_sync_group_whose_record_fails_to_sync_is_an_error_and_the_group_rebalances() {
+fn a_sync_group_whose_record_fails_to_sync_is_an_error_and_the_group_is_refused() {
     use bytes::Bytes;
     use sluice_core::protocol::api::heartbeat::HeartbeatRequest;
     use sluice_core::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
@@ -1286,7 +1288,7 @@ fn a_sync_group_whose_record_fails_to_sync_is_an_error_and_the_group_rebalances(
     harness.send(A, 3, Request::Heartbeat(heartbeat));
     let outputs = harness.outputs();
     let Response::Heartbeat(beat) = harness.response(&outputs[0]).2 else { panic!() };
-    assert_eq!(beat.error_code, 27, "REBALANCE_IN_PROGRESS");
+    assert_eq!(beat.error_code, ErrorCode::NotCoordinator.code());
 }
 
 #[test]
@@ -2058,43 +2060,52 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
 }
 
 #[test]
-fn a_group_on_an_offline_offsets_log_is_not_forgotten() {
-    // Group "g" commits 4; the next commit's fsync fails, taking its __consumer_offsets
-    // partition offline; a third commit cannot even be appended. The coordinator cannot load
-    // the partition again from an offline log, so it keeps the group (an OffsetFetch must not
-    // answer "nothing committed", which would send a consumer back to its reset policy).
+fn groups_on_an_offline_offsets_partition_are_not_answered_from_memory() {
+    // Groups "g" and "h" (two partitions of __consumer_offsets) commit 4. A DeleteGroups of
+    // "g" fails to sync, taking g's partition offline: memory has dropped "g", the log still
+    // holds it, and a restart brings it back. Until then, as Kafka answers for a partition it
+    // has unloaded, every request about "g" is refused (FindCoordinator
+    // COORDINATOR_NOT_AVAILABLE, the others NOT_COORDINATOR) instead of being answered from
+    // memory (a retried DeleteGroups was answered GROUP_ID_NOT_FOUND); "h" is served as usual.
+    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
+    use sluice_core::protocol::api::find_coordinator::FindCoordinatorRequest;
     let mut harness = Harness::new();
     harness.create_topic("t", 1);
+    let partitions = BrokerConfig::default().group.offsets_topic_partitions;
+    let placed = |group| sluice_core::group::records::coordinator_partition(group, partitions);
+    assert_ne!(placed("g"), placed("h"));
     assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
-    use sluice_core::protocol::api::offset_commit::{
-        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    assert_eq!(commit(&mut harness, "h", &["t"], 4), [("t".to_string(), 0)]);
+    let delete = || {
+        let groups_names = vec![StrBytes::from_static("g")];
+        Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
     };
-    let request = OffsetCommitRequest {
-        group_id: StrBytes::from_static("g"),
-        generation_id_or_member_epoch: -1,
-        topics: vec![OffsetCommitRequestTopic {
-            name: StrBytes::from_static("t"),
-            partitions: vec![OffsetCommitRequestPartition {
-                partition_index: 0,
-                committed_offset: 9,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    harness.send(A, 7, Request::OffsetCommit(request));
+    harness.send(A, 2, delete());
     let outputs = harness.outputs();
     assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
     harness.complete_sync(&outputs[0], true);
     let outputs = harness.outputs();
-    let Response::OffsetCommit(answer) = harness.response(&outputs[0]).2 else { panic!() };
-    let storage_error = ErrorCode::KafkaStorageError.code();
-    assert_eq!(answer.topics[0].partitions[0].error_code, storage_error);
-    assert_eq!(commit(&mut harness, "g", &["t"], 11), [("t".to_string(), storage_error)]);
-    let offsets = committed(&mut harness, "g");
-    assert!(
-        matches!(&offsets[..], [(topic, offset)] if topic == "t" && *offset >= 4),
-        "{offsets:?}"
-    );
+    let Response::DeleteGroups(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.results[0].error_code, ErrorCode::KafkaStorageError.code());
+
+    let not_coordinator = ErrorCode::NotCoordinator.code();
+    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
+    assert_eq!(answer.results[0].error_code, not_coordinator);
+    assert_eq!(commit(&mut harness, "g", &["t"], 7), [("t".to_string(), not_coordinator)]);
+    assert_eq!(committed(&mut harness, "g"), []);
+    let find = FindCoordinatorRequest { key: StrBytes::from_static("g"), ..Default::default() };
+    let Response::FindCoordinator(found) = ask(&mut harness, 3, Request::FindCoordinator(find))
+    else {
+        panic!()
+    };
+    assert_eq!(found.error_code, ErrorCode::CoordinatorNotAvailable.code());
+    assert_eq!(committed(&mut harness, "h"), [("t".to_string(), 4)]);
+    assert_eq!(commit(&mut harness, "h", &["t"], 5), [("t".to_string(), 0)]);
+
+    // A restart serves "g" again, as the log holds it.
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
+    assert_eq!(committed(&mut restarted, "h"), [("t".to_string(), 5)]);
 }

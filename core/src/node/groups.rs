@@ -7,13 +7,23 @@ use crate::group::records::{self, RecordKey};
 use crate::group::{GroupResponse, JoinContext, OffsetsRecord};
 use crate::limits::{BATCH_HEADER_BYTES, READ_BYTES_MAX};
 use crate::log::TopicPartition;
+use crate::protocol::api::delete_groups::DeleteGroupsResponseResult;
+use crate::protocol::api::describe_groups::DescribeGroupsResponseGroup;
 use crate::protocol::api::find_coordinator::{
     FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator,
 };
+use crate::protocol::api::heartbeat::HeartbeatResponse;
+use crate::protocol::api::join_group::JoinGroupResponse;
+use crate::protocol::api::leave_group::LeaveGroupResponse;
 use crate::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponsePartition,
     OffsetCommitResponseTopic,
 };
+use crate::protocol::api::offset_delete::OffsetDeleteResponse;
+use crate::protocol::api::offset_fetch::{
+    OffsetFetchResponse, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use crate::protocol::api::sync_group::SyncGroupResponse;
 use crate::protocol::api::{Request, Response};
 use crate::protocol::record_batch::{
     self, build_batch, BatchHeader, BatchOptions, NewRecord, Records,
@@ -93,7 +103,8 @@ impl<S: Storage> Node<S> {
     /// refused, lose their generation, and the coordinator loads the partition's committed
     /// offsets (and groups it had dropped) again from what the log holds, so that it never
     /// answers from a commit or deletion the log refused (one a restart would undo). An
-    /// offline log (a failed fsync) cannot be read: the coordinator then keeps what it had.
+    /// offline log (a failed fsync) cannot be read: its groups are refused until a restart
+    /// instead (see `group_offline`).
     fn reload_offsets_partition(&mut self, partition: i32, groups: &[String]) {
         for group in groups {
             self.groups.store_failed(self.now, group);
@@ -167,6 +178,103 @@ impl<S: Storage> Node<S> {
         Ok(())
     }
 
+    /// Whether `group_id`'s `__consumer_offsets` partition is offline (an fsync failed): its
+    /// groups in memory may hold changes the log never made durable, which a restart undoes,
+    /// so they are not answered from until then. Kafka likewise unloads such a partition's
+    /// groups and answers NOT_COORDINATOR.
+    fn group_offline(&self, group_id: &str) -> bool {
+        let partition = TopicPartition::new(OFFSETS_TOPIC, self.groups.partition_for(group_id));
+        self.logs.log(&partition).is_some_and(|log| log.offline_reason().is_some())
+    }
+
+    /// The NOT_COORDINATOR answer to a request about one group whose partition is offline.
+    /// (Requests about several groups are answered group by group by `handle_group`.)
+    fn refuse_offline_group(&self, body: &Request) -> Option<Response> {
+        let code = ErrorCode::NotCoordinator.code();
+        let group_id = match body {
+            Request::JoinGroup(body) => &body.group_id,
+            Request::SyncGroup(body) => &body.group_id,
+            Request::Heartbeat(body) => &body.group_id,
+            Request::LeaveGroup(body) => &body.group_id,
+            Request::OffsetCommit(body) => &body.group_id,
+            Request::OffsetDelete(body) => &body.group_id,
+            // v0–7 name one group; v8+ are answered group by group.
+            Request::OffsetFetch(body) if body.groups.is_empty() => &body.group_id,
+            _ => return None,
+        };
+        if !self.group_offline(group_id.as_str()) {
+            return None;
+        }
+        Some(match body {
+            Request::JoinGroup(body) => Response::JoinGroup(JoinGroupResponse {
+                error_code: code,
+                member_id: body.member_id.clone(),
+                ..Default::default()
+            }),
+            Request::SyncGroup(_) => {
+                Response::SyncGroup(SyncGroupResponse { error_code: code, ..Default::default() })
+            }
+            Request::Heartbeat(_) => {
+                Response::Heartbeat(HeartbeatResponse { error_code: code, ..Default::default() })
+            }
+            Request::LeaveGroup(_) => {
+                Response::LeaveGroup(LeaveGroupResponse { error_code: code, ..Default::default() })
+            }
+            Request::OffsetCommit(body) => {
+                let topics = body
+                    .topics
+                    .iter()
+                    .map(|topic| OffsetCommitResponseTopic {
+                        name: topic.name.clone(),
+                        partitions: topic
+                            .partitions
+                            .iter()
+                            .map(|partition| OffsetCommitResponsePartition {
+                                partition_index: partition.partition_index,
+                                error_code: code,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect();
+                Response::OffsetCommit(OffsetCommitResponse { topics, ..Default::default() })
+            }
+            Request::OffsetDelete(_) => Response::OffsetDelete(OffsetDeleteResponse {
+                error_code: code,
+                ..Default::default()
+            }),
+            Request::OffsetFetch(body) => {
+                // v2+ carry the group's error; v0–1 only the partitions'.
+                let topics = body
+                    .topics
+                    .iter()
+                    .flatten()
+                    .map(|topic| OffsetFetchResponseTopic {
+                        name: topic.name.clone(),
+                        partitions: topic
+                            .partition_indexes
+                            .iter()
+                            .map(|&partition_index| OffsetFetchResponsePartition {
+                                partition_index,
+                                committed_offset: -1,
+                                error_code: code,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect();
+                Response::OffsetFetch(OffsetFetchResponse {
+                    error_code: code,
+                    topics,
+                    ..Default::default()
+                })
+            }
+            _ => unreachable!("only the requests matched above name a group"),
+        })
+    }
+
     fn find_coordinator(
         &self,
         version: i16,
@@ -174,11 +282,18 @@ impl<S: Storage> Node<S> {
     ) -> FindCoordinatorResponse {
         let host = StrBytes::from_string(self.config.advertised_host.clone());
         let port = i32::from(self.config.advertised_port);
-        // Key type 1 is a transactional id: no transaction coordinator exists yet.
-        let error =
-            if request.key_type == 0 { 0 } else { ErrorCode::CoordinatorNotAvailable.code() };
+        // Key type 1 is a transactional id: no transaction coordinator exists yet. A group
+        // whose partition is offline has no coordinator until the broker restarts.
+        let error_for = |key: &str| {
+            if request.key_type == 0 && !self.group_offline(key) {
+                0
+            } else {
+                ErrorCode::CoordinatorNotAvailable.code()
+            }
+        };
         let mut response = FindCoordinatorResponse::default();
         if version < 4 {
+            let error = error_for(request.key.as_str());
             response.error_code = error;
             if error == 0 {
                 response.node_id = self.config.node_id;
@@ -190,6 +305,7 @@ impl<S: Storage> Node<S> {
             return response;
         }
         for key in request.coordinator_keys {
+            let error = error_for(key.as_str());
             response.coordinators.push(FindCoordinatorResponseCoordinator {
                 key,
                 node_id: if error == 0 { self.config.node_id } else { -1 },
@@ -241,6 +357,10 @@ impl<S: Storage> Node<S> {
         }
         let waiter = GroupWaiter { request, correlation_id, version };
         let (now, wall_ms) = (self.now, self.wall_ms);
+        if let Some(refused) = self.refuse_offline_group(&body) {
+            self.flush_groups(Some((waiter, refused)));
+            return Reply::Later;
+        }
         let immediate = match body {
             Request::JoinGroup(body) => {
                 let context =
@@ -267,14 +387,45 @@ impl<S: Storage> Node<S> {
                 Some(Response::OffsetCommit(response))
             }
             Request::OffsetFetch(body) => {
-                Some(Response::OffsetFetch(self.groups.offset_fetch(now, version, &body)))
+                let mut response = self.groups.offset_fetch(now, version, &body);
+                for group in &mut response.groups {
+                    if self.group_offline(group.group_id.as_str()) {
+                        group.topics.clear();
+                        group.error_code = ErrorCode::NotCoordinator.code();
+                    }
+                }
+                Some(Response::OffsetFetch(response))
             }
             Request::ListGroups(body) => Some(Response::ListGroups(self.groups.list_groups(&body))),
             Request::DescribeGroups(body) => {
-                Some(Response::DescribeGroups(self.groups.describe_groups(version, &body)))
+                let mut response = self.groups.describe_groups(version, &body);
+                for group in &mut response.groups {
+                    if self.group_offline(group.group_id.as_str()) {
+                        let group_id = group.group_id.clone();
+                        *group = DescribeGroupsResponseGroup {
+                            error_code: ErrorCode::NotCoordinator.code(),
+                            group_id,
+                            ..Default::default()
+                        };
+                    }
+                }
+                Some(Response::DescribeGroups(response))
             }
-            Request::DeleteGroups(body) => {
-                Some(Response::DeleteGroups(self.groups.delete_groups(now, &body)))
+            Request::DeleteGroups(mut body) => {
+                let (offline, online): (Vec<StrBytes>, Vec<StrBytes>) = body
+                    .groups_names
+                    .into_iter()
+                    .partition(|group_id| self.group_offline(group_id.as_str()));
+                body.groups_names = online;
+                let mut response = self.groups.delete_groups(now, &body);
+                response.results.extend(offline.into_iter().map(|group_id| {
+                    DeleteGroupsResponseResult {
+                        group_id,
+                        error_code: ErrorCode::NotCoordinator.code(),
+                        ..Default::default()
+                    }
+                }));
+                Some(Response::DeleteGroups(response))
             }
             Request::OffsetDelete(body) => {
                 Some(Response::OffsetDelete(self.groups.offset_delete(now, &body)))
@@ -405,9 +556,13 @@ impl<S: Storage> Node<S> {
         answers.extend(immediate);
         // Every answer waits for all group records appended so far, not only its own: a
         // follower's SyncGroup answered from a Stable group must not go out before the record
-        // that made the group Stable is durable.
-        self.group_writes
-            .retain(|tp, next| self.logs.log(tp).is_some_and(|log| log.recovery_point() < *next));
+        // that made the group Stable is durable. Records of an offline partition never will
+        // be; its groups are refused until a restart, and no other group waits for them.
+        self.group_writes.retain(|tp, next| {
+            self.logs
+                .log(tp)
+                .is_some_and(|log| log.offline_reason().is_none() && log.recovery_point() < *next)
+        });
         let waits: Vec<(TopicPartition, i64)> =
             self.group_writes.iter().map(|(tp, next)| (tp.clone(), *next)).collect();
         if answers.is_empty() && waits.is_empty() && !failed {
