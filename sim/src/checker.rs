@@ -223,7 +223,7 @@ pub fn idempotent_order_kept(
 }
 
 /// In each generation, each partition was handed to at most one member (invariant 6), as the
-/// SyncGroup answers tell. Returns how many (generation, partition) ownerships were checked.
+/// SyncGroup answers tell; a static member under a new member id is the same member. Returns how many (generation, partition) ownerships were checked.
 pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
     let mut owners: BTreeMap<(&str, i32, i32), (u32, &str)> = BTreeMap::new();
     for operation in &history.operations {
@@ -235,7 +235,10 @@ pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
         for &partition in partitions {
             let owner =
                 owners.entry((group, *generation, partition)).or_insert((*client, member_id));
-            if owner.1 != member_id.as_str() {
+            // A static member that comes back under a new member id takes its partitions over
+            // in the same generation (KIP-345): the owner is still that one consumer.
+            let taken_over = owner.0 == *client && history.is_static(*client);
+            if owner.1 != member_id.as_str() && !taken_over {
                 return Err(Violation(format!(
                     "group {group} generation {generation}: partition {partition} was assigned to member {:?} (client {}) and to member {member_id:?} (client {client})",
                     owner.1, owner.0
@@ -881,5 +884,27 @@ mod tests {
         // Made as a plain topic of one partition, or not marked internal.
         assert!(verdict(meddled(Meddle::Metadata, 0, 1, true)).is_err());
         assert!(verdict(meddled(Meddle::Metadata, 0, 3, false)).is_err());
+    }
+
+    #[test]
+    fn a_static_member_takes_its_partitions_over_under_a_new_id() {
+        let assigned = |client: u32, member_id: &str| Operation::GroupAssigned {
+            client,
+            incarnation: 1,
+            member_id: member_id.to_string(),
+            generation: 3,
+            partitions: vec![1],
+        };
+        let operations = vec![assigned(5, "a"), assigned(5, "a2")];
+        let mut taken_over = history(operations.clone());
+        taken_over.set_static(5);
+        assert_eq!(one_owner_per_generation(&taken_over), Ok(1));
+        // A dynamic member never gets a second id in one generation.
+        assert!(one_owner_per_generation(&history(operations)).is_err());
+        // Nor does another consumer get a static member's partition.
+        let mut other = history(vec![assigned(5, "a"), assigned(6, "b")]);
+        other.set_static(5);
+        other.set_static(6);
+        assert!(one_owner_per_generation(&other).is_err());
     }
 }

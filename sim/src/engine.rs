@@ -352,6 +352,8 @@ pub struct GroupWorkload {
     /// to roll and be compacted in a run (the cleaner then runs every second); `None` keeps
     /// Kafka's 100 MiB.
     pub offsets_segment_bytes: Option<u32>,
+    /// Whether the members are static (`group.instance.id`, KIP-345; see [`crate::group`]).
+    pub static_members: bool,
 }
 
 impl GroupWorkload {
@@ -366,6 +368,7 @@ impl GroupWorkload {
             offsets_topic_partitions: 1,
             initial_rebalance_delay_ms: 3000,
             offsets_segment_bytes: None,
+            static_members: false,
         }
     }
 
@@ -405,6 +408,7 @@ impl Workload {
                 },
                 initial_rebalance_delay_ms: prng.range_inclusive(0, 3_000),
                 offsets_segment_bytes: None,
+                static_members: false,
             };
             workload.partitions = workload.partitions.max(2);
         }
@@ -529,6 +533,9 @@ impl std::fmt::Display for Workload {
             if let Some(bytes) = self.group.offsets_segment_bytes {
                 write!(f, " offsets_segment_bytes={bytes}")?;
             }
+            if self.group.static_members {
+                write!(f, " static_members")?;
+            }
         }
         Ok(())
     }
@@ -549,8 +556,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// replayed as it ran then (`Sim::from_seed_at`), so that a regression seed keeps the run that
 /// found its bug. 1: everything up to the churner, acks=0 producers and failed unlinks.
 /// 2: a second consumer group, a meddler with `__consumer_offsets`, and a churner that deletes
-/// its group's offsets itself.
-pub const SETTINGS_VERSION: u32 = 2;
+/// its group's offsets itself. 3: static group members.
+pub const SETTINGS_VERSION: u32 = 3;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -626,6 +633,13 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.churn.is_some() && forgetting.chance(500_000) {
         workload.churn_forgets_offsets = true;
     }
+    if version < 3 {
+        return (faults, workload);
+    }
+    let mut fixed = Prng::new(seed ^ 0x5354_4154);
+    if workload.group.consumers > 0 && fixed.chance(333_333) {
+        workload.group.static_members = true;
+    }
     (faults, workload)
 }
 
@@ -644,7 +658,12 @@ fn meddle_plan(rounds: u32, prng: &mut Prng) -> Vec<(u64, Meddle)> {
 
 /// One member's settings: the group's, plus departures drawn from `prng` (each at a tick in
 /// the first 15 s, away up to 3 s).
-fn member_settings(workload: &Workload, group_id: &'static str, prng: &mut Prng) -> MemberSettings {
+fn member_settings(
+    workload: &Workload,
+    group_id: &'static str,
+    client: u32,
+    prng: &mut Prng,
+) -> MemberSettings {
     let group = &workload.group;
     let count = prng.range_inclusive(0, u64::from(group.departures_max));
     let mut departures: Vec<(u64, u64)> = (0..count)
@@ -659,6 +678,7 @@ fn member_settings(workload: &Workload, group_id: &'static str, prng: &mut Prng)
         auto_commit_interval_ms: group.auto_commit_interval_ms,
         departures,
         fetch_max_bytes: workload.fetch_max_bytes,
+        instance_id: group.static_members.then(|| format!("{group_id}-instance-{client}")),
     }
 }
 
@@ -765,8 +785,11 @@ impl Sim {
         }
         let mut history = History::default();
         for _ in 0..workload.group.consumers {
-            let settings = member_settings(&workload, GROUP, &mut prng);
             let id = clients.len() as u32;
+            let settings = member_settings(&workload, GROUP, id, &mut prng);
+            if settings.instance_id.is_some() {
+                history.set_static(id);
+            }
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
         }
         assert!(
@@ -774,8 +797,11 @@ impl Sim {
             "a second group comes with a first"
         );
         for _ in 0..workload.second_group {
-            let settings = member_settings(&workload, SECOND_GROUP, &mut prng);
             let id = clients.len() as u32;
+            let settings = member_settings(&workload, SECOND_GROUP, id, &mut prng);
+            if settings.instance_id.is_some() {
+                history.set_static(id);
+            }
             history.set_group(id, SECOND_GROUP);
             clients.push(ClientState::new(Client::group_consumer(id, settings)));
         }

@@ -14,6 +14,10 @@
 //!   progress starts over from JoinGroup; a stable member heartbeats at once (the heartbeat
 //!   tells it whether to rejoin), keeping its positions, as Kafka's consumer does.
 //! - Planned departures: commit, LeaveGroup, stay away, then join afresh without a member id.
+//! - A static member (`group.instance.id`, KIP-345) sends its instance id with every request
+//!   and departs without LeaveGroup. FENCED_INSTANCE_ID (its old member id was replaced, after
+//!   a join whose answer it lost) makes it join again without a member id; Kafka's consumer
+//!   would stop, but here no other consumer shares its instance id.
 //!
 //! Every join, assignment, commit (sent and answered), offset fetch (sent and answered) and
 //! record read goes into the history for the group checkers.
@@ -69,6 +73,11 @@ pub struct MemberSettings {
     pub departures: Vec<(u64, u64)>,
     /// `max.partition.fetch.bytes`; `fetch.max.bytes` is four times as much.
     pub fetch_max_bytes: i32,
+    /// `group.instance.id` of a static member (KIP-345): it sends no LeaveGroup when it
+    /// departs, and comes back with the same instance id and no member id, as a restarted
+    /// consumer process does; within its session it gets its partitions back without a
+    /// rebalance.
+    pub instance_id: Option<String>,
 }
 
 /// What happens once a commit made before a phase change is answered.
@@ -173,6 +182,10 @@ impl GroupMember {
         self.settings.departures.insert(self.departures_done, (now, away_ms));
     }
 
+    fn instance_id(&self) -> Option<StrBytes> {
+        self.settings.instance_id.as_ref().map(|id| StrBytes::from_string(id.clone()))
+    }
+
     fn heartbeat_interval_ms(&self) -> u64 {
         // Kafka's guidance: heartbeat.interval.ms at most a third of the session timeout.
         u64::try_from(self.settings.session_timeout_ms / 3).expect("positive")
@@ -230,6 +243,13 @@ impl GroupMember {
             self.member_id = StrBytes::default();
             self.generation = -1;
         }
+        if self.phase == Phase::Leave && self.settings.instance_id.is_some() {
+            // A static member departs without LeaveGroup: the coordinator keeps its place
+            // for a session.
+            self.go_away(now);
+            let Phase::Away { until } = self.phase else { unreachable!("just went away") };
+            return Err(Some(until));
+        }
         if self.phase != Phase::Metadata && !self.coordinator_known {
             return Ok(self.prepare(
                 Kind::FindCoordinator,
@@ -274,6 +294,7 @@ impl GroupMember {
                     group_id: StrBytes::from_static(self.settings.group),
                     generation_id: self.generation,
                     member_id: self.member_id.clone(),
+                    group_instance_id: self.instance_id(),
                     protocol_type: Some(StrBytes::from_static(PROTOCOL_TYPE)),
                     protocol_name: Some(StrBytes::from_static(ASSIGNOR)),
                     assignments: assignments
@@ -322,6 +343,7 @@ impl GroupMember {
             session_timeout_ms: self.settings.session_timeout_ms,
             rebalance_timeout_ms: self.settings.rebalance_timeout_ms,
             member_id: self.member_id.clone(),
+            group_instance_id: self.instance_id(),
             protocol_type: StrBytes::from_static(PROTOCOL_TYPE),
             protocols: vec![JoinGroupRequestProtocol {
                 name: StrBytes::from_static(ASSIGNOR),
@@ -351,6 +373,7 @@ impl GroupMember {
                 group_id: StrBytes::from_static(self.settings.group),
                 generation_id: self.generation,
                 member_id: self.member_id.clone(),
+                group_instance_id: self.instance_id(),
                 ..Default::default()
             });
             return Ok(self.prepare(Kind::Heartbeat, request, 4, None));
@@ -374,6 +397,7 @@ impl GroupMember {
             group_id: StrBytes::from_static(self.settings.group),
             generation_id_or_member_epoch: self.generation,
             member_id: self.member_id.clone(),
+            group_instance_id: self.instance_id(),
             topics: vec![OffsetCommitRequestTopic {
                 name: StrBytes::from_static(self.settings.topic),
                 partitions: offsets
@@ -515,7 +539,7 @@ impl GroupMember {
                 self.rejoin(false);
                 false
             }
-            error::UNKNOWN_MEMBER_ID => {
+            error::UNKNOWN_MEMBER_ID | error::FENCED_INSTANCE_ID => {
                 self.rejoin(true);
                 false
             }
@@ -586,7 +610,7 @@ impl GroupMember {
                 self.member_id = owned(&response.member_id);
                 false
             }
-            error::UNKNOWN_MEMBER_ID => {
+            error::UNKNOWN_MEMBER_ID | error::FENCED_INSTANCE_ID => {
                 self.member_id = StrBytes::default();
                 false
             }
@@ -627,7 +651,7 @@ impl GroupMember {
                     if self.positions.is_empty() { Phase::Stable } else { Phase::FetchOffsets };
                 false
             }
-            error::UNKNOWN_MEMBER_ID => {
+            error::UNKNOWN_MEMBER_ID | error::FENCED_INSTANCE_ID => {
                 self.rejoin(true);
                 false
             }
@@ -722,7 +746,9 @@ impl GroupMember {
         let Some(code) = first_error else { return false };
         match self.after_commit.take() {
             // A commit made before a rejoin or a departure does not hold it up when it fails.
-            Some(AfterCommit::Rejoin) => self.rejoin(code == error::UNKNOWN_MEMBER_ID),
+            Some(AfterCommit::Rejoin) => {
+                self.rejoin(matches!(code, error::UNKNOWN_MEMBER_ID | error::FENCED_INSTANCE_ID))
+            }
             Some(AfterCommit::Leave) => self.phase = Phase::Leave,
             None => return self.on_group_error(code),
         }

@@ -8,7 +8,7 @@
 //! invocation without a completion was lost (timeout or broken connection) and may or may not
 //! have taken effect.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One operation and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -246,6 +246,8 @@ pub struct History {
     acknowledged_end: Vec<i64>,
     /// The group of each group consumer that is not in [`crate::group::GROUP`].
     groups: BTreeMap<u32, &'static str>,
+    /// Group consumers that are static members (`group.instance.id`).
+    static_members: BTreeSet<u32>,
 }
 
 impl History {
@@ -271,6 +273,16 @@ impl History {
         } else {
             self.groups.insert(client, group);
         }
+    }
+
+    /// Notes that group consumer `client` is a static member.
+    pub fn set_static(&mut self, client: u32) {
+        self.static_members.insert(client);
+    }
+
+    /// Whether group consumer `client` is a static member.
+    pub fn is_static(&self, client: u32) -> bool {
+        self.static_members.contains(&client)
     }
 
     /// The group of group consumer `client`: [`crate::group::GROUP`] unless noted otherwise.

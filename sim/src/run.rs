@@ -202,6 +202,18 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[8747, 33649, 37196, 44894],
         settings_version: 2,
     },
+    RegressionSeeds {
+        test: "groups_on_an_offline_offsets_partition_are_refused_until_a_restart",
+        summary: "when an fsync failed on a __consumer_offsets partition, its groups were still \
+                  answered from memory, which held what the log never made durable: a \
+                  DeleteGroups answered KAFKA_STORAGE_ERROR was answered GROUP_ID_NOT_FOUND \
+                  when retried, and the restart brought the group back. Now such a \
+                  partition's groups are refused (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) \
+                  until a restart, as Kafka answers for a partition it has unloaded",
+        // Of 100,000..160,000 once group members could be static (settings version 3).
+        seeds: &[118448],
+        settings_version: 3,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

@@ -186,6 +186,30 @@ fn a_group_deletion_that_was_not_stored_is_not_acknowledged() {
 }
 
 #[test]
+fn groups_on_an_offline_offsets_partition_are_refused_until_a_restart() {
+    // Goal: when an fsync of __consumer_offsets fails, no group of that partition is answered
+    // from memory until the broker restarts (memory may hold a deletion or commit the log
+    // never made durable). Found by the swarm (seed 118448 of 100,000..160,000): a
+    // DeleteGroups answered KAFKA_STORAGE_ERROR was retried and answered GROUP_ID_NOT_FOUND,
+    // and the restart brought the group back. Method: a group of two and a churner that
+    // deletes its group's offsets itself, while a tenth of the fsyncs fail for 30 s; then the
+    // checkers after healing (which restarts the broker). Then the seed that found it.
+    let faults = FaultSettings { sync_error_ppm: 100_000, ..FaultSettings::none() };
+    let workload = Workload {
+        churn: Some((6, 4, 200, false)),
+        churn_forgets_offsets: true,
+        ..group_workload(2)
+    };
+    let mut sim = Sim::new(71, faults, workload);
+    sim.run_until(30_000);
+    finish(&mut sim);
+    let forgotten =
+        count(&sim, |operation| matches!(operation, Operation::ChurnOffsetsForgotten { .. }));
+    assert_eq!(forgotten, 6, "every incarnation's offsets were deleted");
+    regression_seeds_pass("groups_on_an_offline_offsets_partition_are_refused_until_a_restart");
+}
+
+#[test]
 fn a_topic_made_again_knows_none_of_the_deleted_topics_producers() {
     // Goal: a topic deleted and made again with the same name starts with no producer state,
     // as in Kafka. Found by the swarm once the churner was idempotent (8 seeds of 0..500):
@@ -732,6 +756,49 @@ fn clients_cannot_change_the_offsets_topic() {
     let checked = sluice_sim::checker::offsets_topic_guarded(&sim.history, 1).expect("guarded");
     assert!(checked >= 8, "most of the twelve tries were answered: {checked}");
     regression_seeds_pass("clients_cannot_change_the_offsets_topic");
+}
+
+#[test]
+fn static_members_come_back_under_their_instance_ids_through_power_losses() {
+    // Goal: a static member (group.instance.id, KIP-345) that departs without LeaveGroup and
+    // comes back without its member id gets its place back, through power losses, with every
+    // partition owned once per generation (the checker counts it as one member under both
+    // ids) and no acknowledged commit lost. Method: a group of three static members; once
+    // each has committed, the first departs for a second; four power losses three seconds
+    // apart; then the checkers, and the first member back under a new member id.
+    let workload = Workload {
+        group: GroupWorkload { static_members: true, ..group_workload(3).group },
+        ..group_workload(3)
+    };
+    let mut sim = Sim::new(70, FaultSettings::none(), workload);
+    let members = group_members(&sim);
+    assert!(members.iter().all(|&member| sim.history.is_static(member)));
+    let committed = |sim: &Sim, member: u32| {
+        count(sim, |operation| {
+            matches!(operation, Operation::CommitAnswered { client, errors, .. }
+                if *client == member && errors.iter().all(|&(_, code)| code == 0))
+        })
+    };
+    assert!(
+        sim.run_while(60_000, |sim| members.iter().all(|&member| committed(sim, member) >= 1)),
+        "the group forms and every member commits"
+    );
+    sim.depart(members[0], 1_000);
+    power_losses_then_finish(&mut sim, 4, 3_000);
+    let mut ids: Vec<&str> = sim
+        .history
+        .operations
+        .iter()
+        .filter_map(|operation| match operation {
+            Operation::GroupJoined { client, member_id, .. } if *client == members[0] => {
+                Some(member_id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(ids.len() >= 2, "member {} came back under a new member id: {ids:?}", members[0]);
 }
 
 #[test]
