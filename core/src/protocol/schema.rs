@@ -51,6 +51,13 @@ pub trait Wire: Sized + Default + PartialEq {
         false
     }
 
+    /// Writes a value in a version where its field may not be null: a null `Option` goes as
+    /// the empty string, bytes or array. (Kafka's brokers do the same, e.g. JoinGroup's
+    /// protocol name below v7 is "" when there is none; a null there cannot be decoded.)
+    fn encode_non_null<W: Sink + ?Sized>(&self, out: &mut W, version: i16, flexible: bool) {
+        self.encode_wire(out, version, flexible);
+    }
+
     /// Bytes `encode_wire` writes.
     fn wire_size(&self, version: i16, flexible: bool) -> usize {
         let mut counter = Counter(0);
@@ -181,6 +188,9 @@ impl Wire for Option<StrBytes> {
     fn encode_wire<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
         write::str_bytes(out, self.as_ref(), flexible);
     }
+    fn encode_non_null<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
+        write::str_bytes(out, Some(self.as_ref().unwrap_or(&StrBytes::default())), flexible);
+    }
     fn random(prng: &mut Prng, version: i16, flexible: bool, nullable: bool, depth: u8) -> Self {
         if nullable && prng.chance(250_000) {
             return None;
@@ -228,6 +238,9 @@ impl Wire for Option<Bytes> {
     }
     fn encode_wire<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
         write::shared_bytes(out, self.as_ref(), flexible);
+    }
+    fn encode_non_null<W: Sink + ?Sized>(&self, out: &mut W, _: i16, flexible: bool) {
+        write::shared_bytes(out, Some(self.as_ref().unwrap_or(&Bytes::new())), flexible);
     }
     fn random(prng: &mut Prng, _: i16, _: bool, nullable: bool, _: u8) -> Self {
         if nullable && prng.chance(250_000) {
@@ -338,6 +351,13 @@ impl<T: Wire> Wire for Option<Vec<T>> {
         }
         if let Some(elements) = self {
             encode_elements(elements, out, version, flexible);
+        }
+    }
+    fn encode_non_null<W: Sink + ?Sized>(&self, out: &mut W, version: i16, flexible: bool) {
+        match self {
+            Some(_) => self.encode_wire(out, version, flexible),
+            None if flexible => write::compact_array_count(out, Some(0)),
+            None => write::array_count(out, Some(0)),
         }
     }
     fn random(prng: &mut Prng, version: i16, flexible: bool, nullable: bool, depth: u8) -> Self {
@@ -521,7 +541,11 @@ macro_rules! schema {
             fn encode_wire<W: $crate::protocol::wire::Sink + ?Sized>(&self, out: &mut W, version: i16, flexible: bool) {
                 $(
                     if !$crate::__sluice_is_tagged!($($tag)?) && ($lo..=$hi).contains(&version) {
-                        $crate::protocol::schema::Wire::encode_wire(&self.$field, out, version, flexible);
+                        if $crate::__sluice_in_range!($($nlo..=$nhi)? ; version) {
+                            $crate::protocol::schema::Wire::encode_wire(&self.$field, out, version, flexible);
+                        } else {
+                            $crate::protocol::schema::Wire::encode_non_null(&self.$field, out, version, flexible);
+                        }
                     }
                 )*
                 if flexible {

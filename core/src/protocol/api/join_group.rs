@@ -84,4 +84,33 @@ mod tests {
             check_against_oracle::<JoinGroupResponse, oracle::JoinGroupResponse>(0..=9, 6);
         assert_eq!(compared, (0..=9).collect::<Vec<i16>>());
     }
+
+    #[test]
+    fn an_error_answer_below_v7_carries_an_empty_protocol_name_not_a_null() {
+        // The coordinator's error answers have no protocol name; below v7 the field cannot
+        // be null, and a null there is undecodable (the oracle refuses it too). Kafka's
+        // broker sends "" there; so does the encoder now. From v7 null goes as null.
+        use crate::protocol::schema::Wire;
+        let answer =
+            JoinGroupResponse { error_code: 16, protocol_name: None, ..Default::default() };
+        for version in 0..=9 {
+            let flexible = version >= 6;
+            let mut encoded = bytes::BytesMut::new();
+            answer.encode_wire(&mut encoded, version, flexible);
+            assert_eq!(encoded.len(), answer.wire_size(version, flexible));
+            let mut input = encoded.clone().freeze();
+            let decoded =
+                <oracle::JoinGroupResponse as kafka_protocol::protocol::Decodable>::decode(
+                    &mut input, version,
+                )
+                .unwrap_or_else(|error| panic!("v{version}: {error}"));
+            let expected = if version >= 7 { None } else { Some("") };
+            assert_eq!(decoded.protocol_name.as_deref(), expected, "v{version}");
+            let mut reader =
+                crate::protocol::wire::Reader::new(encoded.freeze(), "JoinGroup", version);
+            let ours = JoinGroupResponse::decode_wire(&mut reader, version, flexible, "answer")
+                .unwrap_or_else(|error| panic!("v{version}: {error:?}"));
+            assert_eq!(ours.error_code, 16);
+        }
+    }
 }
