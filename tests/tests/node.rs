@@ -2109,3 +2109,56 @@ fn groups_on_an_offline_offsets_partition_are_not_answered_from_memory() {
     assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
     assert_eq!(committed(&mut restarted, "h"), [("t".to_string(), 5)]);
 }
+
+#[test]
+fn deleting_the_offsets_topic_forgets_every_group() {
+    // Kafka lets __consumer_offsets be deleted, and its coordinator then unloads every group.
+    // So does Sluice: group "g"'s committed offset is gone from memory as from disk, a parked
+    // JoinGroup is answered NOT_COORDINATOR, and the next commit makes the topic again. (The
+    // groups stayed in memory, answering offsets no log held, until a restart.)
+    use bytes::Bytes;
+    use sluice_core::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    let join = JoinGroupRequest {
+        group_id: StrBytes::from_static("j"),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 20_000,
+        protocol_type: StrBytes::from_static("consumer"),
+        protocols: vec![JoinGroupRequestProtocol {
+            name: StrBytes::from_static("range"),
+            metadata: Bytes::from_static(b"m"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(B, 3, Request::JoinGroup(join));
+    assert!(harness.outputs().is_empty(), "the join waits for the initial rebalance delay");
+    harness.send(A, 5, delete_topics("__consumer_offsets"));
+    let mut answers = Vec::new();
+    for output in harness.outputs() {
+        match &output {
+            Output::Send { .. } => answers.push(harness.response(&output)),
+            Output::Sync { .. } => harness.complete_sync(&output, false),
+            other => panic!("{other:?}"),
+        }
+    }
+    let joined = answers.iter().find_map(|(connection, _, response)| match response {
+        Response::JoinGroup(joined) if *connection == B => Some(joined.error_code),
+        _ => None,
+    });
+    assert_eq!(joined, Some(ErrorCode::NotCoordinator.code()));
+    let deleted = answers.iter().find_map(|(_, _, response)| match response {
+        Response::DeleteTopics(deleted) => Some(deleted.responses[0].error_code),
+        _ => None,
+    });
+    assert_eq!(deleted, Some(0));
+    assert_eq!(committed(&mut harness, "g"), []);
+    assert_eq!(commit(&mut harness, "g", &["t"], 6), [("t".to_string(), 0)]);
+    assert!(harness.node.topics().get("__consumer_offsets").is_some(), "made again");
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let mut restarted = Harness::with_disk(disk);
+    assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 6)]);
+}

@@ -621,6 +621,23 @@ impl<R: Clone> GroupCoordinator<R> {
         }
     }
 
+    /// Forgets every group, as Kafka's coordinator unloads its partitions when
+    /// `__consumer_offsets` is deleted: parked joins and syncs are answered NOT_COORDINATOR
+    /// (members then find the coordinator again and join afresh). Returns how many groups
+    /// it forgot.
+    pub fn unload_all(&mut self, now: u64) -> usize {
+        self.advance(now);
+        let Self { groups, outbox, .. } = self;
+        let unloaded = groups.len();
+        for (_, mut group) in std::mem::take(groups) {
+            let member_ids: Vec<String> = group.members.keys().cloned().collect();
+            for member_id in member_ids {
+                remove_member(&mut group, outbox, &member_id, error::NOT_COORDINATOR);
+            }
+        }
+        unloaded
+    }
+
     /// Heartbeat v0–v4: keeps the session alive and tells the member about rebalances.
     pub fn heartbeat(&mut self, now: u64, body: &HeartbeatRequest) -> HeartbeatResponse {
         self.advance(now);

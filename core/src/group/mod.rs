@@ -51,6 +51,8 @@ pub mod error {
     pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
     /// The coordinator is not available (the group is being deleted).
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    /// This broker does not coordinate the group (its state was unloaded).
+    pub const NOT_COORDINATOR: i16 = 16;
     /// The topic name is not valid.
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
     /// The generation is not the group's current one.

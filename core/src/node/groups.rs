@@ -462,7 +462,25 @@ impl<S: Storage> Node<S> {
     /// tombstones durable now; when they cannot be, a topic of that name cannot be made
     /// until they are (see [`Node::offsets_removed`]).
     pub(super) fn forget_deleted_topic_offsets(&mut self, topic: &str) {
-        if topic == OFFSETS_TOPIC || self.groups.forget_topic_offsets(self.now, topic) == 0 {
+        if topic == OFFSETS_TOPIC {
+            // Every group goes with it, as in Kafka: memory must not keep offsets and
+            // generations the log no longer holds. Nothing of it is waited for any more.
+            let unloaded = self.groups.unload_all(self.now);
+            // A log made again with the name starts at offset 0: waiting for an offset of the
+            // deleted one would wait for good. Answers that waited fail instead.
+            self.group_writes.retain(|partition, _| partition.topic != OFFSETS_TOPIC);
+            for pending in &mut self.pending_durable {
+                let before = pending.waits.len();
+                pending.waits.retain(|(partition, _)| partition.topic != OFFSETS_TOPIC);
+                pending.failed |= pending.waits.len() != before;
+            }
+            self.visibility_changes += 1;
+            self.offsets_unsynced.clear();
+            self.flush_groups(None);
+            self.log(LogLevel::Info, format!("{OFFSETS_TOPIC} deleted: forgot {unloaded} groups"));
+            return;
+        }
+        if self.groups.forget_topic_offsets(self.now, topic) == 0 {
             return;
         }
         self.flush_groups(None);
