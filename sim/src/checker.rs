@@ -363,7 +363,8 @@ const STORAGE_ERROR: i16 = 56;
 /// DeleteRecords of it are refused with INVALID_TOPIC_EXCEPTION, as in Kafka; growing it is
 /// refused (INVALID_PARTITIONS, or UNKNOWN_TOPIC_OR_PARTITION before it exists); and Metadata,
 /// when it answers the topic, answers it internal with `offsets_partitions` partitions, as the
-/// coordinator makes it even when a client's Metadata request does. Returns the answers checked.
+/// coordinator makes it even when a client's Metadata request does (a deletion of it may be
+/// answered anything). Returns the answers checked.
 pub fn offsets_topic_guarded(
     history: &History,
     offsets_partitions: i32,
@@ -381,6 +382,8 @@ pub fn offsets_topic_guarded(
             Meddle::Produce | Meddle::DeleteRecords => code == INVALID_TOPIC_EXCEPTION,
             Meddle::Grow => code == INVALID_PARTITIONS || code == UNKNOWN_TOPIC_OR_PARTITION,
             Meddle::Metadata => code != 0 || (*internal && *partitions == offsets_partitions),
+            // Allowed, as in Kafka; or the topic is not there (yet, or any more).
+            Meddle::Delete => true,
         };
         if !kept {
             return Err(Violation(format!(

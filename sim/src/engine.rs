@@ -295,6 +295,8 @@ pub struct Workload {
     pub churn_forgets_offsets: bool,
     /// Rounds of a meddler that tries to change `__consumer_offsets` (see [`crate::meddle`]).
     pub meddle_rounds: u32,
+    /// Whether the meddler also deletes `__consumer_offsets` (only without a consumer group).
+    pub meddle_deletes: bool,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -326,6 +328,7 @@ impl Default for Workload {
             acks_zero_producers: 0,
             second_group: 0,
             meddle_rounds: 0,
+            meddle_deletes: false,
             churn_forgets_offsets: false,
         }
     }
@@ -511,6 +514,9 @@ impl std::fmt::Display for Workload {
         if self.meddle_rounds > 0 {
             write!(f, " meddle={}", self.meddle_rounds)?;
         }
+        if self.meddle_deletes {
+            write!(f, " meddle_deletes")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -556,8 +562,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// replayed as it ran then (`Sim::from_seed_at`), so that a regression seed keeps the run that
 /// found its bug. 1: everything up to the churner, acks=0 producers and failed unlinks.
 /// 2: a second consumer group, a meddler with `__consumer_offsets`, and a churner that deletes
-/// its group's offsets itself. 3: static group members.
-pub const SETTINGS_VERSION: u32 = 3;
+/// its group's offsets itself. 3: static group members. 4: the meddler deletes
+/// `__consumer_offsets` in some runs without a group.
+pub const SETTINGS_VERSION: u32 = 4;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -640,18 +647,28 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.group.consumers > 0 && fixed.chance(333_333) {
         workload.group.static_members = true;
     }
+    if version < 4 {
+        return (faults, workload);
+    }
+    let mut dropping = Prng::new(seed ^ 0x4452_4F50);
+    if workload.meddle_rounds > 0 && workload.group.consumers == 0 && dropping.chance(500_000) {
+        workload.meddle_deletes = true;
+    }
     (faults, workload)
 }
 
 /// A meddler's plan: Metadata first, in the first 300 ms (most often before any group made
-/// the topic), then `rounds - 1` tries drawn from all four, each up to 3 s after the last.
-fn meddle_plan(rounds: u32, prng: &mut Prng) -> Vec<(u64, Meddle)> {
-    let all = [Meddle::Metadata, Meddle::Produce, Meddle::DeleteRecords, Meddle::Grow];
+/// the topic), then `rounds - 1` tries drawn from all four (five with `deletes`), each up to
+/// 3 s after the last.
+fn meddle_plan(rounds: u32, deletes: bool, prng: &mut Prng) -> Vec<(u64, Meddle)> {
+    let all =
+        [Meddle::Metadata, Meddle::Produce, Meddle::DeleteRecords, Meddle::Grow, Meddle::Delete];
+    let kinds = if deletes { all.len() } else { all.len() - 1 };
     let mut at = prng.range_inclusive(0, 300);
     let mut plan = vec![(at, Meddle::Metadata)];
     for _ in 1..rounds {
         at += prng.range_inclusive(0, 3_000);
-        plan.push((at, all[prng.range_inclusive(0, 3) as usize]));
+        plan.push((at, all[prng.range_inclusive(0, kinds as u64 - 1) as usize]));
     }
     plan
 }
@@ -807,7 +824,11 @@ impl Sim {
         }
         if workload.meddle_rounds > 0 {
             let id = clients.len() as u32;
-            let plan = meddle_plan(workload.meddle_rounds, &mut prng);
+            assert!(
+                !workload.meddle_deletes || workload.group.consumers == 0,
+                "deleting __consumer_offsets takes a group's acknowledged commits"
+            );
+            let plan = meddle_plan(workload.meddle_rounds, workload.meddle_deletes, &mut prng);
             let offsets_partitions = workload.group.offsets_topic_partitions;
             let meddler = Meddler::new(id, plan, offsets_partitions, workload.partitions);
             clients.push(ClientState::new(Client::meddler(id, meddler)));

@@ -2,9 +2,11 @@
 //! tool might: it asks Metadata for it with auto-creation (before any group made it, in most
 //! runs), produces to it records keyed as the consumer group's committed offsets with no value
 //! (forged tombstones), asks DeleteRecords to drop its records, and asks CreatePartitions to
-//! grow it. One of the four each round, a while apart, then it is done.
+//! grow it. One of the four each round, a while apart, then it is done. In some runs without
+//! a consumer group it also deletes the topic, which Kafka allows: every group's offsets go
+//! with it (the churner's probes then find none, and none may come back).
 //!
-//! The broker must refuse all but the first, and answer the first with the topic as the
+//! The broker must refuse all but the first and the deletion, and answer the first with the topic as the
 //! coordinator makes it. Every answer goes into the history ([`Operation::Meddled`]); the
 //! checker [`crate::checker::offsets_topic_guarded`] reads them. A forged tombstone that was
 //! stored would also make a restart forget acknowledged commits, which
@@ -21,6 +23,7 @@ use sluice_core::protocol::api::create_partitions::{
 use sluice_core::protocol::api::delete_records::{
     DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
 };
+use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
 use sluice_core::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
@@ -43,6 +46,9 @@ pub enum Meddle {
     DeleteRecords,
     /// CreatePartitions to one more partition.
     Grow,
+    /// DeleteTopics of the whole topic: allowed, as in Kafka, and every group goes with it
+    /// (only in runs without a consumer group, whose commits it would take).
+    Delete,
 }
 
 /// The meddler's state.
@@ -119,6 +125,14 @@ impl Meddler {
                     ..Default::default()
                 };
                 (Request::DeleteRecords(request), 2)
+            }
+            Meddle::Delete => {
+                let request = DeleteTopicsRequest {
+                    topic_names: vec![StrBytes::from_static(OFFSETS_TOPIC)],
+                    timeout_ms: 30_000,
+                    ..Default::default()
+                };
+                (Request::DeleteTopics(request), 4)
             }
             Meddle::Grow => {
                 let topic = CreatePartitionsRequestTopic {
@@ -199,6 +213,9 @@ impl Meddler {
             }
             Response::CreatePartitions(answer) => {
                 (answer.results.first().map_or(-1, |result| result.error_code), 0, false)
+            }
+            Response::DeleteTopics(answer) => {
+                (answer.responses.first().map_or(-1, |topic| topic.error_code), 0, false)
             }
             _ => (-1, 0, false),
         };

@@ -214,6 +214,17 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[118448],
         settings_version: 3,
     },
+    RegressionSeeds {
+        test: "deleting_the_offsets_topic_forgets_every_group",
+        summary: "after __consumer_offsets was deleted (Kafka allows it), the coordinator kept \
+                  every group in memory, and answers waited for offsets of the deleted log in \
+                  the one made again, which start at 0: the churner's OffsetFetch was never \
+                  answered. Now the deletion forgets every group, as Kafka's coordinator \
+                  unloads them, and nothing waits for the deleted log",
+        // Of 0..12000 once the meddler deleted the topic (settings version 4).
+        seeds: &[523, 2140, 2236, 4983, 6067],
+        settings_version: 4,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

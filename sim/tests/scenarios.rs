@@ -210,6 +210,31 @@ fn groups_on_an_offline_offsets_partition_are_refused_until_a_restart() {
 }
 
 #[test]
+fn deleting_the_offsets_topic_forgets_every_group() {
+    // Goal: __consumer_offsets may be deleted, as in Kafka; every group goes with it, and
+    // group requests are answered again once the topic is made again. Found by the swarm
+    // once the meddler deleted it (five seeds of 0..12000 never finished: answers waited for
+    // offsets of the deleted log in the new one). Method: a churner committing and deleting
+    // its group's offsets, and a meddler of twelve rounds that may delete the topic, through
+    // four power losses; then the checkers (no offset comes back) and the seeds.
+    use sluice_sim::meddle::Meddle;
+    let workload = Workload {
+        churn: Some((6, 3, 200, false)),
+        churn_forgets_offsets: true,
+        meddle_rounds: 12,
+        meddle_deletes: true,
+        ..workload()
+    };
+    let mut sim = Sim::new(72, FaultSettings::none(), workload);
+    power_losses_then_finish(&mut sim, 4, 2_000);
+    let deleted = count(&sim, |operation| {
+        matches!(operation, Operation::Meddled { meddle: Meddle::Delete, error_code: 0, .. })
+    });
+    assert!(deleted > 0, "the topic was deleted");
+    regression_seeds_pass("deleting_the_offsets_topic_forgets_every_group");
+}
+
+#[test]
 fn a_topic_made_again_knows_none_of_the_deleted_topics_producers() {
     // Goal: a topic deleted and made again with the same name starts with no producer state,
     // as in Kafka. Found by the swarm once the churner was idempotent (8 seeds of 0..500):
