@@ -40,6 +40,14 @@ impl Harness {
         Self::with_disk(SimDisk::new(1))
     }
 
+    /// Power fails (unsynced bytes go, as `SimDisk::crash` decides) and the node starts again
+    /// on what the disk kept.
+    fn after_power_loss(&mut self) -> Self {
+        let mut disk = std::mem::replace(self.node.storage_mut(), SimDisk::new(0));
+        disk.crash();
+        Self::with_disk(disk)
+    }
+
     fn with_disk(disk: SimDisk) -> Self {
         Self::with_config(BrokerConfig::default(), disk)
     }
@@ -1601,9 +1609,7 @@ fn a_deleted_topic_takes_its_committed_offsets_with_it() {
     );
     assert_eq!(committed(&mut harness, "g"), [("kept".to_string(), 7)]);
     // `ask` completed every sync, the tombstone's too: a power loss keeps it.
-    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut restarted = Harness::with_disk(disk);
+    let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 7)]);
 }
 
@@ -1630,9 +1636,7 @@ fn offsets_of_a_topic_gone_while_the_broker_was_down_are_forgotten_at_start() {
     topics.save(&mut disk).expect("save");
     let mut restarted = Harness::with_disk(disk);
     assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 3)]);
-    let mut disk = std::mem::replace(restarted.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut again = Harness::with_disk(disk);
+    let mut again = restarted.after_power_loss();
     assert_eq!(committed(&mut again, "g"), [("kept".to_string(), 3)]);
 }
 
@@ -1655,9 +1659,7 @@ fn a_topic_made_again_at_once_never_gets_the_deleted_topics_offsets_back() {
         };
         assert_eq!(answer.responses[0].error_code, 0);
         harness.create_topic("del", 1);
-        let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-        disk.crash();
-        let mut restarted = Harness::with_disk(disk);
+        let mut restarted = harness.after_power_loss();
         assert_eq!(committed(&mut restarted, "g"), [], "disk seed {seed}");
     }
 }
@@ -1813,9 +1815,7 @@ fn a_topic_cannot_be_made_again_while_its_old_offsets_may_come_back() {
         {
             refused += usize::from(topics[0].error_code == ErrorCode::KafkaStorageError.code());
         }
-        let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-        disk.crash();
-        let mut restarted = Harness::with_disk(disk);
+        let mut restarted = harness.after_power_loss();
         if restarted.node.topics().get("del").is_some() {
             assert_eq!(committed(&mut restarted, "g"), [], "disk seed {seed}");
         }
@@ -1907,9 +1907,7 @@ fn clients_cannot_write_or_trim_the_offsets_topic() {
     assert_eq!(count, Some(partitions));
 
     // The acknowledged commit outlives a restart.
-    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut restarted = Harness::with_disk(disk);
+    let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 7)]);
 }
 
@@ -1932,9 +1930,7 @@ fn the_offsets_topic_keeps_its_partition_count_when_the_config_changes() {
     assert_eq!(committed(&mut restarted, "g"), [("kept".to_string(), 5)]);
     let topic = restarted.node.topics().get("__consumer_offsets").map(|topic| topic.partitions);
     assert_eq!(topic, Some(1));
-    let mut disk = std::mem::replace(restarted.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut again = Harness::with_disk(disk);
+    let mut again = restarted.after_power_loss();
     assert_eq!(committed(&mut again, "g"), [("kept".to_string(), 5)]);
 }
 
@@ -2016,9 +2012,7 @@ fn group_deletions_whose_tombstones_fail_to_sync_are_not_acknowledged() {
     assert_eq!(answer.error_code, 0);
     assert_eq!(answer.topics[0].partitions[0].error_code, storage_error);
     // Why not success: power fails, and both come back.
-    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut restarted = Harness::with_disk(disk);
+    let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
     assert_eq!(committed(&mut restarted, "h"), [("t".to_string(), 5)]);
 }
@@ -2053,9 +2047,7 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
     assert_eq!(answer.results[0].error_code, 0, "the retry deletes the group");
     assert_eq!(committed(&mut harness, "g"), []);
-    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut restarted = Harness::with_disk(disk);
+    let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), []);
 }
 
@@ -2103,9 +2095,7 @@ fn groups_on_an_offline_offsets_partition_are_not_answered_from_memory() {
     assert_eq!(commit(&mut harness, "h", &["t"], 5), [("t".to_string(), 0)]);
 
     // A restart serves "g" again, as the log holds it.
-    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut restarted = Harness::with_disk(disk);
+    let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
     assert_eq!(committed(&mut restarted, "h"), [("t".to_string(), 5)]);
 }
@@ -2157,8 +2147,6 @@ fn deleting_the_offsets_topic_forgets_every_group() {
     assert_eq!(committed(&mut harness, "g"), []);
     assert_eq!(commit(&mut harness, "g", &["t"], 6), [("t".to_string(), 0)]);
     assert!(harness.node.topics().get("__consumer_offsets").is_some(), "made again");
-    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
-    disk.crash();
-    let mut restarted = Harness::with_disk(disk);
+    let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 6)]);
 }
