@@ -363,8 +363,8 @@ const STORAGE_ERROR: i16 = 56;
 /// DeleteRecords of it are refused with INVALID_TOPIC_EXCEPTION, as in Kafka; growing it is
 /// refused (INVALID_PARTITIONS, or UNKNOWN_TOPIC_OR_PARTITION before it exists); and Metadata,
 /// when it answers the topic, answers it internal with `offsets_partitions` partitions, as the
-/// coordinator makes it even when a client's Metadata request does (a deletion of it may be
-/// answered anything). Returns the answers checked.
+/// coordinator makes it even when a client's Metadata request does; a deletion of it is done,
+/// or refused for want of the topic or of storage. Returns the answers checked.
 pub fn offsets_topic_guarded(
     history: &History,
     offsets_partitions: i32,
@@ -382,8 +382,11 @@ pub fn offsets_topic_guarded(
             Meddle::Produce | Meddle::DeleteRecords => code == INVALID_TOPIC_EXCEPTION,
             Meddle::Grow => code == INVALID_PARTITIONS || code == UNKNOWN_TOPIC_OR_PARTITION,
             Meddle::Metadata => code != 0 || (*internal && *partitions == offsets_partitions),
-            // Allowed, as in Kafka; or the topic is not there (yet, or any more).
-            Meddle::Delete => true,
+            // Allowed, as in Kafka; or the topic is not there (yet, or any more); or its
+            // registry or files could not be changed.
+            Meddle::Delete => {
+                matches!(code, 0 | UNKNOWN_TOPIC_OR_PARTITION | STORAGE_ERROR)
+            }
         };
         if !kept {
             return Err(Violation(format!(
@@ -887,6 +890,11 @@ mod tests {
         // Made as a plain topic of one partition, or not marked internal.
         assert!(verdict(meddled(Meddle::Metadata, 0, 1, true)).is_err());
         assert!(verdict(meddled(Meddle::Metadata, 0, 3, false)).is_err());
+        // A deletion is done or refused for want of the topic or of storage, nothing else.
+        assert_eq!(verdict(meddled(Meddle::Delete, 0, 0, false)), Ok(1));
+        assert_eq!(verdict(meddled(Meddle::Delete, 3, 0, false)), Ok(1));
+        assert_eq!(verdict(meddled(Meddle::Delete, 56, 0, false)), Ok(1));
+        assert!(verdict(meddled(Meddle::Delete, 41, 0, false)).is_err());
     }
 
     #[test]
