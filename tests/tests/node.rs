@@ -1548,6 +1548,17 @@ fn commit(
     topics: &[&'static str],
     offset: i64,
 ) -> Vec<(String, i16)> {
+    let request = commit_request(group, topics, offset);
+    let Response::OffsetCommit(answer) = ask(harness, 7, request) else { panic!() };
+    answer
+        .topics
+        .iter()
+        .map(|topic| (topic.name.to_string(), topic.partitions[0].error_code))
+        .collect()
+}
+
+/// An OffsetCommit of `offset` for partition 0 of each of `topics`, by `group`.
+fn commit_request(group: &'static str, topics: &[&'static str], offset: i64) -> Request {
     use sluice_core::protocol::api::offset_commit::{
         OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
     };
@@ -1563,20 +1574,12 @@ fn commit(
             ..Default::default()
         })
         .collect();
-    let request = OffsetCommitRequest {
+    Request::OffsetCommit(OffsetCommitRequest {
         group_id: StrBytes::from_static(group),
         generation_id_or_member_epoch: -1,
         topics,
         ..Default::default()
-    };
-    let Response::OffsetCommit(answer) = ask(harness, 7, Request::OffsetCommit(request)) else {
-        panic!()
-    };
-    answer
-        .topics
-        .iter()
-        .map(|topic| (topic.name.to_string(), topic.partitions[0].error_code))
-        .collect()
+    })
 }
 
 #[test]
@@ -2049,6 +2052,38 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     assert_eq!(committed(&mut harness, "g"), []);
     let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), []);
+}
+
+#[test]
+fn list_groups_leaves_out_the_groups_of_an_offline_offsets_partition() {
+    // Groups "g" and "h" (two partitions of __consumer_offsets) commit 4; then g's commit of 9
+    // fails to sync, taking g's partition offline. As Kafka lists only the groups of the
+    // partitions it has loaded, ListGroups lists "h" alone until a restart loads "g" again.
+    // (It listed "g" from memory, while every other request about "g" was refused.)
+    use sluice_core::protocol::api::list_groups::ListGroupsRequest;
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let listed = |harness: &mut Harness| {
+        let request = Request::ListGroups(ListGroupsRequest::default());
+        let Response::ListGroups(answer) = ask(harness, 4, request) else { panic!() };
+        assert_eq!(answer.error_code, 0);
+        answer.groups.iter().map(|group| group.group_id.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    assert_eq!(commit(&mut harness, "h", &["t"], 4), [("t".to_string(), 0)]);
+    assert_eq!(listed(&mut harness), ["g", "h"]);
+    harness.send(A, 7, commit_request("g", &["t"], 9));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+    harness.complete_sync(&outputs[0], true);
+    let outputs = harness.outputs();
+    let Response::OffsetCommit(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.topics[0].partitions[0].error_code, ErrorCode::KafkaStorageError.code());
+    assert_eq!(listed(&mut harness), ["h"]);
+
+    let mut restarted = harness.after_power_loss();
+    assert_eq!(listed(&mut restarted), ["g", "h"]);
+    assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
 }
 
 #[test]

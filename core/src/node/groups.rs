@@ -396,7 +396,12 @@ impl<S: Storage> Node<S> {
                 }
                 Some(Response::OffsetFetch(response))
             }
-            Request::ListGroups(body) => Some(Response::ListGroups(self.groups.list_groups(&body))),
+            Request::ListGroups(body) => {
+                // As Kafka lists only the groups of the partitions it has loaded.
+                let mut response = self.groups.list_groups(&body);
+                response.groups.retain(|group| !self.group_offline(group.group_id.as_str()));
+                Some(Response::ListGroups(response))
+            }
             Request::DescribeGroups(body) => {
                 let mut response = self.groups.describe_groups(version, &body);
                 for group in &mut response.groups {
