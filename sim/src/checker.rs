@@ -64,6 +64,16 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
                     "consumer {client} lost its position with error {error_code}"
                 )));
             }
+            Operation::ResetToEarliest { client, partition, from, to } => {
+                // Out of range below the log start moves a reader on; one that had to move
+                // back was out of range above the log end, which it never read past.
+                if to < from {
+                    return Err(Violation(format!(
+                        "consumer {client} at {partition}/{from} was out of range, and the earliest offset is {to}"
+                    )));
+                }
+                continue;
+            }
             _ => continue,
         };
         match records.get(&(partition, offset)) {
@@ -85,10 +95,17 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
 /// is where its acknowledgement said, in what consumers read by the end (invariant 1). On a
 /// `compacted` topic a record may be missing when a later one with its key
 /// ([`key_of_value`]) was acknowledged or read: compaction keeps the last record of a key.
+///
+/// Under `retention_ms`, a record may be missing when a reader's reset to the earliest offset
+/// skipped it, and only if its retention was due by then: retention deletes a segment only
+/// once its largest timestamp is older than `retention.ms` by the node's deletion clock, which
+/// never runs ahead of the wall clock's reading at the node's start plus the time since
+/// ([`History::opens`]).
 pub fn acknowledged_records_kept(
     history: &History,
     consumed: &BTreeMap<(i32, i64), String>,
     compacted: bool,
+    retention_ms: Option<i64>,
 ) -> Result<usize, Violation> {
     // (partition, key) → the highest offset acknowledged or read with that key.
     let mut last_of_key: BTreeMap<(i32, String), i64> = BTreeMap::new();
@@ -113,10 +130,44 @@ pub fn acknowledged_records_kept(
             last_of_key.get(&(partition, key)).is_some_and(|&last| last > offset)
         })
     };
+    // (partition, from, to, tick) of each reset to the earliest offset.
+    let resets: Vec<(i32, i64, i64, u64)> = history
+        .operations
+        .iter()
+        .zip(&history.ticks)
+        .filter_map(|(operation, &tick)| match operation {
+            Operation::ResetToEarliest { partition, from, to, .. } => {
+                Some((*partition, *from, *to, tick))
+            }
+            _ => None,
+        })
+        .collect();
+    // The first reset that moved a reader of `partition` over `offset`.
+    let reset_over = |partition: i32, offset: i64| {
+        resets
+            .iter()
+            .find(|&&(reset, from, to, _)| reset == partition && (from..to).contains(&offset))
+    };
+    // The latest the deletion clock can read at `tick`.
+    let deletion_clock_max = |tick: u64| {
+        history
+            .opens
+            .iter()
+            .filter(|&&(opened, _)| opened <= tick)
+            .map(|&(opened, wall_ms)| wall_ms.saturating_add((tick - opened) as i64))
+            .max()
+    };
     let mut checked = 0;
     for operation in &history.operations {
-        if let Operation::ProduceAcked { client, partition, base_offset, values, acks, .. } =
-            operation
+        if let Operation::ProduceAcked {
+            client,
+            partition,
+            base_offset,
+            values,
+            acks,
+            timestamp_ms,
+            ..
+        } = operation
         {
             for (index, value) in values.iter().enumerate() {
                 let offset = base_offset + index as i64;
@@ -128,11 +179,21 @@ pub fn acknowledged_records_kept(
                         )))
                     }
                     None if compacted && superseded(*partition, offset, value) => {}
-                    None => {
-                        return Err(Violation(format!(
-                            "acks={acks} record {value:?} of client {client} acknowledged at {partition}/{offset} is gone"
-                        )))
-                    }
+                    None => match (retention_ms, reset_over(*partition, offset)) {
+                        (Some(retention_ms), Some(&(_, from, to, tick))) => {
+                            let clock = deletion_clock_max(tick).unwrap_or(i64::MIN);
+                            if timestamp_ms.saturating_add(retention_ms) >= clock {
+                                return Err(Violation(format!(
+                                    "acks={acks} record {value:?} of client {client} at {partition}/{offset}, made at {timestamp_ms} ms, was gone by {clock} ms (a reset from {from} to {to}), before its retention.ms of {retention_ms} was up"
+                                )));
+                            }
+                        }
+                        _ => {
+                            return Err(Violation(format!(
+                                "acks={acks} record {value:?} of client {client} acknowledged at {partition}/{offset} is gone"
+                            )))
+                        }
+                    },
                 }
             }
         }
@@ -599,6 +660,7 @@ pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::RECORDS_TIME_MS;
 
     fn joined(client: u32, incarnation: u64, generation: i32) -> Operation {
         Operation::GroupJoined {
@@ -681,6 +743,7 @@ mod tests {
             idempotent: false,
             base_offset,
             values: values.iter().map(|value| value.to_string()).collect(),
+            timestamp_ms: RECORDS_TIME_MS,
         };
         // Batches 0 and 3 of client 1 share a key; batch 1 has its own.
         let log = history(vec![
@@ -691,9 +754,9 @@ mod tests {
         let mut consumed = BTreeMap::new();
         consumed.insert((0, 1), "c1-b1-r0".to_string());
         consumed.insert((0, 2), "c1-b3-r0".to_string());
-        assert_eq!(acknowledged_records_kept(&log, &consumed, true), Ok(2));
+        assert_eq!(acknowledged_records_kept(&log, &consumed, true, None), Ok(2));
         assert_eq!(
-            acknowledged_records_kept(&log, &consumed, false),
+            acknowledged_records_kept(&log, &consumed, false, None),
             Err(Violation(
                 "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".to_string()
             )),
@@ -701,11 +764,62 @@ mod tests {
         );
         consumed.remove(&(0, 2));
         assert_eq!(
-            acknowledged_records_kept(&log, &consumed, true),
+            acknowledged_records_kept(&log, &consumed, true, None),
             Err(Violation(
                 "acks=-1 record \"c1-b3-r0\" of client 1 acknowledged at 0/2 is gone".to_string()
             )),
             "the last record of a key is never removed"
+        );
+    }
+
+    #[test]
+    fn retention_may_take_only_records_whose_retention_was_up() {
+        // Records made 1000 and 5000 ms into the run, kept 2000 ms; a reader is reset from
+        // offset 0 to 2 at `reset_tick`, past both.
+        let acked = |offset: i64, made_ms: i64| Operation::ProduceAcked {
+            client: 1,
+            partition: 0,
+            acks: -1,
+            idempotent: false,
+            base_offset: offset,
+            values: vec![format!("c1-b{offset}-r0")],
+            timestamp_ms: RECORDS_TIME_MS + made_ms,
+        };
+        let verdict = |reset_tick: u64, opens: &[(u64, i64)], retention_ms: Option<i64>| {
+            let mut log = history(vec![acked(0, 1000), acked(1, 5000)]);
+            log.opens = opens.to_vec();
+            log.now = reset_tick;
+            log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, retention_ms)
+        };
+        let started = [(0, RECORDS_TIME_MS)];
+        assert_eq!(verdict(7001, &started, Some(2000)), Ok(0));
+        assert_eq!(
+            verdict(7000, &started, Some(2000)),
+            Err(Violation(
+                "acks=-1 record \"c1-b1-r0\" of client 1 at 0/1, made at 1700000005000 ms, was gone by 1700000007000 ms (a reset from 0 to 2), before its retention.ms of 2000 was up".into()
+            )),
+            "the record made at 5000 is not older than 2000 ms at 7000"
+        );
+        // A node that started at 6000 ms with its wall clock an hour ahead may have deleted
+        // both: a clock jump made while the node was down is believed.
+        let jumped = [(0, RECORDS_TIME_MS), (6000, RECORDS_TIME_MS + 3_600_000)];
+        assert_eq!(verdict(6000, &jumped, Some(2000)), Ok(0));
+        assert_eq!(
+            verdict(7001, &started, None),
+            Err(Violation(
+                "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".into()
+            )),
+            "without retention nothing may be gone"
+        );
+        // A reset that moves a reader back is out of range above the log end.
+        let log =
+            history(vec![Operation::ResetToEarliest { client: 2, partition: 0, from: 5, to: 3 }]);
+        assert_eq!(
+            consumed_records(&log),
+            Err(Violation(
+                "consumer 2 at 0/5 was out of range, and the earliest offset is 3".into()
+            ))
         );
     }
 

@@ -29,6 +29,9 @@ use sluice_core::protocol::api::incremental_alter_configs::{
     IncrementalAlterConfigsRequestResource,
 };
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
+use sluice_core::protocol::api::list_offsets::{
+    ListOffsetsRequest, ListOffsetsRequestPartition, ListOffsetsRequestTopic,
+};
 use sluice_core::protocol::api::produce::{
     ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
 };
@@ -114,6 +117,9 @@ struct Batch {
     values: Vec<String>,
     /// The key of every record, for a compacted topic.
     key: Option<String>,
+    /// The timestamp (CreateTime) of every record: set when the batch is made, kept on
+    /// retries.
+    timestamp_ms: i64,
     sequence: i32,
     /// The encoded batch for `(producer id, epoch, sequence)`, rebuilt only when they change.
     encoded: Option<(i64, i16, i32, Bytes)>,
@@ -134,7 +140,7 @@ impl Batch {
             .map(|value| NewRecord {
                 key: self.key.as_deref().map(str::as_bytes),
                 value: Some(value.as_bytes()),
-                timestamp_ms: 1_700_000_000_000,
+                timestamp_ms: self.timestamp_ms,
                 ..Default::default()
             })
             .collect();
@@ -242,7 +248,26 @@ pub struct Client {
     pub padding: usize,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
     pub keyed: bool,
+    /// Whether a producer stamps each batch with the time it made it: [`RECORDS_TIME_MS`]
+    /// plus the simulated ms (a clock that neither drifts nor jumps). Otherwise every record
+    /// carries [`RECORDS_TIME_MS`].
+    pub stamps_records: bool,
+    /// Whether a reader whose position is out of range asks for the earliest offset and
+    /// reads on from there (`auto.offset.reset=earliest`), as where retention deletes what it
+    /// has not read yet. Otherwise it only notes the loss ([`Operation::PositionReset`]).
+    pub resets_to_earliest: bool,
+    /// A reader asks for the earliest offset before it fetches again.
+    resetting: bool,
+    /// How long a reader takes over the records of each answer before it fetches again (a
+    /// slow consumer), in simulated ms.
+    pub pause_after_records_ms: u64,
+    /// When a slow reader fetches again.
+    resume_at: u64,
 }
+
+/// The time every record carries unless its producer [`Client::stamps_records`]: the
+/// simulated wall clock's reading at tick 0.
+pub const RECORDS_TIME_MS: i64 = 1_700_000_000_000;
 
 impl Client {
     /// A client with `role` (a group consumer is made by [`Client::group_consumer`]).
@@ -279,6 +304,11 @@ impl Client {
             compression: Compression::None,
             padding: 0,
             keyed: false,
+            stamps_records: false,
+            resets_to_earliest: false,
+            resetting: false,
+            pause_after_records_ms: 0,
+            resume_at: 0,
         }
     }
 
@@ -401,7 +431,7 @@ impl Client {
                     self.prepared = Prepared::Init;
                     return send(self.init_producer_id(), 4);
                 }
-                match self.produce_request(acks, idempotent, batches) {
+                match self.produce_request(now, acks, idempotent, batches) {
                     Some(request) => send(request, 9),
                     None => Next::Idle,
                 }
@@ -411,6 +441,10 @@ impl Client {
             {
                 send(delete_records(partition, self.position), 2)
             }
+            Role::Consumer { partition, .. } if self.resetting => {
+                send(earliest_offset(partition), 7)
+            }
+            Role::Consumer { .. } if now < self.resume_at => Next::WakeAt(self.resume_at),
             Role::Consumer { partition, .. } => {
                 send(consumer_fetch(partition, self.position, self.fetch_max_bytes), 12)
             }
@@ -454,6 +488,15 @@ impl Client {
         }
     }
 
+    /// A slow reader reads on without pausing from now on; true if it was waiting out a
+    /// pause (and must be woken).
+    pub fn stop_pausing(&mut self, now: u64) -> bool {
+        self.pause_after_records_ms = 0;
+        let waiting = self.resume_at > now;
+        self.resume_at = 0;
+        waiting
+    }
+
     /// How many requests it may have in flight at once.
     pub fn in_flight_max(&self) -> usize {
         match self.role {
@@ -493,7 +536,13 @@ impl Client {
     /// The next batches to send as a Produce request, one per partition that has one: the
     /// oldest unacknowledged batch not in flight, or a new one when all are and
     /// `max.in.flight` allows. `None` when it must wait, or once every batch is acknowledged.
-    fn produce_request(&mut self, acks: i16, idempotent: bool, batches: u32) -> Option<Request> {
+    fn produce_request(
+        &mut self,
+        now: u64,
+        acks: i16,
+        idempotent: bool,
+        batches: u32,
+    ) -> Option<Request> {
         let mut partition_data = Vec::with_capacity(self.lanes.len());
         let mut prepared = Vec::with_capacity(self.lanes.len());
         let options = BatchOptions {
@@ -512,7 +561,7 @@ impl Client {
                 if self.next_batch >= batches || index >= self.in_flight_max {
                     continue;
                 }
-                let batch = self.new_batch(lane.next_sequence);
+                let batch = self.new_batch(lane.next_sequence, now);
                 let lane = &mut self.lanes[lane_index];
                 lane.next_sequence = lane.next_sequence.wrapping_add(batch.values.len() as i32);
                 lane.unacked.push_back(batch);
@@ -551,7 +600,7 @@ impl Client {
 
     /// The next new batch, with base sequence `sequence`: 1 to 4 records
     /// `c<client>-b<batch>-r<index>`, padded when the workload asks for large records.
-    fn new_batch(&mut self, sequence: i32) -> Batch {
+    fn new_batch(&mut self, sequence: i32, now: u64) -> Batch {
         let count = 1 + (self.next_batch % 4) as usize;
         // Built by hand: `format!` was a tenth of the simulator's time per produce.
         let values = (0..count)
@@ -573,7 +622,12 @@ impl Client {
         let key = self.keyed.then(|| record_key(self.id, self.next_batch));
         let number = self.next_batch;
         self.next_batch += 1;
-        Batch { number, values, key, sequence, encoded: None }
+        let timestamp_ms = if self.stamps_records {
+            RECORDS_TIME_MS.saturating_add(i64::try_from(now).unwrap_or(i64::MAX))
+        } else {
+            RECORDS_TIME_MS
+        };
+        Batch { number, values, key, timestamp_ms, sequence, encoded: None }
     }
 
     /// Handles a response. Returns true if the client should back off before its next request.
@@ -655,6 +709,10 @@ impl Client {
                     // by an fsync error refuses reads until restart: both are retried. Only a
                     // lost position (out of range) is a violation.
                     if answer.error_code == ErrorCode::OffsetOutOfRange.code() {
+                        if self.resets_to_earliest {
+                            self.resetting = true;
+                            return false;
+                        }
                         history.push(Operation::PositionReset {
                             client: self.id,
                             error_code: answer.error_code,
@@ -664,10 +722,30 @@ impl Client {
                 }
                 let records = answer.records.as_deref().unwrap_or_default();
                 let client = self.id;
+                let before = self.position;
                 read_records(records, &mut self.position, |offset, value| {
                     history.push(Operation::Consumed { client, partition, offset, value });
                 });
+                if self.position > before {
+                    self.resume_at = now + self.pause_after_records_ms;
+                }
                 // An empty answer already waited on the broker (long poll): ask again at once.
+                false
+            }
+            (Role::Consumer { partition, .. }, Response::ListOffsets(response)) => {
+                let partition = *partition;
+                let answer = response.topics.first().and_then(|topic| topic.partitions.first());
+                let Some(answer) = answer.filter(|answer| answer.error_code == 0) else {
+                    return true;
+                };
+                history.push(Operation::ResetToEarliest {
+                    client: self.id,
+                    partition,
+                    from: self.position,
+                    to: answer.offset,
+                });
+                self.position = answer.offset;
+                self.resetting = false;
                 false
             }
             (role, response) => panic!("client {} ({role:?}) got {response:?}", self.id),
@@ -766,6 +844,7 @@ impl Client {
                 idempotent,
                 base_offset,
                 values: batch.values,
+                timestamp_ms: batch.timestamp_ms,
             });
         }
         back_off
@@ -843,6 +922,23 @@ fn delete_records(partition: i32, offset: i64) -> Request {
             ..Default::default()
         }],
         timeout_ms: 30_000,
+        ..Default::default()
+    })
+}
+
+/// A reader's ListOffsets for the earliest offset of its partition (timestamp -2).
+fn earliest_offset(partition: i32) -> Request {
+    Request::ListOffsets(ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsRequestTopic {
+            name: StrBytes::from_static(TOPIC),
+            partitions: vec![ListOffsetsRequestPartition {
+                partition_index: partition,
+                timestamp: -2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
         ..Default::default()
     })
 }

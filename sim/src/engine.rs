@@ -26,7 +26,7 @@ use sluice_core::protocol::record_batch::Compression;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
-const WALL_START_MS: i64 = 1_700_000_000_000;
+const WALL_START_MS: i64 = crate::client::RECORDS_TIME_MS;
 const FAULT_TICK_MS: u64 = 50;
 const BACKOFF_MS: u64 = 100;
 /// How long a producer with acks=0 waits between its requests.
@@ -217,6 +217,9 @@ pub struct Sim {
     partitions: i32,
     /// Whether the workload topic is compacted (a superseded record may vanish).
     pub compacted: bool,
+    /// The workload topic's `retention.ms` when retention may delete records readers have not
+    /// read (`Workload::retention_deletes`).
+    pub retention_ms: Option<i64>,
     config: BrokerConfig,
     outputs: Vec<Output>,
 }
@@ -297,6 +300,15 @@ pub struct Workload {
     pub meddle_rounds: u32,
     /// Whether the meddler also deletes `__consumer_offsets` (only without a consumer group).
     pub meddle_deletes: bool,
+    /// Whether `retention_ms` deletes records readers may not have read yet: producers stamp
+    /// each batch with the time they made it (otherwise every record carries the run's start
+    /// time, which a short `retention.ms` would soon delete whole), and a reader whose
+    /// position retention deleted reads on from the earliest offset
+    /// (`auto.offset.reset=earliest`). Only without a group, purging or compaction.
+    pub retention_deletes: bool,
+    /// How long each reader takes over the records of each answer before it fetches again,
+    /// in ms: slow consumers, which retention overtakes.
+    pub reader_pause_ms: u64,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -330,6 +342,8 @@ impl Default for Workload {
             meddle_rounds: 0,
             meddle_deletes: false,
             churn_forgets_offsets: false,
+            retention_deletes: false,
+            reader_pause_ms: 0,
         }
     }
 }
@@ -517,6 +531,12 @@ impl std::fmt::Display for Workload {
         if self.meddle_deletes {
             write!(f, " meddle_deletes")?;
         }
+        if self.retention_deletes {
+            write!(f, " retention_deletes")?;
+        }
+        if self.reader_pause_ms > 0 {
+            write!(f, " reader_pause={}ms", self.reader_pause_ms)?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -563,8 +583,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// found its bug. 1: everything up to the churner, acks=0 producers and failed unlinks.
 /// 2: a second consumer group, a meddler with `__consumer_offsets`, and a churner that deletes
 /// its group's offsets itself. 3: static group members. 4: the meddler deletes
-/// `__consumer_offsets` in some runs without a group.
-pub const SETTINGS_VERSION: u32 = 4;
+/// `__consumer_offsets` in some runs without a group. 5: retention deletes records readers
+/// may not have read yet (`Workload::retention_deletes`).
+pub const SETTINGS_VERSION: u32 = 5;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -653,6 +674,27 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     let mut dropping = Prng::new(seed ^ 0x4452_4F50);
     if workload.meddle_rounds > 0 && workload.group.consumers == 0 && dropping.chance(500_000) {
         workload.meddle_deletes = true;
+    }
+    if version < 5 {
+        return (faults, workload);
+    }
+    // Two thirds of the seeds without a group, purging or compaction keep records 0.1 to 4 s,
+    // in segments of a few batches (they must roll for retention to delete them), never below
+    // what a batch of the seed's records needs.
+    let mut retaining = Prng::new(seed ^ 0x5245_5445);
+    let eligible =
+        workload.group.consumers == 0 && workload.purge_every.is_none() && !workload.compacted;
+    if eligible && retaining.chance(666_667) {
+        workload.retention_deletes = true;
+        workload.retention_ms = Some(retaining.range_inclusive(100, 4_000) as i64);
+        let least = (4 * (workload.value_padding as u64 + 128)).max(u64::from(SEGMENT_BYTES_MIN));
+        let bytes = retaining.range_inclusive(least, 2 * least) as u32;
+        workload.segment_bytes = Some(workload.segment_bytes.map_or(bytes, |old| old.min(bytes)));
+        // Half of them read slowly, so that retention deletes what readers have not read.
+        if retaining.chance(500_000) {
+            let retention_ms = workload.retention_ms.unwrap_or_default() as u64;
+            workload.reader_pause_ms = retaining.range_inclusive(1, 2 * retention_ms);
+        }
     }
     (faults, workload)
 }
@@ -770,6 +812,7 @@ impl Sim {
             };
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
+            producer.stamps_records = workload.retention_deletes;
             producer.set_in_flight_max(workload.in_flight_max);
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
@@ -787,6 +830,7 @@ impl Sim {
             };
             let mut producer = Client::new(clients.len() as u32, role);
             producer.keyed = workload.compacted;
+            producer.stamps_records = workload.retention_deletes;
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
             clients.push(ClientState::new(producer));
@@ -798,9 +842,12 @@ impl Sim {
             let id = clients.len() as u32;
             let mut reader = Client::new(id, role);
             reader.fetch_max_bytes = workload.fetch_max_bytes;
+            reader.resets_to_earliest = workload.retention_deletes;
+            reader.pause_after_records_ms = workload.reader_pause_ms;
             clients.push(ClientState::new(reader));
         }
         let mut history = History::default();
+        history.opens.push((0, WALL_START_MS));
         for _ in 0..workload.group.consumers {
             let id = clients.len() as u32;
             let settings = member_settings(&workload, GROUP, id, &mut prng);
@@ -873,6 +920,7 @@ impl Sim {
             healed: false,
             partitions: workload.partitions,
             compacted: workload.compacted,
+            retention_ms: workload.retention_ms.filter(|_| workload.retention_deletes),
             config,
             outputs: Vec::new(),
         };
@@ -1394,8 +1442,10 @@ impl Sim {
         }
         let Some(disk) = self.parked_disk.take() else { return };
         let seed = self.prng.next_u64();
-        match Node::open(self.config.clone(), disk, seed, self.now, self.wall_ms()) {
+        let wall_ms = self.wall_ms();
+        match Node::open(self.config.clone(), disk, seed, self.now, wall_ms) {
             Ok((node, report)) => {
+                self.history.opens.push((self.now, wall_ms));
                 self.note(format!(
                     "{} restart: clean={} truncated={:?}",
                     self.now, report.clean_shutdown, report.truncated
@@ -1428,6 +1478,13 @@ impl Sim {
         self.disk_full = false;
         for state in &mut self.clients {
             state.cut_until = (0, 0);
+        }
+        // Slow readers catch up: a reader waiting out its pause fetches again now.
+        let now = self.now;
+        for client in 0..self.clients.len() as u32 {
+            if self.clients[client as usize].client.stop_pausing(now) {
+                self.schedule(now, Event::ClientWake { client });
+            }
         }
         self.apply_disk_faults();
         self.restart();

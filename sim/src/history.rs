@@ -27,6 +27,8 @@ pub enum Operation {
         base_offset: i64,
         /// The values, in order.
         values: Vec<String>,
+        /// The timestamp (CreateTime) of every record of the batch.
+        timestamp_ms: i64,
     },
     /// A produce failed with a Kafka error code (the client retries).
     ProduceFailed {
@@ -66,6 +68,18 @@ pub enum Operation {
         client: u32,
         /// The error code.
         error_code: i16,
+    },
+    /// A reader whose position was out of range asked for the earliest offset and moved
+    /// from `from` to `to`, which it reads on from (`auto.offset.reset=earliest`).
+    ResetToEarliest {
+        /// Client id.
+        client: u32,
+        /// Partition.
+        partition: i32,
+        /// Its position before.
+        from: i64,
+        /// The earliest offset the broker answered.
+        to: i64,
     },
     /// A purging consumer's DeleteRecords up to `offset` (its position when it asked) was
     /// answered: `low_watermark` is the partition's new log start when `error_code` is 0.
@@ -248,6 +262,9 @@ pub struct History {
     groups: BTreeMap<u32, &'static str>,
     /// Group consumers that are static members (`group.instance.id`).
     static_members: BTreeSet<u32>,
+    /// (tick, wall ms) of each start of the node, in order: what bounds the clock its
+    /// retention deletes by (see [`crate::checker::acknowledged_records_kept`]).
+    pub opens: Vec<(u64, i64)>,
 }
 
 impl History {

@@ -1071,3 +1071,39 @@ fn a_join_answered_before_a_restart_and_delivered_after_it_is_judged_by_its_send
         run_seed(seed, 20_000).unwrap_or_else(|failure| panic!("{failure}"));
     }
 }
+
+#[test]
+fn retention_overtakes_slow_readers_which_read_on_from_the_earliest_offset() {
+    // Records are kept 2 s, in segments of a few batches; each reader gets one batch per
+    // fetch and takes 200 ms over it, slower than the producers write. Retention deletes what
+    // the readers have not read yet; out of range, they ask for the earliest offset and read
+    // on from there (`auto.offset.reset=earliest`). Power fails midway. The checkers allow a
+    // record to be gone only where such a reset skipped it, and only once its retention was
+    // up (a broker that deleted segments 500 ms early fails them).
+    let workload = Workload {
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(2_000),
+        retention_deletes: true,
+        reader_pause_ms: 200,
+        fetch_max_bytes: 1,
+        ..workload()
+    };
+    let mut sim = Sim::new(5, FaultSettings::none(), workload);
+    sim.run_until(4_000);
+    sim.power_loss();
+    sim.run_until(20_000);
+    let resets = sim
+        .history
+        .operations
+        .iter()
+        .filter(|operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from))
+        .count();
+    assert!(resets >= 2, "{resets} resets");
+    finish(&mut sim);
+    let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
+    let acknowledged = sim.acknowledged();
+    let unread = acknowledged
+        .iter()
+        .filter(|(partition, offset, _)| !consumed.contains_key(&(*partition, *offset)));
+    assert!(unread.count() > 0, "retention deleted acknowledged records no reader had read");
+}
