@@ -72,6 +72,10 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
                         "consumer {client} at {partition}/{from} was out of range, and the earliest offset is {to}"
                     )));
                 }
+                // A group member reads on from there.
+                if let Some(expected) = group_next.get_mut(&(*client, *partition)) {
+                    *expected = *to;
+                }
                 continue;
             }
             _ => continue,
@@ -811,6 +815,22 @@ mod tests {
                 "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".into()
             )),
             "without retention nothing may be gone"
+        );
+        // A group member reads on from where a reset put it, and only from there.
+        let fetched = Operation::OffsetFetched { client: 3, fetch: 1, offsets: vec![(0, 4)] };
+        let read = |offset: i64| Operation::GroupConsumed {
+            client: 3,
+            generation: 1,
+            partition: 0,
+            offset,
+            value: format!("c1-b{offset}-r0"),
+        };
+        let reset = Operation::ResetToEarliest { client: 3, partition: 0, from: 5, to: 9 };
+        let log = history(vec![fetched.clone(), read(4), reset.clone(), read(9)]);
+        assert_eq!(consumed_records(&log).map(|records| records.len()), Ok(2));
+        assert_eq!(
+            consumed_records(&history(vec![fetched, read(4), reset, read(5)])),
+            Err(Violation("group consumer 3 read 0/5 in generation 1; its position was 9".into()))
         );
         // A reset that moves a reader back is out of range above the log end.
         let log =

@@ -304,7 +304,7 @@ pub struct Workload {
     /// each batch with the time they made it (otherwise every record carries the run's start
     /// time, which a short `retention.ms` would soon delete whole), and a reader whose
     /// position retention deleted reads on from the earliest offset
-    /// (`auto.offset.reset=earliest`). Only without a group, purging or compaction.
+    /// (`auto.offset.reset=earliest`), as do group members. Not with purging or compaction.
     pub retention_deletes: bool,
     /// How long each reader takes over the records of each answer before it fetches again,
     /// in ms: slow consumers, which retention overtakes.
@@ -584,8 +584,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// 2: a second consumer group, a meddler with `__consumer_offsets`, and a churner that deletes
 /// its group's offsets itself. 3: static group members. 4: the meddler deletes
 /// `__consumer_offsets` in some runs without a group. 5: retention deletes records readers
-/// may not have read yet (`Workload::retention_deletes`).
-pub const SETTINGS_VERSION: u32 = 5;
+/// may not have read yet (`Workload::retention_deletes`), in runs without a group. 6: the
+/// same in group runs.
+pub const SETTINGS_VERSION: u32 = 6;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -678,25 +679,39 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if version < 5 {
         return (faults, workload);
     }
-    // Two thirds of the seeds without a group, purging or compaction keep records 0.1 to 4 s,
-    // in segments of a few batches (they must roll for retention to delete them), never below
-    // what a batch of the seed's records needs.
+    // Two thirds of the seeds without a group, purging or compaction keep records a short
+    // while (see `draw_retention`).
     let mut retaining = Prng::new(seed ^ 0x5245_5445);
     let eligible =
         workload.group.consumers == 0 && workload.purge_every.is_none() && !workload.compacted;
     if eligible && retaining.chance(666_667) {
-        workload.retention_deletes = true;
-        workload.retention_ms = Some(retaining.range_inclusive(100, 4_000) as i64);
-        let least = (4 * (workload.value_padding as u64 + 128)).max(u64::from(SEGMENT_BYTES_MIN));
-        let bytes = retaining.range_inclusive(least, 2 * least) as u32;
-        workload.segment_bytes = Some(workload.segment_bytes.map_or(bytes, |old| old.min(bytes)));
-        // Half of them read slowly, so that retention deletes what readers have not read.
-        if retaining.chance(500_000) {
-            let retention_ms = workload.retention_ms.unwrap_or_default() as u64;
-            workload.reader_pause_ms = retaining.range_inclusive(1, 2 * retention_ms);
-        }
+        draw_retention(&mut workload, &mut retaining);
+    }
+    if version < 6 {
+        return (faults, workload);
+    }
+    // A third of the group seeds too: members that were away, or restarted on an old
+    // commit, find their position deleted.
+    let mut retaining = Prng::new(seed ^ 0x4752_4554);
+    if workload.group.consumers > 0 && retaining.chance(333_333) {
+        draw_retention(&mut workload, &mut retaining);
     }
     (faults, workload)
+}
+
+/// Retention that deletes records readers may not have read: `retention.ms` 0.1 to 4 s, in
+/// segments of a few batches (they must roll for retention to delete them), never below what
+/// a batch of the seed's records needs; in half of the runs the plain readers are slow.
+fn draw_retention(workload: &mut Workload, prng: &mut Prng) {
+    workload.retention_deletes = true;
+    let retention_ms = prng.range_inclusive(100, 4_000);
+    workload.retention_ms = Some(retention_ms as i64);
+    let least = (4 * (workload.value_padding as u64 + 128)).max(u64::from(SEGMENT_BYTES_MIN));
+    let bytes = prng.range_inclusive(least, 2 * least) as u32;
+    workload.segment_bytes = Some(workload.segment_bytes.map_or(bytes, |old| old.min(bytes)));
+    if prng.chance(500_000) {
+        workload.reader_pause_ms = prng.range_inclusive(1, 2 * retention_ms);
+    }
 }
 
 /// A meddler's plan: Metadata first, in the first 300 ms (most often before any group made
@@ -738,6 +753,7 @@ fn member_settings(
         departures,
         fetch_max_bytes: workload.fetch_max_bytes,
         instance_id: group.static_members.then(|| format!("{group_id}-instance-{client}")),
+        resets_to_earliest: workload.retention_deletes,
     }
 }
 

@@ -31,6 +31,9 @@ use sluice_core::protocol::api::find_coordinator::FindCoordinatorRequest;
 use sluice_core::protocol::api::heartbeat::HeartbeatRequest;
 use sluice_core::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
 use sluice_core::protocol::api::leave_group::{LeaveGroupRequest, LeaveGroupRequestMember};
+use sluice_core::protocol::api::list_offsets::{
+    ListOffsetsRequest, ListOffsetsRequestPartition, ListOffsetsRequestTopic,
+};
 use sluice_core::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
 use sluice_core::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -78,6 +81,10 @@ pub struct MemberSettings {
     /// consumer process does; within its session it gets its partitions back without a
     /// rebalance.
     pub instance_id: Option<String>,
+    /// Whether a position out of range moves to the earliest offset (`auto.offset.reset=
+    /// earliest`, asked with ListOffsets), as where retention deletes what the group has not
+    /// read. Otherwise the member only notes the loss ([`Operation::PositionReset`]).
+    pub resets_to_earliest: bool,
 }
 
 /// What happens once a commit made before a phase change is answered.
@@ -117,6 +124,9 @@ enum Kind {
     Heartbeat,
     Commit(Vec<(i32, i64)>),
     Fetch,
+    /// ListOffsets for the earliest offsets of these (partition, position) pairs, positions
+    /// that were out of range.
+    Earliest(Vec<(i32, i64)>),
     Leave,
 }
 
@@ -132,6 +142,8 @@ pub struct GroupMember {
     generation: i32,
     /// (partition, position) of the assigned partitions, ascending.
     positions: Vec<(i32, i64)>,
+    /// Assigned partitions whose position was out of range, to move to the earliest offset.
+    out_of_range: Vec<i32>,
     /// Per partition: the last acknowledged commit of this member, or -1.
     acknowledged: Vec<i64>,
     heartbeat_due: u64,
@@ -164,6 +176,7 @@ impl GroupMember {
             member_id: StrBytes::default(),
             generation: -1,
             positions: Vec::new(),
+            out_of_range: Vec::new(),
             acknowledged: Vec::new(),
             heartbeat_due: 0,
             commit_due: 0,
@@ -387,8 +400,76 @@ impl GroupMember {
             assert!(wake > now);
             return Err(Some(wake));
         }
+        if !self.out_of_range.is_empty() {
+            let asked: Vec<(i32, i64)> = self
+                .positions
+                .iter()
+                .filter(|(partition, _)| self.out_of_range.contains(partition))
+                .copied()
+                .collect();
+            let request = self.earliest_request(&asked);
+            return Ok(self.prepare(Kind::Earliest(asked), request, 7, None));
+        }
         let request = self.fetch_request();
         Ok(self.prepare(Kind::Fetch, request, 12, None))
+    }
+
+    fn earliest_request(&self, asked: &[(i32, i64)]) -> Request {
+        let partitions = asked
+            .iter()
+            .map(|&(partition_index, _)| ListOffsetsRequestPartition {
+                partition_index,
+                timestamp: -2,
+                ..Default::default()
+            })
+            .collect();
+        Request::ListOffsets(ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsRequestTopic {
+                name: StrBytes::from_static(self.settings.topic),
+                partitions,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    /// Moves the positions still at what was asked to the earliest offsets answered.
+    fn on_earliest(
+        &mut self,
+        asked: &[(i32, i64)],
+        response: sluice_core::protocol::api::list_offsets::ListOffsetsResponse,
+        history: &mut History,
+    ) -> bool {
+        let mut back_off = false;
+        let answers = response.topics.iter().flat_map(|topic| &topic.partitions);
+        for answer in answers {
+            let partition = answer.partition_index;
+            if answer.error_code != 0 {
+                back_off = true;
+                continue;
+            }
+            let Some(&(_, from)) = asked.iter().find(|&&(asked, _)| asked == partition) else {
+                continue;
+            };
+            // A rebalance may have moved the partition or its position meanwhile.
+            let slot = self.positions.iter().position(|&(owned, _)| owned == partition);
+            let Some(slot) = slot.filter(|&slot| self.positions[slot].1 == from) else {
+                continue;
+            };
+            if self.phase != Phase::Stable {
+                continue;
+            }
+            history.push(Operation::ResetToEarliest {
+                client: self.client,
+                partition,
+                from,
+                to: answer.offset,
+            });
+            self.positions[slot].1 = answer.offset;
+            self.out_of_range.retain(|&out| out != partition);
+        }
+        back_off
     }
 
     fn commit_request(&mut self) -> (Request, i16, Option<u64>) {
@@ -473,7 +554,9 @@ impl GroupMember {
         match kind {
             Kind::Join | Kind::Sync => self.phase = Phase::Join,
             Kind::Leave => self.go_away(now),
-            Kind::Heartbeat | Kind::Fetch | Kind::Commit(_) => self.heartbeat_due = now,
+            Kind::Heartbeat | Kind::Fetch | Kind::Commit(_) | Kind::Earliest(_) => {
+                self.heartbeat_due = now
+            }
             Kind::Metadata | Kind::FindCoordinator | Kind::OffsetFetch => {}
         }
     }
@@ -516,6 +599,9 @@ impl GroupMember {
                 self.on_commit(now, number, &offsets, response, history)
             }
             (Kind::Fetch, Response::Fetch(response)) => self.on_fetch(response, history),
+            (Kind::Earliest(asked), Response::ListOffsets(response)) => {
+                self.on_earliest(&asked, response, history)
+            }
             (Kind::Leave, Response::LeaveGroup(_)) => {
                 self.go_away(now);
                 false
@@ -571,6 +657,7 @@ impl GroupMember {
         self.departures_done += 1;
         self.after_commit = None;
         self.positions.clear();
+        self.out_of_range.clear();
         self.member_id = StrBytes::default();
         self.generation = -1;
         self.phase = Phase::Away { until: now + away_ms.max(1) };
@@ -646,6 +733,7 @@ impl GroupMember {
                     partitions: partitions.clone(),
                 });
                 self.positions = partitions.into_iter().map(|partition| (partition, -1)).collect();
+                self.out_of_range.clear();
                 self.heartbeat_due = now + self.heartbeat_interval_ms();
                 self.phase =
                     if self.positions.is_empty() { Phase::Stable } else { Phase::FetchOffsets };
@@ -774,7 +862,14 @@ impl GroupMember {
                     );
                 };
                 if answer.error_code != 0 {
-                    if answer.error_code == ErrorCode::OffsetOutOfRange.code() {
+                    let out_of_range = answer.error_code == ErrorCode::OffsetOutOfRange.code();
+                    if out_of_range && self.settings.resets_to_earliest {
+                        if !self.out_of_range.contains(&answer.partition_index) {
+                            self.out_of_range.push(answer.partition_index);
+                        }
+                        continue;
+                    }
+                    if out_of_range {
                         history.push(Operation::PositionReset {
                             client: self.client,
                             error_code: answer.error_code,

@@ -1107,3 +1107,30 @@ fn retention_overtakes_slow_readers_which_read_on_from_the_earliest_offset() {
         .filter(|(partition, offset, _)| !consumed.contains_key(&(*partition, *offset)));
     assert!(unread.count() > 0, "retention deleted acknowledged records no reader had read");
 }
+
+#[test]
+fn a_group_member_back_after_retention_took_its_position_reads_on_from_the_earliest_offset() {
+    // Records are kept 1 s, in segments of a few batches. The one member of a group commits,
+    // then is away for 5 s while the producers go on: its committed offsets are deleted by
+    // then. Back, it is out of range, asks for the earliest offsets and reads on from there;
+    // the checkers allow the records it skipped only because their retention was up.
+    let workload = Workload {
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(1_000),
+        retention_deletes: true,
+        ..group_workload(1)
+    };
+    let mut sim = Sim::new(71, FaultSettings::none(), workload);
+    let members = group_members(&sim);
+    every_member_commits(&mut sim, &members, 1, "the member commits");
+    sim.depart(members[0], 5_000);
+    let until = sim.now + 8_000;
+    sim.run_until(until);
+    let member = members[0];
+    let resets = count(&sim, |operation| {
+        matches!(operation, Operation::ResetToEarliest { client, from, to, .. }
+            if *client == member && to > from)
+    });
+    assert!(resets >= 1, "the member was out of range after its absence");
+    finish(&mut sim);
+}
