@@ -641,6 +641,64 @@ pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation
     Ok(checked)
 }
 
+/// What an observer saw of the groups holds together: ListGroups lists a group at most once,
+/// only groups some client used, each in a state a listed group can be in; and DescribeGroups
+/// of a Stable group with members hands every partition of the workload topic (`partitions`)
+/// to exactly one member, as the leader's assignment did (invariant 6, as an operator sees
+/// it). Returns the descriptions checked.
+pub fn group_views_consistent(history: &History, partitions: i32) -> Result<usize, Violation> {
+    let known = [crate::group::GROUP, crate::group::SECOND_GROUP, crate::churn::CHURN_GROUP];
+    let listable = ["Stable", "PreparingRebalance", "CompletingRebalance", "Empty"];
+    let mut checked = 0;
+    for operation in &history.operations {
+        match operation {
+            Operation::GroupsListed { client, error_code: 0, groups } => {
+                let mut seen = BTreeSet::new();
+                for (group, state) in groups {
+                    if !seen.insert(group) || !known.contains(&group.as_str()) {
+                        return Err(Violation(format!(
+                            "observer {client}: ListGroups listed {groups:?}"
+                        )));
+                    }
+                    if !listable.contains(&state.as_str()) {
+                        return Err(Violation(format!(
+                            "observer {client}: ListGroups listed group {group} in state {state:?}"
+                        )));
+                    }
+                }
+            }
+            Operation::GroupDescribed { client, group, error_code: 0, state, members }
+                if state == "Stable" && !members.is_empty() =>
+            {
+                checked += 1;
+                let mut owners: BTreeMap<i32, &str> = BTreeMap::new();
+                for (member, assigned) in members {
+                    let Some(assigned) = assigned else {
+                        return Err(Violation(format!(
+                            "observer {client}: member {member:?} of Stable group {group} has an assignment that is not one"
+                        )));
+                    };
+                    for &partition in assigned {
+                        if let Some(other) = owners.insert(partition, member) {
+                            return Err(Violation(format!(
+                                "observer {client}: Stable group {group} assigns partition {partition} to {other:?} and to {member:?}"
+                            )));
+                        }
+                    }
+                }
+                if !owners.keys().copied().eq(0..partitions) {
+                    return Err(Violation(format!(
+                        "observer {client}: Stable group {group} assigns partitions {:?} of 0..{partitions}",
+                        owners.keys().collect::<Vec<_>>()
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(checked)
+}
+
 /// The node's queues stayed within their limits (invariant 8's memory bound).
 pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
     let checks = [
@@ -839,6 +897,63 @@ mod tests {
             consumed_records(&log),
             Err(Violation(
                 "consumer 2 at 0/5 was out of range, and the earliest offset is 3".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_stable_group_is_described_with_each_partition_owned_once() {
+        let described = |state: &str, members: Vec<(&str, Option<Vec<i32>>)>| {
+            let members =
+                members.into_iter().map(|(member, assigned)| (member.to_string(), assigned));
+            Operation::GroupDescribed {
+                client: 5,
+                group: "sim-group".into(),
+                error_code: 0,
+                state: state.into(),
+                members: members.collect(),
+            }
+        };
+        let verdict = |operation| group_views_consistent(&history(vec![operation]), 3);
+        let exact = vec![("a", Some(vec![0, 2])), ("b", Some(vec![1]))];
+        assert_eq!(verdict(described("Stable", exact)), Ok(1));
+        let shared = vec![("a", Some(vec![0, 1])), ("b", Some(vec![1, 2]))];
+        assert_eq!(
+            verdict(described("Stable", shared.clone())),
+            Err(Violation(
+                "observer 5: Stable group sim-group assigns partition 1 to \"a\" and to \"b\""
+                    .into()
+            ))
+        );
+        assert_eq!(verdict(described("PreparingRebalance", shared)), Ok(0), "only Stable");
+        assert_eq!(
+            verdict(described("Stable", vec![("a", Some(vec![0, 1]))])),
+            Err(Violation(
+                "observer 5: Stable group sim-group assigns partitions [0, 1] of 0..3".into()
+            ))
+        );
+        assert_eq!(
+            verdict(described("Stable", vec![("a", None)])),
+            Err(Violation(
+                "observer 5: member \"a\" of Stable group sim-group has an assignment that is not one".into()
+            ))
+        );
+        let listed = |groups: &[(&str, &str)]| Operation::GroupsListed {
+            client: 5,
+            error_code: 0,
+            groups: groups.iter().map(|&(group, state)| (group.into(), state.into())).collect(),
+        };
+        assert_eq!(verdict(listed(&[("sim-group", "Stable"), ("sim-group-2", "Empty")])), Ok(0));
+        assert_eq!(
+            verdict(listed(&[("sim-group", "Stable"), ("sim-group", "Stable")])),
+            Err(Violation(
+                "observer 5: ListGroups listed [(\"sim-group\", \"Stable\"), (\"sim-group\", \"Stable\")]".into()
+            ))
+        );
+        assert_eq!(
+            verdict(listed(&[("sim-group", "Dead")])),
+            Err(Violation(
+                "observer 5: ListGroups listed group sim-group in state \"Dead\"".into()
             ))
         );
     }

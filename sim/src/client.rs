@@ -13,6 +13,7 @@ use crate::churn::Churner;
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use crate::meddle::Meddler;
+use crate::observe::Observer;
 use bytes::Bytes;
 use sluice_core::protocol::api::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsRequestTopic,
@@ -87,6 +88,8 @@ pub enum Role {
     Churner,
     /// Tries to change `__consumer_offsets` (see [`crate::meddle`]).
     Meddler,
+    /// Lists and describes the consumer groups (see [`crate::observe`]).
+    Observer,
 }
 
 /// What a client wants next.
@@ -234,6 +237,8 @@ pub struct Client {
     pub churn: Option<Box<Churner>>,
     /// The state of a meddler.
     pub meddle: Option<Box<Meddler>>,
+    /// The state of an observer.
+    pub observe: Option<Box<Observer>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
     /// An admin's topic exists.
@@ -275,6 +280,7 @@ impl Client {
         assert_ne!(role, Role::GroupConsumer, "use Client::group_consumer");
         assert_ne!(role, Role::Churner, "use Client::churner");
         assert_ne!(role, Role::Meddler, "use Client::meddler");
+        assert_ne!(role, Role::Observer, "use Client::observer");
         let lanes = match role {
             Role::Producer { partition, .. } => vec![Lane::new(partition)],
             _ => Vec::new(),
@@ -297,6 +303,7 @@ impl Client {
             group: None,
             churn: None,
             meddle: None,
+            observe: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
             admin_step: 0,
@@ -343,6 +350,15 @@ impl Client {
         }
     }
 
+    /// An observer (see [`crate::observe`]).
+    pub fn observer(id: u32, observer: Observer) -> Self {
+        Self {
+            role: Role::Observer,
+            observe: Some(Box::new(observer)),
+            ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
+        }
+    }
+
     /// What to send next. May be called again before anything is sent (the engine could not
     /// connect): it then prepares the same request.
     pub fn poll_request(&mut self, now: u64) -> Next {
@@ -358,6 +374,9 @@ impl Client {
         }
         if let Some(meddler) = self.meddle.as_mut() {
             return meddler.poll_request(now);
+        }
+        if let Some(observer) = self.observe.as_mut() {
+            return observer.poll_request(now);
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
@@ -452,7 +471,8 @@ impl Client {
             | Role::Producer { .. }
             | Role::GroupConsumer
             | Role::Churner
-            | Role::Meddler => Next::Idle,
+            | Role::Meddler
+            | Role::Observer => Next::Idle,
         }
     }
 
@@ -640,6 +660,9 @@ impl Client {
         }
         if let Some(meddler) = self.meddle.as_mut() {
             return meddler.on_response(response, history);
+        }
+        if let Some(observer) = self.observe.as_mut() {
+            return observer.on_response(response, history);
         }
         match (&self.role, response) {
             (
@@ -862,6 +885,10 @@ impl Client {
         }
         if let Some(meddler) = self.meddle.as_mut() {
             meddler.on_lost();
+            return;
+        }
+        if let Some(observer) = self.observe.as_mut() {
+            observer.on_lost();
             return;
         }
         if matches!(self.role, Role::Producer { .. }) {

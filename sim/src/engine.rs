@@ -15,6 +15,7 @@ use crate::faults::FaultSettings;
 use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
 use crate::history::{History, Operation};
 use crate::meddle::{Meddle, Meddler};
+use crate::observe::Observer;
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
 use sluice_core::limits::SEGMENT_BYTES_MIN;
@@ -309,6 +310,9 @@ pub struct Workload {
     /// How long each reader takes over the records of each answer before it fetches again,
     /// in ms: slow consumers, which retention overtakes.
     pub reader_pause_ms: u64,
+    /// (every ms, rounds): an observer lists and describes the groups that often, that many
+    /// times (see [`crate::observe`]).
+    pub observe: Option<(u64, u32)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -344,6 +348,7 @@ impl Default for Workload {
             churn_forgets_offsets: false,
             retention_deletes: false,
             reader_pause_ms: 0,
+            observe: None,
         }
     }
 }
@@ -371,6 +376,10 @@ pub struct GroupWorkload {
     pub offsets_segment_bytes: Option<u32>,
     /// Whether the members are static (`group.instance.id`, KIP-345; see [`crate::group`]).
     pub static_members: bool,
+    /// Whether static members depart without LeaveGroup every time, as Kafka's consumer
+    /// does. Before settings version 7 a departure that came after the member's last commit
+    /// sent LeaveGroup with its member id, which removed it at once; those seeds replay so.
+    pub static_departures_silent: bool,
 }
 
 impl GroupWorkload {
@@ -386,6 +395,7 @@ impl GroupWorkload {
             initial_rebalance_delay_ms: 3000,
             offsets_segment_bytes: None,
             static_members: false,
+            static_departures_silent: true,
         }
     }
 
@@ -426,6 +436,7 @@ impl Workload {
                 initial_rebalance_delay_ms: prng.range_inclusive(0, 3_000),
                 offsets_segment_bytes: None,
                 static_members: false,
+                static_departures_silent: false,
             };
             workload.partitions = workload.partitions.max(2);
         }
@@ -537,6 +548,9 @@ impl std::fmt::Display for Workload {
         if self.reader_pause_ms > 0 {
             write!(f, " reader_pause={}ms", self.reader_pause_ms)?;
         }
+        if let Some((every_ms, rounds)) = self.observe {
+            write!(f, " observe={rounds}x{every_ms}ms")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -585,8 +599,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// its group's offsets itself. 3: static group members. 4: the meddler deletes
 /// `__consumer_offsets` in some runs without a group. 5: retention deletes records readers
 /// may not have read yet (`Workload::retention_deletes`), in runs without a group. 6: the
-/// same in group runs.
-pub const SETTINGS_VERSION: u32 = 6;
+/// same in group runs. 7: an observer of the groups (`Workload::observe`), and static members
+/// that never send LeaveGroup (`GroupWorkload::static_departures_silent`).
+pub const SETTINGS_VERSION: u32 = 7;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -696,6 +711,15 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.group.consumers > 0 && retaining.chance(333_333) {
         draw_retention(&mut workload, &mut retaining);
     }
+    if version < 7 {
+        return (faults, workload);
+    }
+    workload.group.static_departures_silent = true;
+    let mut observing = Prng::new(seed ^ 0x4F42_5345);
+    if workload.group.consumers > 0 && observing.chance(500_000) {
+        let every_ms = observing.range_inclusive(200, 3_000);
+        workload.observe = Some((every_ms, observing.range_inclusive(1, 30) as u32));
+    }
     (faults, workload)
 }
 
@@ -753,6 +777,7 @@ fn member_settings(
         departures,
         fetch_max_bytes: workload.fetch_max_bytes,
         instance_id: group.static_members.then(|| format!("{group_id}-instance-{client}")),
+        departs_silently: group.static_members && group.static_departures_silent,
         resets_to_earliest: workload.retention_deletes,
     }
 }
@@ -906,6 +931,15 @@ impl Sim {
                 churner = churner.forgetting_offsets();
             }
             clients.push(ClientState::new(Client::churner(id, churner)));
+        }
+        if let Some((every_ms, rounds)) = workload.observe {
+            let id = clients.len() as u32;
+            let mut groups = vec![GROUP];
+            if workload.second_group > 0 {
+                groups.push(SECOND_GROUP);
+            }
+            let observer = Observer::new(id, groups, TOPIC, every_ms, rounds);
+            clients.push(ClientState::new(Client::observer(id, observer)));
         }
         let mut sim = Self {
             seed,
@@ -1557,9 +1591,14 @@ impl Sim {
             .clients
             .iter()
             .all(|state| state.client.meddle.as_deref().is_none_or(Meddler::done));
+        let observed = self
+            .clients
+            .iter()
+            .all(|state| state.client.observe.as_deref().is_none_or(Observer::done));
         consumers_done
             && churned
             && meddled
+            && observed
             && self.group_done(GROUP)
             && self.group_done(SECOND_GROUP)
     }
@@ -1588,6 +1627,11 @@ impl Sim {
         members == 0 || owned == (1u64 << self.partitions) - 1
     }
 
+    /// Partitions of the workload topic.
+    pub fn topic_partitions(&self) -> i32 {
+        self.partitions
+    }
+
     /// The broker's `offsets.topic.num.partitions`.
     pub fn offsets_topic_partitions(&self) -> i32 {
         self.config.group.offsets_topic_partitions
@@ -1606,6 +1650,9 @@ impl Sim {
                 });
                 let group = state.client.meddle.as_deref().map_or(group, |meddler| {
                     format!(" {}", meddler.report())
+                });
+                let group = state.client.observe.as_deref().map_or(group, |observer| {
+                    format!(" {}", observer.report())
                 });
                 format!(
                     "client {} {:?}: done={} position={} connection={:?} inflight={:?} cut_until={:?}{group}",

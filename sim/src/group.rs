@@ -81,6 +81,9 @@ pub struct MemberSettings {
     /// consumer process does; within its session it gets its partitions back without a
     /// rebalance.
     pub instance_id: Option<String>,
+    /// Whether a static member's every departure goes without LeaveGroup (otherwise one that
+    /// follows its last commit sends it; see `GroupWorkload::static_departures_silent`).
+    pub departs_silently: bool,
     /// Whether a position out of range moves to the earliest offset (`auto.offset.reset=
     /// earliest`, asked with ListOffsets), as where retention deletes what the group has not
     /// read. Otherwise the member only notes the loss ([`Operation::PositionReset`]).
@@ -379,6 +382,10 @@ impl GroupMember {
             }
             self.after_commit = None;
             self.finish_commit_then(after);
+            if self.phase == Phase::Leave && self.settings.departs_silently {
+                // A static member goes without LeaveGroup (poll_request sees to it).
+                return self.poll_request(now);
+            }
             return Ok(self.phase_request());
         }
         if now >= self.heartbeat_due {

@@ -241,6 +241,29 @@ pub enum Operation {
         /// For Metadata: whether the topic was said to be internal.
         internal: bool,
     },
+    /// An observer's ListGroups was answered.
+    GroupsListed {
+        /// Client id.
+        client: u32,
+        /// The answer's error code.
+        error_code: i16,
+        /// (group id, state) of each group listed, in the answer's order.
+        groups: Vec<(String, String)>,
+    },
+    /// An observer's DescribeGroups was answered for one group.
+    GroupDescribed {
+        /// Client id.
+        client: u32,
+        /// Group id.
+        group: String,
+        /// The group's error code.
+        error_code: i16,
+        /// Its state.
+        state: String,
+        /// (member id, partitions of the workload topic its assignment holds; `None` if the
+        /// assignment is not a consumer protocol assignment).
+        members: Vec<(String, Option<Vec<i32>>)>,
+    },
 }
 
 /// Every operation, in the order it completed.

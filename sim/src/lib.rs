@@ -26,4 +26,5 @@ pub mod faults;
 pub mod group;
 pub mod history;
 pub mod meddle;
+pub mod observe;
 pub mod run;

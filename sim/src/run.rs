@@ -292,6 +292,8 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
     checker::offsets_topic_guarded(&sim.history, sim.offsets_topic_partitions())
         .map_err(|violation| violation.0)?;
+    checker::group_views_consistent(&sim.history, sim.topic_partitions())
+        .map_err(|violation| violation.0)?;
     checker::memory_bounded(&sim.stats_max).map_err(|violation| violation.0)?;
     Ok(())
 }

@@ -1134,3 +1134,27 @@ fn a_group_member_back_after_retention_took_its_position_reads_on_from_the_earli
     assert!(resets >= 1, "the member was out of range after its absence");
     finish(&mut sim);
 }
+
+#[test]
+fn an_observer_sees_each_partition_of_a_stable_group_owned_once() {
+    // Three static members and an observer that lists and describes the group every 300 ms.
+    // The first member departs without LeaveGroup and comes back within its session under a
+    // new member id, taking its place over, and power fails four times: through it all,
+    // every description of the group as Stable hands each partition to exactly one member,
+    // as the checkers verify. (A coordinator that kept the replaced member fails them.)
+    let workload = Workload {
+        group: GroupWorkload { static_members: true, ..group_workload(3).group },
+        observe: Some((300, 60)),
+        ..group_workload(3)
+    };
+    let mut sim = Sim::new(72, FaultSettings::none(), workload);
+    let members = group_members(&sim);
+    every_member_commits(&mut sim, &members, 1, "the group forms and every member commits");
+    sim.depart(members[0], 1_000);
+    power_losses_then_finish(&mut sim, 4, 3_000);
+    let stable = count(&sim, |operation| {
+        matches!(operation, Operation::GroupDescribed { state, members, .. }
+            if state == "Stable" && members.len() == 3)
+    });
+    assert!(stable >= 5, "the observer saw the group Stable {stable} times");
+}
