@@ -600,8 +600,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// `__consumer_offsets` in some runs without a group. 5: retention deletes records readers
 /// may not have read yet (`Workload::retention_deletes`), in runs without a group. 6: the
 /// same in group runs. 7: an observer of the groups (`Workload::observe`), and static members
-/// that never send LeaveGroup (`GroupWorkload::static_departures_silent`).
-pub const SETTINGS_VERSION: u32 = 7;
+/// that never send LeaveGroup (`GroupWorkload::static_departures_silent`). 8: damaged requests
+/// from a stranger (`FaultSettings::hostile_frame_ppm`).
+pub const SETTINGS_VERSION: u32 = 8;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -719,6 +720,13 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.group.consumers > 0 && observing.chance(500_000) {
         let every_ms = observing.range_inclusive(200, 3_000);
         workload.observe = Some((every_ms, observing.range_inclusive(1, 30) as u32));
+    }
+    if version < 8 {
+        return (faults, workload);
+    }
+    let mut hostile = Prng::new(seed ^ 0x484F_5354);
+    if hostile.chance(250_000) {
+        faults.hostile_frame_ppm = hostile.range_inclusive(1, 300_000) as u32;
     }
     (faults, workload)
 }
@@ -1432,6 +1440,20 @@ impl Sim {
             let jump = self.prng.range_inclusive(0, 7_200_000) as i64 - 3_600_000;
             self.clock_offset_ms += jump;
             self.note(format!("{} fault: wall clock jumps {jump} ms", self.now));
+        }
+        if self.faults.hostile_frame_ppm > 0 && self.prng.chance(self.faults.hostile_frame_ppm) {
+            // A stranger's damaged request, on a connection it closes at once.
+            let body = crate::hostile::damaged_request(&mut self.prng);
+            let (connection, closed_before) = (self.next_connection, self.closed_by_node);
+            self.inject_frame(body);
+            let closed = self.closed_by_node > closed_before;
+            self.note(format!(
+                "{} fault: a stranger's damaged request on connection {connection} (closed by the node: {closed})",
+                self.now
+            ));
+            if self.node.is_some() {
+                self.node_input(Input::Closed { connection: ConnectionId(connection) });
+            }
         }
         if self.faults.disk_full_ppm > 0 && self.prng.chance(self.faults.disk_full_ppm) {
             self.faults_injected += 1;

@@ -36,6 +36,9 @@ pub struct FaultSettings {
     /// Chance that removing a file fails with EIO (drawn apart from the others: see
     /// `engine::settings_from_seed`).
     pub remove_error_ppm: u32,
+    /// Chance per fault tick that a stranger sends the broker a damaged request on a
+    /// connection of its own, then closes it (see [`crate::hostile`]; drawn apart too).
+    pub hostile_frame_ppm: u32,
 }
 
 impl FaultSettings {
@@ -56,6 +59,7 @@ impl FaultSettings {
             clock_jump_ppm: 0,
             request_timeout_ms: 3000,
             remove_error_ppm: 0,
+            hostile_frame_ppm: 0,
         }
     }
 
@@ -96,6 +100,7 @@ impl FaultSettings {
             clock_jump_ppm,
             request_timeout_ms,
             remove_error_ppm: 0,
+            hostile_frame_ppm: 0,
         }
     }
 }
@@ -122,6 +127,9 @@ impl fmt::Display for FaultSettings {
         )?;
         if self.remove_error_ppm > 0 {
             write!(f, " unlink_eio={}ppm", self.remove_error_ppm)?;
+        }
+        if self.hostile_frame_ppm > 0 {
+            write!(f, " hostile_frames={}ppm", self.hostile_frame_ppm)?;
         }
         Ok(())
     }

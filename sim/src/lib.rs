@@ -25,6 +25,7 @@ pub mod engine;
 pub mod faults;
 pub mod group;
 pub mod history;
+pub mod hostile;
 pub mod meddle;
 pub mod observe;
 pub mod run;

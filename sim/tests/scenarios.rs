@@ -1158,3 +1158,18 @@ fn an_observer_sees_each_partition_of_a_stable_group_owned_once() {
     });
     assert!(stable >= 5, "the observer saw the group Stable {stable} times");
 }
+
+#[test]
+fn faults_row_22_damaged_requests_from_a_stranger_change_nothing_for_the_clients() {
+    // Every 50 ms a stranger sends a damaged read-only request (bits flipped, cut short, junk
+    // appended, bytes overwritten) on a connection of its own and closes it, while producers,
+    // readers and a group of two work. The node answers or closes each, and every checker
+    // passes: nothing the stranger sent changed what the clients saw.
+    let faults = FaultSettings { hostile_frame_ppm: 1_000_000, ..FaultSettings::none() };
+    let mut sim = Sim::new(73, faults, group_workload(2));
+    sim.run_until(10_000);
+    let (sent, closed) = (sim.faults_injected, sim.closed_by_node);
+    assert!(sent >= 150 && closed >= 30, "{sent} damaged requests, {closed} closed");
+    assert!(closed < sent, "some damaged requests were still answered");
+    finish(&mut sim);
+}
