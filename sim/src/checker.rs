@@ -541,8 +541,9 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
 /// A purging reader deletes only what it has read, so its DeleteRecords is never out of range
 /// (it has read nothing past the high watermark), and an acknowledged one moves the log start
 /// exactly to the offset asked for: it alone deletes, and its position only grows, so the
-/// log start was at most that. Returns the deletions acknowledged.
-pub fn deletions_exact(history: &History) -> Result<usize, Violation> {
+/// log start was at most that. Under `retention`, which moves the log start too, the log may
+/// start past that offset, never before it. Returns the deletions acknowledged.
+pub fn deletions_exact(history: &History, retention: bool) -> Result<usize, Violation> {
     let mut acknowledged = 0;
     for operation in &history.operations {
         let Operation::RecordsDeleted { client, partition, offset, error_code, low_watermark } =
@@ -556,7 +557,8 @@ pub fn deletions_exact(history: &History) -> Result<usize, Violation> {
             )));
         }
         if *error_code == 0 {
-            if low_watermark != offset {
+            let exact = low_watermark == offset || (retention && low_watermark > offset);
+            if !exact {
                 return Err(Violation(format!(
                     "consumer {client} deleted below {offset} on partition {partition} and was told the log now starts at {low_watermark}"
                 )));
@@ -992,16 +994,25 @@ mod tests {
             low_watermark,
         };
         // Exact, and a storage error (retried), pass.
-        assert_eq!(deletions_exact(&history(vec![deleted(0, 12), deleted(56, -1)])), Ok(1));
+        let verdict = |operations, retention| deletions_exact(&history(operations), retention);
+        assert_eq!(verdict(vec![deleted(0, 12), deleted(56, -1)], false), Ok(1));
+        assert_eq!(verdict(vec![deleted(0, 13)], true), Ok(1), "retention went further");
         assert_eq!(
-            deletions_exact(&history(vec![deleted(0, 13)])),
+            verdict(vec![deleted(0, 11)], true),
+            Err(Violation(
+                "consumer 4 deleted below 12 on partition 1 and was told the log now starts at 11"
+                    .to_string()
+            ))
+        );
+        assert_eq!(
+            verdict(vec![deleted(0, 13)], false),
             Err(Violation(
                 "consumer 4 deleted below 12 on partition 1 and was told the log now starts at 13"
                     .to_string()
             ))
         );
         assert_eq!(
-            deletions_exact(&history(vec![deleted(1, -1)])),
+            verdict(vec![deleted(1, -1)], true),
             Err(Violation(
                 "consumer 4 could not delete below its position 12 on partition 1: out of range"
                     .to_string()

@@ -305,7 +305,7 @@ pub struct Workload {
     /// each batch with the time they made it (otherwise every record carries the run's start
     /// time, which a short `retention.ms` would soon delete whole), and a reader whose
     /// position retention deleted reads on from the earliest offset
-    /// (`auto.offset.reset=earliest`), as do group members. Not with purging or compaction.
+    /// (`auto.offset.reset=earliest`), as do group members. Not with compaction.
     pub retention_deletes: bool,
     /// How long each reader takes over the records of each answer before it fetches again,
     /// in ms: slow consumers, which retention overtakes.
@@ -601,8 +601,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// may not have read yet (`Workload::retention_deletes`), in runs without a group. 6: the
 /// same in group runs. 7: an observer of the groups (`Workload::observe`), and static members
 /// that never send LeaveGroup (`GroupWorkload::static_departures_silent`). 8: damaged requests
-/// from a stranger (`FaultSettings::hostile_frame_ppm`).
-pub const SETTINGS_VERSION: u32 = 8;
+/// from a stranger (`FaultSettings::hostile_frame_ppm`). 9: retention where readers purge
+/// what they read with DeleteRecords.
+pub const SETTINGS_VERSION: u32 = 9;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -727,6 +728,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     let mut hostile = Prng::new(seed ^ 0x484F_5354);
     if hostile.chance(250_000) {
         faults.hostile_frame_ppm = hostile.range_inclusive(1, 300_000) as u32;
+    }
+    if version < 9 {
+        return (faults, workload);
+    }
+    // Half the purging seeds: DeleteRecords and retention both move the log start.
+    let mut retaining = Prng::new(seed ^ 0x5055_5247);
+    if workload.purge_every.is_some() && retaining.chance(500_000) {
+        draw_retention(&mut workload, &mut retaining);
     }
     (faults, workload)
 }

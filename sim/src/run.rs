@@ -288,7 +288,8 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     checker::one_owner_per_generation(&sim.history).map_err(|violation| violation.0)?;
     checker::generations_never_go_down(&sim.history).map_err(|violation| violation.0)?;
     checker::acknowledged_commits_kept(&sim.history).map_err(|violation| violation.0)?;
-    checker::deletions_exact(&sim.history).map_err(|violation| violation.0)?;
+    checker::deletions_exact(&sim.history, sim.retention_ms.is_some())
+        .map_err(|violation| violation.0)?;
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
     checker::offsets_topic_guarded(&sim.history, sim.offsets_topic_partitions())
         .map_err(|violation| violation.0)?;
