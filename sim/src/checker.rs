@@ -577,21 +577,44 @@ pub fn deletions_exact(history: &History, retention: bool) -> Result<usize, Viol
 /// offset holds two different records. After a deletion, the churner's group has no
 /// committed offset of the topic, except one whose commit lost its answer (it may have
 /// been stored on a topic made again by a CreateTopics that lost its answer too); so too
-/// after the churner's acknowledged OffsetDelete or DeleteGroups. Returns the records and
-/// offset probes checked.
+/// after the churner's acknowledged OffsetDelete or DeleteGroups.
+///
+/// A racer's record ([`crate::race`]) acknowledged before the churner first sent the
+/// DeleteTopics of an incarnation was in that incarnation or an earlier one: once that
+/// deletion is acknowledged, no read returns it (unless an attempt of it lost its answer).
+/// Returns the records and offset probes checked.
 pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation> {
     let mut deleted = 0u32;
     let mut lost: BTreeSet<&str> = BTreeSet::new();
     let mut commits_lost: BTreeSet<u32> = BTreeSet::new();
     let mut seen: BTreeMap<(u32, i64), &str> = BTreeMap::new();
+    // Racer records acknowledged and not yet taken by a deletion, with their history index;
+    // those taken, with the incarnation whose deletion took them.
+    let mut race_live: Vec<(&str, usize)> = Vec::new();
+    let mut race_gone: BTreeMap<&str, u32> = BTreeMap::new();
+    // The history index of the first DeleteTopics sent for each incarnation.
+    let mut delete_sent: BTreeMap<u32, usize> = BTreeMap::new();
     let mut checked = 0;
     // What removed the offsets last, for the report.
     let mut removal = String::new();
-    for operation in &history.operations {
+    for (index, operation) in history.operations.iter().enumerate() {
         match operation {
+            Operation::ChurnDeleteSent { incarnation, .. } => {
+                delete_sent.entry(*incarnation).or_insert(index);
+            }
+            Operation::RaceAcked { value, .. } => race_live.push((value, index)),
             Operation::ChurnDeleted { incarnation, .. } => {
                 deleted = deleted.max(*incarnation);
                 removal = format!("the deletion of incarnation {incarnation}");
+                if let Some(&sent) = delete_sent.get(incarnation) {
+                    race_live.retain(|&(value, acknowledged)| {
+                        let taken = acknowledged < sent;
+                        if taken {
+                            race_gone.insert(value, *incarnation);
+                        }
+                        !taken
+                    });
+                }
             }
             Operation::ChurnOffsetsForgotten { incarnation, group, .. } => {
                 let how = if *group { "DeleteGroups" } else { "OffsetDelete" };
@@ -615,19 +638,28 @@ pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation
             }
             Operation::ChurnConsumed { client, incarnation, offset, value } => {
                 checked += 1;
-                let produced_to = value
-                    .strip_prefix('d')
-                    .and_then(|rest| rest.split_once("-r"))
-                    .and_then(|(incarnation, _)| incarnation.parse::<u32>().ok());
-                let Some(produced_to) = produced_to else {
-                    return Err(Violation(format!(
-                        "churner {client} read {value:?} at offset {offset}, which no churner produced"
-                    )));
-                };
-                if produced_to <= deleted && !lost.contains(value.as_str()) {
-                    return Err(Violation(format!(
-                        "churner {client} read {value} at offset {offset} of its topic's incarnation {incarnation}, although the deletion of incarnation {deleted} was acknowledged"
-                    )));
+                if value.starts_with('z') {
+                    let taken_by = race_gone.get(value.as_str());
+                    if let Some(taken_by) = taken_by.filter(|_| !lost.contains(value.as_str())) {
+                        return Err(Violation(format!(
+                            "churner {client} read racer record {value} at offset {offset} of its topic's incarnation {incarnation}, although it was acknowledged before the deletion of incarnation {taken_by} was sent, and that deletion was acknowledged"
+                        )));
+                    }
+                } else {
+                    let produced_to = value
+                        .strip_prefix('d')
+                        .and_then(|rest| rest.split_once("-r"))
+                        .and_then(|(incarnation, _)| incarnation.parse::<u32>().ok());
+                    let Some(produced_to) = produced_to else {
+                        return Err(Violation(format!(
+                            "churner {client} read {value:?} at offset {offset}, which no churner produced"
+                        )));
+                    };
+                    if produced_to <= deleted && !lost.contains(value.as_str()) {
+                        return Err(Violation(format!(
+                            "churner {client} read {value} at offset {offset} of its topic's incarnation {incarnation}, although the deletion of incarnation {deleted} was acknowledged"
+                        )));
+                    }
                 }
                 if let Some(earlier) = seen.insert((*incarnation, *offset), value) {
                     if earlier != value {
@@ -772,6 +804,25 @@ mod tests {
             ))
         );
         assert!(verdict(vec![read(1, 0, "x")]).is_err());
+        // A racer's record acknowledged before the DeleteTopics of incarnation 1 was sent is
+        // gone with it; one acknowledged after may be in the incarnation made again.
+        let sent = Operation::ChurnDeleteSent { client: 9, incarnation: 1 };
+        let raced = |value: &str| Operation::RaceAcked { client: 8, value: value.into() };
+        let before = vec![raced("z8-r0"), sent.clone(), raced("z8-r1"), deleted(1)];
+        let mut later = before.clone();
+        later.push(read(2, 0, "z8-r1"));
+        assert_eq!(verdict(later), Ok(1));
+        let mut later = before.clone();
+        later.push(read(2, 0, "z8-r0"));
+        assert_eq!(
+            verdict(later.clone()),
+            Err(Violation(
+                "churner 9 read racer record z8-r0 at offset 0 of its topic's incarnation 2, although it was acknowledged before the deletion of incarnation 1 was sent, and that deletion was acknowledged".into()
+            ))
+        );
+        let racer_lost = Operation::ChurnProduceLost { client: 8, value: "z8-r0".into() };
+        later.insert(0, racer_lost);
+        assert_eq!(verdict(later), Ok(1), "an attempt that lost its answer may land later");
         let probed = |committed: Option<(i64, &str)>| Operation::ChurnOffsetProbed {
             client: 9,
             deleted: 1,

@@ -323,8 +323,12 @@ impl Churner {
     }
 
     /// The request prepared by the last `poll_request` was sent.
-    pub fn on_sent(&mut self) {
+    pub fn on_sent(&mut self, history: &mut History) {
         self.producing = self.prepared.take();
+        if self.step == Step::Delete {
+            let incarnation = self.incarnation;
+            history.push(Operation::ChurnDeleteSent { client: self.client, incarnation });
+        }
     }
 
     /// The request in flight was lost: a produce may still arrive, later.
@@ -561,40 +565,42 @@ mod tests {
         let mut churner = Churner::new(4, 2, 1, 1024, 500, false);
         let create = churner.poll_request(0);
         assert!(matches!(create, Next::Send { request: Request::CreateTopics(_), .. }));
-        churner.on_sent();
+        churner.on_sent(&mut history);
         let storage_error = ErrorCode::KafkaStorageError.code();
         assert!(churner.on_response(0, created(storage_error), &mut history));
         churner.poll_request(0);
-        churner.on_sent();
+        churner.on_sent(&mut history);
         let exists = ErrorCode::TopicAlreadyExists.code();
         assert!(!churner.on_response(0, created(exists), &mut history));
         // Made: it asks for its group's offsets first.
         let fetch = churner.poll_request(0);
         assert!(matches!(fetch, Next::Send { request: Request::OffsetFetch(_), .. }));
-        churner.on_sent();
+        churner.on_sent(&mut history);
         let answer = Response::OffsetFetch(OffsetFetchResponse::default());
         assert!(!churner.on_response(0, answer, &mut history));
         history = History::default();
         let produce = churner.poll_request(0);
         assert!(matches!(produce, Next::Send { request: Request::Produce(_), .. }));
-        churner.on_sent();
+        churner.on_sent(&mut history);
         churner.on_lost(&mut history);
         churner.poll_request(0);
-        churner.on_sent();
+        churner.on_sent(&mut history);
         assert!(!churner.on_response(0, produced(0), &mut history));
         // Reading is tested through the swarm; skip to the deletion.
         churner.step = Step::Delete;
         churner.poll_request(0);
-        churner.on_sent();
+        churner.on_sent(&mut history);
         assert!(churner.on_response(10, deleted(storage_error), &mut history));
         churner.poll_request(10);
-        churner.on_sent();
+        churner.on_sent(&mut history);
         let unknown = ErrorCode::UnknownTopicOrPartition.code();
         assert!(!churner.on_response(10, deleted(unknown), &mut history));
         assert_eq!(
             history.operations,
             vec![
                 Operation::ChurnProduceLost { client: 4, value: "d1-r0".into() },
+                Operation::ChurnDeleteSent { client: 4, incarnation: 1 },
+                Operation::ChurnDeleteSent { client: 4, incarnation: 1 },
                 Operation::ChurnDeleted { client: 4, incarnation: 1 },
             ]
         );
@@ -603,7 +609,7 @@ mod tests {
         assert!(matches!(churner.poll_request(100), Next::WakeAt(510)));
         let probe = churner.poll_request(510);
         assert!(matches!(probe, Next::Send { request: Request::Fetch(_), .. }));
-        churner.on_sent();
+        churner.on_sent(&mut history);
         let partition = FetchResponsePartition { error_code: unknown, ..Default::default() };
         let topic = FetchResponseTopic { partitions: vec![partition], ..Default::default() };
         let answer = FetchResponse { responses: vec![topic], ..Default::default() };
@@ -611,7 +617,7 @@ mod tests {
         // Then it asks for the group's committed offsets, and records what it was told.
         let fetch = churner.poll_request(510);
         assert!(matches!(fetch, Next::Send { request: Request::OffsetFetch(_), .. }));
-        churner.on_sent();
+        churner.on_sent(&mut history);
         let answer = Response::OffsetFetch(OffsetFetchResponse::default());
         assert!(!churner.on_response(511, answer, &mut history));
         assert_eq!(

@@ -14,6 +14,7 @@ use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use crate::meddle::Meddler;
 use crate::observe::Observer;
+use crate::race::Racer;
 use bytes::Bytes;
 use sluice_core::protocol::api::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsRequestTopic,
@@ -90,6 +91,8 @@ pub enum Role {
     Meddler,
     /// Lists and describes the consumer groups (see [`crate::observe`]).
     Observer,
+    /// Produces to the churner's topic while it deletes and makes it (see [`crate::race`]).
+    Racer,
 }
 
 /// What a client wants next.
@@ -239,6 +242,8 @@ pub struct Client {
     pub meddle: Option<Box<Meddler>>,
     /// The state of an observer.
     pub observe: Option<Box<Observer>>,
+    /// The state of a racer.
+    pub race: Option<Box<Racer>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
     /// An admin's topic exists.
@@ -281,6 +286,7 @@ impl Client {
         assert_ne!(role, Role::Churner, "use Client::churner");
         assert_ne!(role, Role::Meddler, "use Client::meddler");
         assert_ne!(role, Role::Observer, "use Client::observer");
+        assert_ne!(role, Role::Racer, "use Client::racer");
         let lanes = match role {
             Role::Producer { partition, .. } => vec![Lane::new(partition)],
             _ => Vec::new(),
@@ -304,6 +310,7 @@ impl Client {
             churn: None,
             meddle: None,
             observe: None,
+            race: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
             admin_step: 0,
@@ -359,6 +366,15 @@ impl Client {
         }
     }
 
+    /// A racer (see [`crate::race`]).
+    pub fn racer(id: u32, racer: Racer) -> Self {
+        Self {
+            role: Role::Racer,
+            race: Some(Box::new(racer)),
+            ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
+        }
+    }
+
     /// What to send next. May be called again before anything is sent (the engine could not
     /// connect): it then prepares the same request.
     pub fn poll_request(&mut self, now: u64) -> Next {
@@ -377,6 +393,9 @@ impl Client {
         }
         if let Some(observer) = self.observe.as_mut() {
             return observer.poll_request(now);
+        }
+        if let Some(racer) = self.race.as_mut() {
+            return racer.poll_request(now);
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
@@ -472,7 +491,8 @@ impl Client {
             | Role::GroupConsumer
             | Role::Churner
             | Role::Meddler
-            | Role::Observer => Next::Idle,
+            | Role::Observer
+            | Role::Racer => Next::Idle,
         }
     }
 
@@ -482,7 +502,10 @@ impl Client {
             member.on_sent(history);
         }
         if let Some(churner) = self.churn.as_mut() {
-            churner.on_sent();
+            churner.on_sent(history);
+        }
+        if let Some(racer) = self.race.as_mut() {
+            racer.on_sent();
         }
         match std::mem::replace(&mut self.prepared, Prepared::Other) {
             Prepared::Init => self.init_in_flight = true,
@@ -663,6 +686,9 @@ impl Client {
         }
         if let Some(observer) = self.observe.as_mut() {
             return observer.on_response(response, history);
+        }
+        if let Some(racer) = self.race.as_mut() {
+            return racer.on_response(response, history);
         }
         match (&self.role, response) {
             (
@@ -889,6 +915,10 @@ impl Client {
         }
         if let Some(observer) = self.observe.as_mut() {
             observer.on_lost();
+            return;
+        }
+        if let Some(racer) = self.race.as_mut() {
+            racer.on_lost(history);
             return;
         }
         if matches!(self.role, Role::Producer { .. }) {

@@ -16,6 +16,7 @@ use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
 use crate::history::{History, Operation};
 use crate::meddle::{Meddle, Meddler};
 use crate::observe::Observer;
+use crate::race::Racer;
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
 use sluice_core::limits::SEGMENT_BYTES_MIN;
@@ -313,6 +314,9 @@ pub struct Workload {
     /// (every ms, rounds): an observer lists and describes the groups that often, that many
     /// times (see [`crate::observe`]).
     pub observe: Option<(u64, u32)>,
+    /// (every ms, records): a racer produces to the churner's topic that often, that many
+    /// times, while the churner deletes and makes it (see [`crate::race`]).
+    pub churn_racer: Option<(u64, u32)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -349,6 +353,7 @@ impl Default for Workload {
             retention_deletes: false,
             reader_pause_ms: 0,
             observe: None,
+            churn_racer: None,
         }
     }
 }
@@ -551,6 +556,9 @@ impl std::fmt::Display for Workload {
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
         }
+        if let Some((every_ms, count)) = self.churn_racer {
+            write!(f, " churn_racer={count}x{every_ms}ms")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -602,8 +610,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// same in group runs. 7: an observer of the groups (`Workload::observe`), and static members
 /// that never send LeaveGroup (`GroupWorkload::static_departures_silent`). 8: damaged requests
 /// from a stranger (`FaultSettings::hostile_frame_ppm`). 9: retention where readers purge
-/// what they read with DeleteRecords.
-pub const SETTINGS_VERSION: u32 = 9;
+/// what they read with DeleteRecords. 10: a racer producing to the churner's topic
+/// (`Workload::churn_racer`).
+pub const SETTINGS_VERSION: u32 = 10;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -736,6 +745,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     let mut retaining = Prng::new(seed ^ 0x5055_5247);
     if workload.purge_every.is_some() && retaining.chance(500_000) {
         draw_retention(&mut workload, &mut retaining);
+    }
+    if version < 10 {
+        return (faults, workload);
+    }
+    let mut racing = Prng::new(seed ^ 0x5241_4345);
+    if workload.churn.is_some() && racing.chance(500_000) {
+        let every_ms = racing.range_inclusive(10, 300);
+        workload.churn_racer = Some((every_ms, racing.range_inclusive(10, 100) as u32));
     }
     (faults, workload)
 }
@@ -957,6 +974,11 @@ impl Sim {
             }
             let observer = Observer::new(id, groups, TOPIC, every_ms, rounds);
             clients.push(ClientState::new(Client::observer(id, observer)));
+        }
+        if let Some((every_ms, count)) = workload.churn_racer {
+            assert!(workload.churn.is_some(), "a racer races a churner");
+            let id = clients.len() as u32;
+            clients.push(ClientState::new(Client::racer(id, Racer::new(id, every_ms, count))));
         }
         let mut sim = Self {
             seed,
@@ -1626,10 +1648,13 @@ impl Sim {
             .clients
             .iter()
             .all(|state| state.client.observe.as_deref().is_none_or(Observer::done));
+        let raced =
+            self.clients.iter().all(|state| state.client.race.as_deref().is_none_or(Racer::done));
         consumers_done
             && churned
             && meddled
             && observed
+            && raced
             && self.group_done(GROUP)
             && self.group_done(SECOND_GROUP)
     }
@@ -1684,6 +1709,9 @@ impl Sim {
                 });
                 let group = state.client.observe.as_deref().map_or(group, |observer| {
                     format!(" {}", observer.report())
+                });
+                let group = state.client.race.as_deref().map_or(group, |racer| {
+                    format!(" {}", racer.report())
                 });
                 format!(
                     "client {} {:?}: done={} position={} connection={:?} inflight={:?} cut_until={:?}{group}",

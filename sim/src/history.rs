@@ -192,6 +192,20 @@ pub enum Operation {
         /// The incarnation deleted.
         incarnation: u32,
     },
+    /// The churner sent a DeleteTopics of `incarnation` (again, if an answer was lost).
+    ChurnDeleteSent {
+        /// Client id.
+        client: u32,
+        /// The incarnation it deletes.
+        incarnation: u32,
+    },
+    /// A racer's record was acknowledged (see [`crate::race`]).
+    RaceAcked {
+        /// Client id.
+        client: u32,
+        /// Its value.
+        value: String,
+    },
     /// A churner's OffsetCommit of its position in `incarnation` lost its answer: it may be
     /// stored later, even on a topic made again.
     ChurnCommitLost {

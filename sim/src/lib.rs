@@ -28,4 +28,5 @@ pub mod history;
 pub mod hostile;
 pub mod meddle;
 pub mod observe;
+pub mod race;
 pub mod run;

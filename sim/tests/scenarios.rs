@@ -1173,3 +1173,24 @@ fn faults_row_22_damaged_requests_from_a_stranger_change_nothing_for_the_clients
     assert!(closed < sent, "some damaged requests were still answered");
     finish(&mut sim);
 }
+
+#[test]
+fn a_racer_producing_while_its_topic_is_deleted_never_sees_its_records_come_back() {
+    // A churner deletes and makes its topic four times while a racer produces to it every
+    // 5 ms, on syncs of 20 ms: produces wait on syncs when a deletion comes, and arrive while
+    // the topic is gone or made again. Power fails once. No record acknowledged before a
+    // deletion was sent may be read after that deletion was acknowledged.
+    let faults = FaultSettings { sync_ms: 20, ..FaultSettings::none() };
+    let workload =
+        Workload { churn: Some((4, 10, 200, false)), churn_racer: Some((5, 400)), ..workload() };
+    let mut sim = Sim::new(74, faults, workload);
+    sim.run_until(700);
+    sim.power_loss();
+    finish(&mut sim);
+    let acknowledged = count(&sim, |operation| matches!(operation, Operation::RaceAcked { .. }));
+    let read = count(
+        &sim,
+        |operation| matches!(operation, Operation::ChurnConsumed { value, .. } if value.starts_with('z')),
+    );
+    assert!(acknowledged >= 50 && read >= 10, "{acknowledged} acknowledged, {read} read");
+}
