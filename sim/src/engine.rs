@@ -306,7 +306,8 @@ pub struct Workload {
     /// each batch with the time they made it (otherwise every record carries the run's start
     /// time, which a short `retention.ms` would soon delete whole), and a reader whose
     /// position retention deleted reads on from the earliest offset
-    /// (`auto.offset.reset=earliest`), as do group members. Not with compaction.
+    /// (`auto.offset.reset=earliest`), as do group members. On a compacted topic the policy
+    /// is then `compact,delete`.
     pub retention_deletes: bool,
     /// How long each reader takes over the records of each answer before it fetches again,
     /// in ms: slow consumers, which retention overtakes.
@@ -481,7 +482,9 @@ impl Workload {
             configs.push(("segment.bytes", bytes.to_string()));
         }
         if self.compacted {
-            configs.push(("cleanup.policy", "compact".to_string()));
+            // Retention deletes only under the `delete` policy too.
+            let policy = if self.retention_deletes { "compact,delete" } else { "compact" };
+            configs.push(("cleanup.policy", policy.to_string()));
         }
         if let Some(ms) = self.retention_ms {
             configs.push(("retention.ms", ms.to_string()));
@@ -611,8 +614,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// that never send LeaveGroup (`GroupWorkload::static_departures_silent`). 8: damaged requests
 /// from a stranger (`FaultSettings::hostile_frame_ppm`). 9: retention where readers purge
 /// what they read with DeleteRecords. 10: a racer producing to the churner's topic
-/// (`Workload::churn_racer`).
-pub const SETTINGS_VERSION: u32 = 10;
+/// (`Workload::churn_racer`). 11: retention on compacted topics (`compact,delete`).
+pub const SETTINGS_VERSION: u32 = 11;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -753,6 +756,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.churn.is_some() && racing.chance(500_000) {
         let every_ms = racing.range_inclusive(10, 300);
         workload.churn_racer = Some((every_ms, racing.range_inclusive(10, 100) as u32));
+    }
+    if version < 11 {
+        return (faults, workload);
+    }
+    // Half the compacted seeds: the cleaner and retention both rewrite the log's start.
+    let mut retaining = Prng::new(seed ^ 0x434F_4D50);
+    if workload.compacted && retaining.chance(500_000) {
+        draw_retention(&mut workload, &mut retaining);
     }
     (faults, workload)
 }
