@@ -3,6 +3,7 @@
 
 use crate::client::key_of_value;
 use crate::history::{History, Operation};
+use sluice_core::group::records::coordinator_partition;
 use sluice_core::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
 };
@@ -686,7 +687,7 @@ pub fn group_views_consistent(history: &History, partitions: i32) -> Result<usiz
     let mut checked = 0;
     for operation in &history.operations {
         match operation {
-            Operation::GroupsListed { client, error_code: 0, groups } => {
+            Operation::GroupsListed { client, error_code: 0, groups, .. } => {
                 let mut seen = BTreeSet::new();
                 for (group, state) in groups {
                     if !seen.insert(group) || !known.contains(&group.as_str()) {
@@ -701,7 +702,7 @@ pub fn group_views_consistent(history: &History, partitions: i32) -> Result<usiz
                     }
                 }
             }
-            Operation::GroupDescribed { client, group, error_code: 0, state, members }
+            Operation::GroupDescribed { client, group, error_code: 0, state, members, .. }
                 if state == "Stable" && !members.is_empty() =>
             {
                 checked += 1;
@@ -724,6 +725,60 @@ pub fn group_views_consistent(history: &History, partitions: i32) -> Result<usiz
                     return Err(Violation(format!(
                         "observer {client}: Stable group {group} assigns partitions {:?} of 0..{partitions}",
                         owners.keys().collect::<Vec<_>>()
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(checked)
+}
+
+/// A group whose `__consumer_offsets` partition went offline is refused until the broker
+/// starts again, as Kafka refuses the groups of a partition it unloaded: a ListGroups or
+/// DescribeGroups sent after the partition went offline, and answered by that incarnation,
+/// neither lists the group nor describes it without an error. (Memory may hold what the log
+/// never made durable.) `offsets_partitions` places groups. Returns the answers checked.
+pub fn offline_groups_refused(
+    history: &History,
+    offsets_partitions: i32,
+) -> Result<usize, Violation> {
+    // (incarnation, partition) → history index at which it went offline.
+    let mut offline: BTreeMap<(u64, i32), usize> = BTreeMap::new();
+    // Observer → history index of its last request sent.
+    let mut asked: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut checked = 0;
+    let refused_since = |offline: &BTreeMap<(u64, i32), usize>, group: &str, incarnation, sent| {
+        let partition = coordinator_partition(group, offsets_partitions);
+        offline.get(&(incarnation, partition)).filter(|&&at| at < sent).map(|&at| (partition, at))
+    };
+    for (index, operation) in history.operations.iter().enumerate() {
+        match operation {
+            Operation::OffsetsPartitionOffline { partition, incarnation } => {
+                offline.entry((*incarnation, *partition)).or_insert(index);
+            }
+            Operation::ObserverAsked { client } => {
+                asked.insert(*client, index);
+            }
+            Operation::GroupsListed { client, incarnation, error_code: 0, groups } => {
+                checked += 1;
+                let sent = asked.get(client).copied().unwrap_or(index);
+                for (group, _) in groups {
+                    if let Some((partition, at)) =
+                        refused_since(&offline, group, *incarnation, sent)
+                    {
+                        return Err(Violation(format!(
+                            "observer {client}: ListGroups listed group {group}, whose partition {partition} of __consumer_offsets went offline (history index {at}) before it was sent"
+                        )));
+                    }
+                }
+            }
+            Operation::GroupDescribed { client, incarnation, group, error_code: 0, .. } => {
+                checked += 1;
+                let sent = asked.get(client).copied().unwrap_or(index);
+                if let Some((partition, at)) = refused_since(&offline, group, *incarnation, sent) {
+                    return Err(Violation(format!(
+                        "observer {client}: DescribeGroups described group {group} without an error, although its partition {partition} of __consumer_offsets went offline (history index {at}) before it was sent"
                     )));
                 }
             }
@@ -961,6 +1016,7 @@ mod tests {
                 members.into_iter().map(|(member, assigned)| (member.to_string(), assigned));
             Operation::GroupDescribed {
                 client: 5,
+                incarnation: 1,
                 group: "sim-group".into(),
                 error_code: 0,
                 state: state.into(),
@@ -993,6 +1049,7 @@ mod tests {
         );
         let listed = |groups: &[(&str, &str)]| Operation::GroupsListed {
             client: 5,
+            incarnation: 1,
             error_code: 0,
             groups: groups.iter().map(|&(group, state)| (group.into(), state.into())).collect(),
         };
@@ -1008,6 +1065,44 @@ mod tests {
             Err(Violation(
                 "observer 5: ListGroups listed group sim-group in state \"Dead\"".into()
             ))
+        );
+    }
+
+    #[test]
+    fn the_groups_of_an_offline_partition_are_neither_listed_nor_described() {
+        let partition = coordinator_partition("sim-group", 3);
+        let offline = |incarnation| Operation::OffsetsPartitionOffline { partition, incarnation };
+        let asked = Operation::ObserverAsked { client: 5 };
+        let listed = |incarnation| Operation::GroupsListed {
+            client: 5,
+            incarnation,
+            error_code: 0,
+            groups: vec![("sim-group".into(), "Stable".into())],
+        };
+        let described = |incarnation, error_code| Operation::GroupDescribed {
+            client: 5,
+            incarnation,
+            group: "sim-group".into(),
+            error_code,
+            state: if error_code == 0 { "Stable" } else { "" }.into(),
+            members: Vec::new(),
+        };
+        let verdict = |operations| offline_groups_refused(&history(operations), 3);
+        // Sent before the partition went offline, or answered by the next incarnation: fine.
+        assert_eq!(verdict(vec![asked.clone(), offline(1), listed(1)]), Ok(1));
+        assert_eq!(verdict(vec![offline(1), asked.clone(), listed(2)]), Ok(1));
+        assert_eq!(verdict(vec![offline(1), asked.clone(), described(1, 16)]), Ok(0));
+        assert_eq!(
+            verdict(vec![offline(1), asked.clone(), listed(1)]),
+            Err(Violation(format!(
+                "observer 5: ListGroups listed group sim-group, whose partition {partition} of __consumer_offsets went offline (history index 0) before it was sent"
+            )))
+        );
+        assert_eq!(
+            verdict(vec![offline(1), asked, described(1, 0)]),
+            Err(Violation(format!(
+                "observer 5: DescribeGroups described group sim-group without an error, although its partition {partition} of __consumer_offsets went offline (history index 0) before it was sent"
+            )))
         );
     }
 

@@ -507,6 +507,9 @@ impl Client {
         if let Some(racer) = self.race.as_mut() {
             racer.on_sent();
         }
+        if let Some(observer) = self.observe.as_mut() {
+            observer.on_sent(history);
+        }
         match std::mem::replace(&mut self.prepared, Prepared::Other) {
             Prepared::Init => self.init_in_flight = true,
             Prepared::Batches(batches) => {

@@ -14,7 +14,7 @@ use crate::disk::{DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
 use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
 use crate::history::{History, Operation};
-use crate::meddle::{Meddle, Meddler};
+use crate::meddle::{Meddle, Meddler, OFFSETS_TOPIC};
 use crate::observe::Observer;
 use crate::race::Racer;
 use bytes::{Bytes, BytesMut};
@@ -26,7 +26,7 @@ use sluice_core::protocol::api::{decode_response, encode_request, Request};
 use sluice_core::protocol::header::RequestHeader;
 use sluice_core::protocol::record_batch::Compression;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 const WALL_START_MS: i64 = crate::client::RECORDS_TIME_MS;
 const FAULT_TICK_MS: u64 = 50;
@@ -222,6 +222,9 @@ pub struct Sim {
     /// The workload topic's `retention.ms` when retention may delete records readers have not
     /// read (`Workload::retention_deletes`).
     pub retention_ms: Option<i64>,
+    /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
+    /// offline, as noted in the history.
+    offsets_offline: BTreeSet<(u64, i32)>,
     config: BrokerConfig,
     outputs: Vec<Output>,
 }
@@ -1021,6 +1024,7 @@ impl Sim {
             partitions: workload.partitions,
             compacted: workload.compacted,
             retention_ms: workload.retention_ms.filter(|_| workload.retention_deletes),
+            offsets_offline: BTreeSet::new(),
             config,
             outputs: Vec::new(),
         };
@@ -1202,6 +1206,34 @@ impl Sim {
         }
         self.outputs = outputs;
         self.arm_node_timer();
+        self.note_offline_offsets_partitions();
+    }
+
+    /// Notes in the history each `__consumer_offsets` partition that went offline, for the
+    /// checker of what the coordinator answers about its groups. Only where a disk fault can
+    /// take a log offline (it reads every log of the topic).
+    fn note_offline_offsets_partitions(&mut self) {
+        let faults = &self.faults;
+        if faults.sync_error_ppm == 0 && faults.remove_error_ppm == 0 && faults.disk_full_ppm == 0 {
+            return;
+        }
+        let Some(node) = self.node.as_ref() else { return };
+        let generation = self.generation;
+        let offline: Vec<i32> = node
+            .logs()
+            .partitions()
+            .filter(|partition| partition.topic == OFFSETS_TOPIC)
+            .filter(|partition| {
+                node.logs().log(partition).is_some_and(|log| log.offline_reason().is_some())
+            })
+            .map(|partition| partition.partition)
+            .filter(|&partition| !self.offsets_offline.contains(&(generation, partition)))
+            .collect();
+        for partition in offline {
+            self.offsets_offline.insert((generation, partition));
+            self.history
+                .push(Operation::OffsetsPartitionOffline { partition, incarnation: generation });
+        }
     }
 
     fn arm_node_timer(&mut self) {

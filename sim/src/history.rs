@@ -255,10 +255,26 @@ pub enum Operation {
         /// For Metadata: whether the topic was said to be internal.
         internal: bool,
     },
+    /// A partition of `__consumer_offsets` went offline (an fsync or a write failed) in this
+    /// broker incarnation; it stays so until the next start.
+    OffsetsPartitionOffline {
+        /// The partition.
+        partition: i32,
+        /// The broker incarnation.
+        incarnation: u64,
+    },
+    /// An observer sent a request (its answer is the next `GroupsListed` or `GroupDescribed`
+    /// of that client, unless it is lost).
+    ObserverAsked {
+        /// Client id.
+        client: u32,
+    },
     /// An observer's ListGroups was answered.
     GroupsListed {
         /// Client id.
         client: u32,
+        /// The broker incarnation that answered.
+        incarnation: u64,
         /// The answer's error code.
         error_code: i16,
         /// (group id, state) of each group listed, in the answer's order.
@@ -268,6 +284,8 @@ pub enum Operation {
     GroupDescribed {
         /// Client id.
         client: u32,
+        /// The broker incarnation that answered.
+        incarnation: u64,
         /// Group id.
         group: String,
         /// The group's error code.

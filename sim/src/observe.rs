@@ -5,7 +5,10 @@
 //! Every answer goes into the history ([`Operation::GroupsListed`],
 //! [`Operation::GroupDescribed`]); the checker [`crate::checker::group_views_consistent`]
 //! reads them: a group is listed once, and only if a client used it; a Stable group's
-//! description hands each partition of the topic to exactly one member. The coordinator must
+//! description hands each partition of the topic to exactly one member; and
+//! [`crate::checker::offline_groups_refused`]: a group whose `__consumer_offsets` partition
+//! went offline before the request was sent is neither listed nor described by that broker
+//! incarnation. The coordinator must
 //! keep that true through rebalances, static members that come back under a new member id,
 //! restarts that load groups from `__consumer_offsets`, and partitions of it going offline.
 
@@ -82,6 +85,11 @@ impl Observer {
         self.listed = !self.listed;
     }
 
+    /// The request prepared by the last `poll_request` was sent.
+    pub fn on_sent(&mut self, history: &mut History) {
+        history.push(Operation::ObserverAsked { client: self.client });
+    }
+
     /// The request in flight was lost: that step is over.
     pub fn on_lost(&mut self) {
         self.step();
@@ -96,8 +104,12 @@ impl Observer {
                     .iter()
                     .map(|group| (group.group_id.to_string(), group.group_state.to_string()))
                     .collect();
-                let error_code = answer.error_code;
-                history.push(Operation::GroupsListed { client: self.client, error_code, groups });
+                history.push(Operation::GroupsListed {
+                    client: self.client,
+                    incarnation: history.answered_by,
+                    error_code: answer.error_code,
+                    groups,
+                });
             }
             Response::DescribeGroups(answer) => {
                 for group in &answer.groups {
@@ -112,6 +124,7 @@ impl Observer {
                         .collect();
                     history.push(Operation::GroupDescribed {
                         client: self.client,
+                        incarnation: history.answered_by,
                         group: group.group_id.to_string(),
                         error_code: group.error_code,
                         state: group.group_state.to_string(),

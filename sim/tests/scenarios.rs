@@ -1220,3 +1220,30 @@ fn a_compacted_topic_under_retention_loses_only_superseded_or_expired_records() 
     assert!(resets >= 1, "retention overtook a reader");
     finish(&mut sim);
 }
+
+#[test]
+fn an_observer_is_refused_the_groups_of_an_offline_offsets_partition() {
+    // Goal: once an fsync of a __consumer_offsets partition fails, that broker incarnation
+    // neither lists nor describes the partition's groups (memory may hold what the log never
+    // made durable), as Kafka refuses the groups of a partition it unloaded. Method: two
+    // groups of two (on two partitions of __consumer_offsets) and an observer every 200 ms,
+    // while a tenth of the fsyncs fail for 20 s; then the checkers after healing. Then the
+    // seeds that fail without the ListGroups filter.
+    let faults = FaultSettings { sync_error_ppm: 100_000, ..FaultSettings::none() };
+    let workload = Workload {
+        group: GroupWorkload { offsets_topic_partitions: 3, ..group_workload(2).group },
+        second_group: 2,
+        observe: Some((200, 100)),
+        ..group_workload(2)
+    };
+    let mut sim = Sim::new(76, faults, workload);
+    sim.run_until(20_000);
+    finish(&mut sim);
+    let offline =
+        count(&sim, |operation| matches!(operation, Operation::OffsetsPartitionOffline { .. }));
+    let refused = count(&sim, |operation| {
+        matches!(operation, Operation::GroupDescribed { error_code: 16, .. })
+    });
+    assert!(offline >= 1 && refused >= 1, "{offline} partitions offline, {refused} refusals");
+    regression_seeds_pass("an_observer_is_refused_the_groups_of_an_offline_offsets_partition");
+}
