@@ -225,6 +225,8 @@ pub struct Sim {
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
     /// offline, as noted in the history.
     offsets_offline: BTreeSet<(u64, i32)>,
+    /// The settings version the seed was drawn under; `None` for settings made by hand.
+    pub settings_version: Option<u32>,
     config: BrokerConfig,
     outputs: Vec<Output>,
 }
@@ -839,7 +841,7 @@ impl Sim {
     /// A simulation of what `seed` drew under settings version `version`.
     pub fn from_seed_at(seed: u64, version: u32) -> Self {
         let (faults, workload) = settings_from_seed_at(seed, version);
-        Self::new(seed, faults, workload)
+        Self { settings_version: Some(version), ..Self::new(seed, faults, workload) }
     }
 
     /// A simulation with explicit settings (scenarios).
@@ -1025,6 +1027,7 @@ impl Sim {
             compacted: workload.compacted,
             retention_ms: workload.retention_ms.filter(|_| workload.retention_deletes),
             offsets_offline: BTreeSet::new(),
+            settings_version: None,
             config,
             outputs: Vec::new(),
         };

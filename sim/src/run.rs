@@ -14,8 +14,15 @@ pub struct Failure {
     /// What went wrong.
     pub reason: String,
     /// The last events before the failure.
-    pub recent: Vec<String>,
+    pub recent: Box<[String]>,
+    /// Simulated ms of the safety phase.
+    pub ticks_max: u64,
+    /// The settings version the seed was drawn under; `None` for settings made by hand.
+    pub settings_version: Option<u32>,
 }
+
+/// The safety phase of `sluice-sim` when `--ticks-max` is not given, in simulated ms.
+pub const TICKS_MAX_DEFAULT: u64 = 20_000;
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,11 +32,21 @@ impl std::fmt::Display for Failure {
         for event in &self.recent {
             writeln!(f, "  {event}")?;
         }
+        let Some(version) = self.settings_version else {
+            return write!(f, "reproduce with: the scenario that made these settings");
+        };
         write!(
             f,
             "reproduce with: cargo run -p sluice-sim --release -- --seed {}",
             self.summary.seed
-        )
+        )?;
+        if self.ticks_max != TICKS_MAX_DEFAULT {
+            write!(f, " --ticks-max {}", self.ticks_max)?;
+        }
+        if version != crate::engine::SETTINGS_VERSION {
+            write!(f, " --settings-version {version}")?;
+        }
+        Ok(())
     }
 }
 
@@ -286,6 +303,8 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         settings,
         reason,
         recent: sim.recent.iter().cloned().collect(),
+        ticks_max,
+        settings_version: sim.settings_version,
     })
 }
 
@@ -311,4 +330,33 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         .map_err(|violation| violation.0)?;
     checker::memory_bounded(&sim.stats_max).map_err(|violation| violation.0)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{RunSummary, SETTINGS_VERSION};
+
+    #[test]
+    fn a_failure_says_how_to_run_it_again_with_its_phase_and_settings_version() {
+        let failure = |ticks_max, settings_version| Failure {
+            summary: RunSummary { seed: 7, ticks: 0, events: 0, faults: 0, trace: 0 },
+            settings: String::new(),
+            reason: "why".into(),
+            recent: Box::default(),
+            ticks_max,
+            settings_version,
+        };
+        let last_line = |failure: Failure| failure.to_string().lines().last().map(str::to_owned);
+        let command = "reproduce with: cargo run -p sluice-sim --release -- --seed 7";
+        assert_eq!(last_line(failure(20_000, Some(SETTINGS_VERSION))), Some(command.into()));
+        assert_eq!(
+            last_line(failure(60_000, Some(3))),
+            Some(format!("{command} --ticks-max 60000 --settings-version 3"))
+        );
+        assert_eq!(
+            last_line(failure(20_000, None)),
+            Some("reproduce with: the scenario that made these settings".into())
+        );
+    }
 }
