@@ -254,6 +254,18 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[83, 103, 116],
         settings_version: 11,
     },
+    RegressionSeeds {
+        test: "no_group_is_served_while_the_offsets_topic_cannot_be_made",
+        summary: "while __consumer_offsets could not be made (a full disk), group requests \
+                  logged that they were refused and went on: a commit made its group in \
+                  memory, its records went to the leftover log of a failed creation or \
+                  nowhere, and ListGroups listed the group. Now such requests are answered \
+                  NOT_COORDINATOR (FindCoordinator COORDINATOR_NOT_AVAILABLE) until the topic \
+                  can be made, as Kafka answers where it hosts no coordinator partition",
+        // Of 1,400,000..1,700,000 (settings version 11), by the observer's checker.
+        seeds: &[1460322],
+        settings_version: 11,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

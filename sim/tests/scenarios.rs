@@ -1247,3 +1247,50 @@ fn an_observer_is_refused_the_groups_of_an_offline_offsets_partition() {
     assert!(offline >= 1 && refused >= 1, "{offline} partitions offline, {refused} refusals");
     regression_seeds_pass("an_observer_is_refused_the_groups_of_an_offline_offsets_partition");
 }
+
+#[test]
+fn no_group_is_served_while_the_offsets_topic_cannot_be_made() {
+    // Goal: while __consumer_offsets cannot be made (the disk is full before any group
+    // exists), no group request is served: FindCoordinator is answered
+    // COORDINATOR_NOT_AVAILABLE, the others NOT_COORDINATOR. Found by the swarm (seed
+    // 1460322 of 1,400,000..1,700,000, settings version 11): requests logged "group request
+    // refused" and went on, so a commit made its group in memory, its records went to the
+    // leftover log of a failed creation (which went offline) or nowhere, and ListGroups listed
+    // the group. Method: a quiet run whose disk fills before any group; an OffsetCommit and a
+    // ListGroups on their own connections; then space, and the checkers. Then the seed.
+    use sluice_core::protocol::api::list_groups::ListGroupsRequest;
+    use sluice_core::protocol::api::offset_commit::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use sluice_core::protocol::api::{Request, Response};
+    use sluice_core::protocol::wire::StrBytes;
+    use sluice_core::protocol::ErrorCode;
+    let mut sim = quiet(77);
+    sim.run_until(500);
+    let used = sim.disk_mut().expect("disk").used_bytes();
+    sim.set_disk_faults(DiskFaults { capacity_bytes: used, ..Default::default() });
+    let commit = OffsetCommitRequest {
+        group_id: StrBytes::from_static("g"),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: StrBytes::from_static(sluice_sim::client::TOPIC),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let Some(Response::OffsetCommit(answer)) = sim.request(Request::OffsetCommit(commit), 7) else {
+        panic!("answered")
+    };
+    assert_eq!(answer.topics[0].partitions[0].error_code, ErrorCode::NotCoordinator.code());
+    let list = Request::ListGroups(ListGroupsRequest::default());
+    let Some(Response::ListGroups(listed)) = sim.request(list, 4) else { panic!("answered") };
+    assert!(listed.groups.is_empty(), "{listed:?}");
+    sim.set_disk_faults(DiskFaults::default());
+    finish(&mut sim);
+    regression_seeds_pass("no_group_is_served_while_the_offsets_topic_cannot_be_made");
+}

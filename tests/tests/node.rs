@@ -2055,6 +2055,32 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
 }
 
 #[test]
+fn no_group_is_served_while_the_offsets_topic_cannot_be_made() {
+    // The disk is full before any group exists, so __consumer_offsets cannot be made. Group
+    // requests said "group request refused" in the log but went on: a commit made group "g"
+    // in memory, stored nowhere (or in the leftover log of a failed creation), and ListGroups
+    // listed it. As Kafka answers where it hosts no coordinator partition, FindCoordinator is
+    // answered COORDINATOR_NOT_AVAILABLE and the others NOT_COORDINATOR until the topic can
+    // be made; then "g" commits as usual.
+    use sluice_core::protocol::api::list_groups::ListGroupsRequest;
+    use sluice_sim::disk::DiskFaults;
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let used = harness.node.storage_mut().used_bytes();
+    let full = DiskFaults { capacity_bytes: used, ..DiskFaults::default() };
+    harness.node.storage_mut().set_faults(full);
+    let not_coordinator = ErrorCode::NotCoordinator.code();
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), not_coordinator)]);
+    let request = Request::ListGroups(ListGroupsRequest::default());
+    let Response::ListGroups(listed) = ask(&mut harness, 4, request) else { panic!() };
+    assert_eq!((listed.error_code, listed.groups.len()), (0, 0), "{listed:?}");
+
+    harness.node.storage_mut().set_faults(DiskFaults::default());
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
+}
+
+#[test]
 fn list_groups_leaves_out_the_groups_of_an_offline_offsets_partition() {
     // Groups "g" and "h" (two partitions of __consumer_offsets) commit 4; then g's commit of 9
     // fails to sync, taking g's partition offline. As Kafka lists only the groups of the

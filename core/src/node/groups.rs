@@ -181,10 +181,14 @@ impl<S: Storage> Node<S> {
     /// Whether `group_id`'s `__consumer_offsets` partition is offline (an fsync failed): its
     /// groups in memory may hold changes the log never made durable, which a restart undoes,
     /// so they are not answered from until then. Kafka likewise unloads such a partition's
-    /// groups and answers NOT_COORDINATOR.
+    /// groups and answers NOT_COORDINATOR. So too while the topic does not exist (it could
+    /// not be made, the disk being full, say): nothing about a group could be stored.
     fn group_offline(&self, group_id: &str) -> bool {
+        if self.topics.get(OFFSETS_TOPIC).is_none() {
+            return true;
+        }
         let partition = TopicPartition::new(OFFSETS_TOPIC, self.groups.partition_for(group_id));
-        self.logs.log(&partition).is_some_and(|log| log.offline_reason().is_some())
+        self.logs.log(&partition).is_none_or(|log| log.offline_reason().is_some())
     }
 
     /// The NOT_COORDINATOR answer to a request about one group whose partition is offline.
