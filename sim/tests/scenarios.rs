@@ -1294,3 +1294,42 @@ fn no_group_is_served_while_the_offsets_topic_cannot_be_made() {
     finish(&mut sim);
     regression_seeds_pass("no_group_is_served_while_the_offsets_topic_cannot_be_made");
 }
+
+#[test]
+fn retention_and_delete_records_both_move_the_log_start() {
+    // Each partition's reader deletes what it has read (DeleteRecords every 5 records) while
+    // retention keeps records 1.5 s over small segments, and the readers are slow: the log
+    // start moves by both, and a reader out of range reads on from the earliest offset. Then
+    // swarm seed 444 (settings version 11), in which a DeleteRecords found the log start
+    // already past its offset: allowed under retention, never before it.
+    let workload = Workload {
+        partitions: 2,
+        consumers: 2,
+        purge_every: Some(5),
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(1_500),
+        retention_deletes: true,
+        reader_pause_ms: 300,
+        fetch_max_bytes: 1,
+        ..workload()
+    };
+    let mut sim = Sim::new(78, FaultSettings::none(), workload);
+    sim.run_until(15_000);
+    finish(&mut sim);
+    let deletions = count(&sim, |operation| {
+        matches!(operation, Operation::RecordsDeleted { error_code: 0, .. })
+    });
+    let resets = count(
+        &sim,
+        |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
+    );
+    assert!(deletions >= 5 && resets >= 1, "{deletions} deletions, {resets} resets");
+
+    let mut sim = Sim::from_seed_at(444, 11);
+    run(&mut sim, 20_000).unwrap_or_else(|failure| panic!("{failure}"));
+    let past = count(&sim, |operation| {
+        matches!(operation, Operation::RecordsDeleted { error_code: 0, offset, low_watermark, .. }
+            if low_watermark > offset)
+    });
+    assert_eq!(past, 1, "one deletion found retention ahead of it");
+}
