@@ -105,7 +105,9 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
 /// skipped it, and only if its retention was due by then: retention deletes a segment only
 /// once its largest timestamp is older than `retention.ms` by the node's deletion clock, which
 /// never runs ahead of the wall clock's reading at the node's start plus the time since
-/// ([`History::opens`]).
+/// ([`History::opens`]). A configurer may change `retention.ms` on the live topic
+/// ([`Operation::RetentionSet`]): the shortest value sent by the reset, or the topic's first
+/// one, is what bounds it (-1 keeps records forever).
 pub fn acknowledged_records_kept(
     history: &History,
     consumed: &BTreeMap<(i32, i64), String>,
@@ -153,6 +155,20 @@ pub fn acknowledged_records_kept(
             .iter()
             .find(|&&(reset, from, to, _)| reset == partition && (from..to).contains(&offset))
     };
+    // The shortest `retention.ms` that may have been in force by `tick`, if any is finite.
+    let retention_sets: Vec<(u64, i64)> = history
+        .operations
+        .iter()
+        .zip(&history.ticks)
+        .filter_map(|(operation, &tick)| match operation {
+            Operation::RetentionSet { retention_ms, .. } => Some((tick, *retention_ms)),
+            _ => None,
+        })
+        .collect();
+    let retention_by = |tick: u64| {
+        let set = retention_sets.iter().filter(|&&(sent, _)| sent <= tick);
+        retention_ms.into_iter().chain(set.map(|&(_, ms)| ms)).filter(|&ms| ms >= 0).min()
+    };
     // The latest the deletion clock can read at `tick`.
     let deletion_clock_max = |tick: u64| {
         history
@@ -184,8 +200,10 @@ pub fn acknowledged_records_kept(
                         )))
                     }
                     None if compacted && superseded(*partition, offset, value) => {}
-                    None => match (retention_ms, reset_over(*partition, offset)) {
-                        (Some(retention_ms), Some(&(_, from, to, tick))) => {
+                    None => match reset_over(*partition, offset)
+                        .and_then(|reset| Some((retention_by(reset.3)?, reset)))
+                    {
+                        Some((retention_ms, &(_, from, to, tick))) => {
                             let clock = deletion_clock_max(tick).unwrap_or(i64::MIN);
                             if timestamp_ms.saturating_add(retention_ms) >= clock {
                                 return Err(Violation(format!(
@@ -788,6 +806,58 @@ pub fn offline_groups_refused(
     Ok(checked)
 }
 
+/// An acknowledged change of the topic's `retention.ms` is kept, through crashes and power
+/// loss: a DescribeConfigs answered without error shows the value of the last change
+/// acknowledged before it was sent, or of a change sent after that one (which may have landed
+/// whatever its answer said: a lost answer, or an error after the registry was written).
+/// Before any change is acknowledged, it shows `initial_ms` or a value sent. Returns the
+/// descriptions checked.
+pub fn retention_changes_kept(
+    history: &History,
+    initial_ms: Option<i64>,
+) -> Result<usize, Violation> {
+    // Every value sent, in order, and the index among them of the last one acknowledged.
+    let mut sent: Vec<i64> = Vec::new();
+    let mut acknowledged: Option<usize> = None;
+    // Per configurer, the acknowledged change when its description in flight was asked.
+    let mut asked: BTreeMap<u32, Option<usize>> = BTreeMap::new();
+    let mut checked = 0;
+    for operation in &history.operations {
+        match operation {
+            Operation::RetentionSet { retention_ms, .. } => sent.push(*retention_ms),
+            // A configurer sends one request at a time: the answer is to the last one sent.
+            Operation::RetentionSetAnswered { error_code: 0, .. } => {
+                acknowledged = sent.len().checked_sub(1);
+            }
+            Operation::RetentionAsked { client } => {
+                asked.insert(*client, acknowledged);
+            }
+            Operation::RetentionRead { client, error_code: 0, retention_ms } => {
+                let floor = asked.get(client).copied().flatten();
+                let (allowed, since): (Vec<i64>, _) = match floor {
+                    Some(index) => {
+                        (sent[index..].to_vec(), format!("{} was acknowledged", sent[index]))
+                    }
+                    None => (
+                        initial_ms.into_iter().chain(sent.iter().copied()).collect(),
+                        "no change was acknowledged".to_string(),
+                    ),
+                };
+                match retention_ms {
+                    Some(value) if allowed.contains(value) => checked += 1,
+                    _ => {
+                        return Err(Violation(format!(
+                            "configurer {client} read retention.ms {retention_ms:?} after {since}; it may read only {allowed:?}"
+                        )))
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(checked)
+}
+
 /// The node's queues stayed within their limits (invariant 8's memory bound).
 pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
     let checks = [
@@ -943,6 +1013,59 @@ mod tests {
     }
 
     #[test]
+    fn an_acknowledged_retention_change_is_what_later_descriptions_show() {
+        let set = |retention_ms: i64| Operation::RetentionSet { client: 4, retention_ms };
+        let answered = |error_code: i16| Operation::RetentionSetAnswered { client: 4, error_code };
+        let asked = Operation::RetentionAsked { client: 4 };
+        let read = |retention_ms: Option<i64>| Operation::RetentionRead {
+            client: 4,
+            error_code: 0,
+            retention_ms,
+        };
+        let verdict =
+            |operations: Vec<Operation>| retention_changes_kept(&history(operations), Some(2000));
+        assert_eq!(verdict(vec![asked.clone(), read(Some(2000))]), Ok(1));
+        assert_eq!(verdict(vec![set(500), answered(0), asked.clone(), read(Some(500))]), Ok(1));
+        assert_eq!(
+            verdict(vec![set(500), answered(0), asked.clone(), read(Some(2000))]),
+            Err(Violation(
+                "configurer 4 read retention.ms Some(2000) after 500 was acknowledged; it may read only [500]".into()
+            )),
+            "an acknowledged change was lost"
+        );
+        // A change whose answer was lost, or was an error, may have landed or not.
+        for outcome in [vec![], vec![answered(56)]] {
+            for value in [500, 2000] {
+                let mut operations = vec![set(500)];
+                operations.extend(outcome.clone());
+                operations.extend([asked.clone(), read(Some(value))]);
+                assert_eq!(verdict(operations), Ok(1));
+            }
+        }
+        // A later change may have landed before the acknowledged one was read back; an
+        // earlier one may not.
+        let later = vec![set(700), answered(0), set(-1), asked.clone(), read(Some(-1))];
+        assert_eq!(verdict(later), Ok(1));
+        let earlier = vec![set(700), set(900), answered(0), asked.clone(), read(Some(700))];
+        assert_eq!(
+            verdict(earlier),
+            Err(Violation(
+                "configurer 4 read retention.ms Some(700) after 900 was acknowledged; it may read only [900]".into()
+            ))
+        );
+        // The floor is the acknowledged change when the description was asked, not answered.
+        assert_eq!(verdict(vec![asked.clone(), set(500), answered(0), read(Some(2000))]), Ok(1));
+        assert_eq!(
+            verdict(vec![asked.clone(), read(None)]),
+            Err(Violation(
+                "configurer 4 read retention.ms None after no change was acknowledged; it may read only [2000]".into()
+            ))
+        );
+        let refused = Operation::RetentionRead { client: 4, error_code: 3, retention_ms: None };
+        assert_eq!(verdict(vec![asked, refused]), Ok(0));
+    }
+
+    #[test]
     fn retention_may_take_only_records_whose_retention_was_up() {
         // Records made 1000 and 5000 ms into the run, kept 2000 ms; a reader is reset from
         // offset 0 to 2 at `reset_tick`, past both.
@@ -975,6 +1098,26 @@ mod tests {
         // both: a clock jump made while the node was down is believed.
         let jumped = [(0, RECORDS_TIME_MS), (6000, RECORDS_TIME_MS + 3_600_000)];
         assert_eq!(verdict(6000, &jumped, Some(2000)), Ok(0));
+        // A `retention.ms` of 500 sent by 6000 may have been in force: both may be gone then.
+        // Sent later, or -1 (keep forever), it changes nothing.
+        let changed = |sets: &[(u64, i64)], reset_tick: u64| {
+            let mut log = history(vec![acked(0, 1000), acked(1, 5000)]);
+            log.opens = started.to_vec();
+            for &(tick, retention_ms) in sets {
+                log.now = tick;
+                log.push(Operation::RetentionSet { client: 4, retention_ms });
+            }
+            log.now = reset_tick;
+            log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, Some(2000))
+        };
+        assert_eq!(changed(&[(3000, 500)], 6000), Ok(0));
+        assert_eq!(changed(&[(3000, 500)], 5500), Err(Violation(
+            "acks=-1 record \"c1-b1-r0\" of client 1 at 0/1, made at 1700000005000 ms, was gone by 1700000005500 ms (a reset from 0 to 2), before its retention.ms of 500 was up".into()
+        )));
+        assert!(changed(&[(6001, 500)], 6000).is_err(), "sent after the reset");
+        assert!(changed(&[(3000, -1)], 6000).is_err(), "-1 deletes nothing");
+        assert_eq!(changed(&[(3000, -1)], 7001), Ok(0), "2000 may still have been in force");
         assert_eq!(
             verdict(7001, &started, None),
             Err(Violation(

@@ -10,6 +10,7 @@
 //! [`Client::on_lost`] once for everything in flight on a connection that broke.
 
 use crate::churn::Churner;
+use crate::configure::Configurer;
 use crate::group::{read_records, GroupMember, MemberSettings};
 use crate::history::{History, Operation};
 use crate::meddle::Meddler;
@@ -93,6 +94,8 @@ pub enum Role {
     Observer,
     /// Produces to the churner's topic while it deletes and makes it (see [`crate::race`]).
     Racer,
+    /// Changes the topic's `retention.ms` and reads it back (see [`crate::configure`]).
+    Configurer,
 }
 
 /// What a client wants next.
@@ -244,6 +247,8 @@ pub struct Client {
     pub observe: Option<Box<Observer>>,
     /// The state of a racer.
     pub race: Option<Box<Racer>>,
+    /// The state of a configurer.
+    pub configure: Option<Box<Configurer>>,
     /// The `client.id` its requests carry.
     pub client_id: StrBytes,
     /// An admin's topic exists.
@@ -311,6 +316,7 @@ impl Client {
             meddle: None,
             observe: None,
             race: None,
+            configure: None,
             client_id: StrBytes::from_static("sim"),
             topic_created: false,
             admin_step: 0,
@@ -375,6 +381,15 @@ impl Client {
         }
     }
 
+    /// A configurer (see [`crate::configure`]).
+    pub fn configurer(id: u32, configurer: Configurer) -> Self {
+        Self {
+            role: Role::Configurer,
+            configure: Some(Box::new(configurer)),
+            ..Self::new(id, Role::Consumer { partition: 0, purge_every: None })
+        }
+    }
+
     /// What to send next. May be called again before anything is sent (the engine could not
     /// connect): it then prepares the same request.
     pub fn poll_request(&mut self, now: u64) -> Next {
@@ -396,6 +411,9 @@ impl Client {
         }
         if let Some(racer) = self.race.as_mut() {
             return racer.poll_request(now);
+        }
+        if let Some(configurer) = self.configure.as_mut() {
+            return configurer.poll_request(now);
         }
         let send = |request, version| Next::Send { request, version, timeout_ms: None };
         match self.role {
@@ -492,7 +510,8 @@ impl Client {
             | Role::Churner
             | Role::Meddler
             | Role::Observer
-            | Role::Racer => Next::Idle,
+            | Role::Racer
+            | Role::Configurer => Next::Idle,
         }
     }
 
@@ -509,6 +528,9 @@ impl Client {
         }
         if let Some(observer) = self.observe.as_mut() {
             observer.on_sent(history);
+        }
+        if let Some(configurer) = self.configure.as_mut() {
+            configurer.on_sent(history);
         }
         match std::mem::replace(&mut self.prepared, Prepared::Other) {
             Prepared::Init => self.init_in_flight = true,
@@ -692,6 +714,9 @@ impl Client {
         }
         if let Some(racer) = self.race.as_mut() {
             return racer.on_response(response, history);
+        }
+        if let Some(configurer) = self.configure.as_mut() {
+            return configurer.on_response(response, history);
         }
         match (&self.role, response) {
             (
@@ -922,6 +947,10 @@ impl Client {
         }
         if let Some(racer) = self.race.as_mut() {
             racer.on_lost(history);
+            return;
+        }
+        if let Some(configurer) = self.configure.as_mut() {
+            configurer.on_lost();
             return;
         }
         if matches!(self.role, Role::Producer { .. }) {

@@ -10,6 +10,7 @@
 
 use crate::churn::Churner;
 use crate::client::{Client, Next, Role, TOPIC};
+use crate::configure::Configurer;
 use crate::disk::{DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
 use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
@@ -323,6 +324,10 @@ pub struct Workload {
     /// (every ms, records): a racer produces to the churner's topic that often, that many
     /// times, while the churner deletes and makes it (see [`crate::race`]).
     pub churn_racer: Option<(u64, u32)>,
+    /// (plan seed, rounds): a configurer changes the topic's `retention.ms` that many times,
+    /// reading it before each change and after the last, at ticks and to values drawn from
+    /// the plan seed (see [`retention_plan`] and [`crate::configure`]).
+    pub alter_retention: Option<(u64, u32)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -360,6 +365,7 @@ impl Default for Workload {
             reader_pause_ms: 0,
             observe: None,
             churn_racer: None,
+            alter_retention: None,
         }
     }
 }
@@ -567,6 +573,9 @@ impl std::fmt::Display for Workload {
         if let Some((every_ms, count)) = self.churn_racer {
             write!(f, " churn_racer={count}x{every_ms}ms")?;
         }
+        if let Some((_, rounds)) = self.alter_retention {
+            write!(f, " alter_retention={rounds}")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -620,7 +629,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// from a stranger (`FaultSettings::hostile_frame_ppm`). 9: retention where readers purge
 /// what they read with DeleteRecords. 10: a racer producing to the churner's topic
 /// (`Workload::churn_racer`). 11: retention on compacted topics (`compact,delete`).
-pub const SETTINGS_VERSION: u32 = 11;
+/// 12: `retention.ms` changed on the live topic (`Workload::alter_retention`).
+pub const SETTINGS_VERSION: u32 = 12;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -770,7 +780,34 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.compacted && retaining.chance(500_000) {
         draw_retention(&mut workload, &mut retaining);
     }
+    if version < 12 {
+        return (faults, workload);
+    }
+    // Half the seeds with retention: an operator changes it while records come and go.
+    let mut configuring = Prng::new(seed ^ 0x434F_4E46);
+    if workload.retention_deletes && configuring.chance(500_000) {
+        let rounds = configuring.range_inclusive(1, 8) as u32;
+        workload.alter_retention = Some((configuring.next_u64(), rounds));
+    }
     (faults, workload)
+}
+
+/// A configurer's plan (see [`crate::configure`]): `rounds` times, 0.2 to 4 s after the last
+/// step, read `retention.ms` and then set it: to -1 (keep forever) one time in eight, else to
+/// 0.1 to 4 s, the range [`draw_retention`] draws from; then read it once more.
+pub fn retention_plan(seed: u64, rounds: u32) -> Vec<(u64, Option<i64>)> {
+    let mut prng = Prng::new(seed);
+    let mut at = 0;
+    let mut plan = Vec::new();
+    for _ in 0..rounds {
+        at += prng.range_inclusive(200, 4_000);
+        let retention_ms =
+            if prng.chance(125_000) { -1 } else { prng.range_inclusive(100, 4_000) as i64 };
+        plan.extend([(at, None), (at, Some(retention_ms))]);
+    }
+    at += prng.range_inclusive(200, 4_000);
+    plan.push((at, None));
+    plan
 }
 
 /// Retention that deletes records readers may not have read: `retention.ms` 0.1 to 4 s, in
@@ -995,6 +1032,12 @@ impl Sim {
             assert!(workload.churn.is_some(), "a racer races a churner");
             let id = clients.len() as u32;
             clients.push(ClientState::new(Client::racer(id, Racer::new(id, every_ms, count))));
+        }
+        if let Some((plan_seed, rounds)) = workload.alter_retention {
+            assert!(workload.retention_ms.is_some(), "a configurer changes a topic's retention");
+            let id = clients.len() as u32;
+            let configurer = Configurer::new(id, retention_plan(plan_seed, rounds));
+            clients.push(ClientState::new(Client::configurer(id, configurer)));
         }
         let mut sim = Self {
             seed,
@@ -1696,11 +1739,16 @@ impl Sim {
             .all(|state| state.client.observe.as_deref().is_none_or(Observer::done));
         let raced =
             self.clients.iter().all(|state| state.client.race.as_deref().is_none_or(Racer::done));
+        let configured = self
+            .clients
+            .iter()
+            .all(|state| state.client.configure.as_deref().is_none_or(Configurer::done));
         consumers_done
             && churned
             && meddled
             && observed
             && raced
+            && configured
             && self.group_done(GROUP)
             && self.group_done(SECOND_GROUP)
     }
@@ -1758,6 +1806,9 @@ impl Sim {
                 });
                 let group = state.client.race.as_deref().map_or(group, |racer| {
                     format!(" {}", racer.report())
+                });
+                let group = state.client.configure.as_deref().map_or(group, |configurer| {
+                    format!(" {}", configurer.report())
                 });
                 format!(
                     "client {} {:?}: done={} position={} connection={:?} inflight={:?} cut_until={:?}{group}",

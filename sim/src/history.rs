@@ -296,6 +296,36 @@ pub enum Operation {
         /// assignment is not a consumer protocol assignment).
         members: Vec<(String, Option<Vec<i32>>)>,
     },
+    /// A configurer sent IncrementalAlterConfigs setting the workload topic's `retention.ms`
+    /// (its answer is the next `RetentionSetAnswered` of that client, unless it is lost).
+    RetentionSet {
+        /// Client id.
+        client: u32,
+        /// The value set; -1 keeps records forever.
+        retention_ms: i64,
+    },
+    /// A configurer's IncrementalAlterConfigs was answered.
+    RetentionSetAnswered {
+        /// Client id.
+        client: u32,
+        /// The answer's error code for the topic.
+        error_code: i16,
+    },
+    /// A configurer sent DescribeConfigs of the workload topic's `retention.ms` (its answer is
+    /// the next `RetentionRead` of that client, unless it is lost).
+    RetentionAsked {
+        /// Client id.
+        client: u32,
+    },
+    /// A configurer's DescribeConfigs was answered.
+    RetentionRead {
+        /// Client id.
+        client: u32,
+        /// The answer's error code for the topic.
+        error_code: i16,
+        /// The value described, if the answer held one.
+        retention_ms: Option<i64>,
+    },
 }
 
 /// Every operation, in the order it completed.

@@ -20,6 +20,7 @@
 pub mod checker;
 pub mod churn;
 pub mod client;
+pub mod configure;
 pub mod disk;
 pub mod engine;
 pub mod faults;

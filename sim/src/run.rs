@@ -334,6 +334,8 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     checker::deletions_exact(&sim.history, sim.retention_ms.is_some())
         .map_err(|violation| violation.0)?;
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
+    checker::retention_changes_kept(&sim.history, sim.retention_ms)
+        .map_err(|violation| violation.0)?;
     checker::offsets_topic_guarded(&sim.history, sim.offsets_topic_partitions())
         .map_err(|violation| violation.0)?;
     checker::group_views_consistent(&sim.history, sim.topic_partitions())

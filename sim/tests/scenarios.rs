@@ -1333,3 +1333,47 @@ fn retention_and_delete_records_both_move_the_log_start() {
     });
     assert_eq!(past, 1, "one deletion found retention ahead of it");
 }
+
+#[test]
+fn retention_changed_on_a_live_topic_is_applied_and_kept_through_power_losses() {
+    // The topic keeps records ten minutes, far longer than the run: only a change can make
+    // retention delete anything. A configurer (plan seed 2) reads `retention.ms` and sets it,
+    // three times: to 817 ms at 588, 1020 ms at 3630 and 2475 ms at 6289; then reads it once
+    // more at 9336. Readers are slow, so the shorter retention overtakes them before power
+    // first fails, at 5000 (a broker that did not apply the change to the live logs deletes
+    // nothing by then); it fails again at 8000. The checkers allow a record to be gone only
+    // once the shortest retention.ms sent by then was up, and each read must show the last
+    // acknowledged value (a broker that did not save the change fails).
+    let workload = Workload {
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(600_000),
+        retention_deletes: true,
+        reader_pause_ms: 300,
+        fetch_max_bytes: 1,
+        alter_retention: Some((2, 3)),
+        ..workload()
+    };
+    let mut sim = Sim::new(12, FaultSettings::none(), workload);
+    sim.run_until(5_000);
+    let resets = |sim: &Sim| {
+        count(
+            sim,
+            |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
+        )
+    };
+    assert!(resets(&sim) >= 1, "the shorter retention overtook a reader while the node ran");
+    sim.power_loss();
+    sim.run_until(8_000);
+    sim.power_loss();
+    finish(&mut sim);
+    let reads: Vec<Option<i64>> = sim
+        .history
+        .operations
+        .iter()
+        .filter_map(|operation| match operation {
+            Operation::RetentionRead { error_code: 0, retention_ms, .. } => Some(*retention_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reads, [Some(600_000), Some(817), Some(1_020), Some(2_475)]);
+}
