@@ -1,7 +1,7 @@
 //! Checkers: the invariants of DESIGN.md §7 that a single node can show, judged from the
 //! history (what clients were told and what consumers read) and the node's queue sizes only.
 
-use crate::client::key_of_value;
+use crate::client::{batch_of_value, key_of_value};
 use crate::history::{History, Operation};
 use sluice_core::group::records::coordinator_partition;
 use sluice_core::limits::{
@@ -108,11 +108,19 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
 /// ([`History::opens`]). A configurer may change `retention.ms` on the live topic
 /// ([`Operation::RetentionSet`]): the shortest value sent by the reset, or the topic's first
 /// one, is what bounds it (-1 keeps records forever).
+///
+/// Under `retention_bytes`, such a record may also be gone if its partition may have held
+/// that many bytes after it by the reset: retention deletes a segment by size only while
+/// what stays is at least `retention.bytes` (so all of it came after the record). Those
+/// bytes are at most the batches of every produce request to the partition sent by the
+/// reset and not answered before the record's batch was first sent
+/// ([`Operation::ProduceSent`]), less one copy of the record's own batch.
 pub fn acknowledged_records_kept(
     history: &History,
     consumed: &BTreeMap<(i32, i64), String>,
     compacted: bool,
     retention_ms: Option<i64>,
+    retention_bytes: Option<i64>,
 ) -> Result<usize, Violation> {
     // (partition, key) → the highest offset acknowledged or read with that key.
     let mut last_of_key: BTreeMap<(i32, String), i64> = BTreeMap::new();
@@ -169,6 +177,7 @@ pub fn acknowledged_records_kept(
         let set = retention_sets.iter().filter(|&&(sent, _)| sent <= tick);
         retention_ms.into_iter().chain(set.map(|&(_, ms)| ms)).filter(|&ms| ms >= 0).min()
     };
+    let bytes_after = produced_bytes_after(history);
     // The latest the deletion clock can read at `tick`.
     let deletion_clock_max = |tick: u64| {
         history
@@ -200,23 +209,31 @@ pub fn acknowledged_records_kept(
                         )))
                     }
                     None if compacted && superseded(*partition, offset, value) => {}
-                    None => match reset_over(*partition, offset)
-                        .and_then(|reset| Some((retention_by(reset.3)?, reset)))
-                    {
-                        Some((retention_ms, &(_, from, to, tick))) => {
-                            let clock = deletion_clock_max(tick).unwrap_or(i64::MIN);
-                            if timestamp_ms.saturating_add(retention_ms) >= clock {
-                                return Err(Violation(format!(
-                                    "acks={acks} record {value:?} of client {client} at {partition}/{offset}, made at {timestamp_ms} ms, was gone by {clock} ms (a reset from {from} to {to}), before its retention.ms of {retention_ms} was up"
-                                )));
-                            }
+                    None => {
+                        let record = format!("acks={acks} record {value:?} of client {client}");
+                        let gone = format!("{record} acknowledged at {partition}/{offset} is gone");
+                        let Some(&(_, from, to, tick)) = reset_over(*partition, offset) else {
+                            return Err(Violation(gone));
+                        };
+                        let after = bytes_after(*partition, value, tick);
+                        if retention_bytes.is_some_and(|limit| after as i64 >= limit) {
+                            continue;
                         }
-                        _ => {
+                        let by_size = retention_bytes.map_or(String::new(), |limit| {
+                            format!(", with at most {after} bytes after it (retention.bytes={limit})")
+                        });
+                        let Some(retention_ms) = retention_by(tick) else {
                             return Err(Violation(format!(
-                                "acks={acks} record {value:?} of client {client} acknowledged at {partition}/{offset} is gone"
-                            )))
+                                "{gone} (a reset from {from} to {to}){by_size}"
+                            )));
+                        };
+                        let clock = deletion_clock_max(tick).unwrap_or(i64::MIN);
+                        if timestamp_ms.saturating_add(retention_ms) >= clock {
+                            return Err(Violation(format!(
+                                "{record} at {partition}/{offset}, made at {timestamp_ms} ms, was gone by {clock} ms (a reset from {from} to {to}), before its retention.ms of {retention_ms} was up{by_size}"
+                            )));
                         }
-                    },
+                    }
                 }
             }
         }
@@ -858,6 +875,45 @@ pub fn retention_changes_kept(
     Ok(checked)
 }
 
+/// For [`acknowledged_records_kept`]: a function of (partition, a record's value, tick) to
+/// the most bytes the partition may have held after that record at the tick, from the
+/// produce requests noted in the history; 0 when the record's batch was never noted.
+fn produced_bytes_after(history: &History) -> impl Fn(i32, &str, u64) -> u64 + '_ {
+    // (partition, tick sent, tick answered, client, batch, bytes) of every batch sent.
+    let mut parts: Vec<(i32, u64, Option<u64>, u32, u32, u32)> = Vec::new();
+    // (client, request) → where its batches start in `parts`, and how many there are.
+    let mut requests: BTreeMap<(u32, u64), (usize, usize)> = BTreeMap::new();
+    for (operation, &tick) in history.operations.iter().zip(&history.ticks) {
+        match operation {
+            Operation::ProduceSent { client, request, parts: sent } => {
+                requests.insert((*client, *request), (parts.len(), sent.len()));
+                for &(partition, batch, bytes) in sent {
+                    parts.push((partition, tick, None, *client, batch, bytes));
+                }
+            }
+            Operation::ProduceAnswered { client, request } => {
+                if let Some(&(start, count)) = requests.get(&(*client, *request)) {
+                    for part in &mut parts[start..start + count] {
+                        part.2 = Some(tick);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    move |partition: i32, value: &str, by: u64| {
+        let Some((client, batch)) = batch_of_value(value) else { return 0 };
+        let own =
+            parts.iter().find(|part| part.0 == partition && (part.3, part.4) == (client, batch));
+        let Some(&(_, first_sent, _, _, _, own_bytes)) = own else { return 0 };
+        let may_follow = parts.iter().filter(|&&(to, sent, answered, ..)| {
+            to == partition && sent <= by && answered.is_none_or(|answered| answered >= first_sent)
+        });
+        let total: u64 = may_follow.map(|part| u64::from(part.5)).sum();
+        total.saturating_sub(u64::from(own_bytes))
+    }
+}
+
 /// The node's queues stayed within their limits (invariant 8's memory bound).
 pub fn memory_bounded(stats: &NodeStats) -> Result<(), Violation> {
     let checks = [
@@ -994,9 +1050,9 @@ mod tests {
         let mut consumed = BTreeMap::new();
         consumed.insert((0, 1), "c1-b1-r0".to_string());
         consumed.insert((0, 2), "c1-b3-r0".to_string());
-        assert_eq!(acknowledged_records_kept(&log, &consumed, true, None), Ok(2));
+        assert_eq!(acknowledged_records_kept(&log, &consumed, true, None, None), Ok(2));
         assert_eq!(
-            acknowledged_records_kept(&log, &consumed, false, None),
+            acknowledged_records_kept(&log, &consumed, false, None, None),
             Err(Violation(
                 "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".to_string()
             )),
@@ -1004,7 +1060,7 @@ mod tests {
         );
         consumed.remove(&(0, 2));
         assert_eq!(
-            acknowledged_records_kept(&log, &consumed, true, None),
+            acknowledged_records_kept(&log, &consumed, true, None, None),
             Err(Violation(
                 "acks=-1 record \"c1-b3-r0\" of client 1 acknowledged at 0/2 is gone".to_string()
             )),
@@ -1066,6 +1122,63 @@ mod tests {
     }
 
     #[test]
+    fn retention_bytes_may_take_a_record_only_with_that_many_bytes_after_it() {
+        // Client 1 sends batches 0, 1 and 2 of 100 bytes each to partition 0, at 10, 30 and
+        // 50; the first two are acknowledged at 20 and 40, the last answer is lost. A reader
+        // is reset past offsets 0 and 1.
+        let sent = |request: u64, batch: u32| Operation::ProduceSent {
+            client: 1,
+            request,
+            parts: vec![(0, batch, 100)],
+        };
+        let answered = |request: u64| Operation::ProduceAnswered { client: 1, request };
+        let acked = |offset: i64| Operation::ProduceAcked {
+            client: 1,
+            partition: 0,
+            acks: -1,
+            idempotent: false,
+            base_offset: offset,
+            values: vec![format!("c1-b{offset}-r0")],
+            timestamp_ms: RECORDS_TIME_MS,
+        };
+        let verdict = |reset_tick: u64, limit: i64| {
+            let mut log = History::default();
+            let steps = [
+                (10, sent(0, 0)),
+                (20, answered(0)),
+                (20, acked(0)),
+                (30, sent(1, 1)),
+                (40, answered(1)),
+                (40, acked(1)),
+                (50, sent(2, 2)),
+            ];
+            for (tick, operation) in steps.into_iter().filter(|(tick, _)| *tick <= reset_tick) {
+                log.now = tick;
+                log.push(operation);
+            }
+            log.now = reset_tick;
+            log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, None, Some(limit))
+        };
+        // By 100, batch 0 may have 200 bytes after it (batches 1 and 2); batch 1 only 100:
+        // batch 0 was answered before batch 1 was sent, so it came before.
+        assert_eq!(verdict(100, 100), Ok(0));
+        assert_eq!(
+            verdict(100, 200),
+            Err(Violation(
+                "acks=-1 record \"c1-b1-r0\" of client 1 acknowledged at 0/1 is gone (a reset from 0 to 2), with at most 100 bytes after it (retention.bytes=200)".into()
+            ))
+        );
+        // Before batch 2 was sent, batch 1 had nothing after it.
+        assert_eq!(
+            verdict(45, 100),
+            Err(Violation(
+                "acks=-1 record \"c1-b1-r0\" of client 1 acknowledged at 0/1 is gone (a reset from 0 to 2), with at most 0 bytes after it (retention.bytes=100)".into()
+            ))
+        );
+    }
+
+    #[test]
     fn retention_may_take_only_records_whose_retention_was_up() {
         // Records made 1000 and 5000 ms into the run, kept 2000 ms; a reader is reset from
         // offset 0 to 2 at `reset_tick`, past both.
@@ -1083,7 +1196,7 @@ mod tests {
             log.opens = opens.to_vec();
             log.now = reset_tick;
             log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
-            acknowledged_records_kept(&log, &BTreeMap::new(), false, retention_ms)
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, retention_ms, None)
         };
         let started = [(0, RECORDS_TIME_MS)];
         assert_eq!(verdict(7001, &started, Some(2000)), Ok(0));
@@ -1109,7 +1222,7 @@ mod tests {
             }
             log.now = reset_tick;
             log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
-            acknowledged_records_kept(&log, &BTreeMap::new(), false, Some(2000))
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, Some(2000), None)
         };
         assert_eq!(changed(&[(3000, 500)], 6000), Ok(0));
         assert_eq!(changed(&[(3000, 500)], 5500), Err(Violation(
@@ -1121,7 +1234,7 @@ mod tests {
         assert_eq!(
             verdict(7001, &started, None),
             Err(Violation(
-                "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".into()
+                "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone (a reset from 0 to 2)".into()
             )),
             "without retention nothing may be gone"
         );

@@ -267,6 +267,13 @@ pub struct Client {
     /// plus the simulated ms (a clock that neither drifts nor jumps). Otherwise every record
     /// carries [`RECORDS_TIME_MS`].
     pub stamps_records: bool,
+    /// Whether a producer notes each produce request it sends, with the size of each batch,
+    /// and each answer ([`Operation::ProduceSent`], [`Operation::ProduceAnswered`]): what
+    /// bounds the bytes `retention.bytes` may count after a record.
+    pub notes_sizes: bool,
+    /// Produce requests sent so far, and the number of each in flight, oldest first.
+    produces_sent: u64,
+    produces_in_flight: VecDeque<u64>,
     /// Whether a reader whose position is out of range asks for the earliest offset and
     /// reads on from there (`auto.offset.reset=earliest`), as where retention deletes what it
     /// has not read yet. Otherwise it only notes the loss ([`Operation::PositionReset`]).
@@ -325,6 +332,9 @@ impl Client {
             padding: 0,
             keyed: false,
             stamps_records: false,
+            notes_sizes: false,
+            produces_sent: 0,
+            produces_in_flight: VecDeque::new(),
             resets_to_earliest: false,
             resetting: false,
             pause_after_records_ms: 0,
@@ -538,6 +548,14 @@ impl Client {
                 for &(lane, number) in &batches {
                     self.lanes[lane].sent.push_back(number);
                 }
+                if self.notes_sizes {
+                    let parts = batches.iter().map(|&(lane, number)| self.batch_size(lane, number));
+                    let parts = parts.collect();
+                    let request = self.produces_sent;
+                    history.push(Operation::ProduceSent { client: self.id, request, parts });
+                }
+                self.produces_in_flight.push_back(self.produces_sent);
+                self.produces_sent += 1;
                 self.requests.push_back(batches);
             }
             Prepared::Other => {}
@@ -549,6 +567,7 @@ impl Client {
     /// Kafka's does, and the producer goes on with its next batches).
     pub fn on_unanswered(&mut self) {
         let batches = self.requests.pop_back().expect("a produce was just sent");
+        self.produces_in_flight.pop_back();
         for (lane_index, number) in batches {
             let lane = &mut self.lanes[lane_index];
             assert_eq!(lane.sent.pop_back(), Some(number), "the batch just sent");
@@ -664,6 +683,16 @@ impl Client {
             }],
             ..Default::default()
         }))
+    }
+
+    /// (partition, batch number, bytes) of batch `number` of lane `lane`, as last encoded.
+    fn batch_size(&self, lane: usize, number: u32) -> (i32, u32, u32) {
+        let lane = &self.lanes[lane];
+        let batch = lane.unacked.iter().find(|batch| batch.number == number);
+        let encoded = batch.and_then(|batch| batch.encoded.as_ref());
+        let bytes = encoded.map_or(0, |(_, _, _, bytes)| bytes.len() as u32);
+        assert!(bytes > 0, "batch {number} was encoded to be sent");
+        (lane.partition, number, bytes)
     }
 
     /// The next new batch, with base sequence `sequence`: 1 to 4 records
@@ -876,6 +905,10 @@ impl Client {
             unreachable!("only producers produce")
         };
         let batches = self.requests.pop_front().expect("a produce was in flight");
+        let request = self.produces_in_flight.pop_front().expect("as many as requests");
+        if self.notes_sizes {
+            history.push(Operation::ProduceAnswered { client: self.id, request });
+        }
         let answers =
             response.responses.first().map_or(&[][..], |topic| &topic.partition_responses);
         let mut back_off = false;
@@ -962,6 +995,7 @@ impl Client {
                 lane.sent.clear();
             }
             self.requests.clear();
+            self.produces_in_flight.clear();
             self.init_in_flight = false;
         }
     }
@@ -975,9 +1009,15 @@ pub fn record_key(client: u32, batch: u32) -> String {
 
 /// The key [`record_key`] gave the record whose value is `value` (`c<client>-b<batch>-r<i>`).
 pub fn key_of_value(value: &str) -> Option<String> {
+    let (client, batch) = batch_of_value(value)?;
+    Some(record_key(client, batch))
+}
+
+/// (client, batch number) of a producer's record value `c<client>-b<batch>-r<index>...`.
+pub fn batch_of_value(value: &str) -> Option<(u32, u32)> {
     let (client, rest) = value.strip_prefix('c')?.split_once("-b")?;
     let (batch, _) = rest.split_once("-r")?;
-    Some(record_key(client.parse().ok()?, batch.parse().ok()?))
+    Some((client.parse().ok()?, batch.parse().ok()?))
 }
 
 /// Appends `number` in decimal.

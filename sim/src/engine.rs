@@ -223,6 +223,8 @@ pub struct Sim {
     /// The workload topic's `retention.ms` when retention may delete records readers have not
     /// read (`Workload::retention_deletes`).
     pub retention_ms: Option<i64>,
+    /// Its `retention.bytes`, in the same runs.
+    pub retention_bytes: Option<i64>,
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
     /// offline, as noted in the history.
     offsets_offline: BTreeSet<(u64, i32)>,
@@ -268,6 +270,9 @@ pub struct Workload {
     /// The topic's `retention.ms`, checked every second; `None` keeps the broker's default
     /// (7 days, checked every 5 minutes).
     pub retention_ms: Option<i64>,
+    /// The topic's `retention.bytes` per partition; `None` keeps the broker's default (-1, no
+    /// limit). Only with `retention_ms` and `retention_deletes`.
+    pub retention_bytes: Option<i64>,
     /// Producers' `max.in.flight.requests.per.connection` (1 to 5; Kafka's default is 5): how
     /// many batches each pipelines on its connection.
     pub in_flight_max: usize,
@@ -348,6 +353,7 @@ impl Default for Workload {
             purge_every: None,
             compacted: false,
             retention_ms: None,
+            retention_bytes: None,
             in_flight_max: 1,
             spread: false,
             grow_from: None,
@@ -500,6 +506,9 @@ impl Workload {
         if let Some(ms) = self.retention_ms {
             configs.push(("retention.ms", ms.to_string()));
         }
+        if let Some(bytes) = self.retention_bytes {
+            configs.push(("retention.bytes", bytes.to_string()));
+        }
         configs
     }
 }
@@ -527,6 +536,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some(ms) = self.retention_ms {
             write!(f, " retention_ms={ms}")?;
+        }
+        if let Some(bytes) = self.retention_bytes {
+            write!(f, " retention_bytes={bytes}")?;
         }
         if self.in_flight_max > 1 {
             write!(f, " in_flight={}", self.in_flight_max)?;
@@ -629,8 +641,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// from a stranger (`FaultSettings::hostile_frame_ppm`). 9: retention where readers purge
 /// what they read with DeleteRecords. 10: a racer producing to the churner's topic
 /// (`Workload::churn_racer`). 11: retention on compacted topics (`compact,delete`).
-/// 12: `retention.ms` changed on the live topic (`Workload::alter_retention`).
-pub const SETTINGS_VERSION: u32 = 12;
+/// 12: `retention.ms` changed on the live topic (`Workload::alter_retention`). 13:
+/// `retention.bytes` (`Workload::retention_bytes`).
+pub const SETTINGS_VERSION: u32 = 13;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -789,6 +802,22 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let rounds = configuring.range_inclusive(1, 8) as u32;
         workload.alter_retention = Some((configuring.next_u64(), rounds));
     }
+    if version < 13 {
+        return (faults, workload);
+    }
+    // Half the seeds with retention limit each partition's size too, from half a segment to
+    // six; in a third of those, size is the only limit at first (`retention.ms=-1`).
+    let mut sizing = Prng::new(seed ^ 0x4259_5445);
+    if let (true, Some(segment)) = (workload.retention_deletes, workload.segment_bytes) {
+        if sizing.chance(500_000) {
+            let segment = u64::from(segment);
+            workload.retention_bytes =
+                Some(sizing.range_inclusive(segment / 2, 6 * segment) as i64);
+            if sizing.chance(333_333) {
+                workload.retention_ms = Some(-1);
+            }
+        }
+    }
     (faults, workload)
 }
 
@@ -941,6 +970,7 @@ impl Sim {
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
             producer.stamps_records = workload.retention_deletes;
+            producer.notes_sizes = workload.retention_bytes.is_some();
             producer.set_in_flight_max(workload.in_flight_max);
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
@@ -959,6 +989,7 @@ impl Sim {
             let mut producer = Client::new(clients.len() as u32, role);
             producer.keyed = workload.compacted;
             producer.stamps_records = workload.retention_deletes;
+            producer.notes_sizes = workload.retention_bytes.is_some();
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
             clients.push(ClientState::new(producer));
@@ -1069,6 +1100,7 @@ impl Sim {
             partitions: workload.partitions,
             compacted: workload.compacted,
             retention_ms: workload.retention_ms.filter(|_| workload.retention_deletes),
+            retention_bytes: workload.retention_bytes.filter(|_| workload.retention_deletes),
             offsets_offline: BTreeSet::new(),
             settings_version: None,
             config,

@@ -30,6 +30,24 @@ pub enum Operation {
         /// The timestamp (CreateTime) of every record of the batch.
         timestamp_ms: i64,
     },
+    /// A producer that notes sizes ([`crate::client::Client::notes_sizes`]) sent a produce
+    /// request: its number among the client's requests, and (partition, batch number, bytes)
+    /// of each batch in it. Any of them may be appended, once or (unless idempotent) again.
+    ProduceSent {
+        /// Client id.
+        client: u32,
+        /// The request's number among the client's produce requests.
+        request: u64,
+        /// (partition, batch number, bytes) of each batch.
+        parts: Vec<(i32, u32, u32)>,
+    },
+    /// The answer to a noted produce request came: whatever it appended was appended by then.
+    ProduceAnswered {
+        /// Client id.
+        client: u32,
+        /// The request's number among the client's produce requests.
+        request: u64,
+    },
     /// A produce failed with a Kafka error code (the client retries).
     ProduceFailed {
         /// Client id.

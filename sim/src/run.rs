@@ -323,8 +323,14 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
 /// Runs every checker over the history and the node's queue sizes.
 pub fn check(sim: &Sim) -> Result<(), String> {
     let consumed = checker::consumed_records(&sim.history).map_err(|violation| violation.0)?;
-    checker::acknowledged_records_kept(&sim.history, &consumed, sim.compacted, sim.retention_ms)
-        .map_err(|violation| violation.0)?;
+    checker::acknowledged_records_kept(
+        &sim.history,
+        &consumed,
+        sim.compacted,
+        sim.retention_ms,
+        sim.retention_bytes,
+    )
+    .map_err(|violation| violation.0)?;
     checker::idempotent_records_unique(&sim.history, &consumed).map_err(|violation| violation.0)?;
     checker::idempotent_order_kept(&sim.history, &consumed).map_err(|violation| violation.0)?;
     checker::member_ids_never_shared(&sim.history).map_err(|violation| violation.0)?;

@@ -1377,3 +1377,32 @@ fn retention_changed_on_a_live_topic_is_applied_and_kept_through_power_losses() 
         .collect();
     assert_eq!(reads, [Some(600_000), Some(817), Some(1_020), Some(2_475)]);
 }
+
+#[test]
+fn retention_bytes_deletes_only_what_leaves_that_many_bytes_after_it() {
+    // Each partition keeps at most two minimal segments' worth of bytes (`retention.bytes`),
+    // and nothing by time (`retention.ms=-1`); readers are slow, and power fails midway.
+    // Retention by size overtakes the readers, which read on from the earliest offset. The
+    // checkers allow a record to be gone only where a reset skipped it and the produce
+    // requests sent by then could have put `retention.bytes` after it (a broker that deleted
+    // one segment more than that fails them).
+    let workload = Workload {
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(-1),
+        retention_bytes: Some(2 * i64::from(SEGMENT_BYTES_MIN)),
+        retention_deletes: true,
+        reader_pause_ms: 300,
+        fetch_max_bytes: 1,
+        ..workload()
+    };
+    let mut sim = Sim::new(13, FaultSettings::none(), workload);
+    sim.run_until(4_000);
+    sim.power_loss();
+    sim.run_until(10_000);
+    finish(&mut sim);
+    let resets = count(
+        &sim,
+        |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
+    );
+    assert!(resets >= 2, "{resets} resets");
+}
