@@ -84,7 +84,9 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
         match records.get(&(partition, offset)) {
             Some(existing) if existing != value => {
                 return Err(Violation(format!(
-                    "partition {partition} offset {offset} held {existing:?} and later {value:?}"
+                    "partition {partition} offset {offset} held {} and later {}",
+                    shown(existing),
+                    shown(value)
                 )));
             }
             Some(_) => {}
@@ -205,12 +207,14 @@ pub fn acknowledged_records_kept(
                     Some(found) if found == value => checked += 1,
                     Some(found) => {
                         return Err(Violation(format!(
-                            "acks={acks} record {value:?} of client {client} was acknowledged at {partition}/{offset}, which holds {found:?}"
+                            "acks={acks} record {} of client {client} was acknowledged at {partition}/{offset}, which holds {}",
+                            shown(value),
+                            shown(found)
                         )))
                     }
                     None if compacted && superseded(*partition, offset, value) => {}
                     None => {
-                        let record = format!("acks={acks} record {value:?} of client {client}");
+                        let record = format!("acks={acks} record {} of client {client}", shown(value));
                         let gone = format!("{record} acknowledged at {partition}/{offset} is gone");
                         let Some(&(_, from, to, tick)) = reset_over(*partition, offset) else {
                             return Err(Violation(gone));
@@ -239,6 +243,16 @@ pub fn acknowledged_records_kept(
         }
     }
     Ok(checked)
+}
+
+/// A record value for a message: whole if short, else its start and its length (padded values
+/// run to kilobytes).
+fn shown(value: &str) -> String {
+    const SHOWN_MAX: usize = 64;
+    match value.get(..SHOWN_MAX) {
+        Some(start) if value.len() > SHOWN_MAX => format!("{start:?}... ({} bytes)", value.len()),
+        _ => format!("{value:?}"),
+    }
 }
 
 fn note_key(
@@ -286,7 +300,7 @@ pub fn idempotent_records_unique(
         let client = value_origin(value).map(|(client, _, _)| client);
         if client.is_some_and(|client| idempotent.contains(&client)) && !seen.insert(value.clone())
         {
-            return Err(Violation(format!("idempotent record {value:?} is stored twice")));
+            return Err(Violation(format!("idempotent record {} is stored twice", shown(value))));
         }
     }
     Ok(())
@@ -314,7 +328,8 @@ pub fn idempotent_order_kept(
             if (batch, record) <= (last_batch, last_record) {
                 return Err(Violation(format!(
                     "idempotent client {client} out of order on partition {partition}: \
-                     {value:?} at {offset} after b{last_batch}-r{last_record} at {before}"
+                     {} at {offset} after b{last_batch}-r{last_record} at {before}",
+                    shown(value)
                 )));
             }
         }
@@ -688,7 +703,8 @@ pub fn deleted_topics_stay_deleted(history: &History) -> Result<usize, Violation
                         .and_then(|(incarnation, _)| incarnation.parse::<u32>().ok());
                     let Some(produced_to) = produced_to else {
                         return Err(Violation(format!(
-                            "churner {client} read {value:?} at offset {offset}, which no churner produced"
+                            "churner {client} read {} at offset {offset}, which no churner produced",
+                            shown(value)
                         )));
                     };
                     if produced_to <= deleted && !lost.contains(value.as_str()) {
@@ -1066,6 +1082,13 @@ mod tests {
             )),
             "the last record of a key is never removed"
         );
+    }
+
+    #[test]
+    fn long_values_are_shown_by_their_start_and_length() {
+        assert_eq!(shown("c1-b2-r0"), "\"c1-b2-r0\"");
+        let padded = format!("c1-b2-r0-{}", "x".repeat(100));
+        assert_eq!(shown(&padded), format!("{:?}... (109 bytes)", &padded[..64]));
     }
 
     #[test]
