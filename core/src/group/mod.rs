@@ -352,9 +352,10 @@ struct Group<R> {
     static_members: BTreeMap<String, String>,
     /// (topic, partition) → committed offset.
     offsets: BTreeMap<(String, i32), OffsetValue>,
-    /// The tick at which offset expiry first saw this consumer group Empty; `None` while it
-    /// has members. (Expiry runs every `offsets.retention.check.interval.ms`, so retention
-    /// counts from at most one interval after the group emptied: never earlier.)
+    /// The tick at which offset expiry first saw this consumer group Empty since its last
+    /// state change; `None` until then. (Expiry runs every
+    /// `offsets.retention.check.interval.ms`, so retention counts from at most one interval
+    /// after the group emptied: never earlier.)
     empty_since: Option<u64>,
 }
 
@@ -396,6 +397,10 @@ impl<R: Clone> Group<R> {
         if matches!(target, GroupState::Empty) {
             assert!(self.members.is_empty(), "an Empty group has no members");
         }
+        // Retention counts from the first expiry check that sees the group Empty after its
+        // last change: a member that came and went between two checks restarts it, as
+        // Kafka's count from the group's last state change does.
+        self.empty_since = None;
         self.state = target;
     }
 

@@ -847,6 +847,51 @@ fn committed_offsets_expire_after_offsets_retention() {
 }
 
 #[test]
+fn a_member_that_came_and_went_between_expiry_checks_restarts_the_retention() {
+    // Goal: Kafka counts offsets.retention.minutes from when the group last became Empty.
+    // Found while writing the simulator's expiry checker: expiry noted when it first saw the
+    // group Empty, and a member that joined and left before the next check did not reset
+    // that, so the offsets expired as if the group had been Empty all along. Method: expiry
+    // counts around such a visit.
+    let config = GroupConfig {
+        offsets_retention_ms: 1000,
+        initial_rebalance_delay_ms: 0,
+        ..GroupConfig::default()
+    };
+    let mut coordinator = Coordinator::new(config);
+    let topics = range(&["t"]);
+    coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+    coordinator.handle_timeout(0);
+    completed(&mut coordinator);
+    let a = member_id(1);
+    coordinator.sync_group(0, 2, &sync(&a, 1, &[(a.as_str(), &b"for-a"[..])]));
+    completed(&mut coordinator);
+    let committed = coordinator.offset_commit(0, 0, &commit(1, &a));
+    assert!(committed.topics.iter().flat_map(|t| &t.partitions).all(|p| p.error_code == 0));
+    let leave = |member: &str| LeaveGroupRequest {
+        group_id: text(GROUP),
+        member_id: text(member),
+        ..Default::default()
+    };
+    assert_eq!(coordinator.leave_group(500, 0, &leave(&a)).error_code, 0);
+    drained_records(&mut coordinator);
+    assert_eq!(coordinator.expire_offsets(1_000, 1_000_000), 0, "first seen Empty at 1000");
+    // A member visits from 1200 to 1400, between two checks.
+    coordinator.join_group(1_200, 3, &context(3), &join("", None, &topics));
+    coordinator.handle_timeout(1_200);
+    completed(&mut coordinator);
+    let b = member_id(2);
+    assert_eq!(coordinator.leave_group(1_400, 0, &leave(&b)).error_code, 0);
+    coordinator.handle_timeout(1_400);
+    let listed = coordinator.list_groups(&ListGroupsRequest::default());
+    let states: Vec<&str> = listed.groups.iter().map(|group| group.group_state.as_str()).collect();
+    assert_eq!(states, ["Empty"]);
+    assert_eq!(coordinator.expire_offsets(2_000, 1_000_000), 0, "Empty again only since 1400");
+    assert_eq!(coordinator.expire_offsets(2_999, 1_000_000), 0);
+    assert_eq!(coordinator.expire_offsets(3_000, 1_000_000), 2);
+}
+
+#[test]
 fn a_rebuilt_coordinator_never_reissues_a_forgotten_member_id() {
     // Goal: found by the stateright model (models/src/groups.rs): a member joined, the
     // coordinator failed over before the group was stored, and the rebuilt coordinator, whose
