@@ -340,17 +340,28 @@ pub fn idempotent_order_kept(
 
 /// In each generation, each partition was handed to at most one member (invariant 6), as the
 /// SyncGroup answers tell; a static member under a new member id is the same member. Returns how many (generation, partition) ownerships were checked.
-pub fn one_owner_per_generation(history: &History) -> Result<usize, Violation> {
-    let mut owners: BTreeMap<(&str, i32, i32), (u32, &str)> = BTreeMap::new();
+///
+/// Where `groups_restart` (offsets expire), a group whose offsets all expired is deleted and
+/// starts again at generation 1, as in Kafka: a generation is then named by its leader's
+/// member id too, which the new incarnation never shares.
+pub fn one_owner_per_generation(
+    history: &History,
+    groups_restart: bool,
+) -> Result<usize, Violation> {
+    let mut owners: BTreeMap<(&str, i32, &str, i32), (u32, &str)> = BTreeMap::new();
     for operation in &history.operations {
-        let Operation::GroupAssigned { client, member_id, generation, partitions, .. } = operation
+        let Operation::GroupAssigned {
+            client, member_id, generation, leader_id, partitions, ..
+        } = operation
         else {
             continue;
         };
         let group = history.group_of(*client);
+        let leader = if groups_restart { leader_id.as_str() } else { "" };
         for &partition in partitions {
-            let owner =
-                owners.entry((group, *generation, partition)).or_insert((*client, member_id));
+            let owner = owners
+                .entry((group, *generation, leader, partition))
+                .or_insert((*client, member_id));
             // A static member that comes back under a new member id takes its partitions over
             // in the same generation (KIP-345): the owner is still that one consumer.
             let taken_over = owner.0 == *client && history.is_static(*client);
@@ -397,25 +408,40 @@ pub fn member_ids_never_shared(history: &History) -> Result<(), Violation> {
 ///
 /// Incarnations are those of the broker that sent each answer, not of the time it arrived: an
 /// answer sent just before a restart may be delivered just after it.
-pub fn generations_never_go_down(history: &History) -> Result<(), Violation> {
+///
+/// Where `groups_restart` (offsets expire), a group deleted when its offsets expired starts
+/// again at generation 1 ([`one_owner_per_generation`]): a lower generation under another
+/// leader is a new incarnation of the group, from which the member counts afresh.
+pub fn generations_never_go_down(history: &History, groups_restart: bool) -> Result<(), Violation> {
     // client → (highest generation seen from the latest incarnation that answered it, what),
     // and the highest generation it was assigned partitions in.
     let mut seen: BTreeMap<u32, (i32, &'static str)> = BTreeMap::new();
     let mut incarnations: BTreeMap<u32, u64> = BTreeMap::new();
     let mut assigned: BTreeMap<u32, i32> = BTreeMap::new();
+    // client → (the leader's member id, generation) of its last answer.
+    let mut last: BTreeMap<u32, (&str, i32)> = BTreeMap::new();
     for operation in &history.operations {
-        let (client, incarnation, generation, what) = match operation {
-            Operation::GroupJoined { client, incarnation, generation, .. } => {
-                (*client, *incarnation, *generation, "joined")
+        let (client, incarnation, generation, leader, what) = match operation {
+            Operation::GroupJoined { client, incarnation, generation, leader_id, .. } => {
+                (*client, *incarnation, *generation, leader_id.as_str(), "joined")
             }
-            Operation::GroupAssigned { client, incarnation, generation, .. } => {
-                (*client, *incarnation, *generation, "was assigned partitions")
+            Operation::GroupAssigned { client, incarnation, generation, leader_id, .. } => {
+                let what = "was assigned partitions";
+                (*client, *incarnation, *generation, leader_id.as_str(), what)
             }
             _ => continue,
         };
         if incarnations.insert(client, incarnation).is_some_and(|previous| previous != incarnation)
         {
             seen.remove(&client);
+        }
+        let restarted =
+            last.insert(client, (leader, generation)).is_some_and(|(previous_leader, previous)| {
+                previous_leader != leader && generation < previous
+            });
+        if groups_restart && restarted {
+            seen.remove(&client);
+            assigned.remove(&client);
         }
         if let Some(&highest) = assigned.get(&client) {
             if generation < highest {
@@ -445,6 +471,7 @@ pub fn generations_never_go_down(history: &History) -> Result<(), Violation> {
 /// One offset commit: when it was sent and answered (history indexes) and what it carried.
 struct Commit {
     group: &'static str,
+    generation: i32,
     sent_at: usize,
     answered_at: Option<usize>,
     offsets: Vec<(i32, i64)>,
@@ -521,15 +548,26 @@ const INVALID_PARTITIONS: i16 = 37;
 /// broker restart too — is at least the offset of every commit of its group acknowledged before the fetch
 /// was sent, unless a commit of exactly the answered offset may have been applied after that
 /// one (a later commit that lowered it). Returns how many (fetch, commit) pairs were checked.
-pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> {
+///
+/// With `offsets_retention_ms`, the fetch may find no offset if the commit may have expired:
+/// if its group may have been Empty that long between the commit and the fetch. A member was
+/// in the group at some moment of each span from sending a request to its answer where that
+/// answer shows it ([`Operation::MemberPresent`], and acknowledged commits with a
+/// generation), so no expiry falls within `offsets_retention_ms` after such a span began, or
+/// before it ended.
+pub fn acknowledged_commits_kept(
+    history: &History,
+    offsets_retention_ms: Option<u64>,
+) -> Result<usize, Violation> {
     let mut commits: BTreeMap<(u32, u32), Commit> = BTreeMap::new();
     let mut fetches_sent: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let mut fetched = Vec::new();
     for (index, operation) in history.operations.iter().enumerate() {
         match operation {
-            Operation::CommitSent { client, commit, offsets, .. } => {
+            Operation::CommitSent { client, commit, offsets, generation } => {
                 let entry = Commit {
                     group: history.group_of(*client),
+                    generation: *generation,
                     sent_at: index,
                     answered_at: None,
                     offsets: offsets.clone(),
@@ -556,6 +594,37 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
             _ => {}
         }
     }
+    // Per group, the spans (ticks sent, answered) in which the coordinator had a member.
+    let mut present: BTreeMap<&'static str, Vec<(u64, u64)>> = BTreeMap::new();
+    for (operation, &tick) in history.operations.iter().zip(&history.ticks) {
+        if let Operation::MemberPresent { client, sent } = operation {
+            present.entry(history.group_of(*client)).or_default().push((*sent, tick));
+        }
+    }
+    for commit in commits.values() {
+        let whole = commit.offsets.iter().all(|&(partition, _)| commit.acknowledged(partition));
+        if let (true, true, Some(answered)) = (whole, commit.generation >= 0, commit.answered_at) {
+            let span = (history.ticks[commit.sent_at], history.ticks[answered]);
+            present.entry(commit.group).or_default().push(span);
+        }
+    }
+    // Whether `group`'s offsets may have expired at some tick in `from..=to`: one not within
+    // `[answered, sent + retention)` of any span of a member's presence.
+    let may_expire = |group: &str, from: u64, to: u64| {
+        let Some(retention_ms) = offsets_retention_ms else { return false };
+        let mut blocked: Vec<(u64, u64)> = present.get(group).map_or(Vec::new(), |spans| {
+            spans.iter().map(|&(sent, answered)| (answered, sent + retention_ms)).collect()
+        });
+        blocked.sort_unstable();
+        let mut at = from;
+        for (start, end) in blocked {
+            if start > at {
+                break;
+            }
+            at = at.max(end);
+        }
+        at <= to
+    };
     let mut checked = 0;
     for (client, fetch_sent_at, fetch_answered_at, offsets) in fetched {
         let group = history.group_of(client);
@@ -577,7 +646,13 @@ pub fn acknowledged_commits_kept(history: &History) -> Result<usize, Violation> 
                         && later.sent_at < fetch_answered_at
                         && later.answered_at.is_none_or(|at| at >= acknowledged.sent_at)
                 });
-                if !lowered {
+                // The commit itself shows a member (with a generation) in the group when it
+                // was applied, which was when its offset began: it expires that long after.
+                let own = if acknowledged.generation >= 0 { offsets_retention_ms } else { None };
+                let committed = history.ticks[acknowledged.sent_at] + own.unwrap_or(0);
+                let answered = history.ticks[fetch_answered_at];
+                let expired = found < 0 && may_expire(group, committed, answered);
+                if !lowered && !expired {
                     return Err(Violation(format!(
                         "offset commit lost: group {group} partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of group consumer {client} sent after that answered {found}",
                         acknowledged.answered_at.expect("acknowledged")
@@ -962,6 +1037,7 @@ mod tests {
             member_id: format!("m{client}"),
             generation,
             leader: false,
+            leader_id: "l".to_string(),
         }
     }
 
@@ -1082,6 +1158,81 @@ mod tests {
             )),
             "the last record of a key is never removed"
         );
+    }
+
+    #[test]
+    fn committed_offsets_may_be_gone_only_after_the_group_may_have_been_empty_that_long() {
+        // Client 3 commits offset 7 (sent at 5, acknowledged at 10) in generation 1, and is
+        // seen in the group by a heartbeat sent at 100 and answered at 110. Offsets expire
+        // 1000 ms after the group empties. An offset fetch answered at `fetched` finds none.
+        let verdict = |fetched: u64, retention: Option<u64>| {
+            let mut log = History::default();
+            let steps = [
+                (
+                    5,
+                    Operation::CommitSent {
+                        client: 3,
+                        commit: 1,
+                        generation: 1,
+                        offsets: vec![(0, 7)],
+                    },
+                ),
+                (10, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, 0)] }),
+                (110, Operation::MemberPresent { client: 3, sent: 100 }),
+                (fetched - 10, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
+                (fetched, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, -1)] }),
+            ];
+            for (tick, operation) in steps {
+                log.now = tick;
+                log.push(operation);
+            }
+            acknowledged_commits_kept(&log, retention)
+        };
+        let lost = "offset commit lost: group sim-group partition 0 was committed at 7 \
+                    (acknowledged at history index 1), and an OffsetFetch of group consumer 4 \
+                    sent after that answered -1";
+        // The commit blocks expiry over [10, 1005), the heartbeat over [110, 1100).
+        assert_eq!(verdict(1_099, Some(1_000)), Err(Violation(lost.into())));
+        assert_eq!(verdict(1_100, Some(1_000)), Ok(1));
+        assert_eq!(verdict(5_000, None), Err(Violation(lost.into())), "nothing expires");
+    }
+
+    #[test]
+    fn a_group_deleted_when_its_offsets_expired_counts_generations_afresh() {
+        // Client 2 was assigned partition 0 in generation 5 under leader "l1"; the group was
+        // deleted and made again, and client 3 is assigned it in generation 1 under leader
+        // "l2", then client 2 joins generation 1 of it.
+        let assigned = |client: u32, generation: i32, leader: &str| Operation::GroupAssigned {
+            client,
+            incarnation: 1,
+            member_id: format!("m{client}-{leader}"),
+            generation,
+            leader_id: leader.to_string(),
+            partitions: vec![0],
+        };
+        let joined_under = |leader: &str| Operation::GroupJoined {
+            client: 2,
+            incarnation: 1,
+            member_id: format!("m2-{leader}"),
+            generation: 1,
+            leader: false,
+            leader_id: leader.to_string(),
+        };
+        let rejoined = joined_under("l2");
+        let log = history(vec![assigned(2, 5, "l1"), assigned(3, 1, "l2"), rejoined]);
+        assert_eq!(generations_never_go_down(&log, true), Ok(()));
+        assert!(generations_never_go_down(&log, false).is_err());
+        // Under the same leader, a lower generation is still refused.
+        let same = joined_under("l1");
+        assert!(
+            generations_never_go_down(&history(vec![assigned(2, 5, "l1"), same]), true).is_err()
+        );
+        // Generation 1 of each incarnation has its own owners; within one, still one owner.
+        let both = history(vec![assigned(2, 1, "l1"), assigned(3, 1, "l2")]);
+        assert_eq!(one_owner_per_generation(&both, true), Ok(2));
+        assert!(one_owner_per_generation(&both, false).is_err());
+        let one = history(vec![assigned(2, 1, "l1"), assigned(3, 1, "l1")]);
+        assert!(one_owner_per_generation(&one, true).is_err());
     }
 
     #[test]
@@ -1456,11 +1607,11 @@ mod tests {
             joined(6, 1, 42),
             joined(6, 2, 1),
         ]);
-        assert_eq!(generations_never_go_down(&late_answer), Ok(()));
+        assert_eq!(generations_never_go_down(&late_answer, false), Ok(()));
         // One incarnation never goes down, whenever its answers arrive.
         let down = history(vec![joined(6, 2, 5), joined(6, 2, 4)]);
         assert_eq!(
-            generations_never_go_down(&down),
+            generations_never_go_down(&down, false),
             Err(Violation(
                 "group consumer 6 joined in generation 4 after it joined in generation 5, both \
                  answered by broker incarnation 2"
@@ -1473,11 +1624,12 @@ mod tests {
             incarnation: 1,
             member_id: "m6".to_string(),
             generation: 3,
+            leader_id: "l".to_string(),
             partitions: vec![0],
         };
         let below = history(vec![assigned, Operation::NodeRestarted, joined(6, 2, 2)]);
         assert_eq!(
-            generations_never_go_down(&below),
+            generations_never_go_down(&below, false),
             Err(Violation(
                 "group consumer 6 joined in generation 2 after it was assigned partitions in \
                  generation 3"
@@ -1494,6 +1646,7 @@ mod tests {
             incarnation: 1,
             member_id: format!("m{client}"),
             generation: 1,
+            leader_id: "l".to_string(),
             partitions,
         };
         let commit_sent = |client: u32, commit: u32, offset: i64| Operation::CommitSent {
@@ -1523,12 +1676,12 @@ mod tests {
         // generation 1, and its commit at 9 says nothing of the first group's offset.
         let mut two = history(operations.clone());
         two.set_group(8, SECOND_GROUP);
-        assert_eq!(one_owner_per_generation(&two), Ok(2));
-        assert_eq!(acknowledged_commits_kept(&two), Ok(1));
+        assert_eq!(one_owner_per_generation(&two, false), Ok(2));
+        assert_eq!(acknowledged_commits_kept(&two, None), Ok(1));
         // In one group, both verdicts fail.
         let one = history(operations);
         assert_eq!(
-            one_owner_per_generation(&one),
+            one_owner_per_generation(&one, false),
             Err(Violation(
                 "group sim-group generation 1: partition 0 was assigned to member \"m5\" (client \
                  5) and to member \"m8\" (client 8)"
@@ -1536,7 +1689,7 @@ mod tests {
             ))
         );
         assert_eq!(
-            acknowledged_commits_kept(&one),
+            acknowledged_commits_kept(&one, None),
             Err(Violation(
                 "offset commit lost: group sim-group partition 0 was committed at 9 (acknowledged \
                  at history index 5), and an OffsetFetch of group consumer 5 sent after that \
@@ -1589,18 +1742,19 @@ mod tests {
             incarnation: 1,
             member_id: member_id.to_string(),
             generation: 3,
+            leader_id: "l".to_string(),
             partitions: vec![1],
         };
         let operations = vec![assigned(5, "a"), assigned(5, "a2")];
         let mut taken_over = history(operations.clone());
         taken_over.set_static(5);
-        assert_eq!(one_owner_per_generation(&taken_over), Ok(1));
+        assert_eq!(one_owner_per_generation(&taken_over, false), Ok(1));
         // A dynamic member never gets a second id in one generation.
-        assert!(one_owner_per_generation(&history(operations)).is_err());
+        assert!(one_owner_per_generation(&history(operations), false).is_err());
         // Nor does another consumer get a static member's partition.
         let mut other = history(vec![assigned(5, "a"), assigned(6, "b")]);
         other.set_static(5);
         other.set_static(6);
-        assert!(one_owner_per_generation(&other).is_err());
+        assert!(one_owner_per_generation(&other, false).is_err());
     }
 }

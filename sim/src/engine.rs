@@ -225,6 +225,8 @@ pub struct Sim {
     pub retention_ms: Option<i64>,
     /// Its `retention.bytes`, in the same runs.
     pub retention_bytes: Option<i64>,
+    /// The broker's `offsets.retention.minutes`, in ms, when short enough to matter.
+    pub offsets_retention_ms: Option<u64>,
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
     /// offline, as noted in the history.
     offsets_offline: BTreeSet<(u64, i32)>,
@@ -403,6 +405,14 @@ pub struct GroupWorkload {
     /// does. Before settings version 7 a departure that came after the member's last commit
     /// sent LeaveGroup with its member id, which removed it at once; those seeds replay so.
     pub static_departures_silent: bool,
+    /// (retention ms, check interval ms): the broker's `offsets.retention.minutes` and
+    /// `offsets.retention.check.interval.ms`, short enough for a group's committed offsets to
+    /// expire in a run once it has been Empty that long. Members then note when they were
+    /// seen in the group ([`Operation::MemberPresent`]).
+    pub offsets_retention: Option<(u64, u64)>,
+    /// (tick, ms): every member departs at that tick and stays away that long, as when the
+    /// application that runs the group is redeployed.
+    pub group_break: Option<(u64, u64)>,
 }
 
 impl GroupWorkload {
@@ -419,6 +429,8 @@ impl GroupWorkload {
             offsets_segment_bytes: None,
             static_members: false,
             static_departures_silent: true,
+            offsets_retention: None,
+            group_break: None,
         }
     }
 
@@ -460,6 +472,8 @@ impl Workload {
                 offsets_segment_bytes: None,
                 static_members: false,
                 static_departures_silent: false,
+                offsets_retention: None,
+                group_break: None,
             };
             workload.partitions = workload.partitions.max(2);
         }
@@ -613,6 +627,12 @@ impl std::fmt::Display for Workload {
             if self.group.static_members {
                 write!(f, " static_members")?;
             }
+            if let Some((retention_ms, check_ms)) = self.group.offsets_retention {
+                write!(f, " offsets_retention={retention_ms}ms/{check_ms}ms")?;
+            }
+            if let Some((at, away_ms)) = self.group.group_break {
+                write!(f, " group_break_at_{at}ms={away_ms}ms")?;
+            }
         }
         Ok(())
     }
@@ -642,8 +662,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// what they read with DeleteRecords. 10: a racer producing to the churner's topic
 /// (`Workload::churn_racer`). 11: retention on compacted topics (`compact,delete`).
 /// 12: `retention.ms` changed on the live topic (`Workload::alter_retention`). 13:
-/// `retention.bytes` (`Workload::retention_bytes`).
-pub const SETTINGS_VERSION: u32 = 13;
+/// `retention.bytes` (`Workload::retention_bytes`). 14: committed offsets that expire, and
+/// groups that all depart at once (`GroupWorkload::offsets_retention`, `group_break`).
+pub const SETTINGS_VERSION: u32 = 14;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -818,6 +839,23 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
             }
         }
     }
+    if version < 14 {
+        return (faults, workload);
+    }
+    // A third of the group seeds: offsets expire 1 to 8 s after their group empties, checked
+    // every 0.1 to 1 s. In two thirds of those the whole group departs once, for half to
+    // three times that long (static members are removed only a session timeout later).
+    let mut expiring = Prng::new(seed ^ 0x4558_5052);
+    if workload.group.consumers > 0 && expiring.chance(333_333) {
+        let retention_ms = expiring.range_inclusive(1_000, 8_000);
+        let check_ms = expiring.range_inclusive(100, 1_000);
+        workload.group.offsets_retention = Some((retention_ms, check_ms));
+        if expiring.chance(666_667) {
+            let at = expiring.range_inclusive(2_000, 12_000);
+            let away_ms = expiring.range_inclusive(retention_ms / 2, 3 * retention_ms);
+            workload.group.group_break = Some((at, away_ms));
+        }
+    }
     (faults, workload)
 }
 
@@ -883,6 +921,7 @@ fn member_settings(
     let mut departures: Vec<(u64, u64)> = (0..count)
         .map(|_| (prng.range_inclusive(1_000, 15_000), prng.range_inclusive(100, 3_000)))
         .collect();
+    departures.extend(group.group_break);
     departures.sort_unstable();
     MemberSettings {
         group: group_id,
@@ -895,6 +934,7 @@ fn member_settings(
         instance_id: group.static_members.then(|| format!("{group_id}-instance-{client}")),
         departs_silently: group.static_members && group.static_departures_silent,
         resets_to_earliest: workload.retention_deletes,
+        notes_presence: group.offsets_retention.is_some(),
     }
 }
 
@@ -943,6 +983,10 @@ impl Sim {
         }
         if workload.retention_ms.is_some() {
             config.log_retention_check_interval_ms = 1000;
+        }
+        if let Some((retention_ms, check_ms)) = workload.group.offsets_retention {
+            config.group.offsets_retention_ms = retention_ms as i64;
+            config.group.offsets_retention_check_interval_ms = check_ms;
         }
         let (mut node, _) = Node::open(config.clone(), disk, prng.next_u64(), 0, WALL_START_MS)
             .map_err(|(error, _)| error)
@@ -1101,6 +1145,7 @@ impl Sim {
             compacted: workload.compacted,
             retention_ms: workload.retention_ms.filter(|_| workload.retention_deletes),
             retention_bytes: workload.retention_bytes.filter(|_| workload.retention_deletes),
+            offsets_retention_ms: workload.group.offsets_retention.map(|(ms, _)| ms),
             offsets_offline: BTreeSet::new(),
             settings_version: None,
             config,

@@ -88,6 +88,9 @@ pub struct MemberSettings {
     /// earliest`, asked with ListOffsets), as where retention deletes what the group has not
     /// read. Otherwise the member only notes the loss ([`Operation::PositionReset`]).
     pub resets_to_earliest: bool,
+    /// Whether it notes each answer that shows it was in the group when the coordinator read
+    /// the request ([`Operation::MemberPresent`]): what bounds when offsets may expire.
+    pub notes_presence: bool,
 }
 
 /// What happens once a commit made before a phase change is answered.
@@ -157,6 +160,10 @@ pub struct GroupMember {
     next_offset_fetch: u32,
     prepared: Option<Kind>,
     inflight: Option<(Kind, u32)>,
+    /// When the request in flight was sent.
+    sent_at: u64,
+    /// The leader's member id, as the last JoinGroup answer gave it.
+    leader_id: String,
 }
 
 impl GroupMember {
@@ -189,6 +196,8 @@ impl GroupMember {
             next_offset_fetch: 0,
             prepared: None,
             inflight: None,
+            sent_at: 0,
+            leader_id: String::new(),
         }
     }
 
@@ -552,6 +561,7 @@ impl GroupMember {
         };
         assert!(self.inflight.is_none(), "one request in flight");
         self.inflight = Some((kind, number));
+        self.sent_at = history.now;
     }
 
     /// The request in flight was lost (timeout or broken connection).
@@ -571,6 +581,19 @@ impl GroupMember {
     /// Handles the answer to the request in flight. Returns whether to back off first.
     pub fn on_response(&mut self, now: u64, response: Response, history: &mut History) -> bool {
         let (kind, number) = self.inflight.take().expect("a response answers a request");
+        if self.settings.notes_presence {
+            // Answers the coordinator gives only to a member of the group.
+            let present = match &response {
+                Response::Heartbeat(answer) => {
+                    matches!(answer.error_code, error::NONE | error::REBALANCE_IN_PROGRESS)
+                }
+                Response::SyncGroup(answer) => answer.error_code == error::NONE,
+                _ => false,
+            };
+            if present {
+                history.push(Operation::MemberPresent { client: self.client, sent: self.sent_at });
+            }
+        }
         match (kind, response) {
             (Kind::Metadata, Response::Metadata(response)) => {
                 let topic = response.topics.first();
@@ -686,7 +709,9 @@ impl GroupMember {
                     member_id: self.member_id.as_str().to_owned(),
                     generation: self.generation,
                     leader,
+                    leader_id: response.leader.to_string(),
                 });
+                self.leader_id = response.leader.to_string();
                 let assignments = if leader {
                     let members = response
                         .members
@@ -737,6 +762,7 @@ impl GroupMember {
                     incarnation: history.answered_by,
                     member_id: self.member_id.as_str().to_owned(),
                     generation: self.generation,
+                    leader_id: self.leader_id.clone(),
                     partitions: partitions.clone(),
                 });
                 self.positions = partitions.into_iter().map(|partition| (partition, -1)).collect();

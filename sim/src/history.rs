@@ -128,6 +128,10 @@ pub enum Operation {
         generation: i32,
         /// Whether it is the leader (it computes the assignment).
         leader: bool,
+        /// The leader's member id: with the generation, it names one generation of one
+        /// incarnation of the group (a group deleted when its offsets expired starts again at
+        /// generation 1, under a leader with a new member id).
+        leader_id: String,
     },
     /// A SyncGroup answer gave a member its partitions for `generation`.
     GroupAssigned {
@@ -139,6 +143,8 @@ pub enum Operation {
         member_id: String,
         /// Generation the assignment belongs to.
         generation: i32,
+        /// The leader's member id in that generation, as its JoinGroup answer gave it.
+        leader_id: String,
         /// Partitions of the workload topic, ascending.
         partitions: Vec<i32>,
     },
@@ -174,6 +180,14 @@ pub enum Operation {
         commit: u32,
         /// (partition, error code).
         errors: Vec<(i32, i16)>,
+    },
+    /// A group member's Heartbeat or SyncGroup sent at `sent` was answered as to a member:
+    /// the coordinator had it in the group at some moment between then and now.
+    MemberPresent {
+        /// Client id.
+        client: u32,
+        /// The simulated ms the request was sent.
+        sent: u64,
     },
     /// An OffsetFetch was sent.
     OffsetFetchSent {

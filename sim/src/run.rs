@@ -334,9 +334,13 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     checker::idempotent_records_unique(&sim.history, &consumed).map_err(|violation| violation.0)?;
     checker::idempotent_order_kept(&sim.history, &consumed).map_err(|violation| violation.0)?;
     checker::member_ids_never_shared(&sim.history).map_err(|violation| violation.0)?;
-    checker::one_owner_per_generation(&sim.history).map_err(|violation| violation.0)?;
-    checker::generations_never_go_down(&sim.history).map_err(|violation| violation.0)?;
-    checker::acknowledged_commits_kept(&sim.history).map_err(|violation| violation.0)?;
+    let groups_restart = sim.offsets_retention_ms.is_some();
+    checker::one_owner_per_generation(&sim.history, groups_restart)
+        .map_err(|violation| violation.0)?;
+    checker::generations_never_go_down(&sim.history, groups_restart)
+        .map_err(|violation| violation.0)?;
+    checker::acknowledged_commits_kept(&sim.history, sim.offsets_retention_ms)
+        .map_err(|violation| violation.0)?;
     checker::deletions_exact(&sim.history, sim.retention_ms.is_some())
         .map_err(|violation| violation.0)?;
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
