@@ -663,8 +663,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::churn_racer`). 11: retention on compacted topics (`compact,delete`).
 /// 12: `retention.ms` changed on the live topic (`Workload::alter_retention`). 13:
 /// `retention.bytes` (`Workload::retention_bytes`). 14: committed offsets that expire, and
-/// groups that all depart at once (`GroupWorkload::offsets_retention`, `group_break`).
-pub const SETTINGS_VERSION: u32 = 14;
+/// groups that all depart at once (`GroupWorkload::offsets_retention`, `group_break`). 15:
+/// damaged writes from the stranger (`FaultSettings::hostile_writes`).
+pub const SETTINGS_VERSION: u32 = 15;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -855,6 +856,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
             let away_ms = expiring.range_inclusive(retention_ms / 2, 3 * retention_ms);
             workload.group.group_break = Some((at, away_ms));
         }
+    }
+    if version < 15 {
+        return (faults, workload);
+    }
+    // Half the seeds with a stranger: it also writes, damaged, to a topic of its own.
+    let mut writing = Prng::new(seed ^ 0x4857_5254);
+    if faults.hostile_frame_ppm > 0 && writing.chance(500_000) {
+        faults.hostile_writes = true;
     }
     (faults, workload)
 }
@@ -1640,7 +1649,7 @@ impl Sim {
         }
         if self.faults.hostile_frame_ppm > 0 && self.prng.chance(self.faults.hostile_frame_ppm) {
             // A stranger's damaged request, on a connection it closes at once.
-            let body = crate::hostile::damaged_request(&mut self.prng);
+            let body = crate::hostile::damaged_request(&mut self.prng, self.faults.hostile_writes);
             let (connection, closed_before) = (self.next_connection, self.closed_by_node);
             self.inject_frame(body);
             let closed = self.closed_by_node > closed_before;

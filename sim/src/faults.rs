@@ -39,6 +39,9 @@ pub struct FaultSettings {
     /// Chance per fault tick that a stranger sends the broker a damaged request on a
     /// connection of its own, then closes it (see [`crate::hostile`]; drawn apart too).
     pub hostile_frame_ppm: u32,
+    /// Whether that stranger also writes: it makes a topic of its own and sends it damaged
+    /// Produce requests (see [`crate::hostile`]).
+    pub hostile_writes: bool,
 }
 
 impl FaultSettings {
@@ -60,6 +63,7 @@ impl FaultSettings {
             request_timeout_ms: 3000,
             remove_error_ppm: 0,
             hostile_frame_ppm: 0,
+            hostile_writes: false,
         }
     }
 
@@ -101,6 +105,7 @@ impl FaultSettings {
             request_timeout_ms,
             remove_error_ppm: 0,
             hostile_frame_ppm: 0,
+            hostile_writes: false,
         }
     }
 }
@@ -130,6 +135,9 @@ impl fmt::Display for FaultSettings {
         }
         if self.hostile_frame_ppm > 0 {
             write!(f, " hostile_frames={}ppm", self.hostile_frame_ppm)?;
+        }
+        if self.hostile_writes {
+            write!(f, " hostile_writes")?;
         }
         Ok(())
     }

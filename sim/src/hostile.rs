@@ -9,12 +9,20 @@
 //! `Sim::fault_tick`), so a request the broker parks (a long-poll Fetch) is closed under it.
 //! The broker must answer or close, never panic, and every checker must still pass: nothing
 //! the stranger sends may change what the workload's clients see.
+//!
+//! A stranger that writes (`FaultSettings::hostile_writes`) also makes a topic of its own,
+//! [`STRANGER_WRITE_TOPIC`], with an undamaged CreateTopics now and then, and sends damaged
+//! Produce requests to it: a damaged batch must be refused whole or stored as a valid batch,
+//! and the log must recover through crashes and power loss with such writes in it. The topic's
+//! name starts with none of the workload's topic names, so that no few flipped bits turn a
+//! write to it into a write to theirs.
 
-use crate::client::TOPIC;
+use crate::client::{RECORDS_TIME_MS, TOPIC};
 use crate::group::GROUP;
 use bytes::{Bytes, BytesMut};
 use sluice_core::prng::Prng;
 use sluice_core::protocol::api::api_versions::ApiVersionsRequest;
+use sluice_core::protocol::api::create_topics::{CreateTopicsRequest, CreateTopicsRequestTopic};
 use sluice_core::protocol::api::describe_groups::DescribeGroupsRequest;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::find_coordinator::FindCoordinatorRequest;
@@ -23,24 +31,40 @@ use sluice_core::protocol::api::list_offsets::{
 };
 use sluice_core::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
 use sluice_core::protocol::api::offset_fetch::OffsetFetchRequest;
+use sluice_core::protocol::api::produce::{
+    ProduceRequest, ProduceRequestPartition, ProduceRequestTopic,
+};
 use sluice_core::protocol::api::{encode_request, Request};
 use sluice_core::protocol::header::RequestHeader;
+use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
 use sluice_core::protocol::wire::StrBytes;
 
 /// The topic a stranger's Metadata names: no client uses it, so that a damaged request that
 /// turns auto-creation on makes only a topic of its own.
 pub const STRANGER_TOPIC: &str = "sim-stranger";
 
-/// One damaged request body (the frame without its length prefix).
-pub fn damaged_request(prng: &mut Prng) -> Bytes {
-    let mut body = request_body(prng);
-    damage(&mut body, prng);
+/// The topic a stranger that writes makes and sends damaged Produce requests to.
+pub const STRANGER_WRITE_TOPIC: &str = "zz-stranger";
+
+/// One damaged request body (the frame without its length prefix); with `writes`, also an
+/// undamaged CreateTopics of [`STRANGER_WRITE_TOPIC`] or a damaged Produce to it.
+pub fn damaged_request(prng: &mut Prng, writes: bool) -> Bytes {
+    let kinds = if writes { 9 } else { 7 };
+    let kind = prng.below(kinds);
+    let mut body = request_body(kind, prng);
+    if kind != CREATE {
+        damage(&mut body, prng);
+    }
     Bytes::from(body)
 }
 
-/// A request that only reads, encoded as a client would (without the length prefix).
-fn request_body(prng: &mut Prng) -> Vec<u8> {
-    let (request, version) = template(prng);
+/// Template numbers of the requests that write.
+const CREATE: u64 = 7;
+const PRODUCE: u64 = 8;
+
+/// Request `kind`, encoded as a client would (without the length prefix).
+fn request_body(kind: u64, prng: &mut Prng) -> Vec<u8> {
+    let (request, version) = template(kind, prng);
     let header = RequestHeader {
         api_key: request.api_key(),
         api_version: version,
@@ -53,9 +77,9 @@ fn request_body(prng: &mut Prng) -> Vec<u8> {
     frame.split_off(4).to_vec()
 }
 
-fn template(prng: &mut Prng) -> (Request, i16) {
+fn template(kind: u64, prng: &mut Prng) -> (Request, i16) {
     let group = || StrBytes::from_static(GROUP);
-    match prng.below(7) {
+    match kind {
         0 => (Request::ApiVersions(ApiVersionsRequest::default()), 3),
         1 => {
             let topic = MetadataRequestTopic {
@@ -109,10 +133,53 @@ fn template(prng: &mut Prng) -> (Request, i16) {
             let request = DescribeGroupsRequest { groups: vec![group()], ..Default::default() };
             (Request::DescribeGroups(request), 5)
         }
-        _ => {
+        6 => {
             let request = OffsetFetchRequest { group_id: group(), ..Default::default() };
             (Request::OffsetFetch(request), 7)
         }
+        CREATE => {
+            let topic = CreateTopicsRequestTopic {
+                name: StrBytes::from_static(STRANGER_WRITE_TOPIC),
+                num_partitions: 2,
+                replication_factor: 1,
+                ..Default::default()
+            };
+            let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+            (Request::CreateTopics(request), 7)
+        }
+        PRODUCE => {
+            let count = prng.range_inclusive(1, 4) as usize;
+            let values: Vec<String> = (0..count).map(|index| format!("stranger-{index}")).collect();
+            let records: Vec<NewRecord<'_>> = values
+                .iter()
+                .map(|value| NewRecord {
+                    key: None,
+                    value: Some(value.as_bytes()),
+                    headers: Vec::new(),
+                    timestamp_ms: RECORDS_TIME_MS,
+                })
+                .collect();
+            let batch = build_batch(&records, BatchOptions::default());
+            let partition = ProduceRequestPartition {
+                index: prng.below(2) as i32,
+                records: Some(Bytes::from(batch)),
+                ..Default::default()
+            };
+            let topic = ProduceRequestTopic {
+                name: StrBytes::from_static(STRANGER_WRITE_TOPIC),
+                partition_data: vec![partition],
+                ..Default::default()
+            };
+            let acks = [-1, 1][prng.below(2) as usize];
+            let request = ProduceRequest {
+                acks,
+                timeout_ms: 30_000,
+                topic_data: vec![topic],
+                ..Default::default()
+            };
+            (Request::Produce(request), 9)
+        }
+        other => unreachable!("no request template {other}"),
     }
 }
 
@@ -150,11 +217,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stranger_that_writes_makes_its_topic_whole_and_damages_its_produces() {
+        use sluice_core::protocol::api::decode_request;
+        let mut prng = Prng::new(11);
+        let (mut creates, mut produces) = (0, 0);
+        for _ in 0..200 {
+            let body = damaged_request(&mut prng, true);
+            match i16::from_be_bytes([body[0], body[1]]) {
+                19 => {
+                    creates += 1;
+                    let decoded = decode_request(body).expect("a CreateTopics is sent whole");
+                    let Request::CreateTopics(request) = decoded.request else {
+                        panic!("{:?}", decoded.request)
+                    };
+                    assert_eq!(request.topics[0].name.as_str(), STRANGER_WRITE_TOPIC);
+                }
+                0 => produces += 1,
+                _ => {}
+            }
+        }
+        assert_eq!((creates, produces), (19, 24));
+        // Without writes, neither is ever sent.
+        let mut prng = Prng::new(11);
+        let keys = (0..200).map(|_| {
+            let body = damaged_request(&mut prng, false);
+            i16::from_be_bytes([body[0], body[1]])
+        });
+        assert_eq!(keys.filter(|key| matches!(key, 0 | 19)).count(), 0);
+    }
+
+    #[test]
     fn damage_keeps_the_api_key_and_cuts_extends_or_changes_the_rest() {
         let mut prng = Prng::new(7);
         let (mut shorter, mut longer, mut changed) = (0, 0, 0);
         for _ in 0..300 {
-            let body = request_body(&mut prng);
+            let kind = prng.below(7);
+            let body = request_body(kind, &mut prng);
             let mut damaged = body.clone();
             damage(&mut damaged, &mut prng);
             assert_eq!(damaged[..2], body[..2], "the api key stays");
