@@ -1049,6 +1049,27 @@ mod tests {
         history
     }
 
+    /// Appends each operation at its tick.
+    fn push_at(history: &mut History, steps: impl IntoIterator<Item = (u64, Operation)>) {
+        for (tick, operation) in steps {
+            history.now = tick;
+            history.push(operation);
+        }
+    }
+
+    /// Client 1's acks=all record `c1-b<offset>-r0` at 0/`offset`, made `made_ms` into the run.
+    fn acked_record(offset: i64, made_ms: i64) -> Operation {
+        Operation::ProduceAcked {
+            client: 1,
+            partition: 0,
+            acks: -1,
+            idempotent: false,
+            base_offset: offset,
+            values: vec![format!("c1-b{offset}-r0")],
+            timestamp_ms: RECORDS_TIME_MS + made_ms,
+        }
+    }
+
     #[test]
     fn a_deleted_incarnation_may_show_only_records_whose_produce_was_lost() {
         let read = |incarnation: u32, offset: i64, value: &str| Operation::ChurnConsumed {
@@ -1182,10 +1203,7 @@ mod tests {
                 (fetched - 10, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
                 (fetched, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, -1)] }),
             ];
-            for (tick, operation) in steps {
-                log.now = tick;
-                log.push(operation);
-            }
+            push_at(&mut log, steps);
             acknowledged_commits_kept(&log, retention)
         };
         let lost = "offset commit lost: group sim-group partition 0 was committed at 7 \
@@ -1306,15 +1324,7 @@ mod tests {
             parts: vec![(0, batch, 100)],
         };
         let answered = |request: u64| Operation::ProduceAnswered { client: 1, request };
-        let acked = |offset: i64| Operation::ProduceAcked {
-            client: 1,
-            partition: 0,
-            acks: -1,
-            idempotent: false,
-            base_offset: offset,
-            values: vec![format!("c1-b{offset}-r0")],
-            timestamp_ms: RECORDS_TIME_MS,
-        };
+        let acked = |offset: i64| acked_record(offset, 0);
         let verdict = |reset_tick: u64, limit: i64| {
             let mut log = History::default();
             let steps = [
@@ -1326,12 +1336,9 @@ mod tests {
                 (40, acked(1)),
                 (50, sent(2, 2)),
             ];
-            for (tick, operation) in steps.into_iter().filter(|(tick, _)| *tick <= reset_tick) {
-                log.now = tick;
-                log.push(operation);
-            }
-            log.now = reset_tick;
-            log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
+            push_at(&mut log, steps.into_iter().filter(|(tick, _)| *tick <= reset_tick));
+            let reset = Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 };
+            push_at(&mut log, [(reset_tick, reset)]);
             acknowledged_records_kept(&log, &BTreeMap::new(), false, None, Some(limit))
         };
         // By 100, batch 0 may have 200 bytes after it (batches 1 and 2); batch 1 only 100:
@@ -1356,15 +1363,7 @@ mod tests {
     fn retention_may_take_only_records_whose_retention_was_up() {
         // Records made 1000 and 5000 ms into the run, kept 2000 ms; a reader is reset from
         // offset 0 to 2 at `reset_tick`, past both.
-        let acked = |offset: i64, made_ms: i64| Operation::ProduceAcked {
-            client: 1,
-            partition: 0,
-            acks: -1,
-            idempotent: false,
-            base_offset: offset,
-            values: vec![format!("c1-b{offset}-r0")],
-            timestamp_ms: RECORDS_TIME_MS + made_ms,
-        };
+        let acked = acked_record;
         let verdict = |reset_tick: u64, opens: &[(u64, i64)], retention_ms: Option<i64>| {
             let mut log = history(vec![acked(0, 1000), acked(1, 5000)]);
             log.opens = opens.to_vec();
@@ -1390,12 +1389,12 @@ mod tests {
         let changed = |sets: &[(u64, i64)], reset_tick: u64| {
             let mut log = history(vec![acked(0, 1000), acked(1, 5000)]);
             log.opens = started.to_vec();
-            for &(tick, retention_ms) in sets {
-                log.now = tick;
-                log.push(Operation::RetentionSet { client: 4, retention_ms });
-            }
-            log.now = reset_tick;
-            log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
+            let sets = sets.iter().map(|&(tick, retention_ms)| {
+                (tick, Operation::RetentionSet { client: 4, retention_ms })
+            });
+            push_at(&mut log, sets);
+            let reset = Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 };
+            push_at(&mut log, [(reset_tick, reset)]);
             acknowledged_records_kept(&log, &BTreeMap::new(), false, Some(2000), None)
         };
         assert_eq!(changed(&[(3000, 500)], 6000), Ok(0));
