@@ -11,8 +11,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let depth: usize = args.next().map_or(12, |text| text.parse().expect("depth: a number"));
     let members: usize = args.next().map_or(2, |text| text.parse().expect("members: a number"));
-    let model =
-        GroupModel { members, partitions: 3, initial_rebalance_delay_ms: 3000, failover: true };
+    let model = GroupModel {
+        members,
+        partitions: 3,
+        initial_rebalance_delay_ms: 3000,
+        failover: true,
+        offsets_retention_ms: None,
+    };
     let started = std::time::Instant::now();
     let checker = model.clone().checker().threads(2).target_max_depth(depth).spawn_bfs().join();
     println!(

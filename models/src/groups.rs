@@ -14,11 +14,15 @@
 //! - **one owner per partition per generation**: no two members receive the same partition
 //!   in SyncGroup answers of one generation;
 //! - **generations only grow** for each member; across a failover, from the last generation
-//!   the coordinator stored (one formed but never stored is numbered again, as in Kafka);
+//!   the coordinator stored (one formed but never stored is numbered again, as in Kafka); a
+//!   group deleted by expiry (Empty, no offsets left) starts again at generation 1;
 //! - **fenced commits**: an OffsetCommit is accepted only with the newest generation any
 //!   member has been given (after a failover: the newest the coordinator stored);
 //! - **committed offsets survive failover**: after a replay, OffsetFetch returns the last
-//!   accepted commit;
+//!   accepted commit (unless it expired);
+//! - **offsets expire only after retention** (with `offsets_retention_ms`): expiry, run at
+//!   any moment, removes the group's offsets only once the group has been Empty that long
+//!   since its last change (KIP-211), however members came and went between runs;
 //! - reachability (so the properties are not vacuous): all partitions assigned in a Stable
 //!   generation with every member owning some; a commit accepted; a failover happened.
 
@@ -30,6 +34,7 @@ use sluice_core::protocol::api::join_group::{
     JoinGroupRequest, JoinGroupRequestProtocol, JoinGroupResponse,
 };
 use sluice_core::protocol::api::leave_group::LeaveGroupRequest;
+use sluice_core::protocol::api::list_groups::ListGroupsRequest;
 use sluice_core::protocol::api::offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -56,6 +61,9 @@ pub struct GroupModel {
     pub initial_rebalance_delay_ms: u64,
     /// Whether the coordinator may fail over.
     pub failover: bool,
+    /// `offsets.retention.minutes`, in ms: when set, expiry may run at any step and time may
+    /// also pass by half of it.
+    pub offsets_retention_ms: Option<u64>,
 }
 
 /// What a member knows.
@@ -88,8 +96,14 @@ pub struct State {
     newest_generation: i32,
     /// The last accepted commit: (partition 0's offset).
     committed: Option<i64>,
+    /// When it was accepted.
+    committed_at: u64,
     failovers: u8,
     commits_accepted: u8,
+    /// The latest time the group was in a state other than Empty (or did not exist yet).
+    last_not_empty_at: u64,
+    /// Whether expiry ever removed the committed offset.
+    expired: bool,
     /// The first property violation seen while delivering answers, if any.
     violation: Option<String>,
 }
@@ -113,6 +127,10 @@ pub enum Action {
     Silence,
     /// The coordinator is rebuilt from its records; parked requests are lost.
     Failover,
+    /// Offsets expiry runs (`offsets.retention.check.interval.ms` came round).
+    Expire,
+    /// Time passes by half the offsets retention.
+    Wait,
 }
 
 fn text(value: &str) -> StrBytes {
@@ -120,10 +138,20 @@ fn text(value: &str) -> StrBytes {
 }
 
 fn config(model: &GroupModel) -> GroupConfig {
+    let defaults = GroupConfig::default();
     GroupConfig {
         initial_rebalance_delay_ms: model.initial_rebalance_delay_ms,
-        ..GroupConfig::default()
+        offsets_retention_ms: model
+            .offsets_retention_ms
+            .map_or(defaults.offsets_retention_ms, |ms| ms as i64),
+        ..defaults
     }
+}
+
+/// Whether the coordinator has the group in a state other than Empty.
+fn not_empty(coordinator: &GroupCoordinator<u64>) -> bool {
+    let listed = coordinator.list_groups(&ListGroupsRequest::default());
+    listed.groups.iter().any(|group| group.group_state.as_str() != "Empty")
 }
 
 /// Round-robin over the sorted member ids, as the leader computes it.
@@ -260,8 +288,11 @@ impl Model for GroupModel {
             owners: BTreeMap::new(),
             newest_generation: -1,
             committed: None,
+            committed_at: 0,
             failovers: 0,
             commits_accepted: 0,
+            last_not_empty_at: 0,
+            expired: false,
             violation: None,
         }]
     }
@@ -291,11 +322,16 @@ impl Model for GroupModel {
         if self.failover && state.failovers == 0 {
             actions.push(Action::Failover);
         }
+        if self.offsets_retention_ms.is_some() {
+            actions.push(Action::Expire);
+            actions.push(Action::Wait);
+        }
     }
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut state = last.clone();
         let now = state.now;
+        let was_not_empty = not_empty(&state.coordinator);
         let context =
             JoinContext { version: 3, client_id: "c".to_owned(), client_host: "/h".to_owned() };
         match action {
@@ -372,7 +408,8 @@ impl Model for GroupModel {
                     }],
                     ..Default::default()
                 };
-                let answer = state.coordinator.offset_commit(now, 1, &body);
+                // The model's wall clock is its tick.
+                let answer = state.coordinator.offset_commit(now, now as i64, &body);
                 let accepted = answer.topics[0].partitions[0].error_code == 0;
                 if accepted {
                     if generation < state.newest_generation && state.violation.is_none() {
@@ -383,6 +420,7 @@ impl Model for GroupModel {
                         ));
                     }
                     state.committed = Some(value);
+                    state.committed_at = now;
                     state.commits_accepted = state.commits_accepted.saturating_add(1);
                 }
             }
@@ -451,6 +489,7 @@ impl Model for GroupModel {
                 };
                 let answer = state.coordinator.offset_fetch(state.now, 5, &fetch);
                 let found = answer.topics[0].partitions[0].committed_offset;
+                // Expiry's tombstones are in the records too: a replay forgets what expired.
                 if found != state.committed.unwrap_or(-1) && state.violation.is_none() {
                     state.violation = Some(format!(
                         "after failover the committed offset is {found}, not {:?}",
@@ -458,8 +497,48 @@ impl Model for GroupModel {
                     ));
                 }
             }
+            Action::Expire => {
+                let existed = state.coordinator.group_count() > 0;
+                // A group rebuilt from its offsets alone (its generation was never stored)
+                // holds them as a standalone consumer's, as Kafka loads them: they expire
+                // that long after their commit.
+                let standalone = state.newest_generation < 0;
+                let expired = state.coordinator.expire_offsets(now, now as i64);
+                if existed && state.coordinator.group_count() == 0 {
+                    // An Empty group left without offsets is deleted, as in Kafka: a new one
+                    // of the name starts again at generation 1, under new member ids.
+                    state.newest_generation = -1;
+                    state.owners.clear();
+                    for member in &mut state.members {
+                        member.highest_generation = -1;
+                    }
+                }
+                if expired > 0 {
+                    let retention_ms = self.offsets_retention_ms.expect("expiry is modelled");
+                    let empty_for = now - state.last_not_empty_at;
+                    let old_enough = empty_for >= retention_ms
+                        || (standalone && now - state.committed_at >= retention_ms);
+                    if !old_enough && state.violation.is_none() {
+                        state.violation = Some(format!(
+                            "offsets expired at {now}, {empty_for} ms after the group was last \
+                             not Empty"
+                        ));
+                    }
+                    state.committed = None;
+                    state.expired = true;
+                }
+            }
+            Action::Wait => {
+                state.now += self.offsets_retention_ms.expect("waits are modelled") / 2;
+                state.coordinator.handle_timeout(state.now);
+            }
         }
         self.settle(&mut state);
+        // The group was not Empty up to now if it was not before the step (a state change is
+        // made at the step's time) or is not after it.
+        if was_not_empty || not_empty(&state.coordinator) {
+            state.last_not_empty_at = state.now;
+        }
         Some(state)
     }
 
@@ -471,8 +550,7 @@ impl Model for GroupModel {
                 |model: &Self, state: &State| {
                     let generation = state.newest_generation;
                     let owners = state.owners.get(&generation);
-                    model.members > 1
-                        && owners.is_some_and(|owners| owners.len() == model.partitions as usize)
+                    owners.is_some_and(|owners| owners.len() == model.partitions as usize)
                         && state.members.iter().all(|member| {
                             member
                                 .assigned
@@ -482,6 +560,9 @@ impl Model for GroupModel {
                 },
             ),
             Property::sometimes("a commit accepted", |_, state: &State| state.commits_accepted > 0),
+            Property::sometimes("offsets expired", |model: &Self, state: &State| {
+                model.offsets_retention_ms.is_none() || state.expired
+            }),
             Property::sometimes(
                 "a failover with committed offsets",
                 |model: &Self, state: &State| {
