@@ -3,6 +3,12 @@
 
 use crate::checker;
 use crate::engine::{RunSummary, Sim};
+use crate::group::read_records;
+use crate::hostile::STRANGER_WRITE_TOPIC;
+use sluice_core::log::TopicPartition;
+use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::{Request, Response};
+use sluice_core::protocol::wire::StrBytes;
 
 /// Why a run failed, with everything needed to reproduce it.
 #[derive(Clone, Debug)]
@@ -285,6 +291,7 @@ pub fn run_seed_at(seed: u64, ticks_max: u64, version: u32) -> Result<RunSummary
 /// Runs an already configured simulation (scenarios use this too).
 pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
     let settings = sim.faults.to_string();
+    let stranger_writes = sim.faults.hostile_writes;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         sim.run_until(ticks_max);
         sim.heal();
@@ -295,6 +302,9 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
                 "liveness: the workload did not complete within {LIVENESS_TICKS} ticks after healing; node up: {}\n  {clients}",
                 sim.node().is_some()
             ));
+        }
+        if stranger_writes {
+            strangers_topic_served(sim)?;
         }
         check(sim)
     }));
@@ -318,6 +328,68 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         ticks_max,
         settings_version: sim.settings_version,
     })
+}
+
+/// After a run with the stranger's damaged writes ([`crate::hostile`]): each online partition
+/// of its topic reads from its log start to its high watermark, every batch valid and every
+/// record one the stranger made. A damaged batch the broker stored would fail its CRC check
+/// on the read.
+pub fn strangers_topic_served(sim: &mut Sim) -> Result<(), String> {
+    const PARTITIONS: i32 = 2;
+    for partition in 0..PARTITIONS {
+        let tp = TopicPartition::new(STRANGER_WRITE_TOPIC, partition);
+        let Some(node) = sim.node() else { return Ok(()) };
+        let Some(log) = node.logs().log(&tp) else { continue };
+        if log.offline_reason().is_some() {
+            continue;
+        }
+        let (mut position, mut end) = (log.log_start_offset(), log.log_end_offset());
+        while position < end {
+            let fetch = FetchRequest {
+                max_bytes: 1 << 20,
+                topics: vec![FetchRequestTopic {
+                    topic: StrBytes::from_static(STRANGER_WRITE_TOPIC),
+                    partitions: vec![FetchRequestPartition {
+                        partition,
+                        fetch_offset: position,
+                        partition_max_bytes: 1 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let answer = match sim.request(Request::Fetch(fetch), 12) {
+                Some(Response::Fetch(answer)) => answer,
+                other => return Err(format!("{tp}: a Fetch at {position} got {other:?}")),
+            };
+            let data = answer.responses.first().and_then(|topic| topic.partitions.first());
+            let Some(data) = data.filter(|data| data.error_code == 0) else {
+                let code = data.map(|data| data.error_code);
+                return Err(format!(
+                    "{tp}: the stranger's topic cannot be read at {position} (log end {end}): error {code:?}"
+                ));
+            };
+            end = end.min(data.high_watermark);
+            let before = position;
+            let mut foreign = None;
+            let records = data.records.clone().unwrap_or_default();
+            read_records(&records, &mut position, |offset, value| {
+                if !value.starts_with("stranger-") && foreign.is_none() {
+                    foreign = Some((offset, value));
+                }
+            });
+            if let Some((offset, value)) = foreign {
+                return Err(format!("{tp}: offset {offset} holds {value:?}, which no one sent"));
+            }
+            if position == before && position < end {
+                return Err(format!(
+                    "{tp}: a Fetch at {position} (log end {end}) returned nothing to read"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs every checker over the history and the node's queue sizes.
