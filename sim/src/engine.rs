@@ -413,6 +413,10 @@ pub struct GroupWorkload {
     /// (tick, ms): every member departs at that tick and stays away that long, as when the
     /// application that runs the group is redeployed.
     pub group_break: Option<(u64, u64)>,
+    /// During the break, the first member comes back after this many ms, rejoins and leaves
+    /// again for the rest of it, as an instance that starts and is stopped again during a
+    /// redeploy: the group has a member for a moment between two expiry checks.
+    pub break_visit_ms: Option<u64>,
 }
 
 impl GroupWorkload {
@@ -431,6 +435,7 @@ impl GroupWorkload {
             static_departures_silent: true,
             offsets_retention: None,
             group_break: None,
+            break_visit_ms: None,
         }
     }
 
@@ -474,6 +479,7 @@ impl Workload {
                 static_departures_silent: false,
                 offsets_retention: None,
                 group_break: None,
+                break_visit_ms: None,
             };
             workload.partitions = workload.partitions.max(2);
         }
@@ -633,6 +639,9 @@ impl std::fmt::Display for Workload {
             if let Some((at, away_ms)) = self.group.group_break {
                 write!(f, " group_break_at_{at}ms={away_ms}ms")?;
             }
+            if let Some(visit_ms) = self.group.break_visit_ms {
+                write!(f, " break_visit_after={visit_ms}ms")?;
+            }
         }
         Ok(())
     }
@@ -664,8 +673,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// 12: `retention.ms` changed on the live topic (`Workload::alter_retention`). 13:
 /// `retention.bytes` (`Workload::retention_bytes`). 14: committed offsets that expire, and
 /// groups that all depart at once (`GroupWorkload::offsets_retention`, `group_break`). 15:
-/// damaged writes from the stranger (`FaultSettings::hostile_writes`).
-pub const SETTINGS_VERSION: u32 = 15;
+/// damaged writes from the stranger (`FaultSettings::hostile_writes`). 16: a member's visit
+/// during the group's break (`GroupWorkload::break_visit_ms`).
+pub const SETTINGS_VERSION: u32 = 16;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -865,6 +875,16 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if faults.hostile_frame_ppm > 0 && writing.chance(500_000) {
         faults.hostile_writes = true;
     }
+    if version < 16 {
+        return (faults, workload);
+    }
+    // Half the group breaks: one member comes back for a moment within the first half.
+    let mut visiting = Prng::new(seed ^ 0x5649_5354);
+    if let Some((_, away_ms)) = workload.group.group_break {
+        if visiting.chance(500_000) {
+            workload.group.break_visit_ms = Some(visiting.range_inclusive(100, away_ms / 2));
+        }
+    }
     (faults, workload)
 }
 
@@ -923,6 +943,7 @@ fn member_settings(
     workload: &Workload,
     group_id: &'static str,
     client: u32,
+    first: bool,
     prng: &mut Prng,
 ) -> MemberSettings {
     let group = &workload.group;
@@ -930,7 +951,15 @@ fn member_settings(
     let mut departures: Vec<(u64, u64)> = (0..count)
         .map(|_| (prng.range_inclusive(1_000, 15_000), prng.range_inclusive(100, 3_000)))
         .collect();
-    departures.extend(group.group_break);
+    match (group.group_break, group.break_visit_ms) {
+        (Some((at, away_ms)), Some(visit_ms)) if first => {
+            // Back after `visit_ms`; the next departure is due at once, so it leaves again
+            // as soon as it has rejoined (and committed).
+            let back = at + visit_ms;
+            departures.extend([(at, visit_ms), (back, away_ms.saturating_sub(visit_ms))]);
+        }
+        (group_break, _) => departures.extend(group_break),
+    }
     departures.sort_unstable();
     MemberSettings {
         group: group_id,
@@ -1060,9 +1089,9 @@ impl Sim {
         }
         let mut history = History::default();
         history.opens.push((0, WALL_START_MS));
-        for _ in 0..workload.group.consumers {
+        for member in 0..workload.group.consumers {
             let id = clients.len() as u32;
-            let settings = member_settings(&workload, GROUP, id, &mut prng);
+            let settings = member_settings(&workload, GROUP, id, member == 0, &mut prng);
             if settings.instance_id.is_some() {
                 history.set_static(id);
             }
@@ -1074,7 +1103,7 @@ impl Sim {
         );
         for _ in 0..workload.second_group {
             let id = clients.len() as u32;
-            let settings = member_settings(&workload, SECOND_GROUP, id, &mut prng);
+            let settings = member_settings(&workload, SECOND_GROUP, id, false, &mut prng);
             if settings.instance_id.is_some() {
                 history.set_static(id);
             }

@@ -272,6 +272,18 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[1460322],
         settings_version: 11,
     },
+    RegressionSeeds {
+        test: "a_member_visiting_an_empty_group_restarts_the_expiry_of_its_offsets",
+        summary: "offsets expiry counted from when it first saw a group Empty, and a member \
+                  that joined and left between two checks did not restart the count: the \
+                  group's offsets expired up to offsets.retention.minutes early. Now every \
+                  state change restarts it, as Kafka counts from the group's last change. \
+                  Found by reading the code while writing the expiry checker, and fixed \
+                  first; once a member visited its group's break (settings version 16), the \
+                  swarm failed this one of seeds 0..6000 with the fix reverted",
+        seeds: &[1307],
+        settings_version: 16,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.
