@@ -331,7 +331,9 @@ impl Model for GroupModel {
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut state = last.clone();
         let now = state.now;
-        let was_not_empty = not_empty(&state.coordinator);
+        // Only expiry reads these two; without it they would split states that are alike.
+        let expiring = self.offsets_retention_ms.is_some();
+        let was_not_empty = expiring && not_empty(&state.coordinator);
         let context =
             JoinContext { version: 3, client_id: "c".to_owned(), client_host: "/h".to_owned() };
         match action {
@@ -420,7 +422,9 @@ impl Model for GroupModel {
                         ));
                     }
                     state.committed = Some(value);
-                    state.committed_at = now;
+                    if expiring {
+                        state.committed_at = now;
+                    }
                     state.commits_accepted = state.commits_accepted.saturating_add(1);
                 }
             }
@@ -536,7 +540,7 @@ impl Model for GroupModel {
         self.settle(&mut state);
         // The group was not Empty up to now if it was not before the step (a state change is
         // made at the step's time) or is not after it.
-        if was_not_empty || not_empty(&state.coordinator) {
+        if expiring && (was_not_empty || not_empty(&state.coordinator)) {
             state.last_not_empty_at = state.now;
         }
         Some(state)
