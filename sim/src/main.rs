@@ -17,9 +17,10 @@ use sluice_sim::history::Operation;
 use sluice_sim::run::{run, run_seed_at, TICKS_MAX_DEFAULT};
 use std::time::Instant;
 
-fn usage() -> ! {
+fn usage(problem: &str) -> ! {
     eprintln!(
-        "usage: sluice-sim (--seed N | --seeds A..B) [--ticks-max T] [--history group|all] \
+        "sluice-sim: {problem}\n\
+         usage: sluice-sim (--seed N | --seeds A..B) [--ticks-max T] [--history group|all] \
          [--settings-version V]\n\
          T: simulated ms of the safety phase, default {TICKS_MAX_DEFAULT}; --history prints \
          each run's faults and node log lines, then its history (group: only group and \
@@ -29,44 +30,72 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut seeds: Option<std::ops::Range<u64>> = None;
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    seeds: std::ops::Range<u64>,
+    ticks_max: u64,
+    /// `--history`: `Some(true)` for every operation, `Some(false)` for the group ones.
+    history: Option<bool>,
+    version: u32,
+}
+
+/// Reads the arguments; an error names the argument at fault and what it needs.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let number = |flag: &str, value: &str| -> Result<u64, String> {
+        value.parse().map_err(|_| format!("{flag} needs a whole number, not {value:?}"))
+    };
+    let mut seeds = None;
     let mut ticks_max = TICKS_MAX_DEFAULT;
-    let mut history: Option<bool> = None;
+    let mut history = None;
     let mut version = SETTINGS_VERSION;
     while let Some(arg) = args.next() {
-        let value = args.next().unwrap_or_else(|| usage());
+        let known = ["--seed", "--seeds", "--ticks-max", "--settings-version", "--history"];
+        if !known.contains(&arg.as_str()) {
+            return Err(format!("unknown argument {arg:?}"));
+        }
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
         match arg.as_str() {
             "--seed" => {
-                let seed: u64 = value.parse().unwrap_or_else(|_| usage());
-                seeds = Some(seed..seed + 1);
+                let seed = number(&arg, &value)?;
+                seeds = Some(seed..seed.saturating_add(1));
             }
             "--seeds" => {
-                let (start, end) = value.split_once("..").unwrap_or_else(|| usage());
-                seeds = Some(
-                    start.parse().unwrap_or_else(|_| usage())
-                        ..end.parse().unwrap_or_else(|_| usage()),
-                );
-            }
-            "--ticks-max" => ticks_max = value.parse().unwrap_or_else(|_| usage()),
-            "--settings-version" => {
-                version = value.parse().unwrap_or_else(|_| usage());
-                if !(1..=SETTINGS_VERSION).contains(&version) {
-                    usage();
+                let range = value.split_once("..").ok_or_else(|| {
+                    format!("--seeds needs a range A..B (seeds A to B-1), not {value:?}")
+                })?;
+                let (start, end) = (number(&arg, range.0)?, number(&arg, range.1)?);
+                if start >= end {
+                    return Err(format!("--seeds {value} holds no seed: B must be above A"));
                 }
+                seeds = Some(start..end);
             }
-            "--history" => {
+            "--ticks-max" => ticks_max = number(&arg, &value)?,
+            "--settings-version" => {
+                let asked = number(&arg, &value)?;
+                version = u32::try_from(asked)
+                    .ok()
+                    .filter(|version| (1..=SETTINGS_VERSION).contains(version))
+                    .ok_or_else(|| {
+                        format!("--settings-version {asked} is not one of 1 to {SETTINGS_VERSION}")
+                    })?;
+            }
+            _ => {
                 history = Some(match value.as_str() {
                     "all" => true,
                     "group" => false,
-                    _ => usage(),
+                    _ => return Err(format!("--history needs group or all, not {value:?}")),
                 })
             }
-            _ => usage(),
         }
     }
-    let seeds = seeds.unwrap_or_else(|| usage());
+    let seeds = seeds.ok_or("give the seeds to run: --seed N or --seeds A..B")?;
+    Ok(Args { seeds, ticks_max, history, version })
+}
+
+fn main() {
+    let Args { seeds, ticks_max, history, version } =
+        parse_args(std::env::args().skip(1)).unwrap_or_else(|problem| usage(&problem));
     let started = Instant::now();
     let (mut passed, mut failed, mut events, mut simulated_ms) = (0u64, 0u64, 0u64, 0u64);
     for seed in seeds {
@@ -121,6 +150,45 @@ fn print_history(seed: u64, ticks_max: u64, version: u32, all: bool) {
             );
         if shown {
             println!("  history[{index}] t={} {operation:?}", sim.history.ticks[index]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(line: &str) -> Result<Args, String> {
+        parse_args(line.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn arguments_are_read_and_each_mistake_is_named() {
+        let expected = Args { seeds: 5..9, ticks_max: 60_000, history: Some(true), version: 3 };
+        let line = "--seeds 5..9 --ticks-max 60000 --history all --settings-version 3";
+        assert_eq!(parsed(line), Ok(expected));
+        let one = Args {
+            seeds: 7..8,
+            ticks_max: TICKS_MAX_DEFAULT,
+            history: None,
+            version: SETTINGS_VERSION,
+        };
+        assert_eq!(parsed("--seed 7"), Ok(one));
+        let mistakes = [
+            ("", "give the seeds to run: --seed N or --seeds A..B".to_string()),
+            ("--seed", "--seed needs a value".to_string()),
+            ("--seed x", "--seed needs a whole number, not \"x\"".to_string()),
+            ("--seeds 5", "--seeds needs a range A..B (seeds A to B-1), not \"5\"".to_string()),
+            ("--seeds 9..5", "--seeds 9..5 holds no seed: B must be above A".to_string()),
+            ("--history some --seed 1", "--history needs group or all, not \"some\"".to_string()),
+            ("--speed 2", "unknown argument \"--speed\"".to_string()),
+            (
+                "--seed 1 --settings-version 0",
+                format!("--settings-version 0 is not one of 1 to {SETTINGS_VERSION}"),
+            ),
+        ];
+        for (line, problem) in mistakes {
+            assert_eq!(parsed(line), Err(problem), "{line:?}");
         }
     }
 }
