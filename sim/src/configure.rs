@@ -2,7 +2,10 @@
 //! an operator does with `kafka-configs --alter --add-config retention.ms=...`: it follows a
 //! plan of steps, each at a tick of its own, one request at a time. A step either reads the
 //! topic's `retention.ms` (DescribeConfigs) or sets it (IncrementalAlterConfigs, SET); a value
-//! of -1 keeps records forever, as in Kafka. Steps are never retried: a lost or refused one is
+//! of -1 keeps records forever, as in Kafka. A configurer that alters the whole set
+//! ([`Configurer::altering_whole`]) sets it with AlterConfigs instead, as older tools and
+//! kafka-python's admin client do: every override the topic was made with, `retention.ms`
+//! changed. Steps are never retried: a lost or refused one is
 //! over, as a tool run by hand that printed an error is.
 //!
 //! Every step goes into the history: [`Operation::RetentionSet`] when an alteration is sent
@@ -16,6 +19,9 @@
 
 use crate::client::{Next, TOPIC};
 use crate::history::{History, Operation};
+use sluice_core::protocol::api::alter_configs::{
+    AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,
+};
 use sluice_core::protocol::api::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsRequestResource,
 };
@@ -37,12 +43,20 @@ pub struct Configurer {
     plan: Vec<(u64, Option<i64>)>,
     /// Steps done.
     step: usize,
+    /// With AlterConfigs, the topic's whole set of overrides (`retention.ms` among them).
+    whole: Option<Vec<(&'static str, String)>>,
 }
 
 impl Configurer {
     /// A configurer that takes the steps of `plan`, each no earlier than its tick.
     pub fn new(client: u32, plan: Vec<(u64, Option<i64>)>) -> Self {
-        Self { client, plan, step: 0 }
+        Self { client, plan, step: 0, whole: None }
+    }
+
+    /// Sets `retention.ms` with AlterConfigs, which replaces the topic's overrides: with
+    /// `configs`, the ones it was made with.
+    pub fn altering_whole(self, configs: Vec<(&'static str, String)>) -> Self {
+        Self { whole: Some(configs), ..self }
     }
 
     /// Whether it has taken every step.
@@ -61,8 +75,37 @@ impl Configurer {
         if now < at {
             return Next::WakeAt(at);
         }
-        let request = match step {
-            Some(retention_ms) => {
+        let request = match (step, &self.whole) {
+            (Some(retention_ms), Some(configs)) => {
+                let mut configs: Vec<AlterConfigsRequestConfig> = configs
+                    .iter()
+                    .filter(|(name, _)| *name != RETENTION_MS)
+                    .map(|(name, value)| AlterConfigsRequestConfig {
+                        name: StrBytes::from_static(name),
+                        value: Some(StrBytes::from_string(value.clone())),
+                        ..Default::default()
+                    })
+                    .collect();
+                configs.push(AlterConfigsRequestConfig {
+                    name: StrBytes::from_static(RETENTION_MS),
+                    value: Some(StrBytes::from_string(retention_ms.to_string())),
+                    ..Default::default()
+                });
+                let resource = AlterConfigsRequestResource {
+                    resource_type: RESOURCE_TOPIC,
+                    resource_name: StrBytes::from_static(TOPIC),
+                    configs,
+                    ..Default::default()
+                };
+                let request =
+                    AlterConfigsRequest { resources: vec![resource], ..Default::default() };
+                return Next::Send {
+                    request: Request::AlterConfigs(request),
+                    version: 1,
+                    timeout_ms: None,
+                };
+            }
+            (Some(retention_ms), None) => {
                 let config = IncrementalAlterConfigsRequestConfig {
                     name: StrBytes::from_static(RETENTION_MS),
                     config_operation: 0, // SET
@@ -80,7 +123,7 @@ impl Configurer {
                     ..Default::default()
                 })
             }
-            None => {
+            (None, _) => {
                 let resource = DescribeConfigsRequestResource {
                     resource_type: RESOURCE_TOPIC,
                     resource_name: StrBytes::from_static(TOPIC),
@@ -115,6 +158,10 @@ impl Configurer {
         let client = self.client;
         match response {
             Response::IncrementalAlterConfigs(answer) => {
+                let error_code = answer.responses.first().map_or(-1, |answer| answer.error_code);
+                history.push(Operation::RetentionSetAnswered { client, error_code });
+            }
+            Response::AlterConfigs(answer) => {
                 let error_code = answer.responses.first().map_or(-1, |answer| answer.error_code);
                 history.push(Operation::RetentionSetAnswered { client, error_code });
             }

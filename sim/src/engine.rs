@@ -335,6 +335,9 @@ pub struct Workload {
     /// reading it before each change and after the last, at ticks and to values drawn from
     /// the plan seed (see [`retention_plan`] and [`crate::configure`]).
     pub alter_retention: Option<(u64, u32)>,
+    /// Whether that configurer sets `retention.ms` with AlterConfigs, replacing the topic's
+    /// whole set of overrides (it sends the ones the topic was made with).
+    pub alter_retention_whole: bool,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -374,6 +377,7 @@ impl Default for Workload {
             observe: None,
             churn_racer: None,
             alter_retention: None,
+            alter_retention_whole: false,
         }
     }
 }
@@ -607,6 +611,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some((_, rounds)) = self.alter_retention {
             write!(f, " alter_retention={rounds}")?;
+            if self.alter_retention_whole {
+                write!(f, " whole")?;
+            }
         }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
@@ -674,8 +681,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// `retention.bytes` (`Workload::retention_bytes`). 14: committed offsets that expire, and
 /// groups that all depart at once (`GroupWorkload::offsets_retention`, `group_break`). 15:
 /// damaged writes from the stranger (`FaultSettings::hostile_writes`). 16: a member's visit
-/// during the group's break (`GroupWorkload::break_visit_ms`).
-pub const SETTINGS_VERSION: u32 = 16;
+/// during the group's break (`GroupWorkload::break_visit_ms`). 17: `retention.ms` set with
+/// AlterConfigs (`Workload::alter_retention_whole`).
+pub const SETTINGS_VERSION: u32 = 17;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -884,6 +892,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         if visiting.chance(500_000) {
             workload.group.break_visit_ms = Some(visiting.range_inclusive(100, away_ms / 2));
         }
+    }
+    if version < 17 {
+        return (faults, workload);
+    }
+    // Half the configurers use AlterConfigs, as kafka-python's admin client does.
+    let mut whole = Prng::new(seed ^ 0x5748_4F4C);
+    if workload.alter_retention.is_some() && whole.chance(500_000) {
+        workload.alter_retention_whole = true;
     }
     (faults, workload)
 }
@@ -1149,7 +1165,10 @@ impl Sim {
         if let Some((plan_seed, rounds)) = workload.alter_retention {
             assert!(workload.retention_ms.is_some(), "a configurer changes a topic's retention");
             let id = clients.len() as u32;
-            let configurer = Configurer::new(id, retention_plan(plan_seed, rounds));
+            let mut configurer = Configurer::new(id, retention_plan(plan_seed, rounds));
+            if workload.alter_retention_whole {
+                configurer = configurer.altering_whole(workload.configs());
+            }
             clients.push(ClientState::new(Client::configurer(id, configurer)));
         }
         let mut sim = Self {
