@@ -5,8 +5,8 @@
 //! of -1 keeps records forever, as in Kafka. A configurer that alters the whole set
 //! ([`Configurer::altering_whole`]) sets it with AlterConfigs instead, as older tools and
 //! kafka-python's admin client do: every override the topic was made with, `retention.ms`
-//! changed. Steps are never retried: a lost or refused one is
-//! over, as a tool run by hand that printed an error is.
+//! changed. Steps are never retried: a lost or refused one is over, as a tool run by hand
+//! that printed an error is.
 //!
 //! Every step goes into the history: [`Operation::RetentionSet`] when an alteration is sent
 //! and [`Operation::RetentionSetAnswered`] with its answer; [`Operation::RetentionAsked`]
@@ -97,13 +97,10 @@ impl Configurer {
                     configs,
                     ..Default::default()
                 };
-                let request =
-                    AlterConfigsRequest { resources: vec![resource], ..Default::default() };
-                return Next::Send {
-                    request: Request::AlterConfigs(request),
-                    version: 1,
-                    timeout_ms: None,
-                };
+                Request::AlterConfigs(AlterConfigsRequest {
+                    resources: vec![resource],
+                    ..Default::default()
+                })
             }
             (Some(retention_ms), None) => {
                 let config = IncrementalAlterConfigsRequestConfig {
