@@ -627,6 +627,14 @@ fn count(sim: &Sim, wanted: impl Fn(&Operation) -> bool) -> usize {
     sim.history.operations.iter().filter(|operation| wanted(operation)).count()
 }
 
+/// How many times a reader was reset forward, past records retention deleted.
+fn forward_resets(sim: &Sim) -> usize {
+    count(
+        sim,
+        |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
+    )
+}
+
 /// Runs until each of `members` has had `commits` offset commits acknowledged in full.
 fn every_member_commits(sim: &mut Sim, members: &[u32], commits: usize, what: &str) {
     let committed = |sim: &Sim, member: u32| {
@@ -1095,12 +1103,7 @@ fn retention_overtakes_slow_readers_which_read_on_from_the_earliest_offset() {
     sim.run_until(4_000);
     sim.power_loss();
     sim.run_until(20_000);
-    let resets = sim
-        .history
-        .operations
-        .iter()
-        .filter(|operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from))
-        .count();
+    let resets = forward_resets(&sim);
     assert!(resets >= 2, "{resets} resets");
     finish(&mut sim);
     let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
@@ -1216,10 +1219,7 @@ fn a_compacted_topic_under_retention_loses_only_superseded_or_expired_records() 
     assert_eq!(workload.configs()[1], ("cleanup.policy", "compact,delete".to_string()));
     let mut sim = Sim::new(75, FaultSettings::none(), workload);
     sim.run_until(15_000);
-    let resets = count(
-        &sim,
-        |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
-    );
+    let resets = forward_resets(&sim);
     assert!(resets >= 1, "retention overtook a reader");
     finish(&mut sim);
 }
@@ -1322,10 +1322,7 @@ fn retention_and_delete_records_both_move_the_log_start() {
     let deletions = count(&sim, |operation| {
         matches!(operation, Operation::RecordsDeleted { error_code: 0, .. })
     });
-    let resets = count(
-        &sim,
-        |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
-    );
+    let resets = forward_resets(&sim);
     assert!(deletions >= 5 && resets >= 1, "{deletions} deletions, {resets} resets");
 
     let mut sim = Sim::from_seed_at(444, 11);
@@ -1362,10 +1359,7 @@ fn retention_changed_on_a_live_topic_is_applied_and_kept_through_power_losses() 
         };
         let mut sim = Sim::new(12, FaultSettings::none(), workload);
         sim.run_until(5_000);
-        let resets = count(
-            &sim,
-            |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
-        );
+        let resets = forward_resets(&sim);
         assert!(resets >= 1, "the shorter retention overtook a reader while the node ran");
         sim.power_loss();
         sim.run_until(8_000);
@@ -1410,10 +1404,7 @@ fn retention_bytes_deletes_only_what_leaves_that_many_bytes_after_it() {
     sim.power_loss();
     sim.run_until(10_000);
     finish(&mut sim);
-    let resets = count(
-        &sim,
-        |operation| matches!(operation, Operation::ResetToEarliest { from, to, .. } if to > from),
-    );
+    let resets = forward_resets(&sim);
     assert!(resets >= 2, "{resets} resets");
 }
 
