@@ -29,6 +29,20 @@ fn workload() -> Workload {
     }
 }
 
+/// Readers slower than retention over small segments: each gets one batch per fetch and
+/// pauses `pause_ms` after it, so retention of `retention_ms` (-1: none by time) deletes
+/// what they have not read yet, and they read on from the earliest offset.
+fn slow_readers_under_retention(retention_ms: i64, pause_ms: u64) -> Workload {
+    Workload {
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        retention_ms: Some(retention_ms),
+        retention_deletes: true,
+        reader_pause_ms: pause_ms,
+        fetch_max_bytes: 1,
+        ..workload()
+    }
+}
+
 fn quiet(seed: u64) -> Sim {
     Sim::new(seed, FaultSettings::none(), workload())
 }
@@ -1091,14 +1105,7 @@ fn retention_overtakes_slow_readers_which_read_on_from_the_earliest_offset() {
     // on from there (`auto.offset.reset=earliest`). Power fails midway. The checkers allow a
     // record to be gone only where such a reset skipped it, and only once its retention was
     // up (a broker that deleted segments 500 ms early fails them).
-    let workload = Workload {
-        segment_bytes: Some(SEGMENT_BYTES_MIN),
-        retention_ms: Some(2_000),
-        retention_deletes: true,
-        reader_pause_ms: 200,
-        fetch_max_bytes: 1,
-        ..workload()
-    };
+    let workload = slow_readers_under_retention(2_000, 200);
     let mut sim = Sim::new(5, FaultSettings::none(), workload);
     sim.run_until(4_000);
     sim.power_loss();
@@ -1207,15 +1214,7 @@ fn a_compacted_topic_under_retention_loses_only_superseded_or_expired_records() 
     // 1.5 s over small segments, and slow readers. A record may be gone only if a later one
     // with its key was kept (compaction) or a reader's reset skipped it after its retention
     // was up (retention).
-    let workload = Workload {
-        compacted: true,
-        segment_bytes: Some(SEGMENT_BYTES_MIN),
-        retention_ms: Some(1_500),
-        retention_deletes: true,
-        reader_pause_ms: 300,
-        fetch_max_bytes: 1,
-        ..workload()
-    };
+    let workload = Workload { compacted: true, ..slow_readers_under_retention(1_500, 300) };
     assert_eq!(workload.configs()[1], ("cleanup.policy", "compact,delete".to_string()));
     let mut sim = Sim::new(75, FaultSettings::none(), workload);
     sim.run_until(15_000);
@@ -1305,17 +1304,7 @@ fn retention_and_delete_records_both_move_the_log_start() {
     // start moves by both, and a reader out of range reads on from the earliest offset. Then
     // swarm seed 444 (settings version 11), in which a DeleteRecords found the log start
     // already past its offset: allowed under retention, never before it.
-    let workload = Workload {
-        partitions: 2,
-        consumers: 2,
-        purge_every: Some(5),
-        segment_bytes: Some(SEGMENT_BYTES_MIN),
-        retention_ms: Some(1_500),
-        retention_deletes: true,
-        reader_pause_ms: 300,
-        fetch_max_bytes: 1,
-        ..workload()
-    };
+    let workload = Workload { purge_every: Some(5), ..slow_readers_under_retention(1_500, 300) };
     let mut sim = Sim::new(78, FaultSettings::none(), workload);
     sim.run_until(15_000);
     finish(&mut sim);
@@ -1348,14 +1337,9 @@ fn retention_changed_on_a_live_topic_is_applied_and_kept_through_power_losses() 
     // admin client does: the configurer sends the others the topic was made with.
     for whole in [false, true] {
         let workload = Workload {
-            segment_bytes: Some(SEGMENT_BYTES_MIN),
-            retention_ms: Some(600_000),
-            retention_deletes: true,
-            reader_pause_ms: 300,
-            fetch_max_bytes: 1,
             alter_retention: Some((2, 3)),
             alter_retention_whole: whole,
-            ..workload()
+            ..slow_readers_under_retention(600_000, 300)
         };
         let mut sim = Sim::new(12, FaultSettings::none(), workload);
         sim.run_until(5_000);
@@ -1391,13 +1375,8 @@ fn retention_bytes_deletes_only_what_leaves_that_many_bytes_after_it() {
     // requests sent by then could have put `retention.bytes` after it (a broker that deleted
     // one segment more than that fails them).
     let workload = Workload {
-        segment_bytes: Some(SEGMENT_BYTES_MIN),
-        retention_ms: Some(-1),
         retention_bytes: Some(2 * i64::from(SEGMENT_BYTES_MIN)),
-        retention_deletes: true,
-        reader_pause_ms: 300,
-        fetch_max_bytes: 1,
-        ..workload()
+        ..slow_readers_under_retention(-1, 300)
     };
     let mut sim = Sim::new(13, FaultSettings::none(), workload);
     sim.run_until(4_000);
