@@ -224,25 +224,32 @@ impl Storage for SimDisk {
     }
 
     fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError> {
-        if !self.parent_exists(path) {
-            return Err(StorageError::new(StorageErrorKind::NotFound, path, "no parent directory"));
-        }
+        self.append_parts(path, &[data])
+    }
+
+    fn append_parts(&mut self, path: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
         let capacity = self.faults.capacity_bytes;
-        let free =
+        let mut free =
             if capacity == 0 { u64::MAX } else { capacity.saturating_sub(self.used_bytes()) };
+        // A file's directory exists while the file does (`remove_dir` refuses a non-empty one
+        // and `rename` a missing one), so only a new file needs its directory looked up.
         if !self.files.contains_key(path) {
+            if !self.parent_exists(path) {
+                let detail = "no parent directory";
+                return Err(StorageError::new(StorageErrorKind::NotFound, path, detail));
+            }
             self.files.insert(path.to_string(), SimFile::default());
         }
         let file = self.files.get_mut(path).expect("present or just inserted");
-        if data.len() as u64 > free {
-            file.data.extend_from_slice(&data[..free as usize]);
-            return Err(StorageError::new(
-                StorageErrorKind::NoSpace,
-                path,
-                "no space left on device",
-            ));
+        for part in parts {
+            if part.len() as u64 > free {
+                file.data.extend_from_slice(&part[..free as usize]);
+                let detail = "no space left on device";
+                return Err(StorageError::new(StorageErrorKind::NoSpace, path, detail));
+            }
+            file.data.extend_from_slice(part);
+            free -= part.len() as u64;
         }
-        file.data.extend_from_slice(data);
         Ok(())
     }
 
@@ -300,6 +307,9 @@ impl Storage for SimDisk {
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        if !self.parent_exists(to) {
+            return Err(StorageError::new(StorageErrorKind::NotFound, to, "no parent directory"));
+        }
         let file = self
             .files
             .remove(from)
