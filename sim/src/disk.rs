@@ -374,4 +374,29 @@ mod tests {
         assert_eq!(disk.list("").unwrap(), vec!["a".to_string(), "t-0".to_string()]);
         assert_eq!(disk.list("t-0").unwrap(), vec!["x".to_string()]);
     }
+
+    #[test]
+    fn a_file_lives_only_in_a_directory_that_exists() {
+        let mut disk = SimDisk::new(4);
+        let missing = disk.append("t-0/x", b"1").unwrap_err();
+        assert_eq!(missing.kind, StorageErrorKind::NotFound);
+        disk.create_dir_all("t-0").unwrap();
+        disk.append_parts("t-0/x", &[b"12", b"34"]).unwrap();
+        assert_eq!(disk.rename("t-0/x", "t-1/x").unwrap_err().kind, StorageErrorKind::NotFound);
+        assert_eq!(disk.remove_dir("t-0").unwrap_err().kind, StorageErrorKind::Io);
+        disk.rename("t-0/x", "y").unwrap();
+        disk.append("y", b"5").unwrap();
+        assert_eq!(disk.contents("y").unwrap(), b"12345");
+        disk.remove_dir("t-0").unwrap();
+        assert_eq!(disk.append("t-0/x", b"1").unwrap_err().kind, StorageErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_full_disk_keeps_the_prefix_of_the_parts_that_fit() {
+        let mut disk = SimDisk::new(5);
+        disk.set_faults(DiskFaults { capacity_bytes: 5, ..Default::default() });
+        let full = disk.append_parts("a", &[b"123", b"456"]).unwrap_err();
+        assert_eq!(full.kind, StorageErrorKind::NoSpace);
+        assert_eq!(disk.contents("a").unwrap(), b"12345");
+    }
 }

@@ -443,6 +443,23 @@ pub fn check(sim: &Sim) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trace_hash_tells_apart_what_it_is_fed() {
+        use crate::engine::trace_hash;
+        let start = 0xcbf2_9ce4_8422_2325;
+        let hashes = [
+            trace_hash(start, b""),
+            trace_hash(start, b"a"),
+            trace_hash(start, b"a\0"),
+            trace_hash(start, b"0123456789abcdef"),
+            trace_hash(start, b"0123456789abcdeg"),
+            trace_hash(trace_hash(start, b"send"), b"x"),
+        ];
+        let distinct: std::collections::BTreeSet<u64> = hashes.iter().copied().collect();
+        assert_eq!(distinct.len(), hashes.len(), "{hashes:x?}");
+        assert_eq!(trace_hash(start, b"0123456789"), trace_hash(start, b"0123456789"));
+    }
     use crate::engine::{RunSummary, SETTINGS_VERSION};
 
     #[test]
