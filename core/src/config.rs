@@ -131,6 +131,10 @@ pub struct BrokerConfig {
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`: time between compaction passes.
     pub log_cleaner_backoff_ms: i64,
+    /// `log.cleaner.step.bytes` (Sluice's own): stored bytes a compaction pass reads before
+    /// it lets the node serve requests again. Kafka cleans on threads of its own; here a pass
+    /// runs in steps between requests, so a large log never stalls the broker.
+    pub log_cleaner_step_bytes: i64,
     /// `log.flush.offset.checkpoint.interval.ms`.
     pub log_flush_offset_checkpoint_interval_ms: i64,
     /// `unclean.leader.election.enable`.
@@ -172,6 +176,7 @@ const BROKER_KEYS: &[&str] = &[
     "log.cleaner.backoff.ms",
     "log.cleaner.delete.retention.ms",
     "log.cleaner.enable",
+    "log.cleaner.step.bytes",
     "log.cleanup.policy",
     "log.dir",
     "log.dirs",
@@ -470,6 +475,7 @@ impl Default for BrokerConfig {
             group: crate::group::GroupConfig::default(),
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
+            log_cleaner_step_bytes: 1 << 20,
             log_flush_offset_checkpoint_interval_ms: 60_000,
             unclean_leader_election_enable: false,
             process_roles: "broker,controller".to_string(),
@@ -549,7 +555,7 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 34] = [
+        let pairs: [(&str, String); 35] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -563,6 +569,7 @@ impl BrokerConfig {
             ("log.cleaner.backoff.ms", self.log_cleaner_backoff_ms.to_string()),
             ("log.cleaner.delete.retention.ms", topic.log.delete_retention_ms.to_string()),
             ("log.cleaner.enable", self.log_cleaner_enable.to_string()),
+            ("log.cleaner.step.bytes", self.log_cleaner_step_bytes.to_string()),
             ("log.cleanup.policy", topic.log.cleanup_policy.as_str().to_string()),
             ("log.dirs", self.log_dir.clone()),
             ("log.flush.interval.messages", topic.flush_messages.to_string()),
@@ -779,6 +786,9 @@ impl BrokerConfig {
         }
         if let Some((key, value)) = get("log.cleaner.backoff.ms") {
             self.log_cleaner_backoff_ms = parse_i64(key, value, 0, i64::MAX)?;
+        }
+        if let Some((key, value)) = get("log.cleaner.step.bytes") {
+            self.log_cleaner_step_bytes = i64::from(parse_i32(key, value, 1, i32::MAX)?);
         }
         if let Some((key, value)) = get("log.flush.offset.checkpoint.interval.ms") {
             let interval_ms = parse_i32(key, value, 0, i32::MAX)?;
@@ -1297,7 +1307,15 @@ log.retention.check.interval.ms=300000
     #[test]
     fn invalid_values_are_refused_with_what_is_accepted() {
         // Goal: each kind of bad value; method: exact Invalid errors.
-        let cases: [(&str, ConfigError); 16] = [
+        let cases: [(&str, ConfigError); 17] = [
+            (
+                "log.cleaner.step.bytes=0",
+                invalid_error(
+                    "log.cleaner.step.bytes",
+                    "0",
+                    "accepts an integer in 1..=2147483647",
+                ),
+            ),
             (
                 "num.partitions=abc",
                 invalid_error("num.partitions", "abc", "accepts an integer in 1..=2147483647"),
@@ -1866,6 +1884,7 @@ log.retention.check.interval.ms=300000
                 ("log.cleaner.backoff.ms", "15000"),
                 ("log.cleaner.delete.retention.ms", "86400000"),
                 ("log.cleaner.enable", "true"),
+                ("log.cleaner.step.bytes", "1048576"),
                 ("log.cleanup.policy", "delete"),
                 ("log.dirs", "/tmp/kraft-combined-logs"),
                 ("log.flush.interval.messages", "1"),

@@ -7,7 +7,9 @@
 //! The model applies the cleaner's rule: a pass covers the cleanable segments (all but the
 //! active one, up to the recovery point); in them a record is removed when a later record in
 //! them has its key, or when it is a tombstone whose batch's timestamp is older than
-//! `delete.retention.ms`. Nothing else ever changes.
+//! `delete.retention.ms`. Nothing else ever changes. A pass run in small steps, with appends
+//! and syncs between them, covers what was cleanable when it began and ends as a whole pass
+//! would.
 
 use proptest::prelude::*;
 use sluice_core::config::CleanupPolicy;
@@ -33,6 +35,13 @@ enum Op {
     Compact {
         advance_ms: u16,
     },
+    /// The same in steps of about `step_bytes`, with a batch appended and synced between
+    /// steps.
+    CompactInSteps {
+        advance_ms: u16,
+        step_bytes: u16,
+        between: Vec<(u8, bool)>,
+    },
     Crash,
     CleanRestart,
 }
@@ -40,10 +49,13 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let record = (0u8..6, proptest::bool::weighted(0.15));
     prop_oneof![
-        8 => (proptest::collection::vec(record, 1..5), proptest::bool::weighted(0.3))
+        8 => (proptest::collection::vec(record.clone(), 1..5), proptest::bool::weighted(0.3))
             .prop_map(|(records, compressed)| Op::Append { records, compressed }),
         3 => Just(Op::Sync),
         3 => any::<u16>().prop_map(|advance_ms| Op::Compact { advance_ms }),
+        3 => (any::<u16>(), 1u16..600, proptest::collection::vec(record, 1..3)).prop_map(
+            |(advance_ms, step_bytes, between)| Op::CompactInSteps { advance_ms, step_bytes, between }
+        ),
         1 => Just(Op::Crash),
         1 => Just(Op::CleanRestart),
     ]
@@ -114,6 +126,30 @@ fn read_records(harness: &mut dyn Harness, manager: &mut LogManager) -> Vec<Reco
     }
 }
 
+/// The end of the cleanable segments: segment i is cleanable when it is not the active one and
+/// ends at or below the recovery point.
+fn cleanable_end(log: &sluice_core::log::Log) -> i64 {
+    let bases = log.segment_base_offsets();
+    let recovery_point = log.recovery_point();
+    (1..bases.len())
+        .take_while(|&next| bases[next] <= recovery_point)
+        .last()
+        .map_or(bases[0], |next| bases[next])
+}
+
+/// What a pass over the records below `cleanable_end` at `wall_ms` leaves.
+fn compact_model(model: &mut Model, cleanable_end: i64, wall_ms: i64) {
+    let mut last: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    for ((offset, key, _), _) in model.records.iter().filter(|r| r.0 .0 < cleanable_end) {
+        last.insert(key.clone(), *offset);
+    }
+    model.records.retain(|((offset, key, value), timestamp)| {
+        *offset >= cleanable_end
+            || (last[key] == *offset
+                && (value.is_some() || wall_ms < timestamp + DELETE_RETENTION_MS))
+    });
+}
+
 fn check(harness: &mut dyn Harness, manager: &mut LogManager, model: &Model) {
     let expected: Vec<Record> = model.records.iter().map(|(record, _)| record.clone()).collect();
     assert_eq!(read_records(harness, manager), expected, "log records differ from the model");
@@ -179,24 +215,34 @@ fn apply(
         Op::Compact { advance_ms } => {
             let wall_ms = WALL_MS + step * 10 + i64::from(*advance_ms);
             let log = manager.log_mut(&partition()).expect("log");
-            let bases = log.segment_base_offsets();
-            let recovery_point = log.recovery_point();
-            // Segment i is cleanable when it is not the active one and ends at or below the
-            // recovery point.
-            let cleanable_end = (1..bases.len())
-                .take_while(|&next| bases[next] <= recovery_point)
-                .last()
-                .map_or(bases[0], |next| bases[next]);
+            let cleanable_end = cleanable_end(log);
             log.compact(harness.storage(), wall_ms).expect("compact");
-            let mut last: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
-            for ((offset, key, _), _) in model.records.iter().filter(|r| r.0 .0 < cleanable_end) {
-                last.insert(key.clone(), *offset);
+            compact_model(model, cleanable_end, wall_ms);
+        }
+        Op::CompactInSteps { advance_ms, step_bytes, between } => {
+            let wall_ms = WALL_MS + step * 10 + i64::from(*advance_ms);
+            let log = manager.log_mut(&partition()).expect("log");
+            assert!(!log.compaction_in_progress());
+            let cleanable_end = cleanable_end(log);
+            for steps in 0.. {
+                // Each step reads a batch at least, of a fixed number: a pass that took in
+                // what was appended after it began would not end.
+                assert!(steps < 10_000, "a pass in steps does not end");
+                let log = manager.log_mut(&partition()).expect("log");
+                let mut budget = usize::from(*step_bytes);
+                if log
+                    .compact_step(harness.storage(), wall_ms, &mut budget)
+                    .expect("step")
+                    .is_some()
+                {
+                    break;
+                }
+                assert!(log.compaction_in_progress());
+                let append = Op::Append { records: between.clone(), compressed: false };
+                apply(harness, manager, model, &append, step);
+                apply(harness, manager, model, &Op::Sync, step);
             }
-            model.records.retain(|((offset, key, value), timestamp)| {
-                *offset >= cleanable_end
-                    || (last[key] == *offset
-                        && (value.is_some() || wall_ms < timestamp + DELETE_RETENTION_MS))
-            });
+            compact_model(model, cleanable_end, wall_ms);
         }
         Op::Crash => {
             harness.crash();

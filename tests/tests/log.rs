@@ -670,6 +670,121 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset(harness: &mut dyn Harn
     assert_eq!(manager.log_mut(&partition()).expect("log").log_end_offset(), log_end);
 }
 
+/// What a pass over the records below `cleanable_end` leaves: the last record of each key.
+fn compacted(records: &[StoredRecord], cleanable_end: i64) -> Vec<StoredRecord> {
+    let mut last = BTreeMap::new();
+    for (offset, key, _) in records.iter().filter(|record| record.0 < cleanable_end) {
+        last.insert(key.clone(), *offset);
+    }
+    let kept = |record: &&StoredRecord| record.0 >= cleanable_end || last[&record.1] == record.0;
+    records.iter().filter(kept).cloned().collect()
+}
+
+fn temporary_files(harness: &mut dyn Harness) -> Vec<String> {
+    log_files(harness).into_iter().filter(|name| name.ends_with(".cleaned.tmp")).collect()
+}
+
+/// Steps of `budget` bytes until a segment's rewrite is under way; its base offset.
+fn step_until_rewriting(harness: &mut dyn Harness, manager: &mut LogManager, budget: usize) -> i64 {
+    for _ in 0..1000 {
+        let log = manager.log_mut(&partition()).expect("log");
+        let mut left = budget;
+        assert!(log.compact_step(harness.storage(), WALL_MS, &mut left).expect("step").is_none());
+        if let Some(name) = temporary_files(harness).first() {
+            return name[..20].parse().expect("a segment's base offset");
+        }
+    }
+    panic!("no rewrite began");
+}
+
+fn a_compaction_pass_in_steps_outlives_deletions_and_ends_at_truncations_and_crashes(
+    harness: &mut dyn Harness,
+) {
+    use sluice_core::config::CleanupPolicy;
+    let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..small_segments() };
+    let mut manager = open(harness, config);
+    // Every batch holds key-0..key-2 again: a pass keeps only the last batch below its end.
+    for tag in 0..40 {
+        append(harness, &mut manager, 3, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 10, "segments {bases:?}");
+    let cleanable_end = log.cleanable_end();
+    assert_eq!(cleanable_end, *bases.last().expect("active"));
+    let before = records_of(&read_all(harness, &mut manager));
+
+    // A step reads about its budget, at least one batch, and tells that work is left.
+    let log = manager.log_mut(&partition()).expect("log");
+    let mut budget = 1;
+    assert_eq!(log.compact_step(harness.storage(), WALL_MS, &mut budget).expect("step"), None);
+    assert_eq!(budget, 0);
+    assert!(log.compaction_in_progress() && log.compaction_due(WALL_MS));
+    assert!(temporary_files(harness).is_empty(), "the key map is built first");
+    // DeleteRecords removes the segment being read into the map: the pass goes on.
+    log.advance_log_start_offset(harness.storage(), bases[2]).expect("delete records");
+    let rewriting = step_until_rewriting(harness, &mut manager, 1);
+    assert_eq!(rewriting, bases[2], "the rewrite starts at the first segment left");
+    // Appends and syncs meanwhile are beyond the pass.
+    append(harness, &mut manager, 3, 100);
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    // The segment being rewritten goes too: its temporary file with it, at the next step.
+    log.advance_log_start_offset(harness.storage(), bases[3]).expect("delete records");
+    let mut budget = 1;
+    assert_eq!(log.compact_step(harness.storage(), WALL_MS, &mut budget).expect("step"), None);
+    let names = temporary_files(harness);
+    assert!(!names.iter().any(|name| name.starts_with(&format!("{:020}", bases[2]))), "{names:?}");
+    let stats = loop {
+        let log = manager.log_mut(&partition()).expect("log");
+        let mut budget = 700;
+        if let Some(stats) =
+            log.compact_step(harness.storage(), WALL_MS, &mut budget).expect("step")
+        {
+            break stats;
+        }
+    };
+    assert!(stats.segments_rewritten >= 5, "{stats:?}");
+    assert!(temporary_files(harness).is_empty());
+    let log = manager.log(&partition()).expect("log");
+    assert!(!log.compaction_in_progress());
+    // Due again only if what was synced during the pass sealed a segment.
+    assert_eq!(log.compaction_due(WALL_MS), log.cleanable_end() > cleanable_end);
+    let mut expected = compacted(&before, cleanable_end);
+    expected.retain(|record| record.0 >= bases[3]);
+    let after = records_of(&read_all(harness, &mut manager));
+    assert_eq!(after[..expected.len()], expected[..]);
+    assert_eq!(after.len(), expected.len() + 3, "the batch appended during the pass is kept");
+
+    // A truncation ends a pass under way, and takes its temporary file away.
+    for tag in 200..220 {
+        append(harness, &mut manager, 3, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    let before = records_of(&read_all(harness, &mut manager));
+    step_until_rewriting(harness, &mut manager, 1);
+    let log = manager.log_mut(&partition()).expect("log");
+    let end = log.log_end_offset();
+    log.truncate_to(harness.storage(), end - 3, WALL_MS).expect("truncate");
+    let mut budget = 1;
+    let ended = log.compact_step(harness.storage(), WALL_MS, &mut budget).expect("step");
+    assert_eq!(ended.map(|stats| stats.segments_rewritten), Some(0));
+    assert!(!log.compaction_in_progress());
+    assert!(temporary_files(harness).is_empty());
+    let after = records_of(&read_all(harness, &mut manager));
+    assert_eq!(after[..], before[..before.len() - 3]);
+
+    // A crash in the middle of a rewrite leaves the old segment; the open removes the stray.
+    step_until_rewriting(harness, &mut manager, 1);
+    harness.crash();
+    let (mut manager, _) = reopen(harness, config);
+    assert!(temporary_files(harness).is_empty());
+    assert_eq!(records_of(&read_all(harness, &mut manager)), after);
+    assert!(!manager.log(&partition()).expect("log").compaction_in_progress());
+}
+
 fn a_log_opens_directly_without_the_manager(harness: &mut dyn Harness) {
     let options = OpenOptions {
         recovery_point: 0,
@@ -748,6 +863,7 @@ suite!(
     an_fsync_error_takes_the_log_offline_for_good,
     a_log_opens_directly_without_the_manager,
     compaction_keeps_the_last_record_per_key_at_its_offset,
+    a_compaction_pass_in_steps_outlives_deletions_and_ends_at_truncations_and_crashes,
     a_new_log_starts_empty_even_where_a_deleted_one_left_files,
 );
 

@@ -906,7 +906,7 @@ fn alter_configs_replaces_overrides_and_refuses_other_resources() {
 /// from offset 0 reaches the surviving records past the emptied batches.
 #[test]
 fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
-    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord, Records};
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
     let mut harness = Harness::new();
     let topic = CreateTopicsRequestTopic {
         name: StrBytes::from_static("c"),
@@ -948,29 +948,7 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
         let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
         assert_eq!(response.responses[0].partition_responses[0].base_offset, tag as i64);
     }
-    let read_all = |harness: &mut Harness| -> Vec<(i64, Vec<u8>)> {
-        let mut records = Vec::new();
-        let mut offset = 0;
-        while offset < 40 {
-            harness.send(A, 12, fetch("c", offset, 0));
-            let outputs = harness.outputs();
-            let Response::Fetch(response) = harness.response(&outputs[0]).2 else { panic!() };
-            let bytes = response.responses[0].partitions[0].records.clone().expect("records");
-            let mut position = 0;
-            while position < bytes.len() {
-                let header = BatchHeader::parse(&bytes[position..]).expect("header");
-                let body = &bytes[position + 61..position + header.size_bytes()];
-                for record in Records::new(&header, body) {
-                    let record = record.expect("record");
-                    let value = record.value.expect("value").to_vec();
-                    records.push((header.base_offset + i64::from(record.offset_delta), value));
-                }
-                offset = header.next_offset();
-                position += header.size_bytes();
-            }
-        }
-        records
-    };
+    let read_all = |harness: &mut Harness| read_values(harness, "c", 40);
     assert_eq!(read_all(&mut harness).len(), 40);
     // Before log.cleaner.backoff.ms nothing happens; after it, one pass compacts.
     harness.now = 14_999;
@@ -991,6 +969,84 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
     for (index, (offset, value)) in compacted.iter().enumerate() {
         assert_eq!(*offset, first + index as i64);
         assert!(value.starts_with(format!("{offset}:0:").as_bytes()));
+    }
+    assert_eq!(compacted.last().map(|record| record.0), Some(39));
+}
+
+/// (offset, value) of every record of partition 0 of `topic` below `end`, fetched from 0.
+fn read_values(harness: &mut Harness, topic: &str, end: i64) -> Vec<(i64, Vec<u8>)> {
+    use sluice_core::protocol::record_batch::Records;
+    let mut records = Vec::new();
+    let mut offset = 0;
+    while offset < end {
+        harness.send(A, 12, fetch(topic, offset, 0));
+        let outputs = harness.outputs();
+        let Response::Fetch(response) = harness.response(&outputs[0]).2 else { panic!() };
+        let bytes = response.responses[0].partitions[0].records.clone().expect("records");
+        let mut position = 0;
+        while position < bytes.len() {
+            let header = BatchHeader::parse(&bytes[position..]).expect("header");
+            let body = &bytes[position + 61..position + header.size_bytes()];
+            for record in Records::new(&header, body) {
+                let record = record.expect("record");
+                let value = record.value.expect("value").to_vec();
+                records.push((header.base_offset + i64::from(record.offset_delta), value));
+            }
+            offset = header.next_offset();
+            position += header.size_bytes();
+        }
+    }
+    records
+}
+
+/// With `log.cleaner.step.bytes` small, a pass reads a little at a time: the node asks for the
+/// next step at once (`poll_timeout` is now), answers requests between steps, lets each
+/// sync finish before the next step, and ends where a whole pass ends.
+#[test]
+fn a_compaction_pass_runs_in_steps_between_requests() {
+    let config = BrokerConfig { log_cleaner_step_bytes: 300, ..BrokerConfig::default() };
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    harness.create_topic_with("c", &[("cleanup.policy", "compact"), ("segment.bytes", "1024")]);
+    for tag in 0..40u64 {
+        harness.send(A, 9, produce("c", 0, -1, producer_batch(1, 100, tag, WALL_MS)));
+        let outputs = harness.outputs();
+        harness.complete_sync(&outputs[0], false);
+        let outputs = harness.outputs();
+        let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+        assert_eq!(response.responses[0].partition_responses[0].base_offset, tag as i64);
+    }
+    let before = read_values(&mut harness, "c", 40);
+    assert_eq!(before.len(), 40);
+    harness.now = 15_000;
+    harness.node.handle(harness.now, WALL_MS, Input::Timer);
+    let (mut steps, mut syncs) = (1, 0);
+    loop {
+        let outputs = harness.outputs();
+        if let Some(sync) = outputs.iter().find(|output| matches!(output, Output::Sync { .. })) {
+            // No step while a sync is in flight: the next runs when it completes.
+            assert_eq!(harness.node.poll_timeout().map(|at| at > harness.now), Some(true));
+            harness.complete_sync(sync, false);
+            syncs += 1;
+            steps += 1;
+            continue;
+        }
+        if harness.node.poll_timeout() != Some(harness.now) {
+            break;
+        }
+        // Between steps the node serves a fetch, which sees whole segments, old or new.
+        let seen = read_values(&mut harness, "c", 40);
+        assert_eq!(seen.last(), before.last());
+        harness.node.handle(harness.now, WALL_MS, Input::Timer);
+        steps += 1;
+        assert!(steps < 1000, "the pass does not end");
+    }
+    assert!(steps >= 10 && syncs >= 2, "{steps} steps, {syncs} syncs");
+    let compacted = read_values(&mut harness, "c", 40);
+    assert!(compacted.len() < 20, "{} records left", compacted.len());
+    let first = compacted[0].0;
+    for (index, (offset, value)) in compacted.iter().enumerate() {
+        assert_eq!(*offset, first + index as i64);
+        assert_eq!(value, &before[*offset as usize].1);
     }
     assert_eq!(compacted.last().map(|record| record.0), Some(39));
 }

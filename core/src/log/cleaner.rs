@@ -27,13 +27,13 @@
 //! `.log` after its index files are removed; a crash leaves either the old or the new file,
 //! a stray temporary file (removed on open), or missing index files (rebuilt on open).
 
-use super::segment::{segment_path, ScanMode, Segment};
+use super::segment::{segment_path, Segment};
 use super::{Log, LogError, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::limits::{
     BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, COMPACTION_MAP_BYTES_MAX, SCAN_CHUNK_BYTES,
 };
 use crate::protocol::record_batch::{self, BatchHeader, Compression, Records};
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError, StorageErrorKind};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
@@ -51,9 +51,12 @@ pub struct CompactionStats {
     pub bytes_before: u64,
     /// See `bytes_before`.
     pub bytes_after: u64,
+    /// Calls of [`Log::compact_step`] the pass took.
+    pub steps: u32,
 }
 
 /// The key map of step 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct KeyMap {
     last_offset: BTreeMap<Vec<u8>, i64>,
     /// Base offset of each idempotent producer's last batch.
@@ -64,6 +67,7 @@ struct KeyMap {
 }
 
 /// A run of batches that keep no records, merged into one header.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct EmptyRun {
     header: Vec<u8>,
     epoch: i32,
@@ -71,17 +75,67 @@ struct EmptyRun {
     max_timestamp: i64,
 }
 
+/// A compaction pass in progress: [`Log::compact_step`] resumes it where the last step left
+/// it. Sealed segments below the recovery point never change, so what a step read stays true
+/// until the segment is deleted (retention, DeleteRecords) or the log truncated; each step
+/// first checks for both.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Pass {
+    /// The log's truncation count when the pass began: a truncation ends the pass.
+    truncations: u64,
+    /// The cleanable end when the pass began: the pass changes nothing at or above it.
+    cleanable_end: i64,
+    map: KeyMap,
+    phase: Phase,
+    stats: CompactionStats,
+    /// The earliest expiry of a tombstone kept so far.
+    tombstone_expiry_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Phase {
+    /// Step 1: reading one segment into the key map.
+    Mapping(BatchReader),
+    /// Step 2: rewriting one segment.
+    Rewriting(Box<Rewrite>),
+}
+
+/// One segment's rewrite in progress: its compacted batches go to a temporary file, and the
+/// new segment's metadata and indexes are built as they are written.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Rewrite {
+    /// The segment as it was when its rewrite began.
+    source: Segment,
+    temporary: String,
+    reader: BatchReader,
+    rebuilt: Segment,
+    run: Option<EmptyRun>,
+    /// Batches not yet appended to the temporary file, and their bytes.
+    out: Vec<Bytes>,
+    out_bytes: usize,
+    changed: bool,
+    records_removed: u64,
+    tombstone_expiry_ms: Option<i64>,
+}
+
 impl Log {
-    /// Whether a compaction pass could do work now: the policy compacts, and a segment became
-    /// cleanable since the last pass or a kept tombstone's `delete.retention.ms` ran out.
+    /// Whether a compaction pass could do work now: the policy compacts, and a pass is under
+    /// way, or a segment became cleanable since the last pass, or a kept tombstone's
+    /// `delete.retention.ms` ran out.
     pub fn compaction_due(&self, wall_ms: i64) -> bool {
         if !self.config.cleanup_policy.compacts() || self.offline.is_some() {
             return false;
         }
         let cleanable_end = self.cleanable_end();
-        cleanable_end > self.compacted_through
+        self.compaction.is_some()
+            || cleanable_end > self.compacted_through
             || (cleanable_end > self.log_start_offset
                 && self.tombstone_expiry_ms.is_some_and(|at| wall_ms >= at))
+    }
+
+    /// Whether a compaction pass has begun and not finished.
+    pub fn compaction_in_progress(&self) -> bool {
+        self.compaction.is_some()
     }
 
     /// The offset after the last cleanable segment (every segment but the active one, up to
@@ -94,7 +148,7 @@ impl Log {
             .map_or(self.segments[0].base_offset, |segment| segment.next_offset)
     }
 
-    /// Runs one compaction pass (see the module docs). A no-op unless `cleanup.policy`
+    /// Runs one whole compaction pass (see the module docs). A no-op unless `cleanup.policy`
     /// includes `compact`. A damaged stored batch stops the pass with an error and leaves its
     /// segment as it was.
     pub fn compact<S: Storage + ?Sized>(
@@ -102,156 +156,279 @@ impl Log {
         storage: &mut S,
         wall_ms: i64,
     ) -> Result<CompactionStats, LogError> {
-        self.check_online()?;
-        let mut stats = CompactionStats::default();
-        if !self.config.cleanup_policy.compacts() {
-            return Ok(stats);
-        }
-        let cleanable_end = self.cleanable_end();
-        let cleanable = self.segments.iter().take_while(|s| s.next_offset <= cleanable_end).count();
-        if cleanable == 0 {
-            self.compacted_through = cleanable_end;
-            return Ok(stats);
-        }
-        let map = self.build_key_map(storage, cleanable)?;
-        let mut tombstone_expiry: Option<i64> = None;
-        for position in 0..cleanable {
-            if self.segments[position].base_offset >= map.end {
-                break;
-            }
-            let outcome = self.rewrite_segment(storage, position, &map, wall_ms)?;
-            if let Some(at) = outcome.tombstone_expiry_ms {
-                tombstone_expiry = Some(tombstone_expiry.map_or(at, |earlier| earlier.min(at)));
-            }
-            stats.records_removed += outcome.records_removed;
-            if outcome.rewritten {
-                stats.segments_rewritten += 1;
-                stats.bytes_before += outcome.bytes_before;
-                stats.bytes_after += outcome.bytes_after;
+        loop {
+            let mut budget = usize::MAX;
+            if let Some(stats) = self.compact_step(storage, wall_ms, &mut budget)? {
+                return Ok(stats);
             }
         }
-        self.compacted_through = map.end.min(cleanable_end);
-        self.tombstone_expiry_ms = tombstone_expiry;
-        self.check_invariants();
-        Ok(stats)
     }
 
-    fn build_key_map<S: Storage + ?Sized>(
+    /// Advances the compaction pass, beginning one if none is under way, by reading about
+    /// `budget` bytes of stored batches (at least one batch), and takes what it read off
+    /// `budget`. Finishing a segment's rewrite syncs its new file. Returns the pass's figures
+    /// once it is done (at once when there is nothing to do), `None` while work remains. On
+    /// an error the pass ends and the segment being rewritten stays as it was.
+    pub fn compact_step<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
-        cleanable: usize,
-    ) -> Result<KeyMap, LogError> {
-        let mut map = KeyMap {
-            last_offset: BTreeMap::new(),
-            last_batch_of_producer: BTreeMap::new(),
-            bytes: 0,
-            end: self.segments[0].base_offset,
+        wall_ms: i64,
+        budget: &mut usize,
+    ) -> Result<Option<CompactionStats>, LogError> {
+        // An offline log's pass ends here: its temporary file is a stray the next open removes.
+        let pass = self.compaction.take();
+        self.check_online()?;
+        let mut pass = match pass {
+            Some(pass)
+                if pass.truncations == self.truncations
+                    && self.config.cleanup_policy.compacts() =>
+            {
+                pass
+            }
+            Some(pass) => {
+                abandon(storage, &pass)?;
+                return Ok(Some(CompactionStats::default()));
+            }
+            None => {
+                if !self.config.cleanup_policy.compacts() {
+                    return Ok(Some(CompactionStats::default()));
+                }
+                let cleanable_end = self.cleanable_end();
+                let first = &self.segments[0];
+                if first.next_offset > cleanable_end || first.base_offset >= cleanable_end {
+                    self.compacted_through = cleanable_end;
+                    return Ok(Some(CompactionStats::default()));
+                }
+                Box::new(Pass {
+                    truncations: self.truncations,
+                    cleanable_end,
+                    map: KeyMap { end: first.base_offset, ..KeyMap::default() },
+                    phase: Phase::Mapping(BatchReader::new(first)),
+                    stats: CompactionStats::default(),
+                    tombstone_expiry_ms: None,
+                })
+            }
         };
-        'segments: for position in 0..cleanable {
-            let mut reader = BatchReader::new(&self.segments[position]);
-            while let Some((header, batch)) = reader.next(storage)? {
-                if header.producer_id >= 0 {
-                    let previous =
-                        map.last_batch_of_producer.insert(header.producer_id, header.base_offset);
-                    if previous.is_none() {
-                        map.bytes += MAP_ENTRY_OVERHEAD_BYTES;
+        pass.stats.steps += 1;
+        match self.advance_pass(storage, &mut pass, wall_ms, budget) {
+            Ok(true) => {
+                self.compacted_through = pass.map.end.min(pass.cleanable_end);
+                self.tombstone_expiry_ms = pass.tombstone_expiry_ms;
+                self.check_invariants();
+                Ok(Some(pass.stats))
+            }
+            Ok(false) => {
+                self.compaction = Some(pass);
+                Ok(None)
+            }
+            Err(error) => {
+                let _ = abandon(storage, &pass);
+                Err(error)
+            }
+        }
+    }
+
+    /// The segment based at `base`, if it is still there as `size` bytes.
+    fn sealed_segment(&self, base: i64, size: u64) -> Option<&Segment> {
+        let position = self.segments.iter().position(|segment| segment.base_offset == base)?;
+        let segment = &self.segments[position];
+        (u64::from(segment.size_bytes) == size && position + 1 < self.segments.len())
+            .then_some(segment)
+    }
+
+    /// The first segment based above `after` that ends at or below `end`: the next one a
+    /// pass reads or rewrites.
+    fn segment_after(&self, after: Option<i64>, end: i64) -> Option<&Segment> {
+        let mut sealed = self.segments.iter().take(self.segments.len() - 1);
+        sealed
+            .find(|segment| after.is_none_or(|after| segment.base_offset > after))
+            .filter(|segment| segment.next_offset <= end)
+    }
+
+    /// Works on `pass` until `budget` runs out (true once the pass is done).
+    fn advance_pass<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        pass: &mut Pass,
+        wall_ms: i64,
+        budget: &mut usize,
+    ) -> Result<bool, LogError> {
+        let mut read_one = false;
+        loop {
+            match &mut pass.phase {
+                Phase::Mapping(reader) => {
+                    let base = reader.base_offset;
+                    let full = if self.sealed_segment(base, reader.size).is_some() {
+                        let full = map_batches(storage, reader, &mut pass.map, budget, read_one)?;
+                        read_one = true;
+                        if !full && !reader.done() {
+                            return Ok(false);
+                        }
+                        full
+                    } else {
+                        false
+                    };
+                    // Deleted meanwhile, read whole, or the map is full.
+                    let next = if full {
+                        None
+                    } else {
+                        self.segment_after(Some(base), pass.cleanable_end)
+                    };
+                    match next {
+                        Some(next) => pass.phase = Phase::Mapping(BatchReader::new(next)),
+                        None => match self.first_to_rewrite(pass, None) {
+                            Some(segment) => {
+                                pass.phase = Phase::Rewriting(self.begin_rewrite(storage, segment)?)
+                            }
+                            None => return Ok(true),
+                        },
                     }
                 }
-                if !header.is_control() {
-                    visit_records(&header, &batch, |offset, key, _| {
-                        if let Some(key) = key {
-                            if map.last_offset.insert(key.to_vec(), offset).is_none() {
-                                map.bytes += key.len() + MAP_ENTRY_OVERHEAD_BYTES;
-                            }
+                Phase::Rewriting(rewrite) => {
+                    let base = rewrite.source.base_offset;
+                    let size = u64::from(rewrite.source.size_bytes);
+                    if self.sealed_segment(base, size).is_some() {
+                        self.rewrite_batches(
+                            storage, rewrite, &pass.map, wall_ms, budget, read_one,
+                        )?;
+                        read_one = true;
+                        if !rewrite.reader.done() {
+                            return Ok(false);
                         }
-                    })?;
-                }
-                map.end = header.next_offset();
-                if map.bytes >= COMPACTION_MAP_BYTES_MAX {
-                    break 'segments;
+                        let rewrite = match std::mem::replace(
+                            &mut pass.phase,
+                            Phase::Mapping(BatchReader::default()),
+                        ) {
+                            Phase::Rewriting(rewrite) => rewrite,
+                            Phase::Mapping(_) => unreachable!("rewriting"),
+                        };
+                        self.finish_rewrite(storage, *rewrite, pass)?;
+                    } else {
+                        remove_if_present(storage, &rewrite.temporary)?;
+                    }
+                    match self.first_to_rewrite(pass, Some(base)) {
+                        Some(segment) => {
+                            pass.phase = Phase::Rewriting(self.begin_rewrite(storage, segment)?)
+                        }
+                        None => return Ok(true),
+                    }
                 }
             }
         }
-        Ok(map)
     }
 
-    fn rewrite_segment<S: Storage + ?Sized>(
+    /// The next segment to rewrite after `after`: one the map covers part of, within the
+    /// pass's cleanable end.
+    fn first_to_rewrite(&self, pass: &Pass, after: Option<i64>) -> Option<Segment> {
+        self.segment_after(after, pass.cleanable_end)
+            .filter(|segment| segment.base_offset < pass.map.end)
+            .cloned()
+    }
+
+    fn begin_rewrite<S: Storage + ?Sized>(
+        &self,
+        storage: &mut S,
+        source: Segment,
+    ) -> Result<Box<Rewrite>, LogError> {
+        let temporary = segment_path(&self.dir, source.base_offset, ".cleaned.tmp");
+        remove_if_present(storage, &temporary)?;
+        storage.append(&temporary, &[])?;
+        Ok(Box::new(Rewrite {
+            reader: BatchReader::new(&source),
+            rebuilt: Segment::new(&self.dir, source.base_offset, source.created_wall_ms),
+            source,
+            temporary,
+            run: None,
+            out: Vec::new(),
+            out_bytes: 0,
+            changed: false,
+            records_removed: 0,
+            tombstone_expiry_ms: None,
+        }))
+    }
+
+    /// Writes what is left of `rewrite` and, if anything changed, puts the new file in place
+    /// of the old. On an error the temporary file goes, so a full disk gets its space back.
+    fn finish_rewrite<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
-        position: usize,
-        map: &KeyMap,
-        wall_ms: i64,
-    ) -> Result<RewriteOutcome, LogError> {
-        let segment = self.segments[position].clone();
-        let temporary = segment_path(&self.dir, segment.base_offset, ".cleaned.tmp");
-        if crate::storage::exists(storage, &temporary)? {
-            storage.remove(&temporary)?;
+        rewrite: Rewrite,
+        pass: &mut Pass,
+    ) -> Result<(), LogError> {
+        let temporary = rewrite.temporary.clone();
+        let result = self.put_in_place(storage, rewrite, pass);
+        if result.is_err() {
+            // Gone already if the rename was done.
+            let _ = storage.remove(&temporary);
         }
-        storage.append(&temporary, &[])?;
-        let mut outcome = RewriteOutcome::default();
-        let written = self.rewrite_batches(storage, &segment, &temporary, map, wall_ms);
-        let (changed, rewrite) = match written {
-            Ok(done) => done,
-            Err(error) => {
-                let _ = storage.remove(&temporary);
-                return Err(error);
-            }
-        };
-        outcome.records_removed = rewrite.records_removed;
-        outcome.tombstone_expiry_ms = rewrite.tombstone_expiry_ms;
-        if !changed {
-            storage.remove(&temporary)?;
-            return Ok(outcome);
-        }
-        // Synced before it replaces the old file; the index files go first, so a crash never
-        // pairs the new file with the old indexes.
-        storage.sync(&temporary)?;
-        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-            let path = segment_path(&self.dir, segment.base_offset, suffix);
-            if crate::storage::exists(storage, &path)? {
-                storage.remove(&path)?;
-            }
-        }
-        let log_path = segment_path(&self.dir, segment.base_offset, LOG_SUFFIX);
-        storage.rename(&temporary, &log_path)?;
-        let size = storage.len(&log_path)?;
-        let mut rebuilt = Segment::new(&self.dir, segment.base_offset, segment.created_wall_ms);
-        let mode = ScanMode {
-            verify_crc: false,
-            stop_at_offset: None,
-            index_interval_bytes: self.config.index_interval_bytes,
-        };
-        let stop = rebuilt.scan(storage, &log_path, size, mode, &[], &mut Vec::new())?;
-        assert!(stop.is_none(), "a compacted segment scans whole: {stop:?}");
-        assert_eq!(rebuilt.next_offset, segment.next_offset, "compaction keeps offsets");
-        rebuilt.seal_time_index();
-        self.write_index_files(storage, &rebuilt)?;
-        outcome.rewritten = true;
-        outcome.bytes_before = u64::from(segment.size_bytes);
-        outcome.bytes_after = u64::from(rebuilt.size_bytes);
-        self.segments[position] = rebuilt;
-        Ok(outcome)
+        result
     }
 
-    /// Writes `segment`'s batches, compacted, to `temporary`. Returns whether anything
-    /// changed, with the removed-record count and the earliest expiry of a kept tombstone.
+    /// See `finish_rewrite`. The new file is synced first, and the old index files removed
+    /// before the rename, so a crash never pairs the new file with the old indexes.
+    fn put_in_place<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        mut rewrite: Rewrite,
+        pass: &mut Pass,
+    ) -> Result<(), LogError> {
+        if let Some(done) = rewrite.run.take() {
+            push_run(&mut rewrite, done, self.config.index_interval_bytes);
+        }
+        flush(storage, &mut rewrite)?;
+        pass.stats.records_removed += rewrite.records_removed;
+        if let Some(at) = rewrite.tombstone_expiry_ms {
+            pass.tombstone_expiry_ms =
+                Some(pass.tombstone_expiry_ms.map_or(at, |earlier| earlier.min(at)));
+        }
+        let Rewrite { source, temporary, mut rebuilt, changed, .. } = rewrite;
+        if !changed {
+            storage.remove(&temporary)?;
+            return Ok(());
+        }
+        assert_eq!(rebuilt.next_offset, source.next_offset, "compaction keeps offsets");
+        storage.sync(&temporary)?;
+        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            remove_if_present(storage, &segment_path(&self.dir, source.base_offset, suffix))?;
+        }
+        let log_path = segment_path(&self.dir, source.base_offset, LOG_SUFFIX);
+        storage.rename(&temporary, &log_path)?;
+        assert_eq!(storage.len(&log_path)?, u64::from(rebuilt.size_bytes), "written whole");
+        rebuilt.seal_time_index();
+        let position = self
+            .segments
+            .iter()
+            .position(|segment| segment.base_offset == source.base_offset)
+            .expect("checked before the rewrite's last batches");
+        pass.stats.segments_rewritten += 1;
+        pass.stats.bytes_before += u64::from(source.size_bytes);
+        pass.stats.bytes_after += u64::from(rebuilt.size_bytes);
+        // The metadata follows the file even if its index files fail to be written: the next
+        // open rebuilds those.
+        let written = self.write_index_files(storage, &rebuilt);
+        self.segments[position] = rebuilt;
+        Ok(written?)
+    }
+
+    /// Compacts `rewrite`'s next batches, about `budget` bytes of them (at least one unless
+    /// `read_one`), into its output.
     fn rewrite_batches<S: Storage + ?Sized>(
         &self,
         storage: &mut S,
-        segment: &Segment,
-        temporary: &str,
+        rewrite: &mut Rewrite,
         map: &KeyMap,
         wall_ms: i64,
-    ) -> Result<(bool, RewriteOutcome), LogError> {
+        budget: &mut usize,
+        read_one: bool,
+    ) -> Result<(), LogError> {
         let delete_retention_ms = self.config.delete_retention_ms;
-        let mut outcome = RewriteOutcome::default();
-        let mut changed = false;
-        let mut run: Option<EmptyRun> = None;
-        let mut out: Vec<Bytes> = Vec::new();
-        let mut out_bytes = 0usize;
-        let mut reader = BatchReader::new(segment);
+        let interval = self.config.index_interval_bytes;
         let mut kept = Vec::new();
-        while let Some((header, batch)) = reader.next(storage)? {
+        let mut first = !read_one;
+        while *budget > 0 || first {
+            first = false;
+            let Some((header, batch)) = rewrite.reader.next(storage)? else { break };
+            *budget = budget.saturating_sub(batch.len());
             kept.clear();
             let mut kept_count = 0i32;
             let mut total = 0i32;
@@ -259,6 +436,7 @@ impl Log {
                 kept_count = header.records_count;
                 total = header.records_count;
             } else {
+                let expiry = &mut rewrite.tombstone_expiry_ms;
                 visit_records(&header, &batch, |offset, key, record| {
                     total += 1;
                     let Some(key) = key else { return };
@@ -270,21 +448,20 @@ impl Log {
                         if wall_ms >= expires {
                             return;
                         }
-                        outcome.tombstone_expiry_ms =
-                            Some(outcome.tombstone_expiry_ms.map_or(expires, |at| at.min(expires)));
+                        *expiry = Some(expiry.map_or(expires, |at| at.min(expires)));
                     }
                     kept.extend_from_slice(record.raw);
                     kept_count += 1;
                 })?;
             }
-            outcome.records_removed += u64::from((total - kept_count).max(0).unsigned_abs());
+            rewrite.records_removed += u64::from((total - kept_count).max(0).unsigned_abs());
             let last_of_producer = header.producer_id >= 0
                 && map.last_batch_of_producer.get(&header.producer_id) == Some(&header.base_offset);
             let bytes =
                 if kept_count == total && (total > 0 || header.is_control()) {
                     batch
                 } else if kept_count > 0 || last_of_producer {
-                    changed |= kept_count != total;
+                    rewrite.changed |= kept_count != total;
                     let rewritten = record_batch::rewrite_batch(&batch, &kept, kept_count)
                         .map_err(|error| LogError::CorruptStoredBatch {
                             offset: header.base_offset,
@@ -294,21 +471,21 @@ impl Log {
                 } else {
                     // Nothing kept: extend the current run of empty batches, or start one. A
                     // batch already empty (an earlier pass) changes nothing unless it merges.
-                    changed |= total > 0;
-                    match &mut run {
+                    rewrite.changed |= total > 0;
+                    match &mut rewrite.run {
                         Some(open)
                             if open.epoch == header.partition_leader_epoch
                                 && open.last_offset + 1 == header.base_offset =>
                         {
-                            changed = true;
+                            rewrite.changed = true;
                             open.last_offset = header.last_offset();
                             open.max_timestamp = open.max_timestamp.max(header.max_timestamp);
                         }
                         _ => {
-                            if let Some(done) = run.take() {
-                                out_bytes += push_run(&mut out, done);
+                            if let Some(done) = rewrite.run.take() {
+                                push_run(rewrite, done, interval);
                             }
-                            run = Some(EmptyRun {
+                            rewrite.run = Some(EmptyRun {
                                 header: batch[..BATCH_HEADER_BYTES].to_vec(),
                                 epoch: header.partition_leader_epoch,
                                 last_offset: header.last_offset(),
@@ -318,45 +495,96 @@ impl Log {
                     }
                     continue;
                 };
-            if let Some(done) = run.take() {
-                out_bytes += push_run(&mut out, done);
+            if let Some(done) = rewrite.run.take() {
+                push_run(rewrite, done, interval);
             }
-            out_bytes += bytes.len();
-            out.push(bytes);
-            if out_bytes >= SCAN_CHUNK_BYTES {
-                let parts: Vec<&[u8]> = out.iter().map(|part| &part[..]).collect();
-                storage.append_parts(temporary, &parts)?;
-                out.clear();
-                out_bytes = 0;
+            push_batch(rewrite, bytes, interval);
+            if rewrite.out_bytes >= SCAN_CHUNK_BYTES {
+                flush(storage, rewrite)?;
             }
         }
-        if let Some(done) = run.take() {
-            push_run(&mut out, done);
-        }
-        let parts: Vec<&[u8]> = out.iter().map(|part| &part[..]).collect();
-        storage.append_parts(temporary, &parts)?;
-        Ok((changed, outcome))
+        Ok(())
     }
 }
 
-#[derive(Default)]
-struct RewriteOutcome {
-    rewritten: bool,
-    records_removed: u64,
-    bytes_before: u64,
-    bytes_after: u64,
-    tombstone_expiry_ms: Option<i64>,
+/// Reads `reader`'s next batches into `map`, about `budget` bytes (at least one batch unless
+/// `read_one`). Returns whether the map is full.
+fn map_batches<S: Storage + ?Sized>(
+    storage: &mut S,
+    reader: &mut BatchReader,
+    map: &mut KeyMap,
+    budget: &mut usize,
+    read_one: bool,
+) -> Result<bool, LogError> {
+    let mut first = !read_one;
+    while *budget > 0 || first {
+        first = false;
+        let Some((header, batch)) = reader.next(storage)? else { return Ok(false) };
+        *budget = budget.saturating_sub(batch.len());
+        if header.producer_id >= 0 {
+            let previous =
+                map.last_batch_of_producer.insert(header.producer_id, header.base_offset);
+            if previous.is_none() {
+                map.bytes += MAP_ENTRY_OVERHEAD_BYTES;
+            }
+        }
+        if !header.is_control() {
+            visit_records(&header, &batch, |offset, key, _| {
+                if let Some(key) = key {
+                    if map.last_offset.insert(key.to_vec(), offset).is_none() {
+                        map.bytes += key.len() + MAP_ENTRY_OVERHEAD_BYTES;
+                    }
+                }
+            })?;
+        }
+        map.end = header.next_offset();
+        if map.bytes >= COMPACTION_MAP_BYTES_MAX {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
-fn push_run(out: &mut Vec<Bytes>, run: EmptyRun) -> usize {
+/// Ends `pass` early: removes the temporary file of a rewrite under way.
+fn abandon<S: Storage + ?Sized>(storage: &mut S, pass: &Pass) -> Result<(), StorageError> {
+    match &pass.phase {
+        Phase::Rewriting(rewrite) => remove_if_present(storage, &rewrite.temporary),
+        Phase::Mapping(_) => Ok(()),
+    }
+}
+
+fn remove_if_present<S: Storage + ?Sized>(storage: &mut S, path: &str) -> Result<(), StorageError> {
+    match storage.remove(path) {
+        Err(error) if error.kind != StorageErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Adds one output batch to `rewrite`, and to the new segment's metadata and indexes.
+fn push_batch(rewrite: &mut Rewrite, bytes: Bytes, interval_bytes: u32) {
+    let header = BatchHeader::parse(&bytes).expect("the cleaner writes whole batches");
+    rewrite.rebuilt.on_batch(rewrite.rebuilt.size_bytes, &header, interval_bytes);
+    rewrite.out_bytes += bytes.len();
+    rewrite.out.push(bytes);
+}
+
+fn push_run(rewrite: &mut Rewrite, run: EmptyRun, interval_bytes: u32) {
     let bytes = record_batch::merge_empty_batches(&run.header, run.last_offset, run.max_timestamp);
-    let length = bytes.len();
-    out.push(Bytes::from(bytes));
-    length
+    push_batch(rewrite, Bytes::from(bytes), interval_bytes);
+}
+
+/// Appends the batches `rewrite` holds to its temporary file.
+fn flush<S: Storage + ?Sized>(storage: &mut S, rewrite: &mut Rewrite) -> Result<(), LogError> {
+    let parts: Vec<&[u8]> = rewrite.out.iter().map(|part| &part[..]).collect();
+    storage.append_parts(&rewrite.temporary, &parts)?;
+    rewrite.out.clear();
+    rewrite.out_bytes = 0;
+    Ok(())
 }
 
 /// Reads the stored batches of one segment in order (CRC-checked), in chunks of
 /// [`SCAN_CHUNK_BYTES`]; each batch is a slice of its chunk.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct BatchReader {
     path: String,
     base_offset: i64,
@@ -378,6 +606,11 @@ impl BatchReader {
             chunk: Bytes::new(),
             at: 0,
         }
+    }
+
+    /// Whether every batch was read.
+    fn done(&self) -> bool {
+        self.chunk_at + self.at as u64 >= self.size
     }
 
     fn next<S: Storage + ?Sized>(

@@ -328,6 +328,8 @@ pub struct Log {
     compacted_through: i64,
     /// When the earliest tombstone that compaction kept may be removed.
     tombstone_expiry_ms: Option<i64>,
+    /// The compaction pass under way, if one is ([`Log::compact_step`]).
+    compaction: Option<Box<cleaner::Pass>>,
 }
 
 impl Log {
@@ -369,6 +371,7 @@ impl Log {
             offline: None,
             compacted_through: 0,
             tombstone_expiry_ms: None,
+            compaction: None,
         };
         let mut report = RecoveryReport { clean: options.clean_shutdown, ..Default::default() };
         if bases.is_empty() {

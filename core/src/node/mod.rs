@@ -35,7 +35,7 @@ use crate::config::BrokerConfig;
 use crate::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
 };
-use crate::log::{Log, LogConfig, LogManager, SyncRequest, TopicPartition};
+use crate::log::{LogConfig, LogManager, SyncRequest, TopicPartition};
 use crate::prng::Prng;
 use crate::producer::ProducerState;
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsResponse};
@@ -271,8 +271,9 @@ pub struct Node<S: Storage> {
     /// When committed offsets are next checked for expiry
     /// (`offsets.retention.check.interval.ms`).
     next_offsets_expiry_at: u64,
-    /// A compaction pass is due but waits for the sync in flight: a pass replaces segment
-    /// files, and must not remove index files that sync is about to flush.
+    /// A compaction step is due: a pass is due or has steps left. It waits for the sync in
+    /// flight: a pass replaces segment files, and must not remove index files that sync is
+    /// about to flush.
     cleaner_pending: bool,
     outputs: VecDeque<Output>,
     /// Responses are encoded here and split off: a buffer that every earlier frame has been
@@ -568,6 +569,10 @@ impl<S: Storage> Node<S> {
         let mut periodic = self.next_checkpoint_at.min(self.next_retention_at);
         if self.config.log_cleaner_enable {
             periodic = periodic.min(self.next_cleaner_at);
+        }
+        if self.cleaner_pending && self.sync_in_flight.is_none() {
+            // A compaction pass has steps left (or waited for a sync that has completed).
+            periodic = periodic.min(self.now);
         }
         periodic = periodic.min(self.next_offsets_expiry_at);
         if let Some(group_deadline) = self.groups.poll_timeout() {
@@ -930,36 +935,58 @@ impl<S: Storage> Node<S> {
         self.run_cleaner_if_pending();
     }
 
-    /// Runs the pending compaction pass unless a sync is in flight (then `on_synced` runs it).
+    /// Runs the pending compaction passes a step further unless a sync is in flight (then
+    /// `on_synced` runs them): together they read at most `log.cleaner.step.bytes` (at least
+    /// one batch). When work is left, the next step is due at once (`poll_timeout`), so
+    /// requests and sync completions are handled between steps and a large log never stalls
+    /// the node.
     fn run_cleaner_if_pending(&mut self) {
-        if self.cleaner_pending && self.sync_in_flight.is_none() {
-            self.cleaner_pending = false;
-            let wall_ms = self.deletion_wall_ms();
-            for partition in self.logs.compaction_due(wall_ms) {
-                // A pass may remove an idempotent producer's last batches (their keys were
-                // written again), and a restart rebuilds producer state from the log above the
-                // newest durable snapshot: one at or above what the pass touches must exist
-                // first, or a retry of such a batch would be refused and then stored twice.
-                let end = self.logs.log(&partition).map_or(0, Log::cleanable_end);
-                let result = self.secure_producer_state(&partition, end).and_then(|()| {
-                    let log = self.logs.log_mut(&partition).expect("listed");
-                    log.compact(&mut self.storage, wall_ms)
-                });
-                match result {
-                    Ok(stats) if stats.segments_rewritten > 0 => self.log(
-                        LogLevel::Info,
-                        format!(
-                            "compacted {partition}: {} records removed, {} segments rewritten, \
-                             {} -> {} bytes",
-                            stats.records_removed,
-                            stats.segments_rewritten,
-                            stats.bytes_before,
-                            stats.bytes_after
-                        ),
+        if !self.cleaner_pending || self.sync_in_flight.is_some() {
+            return;
+        }
+        self.cleaner_pending = false;
+        let wall_ms = self.deletion_wall_ms();
+        let mut budget = usize::try_from(self.config.log_cleaner_step_bytes.max(1)).unwrap_or(1);
+        for partition in self.logs.compaction_due(wall_ms) {
+            if budget == 0 {
+                self.cleaner_pending = true;
+                break;
+            }
+            let log = self.logs.log(&partition).expect("listed");
+            // A pass may remove an idempotent producer's last batches (their keys were written
+            // again), and a restart rebuilds producer state from the log above the newest
+            // durable snapshot: one at or above what the pass touches must exist before it
+            // begins, or a retry of such a batch would be refused and then stored twice.
+            // Snapshots are only ever written higher, so one secured at the start holds to
+            // the end.
+            let secured = if log.compaction_in_progress() {
+                Ok(())
+            } else {
+                let end = log.cleanable_end();
+                self.secure_producer_state(&partition, end)
+            };
+            let result = secured.and_then(|()| {
+                let log = self.logs.log_mut(&partition).expect("listed");
+                log.compact_step(&mut self.storage, wall_ms, &mut budget)
+            });
+            match result {
+                Ok(None) => self.cleaner_pending = true,
+                Ok(Some(stats)) if stats.segments_rewritten > 0 => self.log(
+                    LogLevel::Info,
+                    format!(
+                        "compacted {partition}: {} records removed, {} segments rewritten, {} \
+                         -> {} bytes, in {} step{}",
+                        stats.records_removed,
+                        stats.segments_rewritten,
+                        stats.bytes_before,
+                        stats.bytes_after,
+                        stats.steps,
+                        if stats.steps == 1 { "" } else { "s" }
                     ),
-                    Ok(_) => {}
-                    Err(error) => self
-                        .log(LogLevel::Error, format!("compaction of {partition} failed: {error}")),
+                ),
+                Ok(Some(_)) => {}
+                Err(error) => {
+                    self.log(LogLevel::Error, format!("compaction of {partition} failed: {error}"))
                 }
             }
         }
