@@ -198,6 +198,10 @@ pub async fn serve_in<L: Listener>(
     let mut touched: Vec<ConnectionId> = Vec::new();
     let root = data_dir.clone();
     tokio::pin!(shutdown);
+    // Which of a due timer and a waiting event goes first flips after each timer, so that
+    // neither starves the other: a compaction pass asks for its next step at once
+    // (`log.cleaner.step.bytes`), and requests are answered between its steps.
+    let mut timer_first = true;
     loop {
         let deadline = node.poll_timeout().map(|at| clock.start + Duration::from_millis(at));
         let sleep = async {
@@ -208,30 +212,26 @@ pub async fn serve_in<L: Listener>(
         };
         // `biased`: branches are polled in this order, not a random one, so a simulated run
         // does not depend on tokio's RNG (turmoil seeds that too under --cfg tokio_unstable).
-        let input = tokio::select! {
-            biased;
-            _ = &mut shutdown => break,
-            _ = sleep => Some(Input::Timer),
-            event = inbox.recv() => match event {
-                None => break,
-                Some(Event::Accepted { connection, writer, reader }) => {
-                    writers.insert(connection, (writer, reader));
-                    None
-                }
-                Some(Event::Request { connection, body }) => {
-                    if let Some((writer, _)) = writers.get(&connection) {
-                        writer.backlog.taken();
-                    }
-                    touched.push(connection);
-                    Some(Input::Request { connection, body })
-                }
-                Some(Event::Closed { connection, reason }) => {
-                    tracing::debug!("connection {} closed: {reason}", connection.0);
-                    writers.remove(&connection);
-                    Some(Input::Closed { connection })
-                }
-                Some(Event::Synced { id, result }) => Some(Input::Synced { id, result }),
-            },
+        let woken = if timer_first {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = sleep => Woken::Timer,
+                event = inbox.recv() => Woken::Event(event),
+            }
+        } else {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                event = inbox.recv() => Woken::Event(event),
+                _ = sleep => Woken::Timer,
+            }
+        };
+        timer_first = !matches!(woken, Woken::Timer);
+        let input = match woken {
+            Woken::Timer => Some(Input::Timer),
+            Woken::Event(None) => break,
+            Woken::Event(Some(event)) => event_input(event, &mut writers, &mut touched),
         };
         if let Some(input) = input {
             node.handle(clock.now(), clock.wall_ms(), input);
@@ -271,6 +271,40 @@ pub async fn serve_in<L: Listener>(
     closed?;
     tracing::info!("stopped cleanly; the next start needs no recovery");
     Ok(())
+}
+
+/// What woke the node's loop.
+enum Woken {
+    Timer,
+    /// An event, or `None` once every sender is gone.
+    Event(Option<Event>),
+}
+
+/// The node input an event brings, if any, keeping the connection tables up to date.
+fn event_input(
+    event: Event,
+    writers: &mut BTreeMap<ConnectionId, (Writer, JoinHandle<()>)>,
+    touched: &mut Vec<ConnectionId>,
+) -> Option<Input> {
+    match event {
+        Event::Accepted { connection, writer, reader } => {
+            writers.insert(connection, (writer, reader));
+            None
+        }
+        Event::Request { connection, body } => {
+            if let Some((writer, _)) = writers.get(&connection) {
+                writer.backlog.taken();
+            }
+            touched.push(connection);
+            Some(Input::Request { connection, body })
+        }
+        Event::Closed { connection, reason } => {
+            tracing::debug!("connection {} closed: {reason}", connection.0);
+            writers.remove(&connection);
+            Some(Input::Closed { connection })
+        }
+        Event::Synced { id, result } => Some(Input::Synced { id, result }),
+    }
 }
 
 /// Feeds sync completions until the node has nothing in flight.
