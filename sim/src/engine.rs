@@ -194,6 +194,8 @@ pub struct Sim {
     /// body). While any are held, a Resume is queued, and later requests queue behind them.
     held: VecDeque<(u64, Bytes)>,
     timer_at: Option<u64>,
+    /// How late a timer the node wants at once fires (`Workload::cleaner_steps`).
+    timer_late_ms: u64,
     clients: Vec<ClientState>,
     connection_owner: BTreeMap<u64, u32>,
     /// Last delivery tick per (connection, direction) so that connections stay FIFO.
@@ -350,6 +352,11 @@ pub struct Workload {
     /// Whether that configurer sets `retention.ms` with AlterConfigs, replacing the topic's
     /// whole set of overrides (it sends the ones the topic was made with).
     pub alter_retention_whole: bool,
+    /// `log.cleaner.step.bytes` when a seed draws a small one, so that compaction passes run
+    /// in many steps, and how many ms late the engine feeds a timer the node wants at once
+    /// (as a busy driver does), so that requests, retention, DeleteRecords and crashes come
+    /// between the steps.
+    pub cleaner_steps: Option<(i64, u64)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -390,6 +397,7 @@ impl Default for Workload {
             churn_racer: None,
             alter_retention: None,
             alter_retention_whole: false,
+            cleaner_steps: None,
         }
     }
 }
@@ -627,6 +635,9 @@ impl std::fmt::Display for Workload {
                 write!(f, " whole")?;
             }
         }
+        if let Some((bytes, late_ms)) = self.cleaner_steps {
+            write!(f, " cleaner_steps={bytes}B+{late_ms}ms")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -694,8 +705,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// groups that all depart at once (`GroupWorkload::offsets_retention`, `group_break`). 15:
 /// damaged writes from the stranger (`FaultSettings::hostile_writes`). 16: a member's visit
 /// during the group's break (`GroupWorkload::break_visit_ms`). 17: `retention.ms` set with
-/// AlterConfigs (`Workload::alter_retention_whole`).
-pub const SETTINGS_VERSION: u32 = 17;
+/// AlterConfigs (`Workload::alter_retention_whole`). 18: compaction in small steps
+/// (`Workload::cleaner_step_bytes`).
+pub const SETTINGS_VERSION: u32 = 18;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -913,6 +925,17 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.alter_retention.is_some() && whole.chance(500_000) {
         workload.alter_retention_whole = true;
     }
+    if version < 18 {
+        return (faults, workload);
+    }
+    // Half the seeds that compact (their topic or __consumer_offsets) do it in small steps:
+    // from one batch at a time to a few segments, 0 to 300 ms apart.
+    let mut stepping = Prng::new(seed ^ 0x5354_4550);
+    let compacts = workload.compacted || workload.group.offsets_segment_bytes.is_some();
+    if compacts && stepping.chance(500_000) {
+        let bytes = stepping.range_inclusive(1, 8 * 1024) as i64;
+        workload.cleaner_steps = Some((bytes, stepping.range_inclusive(0, 300)));
+    }
     (faults, workload)
 }
 
@@ -1047,8 +1070,13 @@ impl Sim {
         if workload.compacted || workload.group.offsets_segment_bytes.is_some() {
             config.log_cleaner_backoff_ms = 1000;
         }
+        if let Some((bytes, _)) = workload.cleaner_steps {
+            config.log_cleaner_step_bytes = bytes;
+        }
         if workload.retention_ms.is_some() {
-            config.log_retention_check_interval_ms = 1000;
+            // Checked often where compaction runs in steps, so retention comes between them.
+            let stepping = workload.cleaner_steps.is_some();
+            config.log_retention_check_interval_ms = if stepping { 100 } else { 1000 };
         }
         if let Some((retention_ms, check_ms)) = workload.group.offsets_retention {
             config.group.offsets_retention_ms = retention_ms as i64;
@@ -1195,6 +1223,7 @@ impl Sim {
             paused_until: 0,
             held: VecDeque::new(),
             timer_at: None,
+            timer_late_ms: workload.cleaner_steps.map_or(0, |(_, late_ms)| late_ms),
             clients,
             connection_owner: BTreeMap::new(),
             fifo: BTreeMap::new(),
@@ -1430,7 +1459,7 @@ impl Sim {
 
     fn arm_node_timer(&mut self) {
         let Some(deadline) = self.node.as_ref().and_then(Node::poll_timeout) else { return };
-        let deadline = deadline.max(self.now);
+        let deadline = if deadline <= self.now { self.now + self.timer_late_ms } else { deadline };
         if self.timer_at.is_none_or(|armed| deadline < armed) {
             self.timer_at = Some(deadline);
             let generation = self.generation;
