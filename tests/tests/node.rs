@@ -940,14 +940,7 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
     assert_eq!(answer.error_code, ErrorCode::InvalidRecord.code());
 
     // 40 one-record batches, all with key "key-0" and 100-byte values: several segments.
-    for tag in 0..40u64 {
-        harness.send(A, 9, produce("c", 0, -1, producer_batch(1, 100, tag, WALL_MS)));
-        let outputs = harness.outputs();
-        harness.complete_sync(&outputs[0], false);
-        let outputs = harness.outputs();
-        let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
-        assert_eq!(response.responses[0].partition_responses[0].base_offset, tag as i64);
-    }
+    produce_one_key(&mut harness, "c", 40);
     let read_all = |harness: &mut Harness| read_values(harness, "c", 40);
     assert_eq!(read_all(&mut harness).len(), 40);
     // Before log.cleaner.backoff.ms nothing happens; after it, one pass compacts.
@@ -971,6 +964,19 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
         assert!(value.starts_with(format!("{offset}:0:").as_bytes()));
     }
     assert_eq!(compacted.last().map(|record| record.0), Some(39));
+}
+
+/// `count` one-record batches to partition 0 of `topic`, all with key "key-0" and 100-byte
+/// values, each acknowledged after its sync at offset `tag`.
+fn produce_one_key(harness: &mut Harness, topic: &str, count: u64) {
+    for tag in 0..count {
+        harness.send(A, 9, produce(topic, 0, -1, producer_batch(1, 100, tag, WALL_MS)));
+        let outputs = harness.outputs();
+        harness.complete_sync(&outputs[0], false);
+        let outputs = harness.outputs();
+        let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+        assert_eq!(response.responses[0].partition_responses[0].base_offset, tag as i64);
+    }
 }
 
 /// (offset, value) of every record of partition 0 of `topic` below `end`, fetched from 0.
@@ -1007,14 +1013,7 @@ fn a_compaction_pass_runs_in_steps_between_requests() {
     let config = BrokerConfig { log_cleaner_step_bytes: 300, ..BrokerConfig::default() };
     let mut harness = Harness::with_config(config, SimDisk::new(1));
     harness.create_topic_with("c", &[("cleanup.policy", "compact"), ("segment.bytes", "1024")]);
-    for tag in 0..40u64 {
-        harness.send(A, 9, produce("c", 0, -1, producer_batch(1, 100, tag, WALL_MS)));
-        let outputs = harness.outputs();
-        harness.complete_sync(&outputs[0], false);
-        let outputs = harness.outputs();
-        let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
-        assert_eq!(response.responses[0].partition_responses[0].base_offset, tag as i64);
-    }
+    produce_one_key(&mut harness, "c", 40);
     let before = read_values(&mut harness, "c", 40);
     assert_eq!(before.len(), 40);
     harness.now = 15_000;
