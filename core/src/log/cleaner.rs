@@ -228,12 +228,10 @@ impl Log {
         }
     }
 
-    /// The segment based at `base`, if it is still there as `size` bytes.
-    fn sealed_segment(&self, base: i64, size: u64) -> Option<&Segment> {
-        let position = self.segments.iter().position(|segment| segment.base_offset == base)?;
-        let segment = &self.segments[position];
-        (u64::from(segment.size_bytes) == size && position + 1 < self.segments.len())
-            .then_some(segment)
+    /// Whether the sealed segment based at `base` is still there, as `size` bytes.
+    fn still_sealed(&self, base: i64, size: u64) -> bool {
+        let mut sealed = self.segments.iter().take(self.segments.len() - 1);
+        sealed.any(|segment| segment.base_offset == base && u64::from(segment.size_bytes) == size)
     }
 
     /// The first segment based above `after` that ends at or below `end`: the next one a
@@ -258,7 +256,7 @@ impl Log {
             match &mut pass.phase {
                 Phase::Mapping(reader) => {
                     let base = reader.base_offset;
-                    let full = if self.sealed_segment(base, reader.size).is_some() {
+                    let full = if self.still_sealed(base, reader.size) {
                         let full = map_batches(storage, reader, &mut pass.map, budget, read_one)?;
                         read_one = true;
                         if !full && !reader.done() {
@@ -287,7 +285,7 @@ impl Log {
                 Phase::Rewriting(rewrite) => {
                     let base = rewrite.source.base_offset;
                     let size = u64::from(rewrite.source.size_bytes);
-                    if self.sealed_segment(base, size).is_some() {
+                    if self.still_sealed(base, size) {
                         self.rewrite_batches(
                             storage, rewrite, &pass.map, wall_ms, budget, read_one,
                         )?;
