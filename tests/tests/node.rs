@@ -2091,8 +2091,11 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     let full = DiskFaults { capacity_bytes: used, ..DiskFaults::default() };
     harness.node.storage_mut().set_faults(full);
     let storage_error = ErrorCode::KafkaStorageError.code();
+    assert_eq!(harness.node.stats().offsets_reloads, 0);
     assert_eq!(commit(&mut harness, "g", &["t"], 9), [("t".to_string(), storage_error)]);
     assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
+    // The partition was loaded again from its log, as the stats tell the simulator.
+    assert_eq!(harness.node.stats().offsets_reloads, 1);
     let delete = || {
         let groups_names = vec![StrBytes::from_static("g")];
         Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
@@ -2100,6 +2103,7 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
     assert_eq!(answer.results[0].error_code, storage_error);
     assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
+    assert_eq!(harness.node.stats().offsets_reloads, 2);
 
     harness.node.storage_mut().set_faults(DiskFaults::default());
     let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };

@@ -119,6 +119,7 @@ impl<S: Storage> Node<S> {
         match self.replay_partition(partition, Some(&kept)) {
             Ok(()) => {
                 self.groups.partition_reloaded(self.now, partition, &kept);
+                self.offsets_reloads += 1;
                 let message = format!("{tp}: committed offsets loaded again from the log");
                 self.log(LogLevel::Warn, message);
             }

@@ -188,6 +188,10 @@ pub struct NodeStats {
     pub parked_fetches: usize,
     /// Outputs not yet polled.
     pub queued_outputs: usize,
+    /// Times a `__consumer_offsets` partition's groups and offsets were loaded again from its
+    /// log after group records failed to be stored: a group can then be back at the last
+    /// generation its log holds, as after a restart.
+    pub offsets_reloads: u64,
 }
 
 /// A request the node answered or will answer, by connection and arrival order.
@@ -286,6 +290,8 @@ pub struct Node<S: Storage> {
     /// append); waiting requests are re-examined only then, or when a deadline passes.
     visibility_changes: u64,
     visibility_seen: u64,
+    /// See [`NodeStats::offsets_reloads`].
+    offsets_reloads: u64,
     groups: crate::group::GroupCoordinator<groups::GroupWaiter>,
     pending_durable: Vec<groups::PendingDurable>,
     /// Per `__consumer_offsets` partition, the offset after the last group records appended:
@@ -356,6 +362,7 @@ impl<S: Storage> Node<S> {
             producer_ids: producer_ids::ProducerIds::default(),
             visibility_changes: 0,
             visibility_seen: 0,
+            offsets_reloads: 0,
             groups: crate::group::GroupCoordinator::new(group_config),
             pending_durable: Vec::new(),
             group_writes: BTreeMap::new(),
@@ -527,6 +534,7 @@ impl<S: Storage> Node<S> {
             pending_produces: self.pending_produces.len(),
             parked_fetches: self.parked_fetches.len(),
             queued_outputs: self.outputs.len(),
+            offsets_reloads: self.offsets_reloads,
         }
     }
 
