@@ -407,7 +407,9 @@ pub fn member_ids_never_shared(history: &History) -> Result<(), Violation> {
 /// generation g+1 may find the group back at g after a crash and be answered g on rejoining.
 ///
 /// Incarnations are those of the broker that sent each answer, not of the time it arrived: an
-/// answer sent just before a restart may be delivered just after it.
+/// answer sent just before a restart may be delivered just after it. A reload of group state
+/// from `__consumer_offsets` after a refused store counts as a restart (the `reloads` of each
+/// answer): it brings back what the log holds, a group whose deletion was refused included.
 ///
 /// Where `groups_restart` (offsets expire), a group deleted when its offsets expired starts
 /// again at generation 1 ([`one_owner_per_generation`]): a lower generation under another
@@ -416,23 +418,31 @@ pub fn generations_never_go_down(history: &History, groups_restart: bool) -> Res
     // client → (highest generation seen from the latest incarnation that answered it, what),
     // and the highest generation it was assigned partitions in.
     let mut seen: BTreeMap<u32, (i32, &'static str)> = BTreeMap::new();
-    let mut incarnations: BTreeMap<u32, u64> = BTreeMap::new();
+    // client → (incarnation, reloads) of the broker that sent its last answer.
+    let mut incarnations: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     let mut assigned: BTreeMap<u32, i32> = BTreeMap::new();
     // client → (the leader's member id, generation) of its last answer.
     let mut last: BTreeMap<u32, (&str, i32)> = BTreeMap::new();
     for operation in &history.operations {
-        let (client, incarnation, generation, leader, what) = match operation {
-            Operation::GroupJoined { client, incarnation, generation, leader_id, .. } => {
-                (*client, *incarnation, *generation, leader_id.as_str(), "joined")
-            }
-            Operation::GroupAssigned { client, incarnation, generation, leader_id, .. } => {
+        let (client, incarnation, reloads, generation, leader, what) = match operation {
+            Operation::GroupJoined {
+                client, incarnation, reloads, generation, leader_id, ..
+            } => (*client, *incarnation, *reloads, *generation, leader_id.as_str(), "joined"),
+            Operation::GroupAssigned {
+                client,
+                incarnation,
+                reloads,
+                generation,
+                leader_id,
+                ..
+            } => {
                 let what = "was assigned partitions";
-                (*client, *incarnation, *generation, leader_id.as_str(), what)
+                (*client, *incarnation, *reloads, *generation, leader_id.as_str(), what)
             }
             _ => continue,
         };
-        if incarnations.insert(client, incarnation).is_some_and(|previous| previous != incarnation)
-        {
+        let epoch = (incarnation, reloads);
+        if incarnations.insert(client, epoch).is_some_and(|previous| previous != epoch) {
             seen.remove(&client);
         }
         let restarted =
@@ -453,7 +463,7 @@ pub fn generations_never_go_down(history: &History, groups_restart: bool) -> Res
         if let Some(&(previous, previous_what)) = seen.get(&client) {
             if generation < previous {
                 return Err(Violation(format!(
-                    "group consumer {client} {what} in generation {generation} after it {previous_what} in generation {previous}, both answered by broker incarnation {incarnation}"
+                    "group consumer {client} {what} in generation {generation} after it {previous_what} in generation {previous}, both answered by broker incarnation {incarnation} after {reloads} reloads of group state"
                 )));
             }
         }
@@ -1034,6 +1044,7 @@ mod tests {
         Operation::GroupJoined {
             client,
             incarnation,
+            reloads: 0,
             member_id: format!("m{client}"),
             generation,
             leader: false,
@@ -1223,6 +1234,7 @@ mod tests {
         let assigned = |client: u32, generation: i32, leader: &str| Operation::GroupAssigned {
             client,
             incarnation: 1,
+            reloads: 0,
             member_id: format!("m{client}-{leader}"),
             generation,
             leader_id: leader.to_string(),
@@ -1231,6 +1243,7 @@ mod tests {
         let joined_under = |leader: &str| Operation::GroupJoined {
             client: 2,
             incarnation: 1,
+            reloads: 0,
             member_id: format!("m2-{leader}"),
             generation: 1,
             leader: false,
@@ -1596,6 +1609,35 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_of_group_state_is_judged_as_a_restart() {
+        // Seed 4229264 (v18): on a full disk, every group store failed and the coordinator
+        // loaded __consumer_offsets again each time; the group's generations 6 to 11 were
+        // never stored. Its deletion when its offsets expired was refused too, so the next
+        // reload brought it back at generation 5, its last stored one, with the same leader;
+        // a member that had joined 11 then joined 6.
+        let joined_after = |reloads: u64, generation: i32| Operation::GroupJoined {
+            client: 9,
+            incarnation: 1,
+            reloads,
+            member_id: format!("m9-{reloads}"),
+            generation,
+            leader: false,
+            leader_id: "m10".to_string(),
+        };
+        let reloaded = history(vec![joined_after(3, 11), joined_after(4, 6)]);
+        assert_eq!(generations_never_go_down(&reloaded, true), Ok(()));
+        let same = history(vec![joined_after(4, 11), joined_after(4, 6)]);
+        assert_eq!(
+            generations_never_go_down(&same, true),
+            Err(Violation(
+                "group consumer 9 joined in generation 6 after it joined in generation 11, both \
+                 answered by broker incarnation 1 after 4 reloads of group state"
+                    .to_string()
+            ))
+        );
+    }
+
+    #[test]
     fn generations_are_judged_by_the_incarnation_that_answered() {
         // Seed 30408: a JoinGroup answer for generation 42 was sent just before a restart and
         // delivered just after it; the restarted broker had never stored the group (its
@@ -1613,7 +1655,7 @@ mod tests {
             generations_never_go_down(&down, false),
             Err(Violation(
                 "group consumer 6 joined in generation 4 after it joined in generation 5, both \
-                 answered by broker incarnation 2"
+                 answered by broker incarnation 2 after 0 reloads of group state"
                     .to_string()
             ))
         );
@@ -1621,6 +1663,7 @@ mod tests {
         let assigned = Operation::GroupAssigned {
             client: 6,
             incarnation: 1,
+            reloads: 0,
             member_id: "m6".to_string(),
             generation: 3,
             leader_id: "l".to_string(),
@@ -1643,6 +1686,7 @@ mod tests {
         let assigned = |client: u32, partitions: Vec<i32>| Operation::GroupAssigned {
             client,
             incarnation: 1,
+            reloads: 0,
             member_id: format!("m{client}"),
             generation: 1,
             leader_id: "l".to_string(),
@@ -1739,6 +1783,7 @@ mod tests {
         let assigned = |client: u32, member_id: &str| Operation::GroupAssigned {
             client,
             incarnation: 1,
+            reloads: 0,
             member_id: member_id.to_string(),
             generation: 3,
             leader_id: "l".to_string(),

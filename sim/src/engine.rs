@@ -62,6 +62,8 @@ enum Event {
         frame: Bytes,
         /// The node generation (incarnation) that sent it.
         generation: u64,
+        /// Its reloads of group state when it sent it (`NodeStats::offsets_reloads`).
+        reloads: u64,
     },
     ConnectionReset {
         client: u32,
@@ -196,6 +198,8 @@ pub struct Sim {
     timer_at: Option<u64>,
     /// How late a timer the node wants at once fires (`Workload::cleaner_steps`).
     timer_late_ms: u64,
+    /// The running node's `NodeStats::offsets_reloads`, stamped on each answer it sends.
+    node_reloads: u64,
     clients: Vec<ClientState>,
     connection_owner: BTreeMap<u64, u32>,
     /// Last delivery tick per (connection, direction) so that connections stay FIFO.
@@ -1224,6 +1228,7 @@ impl Sim {
             held: VecDeque::new(),
             timer_at: None,
             timer_late_ms: workload.cleaner_steps.map_or(0, |(_, late_ms)| late_ms),
+            node_reloads: 0,
             clients,
             connection_owner: BTreeMap::new(),
             fifo: BTreeMap::new(),
@@ -1365,8 +1370,9 @@ impl Sim {
                     self.node_input(Input::Closed { connection: ConnectionId(connection) });
                 }
             }
-            Event::ToClient { client, connection, frame, generation } => {
+            Event::ToClient { client, connection, frame, generation, reloads } => {
                 self.history.answered_by = generation;
+                self.history.answered_reloads = reloads;
                 self.client_receive(client, connection, frame)
             }
             Event::ConnectionReset { client, connection } => self.client_reset(client, connection),
@@ -1409,6 +1415,7 @@ impl Sim {
         let Some(node) = self.node.as_mut() else { return };
         node.handle(now, wall, input);
         let stats = node.stats();
+        self.node_reloads = stats.offsets_reloads;
         // One buffer for every input's outputs, kept between inputs (no allocation per event).
         let mut outputs = std::mem::take(&mut self.outputs);
         assert!(outputs.is_empty(), "outputs are drained before the next input");
@@ -1493,8 +1500,9 @@ impl Sim {
                     return;
                 }
                 let at = self.arrival(connection.0, false);
-                let generation = self.generation;
-                let event = Event::ToClient { client, connection: connection.0, frame, generation };
+                let (generation, reloads) = (self.generation, self.node_reloads);
+                let connection = connection.0;
+                let event = Event::ToClient { client, connection, frame, generation, reloads };
                 self.schedule(at, event);
             }
             Output::Close { connection, reason } => {

@@ -706,6 +706,7 @@ impl GroupMember {
                 history.push(Operation::GroupJoined {
                     client: self.client,
                     incarnation: history.answered_by,
+                    reloads: history.answered_reloads,
                     member_id: self.member_id.as_str().to_owned(),
                     generation: self.generation,
                     leader,
@@ -760,6 +761,7 @@ impl GroupMember {
                 history.push(Operation::GroupAssigned {
                     client: self.client,
                     incarnation: history.answered_by,
+                    reloads: history.answered_reloads,
                     member_id: self.member_id.as_str().to_owned(),
                     generation: self.generation,
                     leader_id: self.leader_id.clone(),

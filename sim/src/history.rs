@@ -122,6 +122,10 @@ pub enum Operation {
         /// The broker incarnation that answered (1 until the first restart, then one more per
         /// start): an answer sent just before a restart can arrive just after it.
         incarnation: u64,
+        /// How many times that incarnation had loaded groups again from `__consumer_offsets`
+        /// when it answered (`NodeStats::offsets_reloads`): a reload, like a restart, may
+        /// bring a group back at the last generation its log holds.
+        reloads: u64,
         /// The member id the coordinator gave it.
         member_id: String,
         /// The generation of the join.
@@ -139,6 +143,8 @@ pub enum Operation {
         client: u32,
         /// The broker incarnation that answered.
         incarnation: u64,
+        /// Its reloads of group state when it answered (see `GroupJoined`).
+        reloads: u64,
         /// Member id.
         member_id: String,
         /// Generation the assignment belongs to.
@@ -372,6 +378,9 @@ pub struct History {
     /// The broker incarnation (1, then one more per start) that sent the answer being
     /// delivered, set by the engine with `now`.
     pub answered_by: u64,
+    /// The reloads of group state the answering incarnation had made when it sent the answer
+    /// (`NodeStats::offsets_reloads`), set with `answered_by`.
+    pub answered_reloads: u64,
     /// Per partition, the end of the acknowledged records (one past the highest acknowledged
     /// offset), kept up to date by `push` so that liveness checks need not rescan.
     acknowledged_end: Vec<i64>,

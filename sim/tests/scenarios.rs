@@ -1509,3 +1509,18 @@ fn a_strangers_damaged_writes_to_its_own_topic_are_refused_or_stored_whole_throu
         .sum();
     assert!(stored > 0, "some damaged writes were valid batches still, and were stored");
 }
+
+#[test]
+fn a_group_loaded_again_from_its_log_may_come_back_at_an_older_generation() {
+    // Seed 4229264 (settings v18, a sweep of 150,000): the disk was full, so every group
+    // store failed and the coordinator loaded __consumer_offsets again each time; generations
+    // 6 to 11 were never stored. The group's deletion when its offsets expired was refused
+    // too, and the next reload brought it back at generation 5, as a restart would. The
+    // checker judged only restarts and new leaders as new beginnings, and reported a member
+    // that joined 11 and then 6 under the same leader. Each answer now carries the reloads
+    // of its broker incarnation, and a reload counts as a restart.
+    let summary = run_seed_at(4229264, 20_000, 18).unwrap_or_else(|failure| {
+        panic!("{}", failure.reason);
+    });
+    assert_eq!(summary.seed, 4229264);
+}
