@@ -1050,6 +1050,59 @@ fn a_compaction_pass_runs_in_steps_between_requests() {
     assert_eq!(compacted.last().map(|record| record.0), Some(39));
 }
 
+/// A pass that fails waits for the next round of the cleaner (`log.cleaner.backoff.ms`), even
+/// while another partition's pass still has steps to run. (Each failing pass began again at
+/// the next step, so on a full disk two compacted partitions kept each other's passes going
+/// without end; the simulator's clock, fed a timer due at once, never moved: swarm seed
+/// 5174855 at 60 s.)
+#[test]
+fn a_failed_compaction_pass_waits_for_the_next_round() {
+    use sluice_sim::disk::DiskFaults;
+    let config = BrokerConfig { log_cleaner_step_bytes: 300, ..BrokerConfig::default() };
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    for topic in ["a", "b"] {
+        let name = if topic == "a" { "a" } else { "b" };
+        harness
+            .create_topic_with(name, &[("cleanup.policy", "compact"), ("segment.bytes", "1024")]);
+        produce_one_key(&mut harness, topic, 40);
+    }
+    // Full: every rewrite fails when it writes its first batches.
+    let used = harness.node.storage_mut().used_bytes();
+    harness
+        .node
+        .storage_mut()
+        .set_faults(DiskFaults { capacity_bytes: used, ..DiskFaults::default() });
+    let mut failures = Vec::new();
+    let mut round = |harness: &mut Harness, at: u64| {
+        harness.now = at;
+        harness.node.handle(harness.now, WALL_MS, Input::Timer);
+        for step in 0.. {
+            assert!(step < 1000, "the cleaner's round does not end");
+            let outputs: Vec<Output> = std::iter::from_fn(|| harness.node.poll_output()).collect();
+            for output in outputs {
+                match output {
+                    Output::Log { message, .. } if message.starts_with("compaction of") => {
+                        failures.push((at, message[14..17].to_string()));
+                    }
+                    Output::Sync { .. } => harness.complete_sync(&output, false),
+                    _ => {}
+                }
+            }
+            if harness.node.poll_timeout() != Some(harness.now) {
+                break;
+            }
+            harness.node.handle(harness.now, WALL_MS, Input::Timer);
+        }
+    };
+    round(&mut harness, 15_000);
+    round(&mut harness, 30_000);
+    let expected: Vec<(u64, String)> = [15_000, 30_000]
+        .into_iter()
+        .flat_map(|at| [(at, "a-0".to_string()), (at, "b-0".to_string())])
+        .collect();
+    assert_eq!(failures, expected);
+}
+
 /// Producer state is snapshotted at the offset checkpoint (`<offset>.snapshot` beside the
 /// segments); on open the newest usable snapshot is loaded and only later batches are read.
 /// A snapshot above the log end, or one that fails its CRC, is deleted, and the state is

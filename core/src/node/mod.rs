@@ -279,6 +279,10 @@ pub struct Node<S: Storage> {
     /// flight: a pass replaces segment files, and must not remove index files that sync is
     /// about to flush.
     cleaner_pending: bool,
+    /// The partitions whose passes this round of the cleaner (one per
+    /// `log.cleaner.backoff.ms`) has still to run or finish; `None` between rounds. A pass
+    /// that fails or ends waits for the next round, as it did before passes had steps.
+    cleaner_round: Option<VecDeque<TopicPartition>>,
     outputs: VecDeque<Output>,
     /// Responses are encoded here and split off: a buffer that every earlier frame has been
     /// dropped from is reused, so answering does not allocate (or page-fault) per response.
@@ -340,6 +344,7 @@ impl<S: Storage> Node<S> {
             next_retention_at: now + config.log_retention_check_interval_ms.max(1) as u64,
             next_cleaner_at: now + config.log_cleaner_backoff_ms.max(1) as u64,
             cleaner_pending: false,
+            cleaner_round: None,
             next_offsets_expiry_at: now + config.group.offsets_retention_check_interval_ms.max(1),
             config,
             storage,
@@ -943,7 +948,7 @@ impl<S: Storage> Node<S> {
         self.run_cleaner_if_pending();
     }
 
-    /// Runs the pending compaction passes a step further unless a sync is in flight (then
+    /// Runs the passes of the cleaner's round a step further unless a sync is in flight (then
     /// `on_synced` runs them): together they read at most `log.cleaner.step.bytes` (at least
     /// one batch). When work is left, the next step is due at once (`poll_timeout`), so
     /// requests and sync completions are handled between steps and a large log never stalls
@@ -955,10 +960,18 @@ impl<S: Storage> Node<S> {
         self.cleaner_pending = false;
         let wall_ms = self.deletion_wall_ms();
         let mut budget = usize::try_from(self.config.log_cleaner_step_bytes.max(1)).unwrap_or(1);
-        for partition in self.logs.compaction_due(wall_ms) {
+        let mut round = match self.cleaner_round.take() {
+            Some(round) => round,
+            None => self.logs.compaction_due(wall_ms).into(),
+        };
+        while let Some(partition) = round.pop_front() {
             if budget == 0 {
-                self.cleaner_pending = true;
+                round.push_front(partition);
                 break;
+            }
+            // Deleted, offline, or no longer compacted since the round began.
+            if !self.logs.log(&partition).is_some_and(|log| log.compaction_due(wall_ms)) {
+                continue;
             }
             let log = self.logs.log(&partition).expect("listed");
             // A pass may remove an idempotent producer's last batches (their keys were written
@@ -978,7 +991,7 @@ impl<S: Storage> Node<S> {
                 log.compact_step(&mut self.storage, wall_ms, &mut budget)
             });
             match result {
-                Ok(None) => self.cleaner_pending = true,
+                Ok(None) => round.push_front(partition),
                 Ok(Some(stats)) if stats.segments_rewritten > 0 => self.log(
                     LogLevel::Info,
                     format!(
@@ -997,6 +1010,10 @@ impl<S: Storage> Node<S> {
                     self.log(LogLevel::Error, format!("compaction of {partition} failed: {error}"))
                 }
             }
+        }
+        if !round.is_empty() {
+            self.cleaner_round = Some(round);
+            self.cleaner_pending = true;
         }
     }
 
