@@ -1524,3 +1524,16 @@ fn a_group_loaded_again_from_its_log_may_come_back_at_an_older_generation() {
     });
     assert_eq!(summary.seed, 4229264);
 }
+
+#[test]
+fn a_failed_compaction_pass_does_not_hold_the_clock_still() {
+    // Seed 5174855 (settings v18, 60 s): on a full disk, two compacted partitions failed their
+    // passes in turn, and each failed pass began again at the next step while the other's
+    // still had steps, in steps fed at once (0 ms late): the run never left tick 34253. A
+    // failed pass now waits for the next round of the cleaner (see the node test
+    // `a_failed_compaction_pass_waits_for_the_next_round`).
+    let summary = run_seed_at(5174855, 60_000, 18).unwrap_or_else(|failure| {
+        panic!("{}", failure.reason);
+    });
+    assert!(summary.ticks >= 60_000, "{summary}");
+}
