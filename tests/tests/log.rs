@@ -523,6 +523,107 @@ fn an_fsync_error_takes_the_log_offline_for_good(harness: &mut dyn Harness) {
     assert!(log.sync_request().is_none());
 }
 
+/// Appends batches (tags 0, 1, ...) until the log rolls, syncing and checkpointing before
+/// the roll; returns the sealed segment's end offset and largest timestamp (its last
+/// record's: batch t's two records carry WALL_MS + 10 t and one more).
+fn fill_first_segment(harness: &mut dyn Harness, manager: &mut LogManager) -> (i64, i64) {
+    for tag in 0.. {
+        let end = manager.log(&partition()).expect("log").log_end_offset();
+        append(harness, manager, 2, tag);
+        if manager.log(&partition()).expect("log").segment_count() == 2 {
+            return (end, WALL_MS + (tag as i64 - 1) * 10 + 1);
+        }
+        manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+        manager.checkpoint(harness.storage()).expect("checkpoint");
+    }
+    unreachable!()
+}
+
+/// How many leading segments retention would delete at `wall_ms` (retention.ms is 1000).
+fn retention_due_at(manager: &LogManager, wall_ms: i64) -> usize {
+    manager.log(&partition()).expect("log").retention_due(wall_ms)
+}
+
+/// Cuts the last entry off the first segment's time index, as a power loss may before the
+/// index file written at the roll is synced, and makes the cut durable.
+fn tear_first_time_index(harness: &mut dyn Harness) {
+    let path = "orders-0/00000000000000000000.timeindex";
+    let len = harness.storage().len(path).expect("time index");
+    assert!(len >= 24, "the time index has entries to lose: {len} bytes");
+    harness.storage().truncate(path, len - 12).expect("tear");
+    harness.storage().sync(path).expect("sync");
+}
+
+fn a_time_index_torn_after_the_last_checkpoint_does_not_bring_retention_forward(
+    harness: &mut dyn Harness,
+) {
+    // The checkpoint says the first segment's records are synced; it was written before the
+    // roll that wrote the segment's index files, which a power loss then tore.
+    let config = LogConfig { retention_ms: 1000, ..small_segments() };
+    let mut manager = open(harness, config);
+    let (sealed_end, largest) = fill_first_segment(harness, &mut manager);
+    let active = format!("orders-0/{sealed_end:020}.log");
+    harness.storage().sync(&active).expect("sync the new segment's batch");
+    tear_first_time_index(harness);
+    harness.crash();
+    let (manager, report) = reopen(harness, config);
+    assert_eq!(report.partitions[&partition()].segments_scanned, 2, "both segments");
+    let log = manager.log(&partition()).expect("log");
+    assert_eq!(log.segment_base_offsets(), vec![0, sealed_end]);
+    assert_eq!(retention_due_at(&manager, largest + 1000), 0);
+    assert_eq!(retention_due_at(&manager, largest + 1001), 1);
+}
+
+fn a_time_index_short_of_the_batches_is_rebuilt_on_a_clean_open(harness: &mut dyn Harness) {
+    let config = LogConfig { retention_ms: 1000, ..small_segments() };
+    let mut manager = open(harness, config);
+    let (sealed_end, largest) = fill_first_segment(harness, &mut manager);
+    manager.close(harness.storage()).expect("close");
+    tear_first_time_index(harness);
+    let (mut manager, report) = reopen(harness, config);
+    let partition_report = &report.partitions[&partition()];
+    assert!(partition_report.clean);
+    assert_eq!((partition_report.segments_scanned, partition_report.indexes_rebuilt), (0, 1));
+    assert_eq!(retention_due_at(&manager, largest + 1000), 0);
+    assert_eq!(retention_due_at(&manager, largest + 1001), 1);
+    // The rebuilt index files are whole again: the next clean open trusts them.
+    manager.close(harness.storage()).expect("close");
+    let (manager, report) = reopen(harness, config);
+    assert_eq!(report.partitions[&partition()].indexes_rebuilt, 0);
+    assert_eq!(manager.log(&partition()).expect("log").log_end_offset(), sealed_end + 2);
+    assert_eq!(retention_due_at(&manager, largest + 1000), 0);
+    assert_eq!(retention_due_at(&manager, largest + 1001), 1);
+}
+
+fn a_scan_seals_the_time_index_of_every_segment_but_the_last(harness: &mut dyn Harness) {
+    // Index entries every 900 bytes leave batches after a segment's last one: only the final
+    // entry a seal adds holds their timestamps.
+    let config = LogConfig {
+        retention_ms: 1000,
+        segment_bytes: 2048,
+        index_interval_bytes: 900,
+        ..LogConfig::default()
+    };
+    let mut manager = open(harness, config);
+    let (sealed_end, largest) = fill_first_segment(harness, &mut manager);
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    let index = harness.storage().read_at("orders-0/00000000000000000000.index", 0, 4096);
+    let index = index.expect("index");
+    let last_indexed = u32::from_be_bytes(index[index.len() - 8..][..4].try_into().expect("4"));
+    assert!(i64::from(last_indexed) < sealed_end - 2, "a batch follows the last index entry");
+    // Without a checkpoint every segment is scanned and its index files rewritten.
+    harness.storage().remove("recovery-point-offset-checkpoint").expect("no checkpoint");
+    harness.crash();
+    let (mut manager, report) = reopen(harness, config);
+    assert_eq!(report.partitions[&partition()].segments_scanned, 2);
+    manager.close(harness.storage()).expect("close");
+    let (manager, report) = reopen(harness, config);
+    assert_eq!(report.partitions[&partition()].indexes_rebuilt, 0, "the written index is whole");
+    assert_eq!(manager.log(&partition()).expect("log").log_end_offset(), sealed_end + 2);
+    assert_eq!(retention_due_at(&manager, largest + 1000), 0);
+    assert_eq!(retention_due_at(&manager, largest + 1001), 1);
+}
+
 /// A record's key and value.
 type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -668,6 +769,29 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset(harness: &mut dyn Harn
     let (mut manager, _) = reopen(harness, config);
     assert_eq!(records_of(&read_all(harness, &mut manager)), expected);
     assert_eq!(manager.log_mut(&partition()).expect("log").log_end_offset(), log_end);
+}
+
+fn a_compacted_segment_s_index_files_are_durable_when_the_pass_ends(harness: &mut dyn Harness) {
+    // The recovery point already covers a rewritten segment, so the next open trusts its index
+    // files as they are: they must not be lost or torn by a power loss right after the pass.
+    use sluice_core::config::CleanupPolicy;
+    let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..small_segments() };
+    let mut manager = open(harness, config);
+    for tag in 0..12 {
+        append(harness, &mut manager, 2, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    manager.checkpoint(harness.storage()).expect("checkpoint");
+    let log = manager.log_mut(&partition()).expect("log");
+    let stats = log.compact(harness.storage(), WALL_MS).expect("compact");
+    assert!(stats.segments_rewritten >= 2, "{stats:?}");
+    let expected = read_all(harness, &mut manager);
+    harness.crash();
+    let (mut manager, report) = reopen(harness, config);
+    let partition_report = &report.partitions[&partition()];
+    assert_eq!(partition_report.indexes_rebuilt, 0, "{partition_report:?}");
+    assert_eq!(read_all(harness, &mut manager), expected);
 }
 
 /// What a pass over the records below `cleanable_end` leaves: the last record of each key.
@@ -865,6 +989,10 @@ suite!(
     compaction_keeps_the_last_record_per_key_at_its_offset,
     a_compaction_pass_in_steps_outlives_deletions_and_ends_at_truncations_and_crashes,
     a_new_log_starts_empty_even_where_a_deleted_one_left_files,
+    a_time_index_torn_after_the_last_checkpoint_does_not_bring_retention_forward,
+    a_time_index_short_of_the_batches_is_rebuilt_on_a_clean_open,
+    a_scan_seals_the_time_index_of_every_segment_but_the_last,
+    a_compacted_segment_s_index_files_are_durable_when_the_pass_ends,
 );
 
 #[allow(dead_code)]

@@ -402,8 +402,9 @@ impl Log {
         pass.stats.bytes_before += u64::from(source.size_bytes);
         pass.stats.bytes_after += u64::from(rebuilt.size_bytes);
         // The metadata follows the file even if its index files fail to be written: the next
-        // open rebuilds those.
-        let written = self.write_index_files(storage, &rebuilt);
+        // open rebuilds those. They are written durably: the segment lies below the recovery
+        // point, where the next open trusts index files as they are.
+        let written = self.write_index_files_durably(storage, &rebuilt);
         self.segments[position] = rebuilt;
         Ok(written?)
     }

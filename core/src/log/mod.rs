@@ -334,8 +334,9 @@ pub struct Log {
 
 impl Log {
     /// Opens the log in `dir`, creating it if absent. After an unclean shutdown, scans every
-    /// segment from the one holding the recovery point, CRC-checks each batch, truncates at the
-    /// first bad byte, drops later segments, rebuilds indexes, and syncs the result.
+    /// segment from the one holding the last offset below the recovery point, CRC-checks each
+    /// batch, truncates at the first bad byte, drops later segments, rebuilds indexes, and
+    /// syncs the result.
     pub fn open<S: Storage + ?Sized>(
         storage: &mut S,
         dir: &str,
@@ -393,11 +394,14 @@ impl Log {
         report: &mut RecoveryReport,
     ) -> Result<(), LogError> {
         // The first segment to CRC-scan: after a clean stop none, otherwise the one that holds
-        // the recovery point (segments wholly below it were synced, indexes included).
+        // the last offset below the recovery point. Segments before it were synced, index files
+        // included. That segment's own index files may not be: a roll writes them when the
+        // recovery point may already stand at the segment's end, and a checkpoint written
+        // before the roll vouches for its records only.
         let scan_from = if options.clean_shutdown {
             bases.len()
         } else {
-            bases.partition_point(|&base| base <= options.recovery_point).saturating_sub(1)
+            bases.partition_point(|&base| base < options.recovery_point).saturating_sub(1)
         };
         let mut epochs_seen = Vec::new();
         for (position, &base) in bases.iter().enumerate() {
@@ -433,6 +437,11 @@ impl Log {
                     let known = self.leader_epochs.clone();
                     let stop =
                         segment.scan(storage, &path, file_size, mode, &known, &mut epochs_seen)?;
+                    if stop.is_none() && !is_last {
+                        // A sealed segment's time index ends with its largest timestamp, which
+                        // the next open takes from it.
+                        segment.seal_time_index();
+                    }
                     self.write_index_files(storage, &segment)?;
                     stop
                 }
@@ -493,7 +502,10 @@ impl Log {
     }
 
     /// Loads a segment from its index files without scanning its batches. `None` when the
-    /// index files are missing or implausible, so the caller rebuilds them.
+    /// index files are missing or implausible, so the caller rebuilds them. Implausible
+    /// includes a time index whose last entry is older than a batch after the last offset-index
+    /// entry: retention reads a segment's largest timestamp from that entry, and one too old
+    /// would delete the segment early.
     fn load_indexed<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
@@ -520,15 +532,19 @@ impl Log {
         let walk_from = start.map_or(0, |entry| entry.position);
         let walk_base = base + start.map_or(0, |entry| i64::from(entry.relative_offset));
         let log_path = segment_path(&self.dir, base, LOG_SUFFIX);
-        let Some(next_offset) = walk_headers(storage, &log_path, walk_from, size_bytes, walk_base)?
+        let Some(walked) = walk_headers(storage, &log_path, walk_from, size_bytes, walk_base)?
         else {
             return Ok(None);
         };
+        let next_offset = walked.next_offset;
         let relative_end = (next_offset - base) as u64;
         let Ok(time_index) = index::TimeIndex::decode(&time_bytes, relative_end.max(1)) else {
             return Ok(None);
         };
         if !is_last && time_index.is_empty() && size_bytes > 0 {
+            return Ok(None);
+        }
+        if walked.max_timestamp > time_index.last().map_or(-1, |entry| entry.timestamp) {
             return Ok(None);
         }
         Ok(Some(Segment::load(
@@ -881,6 +897,26 @@ impl Log {
             self.unsynced_files.insert(path);
         }
         self.segments.push_back(Segment::new(&self.dir, base, wall_ms));
+        Ok(())
+    }
+
+    /// Writes a segment's `.index` and `.timeindex` from memory, each synced and renamed into
+    /// place before this returns. For a segment that may lie below a checkpointed recovery
+    /// point: the next open trusts those index files without a scan. A crash before the
+    /// rename leaves no index file, which that open rebuilds.
+    pub(crate) fn write_index_files_durably<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        segment: &Segment,
+    ) -> Result<(), StorageError> {
+        let index_path = segment_path(&self.dir, segment.base_offset, INDEX_SUFFIX);
+        let time_path = segment_path(&self.dir, segment.base_offset, TIME_INDEX_SUFFIX);
+        for (path, bytes) in
+            [(index_path, segment.index.encode()), (time_path, segment.time_index.encode())]
+        {
+            storage::write_file_atomic(storage, &path, &bytes)?;
+            self.unsynced_files.remove(&path);
+        }
         Ok(())
     }
 
@@ -1495,14 +1531,15 @@ fn batch_span(bytes: &[u8]) -> (i64, i64) {
 }
 
 /// Walks batch headers (no CRC) from `position` to `size_bytes`, expecting the first batch at
-/// `expected_offset`. Returns the next offset at the end, or `None` if the structure breaks.
+/// `expected_offset`. Returns what it found at the end, or `None` if the structure breaks.
 fn walk_headers<S: Storage + ?Sized>(
     storage: &mut S,
     path: &str,
     mut position: u32,
     size_bytes: u32,
     mut expected_offset: i64,
-) -> Result<Option<i64>, StorageError> {
+) -> Result<Option<Walked>, StorageError> {
+    let mut max_timestamp = -1;
     while position < size_bytes {
         let header_bytes = storage.read_at(path, u64::from(position), BATCH_HEADER_BYTES)?;
         let Ok(header) = BatchHeader::parse(&header_bytes) else { return Ok(None) };
@@ -1514,9 +1551,17 @@ fn walk_headers<S: Storage + ?Sized>(
             return Ok(None);
         }
         expected_offset = header.next_offset();
+        max_timestamp = max_timestamp.max(header.max_timestamp);
         position = end as u32;
     }
-    Ok(Some(expected_offset))
+    Ok(Some(Walked { next_offset: expected_offset, max_timestamp }))
+}
+
+/// What [`walk_headers`] found: the offset after the last batch, and the largest batch
+/// timestamp it passed (-1 if none).
+struct Walked {
+    next_offset: i64,
+    max_timestamp: i64,
 }
 
 /// Reads the whole batches to return for a fetch: from the batch holding `offset` (scanning
