@@ -1511,6 +1511,23 @@ fn a_strangers_damaged_writes_to_its_own_topic_are_refused_or_stored_whole_throu
 }
 
 #[test]
+fn a_time_index_torn_by_a_power_loss_after_the_checkpoint_does_not_shorten_retention() {
+    // Seed 5176609 (settings v18, 60 s): a checkpoint put sim-0's recovery point at the end
+    // of its active segment 49..55; the next append rolled it, writing its index files, and
+    // the power failed before they were synced. The restart trusted segment 49's torn time
+    // index, whose last entry was 1.8 s older than offset 54's record, so retention deleted
+    // the segment 100 ms later, well before that record's retention.ms was up. An unclean
+    // open now also scans the segment holding the last offset below the recovery point, and
+    // an open rebuilds a time index older than a batch it walks past; either alone makes this
+    // seed pass (log suite:
+    // `a_time_index_torn_after_the_last_checkpoint_does_not_bring_retention_forward`).
+    let summary = run_seed_at(5176609, 60_000, 18).unwrap_or_else(|failure| {
+        panic!("{}", failure.reason);
+    });
+    assert!(summary.ticks >= 60_000, "{summary}");
+}
+
+#[test]
 fn a_group_loaded_again_from_its_log_may_come_back_at_an_older_generation() {
     // Seed 4229264 (settings v18, a sweep of 150,000): the disk was full, so every group
     // store failed and the coordinator loaded __consumer_offsets again each time; generations
