@@ -2134,6 +2134,59 @@ fn group_deletions_whose_tombstones_fail_to_sync_are_not_acknowledged() {
 }
 
 #[test]
+fn a_retried_group_deletion_is_not_answered_from_a_deletion_that_fails_to_sync() {
+    // Group "g" has committed offset 4 of "t". A DeleteGroups of "g" appends its tombstones
+    // and waits for their sync. Meanwhile the client, timed out, sends it again, and also an
+    // OffsetDelete of "g": the group is gone from memory, so both find no group, and their
+    // answers wait for the same sync. It fails. No answer may say the group is gone: a restart
+    // brings it back. (The retries were answered GROUP_ID_NOT_FOUND, which a client takes to
+    // mean an earlier attempt deleted it: swarm seed 5206937 at 60 s.)
+    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
+    use sluice_core::protocol::api::offset_delete::{
+        OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    let delete = || {
+        let groups_names = vec![StrBytes::from_static("g")];
+        Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
+    };
+    harness.send(A, 2, delete());
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("{outputs:?}") };
+    harness.send(A, 2, delete());
+    let offset_delete = OffsetDeleteRequest {
+        group_id: StrBytes::from_static("g"),
+        topics: vec![OffsetDeleteRequestTopic {
+            name: StrBytes::from_static("t"),
+            partitions: vec![OffsetDeleteRequestPartition {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 0, Request::OffsetDelete(offset_delete));
+    assert!(harness.outputs().is_empty(), "the answers wait for the tombstones' sync");
+    harness.complete_sync(sync, true);
+    let outputs = harness.outputs();
+    let codes: Vec<i16> = outputs
+        .iter()
+        .map(|output| match harness.response(output).2 {
+            Response::DeleteGroups(answer) => answer.results[0].error_code,
+            Response::OffsetDelete(answer) => answer.error_code,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let storage_error = ErrorCode::KafkaStorageError.code();
+    assert_eq!(codes, [storage_error; 3]);
+    let mut restarted = harness.after_power_loss();
+    assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
+}
+
+#[test]
 fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     // Group "g" has committed offset 4 of "t". The disk fills; an OffsetCommit of 9 and a
     // DeleteGroups of "g" cannot be appended and are answered KAFKA_STORAGE_ERROR. The

@@ -3,6 +3,7 @@
 //! commit is never lost), rebuilds it from that topic on start, and drives its timers.
 
 use super::{LogLevel, Node, Reply, RequestRef};
+use crate::group::error::GROUP_ID_NOT_FOUND;
 use crate::group::records::{self, RecordKey};
 use crate::group::{GroupResponse, JoinContext, OffsetsRecord};
 use crate::limits::{BATCH_HEADER_BYTES, READ_BYTES_MAX};
@@ -670,12 +671,18 @@ impl<S: Storage> Node<S> {
                         sync.assignment = Bytes::new();
                     }
                     // A deletion whose tombstones are not durable comes back with a restart.
+                    // So may a group that was not found: a deletion waiting for the same sync
+                    // may have removed it (a retry of that deletion finds nothing, and a
+                    // client takes GROUP_ID_NOT_FOUND to mean an earlier attempt deleted it).
                     Response::DeleteGroups(delete) => {
                         for result in &mut delete.results {
-                            if result.error_code == 0 {
+                            if result.error_code == 0 || result.error_code == GROUP_ID_NOT_FOUND {
                                 result.error_code = ErrorCode::KafkaStorageError.code();
                             }
                         }
+                    }
+                    Response::OffsetDelete(delete) if delete.error_code == GROUP_ID_NOT_FOUND => {
+                        delete.error_code = ErrorCode::KafkaStorageError.code();
                     }
                     Response::OffsetDelete(delete) => {
                         for partition in
