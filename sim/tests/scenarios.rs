@@ -1511,6 +1511,21 @@ fn a_strangers_damaged_writes_to_its_own_topic_are_refused_or_stored_whole_throu
 }
 
 #[test]
+fn a_retried_delete_groups_is_not_told_the_group_is_gone_by_a_deletion_that_failed() {
+    // Seed 5206937 (settings v18, 60 s; it fails at v17 too): the churner's DeleteGroups
+    // timed out during a pause of the node and was sent again. The node deleted the group in
+    // memory for the first and answered the retries GROUP_ID_NOT_FOUND, all waiting for the
+    // tombstones' sync, which failed. The first became KAFKA_STORAGE_ERROR, the retries went
+    // out as they were, and the churner took them as the deletion done; after a power loss the
+    // group's offset was back. Now those answers become KAFKA_STORAGE_ERROR too (node test
+    // `a_retried_group_deletion_is_not_answered_from_a_deletion_that_fails_to_sync`).
+    let summary = run_seed_at(5206937, 60_000, 18).unwrap_or_else(|failure| {
+        panic!("{}", failure.reason);
+    });
+    assert!(summary.ticks >= 60_000, "{summary}");
+}
+
+#[test]
 fn a_time_index_torn_by_a_power_loss_after_the_checkpoint_does_not_shorten_retention() {
     // Seed 5176609 (settings v18, 60 s): a checkpoint put sim-0's recovery point at the end
     // of its active segment 49..55; the next append rolled it, writing its index files, and
