@@ -2078,16 +2078,38 @@ fn metadata_auto_creates_the_offsets_topic_as_the_coordinator_would() {
     assert_eq!(made.partitions, 3);
 }
 
+/// A DeleteGroups of `group`.
+fn delete_group(group: &'static str) -> Request {
+    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
+    let groups_names = vec![StrBytes::from_static(group)];
+    Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
+}
+
+/// An OffsetDelete of `group`'s offset of partition 0 of `topic`.
+fn offset_delete(group: &'static str, topic: &'static str) -> Request {
+    use sluice_core::protocol::api::offset_delete::{
+        OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    Request::OffsetDelete(OffsetDeleteRequest {
+        group_id: StrBytes::from_static(group),
+        topics: vec![OffsetDeleteRequestTopic {
+            name: StrBytes::from_static(topic),
+            partitions: vec![OffsetDeleteRequestPartition {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
 #[test]
 fn group_deletions_whose_tombstones_fail_to_sync_are_not_acknowledged() {
     // Groups "g" and "h" have committed offsets of "t". DeleteGroups of "g" and OffsetDelete
     // of "h"'s offset are each answered only once their tombstones are synced; when that sync
     // fails, the answer is KAFKA_STORAGE_ERROR, as for an OffsetCommit, not success: a restart
     // brings the group and the offset back. (Both were answered 0.)
-    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
-    use sluice_core::protocol::api::offset_delete::{
-        OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
-    };
     let mut harness = Harness::new();
     harness.create_topic("t", 1);
     assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
@@ -2102,29 +2124,9 @@ fn group_deletions_whose_tombstones_fail_to_sync_are_not_acknowledged() {
         let outputs = harness.outputs();
         harness.response(&outputs[0]).2
     };
-    let delete = DeleteGroupsRequest {
-        groups_names: vec![StrBytes::from_static("g")],
-        ..Default::default()
-    };
-    let Response::DeleteGroups(answer) = failing_sync(2, Request::DeleteGroups(delete)) else {
-        panic!()
-    };
+    let Response::DeleteGroups(answer) = failing_sync(2, delete_group("g")) else { panic!() };
     assert_eq!(answer.results[0].error_code, storage_error);
-    let offset = OffsetDeleteRequest {
-        group_id: StrBytes::from_static("h"),
-        topics: vec![OffsetDeleteRequestTopic {
-            name: StrBytes::from_static("t"),
-            partitions: vec![OffsetDeleteRequestPartition {
-                partition_index: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let Response::OffsetDelete(answer) = failing_sync(0, Request::OffsetDelete(offset)) else {
-        panic!()
-    };
+    let Response::OffsetDelete(answer) = failing_sync(0, offset_delete("h", "t")) else { panic!() };
     assert_eq!(answer.error_code, 0);
     assert_eq!(answer.topics[0].partitions[0].error_code, storage_error);
     // Why not success: power fails, and both come back.
@@ -2141,34 +2143,14 @@ fn a_retried_group_deletion_is_not_answered_from_a_deletion_that_fails_to_sync()
     // answers wait for the same sync. It fails. No answer may say the group is gone: a restart
     // brings it back. (The retries were answered GROUP_ID_NOT_FOUND, which a client takes to
     // mean an earlier attempt deleted it: swarm seed 5206937 at 60 s.)
-    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
-    use sluice_core::protocol::api::offset_delete::{
-        OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
-    };
     let mut harness = Harness::new();
     harness.create_topic("t", 1);
     assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
-    let delete = || {
-        let groups_names = vec![StrBytes::from_static("g")];
-        Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
-    };
-    harness.send(A, 2, delete());
+    harness.send(A, 2, delete_group("g"));
     let outputs = harness.outputs();
     let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("{outputs:?}") };
-    harness.send(A, 2, delete());
-    let offset_delete = OffsetDeleteRequest {
-        group_id: StrBytes::from_static("g"),
-        topics: vec![OffsetDeleteRequestTopic {
-            name: StrBytes::from_static("t"),
-            partitions: vec![OffsetDeleteRequestPartition {
-                partition_index: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    harness.send(A, 0, Request::OffsetDelete(offset_delete));
+    harness.send(A, 2, delete_group("g"));
+    harness.send(A, 0, offset_delete("g", "t"));
     assert!(harness.outputs().is_empty(), "the answers wait for the tombstones' sync");
     harness.complete_sync(sync, true);
     let outputs = harness.outputs();
@@ -2193,7 +2175,6 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     // coordinator must then hold what the log holds: offset 4, and the group. (It held 9,
     // then no group: a retried DeleteGroups was answered GROUP_ID_NOT_FOUND, and a restart
     // brought the group back.) Once space is free, the deletion is done and lasts.
-    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
     use sluice_sim::disk::DiskFaults;
     let mut harness = Harness::new();
     harness.create_topic("t", 1);
@@ -2207,17 +2188,13 @@ fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
     // The partition was loaded again from its log, as the stats tell the simulator.
     assert_eq!(harness.node.stats().offsets_reloads, 1);
-    let delete = || {
-        let groups_names = vec![StrBytes::from_static("g")];
-        Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
-    };
-    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
+    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete_group("g")) else { panic!() };
     assert_eq!(answer.results[0].error_code, storage_error);
     assert_eq!(committed(&mut harness, "g"), [("t".to_string(), 4)]);
     assert_eq!(harness.node.stats().offsets_reloads, 2);
 
     harness.node.storage_mut().set_faults(DiskFaults::default());
-    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
+    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete_group("g")) else { panic!() };
     assert_eq!(answer.results[0].error_code, 0, "the retry deletes the group");
     assert_eq!(committed(&mut harness, "g"), []);
     let mut restarted = harness.after_power_loss();
@@ -2290,7 +2267,6 @@ fn groups_on_an_offline_offsets_partition_are_not_answered_from_memory() {
     // has unloaded, every request about "g" is refused (FindCoordinator
     // COORDINATOR_NOT_AVAILABLE, the others NOT_COORDINATOR) instead of being answered from
     // memory (a retried DeleteGroups was answered GROUP_ID_NOT_FOUND); "h" is served as usual.
-    use sluice_core::protocol::api::delete_groups::DeleteGroupsRequest;
     use sluice_core::protocol::api::find_coordinator::FindCoordinatorRequest;
     let mut harness = Harness::new();
     harness.create_topic("t", 1);
@@ -2299,11 +2275,7 @@ fn groups_on_an_offline_offsets_partition_are_not_answered_from_memory() {
     assert_ne!(placed("g"), placed("h"));
     assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
     assert_eq!(commit(&mut harness, "h", &["t"], 4), [("t".to_string(), 0)]);
-    let delete = || {
-        let groups_names = vec![StrBytes::from_static("g")];
-        Request::DeleteGroups(DeleteGroupsRequest { groups_names, ..Default::default() })
-    };
-    harness.send(A, 2, delete());
+    harness.send(A, 2, delete_group("g"));
     let outputs = harness.outputs();
     assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
     harness.complete_sync(&outputs[0], true);
@@ -2312,7 +2284,7 @@ fn groups_on_an_offline_offsets_partition_are_not_answered_from_memory() {
     assert_eq!(answer.results[0].error_code, ErrorCode::KafkaStorageError.code());
 
     let not_coordinator = ErrorCode::NotCoordinator.code();
-    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete()) else { panic!() };
+    let Response::DeleteGroups(answer) = ask(&mut harness, 2, delete_group("g")) else { panic!() };
     assert_eq!(answer.results[0].error_code, not_coordinator);
     assert_eq!(commit(&mut harness, "g", &["t"], 7), [("t".to_string(), not_coordinator)]);
     assert_eq!(committed(&mut harness, "g"), []);

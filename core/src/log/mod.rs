@@ -909,11 +909,7 @@ impl Log {
         storage: &mut S,
         segment: &Segment,
     ) -> Result<(), StorageError> {
-        let index_path = segment_path(&self.dir, segment.base_offset, INDEX_SUFFIX);
-        let time_path = segment_path(&self.dir, segment.base_offset, TIME_INDEX_SUFFIX);
-        for (path, bytes) in
-            [(index_path, segment.index.encode()), (time_path, segment.time_index.encode())]
-        {
+        for (path, bytes) in self.index_files(segment) {
             storage::write_file_atomic(storage, &path, &bytes)?;
             self.unsynced_files.remove(&path);
         }
@@ -927,11 +923,7 @@ impl Log {
         storage: &mut S,
         segment: &Segment,
     ) -> Result<(), StorageError> {
-        let index_path = segment_path(&self.dir, segment.base_offset, INDEX_SUFFIX);
-        let time_path = segment_path(&self.dir, segment.base_offset, TIME_INDEX_SUFFIX);
-        for (path, bytes) in
-            [(index_path, segment.index.encode()), (time_path, segment.time_index.encode())]
-        {
+        for (path, bytes) in self.index_files(segment) {
             if storage::exists(storage, &path)? {
                 storage.truncate(&path, 0)?;
             }
@@ -939,6 +931,17 @@ impl Log {
             self.unsynced_files.insert(path);
         }
         Ok(())
+    }
+
+    /// The paths of `segment`'s `.index` and `.timeindex`, each with its content.
+    fn index_files(&self, segment: &Segment) -> [(String, Vec<u8>); 2] {
+        [
+            (segment_path(&self.dir, segment.base_offset, INDEX_SUFFIX), segment.index.encode()),
+            (
+                segment_path(&self.dir, segment.base_offset, TIME_INDEX_SUFFIX),
+                segment.time_index.encode(),
+            ),
+        ]
     }
 
     /// Reads stored batches from the one containing `offset`, stopping before `max_offset`
