@@ -2,6 +2,7 @@
 //! history (what clients were told and what consumers read) and the node's queue sizes only.
 
 use crate::client::{batch_of_value, key_of_value};
+use crate::configure::RETENTION_BYTES;
 use crate::history::{History, Operation};
 use sluice_core::group::records::coordinator_partition;
 use sluice_core::limits::{
@@ -111,8 +112,10 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
 /// ([`Operation::RetentionSet`]): the shortest value sent by the reset, or the topic's first
 /// one, is what bounds it (-1 keeps records forever).
 ///
-/// Under `retention_bytes`, such a record may also be gone if its partition may have held
-/// that many bytes after it by the reset: retention deletes a segment by size only while
+/// Under `retention_bytes` (the topic's first value, or the smallest a configurer sent by the
+/// reset: [`Operation::TopicConfigSet`]), such a record may also be gone if its partition may
+/// have held that many bytes after it by the reset: retention deletes a segment by size only
+/// while
 /// what stays is at least `retention.bytes` (so all of it came after the record). Those
 /// bytes are at most the batches of every produce request to the partition sent by the
 /// reset and not answered before the record's batch was first sent
@@ -179,6 +182,22 @@ pub fn acknowledged_records_kept(
         let set = retention_sets.iter().filter(|&&(sent, _)| sent <= tick);
         retention_ms.into_iter().chain(set.map(|&(_, ms)| ms)).filter(|&ms| ms >= 0).min()
     };
+    // The same for `retention.bytes` (-1: no limit).
+    let size_sets: Vec<(u64, i64)> = history
+        .operations
+        .iter()
+        .zip(&history.ticks)
+        .filter_map(|(operation, &tick)| match operation {
+            Operation::TopicConfigSet { name, value, .. } if *name == RETENTION_BYTES => {
+                Some((tick, *value))
+            }
+            _ => None,
+        })
+        .collect();
+    let size_limit_by = |tick: u64| {
+        let set = size_sets.iter().filter(|&&(sent, _)| sent <= tick);
+        retention_bytes.into_iter().chain(set.map(|&(_, bytes)| bytes)).filter(|&b| b >= 0).min()
+    };
     let bytes_after = produced_bytes_after(history);
     // The latest the deletion clock can read at `tick`.
     let deletion_clock_max = |tick: u64| {
@@ -220,10 +239,11 @@ pub fn acknowledged_records_kept(
                             return Err(Violation(gone));
                         };
                         let after = bytes_after(*partition, value, tick);
-                        if retention_bytes.is_some_and(|limit| after as i64 >= limit) {
+                        let size_limit = size_limit_by(tick);
+                        if size_limit.is_some_and(|limit| after as i64 >= limit) {
                             continue;
                         }
-                        let by_size = retention_bytes.map_or(String::new(), |limit| {
+                        let by_size = size_limit.map_or(String::new(), |limit| {
                             format!(", with at most {after} bytes after it (retention.bytes={limit})")
                         });
                         let Some(retention_ms) = retention_by(tick) else {
@@ -1338,7 +1358,9 @@ mod tests {
         };
         let answered = |request: u64| Operation::ProduceAnswered { client: 1, request };
         let acked = |offset: i64| acked_record(offset, 0);
-        let verdict = |reset_tick: u64, limit: i64| {
+        // `limit` is the topic's first retention.bytes; `sets` are (tick, value) of those a
+        // configurer sent.
+        let verdict_with = |reset_tick: u64, limit: Option<i64>, sets: &[(u64, i64)]| {
             let mut log = History::default();
             let steps = [
                 (10, sent(0, 0)),
@@ -1349,11 +1371,17 @@ mod tests {
                 (40, acked(1)),
                 (50, sent(2, 2)),
             ];
+            let sets = sets.iter().map(|&(tick, value)| {
+                (tick, Operation::TopicConfigSet { client: 3, name: RETENTION_BYTES, value })
+            });
+            let mut steps: Vec<(u64, Operation)> = steps.into_iter().chain(sets).collect();
+            steps.sort_by_key(|(tick, _)| *tick);
             push_at(&mut log, steps.into_iter().filter(|(tick, _)| *tick <= reset_tick));
             let reset = Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 };
             push_at(&mut log, [(reset_tick, reset)]);
-            acknowledged_records_kept(&log, &BTreeMap::new(), false, None, Some(limit))
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, None, limit)
         };
+        let verdict = |reset_tick: u64, limit: i64| verdict_with(reset_tick, Some(limit), &[]);
         // By 100, batch 0 may have 200 bytes after it (batches 1 and 2); batch 1 only 100:
         // batch 0 was answered before batch 1 was sent, so it came before.
         assert_eq!(verdict(100, 100), Ok(0));
@@ -1368,6 +1396,23 @@ mod tests {
             verdict(45, 100),
             Err(Violation(
                 "acks=-1 record \"c1-b1-r0\" of client 1 acknowledged at 0/1 is gone (a reset from 0 to 2), with at most 0 bytes after it (retention.bytes=100)".into()
+            ))
+        );
+        // A topic made without a limit, given one of 100 on the live topic by the reset: the
+        // smallest value sent by then bounds it; -1 (no limit) bounds nothing, and neither
+        // does a value sent after the reset.
+        assert_eq!(verdict_with(100, None, &[(60, 100), (70, -1)]), Ok(0));
+        assert_eq!(verdict_with(100, Some(300), &[(60, 1000), (80, 100)]), Ok(0));
+        assert_eq!(
+            verdict_with(100, None, &[(60, -1), (110, 100)]),
+            Err(Violation(
+                "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone (a reset from 0 to 2)".into()
+            ))
+        );
+        assert_eq!(
+            verdict_with(100, None, &[(60, 200)]),
+            Err(Violation(
+                "acks=-1 record \"c1-b1-r0\" of client 1 acknowledged at 0/1 is gone (a reset from 0 to 2), with at most 100 bytes after it (retention.bytes=200)".into()
             ))
         );
     }

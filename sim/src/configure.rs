@@ -5,14 +5,18 @@
 //! of -1 keeps records forever, as in Kafka. A configurer that alters the whole set
 //! ([`Configurer::altering_whole`]) sets it with AlterConfigs instead, as older tools and
 //! kafka-python's admin client do: every override the topic was made with, `retention.ms`
-//! changed. Steps are never retried: a lost or refused one is over, as a tool run by hand
-//! that printed an error is.
+//! changed. Some plans also set `retention.bytes` or `segment.ms`, always with
+//! IncrementalAlterConfigs. Steps are never retried: a lost or refused one is over, as a tool
+//! run by hand that printed an error is.
 //!
-//! Every step goes into the history: [`Operation::RetentionSet`] when an alteration is sent
-//! and [`Operation::RetentionSetAnswered`] with its answer; [`Operation::RetentionAsked`]
-//! and [`Operation::RetentionRead`] for a description. Two checkers read them:
+//! Every step goes into the history: [`Operation::RetentionSet`] when an alteration of
+//! `retention.ms` is sent and [`Operation::RetentionSetAnswered`] with its answer;
+//! [`Operation::TopicConfigSet`] and [`Operation::TopicConfigSetAnswered`] for the other two
+//! settings; [`Operation::RetentionAsked`] and [`Operation::RetentionRead`] for a
+//! description. Two checkers read them:
 //! - [`crate::checker::acknowledged_records_kept`] lets retention delete a record only once
-//!   the shortest `retention.ms` that may have been in force by then is up;
+//!   the shortest `retention.ms` that may have been in force by then is up, or once the
+//!   partition may have held the smallest `retention.bytes` in force by then after it;
 //! - [`crate::checker::retention_changes_kept`]: a description shows the last acknowledged
 //!   value, or one sent after it, through crashes and power loss (an acknowledged
 //!   alteration was saved, and a restart loads it).
@@ -33,14 +37,43 @@ use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
 
 const RETENTION_MS: &str = "retention.ms";
+/// The topic setting a [`Step::RetentionBytes`] sets.
+pub const RETENTION_BYTES: &str = "retention.bytes";
+/// The topic setting a [`Step::SegmentMs`] sets.
+pub const SEGMENT_MS: &str = "segment.ms";
 const RESOURCE_TOPIC: i8 = 2;
+
+/// One step of a configurer's plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Reads `retention.ms` (DescribeConfigs).
+    Describe,
+    /// Sets `retention.ms`.
+    RetentionMs(i64),
+    /// Sets `retention.bytes` (IncrementalAlterConfigs).
+    RetentionBytes(i64),
+    /// Sets `segment.ms` (IncrementalAlterConfigs).
+    SegmentMs(i64),
+}
+
+impl Step {
+    /// The setting an IncrementalAlterConfigs of this step sets, and its value.
+    fn setting(self) -> Option<(&'static str, i64)> {
+        match self {
+            Step::Describe => None,
+            Step::RetentionMs(ms) => Some((RETENTION_MS, ms)),
+            Step::RetentionBytes(bytes) => Some((RETENTION_BYTES, bytes)),
+            Step::SegmentMs(ms) => Some((SEGMENT_MS, ms)),
+        }
+    }
+}
 
 /// The configurer's state.
 #[derive(Clone, Debug)]
 pub struct Configurer {
     client: u32,
-    /// (tick, step): `Some(ms)` sets `retention.ms` to `ms`, `None` reads it.
-    plan: Vec<(u64, Option<i64>)>,
+    /// (tick, step).
+    plan: Vec<(u64, Step)>,
     /// Steps done.
     step: usize,
     /// With AlterConfigs, the topic's whole set of overrides (`retention.ms` among them).
@@ -49,7 +82,7 @@ pub struct Configurer {
 
 impl Configurer {
     /// A configurer that takes the steps of `plan`, each no earlier than its tick.
-    pub fn new(client: u32, plan: Vec<(u64, Option<i64>)>) -> Self {
+    pub fn new(client: u32, plan: Vec<(u64, Step)>) -> Self {
         Self { client, plan, step: 0, whole: None }
     }
 
@@ -76,7 +109,7 @@ impl Configurer {
             return Next::WakeAt(at);
         }
         let request = match (step, &self.whole) {
-            (Some(retention_ms), Some(configs)) => {
+            (Step::RetentionMs(retention_ms), Some(configs)) => {
                 let mut configs: Vec<AlterConfigsRequestConfig> = configs
                     .iter()
                     .filter(|(name, _)| *name != RETENTION_MS)
@@ -102,11 +135,12 @@ impl Configurer {
                     ..Default::default()
                 })
             }
-            (Some(retention_ms), None) => {
+            (Step::RetentionMs(_) | Step::RetentionBytes(_) | Step::SegmentMs(_), _) => {
+                let (name, value) = step.setting().expect("a step that sets");
                 let config = IncrementalAlterConfigsRequestConfig {
-                    name: StrBytes::from_static(RETENTION_MS),
+                    name: StrBytes::from_static(name),
                     config_operation: 0, // SET
-                    value: Some(StrBytes::from_string(retention_ms.to_string())),
+                    value: Some(StrBytes::from_string(value.to_string())),
                     ..Default::default()
                 };
                 let resource = IncrementalAlterConfigsRequestResource {
@@ -120,7 +154,7 @@ impl Configurer {
                     ..Default::default()
                 })
             }
-            (None, _) => {
+            (Step::Describe, _) => {
                 let resource = DescribeConfigsRequestResource {
                     resource_type: RESOURCE_TOPIC,
                     resource_name: StrBytes::from_static(TOPIC),
@@ -140,8 +174,12 @@ impl Configurer {
     pub fn on_sent(&mut self, history: &mut History) {
         let client = self.client;
         history.push(match self.plan[self.step].1 {
-            Some(retention_ms) => Operation::RetentionSet { client, retention_ms },
-            None => Operation::RetentionAsked { client },
+            Step::RetentionMs(retention_ms) => Operation::RetentionSet { client, retention_ms },
+            Step::Describe => Operation::RetentionAsked { client },
+            step => {
+                let (name, value) = step.setting().expect("a step that sets");
+                Operation::TopicConfigSet { client, name, value }
+            }
         });
     }
 
@@ -156,7 +194,10 @@ impl Configurer {
         match response {
             Response::IncrementalAlterConfigs(answer) => {
                 let error_code = answer.responses.first().map_or(-1, |answer| answer.error_code);
-                history.push(Operation::RetentionSetAnswered { client, error_code });
+                history.push(match self.plan[self.step].1 {
+                    Step::RetentionMs(_) => Operation::RetentionSetAnswered { client, error_code },
+                    _ => Operation::TopicConfigSetAnswered { client, error_code },
+                });
             }
             Response::AlterConfigs(answer) => {
                 let error_code = answer.responses.first().map_or(-1, |answer| answer.error_code);

@@ -10,7 +10,7 @@
 
 use crate::churn::Churner;
 use crate::client::{Client, Next, Role, TOPIC};
-use crate::configure::Configurer;
+use crate::configure::{Configurer, Step};
 use crate::disk::{DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
 use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
@@ -356,6 +356,9 @@ pub struct Workload {
     /// Whether that configurer sets `retention.ms` with AlterConfigs, replacing the topic's
     /// whole set of overrides (it sends the ones the topic was made with).
     pub alter_retention_whole: bool,
+    /// A seed for more steps of that configurer: after changes of `retention.ms` it changes
+    /// `retention.bytes` and `segment.ms` too (see [`size_and_roll_steps`]).
+    pub alter_size_and_roll: Option<u64>,
     /// `log.cleaner.step.bytes` when a seed draws a small one, so that compaction passes run
     /// in many steps, and how many ms late the engine feeds a timer the node wants at once
     /// (as a busy driver does), so that requests, retention, DeleteRecords and crashes come
@@ -401,6 +404,7 @@ impl Default for Workload {
             churn_racer: None,
             alter_retention: None,
             alter_retention_whole: false,
+            alter_size_and_roll: None,
             cleaner_steps: None,
         }
     }
@@ -638,6 +642,9 @@ impl std::fmt::Display for Workload {
             if self.alter_retention_whole {
                 write!(f, " whole")?;
             }
+            if self.alter_size_and_roll.is_some() {
+                write!(f, " +size+roll")?;
+            }
         }
         if let Some((bytes, late_ms)) = self.cleaner_steps {
             write!(f, " cleaner_steps={bytes}B+{late_ms}ms")?;
@@ -710,8 +717,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// damaged writes from the stranger (`FaultSettings::hostile_writes`). 16: a member's visit
 /// during the group's break (`GroupWorkload::break_visit_ms`). 17: `retention.ms` set with
 /// AlterConfigs (`Workload::alter_retention_whole`). 18: compaction in small steps
-/// (`Workload::cleaner_steps`).
-pub const SETTINGS_VERSION: u32 = 18;
+/// (`Workload::cleaner_steps`). 19: `retention.bytes` and `segment.ms` changed on the live
+/// topic (`Workload::alter_size_and_roll`).
+pub const SETTINGS_VERSION: u32 = 19;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -940,13 +948,22 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let bytes = stepping.range_inclusive(1, 8 * 1024) as i64;
         workload.cleaner_steps = Some((bytes, stepping.range_inclusive(0, 300)));
     }
+    if version < 19 {
+        return (faults, workload);
+    }
+    // Half the seeds whose configurer changes retention.ms: it changes retention.bytes and
+    // segment.ms on the live topic too.
+    let mut resizing = Prng::new(seed ^ 0x5349_5A45);
+    if workload.alter_retention.is_some() && resizing.chance(500_000) {
+        workload.alter_size_and_roll = Some(resizing.next_u64());
+    }
     (faults, workload)
 }
 
 /// A configurer's plan (see [`crate::configure`]): `rounds` times, 0.2 to 4 s after the last
 /// step, read `retention.ms` and then set it: to -1 (keep forever) one time in eight, else to
 /// 0.1 to 4 s, the range [`draw_retention`] draws from; then read it once more.
-pub fn retention_plan(seed: u64, rounds: u32) -> Vec<(u64, Option<i64>)> {
+pub fn retention_plan(seed: u64, rounds: u32) -> Vec<(u64, Step)> {
     let mut prng = Prng::new(seed);
     let mut at = 0;
     let mut plan = Vec::new();
@@ -954,11 +971,43 @@ pub fn retention_plan(seed: u64, rounds: u32) -> Vec<(u64, Option<i64>)> {
         at += prng.range_inclusive(200, 4_000);
         let retention_ms =
             if prng.chance(125_000) { -1 } else { prng.range_inclusive(100, 4_000) as i64 };
-        plan.extend([(at, None), (at, Some(retention_ms))]);
+        plan.extend([(at, Step::Describe), (at, Step::RetentionMs(retention_ms))]);
     }
     at += prng.range_inclusive(200, 4_000);
-    plan.push((at, None));
+    plan.push((at, Step::Describe));
     plan
+}
+
+/// Adds to a configurer's `plan`, after each change of `retention.ms` and at its tick, half
+/// the time a change of `retention.bytes` (-1, no limit, one time in eight; else half a
+/// segment of `segment_bytes` to six, the range the seeds draw it from) and, half the time,
+/// one of `segment.ms` (50 ms to 5 s, so segments also roll by age).
+pub fn size_and_roll_steps(
+    seed: u64,
+    plan: Vec<(u64, Step)>,
+    segment_bytes: u32,
+) -> Vec<(u64, Step)> {
+    let mut prng = Prng::new(seed);
+    let segment = u64::from(segment_bytes);
+    let mut steps = Vec::with_capacity(plan.len() * 2);
+    for (at, step) in plan {
+        steps.push((at, step));
+        if !matches!(step, Step::RetentionMs(_)) {
+            continue;
+        }
+        if prng.chance(500_000) {
+            let bytes = if prng.chance(125_000) {
+                -1
+            } else {
+                prng.range_inclusive(segment / 2, 6 * segment) as i64
+            };
+            steps.push((at, Step::RetentionBytes(bytes)));
+        }
+        if prng.chance(500_000) {
+            steps.push((at, Step::SegmentMs(prng.range_inclusive(50, 5_000) as i64)));
+        }
+    }
+    steps
 }
 
 /// Retention that deletes records readers may not have read: `retention.ms` 0.1 to 4 s, in
@@ -1102,6 +1151,10 @@ impl Sim {
             alter_segment_bytes: workload.alter_segment_bytes,
         };
         let mut clients = vec![ClientState::new(Client::new(0, admin))];
+        // Producers note their requests' sizes where a size limit may be in force, for the
+        // checker of what retention.bytes may delete.
+        let notes_sizes =
+            workload.retention_bytes.is_some() || workload.alter_size_and_roll.is_some();
         for index in 0..workload.producers {
             let role = Role::Producer {
                 partition: (index as i32) % workload.partitions,
@@ -1112,7 +1165,7 @@ impl Sim {
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
             producer.stamps_records = workload.retention_deletes;
-            producer.notes_sizes = workload.retention_bytes.is_some();
+            producer.notes_sizes = notes_sizes;
             producer.set_in_flight_max(workload.in_flight_max);
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
@@ -1131,7 +1184,7 @@ impl Sim {
             let mut producer = Client::new(clients.len() as u32, role);
             producer.keyed = workload.compacted;
             producer.stamps_records = workload.retention_deletes;
-            producer.notes_sizes = workload.retention_bytes.is_some();
+            producer.notes_sizes = notes_sizes;
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
             clients.push(ClientState::new(producer));
@@ -1209,7 +1262,12 @@ impl Sim {
         if let Some((plan_seed, rounds)) = workload.alter_retention {
             assert!(workload.retention_ms.is_some(), "a configurer changes a topic's retention");
             let id = clients.len() as u32;
-            let mut configurer = Configurer::new(id, retention_plan(plan_seed, rounds));
+            let mut plan = retention_plan(plan_seed, rounds);
+            if let Some(steps_seed) = workload.alter_size_and_roll {
+                let segment_bytes = workload.segment_bytes.expect("retention draws a segment size");
+                plan = size_and_roll_steps(steps_seed, plan, segment_bytes);
+            }
+            let mut configurer = Configurer::new(id, plan);
             if workload.alter_retention_whole {
                 configurer = configurer.altering_whole(workload.configs());
             }

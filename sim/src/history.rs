@@ -349,6 +349,24 @@ pub enum Operation {
         /// The answer's error code for the topic.
         error_code: i16,
     },
+    /// A configurer sent IncrementalAlterConfigs setting the workload topic's
+    /// `retention.bytes` or `segment.ms` (its answer is the next `TopicConfigSetAnswered` of
+    /// that client, unless it is lost).
+    TopicConfigSet {
+        /// Client id.
+        client: u32,
+        /// The setting's name.
+        name: &'static str,
+        /// The value set.
+        value: i64,
+    },
+    /// A configurer's IncrementalAlterConfigs of a `TopicConfigSet` was answered.
+    TopicConfigSetAnswered {
+        /// Client id.
+        client: u32,
+        /// The answer's error code for the topic.
+        error_code: i16,
+    },
     /// A configurer sent DescribeConfigs of the workload topic's `retention.ms` (its answer is
     /// the next `RetentionRead` of that client, unless it is lost).
     RetentionAsked {

@@ -17,6 +17,7 @@ use sluice_sim::hostile::STRANGER_WRITE_TOPIC;
 use sluice_sim::run::{
     check, run, run_seed, run_seed_at, strangers_topic_served, LIVENESS_TICKS, REGRESSION_SEEDS,
 };
+use std::collections::BTreeMap;
 
 fn workload() -> Workload {
     Workload {
@@ -1508,6 +1509,56 @@ fn a_strangers_damaged_writes_to_its_own_topic_are_refused_or_stored_whole_throu
         })
         .sum();
     assert!(stored > 0, "some damaged writes were valid batches still, and were stored");
+}
+
+#[test]
+fn a_configurer_changes_retention_bytes_and_segment_ms_on_the_live_topic() {
+    // Settings version 19: the first seeds whose configurer also sets retention.bytes and
+    // segment.ms, faults and all. Every checker passes (records go only when the smallest
+    // retention.bytes sent by then allows), both settings are acknowledged at least once, and
+    // a setting whose last change was acknowledged holds that value at the end, through the
+    // restarts in between.
+    use sluice_sim::configure::{RETENTION_BYTES, SEGMENT_MS};
+    use sluice_sim::engine::settings_from_seed;
+    let seeds: Vec<u64> = (0..)
+        .filter(|&seed| {
+            let (_, workload) = settings_from_seed(seed);
+            workload.alter_size_and_roll.is_some() && !workload.alter_retention_whole
+        })
+        .take(8)
+        .collect();
+    let mut acknowledged: BTreeMap<&str, usize> = BTreeMap::new();
+    for seed in seeds {
+        let mut sim = Sim::from_seed(seed);
+        run(&mut sim, 20_000).unwrap_or_else(|failure| panic!("seed {seed}: {}", failure.reason));
+        // Per setting, the last value sent and whether its answer was success.
+        let mut last: BTreeMap<&str, (i64, bool)> = BTreeMap::new();
+        let mut in_flight = None;
+        for operation in &sim.history.operations {
+            match operation {
+                Operation::TopicConfigSet { name, value, .. } => {
+                    last.insert(name, (*value, false));
+                    in_flight = Some(*name);
+                }
+                Operation::TopicConfigSetAnswered { error_code: 0, .. } => {
+                    let name = in_flight.take().expect("an answer follows its request");
+                    last.get_mut(name).expect("sent").1 = true;
+                    *acknowledged.entry(name).or_default() += 1;
+                }
+                Operation::TopicConfigSetAnswered { .. } => in_flight = None,
+                _ => {}
+            }
+        }
+        let node = sim.node().expect("the node runs after healing");
+        let config = node.topics().get("sim").expect("the workload topic").config.log;
+        for (name, (value, acked)) in last.into_iter().filter(|(_, (_, acked))| *acked) {
+            let held =
+                if name == RETENTION_BYTES { config.retention_bytes } else { config.segment_ms };
+            assert_eq!(held, value, "seed {seed}: {name} (acknowledged: {acked})");
+        }
+    }
+    assert!(acknowledged.get(RETENTION_BYTES).is_some_and(|&count| count > 0), "{acknowledged:?}");
+    assert!(acknowledged.get(SEGMENT_MS).is_some_and(|&count| count > 0), "{acknowledged:?}");
 }
 
 #[test]
