@@ -115,9 +115,8 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
 /// Under `retention_bytes` (the topic's first value, or the smallest a configurer sent by the
 /// reset: [`Operation::TopicConfigSet`]), such a record may also be gone if its partition may
 /// have held that many bytes after it by the reset: retention deletes a segment by size only
-/// while
-/// what stays is at least `retention.bytes` (so all of it came after the record). Those
-/// bytes are at most the batches of every produce request to the partition sent by the
+/// while what stays is at least `retention.bytes` (so all of it came after the record).
+/// Those bytes are at most the batches of every produce request to the partition sent by the
 /// reset and not answered before the record's batch was first sent
 /// ([`Operation::ProduceSent`]), less one copy of the record's own batch.
 pub fn acknowledged_records_kept(
