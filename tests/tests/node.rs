@@ -2169,6 +2169,54 @@ fn a_retried_group_deletion_is_not_answered_from_a_deletion_that_fails_to_sync()
 }
 
 #[test]
+fn an_offset_fetch_held_behind_a_failed_sync_shows_no_offset_that_was_not_stored() {
+    // Group "g" has committed offset 4 of "t". A commit of 9 waits for its sync; an
+    // OffsetFetch (v7 and v8) read 9 from memory and waits for the same sync. It fails: the
+    // commit is answered KAFKA_STORAGE_ERROR, and the fetches NOT_COORDINATOR (the partition
+    // is offline; a client finds the coordinator again), not 9, which a restart forgets.
+    // (They answered 9, as Kafka never does: it shows a commit only once it is stored.)
+    use sluice_core::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestGroup};
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    assert_eq!(commit(&mut harness, "g", &["t"], 4), [("t".to_string(), 0)]);
+    harness.send(A, 7, commit_request("g", &["t"], 9));
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("{outputs:?}") };
+    let old = OffsetFetchRequest { group_id: StrBytes::from_static("g"), ..Default::default() };
+    harness.send(A, 7, Request::OffsetFetch(old));
+    let group = OffsetFetchRequestGroup {
+        group_id: StrBytes::from_static("g"),
+        topics: None,
+        ..Default::default()
+    };
+    let new = OffsetFetchRequest { groups: vec![group], ..Default::default() };
+    harness.send(A, 8, Request::OffsetFetch(new));
+    assert!(harness.outputs().is_empty(), "the answers wait for the commit's sync");
+    harness.complete_sync(sync, true);
+    let outputs = harness.outputs();
+    let answers: Vec<Response> = outputs.iter().map(|output| harness.response(output).2).collect();
+    let [Response::OffsetCommit(commit), Response::OffsetFetch(old), Response::OffsetFetch(new)] =
+        &answers[..]
+    else {
+        panic!("{answers:?}")
+    };
+    let not_coordinator = ErrorCode::NotCoordinator.code();
+    assert_eq!(commit.topics[0].partitions[0].error_code, ErrorCode::KafkaStorageError.code());
+    assert_eq!(old.error_code, not_coordinator);
+    let offsets: Vec<(i64, i16)> = old
+        .topics
+        .iter()
+        .flat_map(|topic| topic.partitions.iter())
+        .map(|partition| (partition.committed_offset, partition.error_code))
+        .collect();
+    assert_eq!(offsets, [(-1, not_coordinator)]);
+    assert_eq!(new.groups.len(), 1);
+    assert_eq!((new.groups[0].error_code, new.groups[0].topics.len()), (not_coordinator, 0));
+    let mut restarted = harness.after_power_loss();
+    assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 4)]);
+}
+
+#[test]
 fn a_group_change_the_full_disk_refused_is_not_answered_from_memory() {
     // Group "g" has committed offset 4 of "t". The disk fills; an OffsetCommit of 9 and a
     // DeleteGroups of "g" cannot be appended and are answered KAFKA_STORAGE_ERROR. The

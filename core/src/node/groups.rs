@@ -681,6 +681,10 @@ impl<S: Storage> Node<S> {
                             }
                         }
                     }
+                    // What an offset fetch read may hold commits and deletions that were not
+                    // stored; Kafka shows a commit only once it is. The partition's groups
+                    // are refused now (offline) or loaded again: the client asks again.
+                    Response::OffsetFetch(fetch) => refuse_fetched_offsets(fetch),
                     Response::OffsetDelete(delete) if delete.error_code == GROUP_ID_NOT_FOUND => {
                         delete.error_code = ErrorCode::KafkaStorageError.code();
                     }
@@ -702,6 +706,22 @@ impl<S: Storage> Node<S> {
             // The rebalance answers parked requests (REBALANCE_IN_PROGRESS).
             self.flush_groups(None);
         }
+    }
+}
+
+/// Turns an OffsetFetch answer into NOT_COORDINATOR, in the group error of every layout (v2–7
+/// top level, v8+ per group) and each partition's (v0–7), without any offset.
+fn refuse_fetched_offsets(fetch: &mut OffsetFetchResponse) {
+    let code = ErrorCode::NotCoordinator.code();
+    fetch.error_code = code;
+    for partition in fetch.topics.iter_mut().flat_map(|topic| topic.partitions.iter_mut()) {
+        partition.committed_offset = -1;
+        partition.metadata = None;
+        partition.error_code = code;
+    }
+    for group in &mut fetch.groups {
+        group.error_code = code;
+        group.topics.clear();
     }
 }
 
