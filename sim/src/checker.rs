@@ -573,75 +573,86 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const INVALID_PARTITIONS: i16 = 37;
 
-/// No acknowledged offset commit is lost (invariant 6): every OffsetFetch answer — after a
-/// broker restart too — is at least the offset of every commit of its group acknowledged before the fetch
-/// was sent, unless a commit of exactly the answered offset may have been applied after that
-/// one (a later commit that lowered it). Returns how many (fetch, commit) pairs were checked.
-///
-/// With `offsets_retention_ms`, the fetch may find no offset if the commit may have expired:
-/// if its group may have been Empty that long between the commit and the fetch. A member was
-/// in the group at some moment of each span from sending a request to its answer where that
-/// answer shows it ([`Operation::MemberPresent`], and acknowledged commits with a
-/// generation), so no expiry falls within `offsets_retention_ms` after such a span began, or
-/// before it ended.
-pub fn acknowledged_commits_kept(
-    history: &History,
+/// An OffsetFetch answer: who fetched, when (history indexes), and what it found.
+struct Fetched<'h> {
+    client: u32,
+    sent_at: usize,
+    answered_at: usize,
+    offsets: &'h [(i32, i64)],
+}
+
+/// The offset traffic of the group consumers in a history: their commits, their OffsetFetch
+/// answers, and when each group had a member.
+struct OffsetTraffic<'h> {
+    commits: BTreeMap<(u32, u32), Commit>,
+    /// The OffsetFetch answers, in the order answered.
+    fetched: Vec<Fetched<'h>>,
+    /// Per group, the spans (ticks sent, answered) in which the coordinator had a member.
+    present: BTreeMap<&'static str, Vec<(u64, u64)>>,
     offsets_retention_ms: Option<u64>,
-) -> Result<usize, Violation> {
-    let mut commits: BTreeMap<(u32, u32), Commit> = BTreeMap::new();
-    let mut fetches_sent: BTreeMap<(u32, u32), usize> = BTreeMap::new();
-    let mut fetched = Vec::new();
-    for (index, operation) in history.operations.iter().enumerate() {
-        match operation {
-            Operation::CommitSent { client, commit, offsets, generation } => {
-                let entry = Commit {
-                    group: history.group_of(*client),
-                    generation: *generation,
-                    sent_at: index,
-                    answered_at: None,
-                    offsets: offsets.clone(),
-                    errors: Vec::new(),
-                };
-                assert!(
-                    commits.insert((*client, *commit), entry).is_none(),
-                    "commit ids are unique"
-                );
+}
+
+impl<'h> OffsetTraffic<'h> {
+    fn new(history: &'h History, offsets_retention_ms: Option<u64>) -> Self {
+        let mut commits: BTreeMap<(u32, u32), Commit> = BTreeMap::new();
+        let mut fetches_sent: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+        let mut fetched = Vec::new();
+        for (index, operation) in history.operations.iter().enumerate() {
+            match operation {
+                Operation::CommitSent { client, commit, offsets, generation } => {
+                    let entry = Commit {
+                        group: history.group_of(*client),
+                        generation: *generation,
+                        sent_at: index,
+                        answered_at: None,
+                        offsets: offsets.clone(),
+                        errors: Vec::new(),
+                    };
+                    assert!(
+                        commits.insert((*client, *commit), entry).is_none(),
+                        "commit ids are unique"
+                    );
+                }
+                Operation::CommitAnswered { client, commit, errors } => {
+                    let entry = commits.get_mut(&(*client, *commit)).expect("answered after sent");
+                    assert!(entry.answered_at.is_none(), "a commit is answered once");
+                    entry.answered_at = Some(index);
+                    entry.errors.clone_from(errors);
+                }
+                Operation::OffsetFetchSent { client, fetch } => {
+                    fetches_sent.insert((*client, *fetch), index);
+                }
+                Operation::OffsetFetched { client, fetch, offsets } => {
+                    let sent_at = fetches_sent[&(*client, *fetch)];
+                    let answered_at = index;
+                    fetched.push(Fetched { client: *client, sent_at, answered_at, offsets });
+                }
+                _ => {}
             }
-            Operation::CommitAnswered { client, commit, errors } => {
-                let entry = commits.get_mut(&(*client, *commit)).expect("answered after sent");
-                assert!(entry.answered_at.is_none(), "a commit is answered once");
-                entry.answered_at = Some(index);
-                entry.errors.clone_from(errors);
-            }
-            Operation::OffsetFetchSent { client, fetch } => {
-                fetches_sent.insert((*client, *fetch), index);
-            }
-            Operation::OffsetFetched { client, fetch, offsets } => {
-                let sent_at = fetches_sent[&(*client, *fetch)];
-                fetched.push((*client, sent_at, index, offsets));
-            }
-            _ => {}
         }
-    }
-    // Per group, the spans (ticks sent, answered) in which the coordinator had a member.
-    let mut present: BTreeMap<&'static str, Vec<(u64, u64)>> = BTreeMap::new();
-    for (operation, &tick) in history.operations.iter().zip(&history.ticks) {
-        if let Operation::MemberPresent { client, sent } = operation {
-            present.entry(history.group_of(*client)).or_default().push((*sent, tick));
+        let mut present: BTreeMap<&'static str, Vec<(u64, u64)>> = BTreeMap::new();
+        for (operation, &tick) in history.operations.iter().zip(&history.ticks) {
+            if let Operation::MemberPresent { client, sent } = operation {
+                present.entry(history.group_of(*client)).or_default().push((*sent, tick));
+            }
         }
-    }
-    for commit in commits.values() {
-        let whole = commit.offsets.iter().all(|&(partition, _)| commit.acknowledged(partition));
-        if let (true, true, Some(answered)) = (whole, commit.generation >= 0, commit.answered_at) {
-            let span = (history.ticks[commit.sent_at], history.ticks[answered]);
-            present.entry(commit.group).or_default().push(span);
+        for commit in commits.values() {
+            let whole = commit.offsets.iter().all(|&(partition, _)| commit.acknowledged(partition));
+            if let (true, true, Some(answered)) =
+                (whole, commit.generation >= 0, commit.answered_at)
+            {
+                let span = (history.ticks[commit.sent_at], history.ticks[answered]);
+                present.entry(commit.group).or_default().push(span);
+            }
         }
+        Self { commits, fetched, present, offsets_retention_ms }
     }
-    // Whether `group`'s offsets may have expired at some tick in `from..=to`: one not within
-    // `[answered, sent + retention)` of any span of a member's presence.
-    let may_expire = |group: &str, from: u64, to: u64| {
-        let Some(retention_ms) = offsets_retention_ms else { return false };
-        let mut blocked: Vec<(u64, u64)> = present.get(group).map_or(Vec::new(), |spans| {
+
+    /// Whether `group`'s offsets may have expired at some tick in `from..=to`: one not within
+    /// `[answered, sent + retention)` of any span of a member's presence.
+    fn may_expire(&self, group: &str, from: u64, to: u64) -> bool {
+        let Some(retention_ms) = self.offsets_retention_ms else { return false };
+        let mut blocked: Vec<(u64, u64)> = self.present.get(group).map_or(Vec::new(), |spans| {
             spans.iter().map(|&(sent, answered)| (answered, sent + retention_ms)).collect()
         });
         blocked.sort_unstable();
@@ -653,13 +664,56 @@ pub fn acknowledged_commits_kept(
             at = at.max(end);
         }
         at <= to
-    };
+    }
+
+    fn commits_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Commit> {
+        self.commits.values().filter(move |commit| commit.group == group)
+    }
+
+    /// Whether a commit of exactly `offset` to `partition` of `group` may have been applied
+    /// after history index `after` and before index `before`: sent before `before`, not
+    /// answered before `after`, and not refused.
+    fn lowered_to(
+        &self,
+        group: &str,
+        partition: i32,
+        offset: i64,
+        after: usize,
+        before: usize,
+    ) -> bool {
+        self.commits_of(group).any(|later| {
+            later.offset(partition) == Some(offset)
+                && later.maybe_applied(partition)
+                && later.sent_at < before
+                && later.answered_at.is_none_or(|at| at >= after)
+        })
+    }
+}
+
+/// No acknowledged offset commit is lost (invariant 6): every OffsetFetch answer — after a
+/// broker restart too — is at least the offset of every commit of its group acknowledged before
+/// the fetch was sent, unless a commit of exactly the answered offset may have been applied
+/// after that one (a later commit that lowered it). Returns how many (fetch, commit) pairs
+/// were checked.
+///
+/// With `offsets_retention_ms`, the fetch may find no offset if the commit may have expired:
+/// if its group may have been Empty that long between the commit and the fetch. A member was
+/// in the group at some moment of each span from sending a request to its answer where that
+/// answer shows it ([`Operation::MemberPresent`], and acknowledged commits with a
+/// generation), so no expiry falls within `offsets_retention_ms` after such a span began, or
+/// before it ended.
+pub fn acknowledged_commits_kept(
+    history: &History,
+    offsets_retention_ms: Option<u64>,
+) -> Result<usize, Violation> {
+    let traffic = OffsetTraffic::new(history, offsets_retention_ms);
     let mut checked = 0;
-    for (client, fetch_sent_at, fetch_answered_at, offsets) in fetched {
+    for fetch in &traffic.fetched {
+        let (client, fetch_sent_at, fetch_answered_at) =
+            (fetch.client, fetch.sent_at, fetch.answered_at);
         let group = history.group_of(client);
-        let commits = || commits.values().filter(|commit| commit.group == group);
-        for &(partition, found) in offsets {
-            let before = commits().filter(|commit| {
+        for &(partition, found) in fetch.offsets {
+            let before = traffic.commits_of(group).filter(|commit| {
                 commit.acknowledged(partition)
                     && commit.answered_at.is_some_and(|at| at < fetch_sent_at)
             });
@@ -669,24 +723,77 @@ pub fn acknowledged_commits_kept(
                 if found >= offset {
                     continue;
                 }
-                let lowered = commits().any(|later| {
-                    later.offset(partition) == Some(found)
-                        && later.maybe_applied(partition)
-                        && later.sent_at < fetch_answered_at
-                        && later.answered_at.is_none_or(|at| at >= acknowledged.sent_at)
-                });
+                let lowered = traffic.lowered_to(
+                    group,
+                    partition,
+                    found,
+                    acknowledged.sent_at,
+                    fetch_answered_at,
+                );
                 // The commit itself shows a member (with a generation) in the group when it
                 // was applied, which was when its offset began: it expires that long after.
                 let own = if acknowledged.generation >= 0 { offsets_retention_ms } else { None };
                 let committed = history.ticks[acknowledged.sent_at] + own.unwrap_or(0);
                 let answered = history.ticks[fetch_answered_at];
-                let expired = found < 0 && may_expire(group, committed, answered);
+                let expired = found < 0 && traffic.may_expire(group, committed, answered);
                 if !lowered && !expired {
                     return Err(Violation(format!(
                         "offset commit lost: group {group} partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of group consumer {client} sent after that answered {found}",
                         acknowledged.answered_at.expect("acknowledged")
                     )));
                 }
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// An OffsetFetch shows only what the coordinator stored: once a fetch answered an offset, no
+/// fetch of the group sent after that answer finds less (through restarts and power losses
+/// too), unless a commit of exactly the lesser offset may have been applied since the first
+/// fetch was sent, or the lesser answer is no offset and the offsets may have expired since
+/// then ([`acknowledged_commits_kept`] says when). A fetch answered from a commit that was
+/// appended but never synced would show an offset that a power loss takes back. Returns how
+/// many (earlier, later) pairs of answers were compared.
+pub fn fetched_offsets_kept(
+    history: &History,
+    offsets_retention_ms: Option<u64>,
+) -> Result<usize, Violation> {
+    let traffic = OffsetTraffic::new(history, offsets_retention_ms);
+    // Per (group, partition), the fetches so far that found an offset, with the offset.
+    let mut shown: BTreeMap<(&str, i32), Vec<(i64, &Fetched<'_>)>> = BTreeMap::new();
+    let mut checked = 0;
+    for fetch in &traffic.fetched {
+        let (client, fetch_sent_at, fetch_answered_at) =
+            (fetch.client, fetch.sent_at, fetch.answered_at);
+        let group = history.group_of(client);
+        for &(partition, found) in fetch.offsets {
+            let earlier = shown.entry((group, partition)).or_default();
+            for &(offset, first) in earlier.iter() {
+                let (first_sent_at, first_answered_at) = (first.sent_at, first.answered_at);
+                if first_answered_at >= fetch_sent_at {
+                    continue;
+                }
+                checked += 1;
+                if found >= offset {
+                    continue;
+                }
+                let lowered =
+                    traffic.lowered_to(group, partition, found, first_sent_at, fetch_answered_at);
+                let expired = found < 0
+                    && traffic.may_expire(
+                        group,
+                        history.ticks[first_sent_at],
+                        history.ticks[fetch_answered_at],
+                    );
+                if !lowered && !expired {
+                    return Err(Violation(format!(
+                        "fetched offset lost: group {group} partition {partition} was fetched at {offset} (answered at history index {first_answered_at}), and an OffsetFetch of group consumer {client} sent after that answered {found}"
+                    )));
+                }
+            }
+            if found >= 0 {
+                earlier.push((found, fetch));
             }
         }
     }
@@ -1243,6 +1350,79 @@ mod tests {
         assert_eq!(verdict(1_099, Some(1_000)), Err(Violation(lost.into())));
         assert_eq!(verdict(1_100, Some(1_000)), Ok(1));
         assert_eq!(verdict(5_000, None), Err(Violation(lost.into())), "nothing expires");
+    }
+
+    #[test]
+    fn an_offset_fetched_is_never_taken_back() {
+        // Client 3's commit of 9 is sent at 5, and a heartbeat sent at 10 and answered at 15
+        // shows it in the group; a fetch by client 4 (sent at 20) finds the offset at 30, and
+        // the commit is answered `code` at 40. A fetch by client 5, sent at `sent` (a
+        // restart in between), finds `found` at `sent + 10`. Offsets expire 1000 ms after the
+        // group empties, if `retention`; `lowering` commits 3 (sent at 50, acknowledged at 60).
+        let verdict = |code: i16, sent: u64, found: i64, retention: Option<u64>, lowering: bool| {
+            let mut log = History::default();
+            let mut steps = vec![
+                (
+                    5,
+                    Operation::CommitSent {
+                        client: 3,
+                        commit: 1,
+                        generation: 1,
+                        offsets: vec![(0, 9)],
+                    },
+                ),
+                (15, Operation::MemberPresent { client: 3, sent: 10 }),
+                (20, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
+                (30, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, 9)] }),
+                (40, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, code)] }),
+            ];
+            if lowering {
+                steps.extend([
+                    (
+                        50,
+                        Operation::CommitSent {
+                            client: 3,
+                            commit: 2,
+                            generation: 1,
+                            offsets: vec![(0, 3)],
+                        },
+                    ),
+                    (60, Operation::CommitAnswered { client: 3, commit: 2, errors: vec![(0, 0)] }),
+                ]);
+            }
+            steps.extend([
+                (sent, Operation::OffsetFetchSent { client: 5, fetch: 1 }),
+                (
+                    sent + 10,
+                    Operation::OffsetFetched { client: 5, fetch: 1, offsets: vec![(0, found)] },
+                ),
+            ]);
+            steps.sort_by_key(|&(tick, _)| tick);
+            push_at(&mut log, steps);
+            fetched_offsets_kept(&log, retention)
+        };
+        let lost = |found: i64| {
+            Err(Violation(format!(
+                "fetched offset lost: group sim-group partition 0 was fetched at 9 (answered at \
+                 history index 3), and an OffsetFetch of group consumer 5 sent after that \
+                 answered {found}"
+            )))
+        };
+        // The commit failed its sync (KAFKA_STORAGE_ERROR), and a restart forgot it: the first
+        // fetch showed what was never stored.
+        assert_eq!(verdict(STORAGE_ERROR, 100, 3, None, false), lost(3));
+        assert_eq!(verdict(STORAGE_ERROR, 100, -1, None, false), lost(-1));
+        // The same or more is what was stored.
+        assert_eq!(verdict(0, 100, 9, None, false), Ok(1));
+        assert_eq!(verdict(0, 100, 12, None, false), Ok(1));
+        // A later commit lowered it.
+        assert_eq!(verdict(0, 100, 3, None, true), Ok(1));
+        // None is left once the group may have been empty for 1000 ms after the first fetch
+        // was sent: the heartbeat blocks expiry over [15, 1010), the commit over [40, 1005).
+        assert_eq!(verdict(0, 990, -1, Some(1_000), false), lost(-1));
+        assert_eq!(verdict(0, 1_000, -1, Some(1_000), false), Ok(1));
+        // A fetch sent before the first one was answered is not compared with it.
+        assert_eq!(verdict(0, 25, -1, None, false), Ok(0));
     }
 
     #[test]

@@ -425,6 +425,8 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         .map_err(|violation| violation.0)?;
     checker::acknowledged_commits_kept(&sim.history, sim.offsets_retention_ms)
         .map_err(|violation| violation.0)?;
+    checker::fetched_offsets_kept(&sim.history, sim.offsets_retention_ms)
+        .map_err(|violation| violation.0)?;
     checker::deletions_exact(&sim.history, sim.retention_ms.is_some())
         .map_err(|violation| violation.0)?;
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
