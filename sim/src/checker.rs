@@ -1186,6 +1186,11 @@ mod tests {
         history
     }
 
+    /// Client `client`'s commit number `commit` of `offset` to partition 0, in generation 1.
+    fn commit_sent(client: u32, commit: u32, offset: i64) -> Operation {
+        Operation::CommitSent { client, commit, generation: 1, offsets: vec![(0, offset)] }
+    }
+
     /// Appends each operation at its tick.
     fn push_at(history: &mut History, steps: impl IntoIterator<Item = (u64, Operation)>) {
         for (tick, operation) in steps {
@@ -1326,15 +1331,7 @@ mod tests {
         let verdict = |fetched: u64, retention: Option<u64>| {
             let mut log = History::default();
             let steps = [
-                (
-                    5,
-                    Operation::CommitSent {
-                        client: 3,
-                        commit: 1,
-                        generation: 1,
-                        offsets: vec![(0, 7)],
-                    },
-                ),
+                (5, commit_sent(3, 1, 7)),
                 (10, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, 0)] }),
                 (110, Operation::MemberPresent { client: 3, sent: 100 }),
                 (fetched - 10, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
@@ -1362,15 +1359,7 @@ mod tests {
         let verdict = |code: i16, sent: u64, found: i64, retention: Option<u64>, lowering: bool| {
             let mut log = History::default();
             let mut steps = vec![
-                (
-                    5,
-                    Operation::CommitSent {
-                        client: 3,
-                        commit: 1,
-                        generation: 1,
-                        offsets: vec![(0, 9)],
-                    },
-                ),
+                (5, commit_sent(3, 1, 9)),
                 (15, Operation::MemberPresent { client: 3, sent: 10 }),
                 (20, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
                 (30, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, 9)] }),
@@ -1378,15 +1367,7 @@ mod tests {
             ];
             if lowering {
                 steps.extend([
-                    (
-                        50,
-                        Operation::CommitSent {
-                            client: 3,
-                            commit: 2,
-                            generation: 1,
-                            offsets: vec![(0, 3)],
-                        },
-                    ),
+                    (50, commit_sent(3, 2, 3)),
                     (60, Operation::CommitAnswered { client: 3, commit: 2, errors: vec![(0, 0)] }),
                 ]);
             }
@@ -1915,12 +1896,6 @@ mod tests {
             generation: 1,
             leader_id: "l".to_string(),
             partitions,
-        };
-        let commit_sent = |client: u32, commit: u32, offset: i64| Operation::CommitSent {
-            client,
-            commit,
-            generation: 1,
-            offsets: vec![(0, offset)],
         };
         let commit_answered = |client: u32, commit: u32| Operation::CommitAnswered {
             client,
