@@ -290,6 +290,75 @@ fn acks_all_answers_only_after_the_group_commit_sync() {
     assert_eq!(response.responses[0].partition_responses[0].base_offset, 3);
 }
 
+/// The (connection, base offset, error code) of a produce answer.
+fn produce_answered(harness: &Harness, output: &Output) -> (ConnectionId, i64, i16) {
+    let (connection, _, Response::Produce(response)) = harness.response(output) else {
+        panic!("expected a produce answer, got {output:?}")
+    };
+    let answer = &response.responses[0].partition_responses[0];
+    (connection, answer.base_offset, answer.error_code)
+}
+
+#[test]
+fn page_cache_mode_answers_acks_one_at_once_and_syncs_for_acks_all_and_every_flush_messages() {
+    // flush.messages=5: acks=1 is answered when appended, the log is synced once it holds 5
+    // unsynced records (as Kafka flushes), and an acks=all produce gets a sync of its own.
+    let mut harness = Harness::new();
+    harness.create_topic_with("p", &[("flush.messages", "5")]);
+    harness.send(A, 9, produce("p", 0, 1, producer_batch(2, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1, "no sync for 2 records: {outputs:?}");
+    assert_eq!(produce_answered(&harness, &outputs[0]), (A, 0, 0));
+    harness.send(A, 9, produce("p", 0, 1, producer_batch(2, 10, 2, WALL_MS)));
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1, "no sync for 4 records: {outputs:?}");
+    assert_eq!(produce_answered(&harness, &outputs[0]), (A, 2, 0));
+    harness.send(A, 9, produce("p", 0, 1, producer_batch(1, 10, 3, WALL_MS)));
+    let outputs = harness.outputs();
+    assert_eq!(produce_answered(&harness, &outputs[0]), (A, 4, 0));
+    assert!(matches!(&outputs[1..], [Output::Sync { id: 1, .. }]), "5 records: {outputs:?}");
+    harness.complete_sync(&outputs[1], false);
+    assert!(harness.outputs().is_empty());
+    // acks=all waits for a sync, which starts at once (not at the next checkpoint).
+    harness.send(B, 9, produce("p", 0, -1, producer_batch(1, 10, 4, WALL_MS)));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { id: 2, .. }]), "{outputs:?}");
+    harness.complete_sync(&outputs[0], false);
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert_eq!(produce_answered(&harness, &outputs[0]), (B, 5, 0));
+    // An acks=all produce whose sync fails is refused, in page-cache mode too.
+    harness.send(B, 9, produce("p", 0, -1, producer_batch(1, 10, 5, WALL_MS)));
+    let outputs = harness.outputs();
+    assert!(matches!(&outputs[..], [Output::Sync { id: 3, .. }]), "{outputs:?}");
+    harness.complete_sync(&outputs[0], true);
+    let outputs = harness.outputs();
+    let storage_error = ErrorCode::KafkaStorageError.code();
+    assert_eq!(produce_answered(&harness, &outputs[0]), (B, -1, storage_error));
+}
+
+#[test]
+fn group_answers_get_a_sync_at_once_when_the_offsets_topic_is_in_page_cache_mode() {
+    // Broker-wide log.flush.interval.messages=100: __consumer_offsets inherits it, and a
+    // commit's answer, which waits for its record to be durable, gets a sync at once.
+    let (config, _) =
+        BrokerConfig::from_properties("log.flush.interval.messages=100\n", &[]).expect("valid");
+    let mut harness = Harness::with_config(config, SimDisk::new(1));
+    harness.create_topic("t", 1);
+    harness.send(A, 7, commit_request("g", &["t"], 3));
+    let outputs = harness.outputs();
+    let [sync @ Output::Sync { .. }] = &outputs[..] else { panic!("{outputs:?}") };
+    harness.complete_sync(sync, false);
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let (_, _, Response::OffsetCommit(answer)) = harness.response(&outputs[0]) else {
+        panic!("{outputs:?}")
+    };
+    assert_eq!(answer.topics[0].partitions[0].error_code, 0);
+    assert!(!harness.node.is_busy(), "nothing waits: a clean shutdown can go ahead");
+    assert_eq!(committed(&mut harness, "g"), vec![("t".to_string(), 3)]);
+}
+
 #[test]
 fn responses_leave_a_connection_in_request_order() {
     let mut harness = Harness::new();

@@ -558,6 +558,8 @@ impl<S: Storage> Node<S> {
                 });
             match self.append_group_records(&tp, &records) {
                 Ok(next_offset) => {
+                    // Every held group answer waits for this record (below).
+                    self.note_page_cache_append(&tp, true);
                     self.group_writes.insert(tp, next_offset);
                     stored_groups.extend(groups);
                 }

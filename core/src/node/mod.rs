@@ -262,6 +262,10 @@ pub struct Node<S: Storage> {
     parked_fetches: Vec<ParkedFetch>,
     sync_in_flight: Option<InFlightSync>,
     sync_everything: bool,
+    /// Partitions of page-cache topics (`flush.messages` > 1) to sync at the next chance:
+    /// an acks=all produce or a group answer waits for them, or they hold `flush.messages`
+    /// unsynced records. (Other page-cache data waits for the periodic checkpoint.)
+    sync_due: BTreeSet<TopicPartition>,
     next_sync_id: u64,
     next_sequence: u64,
     now: u64,
@@ -355,6 +359,7 @@ impl<S: Storage> Node<S> {
             parked_fetches: Vec::new(),
             sync_in_flight: None,
             sync_everything: false,
+            sync_due: BTreeSet::new(),
             next_sync_id: 1,
             next_sequence: 1,
             now,
@@ -861,16 +866,46 @@ impl<S: Storage> Node<S> {
         Some(if page_cache { log.log_end_offset() } else { log.recovery_point() })
     }
 
+    /// Marks a partition of a page-cache topic (`flush.messages` > 1) for the next sync if
+    /// `waited` (someone waits for its data to be durable) or it holds `flush.messages`
+    /// unsynced records, as Kafka flushes. Other topics sync everything anyway.
+    fn note_page_cache_append(&mut self, partition: &TopicPartition, waited: bool) {
+        let Some(flush_messages) = self
+            .topics
+            .get(&partition.topic)
+            .map(|topic| topic.config.flush_messages)
+            .filter(|&flush_messages| flush_messages > 1)
+        else {
+            return;
+        };
+        let unsynced =
+            self.logs.log(partition).map_or(0, |log| log.log_end_offset() - log.recovery_point());
+        if waited || unsynced >= flush_messages {
+            self.sync_due.insert(partition.clone());
+        }
+    }
+
     /// Starts a sync if none is in flight and some log has data that must become durable.
     fn maybe_start_sync(&mut self) {
         if self.sync_in_flight.is_some() {
             return;
         }
-        // Page-cache topics (flush.messages > 1) sync only with the periodic checkpoint.
+        // Page-cache topics (flush.messages > 1) sync with the periodic checkpoint, and where
+        // due (`sync_due`).
         let (topics, everything) = (&self.topics, self.sync_everything);
-        let requests = self.logs.sync_requests_where(|topic| {
+        let mut requests = self.logs.sync_requests_where(|topic| {
             everything || topics.get(topic).is_none_or(|topic| topic.config.flush_messages <= 1)
         });
+        let due = std::mem::take(&mut self.sync_due);
+        if !everything {
+            for partition in due {
+                if let Some(request) =
+                    self.logs.log_mut(&partition).and_then(|log| log.sync_request())
+                {
+                    requests.push((partition, request));
+                }
+            }
+        }
         self.sync_everything = false;
         if requests.is_empty() {
             return;

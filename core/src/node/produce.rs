@@ -75,6 +75,7 @@ impl<S: Storage> Node<S> {
                             .is_some_and(|topic| topic.config.flush_messages > 1);
                         if page_cache {
                             self.visibility_changes += 1;
+                            self.note_page_cache_append(&tp, acks == -1);
                         }
                         if acks == -1 || (acks == 1 && !page_cache) {
                             waits.push((tp, appended.next_offset, topic_index, partition_index));
