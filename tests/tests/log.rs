@@ -523,6 +523,30 @@ fn an_fsync_error_takes_the_log_offline_for_good(harness: &mut dyn Harness) {
     assert!(log.sync_request().is_none());
 }
 
+/// A log that went offline keeps its log start in the checkpoints written after: a
+/// DeleteRecords acknowledged before is not undone by the next start.
+fn an_offline_log_keeps_its_log_start_in_later_checkpoints(harness: &mut dyn Harness) {
+    let config = small_segments();
+    let mut manager = open(harness, config);
+    for tag in 0..10 {
+        append(harness, &mut manager, 2, tag);
+    }
+    manager.log_mut(&partition()).expect("log").sync(harness.storage()).expect("sync");
+    assert_eq!(manager.delete_records(harness.storage(), &partition(), 13), Ok(13));
+    append(harness, &mut manager, 2, 10);
+    let Some(disk) = harness.sim_disk() else { return };
+    disk.set_faults(DiskFaults { sync_error_ppm: 1_000_000, ..Default::default() });
+    let log = manager.log_mut(&partition()).expect("log");
+    assert!(matches!(log.sync(harness.storage()), Err(LogError::Offline(_))));
+    harness.sim_disk().expect("sim").set_faults(DiskFaults::default());
+    // The periodic checkpoint, or a clean shutdown's, runs with the log offline.
+    manager.checkpoint(harness.storage()).expect("checkpoint");
+    harness.crash();
+    let (manager, _) = reopen(harness, config);
+    let log = manager.log(&partition()).expect("log");
+    assert_eq!(log.log_start_offset(), 13, "bases: {:?}", log.segment_base_offsets());
+}
+
 /// Appends batches (tags 0, 1, ...) until the log rolls, syncing and checkpointing before
 /// the roll; returns the sealed segment's end offset and largest timestamp (its last
 /// record's: batch t's two records carry WALL_MS + 10 t and one more).
@@ -985,6 +1009,7 @@ suite!(
     leader_epochs_are_tracked_and_checkpointed,
     a_full_disk_fails_the_append_and_leaves_no_partial_batch,
     an_fsync_error_takes_the_log_offline_for_good,
+    an_offline_log_keeps_its_log_start_in_later_checkpoints,
     a_log_opens_directly_without_the_manager,
     compaction_keeps_the_last_record_per_key_at_its_offset,
     a_compaction_pass_in_steps_outlives_deletions_and_ends_at_truncations_and_crashes,

@@ -287,13 +287,17 @@ impl LogManager {
         }
     }
 
-    /// Writes the recovery-point and log-start checkpoints for every online log.
+    /// Writes the recovery-point checkpoint for every online log, and the log-start checkpoint
+    /// for every log. An offline log's recovery point is left out, so the next start scans
+    /// it whole; its log start stays, or the next start would serve again what DeleteRecords
+    /// or retention deleted (the log start would fall back to the first segment's base).
     pub fn checkpoint<S: Storage + ?Sized>(&self, storage: &mut S) -> Result<(), LogError> {
-        let online = self.logs.iter().filter(|(_, log)| log.offline_reason().is_none());
         let mut recovery_points = BTreeMap::new();
         let mut log_starts = BTreeMap::new();
-        for (partition, log) in online {
-            recovery_points.insert(partition.clone(), log.recovery_point());
+        for (partition, log) in &self.logs {
+            if log.offline_reason().is_none() {
+                recovery_points.insert(partition.clone(), log.recovery_point());
+            }
             log_starts.insert(partition.clone(), log.log_start_offset());
         }
         let recovery_bytes = checkpoint::encode_offsets(&recovery_points);
