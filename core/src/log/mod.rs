@@ -442,7 +442,14 @@ impl Log {
                         // the next open takes from it.
                         segment.seal_time_index();
                     }
-                    self.write_index_files(storage, &segment)?;
+                    if verify_crc {
+                        // Synced before the recovery point moves past this segment.
+                        self.write_index_files(storage, &segment)?;
+                    } else {
+                        // The next open trusts these with the same checkpoint, so they must
+                        // not be torn by a power loss before this open's final sync.
+                        self.write_index_files_durably(storage, &segment)?;
+                    }
                     stop
                 }
             };
