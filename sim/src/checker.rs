@@ -804,10 +804,32 @@ pub fn fetched_offsets_kept(
 /// (it has read nothing past the high watermark), and an acknowledged one moves the log start
 /// exactly to the offset asked for: it alone deletes, and its position only grows, so the
 /// log start was at most that. Under `retention`, which moves the log start too, the log may
-/// start past that offset, never before it. Returns the deletions acknowledged.
+/// start past that offset, never before it. Nor does the log start ever go back below an
+/// acknowledged deletion, through restarts and logs gone offline: each later Fetch answer
+/// ([`Operation::LogStartSeen`]) and reset to the earliest offset the reader gets shows it
+/// there or past it. Returns the deletions acknowledged.
 pub fn deletions_exact(history: &History, retention: bool) -> Result<usize, Violation> {
     let mut acknowledged = 0;
+    // Per (reader, partition), the log start its last acknowledged deletion reported.
+    let mut deleted_to: BTreeMap<(u32, i32), i64> = BTreeMap::new();
     for operation in &history.operations {
+        let shown = match *operation {
+            Operation::LogStartSeen { client, partition, log_start } => {
+                Some((client, partition, log_start))
+            }
+            Operation::ResetToEarliest { client, partition, to, .. } => {
+                Some((client, partition, to))
+            }
+            _ => None,
+        };
+        if let Some((client, partition, shown)) = shown {
+            let deleted = deleted_to.get(&(client, partition)).copied().unwrap_or(0);
+            if shown < deleted {
+                return Err(Violation(format!(
+                    "consumer {client} deleted below {deleted} on partition {partition}, and was later shown the log starting at {shown}"
+                )));
+            }
+        }
         let Operation::RecordsDeleted { client, partition, offset, error_code, low_watermark } =
             operation
         else {
@@ -825,6 +847,7 @@ pub fn deletions_exact(history: &History, retention: bool) -> Result<usize, Viol
                     "consumer {client} deleted below {offset} on partition {partition} and was told the log now starts at {low_watermark}"
                 )));
             }
+            deleted_to.insert((*client, *partition), *low_watermark);
             acknowledged += 1;
         }
     }
@@ -1790,6 +1813,20 @@ mod tests {
         let verdict = |operations, retention| deletions_exact(&history(operations), retention);
         assert_eq!(verdict(vec![deleted(0, 12), deleted(56, -1)], false), Ok(1));
         assert_eq!(verdict(vec![deleted(0, 13)], true), Ok(1), "retention went further");
+        // Later answers show the log start there or past it; never before it.
+        let seen = |log_start: i64| Operation::LogStartSeen { client: 4, partition: 1, log_start };
+        let reset = |to: i64| Operation::ResetToEarliest { client: 4, partition: 1, from: 20, to };
+        let other = Operation::LogStartSeen { client: 5, partition: 1, log_start: 3 };
+        let later = vec![seen(5), deleted(0, 12), seen(12), reset(15), seen(15), other.clone()];
+        assert_eq!(verdict(later, false), Ok(1));
+        let gone_back = |shown: i64| {
+            Err(Violation(format!(
+                "consumer 4 deleted below 12 on partition 1, and was later shown the log \
+                 starting at {shown}"
+            )))
+        };
+        assert_eq!(verdict(vec![deleted(0, 12), seen(12), seen(11)], false), gone_back(11));
+        assert_eq!(verdict(vec![deleted(0, 12), reset(10)], false), gone_back(10));
         assert_eq!(
             verdict(vec![deleted(0, 11)], true),
             Err(Violation(

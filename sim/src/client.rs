@@ -235,6 +235,8 @@ pub struct Client {
     pub position: i64,
     /// The offset a purging consumer's last acknowledged DeleteRecords deleted up to.
     purged_to: i64,
+    /// The log start its last Fetch answer showed (once it has purged; -1 before).
+    log_start_seen: i64,
     /// Whether the workload of this client is complete.
     pub done: bool,
     /// The group member state of a group consumer.
@@ -317,6 +319,7 @@ impl Client {
             producer_epoch: -1,
             position: 0,
             purged_to: 0,
+            log_start_seen: -1,
             done: false,
             group: None,
             churn: None,
@@ -825,6 +828,14 @@ impl Client {
                         });
                     }
                     return true;
+                }
+                if self.purged_to > 0 && answer.log_start_offset != self.log_start_seen {
+                    self.log_start_seen = answer.log_start_offset;
+                    history.push(Operation::LogStartSeen {
+                        client: self.id,
+                        partition,
+                        log_start: answer.log_start_offset,
+                    });
                 }
                 let records = answer.records.as_deref().unwrap_or_default();
                 let client = self.id;

@@ -113,6 +113,16 @@ pub enum Operation {
         /// The low watermark the answer reported.
         low_watermark: i64,
     },
+    /// A purging consumer's Fetch answer, after its first acknowledged DeleteRecords, showed
+    /// the partition's log start: recorded where it differs from the last one it saw.
+    LogStartSeen {
+        /// Client id.
+        client: u32,
+        /// Partition.
+        partition: i32,
+        /// The log start offset the answer reported.
+        log_start: i64,
+    },
     /// The broker process started again (after a power loss or a process restart).
     NodeRestarted,
     /// A group member's JoinGroup succeeded.

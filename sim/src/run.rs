@@ -284,6 +284,17 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[1307],
         settings_version: 16,
     },
+    RegressionSeeds {
+        test: "a_log_gone_offline_keeps_its_log_start_through_a_restart",
+        summary: "the checkpoints left out a log gone offline (a failed fsync), so the next \
+                  start put its log start back at the first segment's base, and records an \
+                  acknowledged DeleteRecords deleted were served again. Now every log's log \
+                  start is checkpointed. Found by reading the code; once the swarm recorded \
+                  the log start purging readers are shown, 29 of seeds 0..10000 (settings \
+                  version 19) failed with the fix reverted; these are the first five",
+        seeds: &[115, 382, 541, 719, 896],
+        settings_version: 19,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

@@ -992,6 +992,15 @@ fn regression_seeds_pass(test: &str) {
 }
 
 #[test]
+fn a_log_gone_offline_keeps_its_log_start_through_a_restart() {
+    // A purging reader's DeleteRecords was acknowledged, then an fsync error took the log
+    // offline; the next checkpoint left it out, and after the restart its log start fell back
+    // to the first segment's base. The log-suite test
+    // `an_offline_log_keeps_its_log_start_in_later_checkpoints` builds it by hand.
+    regression_seeds_pass("a_log_gone_offline_keeps_its_log_start_through_a_restart");
+}
+
+#[test]
 fn a_sync_group_after_a_failed_store_is_not_answered_from_the_void_generation() {
     // Found by the swarm once the churner committed offsets for a group of its own: a group
     // record that could not be appended voided its generation only when the leader's answer
