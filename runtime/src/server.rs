@@ -236,7 +236,7 @@ pub async fn serve_in<L: Listener>(
         if let Some(input) = input {
             node.handle(clock.now(), clock.wall_ms(), input);
         }
-        drain(&mut node, &mut writers, &events, &root, inline_sync.then_some(&clock), &mut touched)
+        drain(&mut node, &mut writers, &events, &root, Some(&clock), inline_sync, &mut touched)
             .await;
         // What the node now holds of each connection it received from or answered.
         for connection in touched.drain(..) {
@@ -255,7 +255,7 @@ pub async fn serve_in<L: Listener>(
         .await;
     let closed = node.close().map_err(|error| anyhow::anyhow!("clean shutdown failed: {error}"));
     // Close answers parked fetches; those answers, then the end of every connection.
-    drain(&mut node, &mut writers, &events, &root, None, &mut Vec::new()).await;
+    drain(&mut node, &mut writers, &events, &root, None, false, &mut Vec::new()).await;
     let tasks: Vec<JoinHandle<()>> =
         std::mem::take(&mut writers).into_values().map(|(writer, _)| writer.task).collect();
     let delivered = tokio::time::timeout(SHUTDOWN_WRITE_WAIT, async {
@@ -322,19 +322,23 @@ async fn finish_in_flight(
         if let Event::Synced { id, result } = event {
             node.handle(clock.now(), clock.wall_ms(), Input::Synced { id, result });
         }
-        drain(node, writers, events, root, inline_sync.then_some(clock), &mut Vec::new()).await;
+        drain(node, writers, events, root, Some(clock), inline_sync, &mut Vec::new()).await;
     }
 }
 
-/// Carries out every output the node has queued.
+/// Carries out every output the node has queued. With `clock` (while the node runs), a
+/// connection whose writer is gone is reported closed to the node, and with `inline_sync`
+/// too, syncs run inline.
 async fn drain(
     node: &mut Node<FileStorage>,
     writers: &mut BTreeMap<ConnectionId, (Writer, JoinHandle<()>)>,
     events: &mpsc::Sender<Event>,
     root: &std::path::Path,
-    inline_sync: Option<&Clock>,
+    clock: Option<&Clock>,
+    inline_sync: bool,
     touched: &mut Vec<ConnectionId>,
 ) {
+    let inline_sync = clock.filter(|_| inline_sync);
     while let Some(output) = node.poll_output() {
         match output {
             Output::Send { connection, frame } => {
@@ -343,8 +347,14 @@ async fn drain(
                 if let Some((writer, _)) = writers.get(&connection) {
                     writer.backlog.add(&frame);
                     if writer.frames.send(frame).is_err() {
+                        // The socket failed. Its reader, aborted here, would have reported
+                        // the close; without that the node would keep the connection's state
+                        // (and its place under CONNECTIONS_MAX) for good.
                         if let Some((_, reader)) = writers.remove(&connection) {
                             reader.abort();
+                        }
+                        if let Some(clock) = clock {
+                            node.handle(clock.now(), clock.wall_ms(), Input::Closed { connection });
                         }
                     }
                 }
@@ -652,16 +662,28 @@ async fn read_frames<S: AsyncRead>(
         })? {
             backlog.room().await;
             if buffer.len() < 4 + length && length > READ_CHUNK_BYTES {
-                // A large frame gets a buffer of its own, of its exact size: the shared one
-                // stays small, and nothing else keeps a big block alive.
+                // A large frame gets a buffer of its own: the shared one stays small, and
+                // nothing else keeps a big block alive. It grows with the bytes that arrive
+                // (`body_read_size`), not to the announced length at once: a client that
+                // sends only a length prefix holds about what it sent, not 100 MiB.
                 let _ = buffer.split_to(4);
-                let mut body = BytesMut::with_capacity(length);
+                let mut body = BytesMut::new();
                 body.extend_from_slice(&buffer.split());
-                let have = body.len();
-                body.resize(length, 0);
-                socket.read_exact(&mut body[have..]).await.map_err(|error| {
-                    format!("peer closed in the middle of a {length}-byte frame: {error}")
-                })?;
+                while body.len() < length {
+                    let want = body_read_size(body.len(), length);
+                    body.reserve(want);
+                    let read = (&mut *socket).take(want as u64).read_buf(&mut body).await;
+                    match read {
+                        Ok(0) => {
+                            return Err(format!(
+                            "peer closed in the middle of a {length}-byte frame ({} bytes read)",
+                            body.len()
+                        ))
+                        }
+                        Ok(_) => {}
+                        Err(error) => return Err(error.to_string()),
+                    }
+                }
                 backlog.sent(&body);
                 if events.send(Event::Request { connection, body: body.freeze() }).await.is_err() {
                     return Ok(());
@@ -692,6 +714,13 @@ async fn read_frames<S: AsyncRead>(
             Err(error) => return Err(error.to_string()),
         }
     }
+}
+
+/// How many more bytes of a large frame to read into its buffer, which holds `have` of its
+/// `length`: at most as many as it holds already (and at least a read chunk), so the buffer
+/// is never much more than twice what the client sent.
+fn body_read_size(have: usize, length: usize) -> usize {
+    (length - have).min(have.max(READ_CHUNK_BYTES))
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
@@ -884,6 +913,79 @@ mod tests {
         .await
         .expect("refused without waiting");
         assert!(result.unwrap_err().starts_with("bad frame"));
+    }
+
+    #[test]
+    fn a_large_frames_buffer_grows_with_what_arrives() {
+        const MIB: usize = 1 << 20;
+        let length = 100 * MIB;
+        assert_eq!(body_read_size(0, length), READ_CHUNK_BYTES);
+        assert_eq!(body_read_size(10, length), READ_CHUNK_BYTES);
+        assert_eq!(body_read_size(MIB, length), MIB);
+        assert_eq!(body_read_size(length - 5, length), 5);
+        // From nothing to 100 MiB: 64 KiB, then doubling (to 64 MiB), then the last 36 MiB;
+        // never more than twice what arrived, or a chunk.
+        let mut have = 0;
+        let mut reads = 0;
+        while have < length {
+            let want = body_read_size(have, length);
+            assert!(have + want <= 2 * have.max(READ_CHUNK_BYTES));
+            have += want;
+            reads += 1;
+        }
+        assert_eq!((have, reads), (length, 12));
+    }
+
+    #[tokio::test]
+    async fn a_length_prefix_alone_does_not_reserve_its_frame() {
+        let (mut read_half, mut client_write) = connection(1024);
+        let (events, _inbox) = mpsc::channel(16);
+        let mut bytes = (10_000_000i32).to_be_bytes().to_vec();
+        bytes.extend([1u8; 100]);
+        client_write.write_all(&bytes).await.unwrap();
+        client_write.shutdown().await.unwrap();
+        let result =
+            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 30, &Backlog::default())
+                .await;
+        assert_eq!(
+            result,
+            Err("peer closed in the middle of a 10000000-byte frame (100 bytes read)".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_writer_is_gone_is_closed_in_the_node() {
+        use sluice_core::protocol::api::{encode_request, Request};
+        use sluice_core::protocol::header::RequestHeader;
+        let dir = tempfile::tempdir().unwrap();
+        let storage = FileStorage::new(dir.path()).unwrap();
+        let clock = Clock { start: Instant::now(), wall_start_ms: None };
+        let (mut node, _) =
+            Node::open(BrokerConfig::default(), storage, 1, 0, clock.wall_ms()).unwrap();
+        // The writer's task has ended (its socket failed): sending to it fails.
+        let (frames, gone) = mpsc::unbounded_channel();
+        drop(gone);
+        let task = tokio::spawn(async {});
+        let writer = Writer { frames, backlog: Arc::new(Backlog::default()), task };
+        let reader = tokio::spawn(std::future::pending::<()>());
+        let mut writers = BTreeMap::new();
+        writers.insert(ConnectionId(1), (writer, reader));
+        let header = RequestHeader { api_key: 18, api_version: 3, ..Default::default() };
+        let request = Request::ApiVersions(Default::default());
+        let mut frame = BytesMut::new();
+        encode_request(&header, &request, &mut frame);
+        let body = frame.freeze().slice(4..);
+        node.handle(
+            clock.now(),
+            clock.wall_ms(),
+            Input::Request { connection: ConnectionId(1), body },
+        );
+        assert_eq!(node.stats().connections, 1);
+        let (events, _inbox) = mpsc::channel(16);
+        let root = dir.path().to_path_buf();
+        drain(&mut node, &mut writers, &events, &root, Some(&clock), false, &mut Vec::new()).await;
+        assert!(writers.is_empty());
+        assert_eq!(node.stats().connections, 0, "the node forgot the connection");
     }
 
     #[tokio::test]
