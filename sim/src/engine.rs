@@ -198,6 +198,8 @@ pub struct Sim {
     timer_at: Option<u64>,
     /// How late a timer the node wants at once fires (`Workload::cleaner_steps`).
     timer_late_ms: u64,
+    /// Page-cache mode (`Workload::flush_messages`): the broker's crashes keep written bytes.
+    page_cache: bool,
     /// The running node's `NodeStats::offsets_reloads`, stamped on each answer it sends.
     node_reloads: u64,
     clients: Vec<ClientState>,
@@ -364,6 +366,13 @@ pub struct Workload {
     /// (as a busy driver does), so that requests, retention, DeleteRecords and crashes come
     /// between the steps.
     pub cleaner_steps: Option<(i64, u64)>,
+    /// The broker's `log.flush.interval.messages` when above 1: page-cache mode for every
+    /// topic, `__consumer_offsets` included. acks=1 is answered when appended and readers see
+    /// records before they are synced; a log is synced once it holds that many unsynced
+    /// records, and when an acks=all produce or a group answer waits for it. A power loss
+    /// may then lose what was acknowledged with acks=1 or read, which the checkers do not
+    /// allow, so the broker's crashes in such a run are process crashes (written bytes stay).
+    pub flush_messages: Option<i64>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -406,6 +415,7 @@ impl Default for Workload {
             alter_retention_whole: false,
             alter_size_and_roll: None,
             cleaner_steps: None,
+            flush_messages: None,
         }
     }
 }
@@ -649,6 +659,9 @@ impl std::fmt::Display for Workload {
         if let Some((bytes, late_ms)) = self.cleaner_steps {
             write!(f, " cleaner_steps={bytes}B+{late_ms}ms")?;
         }
+        if let Some(messages) = self.flush_messages {
+            write!(f, " flush_messages={messages}")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -719,7 +732,7 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// AlterConfigs (`Workload::alter_retention_whole`). 18: compaction in small steps
 /// (`Workload::cleaner_steps`). 19: `retention.bytes` and `segment.ms` changed on the live
 /// topic (`Workload::alter_size_and_roll`).
-pub const SETTINGS_VERSION: u32 = 19;
+pub const SETTINGS_VERSION: u32 = 20;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -957,6 +970,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.alter_retention.is_some() && resizing.chance(500_000) {
         workload.alter_size_and_roll = Some(resizing.next_u64());
     }
+    if version < 20 {
+        return (faults, workload);
+    }
+    // An eighth of the seeds run in page-cache mode, syncing every 2 to 64 records.
+    let mut caching = Prng::new(seed ^ 0x464C_5553);
+    if caching.chance(125_000) {
+        workload.flush_messages = Some(caching.range_inclusive(2, 64) as i64);
+    }
     (faults, workload)
 }
 
@@ -1135,6 +1156,9 @@ impl Sim {
             config.group.offsets_retention_ms = retention_ms as i64;
             config.group.offsets_retention_check_interval_ms = check_ms;
         }
+        if let Some(messages) = workload.flush_messages {
+            config.topic_defaults.flush_messages = messages;
+        }
         let (mut node, _) = Node::open(config.clone(), disk, prng.next_u64(), 0, WALL_START_MS)
             .map_err(|(error, _)| error)
             .expect("a fresh node on a fault-free disk opens");
@@ -1286,6 +1310,7 @@ impl Sim {
             held: VecDeque::new(),
             timer_at: None,
             timer_late_ms: workload.cleaner_steps.map_or(0, |(_, late_ms)| late_ms),
+            page_cache: workload.flush_messages.is_some(),
             node_reloads: 0,
             clients,
             connection_owner: BTreeMap::new(),
@@ -1769,7 +1794,13 @@ impl Sim {
             && self.faults.crash_ppm > 0
             && self.prng.chance(self.faults.crash_ppm)
         {
-            self.power_loss();
+            if self.page_cache {
+                self.faults_injected += 1;
+                self.note(format!("{} fault: process crash", self.now));
+                self.process_restart();
+            } else {
+                self.power_loss();
+            }
         }
         if self.faults.pause_ppm > 0 && self.prng.chance(self.faults.pause_ppm) {
             self.faults_injected += 1;
