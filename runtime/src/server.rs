@@ -77,6 +77,10 @@ const WRITE_PARTS_MAX: usize = 256;
 const SHUTDOWN_WRITE_WAIT: Duration = Duration::from_secs(5);
 /// Bytes asked of the socket per read: several pipelined requests arrive in one syscall.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// How long one write may make no progress before the connection is given up: a client that
+/// stops reading its answers is closed then, as Kafka closes a connection idle for
+/// `connections.max.idle.ms` (10 minutes by default). Until then it holds up only itself.
+const WRITE_STALL_MAX: Duration = Duration::from_secs(600);
 
 enum Event {
     Accepted { connection: ConnectionId, writer: Writer, reader: JoinHandle<()> },
@@ -606,7 +610,8 @@ async fn write_frames<S: AsyncWrite>(
             .take(WRITE_PARTS_MAX)
             .map(|part| std::io::IoSlice::new(part))
             .collect();
-        let mut written = socket.write_vectored(&slices).await?;
+        let write = tokio::time::timeout(WRITE_STALL_MAX, socket.write_vectored(&slices));
+        let mut written = write.await.map_err(|_| std::io::ErrorKind::TimedOut)??;
         drop(slices);
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
@@ -622,7 +627,9 @@ async fn write_frames<S: AsyncWrite>(
             }
         }
     }
-    socket.flush().await
+    tokio::time::timeout(WRITE_STALL_MAX, socket.flush())
+        .await
+        .map_err(|_| std::io::ErrorKind::TimedOut)?
 }
 
 async fn read_loop<S: AsyncRead>(
@@ -986,6 +993,25 @@ mod tests {
         drain(&mut node, &mut writers, &events, &root, Some(&clock), false, &mut Vec::new()).await;
         assert!(writers.is_empty());
         assert_eq!(node.stats().connections, 0, "the node forgot the connection");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_reads_is_given_up_after_the_stall_limit() {
+        let (_client, server) = tokio::io::duplex(64);
+        let (_server_read, server_write) = tokio::io::split(server);
+        let (frames, queued) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
+        let writer = tokio::spawn(write_loop(server_write, queued, backlog.clone()));
+        let answer = Frame::from(Bytes::from(vec![1u8; 1024]));
+        backlog.add(&answer);
+        frames.send(answer).unwrap();
+        tokio::time::sleep(WRITE_STALL_MAX - Duration::from_secs(1)).await;
+        assert!(!writer.is_finished(), "still waiting for the client to read");
+        tokio::time::timeout(Duration::from_secs(2), writer)
+            .await
+            .expect("given up at the stall limit")
+            .unwrap();
+        assert!(backlog.closed.load(Ordering::Acquire), "its reader is released");
     }
 
     #[tokio::test]
