@@ -12,6 +12,7 @@ use crate::storage::FileStorage;
 use anyhow::Context;
 use bytes::{Buf, Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
+use sluice_core::limits::OPEN_FILES_MAX;
 use sluice_core::node::{ConnectionId, Frame, Input, LogLevel, Node, Output};
 use sluice_core::protocol::wire::frame_length;
 use sluice_core::storage::{StorageError, StorageErrorKind};
@@ -188,6 +189,18 @@ pub async fn serve_in<L: Listener>(
     }
     for (partition, reason) in &report.truncated {
         tracing::warn!("{partition}: recovery truncated the log: {reason}");
+    }
+    if let Some(soft) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+        .filter(|&soft| soft < OPEN_FILES_WANTED)
+    {
+        tracing::warn!(
+            "the open-file limit is {soft}: the broker keeps up to {OPEN_FILES_MAX} log files \
+             open, one per connection, and more while syncing; a log whose file cannot be \
+             opened goes offline. Raise it to {OPEN_FILES_WANTED} or more (ulimit -n, or \
+             LimitNOFILE= in a systemd unit)"
+        );
     }
     println!(
         "sluice broker {} listening on {bound} (data in {}, {} topic(s))",
@@ -723,6 +736,17 @@ async fn read_frames<S: AsyncRead>(
     }
 }
 
+/// The open-file limit below which the broker warns at start: its cache of log files, a
+/// thousand connections, and the files of the syncs in flight.
+const OPEN_FILES_WANTED: u64 = 4096;
+
+/// The soft limit on open files in the text of `/proc/self/limits` (`None` if absent or
+/// unlimited).
+fn open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
 /// How many more bytes of a large frame to read into its buffer, which holds `have` of its
 /// `length`: at most as many as it holds already (and at least a read chunk), so the buffer
 /// is never much more than twice what the client sent.
@@ -993,6 +1017,18 @@ mod tests {
         drain(&mut node, &mut writers, &events, &root, Some(&clock), false, &mut Vec::new()).await;
         assert!(writers.is_empty());
         assert_eq!(node.stats().connections, 0, "the node forgot the connection");
+    }
+
+    #[test]
+    fn the_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             95425                95425                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(open_files_limit(unlimited), None);
+        assert_eq!(open_files_limit("Max processes 10 10 processes\n"), None);
     }
 
     #[tokio::test(start_paused = true)]
