@@ -616,6 +616,65 @@ fn create_topics_validates_like_kafka() {
 }
 
 #[test]
+fn create_topics_takes_the_partition_count_from_a_manual_assignment() {
+    use sluice_core::protocol::api::create_topics::CreateTopicsRequestAssignment;
+    let mut harness = Harness::new();
+    // `kafka-topics --replica-assignment 1,1,1`: three partitions on broker 1.
+    let assigned = |name: &str, brokers: Vec<Vec<i32>>, partitions: i32, replication: i16| {
+        CreateTopicsRequestTopic {
+            name: StrBytes::from_string(name.into()),
+            num_partitions: partitions,
+            replication_factor: replication,
+            assignments: brokers
+                .into_iter()
+                .enumerate()
+                .map(|(index, broker_ids)| CreateTopicsRequestAssignment {
+                    partition_index: if name == "gap" { 2 * index as i32 } else { index as i32 },
+                    broker_ids,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    };
+    let request = CreateTopicsRequest {
+        topics: vec![
+            assigned("three", vec![vec![1], vec![1], vec![1]], -1, -1),
+            assigned("both", vec![vec![1]], 1, -1),
+            assigned("gap", vec![vec![1], vec![1]], -1, -1),
+            assigned("empty", vec![vec![]], -1, -1),
+            assigned("twice", vec![vec![1, 1]], -1, -1),
+            assigned("elsewhere", vec![vec![2]], -1, -1),
+        ],
+        ..Default::default()
+    };
+    harness.send(A, 7, Request::CreateTopics(request));
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let answers: Vec<(i16, i32, i16)> = response
+        .topics
+        .iter()
+        .map(|topic| (topic.error_code, topic.num_partitions, topic.replication_factor))
+        .collect();
+    let invalid = ErrorCode::InvalidReplicaAssignment.code();
+    assert_eq!(
+        answers,
+        vec![
+            (0, 3, 1),
+            (ErrorCode::InvalidRequest.code(), -1, -1),
+            (invalid, -1, -1),
+            (invalid, -1, -1),
+            (invalid, -1, -1),
+            (invalid, -1, -1),
+        ]
+    );
+    assert_eq!(harness.node.topics().get("three").map(|topic| topic.partitions), Some(3));
+    for refused in ["both", "gap", "empty", "twice", "elsewhere"] {
+        assert!(harness.node.topics().get(refused).is_none(), "{refused}");
+    }
+}
+
+#[test]
 fn topics_configs_and_data_survive_a_clean_restart() {
     let mut harness = Harness::new();
     harness.create_topic("kept", 2);

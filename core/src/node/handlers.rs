@@ -234,18 +234,24 @@ impl<S: Storage> Node<S> {
                     config.value.as_ref().map(|value| (config.name.to_string(), value.to_string()))
                 })
                 .collect();
-            let partitions = if topic.num_partitions == -1 {
+            let partitions = if !topic.assignments.is_empty() {
+                // As Kafka: a manual assignment gives the partition count (and replication).
+                topic.assignments.len() as i32
+            } else if topic.num_partitions == -1 {
                 self.config.num_partitions
             } else {
                 topic.num_partitions
             };
-            let replication = if topic.replication_factor == -1 {
+            let replication = if let Some(first) = topic.assignments.first() {
+                first.broker_ids.len() as i16
+            } else if topic.replication_factor == -1 {
                 self.config.default_replication_factor
             } else {
                 topic.replication_factor
             };
-            let checked =
-                self.check_new_topic(&name, partitions, replication, &topic.assignments, &pairs);
+            let checked = check_assignments(&topic).and_then(|()| {
+                self.check_new_topic(&name, partitions, replication, &topic.assignments, &pairs)
+            });
             let result = match checked {
                 Err(error) => Err(error),
                 Ok(_) if request.validate_only => {
@@ -920,4 +926,50 @@ fn describe_config(
         synonyms,
         ..Default::default()
     }
+}
+
+/// A CreateTopics entry's manual replica assignment, checked as Kafka does: not together with
+/// a partition count or replication factor, partitions numbered 0, 1, … each once, and each
+/// with a replica list that is neither empty nor repeats a broker. (Brokers that do not exist
+/// are refused with the topic's other checks.)
+fn check_assignments(
+    topic: &crate::protocol::api::create_topics::CreateTopicsRequestTopic,
+) -> Result<(), (ErrorCode, String)> {
+    if topic.assignments.is_empty() {
+        return Ok(());
+    }
+    if topic.num_partitions != -1 || topic.replication_factor != -1 {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "Both numPartitions or replicationFactor and replicasAssignments were set. Both \
+             cannot be used at the same time."
+                .into(),
+        ));
+    }
+    let mut indexes: Vec<i32> =
+        topic.assignments.iter().map(|assignment| assignment.partition_index).collect();
+    indexes.sort_unstable();
+    if !indexes.iter().copied().eq(0..topic.assignments.len() as i32) {
+        return Err((
+            ErrorCode::InvalidReplicaAssignment,
+            format!(
+                "Partitions should be a consecutive 0-based integer sequence, got {indexes:?}."
+            ),
+        ));
+    }
+    for assignment in &topic.assignments {
+        let mut brokers = assignment.broker_ids.clone();
+        brokers.sort_unstable();
+        brokers.dedup();
+        if brokers.is_empty() || brokers.len() != assignment.broker_ids.len() {
+            return Err((
+                ErrorCode::InvalidReplicaAssignment,
+                format!(
+                    "Partition {} has an empty or repeating replica list {:?}.",
+                    assignment.partition_index, assignment.broker_ids
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
