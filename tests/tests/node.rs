@@ -616,6 +616,48 @@ fn create_topics_validates_like_kafka() {
 }
 
 #[test]
+fn offset_for_leader_epoch_ends_the_leaders_epoch_at_the_log_end_even_when_empty() {
+    use sluice_core::protocol::api::offset_for_leader_epoch::{
+        OffsetForLeaderEpochRequest, OffsetForLeaderEpochRequestPartition,
+        OffsetForLeaderEpochRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("t", 2);
+    // Partition 0 gets three records; partition 1 stays empty.
+    ask(&mut harness, 9, produce("t", 0, -1, producer_batch(3, 10, 1, WALL_MS)));
+    let mut asked = |topic: &'static str, partition: i32, current: i32, epoch: i32| {
+        let request = OffsetForLeaderEpochRequest {
+            replica_id: -1,
+            topics: vec![OffsetForLeaderEpochRequestTopic {
+                topic: StrBytes::from_static(topic),
+                partitions: vec![OffsetForLeaderEpochRequestPartition {
+                    partition,
+                    current_leader_epoch: current,
+                    leader_epoch: epoch,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let Response::OffsetForLeaderEpoch(answer) =
+            ask(&mut harness, 4, Request::OffsetForLeaderEpoch(request))
+        else {
+            panic!()
+        };
+        let partition = &answer.topics[0].partitions[0];
+        (partition.error_code, partition.leader_epoch, partition.end_offset)
+    };
+    assert_eq!(asked("t", 0, 0, 0), (0, 0, 3));
+    // An empty partition: a Java consumer validating position 0 sees no truncation.
+    assert_eq!(asked("t", 1, 0, 0), (0, 0, 0));
+    assert_eq!(asked("t", 1, -1, 0), (0, 0, 0), "no current epoch given");
+    assert_eq!(asked("t", 0, 0, -1), (0, -1, -1), "no epoch: undefined, as in Kafka");
+    assert_eq!(asked("t", 0, 1, 0).0, ErrorCode::UnknownLeaderEpoch.code());
+    assert_eq!(asked("none", 0, 0, 0).0, ErrorCode::UnknownTopicOrPartition.code());
+}
+
+#[test]
 fn create_topics_takes_the_partition_count_from_a_manual_assignment() {
     use sluice_core::protocol::api::create_topics::CreateTopicsRequestAssignment;
     let mut harness = Harness::new();

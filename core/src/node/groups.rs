@@ -2,7 +2,7 @@
 //! records in `__consumer_offsets`, answers only once they are durable (an acknowledged offset
 //! commit is never lost), rebuilds it from that topic on start, and drives its timers.
 
-use super::{LogLevel, Node, Reply, RequestRef};
+use super::{LogLevel, Node, Reply, RequestRef, LEADER_EPOCH};
 use crate::group::error::GROUP_ID_NOT_FOUND;
 use crate::group::records::{self, RecordKey};
 use crate::group::{GroupResponse, JoinContext, OffsetsRecord};
@@ -626,7 +626,7 @@ impl<S: Storage> Node<S> {
         assert!(batch.len() >= BATCH_HEADER_BYTES);
         let log = self.logs.log_mut(tp).ok_or_else(|| "no such partition".to_string())?;
         let info = log
-            .append_validated(&mut self.storage, &header, &batch, 0, self.wall_ms)
+            .append_validated(&mut self.storage, &header, &batch, LEADER_EPOCH, self.wall_ms)
             .map_err(|error| error.to_string())?;
         Ok(info.last_offset + 1)
     }

@@ -1,7 +1,7 @@
 //! Metadata, offsets, topic administration and configs: requests answered at once.
 
 use super::topics::Topic;
-use super::{LogLevel, Node};
+use super::{LogLevel, Node, LEADER_EPOCH};
 use crate::config::{ConfigEntry, TopicConfig};
 use crate::limits::{PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX};
 use crate::log::{validate_topic_name, TopicPartition};
@@ -118,7 +118,7 @@ impl<S: Storage> Node<S> {
                 topic_response.partitions.push(MetadataResponsePartition {
                     partition_index: index,
                     leader_id: self.config.node_id,
-                    leader_epoch: 0,
+                    leader_epoch: LEADER_EPOCH,
                     replica_nodes: vec![self.config.node_id],
                     isr_nodes: vec![self.config.node_id],
                     ..Default::default()
@@ -651,8 +651,16 @@ impl<S: Storage> Node<S> {
                 };
                 match self.logs.log(&tp) {
                     None => answer.error_code = ErrorCode::UnknownTopicOrPartition.code(),
-                    Some(_) if partition.current_leader_epoch > 0 => {
+                    Some(_) if partition.current_leader_epoch > LEADER_EPOCH => {
                         answer.error_code = ErrorCode::UnknownLeaderEpoch.code()
+                    }
+                    // The leader's own epoch ends at the log end, as in Kafka, whose leader
+                    // records its epoch at the log end when elected: so too on a log that has
+                    // no batch yet (a consumer validating position 0 of an empty partition
+                    // must not see a truncation).
+                    Some(log) if partition.leader_epoch == LEADER_EPOCH => {
+                        answer.leader_epoch = LEADER_EPOCH;
+                        answer.end_offset = log.log_end_offset();
                     }
                     Some(log) => {
                         if let Some((epoch, end_offset)) =

@@ -49,6 +49,10 @@ use crate::protocol::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The leader epoch of every partition of this single node: stamped into each batch it
+/// appends, and advertised in Metadata.
+pub(crate) const LEADER_EPOCH: i32 = 0;
 use topics::{Topic, Topics};
 
 pub use frame::{Frame, SHARED_PART_BYTES_MIN};

@@ -2,7 +2,7 @@
 //! counted), up-convert legacy message sets, append, and answer once the data is durable.
 
 use super::groups::OFFSETS_TOPIC;
-use super::{LogLevel, Node, PendingProduce, Reply, RequestRef};
+use super::{LogLevel, Node, PendingProduce, Reply, RequestRef, LEADER_EPOCH};
 use crate::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
 use crate::log::{LogError, TopicPartition};
 use crate::producer::{ProducerState, SequenceCheck};
@@ -206,8 +206,13 @@ impl<S: Storage> Node<S> {
                 }
                 SequenceCheck::Append => {
                     let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-                    match log.append_validated(&mut self.storage, &header, &batch, 0, self.wall_ms)
-                    {
+                    match log.append_validated(
+                        &mut self.storage,
+                        &header,
+                        &batch,
+                        LEADER_EPOCH,
+                        self.wall_ms,
+                    ) {
                         Ok(info) => {
                             let stored = BatchHeader { base_offset: info.base_offset, ..header };
                             match self.producers.get_mut(tp) {
