@@ -175,6 +175,10 @@ fn prepare_rebalance<R: Clone>(
         for member in group.members.values_mut() {
             if let Some(request) = member.awaiting_sync.take() {
                 outbox.complete_sync(request, SyncOutcome::error(error::REBALANCE_IN_PROGRESS));
+                // Its session runs from this answer, as Kafka's does: a client does not
+                // heartbeat while its SyncGroup waits, which may have been longer than its
+                // session timeout, and it must be able to rejoin.
+                member.touch(now);
             }
         }
     }

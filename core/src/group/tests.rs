@@ -311,6 +311,48 @@ fn an_expired_session_removes_the_member_and_rebalances() {
 }
 
 #[test]
+fn a_follower_told_of_a_rebalance_while_syncing_has_its_session_restarted() {
+    // Goal: generation 1 completes at 6000; the follower B syncs at once and waits, and the
+    // leader A never syncs. At the sync phase's end (6000 + the 20 s rebalance timeout) A is
+    // removed and B's SyncGroup gets REBALANCE_IN_PROGRESS: its session runs from then, as in
+    // Kafka, so B (whose last sign of life is 14 s old, beyond its 10 s session) may rejoin
+    // and alone forms generation 2.
+    let mut coordinator = Coordinator::new(GroupConfig::default());
+    let b = member_id(2);
+    let topics = range(&["t"]);
+    coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+    coordinator.join_group(100, 2, &context(3), &join("", None, &topics));
+    coordinator.handle_timeout(3000);
+    coordinator.handle_timeout(6000);
+    completed(&mut coordinator);
+    assert_eq!(coordinator.sync_group(6000, 3, &sync(&b, 1, &[])), Reply::Deferred);
+    let end = 6000 + REBALANCE_MS as u64;
+    coordinator.handle_timeout(end);
+    assert_eq!(
+        completed(&mut coordinator),
+        vec![(
+            3,
+            GroupResponse::SyncGroup(SyncGroupResponse {
+                error_code: error::REBALANCE_IN_PROGRESS,
+                ..Default::default()
+            })
+        )]
+    );
+    coordinator.handle_timeout(end + SESSION_MS as u64 - 1);
+    assert_eq!(
+        coordinator.join_group(
+            end + SESSION_MS as u64 - 1,
+            4,
+            &context(3),
+            &join(&b, None, &topics)
+        ),
+        Reply::Deferred
+    );
+    let everyone = [(b.as_str(), subscription(&["t"]))];
+    assert_eq!(completed(&mut coordinator), vec![(4, joined(2, &b, &b, &everyone))]);
+}
+
+#[test]
 fn member_id_required_only_from_version_4() {
     // Goal: a v4+ dynamic member with no id gets MEMBER_ID_REQUIRED and its id; v3 does not.
     let mut coordinator = Coordinator::new(GroupConfig::default());
