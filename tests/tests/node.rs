@@ -1336,11 +1336,41 @@ fn producer_state_comes_back_from_a_snapshot_and_the_batches_after_it() {
     );
 }
 
-#[test]
-fn delete_records_writes_a_snapshot_only_when_none_above_the_new_start_is_durable() {
+/// DeleteRecords below `offset` of partition 0 of `topic`: (error code, low watermark).
+fn delete_records(harness: &mut Harness, topic: &'static str, offset: i64) -> (i16, i64) {
     use sluice_core::protocol::api::delete_records::{
         DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
     };
+    let partition =
+        DeleteRecordsRequestPartition { partition_index: 0, offset, ..Default::default() };
+    let topic = DeleteRecordsRequestTopic {
+        name: StrBytes::from_static(topic),
+        partitions: vec![partition],
+        ..Default::default()
+    };
+    let request = DeleteRecordsRequest { topics: vec![topic], ..Default::default() };
+    let Response::DeleteRecords(response) = ask(harness, 2, Request::DeleteRecords(request)) else {
+        panic!()
+    };
+    let answer = &response.topics[0].partitions[0];
+    (answer.error_code, answer.low_watermark)
+}
+
+#[test]
+fn delete_records_is_refused_where_the_policy_does_not_delete() {
+    // As Kafka: POLICY_VIOLATION on a compact-only topic; compact,delete and delete allow it.
+    let mut harness = Harness::new();
+    for (topic, policy) in [("c", "compact"), ("cd", "compact,delete"), ("d", "delete")] {
+        harness.create_topic_with(topic, &[("cleanup.policy", policy)]);
+        ask(&mut harness, 9, produce(topic, 0, -1, producer_batch(3, 10, 1, WALL_MS)));
+    }
+    assert_eq!(delete_records(&mut harness, "c", 2), (ErrorCode::PolicyViolation.code(), -1));
+    assert_eq!(delete_records(&mut harness, "cd", 2), (0, 2));
+    assert_eq!(delete_records(&mut harness, "d", 2), (0, 2));
+}
+
+#[test]
+fn delete_records_writes_a_snapshot_only_when_none_above_the_new_start_is_durable() {
     let mut harness = Harness::new();
     harness.create_topic_with("idem", &[("segment.bytes", "1024")]);
     for batch in 0..20 {
@@ -1362,21 +1392,7 @@ fn delete_records_writes_a_snapshot_only_when_none_above_the_new_start_is_durabl
         names
     };
     assert_eq!(snapshots(&mut harness), vec!["00000000000000000060.snapshot".to_string()]);
-    let delete = |harness: &mut Harness, offset: i64| {
-        let partition =
-            DeleteRecordsRequestPartition { partition_index: 0, offset, ..Default::default() };
-        let topic = DeleteRecordsRequestTopic {
-            name: StrBytes::from_static("idem"),
-            partitions: vec![partition],
-            ..Default::default()
-        };
-        let request = DeleteRecordsRequest { topics: vec![topic], ..Default::default() };
-        harness.send(A, 2, Request::DeleteRecords(request));
-        let outputs = harness.outputs();
-        let Response::DeleteRecords(response) = harness.response(&outputs[0]).2 else { panic!() };
-        let answer = &response.topics[0].partitions[0];
-        (answer.error_code, answer.low_watermark)
-    };
+    let delete = |harness: &mut Harness, offset: i64| delete_records(harness, "idem", offset);
     // 60 lies between the new start and the durable end (69): no sync, no new snapshot.
     assert_eq!(delete(&mut harness, 30), (0, 30));
     assert_eq!(snapshots(&mut harness), vec!["00000000000000000060.snapshot".to_string()]);

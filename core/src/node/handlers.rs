@@ -611,6 +611,11 @@ impl<S: Storage> Node<S> {
                         answer.error_code = ErrorCode::InvalidTopicException.code();
                     }
                     None => answer.error_code = ErrorCode::UnknownTopicOrPartition.code(),
+                    // As Kafka: only where retention may delete (`cleanup.policy` with
+                    // `delete`); on a compact-only topic the log start is compaction's.
+                    Some(_) if !self.deletes_by_policy(&tp.topic) => {
+                        answer.error_code = ErrorCode::PolicyViolation.code();
+                    }
                     Some(high_watermark) => {
                         let offset =
                             if partition.offset == -1 { high_watermark } else { partition.offset };
@@ -631,6 +636,11 @@ impl<S: Storage> Node<S> {
             response.topics.push(topic_response);
         }
         response
+    }
+
+    /// Whether `topic`'s `cleanup.policy` includes `delete`.
+    fn deletes_by_policy(&self, topic: &str) -> bool {
+        self.topics.get(topic).is_some_and(|topic| topic.config.log.cleanup_policy.deletes())
     }
 
     pub(super) fn handle_offset_for_leader_epoch(
