@@ -466,6 +466,19 @@ fn bad_batches_get_kafka_error_codes_and_nothing_is_stored() {
         response.responses[0].partition_responses[0].error_code,
         ErrorCode::UnknownTopicOrPartition.code()
     );
+    // A control batch (attributes bit 0x20), with a valid CRC: transaction markers are the
+    // broker's to write (Kafka: INVALID_RECORD).
+    let mut control = producer_batch(1, 10, 1, WALL_MS);
+    control[22] |= 0x20;
+    let crc = sluice_core::protocol::record_batch::compute_crc(&control);
+    control[17..21].copy_from_slice(&crc.to_be_bytes());
+    harness.send(A, 9, produce("t", 0, -1, control));
+    let outputs = harness.outputs();
+    let Response::Produce(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(
+        response.responses[0].partition_responses[0].error_code,
+        ErrorCode::InvalidRecord.code()
+    );
     let log = harness.node.logs().log(&sluice_core::log::TopicPartition::new("t", 0)).expect("log");
     assert_eq!(log.log_end_offset(), 0);
 }

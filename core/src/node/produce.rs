@@ -278,6 +278,12 @@ impl<S: Storage> Node<S> {
                     .map(|header| (header, end))
             });
             match checked {
+                // As Kafka: control batches (transaction markers) are the broker's to write.
+                Ok((header, _)) if header.is_control() => {
+                    let message = format!("{tp}: clients are not allowed to write control records");
+                    self.log(LogLevel::Warn, message);
+                    return Err(ErrorCode::InvalidRecord);
+                }
                 Ok((header, end)) => {
                     batches.push((header, records.slice(position..end)));
                     position = end;
