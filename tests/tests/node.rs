@@ -1063,24 +1063,34 @@ fn alter_configs_replaces_overrides_and_refuses_other_resources() {
             ErrorCode::UnknownTopicOrPartition.code()
         ]
     );
-    let describe = DescribeConfigsRequest {
-        resources: vec![DescribeConfigsRequestResource {
-            resource_type: 2,
-            resource_name: StrBytes::from_static("cfg"),
-            configuration_keys: Some(vec![StrBytes::from_static("retention.ms")]),
+    let mut describe = |keys: Option<Vec<StrBytes>>| {
+        let describe = DescribeConfigsRequest {
+            resources: vec![DescribeConfigsRequestResource {
+                resource_type: 2,
+                resource_name: StrBytes::from_static("cfg"),
+                configuration_keys: keys,
+                ..Default::default()
+            }],
             ..Default::default()
-        }],
-        ..Default::default()
+        };
+        harness.send(A, 4, Request::DescribeConfigs(describe));
+        let outputs = harness.outputs();
+        let Response::DescribeConfigs(mut response) = harness.response(&outputs[0]).2 else {
+            panic!()
+        };
+        response.results.remove(0).configs
     };
-    harness.send(A, 4, Request::DescribeConfigs(describe));
-    let outputs = harness.outputs();
-    let Response::DescribeConfigs(response) = harness.response(&outputs[0]).2 else { panic!() };
-    let config = &response.results[0].configs[0];
+    let configs = describe(Some(vec![StrBytes::from_static("retention.ms")]));
+    let config = &configs[0];
     assert_eq!(
         (config.name.as_str(), config.value.as_ref().map(|value| value.as_str())),
         ("retention.ms", Some("5000"))
     );
     assert_eq!(config.config_source, 1, "a dynamic topic config");
+    // No keys (null) and an empty list both mean every config, as in Kafka.
+    let every = describe(None);
+    assert!(every.len() > 10, "{every:?}");
+    assert_eq!(describe(Some(Vec::new())), every);
 }
 
 /// A compacted topic: a keyless record gets INVALID_RECORD and nothing is stored; keyed

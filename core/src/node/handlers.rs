@@ -737,7 +737,9 @@ impl<S: Storage> Node<S> {
             };
             match entries {
                 Ok(entries) => {
-                    let wanted = resource.configuration_keys.as_ref();
+                    // No keys, or an empty list, means every config, as in Kafka.
+                    let wanted =
+                        resource.configuration_keys.as_ref().filter(|keys| !keys.is_empty());
                     for entry in entries {
                         if wanted
                             .is_some_and(|keys| !keys.iter().any(|key| key.as_str() == entry.name))
