@@ -484,6 +484,26 @@ fn bad_batches_get_kafka_error_codes_and_nothing_is_stored() {
 }
 
 #[test]
+fn a_fetch_with_min_bytes_zero_or_no_partition_is_answered_at_once() {
+    // As Kafka: it waits only for min_bytes of at least 1, over some partition.
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let Request::Fetch(mut eager) = fetch("t", 0, 500) else { panic!() };
+    eager.min_bytes = 0;
+    let mut nothing = eager.clone();
+    nothing.min_bytes = 1;
+    nothing.topics.clear();
+    for request in [eager, nothing] {
+        harness.send(B, 12, Request::Fetch(request));
+        let outputs = harness.outputs();
+        assert_eq!(outputs.len(), 1, "{outputs:?}");
+        let (_, _, Response::Fetch(answer)) = harness.response(&outputs[0]) else { panic!() };
+        assert_eq!(answer.error_code, 0);
+    }
+    assert_eq!(harness.node.stats().parked_fetches, 0);
+}
+
+#[test]
 fn a_waiting_fetch_wakes_when_data_becomes_durable_and_times_out_otherwise() {
     let mut harness = Harness::new();
     harness.create_topic("t", 1);

@@ -34,7 +34,8 @@ impl<S: Storage> Node<S> {
         }
         let (response, bytes, failed) = self.fetch_response(version, &fetch);
         let wait_ms = (fetch.max_wait_ms.max(0) as u64).min(FETCH_WAIT_MS_MAX);
-        let enough = bytes >= fetch.min_bytes.max(1) as usize;
+        // As Kafka: a min_bytes of 0 or less, or no partition asked for, is answered at once.
+        let enough = bytes >= fetch.min_bytes.max(0) as usize || fetch.topics.is_empty();
         if enough || failed || wait_ms == 0 || self.parked_fetches.len() >= PARKED_FETCHES_MAX {
             return Reply::Now(Response::Fetch(response));
         }
