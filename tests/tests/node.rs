@@ -261,6 +261,46 @@ fn metadata_auto_creates_valid_topics_only() {
 }
 
 #[test]
+fn metadata_v12_answers_topics_asked_for_by_id() {
+    // `kafka-topics --describe --topic-id`: the name is null and the id set (v12+).
+    let mut harness = Harness::new();
+    harness.create_topic("orders", 2);
+    let id = harness.node.topics().get("orders").expect("made").id;
+    let mut ask_ids = |version: i16, ids: Vec<[u8; 16]>| {
+        let topics = ids
+            .into_iter()
+            .map(|topic_id| MetadataRequestTopic { topic_id, name: None, ..Default::default() })
+            .collect();
+        let request = MetadataRequest { topics: Some(topics), ..Default::default() };
+        let Response::Metadata(response) = ask(&mut harness, version, Request::Metadata(request))
+        else {
+            panic!()
+        };
+        response
+            .topics
+            .iter()
+            .map(|topic| {
+                let name = topic.name.as_ref().map(|name| name.to_string());
+                (topic.error_code, name, topic.topic_id, topic.partitions.len())
+            })
+            .collect::<Vec<_>>()
+    };
+    let unknown = [7; 16];
+    assert_eq!(
+        ask_ids(12, vec![id, unknown]),
+        vec![
+            (0, Some("orders".to_string()), id, 2),
+            (ErrorCode::UnknownTopicId.code(), None, unknown, 0)
+        ]
+    );
+    // Before v12 a topic needs its name.
+    assert_eq!(
+        ask_ids(11, vec![id]),
+        vec![(ErrorCode::InvalidRequest.code(), Some(String::new()), id, 0)]
+    );
+}
+
+#[test]
 fn acks_all_answers_only_after_the_group_commit_sync() {
     let mut harness = Harness::new();
     harness.create_topic("t", 1);

@@ -80,14 +80,27 @@ impl<S: Storage> Node<S> {
             None => true,
             Some(topics) => topics.is_empty() && version == 0,
         };
+        // Topics asked for by id (v12+, with a null name) are answered by name; an unknown id
+        // gets UNKNOWN_TOPIC_ID, and a null name before v12 INVALID_REQUEST, as in Kafka.
+        let mut refused: Vec<(ErrorCode, [u8; 16])> = Vec::new();
         let names: Vec<String> = if all {
             self.topics.iter().map(|topic| topic.name.clone()).collect()
         } else {
             let requested = request.topics.unwrap_or_default();
-            requested
-                .iter()
-                .filter_map(|topic| topic.name.as_ref().map(|name| name.to_string()))
-                .collect()
+            let mut names = Vec::with_capacity(requested.len());
+            for topic in &requested {
+                match &topic.name {
+                    Some(name) => names.push(name.to_string()),
+                    None if version >= 12 && topic.topic_id != [0; 16] => {
+                        match self.topics.iter().find(|known| known.id == topic.topic_id) {
+                            Some(known) => names.push(known.name.clone()),
+                            None => refused.push((ErrorCode::UnknownTopicId, topic.topic_id)),
+                        }
+                    }
+                    None => refused.push((ErrorCode::InvalidRequest, topic.topic_id)),
+                }
+            }
+            names
         };
         let may_create = request.allow_auto_topic_creation && self.config.auto_create_topics_enable;
         for name in names {
@@ -125,6 +138,15 @@ impl<S: Storage> Node<S> {
                 });
             }
             response.topics.push(topic_response);
+        }
+        for (code, topic_id) in refused {
+            response.topics.push(MetadataResponseTopic {
+                error_code: code.code(),
+                // Nullable from v12 only.
+                name: if version >= 12 { None } else { Some(text(String::new())) },
+                topic_id,
+                ..Default::default()
+            });
         }
         response
     }
