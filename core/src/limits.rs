@@ -81,6 +81,9 @@ pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
 
 /// Longest a fetch may wait (`max_wait_ms`), whatever the client asks.
 pub const FETCH_WAIT_MS_MAX: u64 = 60_000;
+/// Most record bytes one Fetch answer holds, whatever its `max_bytes` asks (Kafka's broker
+/// `fetch.max.bytes` default, 55 MiB); KIP-74's first batch may still exceed it.
+pub const FETCH_RESPONSE_BYTES_MAX: usize = 57_671_680;
 
 /// Outputs queued inside the node before the driver drains them.
 pub const OUTPUTS_QUEUED_MAX: usize = 1 << 20;

@@ -544,6 +544,32 @@ fn a_fetch_with_min_bytes_zero_or_no_partition_is_answered_at_once() {
 }
 
 #[test]
+fn one_fetch_answer_holds_at_most_fetch_max_bytes_whatever_it_asks() {
+    use sluice_core::limits::FETCH_RESPONSE_BYTES_MAX;
+    // 45 batches of about 1 MB; a fetch asks for 2 GiB, listing the partition twice at 64 MiB
+    // each: 90 MB without a cap.
+    let mut harness = Harness::new();
+    harness.create_topic("big", 1);
+    for tag in 0..45 {
+        ask(&mut harness, 9, produce("big", 0, -1, producer_batch(1, 1_000_000, tag, WALL_MS)));
+    }
+    let Request::Fetch(mut request) = fetch("big", 0, 0) else { panic!() };
+    request.max_bytes = i32::MAX;
+    request.topics[0].partitions[0].partition_max_bytes = 64 << 20;
+    let twice = request.topics[0].partitions[0].clone();
+    request.topics[0].partitions.push(twice);
+    let Response::Fetch(answer) = ask(&mut harness, 12, Request::Fetch(request)) else { panic!() };
+    let sizes: Vec<usize> = answer.responses[0]
+        .partitions
+        .iter()
+        .map(|partition| partition.records.as_ref().map_or(0, |records| records.len()))
+        .collect();
+    let total: usize = sizes.iter().sum();
+    assert!(sizes[0] > 44_000_000, "the first read is whole: {sizes:?}");
+    assert!(total <= FETCH_RESPONSE_BYTES_MAX, "{total} bytes: {sizes:?}");
+}
+
+#[test]
 fn a_waiting_fetch_wakes_when_data_becomes_durable_and_times_out_otherwise() {
     let mut harness = Harness::new();
     harness.create_topic("t", 1);

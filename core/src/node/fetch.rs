@@ -7,7 +7,7 @@
 //! gets FETCH_SESSION_ID_NOT_FOUND.
 
 use super::{Node, ParkedFetch, Reply, RequestRef};
-use crate::limits::{FETCH_WAIT_MS_MAX, PARKED_FETCHES_MAX};
+use crate::limits::{FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX, PARKED_FETCHES_MAX};
 use crate::log::{LogError, TopicPartition};
 use crate::protocol::api::fetch::{
     FetchRequest, FetchResponse, FetchResponsePartition, FetchResponseTopic,
@@ -55,7 +55,8 @@ impl<S: Storage> Node<S> {
             responses: Vec::with_capacity(fetch.topics.len()),
             ..Default::default()
         };
-        let mut budget = if version >= 3 { fetch.max_bytes.max(0) as usize } else { usize::MAX };
+        let asked = if version >= 3 { fetch.max_bytes.max(0) as usize } else { usize::MAX };
+        let mut budget = asked.min(FETCH_RESPONSE_BYTES_MAX);
         let mut total = 0usize;
         let mut failed = false;
         for topic in &fetch.topics {
