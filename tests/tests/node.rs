@@ -757,6 +757,28 @@ fn offset_for_leader_epoch_ends_the_leaders_epoch_at_the_log_end_even_when_empty
 }
 
 #[test]
+fn a_topic_of_many_partitions_is_made_and_deleted_with_a_few_fsyncs() {
+    // The checkpoints are written once per topic, not once per partition (each rewrite is
+    // two files naming every partition, synced): 500 partitions cost the syncs of making or
+    // removing their own files and directories, and a few more.
+    let mut harness = Harness::new();
+    let before = harness.node.storage_mut().sync_count();
+    harness.create_topic("wide", 500);
+    let made = harness.node.storage_mut().sync_count() - before;
+    assert_eq!(harness.node.topics().get("wide").map(|topic| topic.partitions), Some(500));
+    assert!(harness.node.logs().log(&sluice_core::log::TopicPartition::new("wide", 499)).is_some());
+    harness.send(A, 4, delete_topics("wide"));
+    let outputs = harness.outputs();
+    let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.responses[0].error_code, 0);
+    let deleted = harness.node.storage_mut().sync_count() - before - made;
+    assert!(harness.node.logs().partitions().next().is_none());
+    // Three per partition (its new files and directory entries); the rest is per topic.
+    assert!(made <= 3 * 500 + 20, "{made} fsyncs to make 500 partitions");
+    assert!(deleted <= 3 * 500 + 20, "{deleted} fsyncs to delete 500 partitions");
+}
+
+#[test]
 fn create_topics_takes_the_partition_count_from_a_manual_assignment() {
     use sluice_core::protocol::api::create_topics::CreateTopicsRequestAssignment;
     let mut harness = Harness::new();

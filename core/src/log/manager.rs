@@ -103,33 +103,75 @@ impl LogManager {
         wall_ms: i64,
     ) -> Result<&mut Log, LogError> {
         if !self.logs.contains_key(partition) {
-            if self.logs.len() >= PARTITIONS_PER_LOG_DIR_MAX {
-                return Err(LogError::Storage(StorageError::new(
-                    StorageErrorKind::NoSpace,
-                    &partition.dir_name(),
-                    "more partitions than PARTITIONS_PER_LOG_DIR_MAX",
-                )));
-            }
-            let options = OpenOptions {
-                recovery_point: 0,
-                log_start_offset: None,
-                clean_shutdown: false,
-                wall_ms,
-            };
-            let dir = partition.dir_name();
-            remove_leftover(storage, &dir)?;
-            let log = match Log::open(storage, &dir, config, options) {
-                Ok((log, _)) => log,
-                Err(error) => {
-                    // Leave no half-made partition behind for the next start to find.
-                    remove_partial_dir(storage, &dir);
-                    return Err(error);
-                }
-            };
-            self.logs.insert(partition.clone(), log);
+            self.create_unsaved(storage, partition, config, wall_ms)?;
             self.checkpoint(storage)?;
         }
         Ok(self.logs.get_mut(partition).expect("inserted above"))
+    }
+
+    /// [`LogManager::create_log`] for many partitions, all or none, with one checkpoint for
+    /// them all (one per partition made a topic of thousands take minutes of fsyncs). On an
+    /// error the logs made so far are deleted again.
+    pub fn create_logs<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partitions: &[TopicPartition],
+        config: LogConfig,
+        wall_ms: i64,
+    ) -> Result<(), LogError> {
+        let mut made = Vec::new();
+        let result = partitions
+            .iter()
+            .try_for_each(|partition| {
+                if self.create_unsaved(storage, partition, config, wall_ms)? {
+                    made.push(partition.clone());
+                }
+                Ok(())
+            })
+            .and_then(|()| self.checkpoint(storage));
+        if result.is_err() {
+            // Best effort: a directory left behind is removed by the next creation or start.
+            let _ = self.delete_logs(storage, &made);
+        }
+        result
+    }
+
+    /// Creates the log of `partition` unless it has one; whether it made one.
+    fn create_unsaved<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partition: &TopicPartition,
+        config: LogConfig,
+        wall_ms: i64,
+    ) -> Result<bool, LogError> {
+        if self.logs.contains_key(partition) {
+            return Ok(false);
+        }
+        if self.logs.len() >= PARTITIONS_PER_LOG_DIR_MAX {
+            return Err(LogError::Storage(StorageError::new(
+                StorageErrorKind::NoSpace,
+                &partition.dir_name(),
+                "more partitions than PARTITIONS_PER_LOG_DIR_MAX",
+            )));
+        }
+        let options = OpenOptions {
+            recovery_point: 0,
+            log_start_offset: None,
+            clean_shutdown: false,
+            wall_ms,
+        };
+        let dir = partition.dir_name();
+        remove_leftover(storage, &dir)?;
+        let log = match Log::open(storage, &dir, config, options) {
+            Ok((log, _)) => log,
+            Err(error) => {
+                // Leave no half-made partition behind for the next start to find.
+                remove_partial_dir(storage, &dir);
+                return Err(error);
+            }
+        };
+        self.logs.insert(partition.clone(), log);
+        Ok(true)
     }
 
     /// Deletes the log of `partition` and its files. The files go first: once the caller has
@@ -145,6 +187,28 @@ impl LogManager {
         log.delete(storage)?;
         self.checkpoint(storage)?;
         Ok(true)
+    }
+
+    /// [`LogManager::delete_log`] for many partitions, with one checkpoint after them all.
+    /// Returns the partitions whose files could not all be removed, with the error (and the
+    /// checkpoint's error, if it failed, with no partition).
+    pub fn delete_logs<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        partitions: &[TopicPartition],
+    ) -> Vec<(Option<TopicPartition>, LogError)> {
+        let mut failed = Vec::new();
+        for partition in partitions {
+            if let Some(log) = self.logs.remove(partition) {
+                if let Err(error) = log.delete(storage) {
+                    failed.push((Some(partition.clone()), LogError::from(error)));
+                }
+            }
+        }
+        if let Err(error) = self.checkpoint(storage) {
+            failed.push((None, error));
+        }
+        failed
     }
 
     /// Removes the directory of `partition` and its files, which no log owns (what a

@@ -204,15 +204,14 @@ impl<S: Storage> Node<S> {
         let id = self.new_topic_id();
         let log_config = config.log;
         self.topics.insert(Topic { name: name.to_string(), id, partitions, config });
-        for index in 0..partitions {
-            let partition = TopicPartition::new(name, index);
-            if let Err(error) =
-                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
-            {
-                self.log(LogLevel::Error, format!("cannot create {partition}: {error}"));
-                self.roll_back_topic(name, index);
-                return Err((ErrorCode::KafkaStorageError, error.to_string()));
-            }
+        let made: Vec<TopicPartition> =
+            (0..partitions).map(|index| TopicPartition::new(name, index)).collect();
+        if let Err(error) =
+            self.logs.create_logs(&mut self.storage, &made, log_config, self.wall_ms)
+        {
+            self.log(LogLevel::Error, format!("cannot create the partitions of {name}: {error}"));
+            self.roll_back_topic(name, 0);
+            return Err((ErrorCode::KafkaStorageError, error.to_string()));
         }
         if let Err(error) = self.topics.save(&mut self.storage) {
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
@@ -228,14 +227,14 @@ impl<S: Storage> Node<S> {
     fn roll_back_topic(&mut self, name: &str, created_partitions: i32) {
         self.topics.remove(name);
         self.forget_in_flight_syncs(name);
-        for index in 0..created_partitions {
-            let partition = TopicPartition::new(name, index);
-            if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
-                self.log(
-                    LogLevel::Error,
-                    format!("cannot remove {partition} of a failed creation: {error}"),
-                );
-            }
+        let made: Vec<TopicPartition> =
+            (0..created_partitions).map(|index| TopicPartition::new(name, index)).collect();
+        for (partition, error) in self.logs.delete_logs(&mut self.storage, &made) {
+            let what = partition.map_or("the checkpoints".to_string(), |p| p.to_string());
+            self.log(
+                LogLevel::Error,
+                format!("cannot remove {what} of a failed creation: {error}"),
+            );
         }
     }
 
@@ -413,12 +412,16 @@ impl<S: Storage> Node<S> {
         self.producers.retain(|partition, _| partition.topic != name);
         self.forget_deleted_topic_offsets(name);
         let mut removed = true;
-        for index in 0..topic.partitions {
-            let partition = TopicPartition::new(name, index);
-            if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
-                self.log(LogLevel::Error, format!("cannot delete {partition}: {error}"));
-                removed = false;
-            }
+        let partitions: Vec<TopicPartition> =
+            (0..topic.partitions).map(|index| TopicPartition::new(name, index)).collect();
+        for (partition, error) in self.logs.delete_logs(&mut self.storage, &partitions) {
+            let Some(partition) = partition else {
+                // Harmless: a start skips a checkpoint entry whose partition has no log.
+                self.log(LogLevel::Warn, format!("cannot write checkpoints: {error}"));
+                continue;
+            };
+            self.log(LogLevel::Error, format!("cannot delete {partition}: {error}"));
+            removed = false;
         }
         if removed {
             // The registry on disk keeps the note until its next save: harmless, a start
@@ -511,16 +514,15 @@ impl<S: Storage> Node<S> {
         let topic = self.topics.get(name).expect("checked");
         let (from, log_config) = (topic.partitions, topic.config.log);
         let mut failure = None;
-        let mut created = from;
-        while created < count {
-            let partition = TopicPartition::new(name, created);
-            if let Err(error) =
-                self.logs.create_log(&mut self.storage, &partition, log_config, self.wall_ms)
-            {
-                failure = Some(format!("cannot create {partition}: {error}"));
-                break;
-            }
-            created += 1;
+        let made: Vec<TopicPartition> =
+            (from..count).map(|index| TopicPartition::new(name, index)).collect();
+        let mut created = &made[..];
+        if let Err(error) =
+            self.logs.create_logs(&mut self.storage, &made, log_config, self.wall_ms)
+        {
+            failure =
+                Some(format!("cannot create partitions {from} to {count} of {name}: {error}"));
+            created = &[];
         }
         if failure.is_none() {
             self.topics.get_mut(name).expect("checked").partitions = count;
@@ -537,14 +539,9 @@ impl<S: Storage> Node<S> {
             return Ok(());
         };
         self.log(LogLevel::Error, message.clone());
-        for index in from..created {
-            let partition = TopicPartition::new(name, index);
-            if let Err(error) = self.logs.delete_log(&mut self.storage, &partition) {
-                self.log(
-                    LogLevel::Error,
-                    format!("cannot remove {partition} of a failed growth: {error}"),
-                );
-            }
+        for (partition, error) in self.logs.delete_logs(&mut self.storage, created) {
+            let what = partition.map_or("the checkpoints".to_string(), |p| p.to_string());
+            self.log(LogLevel::Error, format!("cannot remove {what} of a failed growth: {error}"));
         }
         Err((ErrorCode::KafkaStorageError, message))
     }
