@@ -46,8 +46,17 @@ pub const PARTITIONS_PER_LOG_DIR_MAX: usize = 1 << 16;
 /// Entries in a leader-epoch checkpoint. Each leader change adds one.
 pub const LEADER_EPOCH_ENTRIES_MAX: usize = 1 << 16;
 
-/// Bytes of any checkpoint file the log reads back.
-pub const CHECKPOINT_FILE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Bytes of any checkpoint file the log reads back: room for a line per partition of a full
+/// log directory, each with the longest topic name (checked below), so that a broker never
+/// writes a checkpoint it cannot read at its next start.
+pub const CHECKPOINT_FILE_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Most bytes of one checkpoint line: topic name, partition, offset (an i64), separators.
+const CHECKPOINT_LINE_BYTES_MAX: usize = TOPIC_NAME_BYTES_MAX + 1 + 11 + 1 + 20 + 1;
+
+const _: () = assert!(
+    PARTITIONS_PER_LOG_DIR_MAX * CHECKPOINT_LINE_BYTES_MAX + 64 <= CHECKPOINT_FILE_BYTES_MAX
+);
 
 /// Open file handles the file storage keeps cached.
 pub const OPEN_FILES_MAX: usize = 1024;
