@@ -693,15 +693,13 @@ async fn read_frames<S: AsyncRead>(
                     let want = body_read_size(body.len(), length);
                     body.reserve(want);
                     let read = (&mut *socket).take(want as u64).read_buf(&mut body).await;
+                    let have = body.len();
                     match read {
-                        Ok(0) => {
-                            return Err(format!(
-                            "peer closed in the middle of a {length}-byte frame ({} bytes read)",
-                            body.len()
-                        ))
-                        }
+                        Ok(0) => Err(format!(
+                            "peer closed in the middle of a {length}-byte frame ({have} bytes read)"
+                        ))?,
                         Ok(_) => {}
-                        Err(error) => return Err(error.to_string()),
+                        Err(error) => Err(error.to_string())?,
                     }
                 }
                 backlog.sent(&body);
