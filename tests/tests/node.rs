@@ -779,6 +779,41 @@ fn a_topic_of_many_partitions_is_made_and_deleted_with_a_few_fsyncs() {
 }
 
 #[test]
+fn topics_named_twice_in_one_request_are_refused_once_and_left_alone() {
+    use sluice_core::protocol::api::delete_topics::DeleteTopicsRequest;
+    let mut harness = Harness::new();
+    let topic = |name: &'static str| CreateTopicsRequestTopic {
+        name: StrBytes::from_static(name),
+        num_partitions: 1,
+        replication_factor: 1,
+        ..Default::default()
+    };
+    let request = CreateTopicsRequest {
+        topics: vec![topic("a"), topic("b"), topic("a")],
+        ..Default::default()
+    };
+    let Response::CreateTopics(answer) = ask(&mut harness, 7, Request::CreateTopics(request))
+    else {
+        panic!()
+    };
+    let answers: Vec<(String, i16)> =
+        answer.topics.iter().map(|topic| (topic.name.to_string(), topic.error_code)).collect();
+    let invalid = ErrorCode::InvalidRequest.code();
+    assert_eq!(answers, vec![("a".to_string(), invalid), ("b".to_string(), 0)]);
+    assert!(harness.node.topics().get("a").is_none());
+    // DeleteTopics v5 (by name) of b twice: refused once, b stays.
+    let names = vec![StrBytes::from_static("b"), StrBytes::from_static("b")];
+    let request = DeleteTopicsRequest { topic_names: names, ..Default::default() };
+    let Response::DeleteTopics(answer) = ask(&mut harness, 5, Request::DeleteTopics(request))
+    else {
+        panic!()
+    };
+    let codes: Vec<i16> = answer.responses.iter().map(|topic| topic.error_code).collect();
+    assert_eq!(codes, vec![invalid]);
+    assert!(harness.node.topics().get("b").is_some());
+}
+
+#[test]
 fn create_topics_takes_the_partition_count_from_a_manual_assignment() {
     use sluice_core::protocol::api::create_topics::CreateTopicsRequestAssignment;
     let mut harness = Harness::new();

@@ -45,6 +45,7 @@ use crate::protocol::api::offset_for_leader_epoch::{
 use crate::protocol::wire::StrBytes;
 use crate::protocol::ErrorCode;
 use crate::storage::Storage;
+use std::collections::{BTreeMap, BTreeSet};
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -244,8 +245,24 @@ impl<S: Storage> Node<S> {
         request: CreateTopicsRequest,
     ) -> CreateTopicsResponse {
         let mut response = CreateTopicsResponse::default();
+        // As Kafka: a name given more than once gets one INVALID_REQUEST answer, and none of
+        // its entries is made.
+        let mut repeated = repeated(request.topics.iter().map(|topic| topic.name.to_string()));
         for topic in request.topics {
             let name = topic.name.to_string();
+            if let Some(first) = repeated.get_mut(&name) {
+                if std::mem::take(first) {
+                    response.topics.push(CreateTopicsResponseTopic {
+                        name: topic.name.clone(),
+                        error_code: ErrorCode::InvalidRequest.code(),
+                        error_message: Some(StrBytes::from_static(
+                            "Found multiple entries for this topic.",
+                        )),
+                        ..Default::default()
+                    });
+                }
+                continue;
+            }
             let mut answer =
                 CreateTopicsResponseTopic { name: topic.name.clone(), ..Default::default() };
             let pairs: Vec<(String, String)> = topic
@@ -360,7 +377,22 @@ impl<S: Storage> Node<S> {
             request.topic_names.iter().map(|name| (Some(name.to_string()), [0; 16])).collect()
         };
         let mut response = DeleteTopicsResponse::default();
+        // As Kafka: a topic named (or identified) more than once gets one INVALID_REQUEST
+        // answer and stays.
+        let key = |name: &Option<String>, id: &[u8; 16]| format!("{name:?}{id:?}");
+        let mut repeated = repeated(names.iter().map(|(name, id)| key(name, id)));
         for (name, id) in names {
+            if let Some(first) = repeated.get_mut(&key(&name, &id)) {
+                if std::mem::take(first) {
+                    response.responses.push(DeleteTopicsResponseTopic {
+                        name: name.map(text),
+                        topic_id: id,
+                        error_code: ErrorCode::InvalidRequest.code(),
+                        ..Default::default()
+                    });
+                }
+                continue;
+            }
             let name = name.or_else(|| self.topics.by_id(&id).map(|topic| topic.name.clone()));
             let mut answer = DeleteTopicsResponseTopic {
                 name: name.clone().map(text),
@@ -1011,4 +1043,16 @@ fn check_assignments(
         }
     }
     Ok(())
+}
+
+/// The keys that occur more than once in `keys`, each mapped to `true` (not yet answered).
+fn repeated(keys: impl Iterator<Item = String>) -> BTreeMap<String, bool> {
+    let mut seen = BTreeSet::new();
+    let mut repeated = BTreeMap::new();
+    for key in keys {
+        if !seen.insert(key.clone()) {
+            repeated.insert(key, true);
+        }
+    }
+    repeated
 }
