@@ -459,6 +459,10 @@ pub struct GroupWorkload {
     /// again for the rest of it, as an instance that starts and is stopped again during a
     /// redeploy: the group has a member for a moment between two expiry checks.
     pub break_visit_ms: Option<u64>,
+    /// Whether members send `ConsumerProtocolSubscription` v2, with the partitions they own
+    /// and their generation, as Kafka's consumer does (from settings version 21; draws
+    /// nothing): a restarted static member then rejoins with metadata other than it had.
+    pub subscription_owned: bool,
 }
 
 impl GroupWorkload {
@@ -478,6 +482,7 @@ impl GroupWorkload {
             offsets_retention: None,
             group_break: None,
             break_visit_ms: None,
+            subscription_owned: false,
         }
     }
 
@@ -522,6 +527,7 @@ impl Workload {
                 offsets_retention: None,
                 group_break: None,
                 break_visit_ms: None,
+                subscription_owned: false,
             };
             workload.partitions = workload.partitions.max(2);
         }
@@ -732,7 +738,7 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// AlterConfigs (`Workload::alter_retention_whole`). 18: compaction in small steps
 /// (`Workload::cleaner_steps`). 19: `retention.bytes` and `segment.ms` changed on the live
 /// topic (`Workload::alter_size_and_roll`).
-pub const SETTINGS_VERSION: u32 = 20;
+pub const SETTINGS_VERSION: u32 = 21;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -978,6 +984,12 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if caching.chance(125_000) {
         workload.flush_messages = Some(caching.range_inclusive(2, 64) as i64);
     }
+    if version < 21 {
+        return (faults, workload);
+    }
+    // Members send their owned partitions and generation in their subscriptions, as Kafka's
+    // consumer does: a restarted static member's metadata differs from what it had.
+    workload.group.subscription_owned = true;
     (faults, workload)
 }
 
@@ -1098,6 +1110,7 @@ fn member_settings(
         departs_silently: group.static_members && group.static_departures_silent,
         resets_to_earliest: workload.retention_deletes,
         notes_presence: group.offsets_retention.is_some(),
+        subscription_owned: group.subscription_owned,
     }
 }
 

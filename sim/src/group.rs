@@ -91,6 +91,10 @@ pub struct MemberSettings {
     /// Whether it notes each answer that shows it was in the group when the coordinator read
     /// the request ([`Operation::MemberPresent`]): what bounds when offsets may expire.
     pub notes_presence: bool,
+    /// Whether its JoinGroup carries `ConsumerProtocolSubscription` v2 (the partitions it
+    /// owns and its generation), as Kafka's consumer sends: a restarted static member's
+    /// metadata then differs from what the coordinator kept (see [`subscription_owning`]).
+    pub subscription_owned: bool,
 }
 
 /// What happens once a commit made before a phase change is answered.
@@ -372,7 +376,13 @@ impl GroupMember {
             protocol_type: StrBytes::from_static(PROTOCOL_TYPE),
             protocols: vec![JoinGroupRequestProtocol {
                 name: StrBytes::from_static(ASSIGNOR),
-                metadata: subscription(self.settings.topic),
+                metadata: if self.settings.subscription_owned {
+                    let owned: Vec<i32> =
+                        self.positions.iter().map(|&(partition, _)| partition).collect();
+                    subscription_owning(self.settings.topic, &owned, self.generation)
+                } else {
+                    subscription(self.settings.topic)
+                },
                 ..Default::default()
             }],
             ..Default::default()
@@ -1003,6 +1013,24 @@ pub fn subscription(topic: &str) -> Bytes {
     out.put_i32(1);
     put_string(&mut out, topic);
     out.put_i32(-1);
+    out.freeze()
+}
+
+/// `ConsumerProtocolSubscription` v2 for `topic`: no user data, the partitions of it the
+/// member owns, and its generation (-1 when it has none), as Kafka's consumer sends.
+pub fn subscription_owning(topic: &str, owned: &[i32], generation: i32) -> Bytes {
+    let mut out = BytesMut::with_capacity(32 + 2 * topic.len() + 4 * owned.len());
+    out.put_i16(2);
+    out.put_i32(1);
+    put_string(&mut out, topic);
+    out.put_i32(-1);
+    out.put_i32(1);
+    put_string(&mut out, topic);
+    out.put_i32(i32::try_from(owned.len()).expect("few partitions"));
+    for &partition in owned {
+        out.put_i32(partition);
+    }
+    out.put_i32(generation);
     out.freeze()
 }
 

@@ -812,8 +812,9 @@ fn update_member<R: Clone>(
 }
 
 /// A static member rejoins without its member id: the new id takes the old one's place, and
-/// the old one's parked requests are fenced. In a Stable group with unchanged metadata there is
-/// no rebalance: the member gets the current generation back (KIP-345).
+/// the old one's parked requests are fenced. In a Stable group whose selected protocol its
+/// new metadata leaves as it is, there is no rebalance: the member gets the current
+/// generation back (KIP-345).
 fn replace_static_member<R: Clone>(
     group: &mut Group<R>,
     outbox: &mut Outbox<R>,
@@ -832,18 +833,38 @@ fn replace_static_member<R: Clone>(
     if let Some(parked) = member.awaiting_sync.take() {
         outbox.complete_sync(parked, SyncOutcome::error(error::FENCED_INSTANCE_ID));
     }
-    let unchanged = joining.same_metadata(&member);
+    let same_type = joining.protocol_type == member.protocol_type;
     member.member_id = member_id.clone();
     group.members.insert(member_id.clone(), member);
     group.static_members.insert(instance, member_id.clone());
-    if group.leader.as_deref() == Some(old_id.as_str()) {
+    let was_leader = group.leader.as_deref() == Some(old_id.as_str());
+    if was_leader {
         group.leader = Some(member_id.clone());
     }
-    if unchanged && group.state == GroupState::Stable {
-        group.members.get_mut(&member_id).expect("inserted above").touch(now);
-        outbox.store_group(group);
-        let is_leader = group.leader.as_deref() == Some(member_id.as_str());
-        return Reply::Now(join_outcome(group, &member_id, is_leader));
+    if same_type && group.state == GroupState::Stable {
+        // As Kafka: the member's new metadata (a Java consumer's subscription carries its
+        // generation and owned partitions, so the bytes change at every restart) is kept,
+        // and only a change of the protocol the group would select means a rebalance.
+        let member = group.members.get_mut(&member_id).expect("inserted above");
+        member.protocols = joining.protocols.clone();
+        member.session_timeout_ms = joining.session_timeout_ms;
+        member.rebalance_timeout_ms = joining.rebalance_timeout_ms;
+        member.client_id = joining.client_id.clone();
+        member.client_host = joining.client_host.clone();
+        member.touch(now);
+        if group.protocol_name.as_deref() == Some(select_protocol(group).as_str()) {
+            outbox.store_group(group);
+            let mut outcome = join_outcome(group, &member_id, was_leader);
+            if was_leader && joining.version < 9 {
+                // Before v9 a leader cannot be told to skip the assignment: it is answered
+                // as a follower (the old leader id, no members), as Kafka does, so it does
+                // not assign partitions that a Stable group would not hand out.
+                outcome.leader = old_id;
+                outcome.members.clear();
+                outcome.skip_assignment = false;
+            }
+            return Reply::Now(outcome);
+        }
     }
     let mut joining = joining;
     joining.member_id = member_id;

@@ -448,11 +448,69 @@ fn static_members_are_fenced_and_rejoin_without_a_rebalance() {
             GroupResponse::JoinGroup(_) => unreachable!(),
         })
     );
-    // Changed metadata means a rebalance.
+    // New metadata under the protocol the group selected (a Java consumer's subscription
+    // changes at every restart: it carries its generation and owned partitions) means no
+    // rebalance, as in Kafka: the current generation comes back, the metadata is kept.
     let changed = range(&["t", "u"]);
+    let third = member_id(3);
+    let Reply::Now(rejoined) =
+        coordinator.join_group(4004, 6, &context(9), &join("", Some("i-a"), &changed))
+    else {
+        panic!("a rebalance")
+    };
+    assert_eq!((rejoined.error_code, rejoined.generation_id), (0, 1));
+    assert_eq!(rejoined.members[0].metadata, subscription(&["t", "u"]));
+    assert_eq!(rejoined.member_id, text(&third));
+    // A protocol the group would select instead (the member now prefers another it shares)
+    // means a rebalance.
+    let other = vec![("roundrobin", subscription(&["t"])), ("range", subscription(&["t"]))];
     assert_eq!(
-        coordinator.join_group(4004, 6, &context(9), &join("", Some("i-a"), &changed)),
+        coordinator.join_group(4005, 7, &context(9), &join("", Some("i-a"), &other)),
         Reply::Deferred
+    );
+}
+
+#[test]
+fn a_static_leader_rejoining_before_v9_is_answered_as_a_follower() {
+    // Goal: static A leads static B, Stable at generation 1. A restarts (JoinGroup v5, new
+    // metadata, same protocol): no rebalance, and since v5 cannot tell a leader to skip the
+    // assignment, A is answered with the old leader id and no members, as Kafka answers, so
+    // it acts as a follower and gets its assignment back from SyncGroup.
+    let mut coordinator = Coordinator::new(GroupConfig::default());
+    let topics = range(&["t"]);
+    coordinator.join_group(0, 1, &context(5), &join("", Some("i-a"), &topics));
+    coordinator.join_group(100, 2, &context(5), &join("", Some("i-b"), &topics));
+    coordinator.handle_timeout(3000);
+    coordinator.handle_timeout(6000);
+    completed(&mut coordinator);
+    let (a, b) = (member_id(1), member_id(2));
+    coordinator.sync_group(6000, 3, &sync(&b, 1, &[]));
+    let assignments = [(a.as_str(), &b"for-a"[..]), (b.as_str(), &b"for-b"[..])];
+    coordinator.sync_group(6000, 4, &sync(&a, 1, &assignments));
+    completed(&mut coordinator);
+    drained_records(&mut coordinator);
+    let restarted = range(&["t", "u"]);
+    let rejoin = coordinator.join_group(7000, 5, &context(5), &join("", Some("i-a"), &restarted));
+    let new = member_id(3);
+    let expected = JoinGroupResponse {
+        error_code: 0,
+        generation_id: 1,
+        protocol_type: Some(text("consumer")),
+        protocol_name: Some(text("range")),
+        leader: text(&a),
+        member_id: text(&new),
+        ..Default::default()
+    };
+    assert_eq!(rejoin, Reply::Now(expected));
+    assert_eq!(drained_records(&mut coordinator).len(), 1, "the group is stored again");
+    let mut resync = sync(&new, 1, &[]);
+    resync.group_instance_id = Some(text("i-a"));
+    assert_eq!(
+        coordinator.sync_group(7001, 6, &resync),
+        Reply::Now(match synced(b"for-a") {
+            GroupResponse::SyncGroup(response) => response,
+            GroupResponse::JoinGroup(_) => unreachable!(),
+        })
     );
 }
 
