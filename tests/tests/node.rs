@@ -636,20 +636,28 @@ fn fetch_out_of_range_and_list_offsets() {
         }],
         ..Default::default()
     };
-    let request = ListOffsetsRequest {
-        replica_id: -1,
-        topics: vec![lookup(-2), lookup(-1), lookup(WALL_MS + 2), lookup(WALL_MS + 99)],
-        ..Default::default()
+    let mut list = |topics: Vec<ListOffsetsRequestTopic>| {
+        let request = ListOffsetsRequest { replica_id: -1, topics, ..Default::default() };
+        harness.send(A, 7, Request::ListOffsets(request));
+        let outputs = harness.outputs();
+        let Response::ListOffsets(response) = harness.response(&outputs[0]).2 else { panic!() };
+        response
+            .topics
+            .iter()
+            .map(|topic| {
+                let partition = &topic.partitions[0];
+                (partition.error_code, partition.timestamp, partition.offset)
+            })
+            .collect::<Vec<_>>()
     };
-    harness.send(A, 7, Request::ListOffsets(request));
-    let outputs = harness.outputs();
-    let Response::ListOffsets(response) = harness.response(&outputs[0]).2 else { panic!() };
-    let found: Vec<(i64, i64)> = response
-        .topics
-        .iter()
-        .map(|topic| (topic.partitions[0].timestamp, topic.partitions[0].offset))
+    let found: Vec<(i16, i64, i64)> = [-2, -1, WALL_MS + 2, WALL_MS + 99]
+        .into_iter()
+        .flat_map(|timestamp| list(vec![lookup(timestamp)]))
         .collect();
-    assert_eq!(found, vec![(-1, 0), (-1, 4), (WALL_MS + 2, 2), (-1, -1)]);
+    assert_eq!(found, vec![(0, -1, 0), (0, -1, 4), (0, WALL_MS + 2, 2), (0, -1, -1)]);
+    // As Kafka: a partition listed twice in one request is INVALID_REQUEST, each time.
+    let invalid = ErrorCode::InvalidRequest.code();
+    assert_eq!(list(vec![lookup(-2), lookup(-1)]), vec![(invalid, -1, -1), (invalid, -1, -1)]);
 }
 
 #[test]

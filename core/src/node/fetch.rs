@@ -6,6 +6,7 @@
 //! full response, so the client keeps sending full fetches; a request naming a session id
 //! gets FETCH_SESSION_ID_NOT_FOUND.
 
+use super::LEADER_EPOCH;
 use super::{Node, ParkedFetch, Reply, RequestRef};
 use crate::limits::{FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX, PARKED_FETCHES_MAX};
 use crate::log::{LogError, TopicPartition};
@@ -124,7 +125,7 @@ impl<S: Storage> Node<S> {
         };
         let log = self.logs.log_mut(tp).expect("high_watermark found it");
         let log_start_offset = log.log_start_offset();
-        if current_leader_epoch > 0 {
+        if current_leader_epoch > LEADER_EPOCH {
             return Err((ErrorCode::UnknownLeaderEpoch, high_watermark, log_start_offset));
         }
         if log.offline_reason().is_some() {

@@ -584,6 +584,16 @@ impl<S: Storage> Node<S> {
         request: ListOffsetsRequest,
     ) -> ListOffsetsResponse {
         let mut response = ListOffsetsResponse::default();
+        // As Kafka (v1+): every entry of a partition listed more than once is INVALID_REQUEST.
+        let duplicated = if version >= 1 {
+            repeated(request.topics.iter().flat_map(|topic| {
+                topic.partitions.iter().map(|partition| {
+                    TopicPartition::new(topic.name.as_str(), partition.partition_index).to_string()
+                })
+            }))
+        } else {
+            BTreeMap::new()
+        };
         for topic in request.topics {
             let mut topic_response =
                 ListOffsetsResponseTopic { name: topic.name.clone(), ..Default::default() };
@@ -593,11 +603,16 @@ impl<S: Storage> Node<S> {
                     partition_index: partition.partition_index,
                     ..Default::default()
                 };
-                match self.list_offset(&tp, partition.timestamp, partition.current_leader_epoch) {
+                let listed = if duplicated.contains_key(&tp.to_string()) {
+                    Err(ErrorCode::InvalidRequest)
+                } else {
+                    self.list_offset(&tp, partition.timestamp, partition.current_leader_epoch)
+                };
+                match listed {
                     Ok((timestamp, offset)) => {
                         answer.timestamp = timestamp;
                         answer.offset = offset;
-                        answer.leader_epoch = if offset >= 0 { 0 } else { -1 };
+                        answer.leader_epoch = if offset >= 0 { LEADER_EPOCH } else { -1 };
                         if version == 0 && offset >= 0 {
                             answer.old_style_offsets = vec![offset];
                         }
