@@ -12,7 +12,9 @@
 //!   `remove_dir` are durable at once, as the file storage makes them by syncing the parent
 //!   directory: a file never vanishes, though its unsynced bytes may.
 //! - Injected faults, each from the seeded RNG at rates set in [`DiskFaults`]: `sync` fails with
-//!   EIO; the disk fills up (`append` writes a prefix and fails with `NoSpace`); `sync` is slow
+//!   EIO (with [`DiskFaults::eio_forgets`], the file's unsynced bytes are then left to chance
+//!   at the next [`SimDisk::process_restart`] as at a crash, until a sync of it succeeds); the
+//!   disk fills up (`append` writes a prefix and fails with `NoSpace`); `sync` is slow
 //!   (reported by [`SimDisk::take_sync_latency_ms`] for the simulator to delay the completion).
 //!   [`SimDisk::flip_bit`] corrupts durable bytes on purpose, for bit-rot scenarios.
 //!
@@ -37,6 +39,10 @@ pub struct DiskFaults {
     pub capacity_bytes: u64,
     /// Chance that removing a file fails with EIO (the file stays).
     pub remove_error_ppm: u32,
+    /// Whether a failed `sync` also exposes the file's unsynced bytes to a process restart
+    /// ([`SimDisk::process_restart`]): the kernel may have marked the dirty pages clean
+    /// without writing them, so they are gone once the page cache lets them go.
+    pub eio_forgets: bool,
 }
 
 /// What a crash did to unsynced data, for reports and tests.
@@ -59,6 +65,8 @@ struct SimFile {
     durable_len: usize,
     /// Durable bytes beyond `durable_len` that an unsynced truncation cut away.
     truncated_durable: Option<Vec<u8>>,
+    /// A sync failed since the last one that succeeded, under [`DiskFaults::eio_forgets`].
+    forgotten: bool,
 }
 
 /// The in-memory disk. See the module docs for its fault model.
@@ -123,36 +131,18 @@ impl SimDisk {
     pub fn crash(&mut self) -> CrashReport {
         let mut report = CrashReport::default();
         for file in self.files.values_mut() {
-            if let Some(durable_tail) = file.truncated_durable.take() {
-                file.data.truncate(file.durable_len);
-                file.data.extend_from_slice(&durable_tail);
-                file.durable_len = file.data.len();
-                report.untruncated += 1;
-                continue;
-            }
-            let unsynced = file.data.len() - file.durable_len;
-            if unsynced > 0 {
-                match self.prng.below(4) {
-                    0 => {
-                        file.data.truncate(file.durable_len);
-                        report.dropped += 1;
-                    }
-                    1 => {
-                        let keep = self.prng.below(unsynced as u64 + 1) as usize;
-                        file.data.truncate(file.durable_len + keep);
-                        report.torn += 1;
-                    }
-                    2 => {
-                        let keep = 1 + self.prng.below(unsynced as u64) as usize;
-                        file.data.truncate(file.durable_len + keep);
-                        let at = file.durable_len + self.prng.below(keep as u64) as usize;
-                        file.data[at] ^= 1 << self.prng.below(8);
-                        report.flipped += 1;
-                    }
-                    _ => {}
-                }
-            }
-            file.durable_len = file.data.len();
+            lose_unsynced(file, &mut self.prng, &mut report);
+        }
+        report
+    }
+
+    /// The process restarts without power loss: written bytes stay, except in files whose
+    /// sync failed under [`DiskFaults::eio_forgets`] and has not succeeded since, which lose
+    /// or tear their unsynced bytes as at a crash.
+    pub fn process_restart(&mut self) -> CrashReport {
+        let mut report = CrashReport::default();
+        for file in self.files.values_mut().filter(|file| file.forgotten) {
+            lose_unsynced(file, &mut self.prng, &mut report);
         }
         report
     }
@@ -177,6 +167,43 @@ impl SimDisk {
         let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
         self.dirs.contains(parent)
     }
+}
+
+/// A crash's fate for one file's unsynced bytes (see the module docs): an unsynced
+/// truncation is undone; otherwise the unsynced suffix is dropped, torn, torn with a flipped
+/// bit, or kept, one time in four each. Afterwards every byte left counts as durable.
+fn lose_unsynced(file: &mut SimFile, prng: &mut Prng, report: &mut CrashReport) {
+    file.forgotten = false;
+    if let Some(durable_tail) = file.truncated_durable.take() {
+        file.data.truncate(file.durable_len);
+        file.data.extend_from_slice(&durable_tail);
+        file.durable_len = file.data.len();
+        report.untruncated += 1;
+        return;
+    }
+    let unsynced = file.data.len() - file.durable_len;
+    if unsynced > 0 {
+        match prng.below(4) {
+            0 => {
+                file.data.truncate(file.durable_len);
+                report.dropped += 1;
+            }
+            1 => {
+                let keep = prng.below(unsynced as u64 + 1) as usize;
+                file.data.truncate(file.durable_len + keep);
+                report.torn += 1;
+            }
+            2 => {
+                let keep = 1 + prng.below(unsynced as u64) as usize;
+                file.data.truncate(file.durable_len + keep);
+                let at = file.durable_len + prng.below(keep as u64) as usize;
+                file.data[at] ^= 1 << prng.below(8);
+                report.flipped += 1;
+            }
+            _ => {}
+        }
+    }
+    file.durable_len = file.data.len();
 }
 
 impl Storage for SimDisk {
@@ -263,7 +290,9 @@ impl Storage for SimDisk {
     fn sync(&mut self, path: &str) -> Result<(), StorageError> {
         let error_ppm = self.faults.sync_error_ppm;
         if error_ppm > 0 && self.prng.chance(error_ppm) {
-            self.file(path)?;
+            let forgets = self.faults.eio_forgets;
+            let file = self.file(path)?;
+            file.forgotten |= forgets;
             return Err(StorageError::new(StorageErrorKind::Io, path, "EIO on fsync (injected)"));
         }
         let slow_ppm = self.faults.slow_sync_ppm;
@@ -273,6 +302,7 @@ impl Storage for SimDisk {
         let file = self.file(path)?;
         file.durable_len = file.data.len();
         file.truncated_durable = None;
+        file.forgotten = false;
         self.syncs += 1;
         Ok(())
     }
@@ -373,6 +403,45 @@ mod tests {
         disk.append("t-0/x", b"").unwrap();
         assert_eq!(disk.list("").unwrap(), vec!["a".to_string(), "t-0".to_string()]);
         assert_eq!(disk.list("t-0").unwrap(), vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn a_process_restart_keeps_written_bytes_unless_their_sync_failed_under_eio_forgets() {
+        // Goal: a process restart keeps every written byte, except where a sync failed with
+        // `eio_forgets` and none succeeded since: there the unsynced suffix meets a crash's
+        // fate. Over seeds, each fate shows up, and synced bytes always stay.
+        let mut fates = CrashReport::default();
+        for seed in 0..64 {
+            let mut disk = SimDisk::new(seed);
+            for file in ["kept", "failed", "failed-then-synced", "failed-quietly"] {
+                disk.append(file, b"durable").unwrap();
+                disk.sync(file).unwrap();
+                disk.append(file, b"-unsynced").unwrap();
+            }
+            let failing = DiskFaults { sync_error_ppm: 1_000_000, ..Default::default() };
+            disk.set_faults(DiskFaults { eio_forgets: true, ..failing });
+            disk.sync("failed").unwrap_err();
+            disk.sync("failed-then-synced").unwrap_err();
+            disk.set_faults(failing);
+            disk.sync("failed-quietly").unwrap_err();
+            disk.set_faults(DiskFaults::default());
+            disk.sync("failed-then-synced").unwrap();
+            let report = disk.process_restart();
+            for file in ["kept", "failed-then-synced", "failed-quietly"] {
+                assert_eq!(disk.contents(file).unwrap(), b"durable-unsynced", "{file}");
+            }
+            let failed = disk.contents("failed").unwrap();
+            assert!(failed.starts_with(b"durable") && failed.len() <= 16, "{failed:?}");
+            assert!(report.dropped + report.torn + report.flipped <= 1, "{report:?}");
+            fates.dropped += report.dropped;
+            fates.torn += report.torn;
+            fates.flipped += report.flipped;
+            // What the restart left is durable now: a later one changes nothing.
+            let left = failed.to_vec();
+            assert_eq!(disk.process_restart(), CrashReport::default());
+            assert_eq!(disk.contents("failed").unwrap(), &left[..]);
+        }
+        assert!(fates.dropped > 0 && fates.torn > 0 && fates.flipped > 0, "{fates:?}");
     }
 
     #[test]
