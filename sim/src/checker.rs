@@ -576,6 +576,8 @@ const INVALID_PARTITIONS: i16 = 37;
 /// An OffsetFetch answer: who fetched, when (history indexes), and what it found.
 struct Fetched<'h> {
     client: u32,
+    /// The group whose offsets it shows.
+    group: &'h str,
     sent_at: usize,
     answered_at: usize,
     offsets: &'h [(i32, i64)],
@@ -625,7 +627,13 @@ impl<'h> OffsetTraffic<'h> {
                 Operation::OffsetFetched { client, fetch, offsets } => {
                     let sent_at = fetches_sent[&(*client, *fetch)];
                     let answered_at = index;
-                    fetched.push(Fetched { client: *client, sent_at, answered_at, offsets });
+                    let group = history.group_of(*client);
+                    fetched.push(Fetched { client: *client, group, sent_at, answered_at, offsets });
+                }
+                Operation::OffsetsObserved { client, fetch, group, offsets, .. } => {
+                    let sent_at = fetches_sent[&(*client, *fetch)];
+                    let answered_at = index;
+                    fetched.push(Fetched { client: *client, group, sent_at, answered_at, offsets });
                 }
                 _ => {}
             }
@@ -709,9 +717,8 @@ pub fn acknowledged_commits_kept(
     let traffic = OffsetTraffic::new(history, offsets_retention_ms);
     let mut checked = 0;
     for fetch in &traffic.fetched {
-        let (client, fetch_sent_at, fetch_answered_at) =
-            (fetch.client, fetch.sent_at, fetch.answered_at);
-        let group = history.group_of(client);
+        let (client, group, fetch_sent_at, fetch_answered_at) =
+            (fetch.client, fetch.group, fetch.sent_at, fetch.answered_at);
         for &(partition, found) in fetch.offsets {
             let before = traffic.commits_of(group).filter(|commit| {
                 commit.acknowledged(partition)
@@ -738,7 +745,7 @@ pub fn acknowledged_commits_kept(
                 let expired = found < 0 && traffic.may_expire(group, committed, answered);
                 if !lowered && !expired {
                     return Err(Violation(format!(
-                        "offset commit lost: group {group} partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of group consumer {client} sent after that answered {found}",
+                        "offset commit lost: group {group} partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of client {client} sent after that answered {found}",
                         acknowledged.answered_at.expect("acknowledged")
                     )));
                 }
@@ -764,9 +771,8 @@ pub fn fetched_offsets_kept(
     let mut shown: BTreeMap<(&str, i32), Vec<(i64, &Fetched<'_>)>> = BTreeMap::new();
     let mut checked = 0;
     for fetch in &traffic.fetched {
-        let (client, fetch_sent_at, fetch_answered_at) =
-            (fetch.client, fetch.sent_at, fetch.answered_at);
-        let group = history.group_of(client);
+        let (client, group, fetch_sent_at, fetch_answered_at) =
+            (fetch.client, fetch.group, fetch.sent_at, fetch.answered_at);
         for &(partition, found) in fetch.offsets {
             let earlier = shown.entry((group, partition)).or_default();
             for &(offset, first) in earlier.iter() {
@@ -788,7 +794,7 @@ pub fn fetched_offsets_kept(
                     );
                 if !lowered && !expired {
                     return Err(Violation(format!(
-                        "fetched offset lost: group {group} partition {partition} was fetched at {offset} (answered at history index {first_answered_at}), and an OffsetFetch of group consumer {client} sent after that answered {found}"
+                        "fetched offset lost: group {group} partition {partition} was fetched at {offset} (answered at history index {first_answered_at}), and an OffsetFetch of client {client} sent after that answered {found}"
                     )));
                 }
             }
@@ -1020,10 +1026,10 @@ pub fn group_views_consistent(history: &History, partitions: i32) -> Result<usiz
 }
 
 /// A group whose `__consumer_offsets` partition went offline is refused until the broker
-/// starts again, as Kafka refuses the groups of a partition it unloaded: a ListGroups or
-/// DescribeGroups sent after the partition went offline, and answered by that incarnation,
-/// neither lists the group nor describes it without an error. (Memory may hold what the log
-/// never made durable.) `offsets_partitions` places groups. Returns the answers checked.
+/// starts again, as Kafka refuses the groups of a partition it unloaded: a ListGroups,
+/// DescribeGroups or observer's OffsetFetch sent after the partition went offline, and
+/// answered by that incarnation, neither lists the group, nor describes it, nor shows its
+/// offsets without an error. (Memory may hold what the log never made durable.) `offsets_partitions` places groups. Returns the answers checked.
 pub fn offline_groups_refused(
     history: &History,
     offsets_partitions: i32,
@@ -1042,7 +1048,7 @@ pub fn offline_groups_refused(
             Operation::OffsetsPartitionOffline { partition, incarnation } => {
                 offline.entry((*incarnation, *partition)).or_insert(index);
             }
-            Operation::ObserverAsked { client } => {
+            Operation::ObserverAsked { client } | Operation::OffsetFetchSent { client, .. } => {
                 asked.insert(*client, index);
             }
             Operation::GroupsListed { client, incarnation, error_code: 0, groups } => {
@@ -1064,6 +1070,15 @@ pub fn offline_groups_refused(
                 if let Some((partition, at)) = refused_since(&offline, group, *incarnation, sent) {
                     return Err(Violation(format!(
                         "observer {client}: DescribeGroups described group {group} without an error, although its partition {partition} of __consumer_offsets went offline (history index {at}) before it was sent"
+                    )));
+                }
+            }
+            Operation::OffsetsObserved { client, incarnation, group, .. } => {
+                checked += 1;
+                let sent = asked.get(client).copied().unwrap_or(index);
+                if let Some((partition, at)) = refused_since(&offline, group, *incarnation, sent) {
+                    return Err(Violation(format!(
+                        "observer {client}: OffsetFetch showed the offsets of group {group}, although its partition {partition} of __consumer_offsets went offline (history index {at}) before it was sent"
                     )));
                 }
             }
@@ -1364,7 +1379,7 @@ mod tests {
             acknowledged_commits_kept(&log, retention)
         };
         let lost = "offset commit lost: group sim-group partition 0 was committed at 7 \
-                    (acknowledged at history index 1), and an OffsetFetch of group consumer 4 \
+                    (acknowledged at history index 1), and an OffsetFetch of client 4 \
                     sent after that answered -1";
         // The commit blocks expiry over [10, 1005), the heartbeat over [110, 1100).
         assert_eq!(verdict(1_099, Some(1_000)), Err(Violation(lost.into())));
@@ -1408,7 +1423,7 @@ mod tests {
         let lost = |found: i64| {
             Err(Violation(format!(
                 "fetched offset lost: group sim-group partition 0 was fetched at 9 (answered at \
-                 history index 3), and an OffsetFetch of group consumer 5 sent after that \
+                 history index 3), and an OffsetFetch of client 5 sent after that \
                  answered {found}"
             )))
         };
@@ -1774,6 +1789,61 @@ mod tests {
                 "observer 5: DescribeGroups described group sim-group without an error, although its partition {partition} of __consumer_offsets went offline (history index 0) before it was sent"
             )))
         );
+        // An observer's OffsetFetch: sent as `OffsetFetchSent`, answered per group.
+        let fetch_sent = Operation::OffsetFetchSent { client: 5, fetch: 1 };
+        let observed = |incarnation| Operation::OffsetsObserved {
+            client: 5,
+            fetch: 1,
+            incarnation,
+            group: "sim-group",
+            offsets: vec![(0, 4)],
+        };
+        assert_eq!(verdict(vec![fetch_sent.clone(), offline(1), observed(1)]), Ok(1));
+        assert_eq!(verdict(vec![offline(1), fetch_sent.clone(), observed(2)]), Ok(1));
+        assert_eq!(
+            verdict(vec![offline(1), fetch_sent, observed(1)]),
+            Err(Violation(format!(
+                "observer 5: OffsetFetch showed the offsets of group sim-group, although its partition {partition} of __consumer_offsets went offline (history index 0) before it was sent"
+            )))
+        );
+    }
+
+    #[test]
+    fn an_observers_offsets_are_judged_with_the_group_they_belong_to() {
+        use crate::group::SECOND_GROUP;
+        // Observer 7's one OffsetFetch shows offset 9 of partition 0 in each group; then
+        // member 5 (of the first group, or of the second) fetches and finds 3.
+        let verdict = |member_group: &'static str| {
+            let mut log = history(vec![
+                Operation::OffsetFetchSent { client: 7, fetch: 1 },
+                Operation::OffsetsObserved {
+                    client: 7,
+                    fetch: 1,
+                    incarnation: 1,
+                    group: SECOND_GROUP,
+                    offsets: vec![(0, 9)],
+                },
+                Operation::OffsetsObserved {
+                    client: 7,
+                    fetch: 1,
+                    incarnation: 1,
+                    group: crate::group::GROUP,
+                    offsets: vec![(0, 2)],
+                },
+                Operation::OffsetFetchSent { client: 5, fetch: 1 },
+                Operation::OffsetFetched { client: 5, fetch: 1, offsets: vec![(0, 3)] },
+            ]);
+            log.set_group(5, member_group);
+            fetched_offsets_kept(&log, None)
+        };
+        assert_eq!(verdict(crate::group::GROUP), Ok(1));
+        assert_eq!(
+            verdict(SECOND_GROUP),
+            Err(Violation(format!(
+                "fetched offset lost: group {SECOND_GROUP} partition 0 was fetched at 9 (answered \
+                 at history index 1), and an OffsetFetch of client 5 sent after that answered 3"
+            )))
+        );
     }
 
     #[test]
@@ -1971,7 +2041,7 @@ mod tests {
             acknowledged_commits_kept(&one, None),
             Err(Violation(
                 "offset commit lost: group sim-group partition 0 was committed at 9 (acknowledged \
-                 at history index 5), and an OffsetFetch of group consumer 5 sent after that \
+                 at history index 5), and an OffsetFetch of client 5 sent after that \
                  answered 3"
                     .to_string()
             ))

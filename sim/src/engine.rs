@@ -11,12 +11,12 @@
 use crate::churn::Churner;
 use crate::client::{Client, Next, Role, TOPIC};
 use crate::configure::{Configurer, Step};
-use crate::disk::{DiskFaults, SimDisk};
+use crate::disk::{CrashReport, DiskFaults, SimDisk};
 use crate::faults::FaultSettings;
 use crate::group::{MemberSettings, GROUP, SECOND_GROUP};
 use crate::history::{History, Operation};
 use crate::meddle::{Meddle, Meddler, OFFSETS_TOPIC};
-use crate::observe::Observer;
+use crate::observe::{Ask, Observer};
 use crate::race::Racer;
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
@@ -348,6 +348,12 @@ pub struct Workload {
     /// (every ms, rounds): an observer lists and describes the groups that often, that many
     /// times (see [`crate::observe`]).
     pub observe: Option<(u64, u32)>,
+    /// Whether the observer's rounds end with an OffsetFetch of every group, as
+    /// `kafka-consumer-groups --describe` shows committed offsets.
+    pub observe_offsets: bool,
+    /// Every how many ms a lag monitor fetches every group's committed offsets, for the whole
+    /// run (an observer that only does that; see [`crate::observe`]).
+    pub lag_monitor: Option<u64>,
     /// (every ms, records): a racer produces to the churner's topic that often, that many
     /// times, while the churner deletes and makes it (see [`crate::race`]).
     pub churn_racer: Option<(u64, u32)>,
@@ -410,6 +416,8 @@ impl Default for Workload {
             retention_deletes: false,
             reader_pause_ms: 0,
             observe: None,
+            observe_offsets: false,
+            lag_monitor: None,
             churn_racer: None,
             alter_retention: None,
             alter_retention_whole: false,
@@ -649,6 +657,12 @@ impl std::fmt::Display for Workload {
         }
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
+            if self.observe_offsets {
+                write!(f, "+offsets")?;
+            }
+        }
+        if let Some(every_ms) = self.lag_monitor {
+            write!(f, " lag_monitor={every_ms}ms")?;
         }
         if let Some((every_ms, count)) = self.churn_racer {
             write!(f, " churn_racer={count}x{every_ms}ms")?;
@@ -737,8 +751,11 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// during the group's break (`GroupWorkload::break_visit_ms`). 17: `retention.ms` set with
 /// AlterConfigs (`Workload::alter_retention_whole`). 18: compaction in small steps
 /// (`Workload::cleaner_steps`). 19: `retention.bytes` and `segment.ms` changed on the live
-/// topic (`Workload::alter_size_and_roll`).
-pub const SETTINGS_VERSION: u32 = 21;
+/// topic (`Workload::alter_size_and_roll`). 20: page-cache mode (`Workload::flush_messages`).
+/// 21: members send their owned partitions (`GroupWorkload::subscription_owned`). 22: the
+/// observer fetches committed offsets (`Workload::observe_offsets`), and a lag monitor
+/// (`Workload::lag_monitor`).
+pub const SETTINGS_VERSION: u32 = 22;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -990,6 +1007,21 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     // Members send their owned partitions and generation in their subscriptions, as Kafka's
     // consumer does: a restarted static member's metadata differs from what it had.
     workload.group.subscription_owned = true;
+    if version < 22 {
+        return (faults, workload);
+    }
+    // The observer shows committed offsets too; and half the group seeds have a lag monitor,
+    // fetching them every 5 to 200 ms for the whole run, as monitoring tools poll: its
+    // fetches arrive while commits wait for their sync, which may fail.
+    workload.observe_offsets = true;
+    // Outside page-cache mode (whose readers and acks=1 producers may see unsynced bytes,
+    // which a restart after EIO may then lose, as Kafka may), a failed fsync leaves the
+    // file's unsynced bytes to chance at the next process restart.
+    faults.eio_forgets = workload.flush_messages.is_none();
+    let mut monitoring = Prng::new(seed ^ 0x4C41_4753);
+    if workload.group.consumers > 0 && monitoring.chance(500_000) {
+        workload.lag_monitor = Some(monitoring.range_inclusive(5, 200));
+    }
     (faults, workload)
 }
 
@@ -1179,6 +1211,7 @@ impl Sim {
         node.storage_mut().set_faults(DiskFaults {
             sync_error_ppm: faults.sync_error_ppm,
             remove_error_ppm: faults.remove_error_ppm,
+            eio_forgets: faults.eio_forgets,
             ..Default::default()
         });
         let admin = Role::Admin {
@@ -1282,14 +1315,26 @@ impl Sim {
             }
             clients.push(ClientState::new(Client::churner(id, churner)));
         }
+        let mut groups = vec![GROUP];
+        if workload.second_group > 0 {
+            groups.push(SECOND_GROUP);
+        }
+        let topic = (TOPIC, workload.partitions);
         if let Some((every_ms, rounds)) = workload.observe {
+            let schedule = (every_ms, Some(rounds));
             let id = clients.len() as u32;
-            let mut groups = vec![GROUP];
-            if workload.second_group > 0 {
-                groups.push(SECOND_GROUP);
+            let mut plan = vec![Ask::List, Ask::Describe];
+            if workload.observe_offsets {
+                plan.push(Ask::Offsets);
             }
-            let observer = Observer::new(id, groups, TOPIC, every_ms, rounds);
+            let observer = Observer::new(id, groups.clone(), topic, schedule, plan);
             clients.push(ClientState::new(Client::observer(id, observer)));
+        }
+        if let Some(every_ms) = workload.lag_monitor {
+            let id = clients.len() as u32;
+            let schedule = (every_ms, None);
+            let monitor = Observer::new(id, groups, topic, schedule, vec![Ask::Offsets]);
+            clients.push(ClientState::new(Client::observer(id, monitor)));
         }
         if let Some((every_ms, count)) = workload.churn_racer {
             assert!(workload.churn.is_some(), "a racer races a churner");
@@ -1872,12 +1917,14 @@ impl Sim {
         let full = self.disk_full;
         let sync_error_ppm = if self.healed { 0 } else { self.faults.sync_error_ppm };
         let remove_error_ppm = if self.healed { 0 } else { self.faults.remove_error_ppm };
+        let eio_forgets = self.faults.eio_forgets;
         let apply = |disk: &mut SimDisk| {
             let capacity = if full { disk.used_bytes() + 200 } else { 0 };
             disk.set_faults(DiskFaults {
                 sync_error_ppm,
                 remove_error_ppm,
                 capacity_bytes: capacity,
+                eio_forgets,
                 ..Default::default()
             });
         };
@@ -1976,10 +2023,15 @@ impl Sim {
         }
     }
 
-    /// The process dies and restarts at once, without power loss: written bytes survive.
+    /// The process dies and restarts at once, without power loss: written bytes survive,
+    /// except the unsynced bytes of files whose fsync failed under `eio_forgets`.
     pub fn process_restart(&mut self) {
         let Some(mut node) = self.node.take() else { return };
-        let disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
+        let mut disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
+        let report = disk.process_restart();
+        if report != CrashReport::default() {
+            self.note(format!("{} process restart after EIO: {report:?}", self.now));
+        }
         self.parked_disk = Some(disk);
         self.generation += 1;
         self.held.clear();

@@ -42,6 +42,11 @@ pub struct FaultSettings {
     /// Whether that stranger also writes: it makes a topic of its own and sends it damaged
     /// Produce requests (see [`crate::hostile`]).
     pub hostile_writes: bool,
+    /// Whether a failed fsync leaves the file's unsynced bytes to chance at the next process
+    /// restart too, not only at a power loss: after EIO, Linux may mark the dirty pages clean
+    /// without writing them ("fsyncgate"), so a restarted process may find them gone or torn
+    /// (see [`crate::disk::DiskFaults::eio_forgets`]).
+    pub eio_forgets: bool,
 }
 
 impl FaultSettings {
@@ -64,6 +69,7 @@ impl FaultSettings {
             remove_error_ppm: 0,
             hostile_frame_ppm: 0,
             hostile_writes: false,
+            eio_forgets: false,
         }
     }
 
@@ -106,6 +112,7 @@ impl FaultSettings {
             remove_error_ppm: 0,
             hostile_frame_ppm: 0,
             hostile_writes: false,
+            eio_forgets: false,
         }
     }
 }
@@ -132,6 +139,9 @@ impl fmt::Display for FaultSettings {
         )?;
         if self.remove_error_ppm > 0 {
             write!(f, " unlink_eio={}ppm", self.remove_error_ppm)?;
+        }
+        if self.eio_forgets && self.sync_error_ppm > 0 {
+            write!(f, " eio_forgets")?;
         }
         if self.hostile_frame_ppm > 0 {
             write!(f, " hostile_frames={}ppm", self.hostile_frame_ppm)?;

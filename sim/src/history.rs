@@ -221,6 +221,20 @@ pub enum Operation {
         /// (partition, committed offset), -1 where nothing is committed.
         offsets: Vec<(i32, i64)>,
     },
+    /// An observer's OffsetFetch (v8, of several groups) was answered without error for
+    /// `group`: (partition, committed offset or -1) of the partitions answered without error.
+    OffsetsObserved {
+        /// Client id.
+        client: u32,
+        /// The client's number for the fetch (of its `OffsetFetchSent`).
+        fetch: u32,
+        /// The broker incarnation that answered.
+        incarnation: u64,
+        /// Group id.
+        group: &'static str,
+        /// (partition, committed offset), -1 where nothing is committed.
+        offsets: Vec<(i32, i64)>,
+    },
     /// The churner read a record of its topic while working on `incarnation`.
     ChurnConsumed {
         /// Client id.
@@ -311,8 +325,9 @@ pub enum Operation {
         /// The broker incarnation.
         incarnation: u64,
     },
-    /// An observer sent a request (its answer is the next `GroupsListed` or `GroupDescribed`
-    /// of that client, unless it is lost).
+    /// An observer sent a ListGroups or DescribeGroups (its answer is the next `GroupsListed`
+    /// or `GroupDescribed` of that client, unless it is lost). Its OffsetFetch requests go in
+    /// as [`Operation::OffsetFetchSent`].
     ObserverAsked {
         /// Client id.
         client: u32,

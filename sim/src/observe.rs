@@ -1,14 +1,21 @@
 //! A client that watches the consumer groups as an operator's tool does
 //! (`kafka-consumer-groups --list`, `--describe`): every `every_ms` it asks ListGroups, then
-//! DescribeGroups of the workload's groups, `rounds` times, and changes nothing.
+//! DescribeGroups of the workload's groups, then (from settings version 22) their committed
+//! offsets with one OffsetFetch v8 for every group, as `--describe` does, `rounds` times, and
+//! changes nothing. A lag monitor is an observer that only fetches the committed offsets, and
+//! does so often and without end, as monitoring tools poll: its fetches arrive while members'
+//! commits wait for their sync.
 //!
 //! Every answer goes into the history ([`Operation::GroupsListed`],
-//! [`Operation::GroupDescribed`]); the checker [`crate::checker::group_views_consistent`]
-//! reads them: a group is listed once, and only if a client used it; a Stable group's
-//! description hands each partition of the topic to exactly one member; and
-//! [`crate::checker::offline_groups_refused`]: a group whose `__consumer_offsets` partition
-//! went offline before the request was sent is neither listed nor described by that broker
-//! incarnation. The coordinator must
+//! [`Operation::GroupDescribed`], [`Operation::OffsetsObserved`]); the checker
+//! [`crate::checker::group_views_consistent`] reads them: a group is listed once, and only if
+//! a client used it; a Stable group's description hands each partition of the topic to
+//! exactly one member; [`crate::checker::offline_groups_refused`]: a group whose
+//! `__consumer_offsets` partition went offline before the request was sent is neither listed,
+//! nor described, nor has its offsets shown by that broker incarnation; and the offset
+//! checkers ([`crate::checker::acknowledged_commits_kept`],
+//! [`crate::checker::fetched_offsets_kept`]) judge the offsets shown as they judge the
+//! members' own fetches. The coordinator must
 //! keep that true through rebalances, static members that come back under a new member id,
 //! restarts that load groups from `__consumer_offsets`, and partitions of it going offline.
 
@@ -17,8 +24,22 @@ use crate::group::assigned_partitions;
 use crate::history::{History, Operation};
 use sluice_core::protocol::api::describe_groups::DescribeGroupsRequest;
 use sluice_core::protocol::api::list_groups::ListGroupsRequest;
+use sluice_core::protocol::api::offset_fetch::{
+    OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestGroupTopic,
+};
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
+
+/// One request of a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// ListGroups.
+    List,
+    /// DescribeGroups of every group.
+    Describe,
+    /// OffsetFetch v8 of every group, for every partition of the topic.
+    Offsets,
+}
 
 /// The observer's state.
 #[derive(Clone, Debug)]
@@ -28,66 +49,111 @@ pub struct Observer {
     groups: Vec<&'static str>,
     /// The topic whose partitions the groups are assigned.
     topic: &'static str,
+    /// The topic's partitions (whose offsets it asks for).
+    partitions: i32,
     every_ms: u64,
-    rounds: u32,
+    /// Rounds to do; `None` for a monitor that goes on as long as the run (and so never owes
+    /// the liveness phase anything).
+    rounds: Option<u32>,
+    /// What each round asks, in order.
+    plan: Vec<Ask>,
     /// Rounds done.
     round: u32,
-    /// Whether this round's ListGroups was answered (or lost): DescribeGroups is next.
-    listed: bool,
+    /// The index in `plan` of the next request of this round.
+    step: usize,
+    /// OffsetFetch requests sent (each answer is judged with the number of its request).
+    fetches: u32,
 }
 
 impl Observer {
-    /// An observer of `groups`, assigned partitions of `topic`, every `every_ms` (from tick
-    /// `every_ms` on), `rounds` times.
+    /// An observer of `groups`, assigned partitions of `topic` (of `partitions` partitions),
+    /// asking `plan` every `every_ms` (from tick `every_ms` on), `rounds` times (`None`:
+    /// without end).
     pub fn new(
         client: u32,
         groups: Vec<&'static str>,
-        topic: &'static str,
-        every_ms: u64,
-        rounds: u32,
+        (topic, partitions): (&'static str, i32),
+        (every_ms, rounds): (u64, Option<u32>),
+        plan: Vec<Ask>,
     ) -> Self {
         assert!(every_ms > 0, "an observer waits between rounds");
-        Self { client, groups, topic, every_ms, rounds, round: 0, listed: false }
+        assert!(!plan.is_empty(), "an observer asks something");
+        Self {
+            client,
+            groups,
+            topic,
+            partitions,
+            every_ms,
+            rounds,
+            plan,
+            round: 0,
+            step: 0,
+            fetches: 0,
+        }
     }
 
-    /// Whether it has done every round.
+    /// Whether it has done every round (always, for one without end).
     pub fn done(&self) -> bool {
-        self.round == self.rounds
+        self.rounds.is_none_or(|rounds| self.round == rounds)
     }
 
     /// One line for liveness failure reports.
     pub fn report(&self) -> String {
-        format!("observe round {}/{} listed={}", self.round, self.rounds, self.listed)
+        let rounds = self.rounds.map_or("endless".to_string(), |rounds| rounds.to_string());
+        format!("observe round {}/{rounds} step {}/{}", self.round, self.step, self.plan.len())
     }
 
     /// What to send next.
     pub fn poll_request(&mut self, now: u64) -> Next {
-        if self.done() {
+        if self.rounds.is_some() && self.done() {
             return Next::Idle;
         }
         let at = u64::from(self.round + 1) * self.every_ms;
         if now < at {
             return Next::WakeAt(at);
         }
-        let (request, version) = if self.listed {
-            let groups = self.groups.iter().map(|group| StrBytes::from_static(group)).collect();
-            (Request::DescribeGroups(DescribeGroupsRequest { groups, ..Default::default() }), 5)
-        } else {
-            (Request::ListGroups(ListGroupsRequest::default()), 4)
+        let (request, version) = match self.plan[self.step] {
+            Ask::List => (Request::ListGroups(ListGroupsRequest::default()), 4),
+            Ask::Describe => {
+                let groups = self.groups.iter().map(|group| StrBytes::from_static(group)).collect();
+                (Request::DescribeGroups(DescribeGroupsRequest { groups, ..Default::default() }), 5)
+            }
+            Ask::Offsets => {
+                let groups = self
+                    .groups
+                    .iter()
+                    .map(|group| OffsetFetchRequestGroup {
+                        group_id: StrBytes::from_static(group),
+                        topics: Some(vec![OffsetFetchRequestGroupTopic {
+                            name: StrBytes::from_static(self.topic),
+                            partition_indexes: (0..self.partitions).collect(),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    })
+                    .collect();
+                (Request::OffsetFetch(OffsetFetchRequest { groups, ..Default::default() }), 8)
+            }
         };
         Next::Send { request, version, timeout_ms: None }
     }
 
     fn step(&mut self) {
-        if self.listed {
+        self.step += 1;
+        if self.step == self.plan.len() {
+            self.step = 0;
             self.round += 1;
         }
-        self.listed = !self.listed;
     }
 
     /// The request prepared by the last `poll_request` was sent.
     pub fn on_sent(&mut self, history: &mut History) {
-        history.push(Operation::ObserverAsked { client: self.client });
+        if self.plan[self.step] == Ask::Offsets {
+            self.fetches += 1;
+            history.push(Operation::OffsetFetchSent { client: self.client, fetch: self.fetches });
+        } else {
+            history.push(Operation::ObserverAsked { client: self.client });
+        }
     }
 
     /// The request in flight was lost: that step is over.
@@ -129,6 +195,37 @@ impl Observer {
                         error_code: group.error_code,
                         state: group.group_state.to_string(),
                         members,
+                    });
+                }
+            }
+            Response::OffsetFetch(answer) => {
+                for group in &answer.groups {
+                    let Some(&group_id) =
+                        self.groups.iter().find(|id| **id == group.group_id.as_str())
+                    else {
+                        panic!(
+                            "observer {}: OffsetFetch answered for group {:?}",
+                            self.client, group.group_id
+                        );
+                    };
+                    if group.error_code != 0 {
+                        continue;
+                    }
+                    let mut offsets: Vec<(i32, i64)> = group
+                        .topics
+                        .iter()
+                        .filter(|topic| topic.name.as_str() == self.topic)
+                        .flat_map(|topic| &topic.partitions)
+                        .filter(|partition| partition.error_code == 0)
+                        .map(|partition| (partition.partition_index, partition.committed_offset))
+                        .collect();
+                    offsets.sort_unstable();
+                    history.push(Operation::OffsetsObserved {
+                        client: self.client,
+                        fetch: self.fetches,
+                        incarnation: history.answered_by,
+                        group: group_id,
+                        offsets,
                     });
                 }
             }
