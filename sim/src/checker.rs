@@ -583,8 +583,8 @@ struct Fetched<'h> {
     offsets: &'h [(i32, i64)],
 }
 
-/// The offset traffic of the group consumers in a history: their commits, their OffsetFetch
-/// answers, and when each group had a member.
+/// The offset traffic in a history: the group consumers' commits, every OffsetFetch answer
+/// (members', the observer's and the lag monitor's), and when each group had a member.
 struct OffsetTraffic<'h> {
     commits: BTreeMap<(u32, u32), Commit>,
     /// The OffsetFetch answers, in the order answered.
@@ -761,29 +761,40 @@ pub fn acknowledged_commits_kept(
 /// fetch was sent, or the lesser answer is no offset and the offsets may have expired since
 /// then ([`acknowledged_commits_kept`] says when). A fetch answered from a commit that was
 /// appended but never synced would show an offset that a power loss takes back. Returns how
-/// many (earlier, later) pairs of answers were compared.
+/// many (fetch, partition) answers were compared with an earlier one.
+///
+/// Of the earlier answers showing one offset, the one sent last among those answered before
+/// the fetch was sent is the strictest witness (fewer commits may have lowered the offset
+/// since it, and less time let it expire), so only that one is judged, for each offset above
+/// the one found: the lag monitor's thousands of answers cost a search each, not a pass over
+/// every earlier answer.
 pub fn fetched_offsets_kept(
     history: &History,
     offsets_retention_ms: Option<u64>,
 ) -> Result<usize, Violation> {
     let traffic = OffsetTraffic::new(history, offsets_retention_ms);
-    // Per (group, partition), the fetches so far that found an offset, with the offset.
-    let mut shown: BTreeMap<(&str, i32), Vec<(i64, &Fetched<'_>)>> = BTreeMap::new();
+    // Per (group, partition) and offset shown, the fetches that showed it, in answer order,
+    // kept only where each was sent after every one kept before it (a fetch sent earlier and
+    // answered later witnesses less than the one kept before it).
+    let mut shown: BTreeMap<(&str, i32), BTreeMap<i64, Vec<&Fetched<'_>>>> = BTreeMap::new();
+    // Per (group, partition), when the first answer that showed an offset was given.
+    let mut first_shown: BTreeMap<(&str, i32), usize> = BTreeMap::new();
     let mut checked = 0;
     for fetch in &traffic.fetched {
         let (client, group, fetch_sent_at, fetch_answered_at) =
             (fetch.client, fetch.group, fetch.sent_at, fetch.answered_at);
         for &(partition, found) in fetch.offsets {
-            let earlier = shown.entry((group, partition)).or_default();
-            for &(offset, first) in earlier.iter() {
-                let (first_sent_at, first_answered_at) = (first.sent_at, first.answered_at);
-                if first_answered_at >= fetch_sent_at {
-                    continue;
-                }
+            if first_shown.get(&(group, partition)).is_some_and(|&at| at < fetch_sent_at) {
                 checked += 1;
-                if found >= offset {
+            }
+            let by_offset = shown.entry((group, partition)).or_default();
+            for (&offset, firsts) in by_offset.range(found.saturating_add(1)..) {
+                let answered_before =
+                    firsts.partition_point(|first| first.answered_at < fetch_sent_at);
+                let Some(first) = answered_before.checked_sub(1).map(|index| firsts[index]) else {
                     continue;
-                }
+                };
+                let (first_sent_at, first_answered_at) = (first.sent_at, first.answered_at);
                 let lowered =
                     traffic.lowered_to(group, partition, found, first_sent_at, fetch_answered_at);
                 let expired = found < 0
@@ -799,7 +810,11 @@ pub fn fetched_offsets_kept(
                 }
             }
             if found >= 0 {
-                earlier.push((found, fetch));
+                first_shown.entry((group, partition)).or_insert(fetch_answered_at);
+                let firsts = by_offset.entry(found).or_default();
+                if firsts.last().is_none_or(|last| last.sent_at < fetch_sent_at) {
+                    firsts.push(fetch);
+                }
             }
         }
     }
@@ -1805,6 +1820,51 @@ mod tests {
             Err(Violation(format!(
                 "observer 5: OffsetFetch showed the offsets of group sim-group, although its partition {partition} of __consumer_offsets went offline (history index 0) before it was sent"
             )))
+        );
+    }
+
+    #[test]
+    fn the_last_sent_of_the_answers_showing_an_offset_is_the_witness() {
+        // Observer 7 fetches 9 twice: sent at 10 (answered at 20) and at 40 (answered at
+        // 50). Member 3's commit of 3 is sent at 25 and acknowledged at 30; member 5's fetch
+        // sent at 60 finds 3. The commit lowered the offset after the first answer's fetch
+        // was sent, not after the second's: the second shows 9 stored after the commit of 3,
+        // so the later 3 took it back. Without the second answer, the commit excuses it.
+        let verdict = |second: bool| {
+            let observed = |fetch| Operation::OffsetsObserved {
+                client: 7,
+                fetch,
+                incarnation: 1,
+                group: crate::group::GROUP,
+                offsets: vec![(0, 9)],
+            };
+            let mut steps = vec![
+                (10, Operation::OffsetFetchSent { client: 7, fetch: 1 }),
+                (20, observed(1)),
+                (25, commit_sent(3, 1, 3)),
+                (30, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, 0)] }),
+                (60, Operation::OffsetFetchSent { client: 5, fetch: 1 }),
+                (70, Operation::OffsetFetched { client: 5, fetch: 1, offsets: vec![(0, 3)] }),
+            ];
+            if second {
+                steps.extend([
+                    (40, Operation::OffsetFetchSent { client: 7, fetch: 2 }),
+                    (50, observed(2)),
+                ]);
+            }
+            steps.sort_by_key(|&(tick, _)| tick);
+            let mut log = History::default();
+            push_at(&mut log, steps);
+            fetched_offsets_kept(&log, None)
+        };
+        assert_eq!(verdict(false), Ok(1));
+        assert_eq!(
+            verdict(true),
+            Err(Violation(
+                "fetched offset lost: group sim-group partition 0 was fetched at 9 (answered at \
+                 history index 5), and an OffsetFetch of client 5 sent after that answered 3"
+                    .to_string()
+            ))
         );
     }
 

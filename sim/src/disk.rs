@@ -137,8 +137,12 @@ impl SimDisk {
     }
 
     /// The process restarts without power loss: written bytes stay, except in files whose
-    /// sync failed under [`DiskFaults::eio_forgets`] and has not succeeded since, which lose
-    /// or tear their unsynced bytes as at a crash.
+    /// sync failed under [`DiskFaults::eio_forgets`] and has not succeeded since, which meet
+    /// a crash's fate: an unsynced truncation is undone, or the unsynced bytes are dropped,
+    /// torn or kept. (A later sync that succeeds makes them durable, more kindly than Linux,
+    /// which does not write pages again once it has marked them clean: a storage layer that
+    /// retried a failed fsync and trusted it would go unnoticed. The broker takes the log
+    /// offline at the first failure instead.)
     pub fn process_restart(&mut self) -> CrashReport {
         let mut report = CrashReport::default();
         for file in self.files.values_mut().filter(|file| file.forgotten) {

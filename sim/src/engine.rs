@@ -345,14 +345,16 @@ pub struct Workload {
     /// How long each reader takes over the records of each answer before it fetches again,
     /// in ms: slow consumers, which retention overtakes.
     pub reader_pause_ms: u64,
-    /// (every ms, rounds): an observer lists and describes the groups that often, that many
-    /// times (see [`crate::observe`]).
+    /// (every ms, rounds): an observer lists and describes the groups (and, with
+    /// `observe_offsets`, fetches their committed offsets) that often, that many times (see
+    /// [`crate::observe`]).
     pub observe: Option<(u64, u32)>,
     /// Whether the observer's rounds end with an OffsetFetch of every group, as
     /// `kafka-consumer-groups --describe` shows committed offsets.
     pub observe_offsets: bool,
-    /// Every how many ms a lag monitor fetches every group's committed offsets, for the whole
-    /// run (an observer that only does that; see [`crate::observe`]).
+    /// Every how many ms a lag monitor's fetch of every group's committed offsets is due, for
+    /// the whole run (an observer that only does that; see [`crate::observe`]). One delayed
+    /// by a slow answer or a restart is followed at once by those that fell due meanwhile.
     pub lag_monitor: Option<u64>,
     /// (every ms, records): a racer produces to the churner's topic that often, that many
     /// times, while the churner deletes and makes it (see [`crate::race`]).
