@@ -1,7 +1,8 @@
 //! A client that watches the consumer groups as an operator's tool does
 //! (`kafka-consumer-groups --list`, `--describe`): every `every_ms` it asks ListGroups, then
 //! DescribeGroups of the workload's groups, then (from settings version 22) their committed
-//! offsets with one OffsetFetch v8 for every group, as `--describe` does, `rounds` times, and
+//! offsets with one OffsetFetch v8 for every group, as `--describe` does (every other round
+//! with topics null: every offset the group committed), `rounds` times, and
 //! changes nothing. A lag monitor is an observer that only fetches the committed offsets, and
 //! does so often and without end, as monitoring tools poll: its fetches arrive while members'
 //! commits wait for their sync.
@@ -29,6 +30,7 @@ use sluice_core::protocol::api::offset_fetch::{
 };
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
+use std::collections::BTreeMap;
 
 /// One request of a round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +39,9 @@ pub enum Ask {
     List,
     /// DescribeGroups of every group.
     Describe,
-    /// OffsetFetch v8 of every group, for every partition of the topic.
+    /// OffsetFetch v8 of every group: in even rounds for every partition of the topic, in odd
+    /// ones for every offset the group committed (topics null), as an admin client's
+    /// `listConsumerGroupOffsets` asks when given no partitions.
     Offsets,
 }
 
@@ -119,16 +123,19 @@ impl Observer {
                 (Request::DescribeGroups(DescribeGroupsRequest { groups, ..Default::default() }), 5)
             }
             Ask::Offsets => {
+                let all = self.asks_every_offset();
                 let groups = self
                     .groups
                     .iter()
                     .map(|group| OffsetFetchRequestGroup {
                         group_id: StrBytes::from_static(group),
-                        topics: Some(vec![OffsetFetchRequestGroupTopic {
-                            name: StrBytes::from_static(self.topic),
-                            partition_indexes: (0..self.partitions).collect(),
-                            ..Default::default()
-                        }]),
+                        topics: (!all).then(|| {
+                            vec![OffsetFetchRequestGroupTopic {
+                                name: StrBytes::from_static(self.topic),
+                                partition_indexes: (0..self.partitions).collect(),
+                                ..Default::default()
+                            }]
+                        }),
                         ..Default::default()
                     })
                     .collect();
@@ -136,6 +143,11 @@ impl Observer {
             }
         };
         Next::Send { request, version, timeout_ms: None }
+    }
+
+    /// Whether this round's OffsetFetch asks for every committed offset (topics null).
+    fn asks_every_offset(&self) -> bool {
+        self.round % 2 == 1
     }
 
     fn step(&mut self) {
@@ -211,15 +223,25 @@ impl Observer {
                     if group.error_code != 0 {
                         continue;
                     }
-                    let mut offsets: Vec<(i32, i64)> = group
+                    let answered: BTreeMap<i32, (i16, i64)> = group
                         .topics
                         .iter()
                         .filter(|topic| topic.name.as_str() == self.topic)
                         .flat_map(|topic| &topic.partitions)
-                        .filter(|partition| partition.error_code == 0)
-                        .map(|partition| (partition.partition_index, partition.committed_offset))
+                        .map(|partition| {
+                            let answer = (partition.error_code, partition.committed_offset);
+                            (partition.partition_index, answer)
+                        })
                         .collect();
-                    offsets.sort_unstable();
+                    // Asked for everything, the answer lists every committed offset: a
+                    // partition it leaves out has none.
+                    let none = self.asks_every_offset().then_some((0, -1));
+                    let offsets = (0..self.partitions)
+                        .filter_map(|partition| {
+                            let answer = answered.get(&partition).copied().or(none)?;
+                            (answer.0 == 0).then_some((partition, answer.1))
+                        })
+                        .collect();
                     history.push(Operation::OffsetsObserved {
                         client: self.client,
                         fetch: self.fetches,
