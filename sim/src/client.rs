@@ -259,6 +259,8 @@ pub struct Client {
     admin_step: u8,
     /// A reader's `fetch.max.bytes` and `max.partition.fetch.bytes`.
     pub fetch_max_bytes: i32,
+    /// A reader's (`fetch.min.bytes`, `fetch.max.wait.ms`).
+    pub fetch_wait: (i32, i32),
     /// A producer's `compression.type`.
     pub compression: Compression,
     /// Bytes of padding a producer appends to each value (`-` and that many `x`).
@@ -331,6 +333,7 @@ impl Client {
             topic_created: false,
             admin_step: 0,
             fetch_max_bytes: 64 * 1024,
+            fetch_wait: (1, 100),
             compression: Compression::None,
             padding: 0,
             keyed: false,
@@ -515,7 +518,8 @@ impl Client {
             }
             Role::Consumer { .. } if now < self.resume_at => Next::WakeAt(self.resume_at),
             Role::Consumer { partition, .. } => {
-                send(consumer_fetch(partition, self.position, self.fetch_max_bytes), 12)
+                let (max_bytes, wait) = (self.fetch_max_bytes, self.fetch_wait);
+                send(consumer_fetch(partition, self.position, max_bytes, wait), 12)
             }
             Role::Admin { .. }
             | Role::Producer { .. }
@@ -1083,10 +1087,15 @@ fn earliest_offset(partition: i32) -> Request {
     })
 }
 
-fn consumer_fetch(partition: i32, position: i64, max_bytes: i32) -> Request {
+fn consumer_fetch(
+    partition: i32,
+    position: i64,
+    max_bytes: i32,
+    (min_bytes, max_wait_ms): (i32, i32),
+) -> Request {
     Request::Fetch(FetchRequest {
-        max_wait_ms: 100,
-        min_bytes: 1,
+        max_wait_ms,
+        min_bytes,
         max_bytes,
         topics: vec![FetchRequestTopic {
             topic: StrBytes::from_static(TOPIC),

@@ -345,6 +345,10 @@ pub struct Workload {
     /// How long each reader takes over the records of each answer before it fetches again,
     /// in ms: slow consumers, which retention overtakes.
     pub reader_pause_ms: u64,
+    /// The plain readers' (`fetch.min.bytes`, `fetch.max.wait.ms`) where not Kafka's
+    /// consumer defaults of 1 byte and 500 ms (the readers wait 100 ms by default): the broker
+    /// then holds a fetch until that many bytes are readable.
+    pub reader_fetch_wait: Option<(i32, i32)>,
     /// (every ms, rounds): an observer lists and describes the groups (and, with
     /// `observe_offsets`, fetches their committed offsets) that often, that many times (see
     /// [`crate::observe`]).
@@ -417,6 +421,7 @@ impl Default for Workload {
             churn_forgets_offsets: false,
             retention_deletes: false,
             reader_pause_ms: 0,
+            reader_fetch_wait: None,
             observe: None,
             observe_offsets: false,
             lag_monitor: None,
@@ -657,6 +662,9 @@ impl std::fmt::Display for Workload {
         if self.reader_pause_ms > 0 {
             write!(f, " reader_pause={}ms", self.reader_pause_ms)?;
         }
+        if let Some((min_bytes, wait_ms)) = self.reader_fetch_wait {
+            write!(f, " fetch_min={min_bytes}B/{wait_ms}ms")?;
+        }
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
             if self.observe_offsets {
@@ -756,7 +764,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// topic (`Workload::alter_size_and_roll`). 20: page-cache mode (`Workload::flush_messages`).
 /// 21: members send their owned partitions (`GroupWorkload::subscription_owned`). 22: the
 /// observer fetches committed offsets (`Workload::observe_offsets`), and a lag monitor
-/// (`Workload::lag_monitor`).
+/// (`Workload::lag_monitor`), and readers that wait for more than a byte
+/// (`Workload::reader_fetch_wait`).
 pub const SETTINGS_VERSION: u32 = 22;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
@@ -1024,6 +1033,13 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.group.consumers > 0 && monitoring.chance(500_000) {
         workload.lag_monitor = Some(monitoring.range_inclusive(5, 200));
     }
+    // A quarter of the seeds: the plain readers ask for 2 bytes to 16 KiB per fetch, waiting
+    // 20 to 500 ms for them, as consumers tuned for throughput do.
+    let mut waiting = Prng::new(seed ^ 0x4D49_4E42);
+    if waiting.chance(250_000) {
+        let min_bytes = waiting.range_inclusive(2, 16 * 1024) as i32;
+        workload.reader_fetch_wait = Some((min_bytes, waiting.range_inclusive(20, 500) as i32));
+    }
     (faults, workload)
 }
 
@@ -1270,6 +1286,9 @@ impl Sim {
             reader.fetch_max_bytes = workload.fetch_max_bytes;
             reader.resets_to_earliest = workload.retention_deletes;
             reader.pause_after_records_ms = workload.reader_pause_ms;
+            if let Some(wait) = workload.reader_fetch_wait {
+                reader.fetch_wait = wait;
+            }
             clients.push(ClientState::new(reader));
         }
         let mut history = History::default();
