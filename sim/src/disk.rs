@@ -78,6 +78,7 @@ pub struct SimDisk {
     faults: DiskFaults,
     sync_latency_ms: u64,
     syncs: u64,
+    bytes_read: u64,
 }
 
 impl SimDisk {
@@ -92,6 +93,7 @@ impl SimDisk {
             faults: DiskFaults::default(),
             sync_latency_ms: 0,
             syncs: 0,
+            bytes_read: 0,
         }
     }
 
@@ -103,6 +105,11 @@ impl SimDisk {
     /// The injected fault rates.
     pub fn faults(&self) -> DiskFaults {
         self.faults
+    }
+
+    /// Bytes `read_at` returned so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 
     /// Number of successful syncs so far.
@@ -288,7 +295,9 @@ impl Storage for SimDisk {
         let file = self.file(path)?;
         let start = (position as usize).min(file.data.len());
         let end = start.saturating_add(len).min(file.data.len());
-        Ok(Bytes::copy_from_slice(&file.data[start..end]))
+        let bytes = Bytes::copy_from_slice(&file.data[start..end]);
+        self.bytes_read += bytes.len() as u64;
+        Ok(bytes)
     }
 
     fn sync(&mut self, path: &str) -> Result<(), StorageError> {

@@ -612,6 +612,45 @@ fn a_waiting_fetch_wakes_when_data_becomes_durable_and_times_out_otherwise() {
 }
 
 #[test]
+fn a_fetch_waiting_for_min_bytes_reads_only_what_became_readable_since() {
+    // Kafka sizes a held fetch from log positions; here each wake-up reads only the batches
+    // that became readable since it last looked, not the whole range again, and the fetch is
+    // answered once they add up to min_bytes. Three batches of one record, each synced in turn,
+    // each above `index.interval.bytes` (4096), so that each has an index entry to read from.
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let batch_len = producer_batch(1, 5_000, 0, WALL_MS).len() as u64;
+    let Request::Fetch(mut request) = fetch("t", 0, 500) else { panic!() };
+    request.min_bytes = 3 * batch_len as i32;
+    harness.send(B, 12, Request::Fetch(request));
+    assert!(harness.outputs().is_empty(), "no data: the fetch waits");
+    for tag in 0..3 {
+        let before = harness.node.storage_mut().bytes_read();
+        harness.send(A, 9, produce("t", 0, 1, producer_batch(1, 5_000, tag, WALL_MS)));
+        let outputs = harness.outputs();
+        assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+        harness.complete_sync(&outputs[0], false);
+        let outputs = harness.outputs();
+        let read = harness.node.storage_mut().bytes_read() - before;
+        if tag < 2 {
+            assert_eq!(outputs.len(), 1, "only the produce is answered: {outputs:?}");
+            assert_eq!(read, batch_len, "the new batch alone is read");
+            continue;
+        }
+        // The third batch is counted, then the answer reads all three.
+        assert_eq!(outputs.len(), 2, "{outputs:?}");
+        assert_eq!(read, batch_len + 3 * batch_len);
+        let (connection, _, Response::Fetch(response)) = harness.response(&outputs[1]) else {
+            panic!()
+        };
+        assert_eq!(connection, B);
+        let records = response.responses[0].partitions[0].records.clone().expect("records");
+        assert_eq!(records.len() as u64, 3 * batch_len);
+    }
+    assert_eq!(harness.node.stats().parked_fetches, 0);
+}
+
+#[test]
 fn fetch_out_of_range_and_list_offsets() {
     let mut harness = Harness::new();
     harness.create_topic("t", 1);

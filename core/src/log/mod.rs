@@ -1525,7 +1525,7 @@ fn remove_strays<S: Storage + ?Sized>(
 
 /// The offset after the last whole batch in `bytes` (verified batches), and how many records
 /// they declare.
-fn batch_span(bytes: &[u8]) -> (i64, i64) {
+pub(crate) fn batch_span(bytes: &[u8]) -> (i64, i64) {
     let mut position = 0;
     let mut next = i64::MIN;
     let mut records = 0i64;

@@ -9,7 +9,7 @@
 use super::LEADER_EPOCH;
 use super::{Node, ParkedFetch, Reply, RequestRef};
 use crate::limits::{FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX, PARKED_FETCHES_MAX};
-use crate::log::{LogError, TopicPartition};
+use crate::log::{batch_span, LogError, TopicPartition};
 use crate::protocol::api::fetch::{
     FetchRequest, FetchResponse, FetchResponsePartition, FetchResponseTopic,
 };
@@ -41,8 +41,50 @@ impl<S: Storage> Node<S> {
             return Reply::Now(Response::Fetch(response));
         }
         let deadline = self.now + wait_ms;
-        self.parked_fetches.push(ParkedFetch { request, correlation_id, version, fetch, deadline });
+        // What this read found is counted already; a wake-up reads on from its end.
+        let mut counted = Vec::new();
+        let partitions = fetch.topics.iter().flat_map(|topic| &topic.partitions);
+        let answers = response.responses.iter().flat_map(|topic| &topic.partitions);
+        for (partition, answer) in partitions.zip(answers) {
+            let records = answer.records.as_deref().unwrap_or_default();
+            let end = batch_span(records).0.max(partition.fetch_offset);
+            counted.push((end, records.len()));
+        }
+        let parked = ParkedFetch { request, correlation_id, version, fetch, deadline, counted };
+        self.parked_fetches.push(parked);
         Reply::Later
+    }
+
+    /// Counts the bytes of a parked fetch that became readable since it was last counted
+    /// (each partition up to its `partition_max_bytes`, as Kafka counts a held fetch's
+    /// bytes). True once they reach `min_bytes`, or if a partition cannot be read (the
+    /// answer then carries the error at once, as Kafka completes a held fetch whose partition
+    /// went away).
+    pub(super) fn count_readable(&mut self, parked: &mut ParkedFetch) -> bool {
+        let mut counted = parked.counted.iter_mut();
+        for topic in &parked.fetch.topics {
+            let mut tp = TopicPartition::new(topic.topic.as_str(), 0);
+            for partition in &topic.partitions {
+                tp.partition = partition.partition;
+                let (from, bytes) = counted.next().expect("one count per partition");
+                let cap = partition.partition_max_bytes.max(0) as usize;
+                let Some(high_watermark) = self.high_watermark(&tp) else { return true };
+                if *bytes >= cap || high_watermark <= *from {
+                    continue;
+                }
+                let log = self.logs.log_mut(&tp).expect("high_watermark found it");
+                match log.read(&mut self.storage, *from, cap - *bytes, high_watermark) {
+                    Ok(read) if read.bytes.is_empty() => {}
+                    Ok(read) => {
+                        *bytes += read.bytes.len();
+                        *from = batch_span(&read.bytes).0.max(*from);
+                    }
+                    Err(_) => return true,
+                }
+            }
+        }
+        let total: usize = parked.counted.iter().map(|&(_, bytes)| bytes).sum();
+        total >= parked.fetch.min_bytes.max(1) as usize
     }
 
     /// Builds the answer to `fetch` from what the logs hold now. Returns the response, the

@@ -248,6 +248,11 @@ struct ParkedFetch {
     version: i16,
     fetch: FetchRequest,
     deadline: u64,
+    /// Per partition of the request, in its order: the offset up to which readable bytes
+    /// were counted, and how many, so that a wake-up reads only what became readable since
+    /// (Kafka estimates a held fetch's size from log positions): a fetch that waits for
+    /// `min_bytes` is not read whole again at every sync.
+    counted: Vec<(i64, usize)>,
 }
 
 struct InFlightSync {
@@ -1108,8 +1113,9 @@ impl<S: Storage> Node<S> {
                     self.parked_fetches.push(fetch);
                     continue;
                 }
-                let (response, bytes, _) = self.fetch_response(fetch.version, &fetch.fetch);
-                if bytes >= fetch.fetch.min_bytes.max(1) as usize || self.now >= fetch.deadline {
+                let mut fetch = fetch;
+                if due || self.count_readable(&mut fetch) {
+                    let (response, _, _) = self.fetch_response(fetch.version, &fetch.fetch);
                     let response = Response::Fetch(response);
                     self.complete(fetch.request, fetch.correlation_id, fetch.version, response);
                 } else {
