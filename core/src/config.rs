@@ -278,7 +278,7 @@ impl CleanupPolicy {
         let mut compact = false;
         let mut delete = false;
         for token in value.split(',') {
-            match token.trim() {
+            match java_trim(token) {
                 "compact" => compact = true,
                 "delete" => delete = true,
                 _ => return Err(invalid(key, value, reason)),
@@ -895,15 +895,22 @@ fn renamed(error: ConfigError, key: &str) -> ConfigError {
     }
 }
 
+/// `value` without leading and trailing characters up to U+0020, as Java's `String.trim`
+/// (which Kafka's config parsing uses) strips: other Unicode spaces are part of the value,
+/// which then fails to parse, as in Kafka.
+fn java_trim(value: &str) -> &str {
+    value.trim_matches(|c: char| c <= ' ')
+}
+
 fn parse_i64(key: &str, value: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
-    match value.trim().parse::<i64>() {
+    match java_trim(value).parse::<i64>() {
         Ok(number) if (min..=max).contains(&number) => Ok(number),
         _ => Err(invalid(key, value, &format!("accepts an integer in {min}..={max}"))),
     }
 }
 
 fn parse_i32(key: &str, value: &str, min: i32, max: i32) -> Result<i32, ConfigError> {
-    match value.trim().parse::<i32>() {
+    match java_trim(value).parse::<i32>() {
         Ok(number) if (min..=max).contains(&number) => Ok(number),
         _ => Err(invalid(key, value, &format!("accepts an integer in {min}..={max}"))),
     }
@@ -917,7 +924,7 @@ fn parse_u32(key: &str, value: &str, min: i32, max: i32) -> Result<u32, ConfigEr
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
-    let text = value.trim();
+    let text = java_trim(value);
     if text.eq_ignore_ascii_case("true") {
         Ok(true)
     } else if text.eq_ignore_ascii_case("false") {
@@ -1824,6 +1831,31 @@ log.retention.check.interval.ms=300000
         let topic = TopicConfig::from_overrides(&with_override, &[]).unwrap();
         assert!(topic.overrides.is_empty());
         assert_eq!(topic.log.segment_ms, 5);
+    }
+
+    #[test]
+    fn values_are_trimmed_as_java_trims_them() {
+        // Kafka's parsing trims with String.trim (characters up to U+0020): ASCII spaces and
+        // control characters go, other Unicode spaces stay and make the value invalid.
+        let defaults = TopicConfig::default();
+        let mut topic = defaults.clone();
+        topic.set("retention.ms", "\t 100 \n").unwrap();
+        assert_eq!(topic.log.retention_ms, 100);
+        topic.set("cleanup.policy", " compact ,\u{1}delete").unwrap();
+        assert_eq!(topic.log.cleanup_policy, CleanupPolicy::CompactDelete);
+        for (key, value) in [
+            ("retention.ms", "100\u{a0}"),
+            ("cleanup.policy", "compact\u{3000}"),
+            ("segment.bytes", "\u{2003}1048576"),
+        ] {
+            let mut topic = defaults.clone();
+            let refused = topic.set(key, value);
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { .. })),
+                "{key}={value:?}: {refused:?}"
+            );
+            assert_eq!(topic, defaults);
+        }
     }
 
     #[test]

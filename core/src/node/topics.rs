@@ -54,10 +54,12 @@ pub enum TopicsFileError {
     Corrupt(String),
 }
 
+/// Writes `text` as printable ASCII: the separators, `%`, control bytes and every byte of a
+/// non-ASCII character as `%XX`, so that [`unescape`] gives back exactly the same bytes.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
-        if matches!(byte, b'%' | b',' | b'=' | b' ' | b'\n' | b'\r' | b'\t') {
+        if matches!(byte, b'%' | b',' | b'=' | b' ') || !byte.is_ascii_graphic() {
             out.push_str(&format!("%{byte:02X}"));
         } else {
             out.push(char::from(byte));
@@ -271,6 +273,14 @@ mod tests {
     fn escaping_round_trips() {
         assert_eq!(escape("compact,delete"), "compact%2Cdelete");
         assert_eq!(unescape(&escape("a=b c%d\n")).unwrap(), "a=b c%d\n");
+        // Non-ASCII and control characters come back byte for byte (a value once came back
+        // with each of its bytes made a character of its own, and the broker could not start).
+        for text in ["100\u{a0}", "compact\u{3000}", "caf\u{e9}\u{1}\u{7f}"] {
+            let escaped = escape(text);
+            assert!(escaped.bytes().all(|byte| byte.is_ascii_graphic()), "{escaped}");
+            assert_eq!(unescape(&escaped).unwrap(), text);
+        }
+        assert_eq!(escape("100\u{a0}"), "100%C2%A0");
         assert!(unescape("%G1").is_err());
     }
 }
