@@ -991,6 +991,46 @@ fn produce_answer(harness: &mut Harness, batch: Vec<u8>) -> (i16, i64) {
 }
 
 #[test]
+fn produce_refusals_carry_kafkas_codes_and_the_log_start() {
+    // (error, base offset, log start) of one produce to idem-0, which starts at 0.
+    fn answer(harness: &mut Harness, batch: Vec<u8>) -> (i16, i64, i64) {
+        harness.send(A, 9, produce("idem", 0, -1, batch));
+        let outputs = harness.outputs();
+        let Response::Produce(response) = harness.response(&outputs[0]).2 else {
+            panic!("{outputs:?}")
+        };
+        let partition = &response.responses[0].partition_responses[0];
+        (partition.error_code, partition.base_offset, partition.log_start_offset)
+    }
+    let mut harness = Harness::new();
+    harness.create_topic("idem", 1);
+    // An unknown producer's batch past sequence 0: UNKNOWN_PRODUCER_ID with the log start,
+    // from which a Java producer learns to bump its epoch (with -1 it retries until it
+    // times out).
+    assert_eq!(
+        answer(&mut harness, idempotent_batch(7, 0, 3, 2, 1)),
+        (ErrorCode::UnknownProducerId.code(), -1, 0)
+    );
+    // A producer id with a negative sequence: INVALID_RECORD, as Kafka's validator answers.
+    assert_eq!(
+        answer(&mut harness, idempotent_batch(7, 0, -1, 1, 2)),
+        (ErrorCode::InvalidRecord.code(), -1, 0)
+    );
+    // A transactional batch without a transactional id: refused as Kafka refuses it, log
+    // start unknown as in Kafka's answer.
+    let mut transactional = idempotent_batch(7, 0, 0, 1, 3);
+    transactional[22] |= 0x10;
+    let crc = sluice_core::protocol::record_batch::compute_crc(&transactional);
+    transactional[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert_eq!(
+        answer(&mut harness, transactional),
+        (ErrorCode::TransactionalIdAuthorizationFailed.code(), -1, -1)
+    );
+    let tp = sluice_core::log::TopicPartition::new("idem", 0);
+    assert_eq!(harness.node.logs().log(&tp).map(|log| log.log_end_offset()), Some(0));
+}
+
+#[test]
 fn idempotent_producers_get_ids_and_retries_are_appended_once() {
     use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
     let mut harness = Harness::new();

@@ -31,9 +31,15 @@ impl<S: Storage> Node<S> {
         produce: ProduceRequest,
     ) -> Reply {
         let acks = produce.acks;
+        // Transactions are not served: a transactional id, or a transactional batch (which
+        // Kafka refuses without a transactional id the same way), refuses every partition.
+        let transactional = produce.transactional_id.is_some()
+            || produce.topic_data.iter().flat_map(|topic| &topic.partition_data).any(|partition| {
+                partition.records.as_deref().is_some_and(holds_transactional_batch)
+            });
         let refuse_all = if !matches!(acks, -1..=1) {
             Some(ErrorCode::InvalidRequiredAcks)
-        } else if produce.transactional_id.is_some() {
+        } else if transactional {
             Some(ErrorCode::TransactionalIdAuthorizationFailed)
         } else {
             None
@@ -83,6 +89,14 @@ impl<S: Storage> Node<S> {
                     }
                     Err(code) => {
                         answer.error_code = code.code();
+                        // As Kafka: the log start goes with an error too. A Java producer told
+                        // UNKNOWN_PRODUCER_ID with -1 retries the same batch until its delivery
+                        // timeout; with the log start it bumps its epoch and goes on. (Refusals
+                        // of the whole request carry none, as in Kafka.)
+                        if refuse_all.is_none() {
+                            answer.log_start_offset =
+                                self.logs.log(&tp).map_or(-1, |log| log.log_start_offset());
+                        }
                         let message = if internal && code == ErrorCode::InvalidTopicException {
                             format!("Cannot append to internal topic {}", tp.topic)
                         } else {
@@ -327,4 +341,24 @@ fn every_record_has_a_key(header: &BatchHeader, batch: &[u8]) -> bool {
     };
     record_batch::Records::new(header, body)
         .all(|record| record.is_ok_and(|record| record.key.is_some()))
+}
+
+/// Whether `records` holds a v2 batch with the transactional flag (legacy message sets never
+/// do). Only headers are read; a batch that does not parse ends the walk (validation refuses
+/// it later).
+fn holds_transactional_batch(records: &[u8]) -> bool {
+    if legacy::is_legacy(records) {
+        return false;
+    }
+    let mut position = 0;
+    while let Ok(header) = BatchHeader::parse(&records[position..]) {
+        if header.is_transactional() {
+            return true;
+        }
+        position += header.size_bytes();
+        if position >= records.len() {
+            break;
+        }
+    }
+    false
 }

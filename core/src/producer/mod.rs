@@ -83,6 +83,10 @@ impl ProducerState {
         if header.producer_id < 0 {
             return SequenceCheck::Append;
         }
+        if header.base_sequence < 0 {
+            // As Kafka's validator: a batch with a producer id needs a sequence.
+            return SequenceCheck::Refuse(ErrorCode::InvalidRecord);
+        }
         let first = header.base_sequence;
         let last = increment_sequence(first, header.last_offset_delta);
         let Some(entry) = self.producers.get(&header.producer_id) else {
