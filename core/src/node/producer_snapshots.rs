@@ -29,7 +29,7 @@
 use super::{LogLevel, Node};
 use crate::limits::{PRODUCERS_PER_PARTITION_MAX, PRODUCER_BATCHES_RETAINED_MAX};
 use crate::log::{LogError, TopicPartition};
-use crate::producer::ProducerState;
+use crate::producer::{snapshot_bytes, ProducerState};
 use crate::storage::{self, Storage, StorageError};
 
 const SNAPSHOT_SUFFIX: &str = ".snapshot";
@@ -37,9 +37,12 @@ const SNAPSHOT_SUFFIX: &str = ".snapshot";
 /// Snapshots kept per partition.
 pub(super) const SNAPSHOTS_KEPT: usize = 2;
 
-/// Largest snapshot file read: the most producers, each with the most batches.
-const SNAPSHOT_BYTES_MAX: usize =
-    16 + PRODUCERS_PER_PARTITION_MAX * (19 + 16 * PRODUCER_BATCHES_RETAINED_MAX);
+/// Largest snapshot file read: the most producers, each with the most batches. (It was 4
+/// bytes short of that once: a full snapshot could not be read back, and was deleted.)
+const SNAPSHOT_BYTES_MAX: usize = snapshot_bytes(
+    PRODUCERS_PER_PARTITION_MAX,
+    PRODUCERS_PER_PARTITION_MAX * PRODUCER_BATCHES_RETAINED_MAX,
+);
 
 /// The snapshot files in `dir`, by offset, oldest first.
 fn snapshot_files<S: Storage + ?Sized>(
@@ -176,9 +179,15 @@ impl<S: Storage> Node<S> {
                 }
                 continue;
             }
-            let decoded = storage::read_small_file(&mut self.storage, &path, SNAPSHOT_BYTES_MAX)
-                .map_err(|error| error.to_string())
-                .and_then(|bytes| ProducerState::decode_snapshot(&bytes.unwrap_or_default()));
+            // A file larger than any snapshot is damaged; a read that fails is not a reason
+            // to delete what may be the only record of state the log no longer holds.
+            let oversized = self.storage.len(&path)? > SNAPSHOT_BYTES_MAX as u64;
+            let decoded = if oversized {
+                Err(format!("larger than {SNAPSHOT_BYTES_MAX} bytes"))
+            } else {
+                let bytes = storage::read_small_file(&mut self.storage, &path, SNAPSHOT_BYTES_MAX)?;
+                ProducerState::decode_snapshot(&bytes.unwrap_or_default())
+            };
             match decoded {
                 Ok(state) => found = Some((state, offset)),
                 Err(reason) => {

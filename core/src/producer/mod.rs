@@ -155,7 +155,8 @@ impl ProducerState {
         assert!(self.producers.len() <= PRODUCERS_PER_PARTITION_MAX);
     }
 
-    /// The state as a snapshot file's bytes: `SPS1`, a CRC-32C of the rest, the write counter,
+    /// The state as a snapshot file's bytes ([`snapshot_bytes`] of them): `SPS1`, a CRC-32C of
+    /// the rest, the write counter,
     /// the producer count, then per producer its id, epoch, last write and batches (count, then
     /// first and last sequence and base offset each). Big-endian.
     pub fn encode_snapshot(&self) -> Vec<u8> {
@@ -256,6 +257,12 @@ impl SnapshotCursor<'_> {
     }
 }
 
+/// Bytes of a snapshot of `producers` producers holding `batches` batches in all: the magic,
+/// CRC, write counter and count (20), 19 per producer and 16 per batch.
+pub const fn snapshot_bytes(producers: usize, batches: usize) -> usize {
+    20 + producers * 19 + batches * 16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +301,7 @@ mod tests {
         assert_eq!(&bytes[..4], b"SPS1");
         // 8 header + 8 writes + 4 count + per producer 19 + 16 per batch.
         assert_eq!(bytes.len(), 8 + 8 + 4 + 2 * 19 + 3 * 16);
+        assert_eq!(bytes.len(), snapshot_bytes(2, 3));
         assert_eq!(ProducerState::decode_snapshot(&bytes), Ok(state.clone()));
         assert_eq!(
             ProducerState::decode_snapshot(&ProducerState::default().encode_snapshot()),
