@@ -795,6 +795,55 @@ fn compaction_keeps_the_last_record_per_key_at_its_offset(harness: &mut dyn Harn
     assert_eq!(manager.log_mut(&partition()).expect("log").log_end_offset(), log_end);
 }
 
+fn a_tombstone_past_the_end_of_a_full_key_map_is_kept(harness: &mut dyn Harness) {
+    // A pass maps keys until the map holds COMPACTION_MAP_BYTES_MAX: 300 keys of 64 KiB fill
+    // it. Key k's value (offset 0) lies below the map's end, its tombstone (offset 301, past
+    // it, delete.retention.ms=0) in the same segment. Without the map's knowledge of the
+    // tombstone the value stays; so must the tombstone, or k comes back.
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::limits::COMPACTION_MAP_BYTES_MAX;
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    const KEY_BYTES: usize = 64 << 10;
+    let big_keys = 300;
+    assert!(big_keys * KEY_BYTES > COMPACTION_MAP_BYTES_MAX, "the map fills before k's tombstone");
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        delete_retention_ms: 0,
+        segment_bytes: 24 << 20,
+        ..LogConfig::default()
+    };
+    let mut manager = open(harness, config);
+    let log = manager.log_mut(&partition()).expect("log");
+    let mut append = |key: &[u8], value: Option<&[u8]>| {
+        let record = NewRecord { key: Some(key), value, headers: vec![], timestamp_ms: WALL_MS };
+        let mut batch = build_batch(&[record], BatchOptions::default());
+        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
+    };
+    assert_eq!(append(b"k", Some(b"old")), 0);
+    let big_key = |index: usize| {
+        let mut key = format!("{index:08}").into_bytes();
+        key.resize(KEY_BYTES, b'x');
+        key
+    };
+    for index in 0..big_keys {
+        append(&big_key(index), Some(b"v"));
+    }
+    assert_eq!(append(b"k", None), 301);
+    // 100 more roll the segment, so that the first one (holding all of the above) is cleanable.
+    for index in big_keys..big_keys + 100 {
+        append(&big_key(index), Some(b"v"));
+    }
+    assert!(log.segment_base_offsets().len() >= 2, "{:?}", log.segment_base_offsets());
+    log.sync(harness.storage()).expect("sync");
+    log.compact(harness.storage(), WALL_MS + 1).expect("compact");
+    let kept: Vec<(i64, Option<Vec<u8>>)> = records_of(&read_all(harness, &mut manager))
+        .into_iter()
+        .filter(|(_, key, _)| key.as_deref() == Some(b"k"))
+        .map(|(offset, _, value)| (offset, value))
+        .collect();
+    assert_eq!(kept, vec![(0, Some(b"old".to_vec())), (301, None)]);
+}
+
 fn a_compacted_segment_s_index_files_are_durable_when_the_pass_ends(harness: &mut dyn Harness) {
     // The recovery point already covers a rewritten segment, so the next open trusts its index
     // files as they are: they must not be lost or torn by a power loss right after the pass.
@@ -1018,6 +1067,7 @@ suite!(
     a_time_index_short_of_the_batches_is_rebuilt_on_a_clean_open,
     a_scan_seals_the_time_index_of_every_segment_but_the_last,
     a_compacted_segment_s_index_files_are_durable_when_the_pass_ends,
+    a_tombstone_past_the_end_of_a_full_key_map_is_kept,
 );
 
 #[allow(dead_code)]

@@ -3,8 +3,11 @@
 //! A pass works on the *cleanable* segments: every segment but the active one, up to the
 //! recovery point (only synced data is rewritten). It runs in two steps, as Kafka's cleaner:
 //! 1. Build a map from each key to the offset of its last record, over the cleanable segments
-//!    from the first, until the map reaches [`COMPACTION_MAP_BYTES_MAX`]. Records past the
-//!    map's end are never removed, so a bounded map only shortens the pass.
+//!    from the first, until the map reaches [`COMPACTION_MAP_BYTES_MAX`]. Batches past the
+//!    map's end are kept as they are (tombstones and keyless records too), so a bounded map
+//!    only shortens the pass. (Each pass maps from the first segment again: a log whose
+//!    cleanable part holds more keys than the map never gets compacted past that point, where
+//!    Kafka maps from its first dirty offset.)
 //! 2. Rewrite each cleanable segment that the map covers and that has something to remove,
 //!    batch by batch:
 //!    - a record survives when no later record has its key, it has a key (Kafka's cleaner
@@ -431,7 +434,11 @@ impl Log {
             kept.clear();
             let mut kept_count = 0i32;
             let mut total = 0i32;
-            if header.is_control() {
+            // Past the map's end nothing is known of later records: a batch there is kept as
+            // it is. (An expired tombstone there once went, while the older value of its key
+            // below the end stayed: the key came back.)
+            let past_map = header.base_offset >= map.end;
+            if header.is_control() || past_map {
                 kept_count = header.records_count;
                 total = header.records_count;
             } else {
@@ -457,7 +464,7 @@ impl Log {
             let last_of_producer = header.producer_id >= 0
                 && map.last_batch_of_producer.get(&header.producer_id) == Some(&header.base_offset);
             let bytes =
-                if kept_count == total && (total > 0 || header.is_control()) {
+                if kept_count == total && (total > 0 || header.is_control() || past_map) {
                     batch
                 } else if kept_count > 0 || last_of_producer {
                     rewrite.changed |= kept_count != total;
