@@ -1252,6 +1252,115 @@ fn an_offsets_topic_that_cannot_be_saved_is_not_kept() {
 }
 
 #[test]
+fn config_requests_refuse_null_values_and_keys_or_resources_given_twice() {
+    // As Kafka: INVALID_REQUEST for a null value in AlterConfigs or IncrementalAlterConfigs
+    // SET, a key given twice, a resource given twice; INVALID_CONFIG for a null topic config
+    // in CreateTopics. Nothing changes. (A null value in AlterConfigs was dropped, and the
+    // replacement removed every override it did not name.)
+    use sluice_core::protocol::api::alter_configs::{
+        AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,
+    };
+    use sluice_core::protocol::api::create_topics::{
+        CreateTopicsRequest, CreateTopicsRequestConfig, CreateTopicsRequestTopic,
+    };
+    use sluice_core::protocol::api::incremental_alter_configs::{
+        IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestConfig,
+        IncrementalAlterConfigsRequestResource,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic_with("cfg", &[("retention.ms", "5000")]);
+    harness.create_topic("other", 1);
+    let value = |value: Option<&str>| value.map(|value| StrBytes::from_string(value.into()));
+    let whole = |name: &str, configs: &[(&str, Option<&str>)]| AlterConfigsRequestResource {
+        resource_type: 2,
+        resource_name: StrBytes::from_string(name.into()),
+        configs: configs
+            .iter()
+            .map(|&(key, text)| AlterConfigsRequestConfig {
+                name: StrBytes::from_string(key.into()),
+                value: value(text),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let request = AlterConfigsRequest {
+        resources: vec![
+            whole("cfg", &[("segment.ms", Some("60000")), ("retention.ms", None)]),
+            whole("other", &[("segment.ms", Some("1")), ("segment.ms", Some("2"))]),
+        ],
+        ..Default::default()
+    };
+    harness.send(A, 2, Request::AlterConfigs(request));
+    let outputs = harness.outputs();
+    let Response::AlterConfigs(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let answers: Vec<(i16, Option<&str>)> = response
+        .responses
+        .iter()
+        .map(|resource| (resource.error_code, resource.error_message.as_ref().map(|m| m.as_str())))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            (42, Some("Null value not supported for : retention.ms")),
+            (42, Some("Error due to duplicate config keys: segment.ms")),
+        ]
+    );
+    let request = AlterConfigsRequest {
+        resources: vec![whole("other", &[("segment.ms", Some("1"))]), whole("other", &[])],
+        ..Default::default()
+    };
+    harness.send(A, 2, Request::AlterConfigs(request));
+    let outputs = harness.outputs();
+    let Response::AlterConfigs(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.responses.iter().map(|resource| resource.error_code).collect();
+    assert_eq!(codes, vec![42, 42], "a resource given twice");
+    let incremental = IncrementalAlterConfigsRequest {
+        resources: vec![IncrementalAlterConfigsRequestResource {
+            resource_type: 2,
+            resource_name: StrBytes::from_static("cfg"),
+            configs: vec![IncrementalAlterConfigsRequestConfig {
+                name: StrBytes::from_static("retention.ms"),
+                config_operation: 0,
+                value: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    harness.send(A, 1, Request::IncrementalAlterConfigs(incremental));
+    let outputs = harness.outputs();
+    let Response::IncrementalAlterConfigs(response) = harness.response(&outputs[0]).2 else {
+        panic!()
+    };
+    assert_eq!(response.responses[0].error_code, 42);
+    let topic = harness.node.topics().get("cfg").expect("cfg");
+    assert_eq!(topic.config.log.retention_ms, 5000, "nothing changed");
+    assert_eq!(harness.node.topics().get("other").expect("other").config.overrides.len(), 0);
+    let create = CreateTopicsRequest {
+        topics: vec![CreateTopicsRequestTopic {
+            name: StrBytes::from_static("made"),
+            num_partitions: 1,
+            replication_factor: 1,
+            configs: vec![CreateTopicsRequestConfig {
+                name: StrBytes::from_static("retention.ms"),
+                value: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 1000,
+        ..Default::default()
+    };
+    harness.send(A, 7, Request::CreateTopics(create));
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(response.topics[0].error_code, ErrorCode::InvalidConfig.code());
+    assert!(harness.node.topics().get("made").is_none());
+}
+
+#[test]
 fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     use sluice_core::protocol::api::alter_configs::{
         AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,
@@ -1261,6 +1370,7 @@ fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     };
     let mut harness = Harness::new();
     harness.create_topic("cfg", 1);
+    harness.create_topic("cfg2", 1);
     let resource = |resource_type: i8, name: &str, value: &str| AlterConfigsRequestResource {
         resource_type,
         resource_name: StrBytes::from_string(name.into()),
@@ -1275,7 +1385,7 @@ fn alter_configs_replaces_overrides_and_refuses_other_resources() {
         resources: vec![
             resource(2, "cfg", "5000"),
             resource(4, "1", "5000"),
-            resource(2, "cfg", "soon"),
+            resource(2, "cfg2", "soon"),
             resource(2, "nope", "1"),
         ],
         ..Default::default()

@@ -6,7 +6,8 @@ use crate::config::{ConfigEntry, TopicConfig};
 use crate::limits::{PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX};
 use crate::log::{validate_topic_name, TopicPartition};
 use crate::protocol::api::alter_configs::{
-    AlterConfigsRequest, AlterConfigsResponse, AlterConfigsResponseResource,
+    AlterConfigsRequest, AlterConfigsRequestResource, AlterConfigsResponse,
+    AlterConfigsResponseResource,
 };
 use crate::protocol::api::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsResponseTopic,
@@ -28,8 +29,8 @@ use crate::protocol::api::describe_configs::{
     DescribeConfigsResponseResult, DescribeConfigsResponseSynonym,
 };
 use crate::protocol::api::incremental_alter_configs::{
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
-    IncrementalAlterConfigsResponseResource,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestResource,
+    IncrementalAlterConfigsResponse, IncrementalAlterConfigsResponseResource,
 };
 use crate::protocol::api::list_offsets::{
     ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponsePartition, ListOffsetsResponseTopic,
@@ -265,6 +266,16 @@ impl<S: Storage> Node<S> {
             }
             let mut answer =
                 CreateTopicsResponseTopic { name: topic.name.clone(), ..Default::default() };
+            // As Kafka: a config without a value is refused (it was once dropped, and the
+            // topic made with the default).
+            if let Some(config) = topic.configs.iter().find(|config| config.value.is_none()) {
+                answer.error_code = ErrorCode::InvalidConfig.code();
+                let message =
+                    format!("Null value not supported for topic configs: {}", config.name.as_str());
+                answer.error_message = Some(StrBytes::from_string(message));
+                response.topics.push(answer);
+                continue;
+            }
             let pairs: Vec<(String, String)> = topic
                 .configs
                 .iter()
@@ -888,8 +899,18 @@ impl<S: Storage> Node<S> {
         request: AlterConfigsRequest,
     ) -> AlterConfigsResponse {
         let mut response = AlterConfigsResponse::default();
+        let twice = repeated(request.resources.iter().map(resource_key));
         for resource in request.resources {
             let name = resource.resource_name.to_string();
+            let null = resource.configs.iter().find(|config| config.value.is_none());
+            let names = resource.configs.iter().map(|config| config.name.as_str());
+            let refusal = if twice.contains_key(&resource_key(&resource)) {
+                Some(EACH_RESOURCE_ONCE.to_string())
+            } else if let Some(config) = null {
+                Some(format!("Null value not supported for : {}", config.name.as_str()))
+            } else {
+                duplicate_config_keys(names)
+            };
             let pairs: Vec<(String, String)> = resource
                 .configs
                 .iter()
@@ -897,15 +918,21 @@ impl<S: Storage> Node<S> {
                     config.value.as_ref().map(|value| (config.name.to_string(), value.to_string()))
                 })
                 .collect();
-            let (error_code, error_message) = self.alter_resource(
-                resource.resource_type,
-                &name,
-                request.validate_only,
-                |_, defaults| {
-                    TopicConfig::from_overrides(defaults, &pairs)
-                        .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
-                },
-            );
+            // As Kafka: a resource listed twice, a null value or a key given twice is
+            // INVALID_REQUEST (a null value was once dropped, and the overrides it left out
+            // of the replacement were all removed).
+            let (error_code, error_message) = match refusal {
+                Some(message) => (ErrorCode::InvalidRequest.code(), Some(text(message))),
+                None => self.alter_resource(
+                    resource.resource_type,
+                    &name,
+                    request.validate_only,
+                    |_, defaults| {
+                        TopicConfig::from_overrides(defaults, &pairs)
+                            .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
+                    },
+                ),
+            };
             response.responses.push(AlterConfigsResponseResource {
                 error_code,
                 error_message,
@@ -922,8 +949,31 @@ impl<S: Storage> Node<S> {
         request: IncrementalAlterConfigsRequest,
     ) -> IncrementalAlterConfigsResponse {
         let mut response = IncrementalAlterConfigsResponse::default();
+        let twice = repeated(request.resources.iter().map(incremental_resource_key));
         for resource in request.resources {
             let name = resource.resource_name.to_string();
+            let null_set = resource
+                .configs
+                .iter()
+                .find(|config| config.config_operation != 1 && config.value.is_none());
+            let names = resource.configs.iter().map(|config| config.name.as_str());
+            let refusal = if twice.contains_key(&incremental_resource_key(&resource)) {
+                Some(EACH_RESOURCE_ONCE.to_string())
+            } else if let Some(config) = null_set {
+                Some(format!("Null value not supported for : {}", config.name.as_str()))
+            } else {
+                duplicate_config_keys(names)
+            };
+            if let Some(message) = refusal {
+                response.responses.push(IncrementalAlterConfigsResponseResource {
+                    error_code: ErrorCode::InvalidRequest.code(),
+                    error_message: Some(text(message)),
+                    resource_type: resource.resource_type,
+                    resource_name: resource.resource_name,
+                    ..Default::default()
+                });
+                continue;
+            }
             let operations: Vec<(String, i8, Option<String>)> = resource
                 .configs
                 .iter()
@@ -1061,6 +1111,26 @@ fn check_assignments(
 }
 
 /// The keys that occur more than once in `keys`, each mapped to `true` (not yet answered).
+/// Kafka's answer to a resource listed twice in one config request.
+const EACH_RESOURCE_ONCE: &str = "Each resource must appear at most once.";
+
+/// An AlterConfigs resource as (type, name), for finding one listed twice.
+fn resource_key(resource: &AlterConfigsRequestResource) -> String {
+    format!("{}/{}", resource.resource_type, resource.resource_name.as_str())
+}
+
+/// An IncrementalAlterConfigs resource as (type, name).
+fn incremental_resource_key(resource: &IncrementalAlterConfigsRequestResource) -> String {
+    format!("{}/{}", resource.resource_type, resource.resource_name.as_str())
+}
+
+/// Kafka's INVALID_REQUEST message when one resource names a config twice, or `None`.
+fn duplicate_config_keys<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    let twice: Vec<&str> = names.filter(|name| !seen.insert(*name)).collect();
+    (!twice.is_empty()).then(|| format!("Error due to duplicate config keys: {}", twice.join(",")))
+}
+
 fn repeated(keys: impl Iterator<Item = String>) -> BTreeMap<String, bool> {
     let mut seen = BTreeSet::new();
     let mut repeated = BTreeMap::new();
