@@ -759,6 +759,30 @@ fn create_topics_validates_like_kafka() {
     let outputs = harness.outputs();
     let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
     assert_eq!(response.topics[0].error_code, ErrorCode::TopicAlreadyExists.code());
+    // validate_only answers what a creation would: "o.k" collides with "o_k" (Kafka's '.'
+    // versus '_' rule), and 20,000 partitions are over the cap.
+    harness.send(
+        A,
+        7,
+        Request::CreateTopics(CreateTopicsRequest {
+            topics: vec![topic("o_k", 1, 1, vec![])],
+            ..Default::default()
+        }),
+    );
+    harness.outputs();
+    let validate = CreateTopicsRequest {
+        topics: vec![topic("o.k", 1, 1, vec![]), topic("many", 20_000, 1, vec![])],
+        validate_only: true,
+        ..Default::default()
+    };
+    harness.send(A, 7, Request::CreateTopics(validate));
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.topics.iter().map(|topic| topic.error_code).collect();
+    assert_eq!(
+        codes,
+        vec![ErrorCode::InvalidTopicException.code(), ErrorCode::InvalidPartitions.code()]
+    );
 }
 
 #[test]
@@ -1086,6 +1110,75 @@ fn idempotent_producers_get_ids_and_retries_are_appended_once() {
 }
 
 #[test]
+fn create_partitions_refuses_topics_listed_twice_and_assignments_it_cannot_follow() {
+    // As Kafka: INVALID_REQUEST for each entry of a topic listed twice; INVALID_REPLICA_
+    // ASSIGNMENT for assignments naming another broker, or not one per new partition.
+    use sluice_core::protocol::api::create_partitions::{
+        CreatePartitionsRequest, CreatePartitionsRequestAssignment, CreatePartitionsRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("twice", 1);
+    harness.create_topic("placed", 1);
+    let grow = |name: &'static str, count: i32, brokers: Option<Vec<Vec<i32>>>| {
+        CreatePartitionsRequestTopic {
+            name: StrBytes::from_static(name),
+            count,
+            assignments: brokers.map(|brokers| {
+                brokers
+                    .into_iter()
+                    .map(|broker_ids| CreatePartitionsRequestAssignment {
+                        broker_ids,
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        }
+    };
+    let request = CreatePartitionsRequest {
+        topics: vec![
+            grow("twice", 2, None),
+            grow("placed", 3, Some(vec![vec![99], vec![99]])),
+            grow("twice", 3, None),
+            grow("placed", 3, Some(vec![vec![1]])),
+        ],
+        timeout_ms: 1000,
+        validate_only: true,
+        ..Default::default()
+    };
+    harness.send(A, 3, Request::CreatePartitions(request));
+    let outputs = harness.outputs();
+    let Response::CreatePartitions(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.results.iter().map(|topic| topic.error_code).collect();
+    // "placed" is listed twice too.
+    assert_eq!(codes, vec![42, 42, 42, 42]);
+    let request = CreatePartitionsRequest {
+        topics: vec![
+            grow("placed", 3, Some(vec![vec![99], vec![99]])),
+            grow("twice", 3, Some(vec![vec![1]])),
+        ],
+        timeout_ms: 1000,
+        validate_only: true,
+        ..Default::default()
+    };
+    harness.send(A, 3, Request::CreatePartitions(request));
+    let outputs = harness.outputs();
+    let Response::CreatePartitions(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let answers: Vec<(i16, Option<&str>)> = response
+        .results
+        .iter()
+        .map(|topic| (topic.error_code, topic.error_message.as_ref().map(|m| m.as_str())))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            (39, Some("Replicas must be on broker ids that exist.")),
+            (39, Some("Increasing the number of partitions by 2 but 1 assignments provided.")),
+        ]
+    );
+}
+
+#[test]
 fn create_partitions_that_fail_leave_the_topic_as_it_was() {
     // The disk fails every fsync while a topic grows from 1 to 3 partitions: the answer is
     // KAFKA_STORAGE_ERROR, and the topic keeps 1 partition. Retried once the disk is healthy,
@@ -1358,6 +1451,77 @@ fn config_requests_refuse_null_values_and_keys_or_resources_given_twice() {
     let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
     assert_eq!(response.topics[0].error_code, ErrorCode::InvalidConfig.code());
     assert!(harness.node.topics().get("made").is_none());
+}
+
+#[test]
+fn delete_topics_v6_takes_a_name_or_an_id_not_both_nor_neither() {
+    // As Kafka: INVALID_REQUEST for an entry with both (a stale id beside a name would
+    // otherwise delete whatever topic has the name now) and for one with neither; an id
+    // alone deletes its topic.
+    use sluice_core::protocol::api::delete_topics::{
+        DeleteTopicsRequest, DeleteTopicsRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let id = harness.node.topics().get("t").expect("t").id;
+    let entry = |name: Option<&'static str>, topic_id: [u8; 16]| DeleteTopicsRequestTopic {
+        name: name.map(StrBytes::from_static),
+        topic_id,
+        ..Default::default()
+    };
+    let request = DeleteTopicsRequest {
+        topics: vec![entry(Some("t"), [7; 16]), entry(None, [0; 16])],
+        timeout_ms: 1000,
+        ..Default::default()
+    };
+    harness.send(A, 6, Request::DeleteTopics(request));
+    let outputs = harness.outputs();
+    let Response::DeleteTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.responses.iter().map(|topic| topic.error_code).collect();
+    assert_eq!(codes, vec![42, 42]);
+    assert!(harness.node.topics().get("t").is_some(), "t stays");
+    let request = DeleteTopicsRequest {
+        topics: vec![entry(None, id)],
+        timeout_ms: 1000,
+        ..Default::default()
+    };
+    harness.send(A, 6, Request::DeleteTopics(request));
+    let mut outputs = harness.outputs();
+    if let [Output::Sync { .. }, ..] = &outputs[..] {
+        let sync = outputs.remove(0);
+        harness.complete_sync(&sync, false);
+        outputs.extend(harness.outputs());
+    }
+    let answer = outputs.iter().find_map(|output| match harness.response(output).2 {
+        Response::DeleteTopics(response) => Some(response.responses[0].error_code),
+        _ => None,
+    });
+    assert_eq!(answer, Some(0));
+    assert!(harness.node.topics().get("t").is_none());
+}
+
+#[test]
+fn describe_configs_of_an_invalid_topic_name_is_invalid_topic() {
+    // As Kafka, which checks the name before looking the topic up.
+    use sluice_core::protocol::api::describe_configs::{
+        DescribeConfigsRequest, DescribeConfigsRequestResource,
+    };
+    let mut harness = Harness::new();
+    let resources = ["a/b", "", "absent"]
+        .iter()
+        .map(|name| DescribeConfigsRequestResource {
+            resource_type: 2,
+            resource_name: StrBytes::from_static(name),
+            configuration_keys: None,
+            ..Default::default()
+        })
+        .collect();
+    let request = DescribeConfigsRequest { resources, ..Default::default() };
+    harness.send(A, 4, Request::DescribeConfigs(request));
+    let outputs = harness.outputs();
+    let Response::DescribeConfigs(response) = harness.response(&outputs[0]).2 else { panic!() };
+    let codes: Vec<i16> = response.results.iter().map(|result| result.error_code).collect();
+    assert_eq!(codes, vec![17, 17, 3]);
 }
 
 #[test]

@@ -164,6 +164,15 @@ impl<S: Storage> Node<S> {
         if self.topics.get(name).is_some() {
             return Err((ErrorCode::TopicAlreadyExists, format!("Topic '{name}' already exists.")));
         }
+        self.room_for_topic(name, partitions)?;
+        self.install_topic(name, partitions, config)?;
+        Ok(self.topics.get(name).expect("inserted"))
+    }
+
+    /// The checks of a new topic beyond its name's syntax, made by a creation and by
+    /// `validate_only` alike: no collision with an existing name, a partition count in range,
+    /// and room for one more topic.
+    fn room_for_topic(&self, name: &str, partitions: i32) -> Result<(), (ErrorCode, String)> {
         // Kafka refuses names that differ only by '.' versus '_': their metric names collide.
         let normalized = name.replace('.', "_");
         if let Some(other) =
@@ -184,8 +193,7 @@ impl<S: Storage> Node<S> {
                 format!("The broker holds {TOPICS_MAX} topics."),
             ));
         }
-        self.install_topic(name, partitions, config)?;
-        Ok(self.topics.get(name).expect("inserted"))
+        Ok(())
     }
 
     /// Adds a topic that passed its checks: its partition logs, then the saved registry. All
@@ -369,6 +377,8 @@ impl<S: Storage> Node<S> {
             let reason = format!("Unable to replicate the partition {replication} time(s): The target replication factor of {replication} cannot be reached because only 1 broker(s) are registered.");
             return Err((ErrorCode::InvalidReplicationFactor, reason));
         }
+        // What the creation checks too, so that validate_only promises nothing it would refuse.
+        self.room_for_topic(name, partitions)?;
         TopicConfig::from_overrides(&self.config.topic_defaults, pairs)
             .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
     }
@@ -402,6 +412,23 @@ impl<S: Storage> Node<S> {
                         ..Default::default()
                     });
                 }
+                continue;
+            }
+            // As Kafka: a topic is named or identified, not both, not neither (a stale id
+            // beside a name would otherwise delete whatever topic now has the name).
+            let refusal = match (&name, id == [0; 16]) {
+                (Some(_), false) => Some("You may not specify both topic name and topic id."),
+                (None, true) => Some("Neither topic name nor id were specified."),
+                _ => None,
+            };
+            if let Some(message) = refusal {
+                response.responses.push(DeleteTopicsResponseTopic {
+                    name: name.map(text),
+                    topic_id: id,
+                    error_code: ErrorCode::InvalidRequest.code(),
+                    error_message: Some(StrBytes::from_static(message)),
+                    ..Default::default()
+                });
                 continue;
             }
             let name = name.or_else(|| self.topics.by_id(&id).map(|topic| topic.name.clone()));
@@ -519,11 +546,33 @@ impl<S: Storage> Node<S> {
         request: CreatePartitionsRequest,
     ) -> CreatePartitionsResponse {
         let mut response = CreatePartitionsResponse::default();
+        let twice = repeated(request.topics.iter().map(|topic| topic.name.to_string()));
         for topic in request.topics {
             let name = topic.name.to_string();
             let mut answer =
                 CreatePartitionsResponseTopic { name: topic.name.clone(), ..Default::default() };
+            // As Kafka: manual assignments name existing brokers, one per new partition.
+            let assignment_error = |existing: i32| {
+                let assignments = topic.assignments.as_ref()?;
+                let added = topic.count.saturating_sub(existing);
+                if assignments.len() as i64 != i64::from(added) {
+                    return Some(format!(
+                        "Increasing the number of partitions by {added} but {} assignments provided.",
+                        assignments.len()
+                    ));
+                }
+                let foreign = assignments
+                    .iter()
+                    .flat_map(|assignment| &assignment.broker_ids)
+                    .any(|&id| id != self.config.node_id);
+                let empty = assignments.iter().any(|assignment| assignment.broker_ids.is_empty());
+                (foreign || empty).then(|| "Replicas must be on broker ids that exist.".to_string())
+            };
             let result = match self.topics.get(&name) {
+                // As Kafka: a topic listed twice is refused each time and left alone.
+                _ if twice.contains_key(&name) => {
+                    Err((ErrorCode::InvalidRequest, "Duplicate topic in request.".to_string()))
+                }
                 None => Err((ErrorCode::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))),
                 Some(existing) if topic.count <= existing.partitions => Err((
                     ErrorCode::InvalidPartitions,
@@ -538,8 +587,11 @@ impl<S: Storage> Node<S> {
                 Some(_) if topic.count > PARTITIONS_PER_TOPIC_MAX => {
                     Err((ErrorCode::InvalidPartitions, format!("At most {PARTITIONS_PER_TOPIC_MAX} partitions.")))
                 }
-                Some(_) if request.validate_only => Ok(()),
-                Some(_) => self.add_partitions(&name, topic.count),
+                Some(existing) => match assignment_error(existing.partitions) {
+                    Some(message) => Err((ErrorCode::InvalidReplicaAssignment, message)),
+                    None if request.validate_only => Ok(()),
+                    None => self.add_partitions(&name, topic.count),
+                },
             };
             if let Err((code, message)) = result {
                 answer.error_code = code.code();
@@ -796,6 +848,11 @@ impl<S: Storage> Node<S> {
             let entries = match resource.resource_type {
                 RESOURCE_TOPIC => match self.topics.get(&name) {
                     Some(topic) => Ok(topic.config.entries()),
+                    // As Kafka, which checks the name first.
+                    None if validate_topic_name(&name).is_err() => Err((
+                        ErrorCode::InvalidTopicException,
+                        validate_topic_name(&name).expect_err("just checked"),
+                    )),
                     None => Err((
                         ErrorCode::UnknownTopicOrPartition,
                         format!("Topic '{name}' does not exist."),
