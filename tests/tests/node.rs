@@ -1525,6 +1525,45 @@ fn describe_configs_of_an_invalid_topic_name_is_invalid_topic() {
 }
 
 #[test]
+fn incremental_alter_configs_appends_to_and_subtracts_from_cleanup_policy() {
+    // As Kafka: APPEND (2) and SUBTRACT (3) edit a list config; on any other, INVALID_CONFIG.
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::protocol::api::incremental_alter_configs::{
+        IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestConfig,
+        IncrementalAlterConfigsRequestResource,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("t", 1);
+    let mut edit = |key: &'static str, operation: i8, value: &'static str| {
+        let request = IncrementalAlterConfigsRequest {
+            resources: vec![IncrementalAlterConfigsRequestResource {
+                resource_type: 2,
+                resource_name: StrBytes::from_static("t"),
+                configs: vec![IncrementalAlterConfigsRequestConfig {
+                    name: StrBytes::from_static(key),
+                    config_operation: operation,
+                    value: Some(StrBytes::from_static(value)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        harness.send(A, 1, Request::IncrementalAlterConfigs(request));
+        let outputs = harness.outputs();
+        let Response::IncrementalAlterConfigs(response) = harness.response(&outputs[0]).2 else {
+            panic!()
+        };
+        let policy = harness.node.topics().get("t").expect("t").config.log.cleanup_policy;
+        (response.responses[0].error_code, policy)
+    };
+    assert_eq!(edit("cleanup.policy", 2, "compact"), (0, CleanupPolicy::CompactDelete));
+    assert_eq!(edit("cleanup.policy", 2, "delete"), (0, CleanupPolicy::CompactDelete));
+    assert_eq!(edit("cleanup.policy", 3, "delete"), (0, CleanupPolicy::Compact));
+    assert_eq!(edit("retention.ms", 2, "5"), (40, CleanupPolicy::Compact));
+}
+
+#[test]
 fn alter_configs_replaces_overrides_and_refuses_other_resources() {
     use sluice_core::protocol::api::alter_configs::{
         AlterConfigsRequest, AlterConfigsRequestConfig, AlterConfigsRequestResource,

@@ -1053,6 +1053,27 @@ impl<S: Storage> Node<S> {
                         let applied = match (operation, value) {
                             (0, Some(value)) => updated.set(key, value),
                             (1, _) => updated.unset(key, defaults),
+                            // APPEND (2) and SUBTRACT (3) work on list configs; of the topic
+                            // configs served, that is cleanup.policy.
+                            (2 | 3, Some(value)) if key == "cleanup.policy" => {
+                                let current = updated.log.cleanup_policy.as_str();
+                                let mut items: Vec<&str> = current.split(',').collect();
+                                for item in value.split(',').map(|item| {
+                                    item.trim_matches(|c: char| c <= ' ')
+                                }) {
+                                    if *operation == 2 && !items.contains(&item) {
+                                        items.push(item);
+                                    } else if *operation == 3 {
+                                        items.retain(|kept| *kept != item);
+                                    }
+                                }
+                                updated.set(key, &items.join(","))
+                            }
+                            (2 | 3, Some(_)) => Err(crate::config::ConfigError::Invalid {
+                                key: key.clone(),
+                                value: value.clone().unwrap_or_default(),
+                                reason: "APPEND and SUBTRACT need a list config".into(),
+                            }),
                             (0, None) => Err(crate::config::ConfigError::Invalid {
                                 key: key.clone(),
                                 value: "null".into(),
@@ -1062,7 +1083,7 @@ impl<S: Storage> Node<S> {
                                 key: key.clone(),
                                 value: value.clone().unwrap_or_default(),
                                 reason:
-                                    "only SET (0) and DELETE (1) are supported for topic configs"
+                                    "the operation is not SET (0), DELETE (1), APPEND (2) or SUBTRACT (3)"
                                         .into(),
                             }),
                         };
