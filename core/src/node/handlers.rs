@@ -960,14 +960,11 @@ impl<S: Storage> Node<S> {
         for resource in request.resources {
             let name = resource.resource_name.to_string();
             let null = resource.configs.iter().find(|config| config.value.is_none());
-            let names = resource.configs.iter().map(|config| config.name.as_str());
-            let refusal = if twice.contains_key(&resource_key(&resource)) {
-                Some(EACH_RESOURCE_ONCE.to_string())
-            } else if let Some(config) = null {
-                Some(format!("Null value not supported for : {}", config.name.as_str()))
-            } else {
-                duplicate_config_keys(names)
-            };
+            let refusal = config_resource_refusal(
+                twice.contains_key(&resource_key(&resource)),
+                null.map(|config| config.name.as_str()),
+                resource.configs.iter().map(|config| config.name.as_str()),
+            );
             let pairs: Vec<(String, String)> = resource
                 .configs
                 .iter()
@@ -1013,14 +1010,11 @@ impl<S: Storage> Node<S> {
                 .configs
                 .iter()
                 .find(|config| config.config_operation != 1 && config.value.is_none());
-            let names = resource.configs.iter().map(|config| config.name.as_str());
-            let refusal = if twice.contains_key(&incremental_resource_key(&resource)) {
-                Some(EACH_RESOURCE_ONCE.to_string())
-            } else if let Some(config) = null_set {
-                Some(format!("Null value not supported for : {}", config.name.as_str()))
-            } else {
-                duplicate_config_keys(names)
-            };
+            let refusal = config_resource_refusal(
+                twice.contains_key(&incremental_resource_key(&resource)),
+                null_set.map(|config| config.name.as_str()),
+                resource.configs.iter().map(|config| config.name.as_str()),
+            );
             if let Some(message) = refusal {
                 response.responses.push(IncrementalAlterConfigsResponseResource {
                     error_code: ErrorCode::InvalidRequest.code(),
@@ -1202,11 +1196,24 @@ fn incremental_resource_key(resource: &IncrementalAlterConfigsRequestResource) -
     format!("{}/{}", resource.resource_type, resource.resource_name.as_str())
 }
 
-/// Kafka's INVALID_REQUEST message when one resource names a config twice, or `None`.
-fn duplicate_config_keys<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+/// Kafka's INVALID_REQUEST message for one resource of a config request, or `None`: the
+/// resource is listed twice (`twice`), a config lacks the value it needs (`null`), or
+/// `names` holds a key twice.
+fn config_resource_refusal<'a>(
+    twice: bool,
+    null: Option<&str>,
+    names: impl Iterator<Item = &'a str>,
+) -> Option<String> {
+    if twice {
+        return Some(EACH_RESOURCE_ONCE.to_string());
+    }
+    if let Some(name) = null {
+        return Some(format!("Null value not supported for : {name}"));
+    }
     let mut seen = BTreeSet::new();
-    let twice: Vec<&str> = names.filter(|name| !seen.insert(*name)).collect();
-    (!twice.is_empty()).then(|| format!("Error due to duplicate config keys: {}", twice.join(",")))
+    let repeated: Vec<&str> = names.filter(|name| !seen.insert(*name)).collect();
+    (!repeated.is_empty())
+        .then(|| format!("Error due to duplicate config keys: {}", repeated.join(",")))
 }
 
 fn repeated(keys: impl Iterator<Item = String>) -> BTreeMap<String, bool> {
