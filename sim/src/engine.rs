@@ -1034,10 +1034,14 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         workload.lag_monitor = Some(monitoring.range_inclusive(5, 200));
     }
     // A quarter of the seeds: the plain readers ask for 2 bytes to 16 KiB per fetch, waiting
-    // 20 to 500 ms for them, as consumers tuned for throughput do.
+    // 20 to 500 ms for them, as consumers tuned for throughput do; never more than their
+    // `max.partition.fetch.bytes`, which the broker counts towards it at most (as Kafka
+    // does), so such a fetch would always wait its whole time: seed 6250215 read one batch
+    // per 467 ms and did not finish within the liveness phase.
     let mut waiting = Prng::new(seed ^ 0x4D49_4E42);
-    if waiting.chance(250_000) {
-        let min_bytes = waiting.range_inclusive(2, 16 * 1024) as i32;
+    let most = (16 * 1024).min(workload.fetch_max_bytes);
+    if waiting.chance(250_000) && most >= 2 {
+        let min_bytes = waiting.range_inclusive(2, most as u64) as i32;
         workload.reader_fetch_wait = Some((min_bytes, waiting.range_inclusive(20, 500) as i32));
     }
     (faults, workload)

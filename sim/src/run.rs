@@ -295,6 +295,17 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[115, 382, 541, 719, 896],
         settings_version: 19,
     },
+    RegressionSeeds {
+        test: "readers_wait_for_no_more_bytes_than_they_may_be_sent",
+        summary: "a simulator bug, not the broker's: version 22 gave the readers a \
+                  fetch.min.bytes (15780) above their max.partition.fetch.bytes (1426). The \
+                  broker counts at most that many bytes of a partition towards min_bytes, as \
+                  Kafka does, so every fetch waited its whole fetch.max.wait.ms and read one \
+                  batch; the reader did not catch up within the liveness phase. The draw now \
+                  stays within the readers' fetch size",
+        seeds: &[6250215],
+        settings_version: 22,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.
