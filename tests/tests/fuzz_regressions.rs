@@ -407,3 +407,27 @@ fn recovering_twice_agrees_when_an_epoch_cut_lies_below_the_log_start() {
     recovery::check_log_recovery(&input.encode());
     recovery::check_log_recovery_strictly(&input);
 }
+
+/// Found by `log_recovery`: segment files that overlap. Segment 0 holds offsets 0..12, the
+/// last of its four batches with a bad CRC, and a file for segment 2 follows it. With the
+/// recovery point at 4, recovery began its CRC scan at segment 2 (the one holding the last
+/// offset below the point, by base offsets) and took segment 0 as synced, checking only its
+/// structure: the damaged batch, above the recovery point, was kept. Batches at or above the
+/// recovery point are now CRC-checked in any segment.
+#[test]
+fn a_damaged_batch_above_the_recovery_point_is_cut_in_an_overlapping_earlier_segment() {
+    let mut input = RecoveryInput::written_by_log(4, 1 << 20, 4096);
+    assert_eq!(input.segments.len(), 1);
+    let last = input.segments[0].log.len() - 1;
+    input.segments[0].log[last] ^= 1;
+    input.segments[0].indexes = None;
+    input.segments.push(recovery::SegmentFiles {
+        base_offset: 2,
+        log: vec![0xA2; 151],
+        indexes: None,
+    });
+    input.recovery_point = Some(4);
+    input.log_start_offset = Some(5);
+    input.epochs = None;
+    recovery::check_log_recovery(&input.encode());
+}

@@ -432,6 +432,7 @@ impl Log {
                     let mode = ScanMode {
                         verify_crc,
                         stop_at_offset: None,
+                        trusted_below: options.recovery_point,
                         index_interval_bytes: self.config.index_interval_bytes,
                     };
                     let known = self.leader_epochs.clone();
@@ -1273,6 +1274,7 @@ impl Log {
         let mode = ScanMode {
             verify_crc: false,
             stop_at_offset: Some(offset),
+            trusted_below: i64::MAX,
             index_interval_bytes: self.config.index_interval_bytes,
         };
         let old_size = u64::from(segment.size_bytes);

@@ -78,6 +78,10 @@ pub(crate) struct ScanMode {
     pub(crate) verify_crc: bool,
     /// Stop at the first batch holding an offset at or above this one (truncation).
     pub(crate) stop_at_offset: Option<i64>,
+    /// Without `verify_crc`, a batch holding an offset at or above this one is CRC-checked
+    /// anyway: only data below the recovery point was synced. (A segment below the one
+    /// recovery starts from may still hold such batches when segment files overlap.)
+    pub(crate) trusted_below: i64,
     pub(crate) index_interval_bytes: u32,
 }
 
@@ -266,7 +270,7 @@ impl Segment {
         if header.magic != 2 {
             return Some(ScanStop::Invalid(format!("magic {}", header.magic)));
         }
-        if mode.verify_crc {
+        if mode.verify_crc || header.next_offset() > mode.trusted_below {
             if let Err(error) = record_batch::validate_stored(batch) {
                 return Some(ScanStop::Invalid(error.to_string()));
             }
