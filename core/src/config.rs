@@ -3,7 +3,8 @@
 //! Parsing is pure: the runtime reads `server.properties` and hands its text (and any
 //! `--override key=value` pairs) to [`BrokerConfig::from_properties`].
 
-use crate::log::LogConfig;
+use crate::log::{LogConfig, TimestampType};
+use crate::protocol::record_batch::Compression;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -60,6 +61,68 @@ pub enum CleanupPolicy {
     CompactDelete,
 }
 
+/// `compression.type`: the codec a topic stores its batches with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CompressionType {
+    /// `producer` (Kafka's default): batches are stored as the producer compressed them.
+    #[default]
+    Producer,
+    /// `uncompressed`: compressed batches are stored decompressed.
+    Uncompressed,
+    /// `gzip`.
+    Gzip,
+    /// `snappy`.
+    Snappy,
+    /// `lz4`.
+    Lz4,
+    /// `zstd`.
+    Zstd,
+}
+
+impl CompressionType {
+    /// Every value, as Kafka spells it.
+    const NAMES: [(&'static str, Self); 6] = [
+        ("uncompressed", Self::Uncompressed),
+        ("zstd", Self::Zstd),
+        ("lz4", Self::Lz4),
+        ("snappy", Self::Snappy),
+        ("gzip", Self::Gzip),
+        ("producer", Self::Producer),
+    ];
+
+    /// The value as Kafka spells it.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES.iter().find(|(_, value)| *value == self).expect("every value is named").0
+    }
+
+    /// The codec batches must be stored with, or `None` to keep the producer's.
+    pub fn target(self) -> Option<Compression> {
+        match self {
+            Self::Producer => None,
+            Self::Uncompressed => Some(Compression::None),
+            Self::Gzip => Some(Compression::Gzip),
+            Self::Snappy => Some(Compression::Snappy),
+            Self::Lz4 => Some(Compression::Lz4),
+            Self::Zstd => Some(Compression::Zstd),
+        }
+    }
+
+    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+        let trimmed = java_trim(value);
+        Self::NAMES.iter().find(|(name, _)| *name == trimmed).map(|(_, value)| *value).ok_or_else(
+            || invalid(key, value, "accepts uncompressed, zstd, lz4, snappy, gzip or producer"),
+        )
+    }
+}
+
+fn parse_timestamp_type(key: &str, value: &str) -> Result<TimestampType, ConfigError> {
+    match java_trim(value) {
+        "CreateTime" => Ok(TimestampType::CreateTime),
+        "LogAppendTime" => Ok(TimestampType::LogAppendTime),
+        _ => Err(invalid(key, value, "accepts CreateTime or LogAppendTime")),
+    }
+}
+
 /// A topic's effective settings (broker defaults plus the topic's overrides).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TopicConfig {
@@ -72,6 +135,17 @@ pub struct TopicConfig {
     /// `flush.messages`: sync after this many messages; 1 (our default) syncs before every
     /// acks=1/all answer; more means page-cache mode.
     pub flush_messages: i64,
+    /// `compression.type`.
+    pub compression_type: CompressionType,
+    /// `message.timestamp.before.max.ms`: how far in the past a CreateTime record's timestamp
+    /// may lie; `i64::MAX` means no bound (then `message.timestamp.difference.max.ms` applies).
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: how far in the future a CreateTime record's timestamp
+    /// may lie; `i64::MAX` means no bound (then `message.timestamp.difference.max.ms` applies).
+    pub timestamp_after_max_ms: i64,
+    /// `message.timestamp.difference.max.ms` (deprecated in Kafka 3.6): the bound either way
+    /// when the two above are unset.
+    pub timestamp_difference_max_ms: i64,
     /// The properties set on this topic itself (not inherited), as given.
     pub overrides: BTreeMap<String, String>,
 }
@@ -165,6 +239,7 @@ const BROKER_KEYS: &[&str] = &[
     "auto.create.topics.enable",
     "broker.id",
     "cluster.id",
+    "compression.type",
     "controller.listener.names",
     "controller.quorum.voters",
     "default.replication.factor",
@@ -184,6 +259,10 @@ const BROKER_KEYS: &[&str] = &[
     "log.flush.offset.checkpoint.interval.ms",
     "log.index.interval.bytes",
     "log.index.size.max.bytes",
+    "log.message.timestamp.after.max.ms",
+    "log.message.timestamp.before.max.ms",
+    "log.message.timestamp.difference.max.ms",
+    "log.message.timestamp.type",
     "log.retention.bytes",
     "log.retention.check.interval.ms",
     "log.retention.hours",
@@ -209,7 +288,6 @@ const BROKER_KEYS: &[&str] = &[
 const IGNORED_KEYS: &[&str] = &[
     "auto.leader.rebalance.enable",
     "background.threads",
-    "compression.type",
     "controller.quorum.bootstrap.servers",
     "inter.broker.listener.name",
     "listener.security.protocol.map",
@@ -301,6 +379,10 @@ impl Default for TopicConfig {
             min_insync_replicas: 1,
             max_message_bytes: 1_048_588,
             flush_messages: 1,
+            compression_type: CompressionType::Producer,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: i64::MAX,
+            timestamp_difference_max_ms: i64::MAX,
             overrides: BTreeMap::new(),
         }
     }
@@ -310,10 +392,15 @@ impl TopicConfig {
     /// Topic-level property names, sorted.
     pub const NAMES: &'static [&'static str] = &[
         "cleanup.policy",
+        "compression.type",
         "delete.retention.ms",
         "flush.messages",
         "index.interval.bytes",
         "max.message.bytes",
+        "message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms",
+        "message.timestamp.difference.max.ms",
+        "message.timestamp.type",
         "min.insync.replicas",
         "retention.bytes",
         "retention.ms",
@@ -321,6 +408,26 @@ impl TopicConfig {
         "segment.index.bytes",
         "segment.ms",
     ];
+
+    /// How far in the past and in the future (ms from the broker's wall time) a CreateTime
+    /// record's timestamp may lie, as Kafka 3.6+ works them out: each of
+    /// `message.timestamp.before.max.ms` / `.after.max.ms` when set below `i64::MAX`, else
+    /// `message.timestamp.difference.max.ms`. `None` when neither bound applies (the usual
+    /// case, so the produce path skips the check), or for a LogAppendTime topic.
+    pub fn timestamp_bounds(&self) -> Option<(i64, i64)> {
+        if self.log.timestamp_type == TimestampType::LogAppendTime {
+            return None;
+        }
+        let either = |bound: i64| {
+            if bound == i64::MAX {
+                self.timestamp_difference_max_ms
+            } else {
+                bound
+            }
+        };
+        let bounds = (either(self.timestamp_before_max_ms), either(self.timestamp_after_max_ms));
+        (bounds != (i64::MAX, i64::MAX)).then_some(bounds)
+    }
 
     /// Sets the topic-level property `key` to `value` and records it as an override. On error
     /// nothing changes.
@@ -354,6 +461,19 @@ impl TopicConfig {
             "min.insync.replicas" => next.min_insync_replicas = defaults.min_insync_replicas,
             "max.message.bytes" => next.max_message_bytes = defaults.max_message_bytes,
             "flush.messages" => next.flush_messages = defaults.flush_messages,
+            "compression.type" => next.compression_type = defaults.compression_type,
+            "message.timestamp.type" => {
+                next.log.timestamp_type = defaults.log.timestamp_type;
+            }
+            "message.timestamp.before.max.ms" => {
+                next.timestamp_before_max_ms = defaults.timestamp_before_max_ms;
+            }
+            "message.timestamp.after.max.ms" => {
+                next.timestamp_after_max_ms = defaults.timestamp_after_max_ms;
+            }
+            "message.timestamp.difference.max.ms" => {
+                next.timestamp_difference_max_ms = defaults.timestamp_difference_max_ms;
+            }
             _ => return Err(ConfigError::Unknown { key: key.to_string() }),
         }
         next.overrides.remove(key);
@@ -416,6 +536,11 @@ impl TopicConfig {
             "min.insync.replicas" => self.min_insync_replicas.to_string(),
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
+            "compression.type" => self.compression_type.as_str().to_string(),
+            "message.timestamp.type" => self.log.timestamp_type.as_str().to_string(),
+            "message.timestamp.before.max.ms" => self.timestamp_before_max_ms.to_string(),
+            "message.timestamp.after.max.ms" => self.timestamp_after_max_ms.to_string(),
+            "message.timestamp.difference.max.ms" => self.timestamp_difference_max_ms.to_string(),
             _ => unreachable!("value_of({key:?}) is called only with NAMES"),
         }
     }
@@ -448,6 +573,19 @@ impl TopicConfig {
                 self.max_message_bytes = parse_i32(key, value, 0, MESSAGE_BYTES_MAX)?;
             }
             "flush.messages" => self.flush_messages = parse_i64(key, value, 1, i64::MAX)?,
+            "compression.type" => self.compression_type = CompressionType::parse(key, value)?,
+            "message.timestamp.type" => {
+                self.log.timestamp_type = parse_timestamp_type(key, value)?;
+            }
+            "message.timestamp.before.max.ms" => {
+                self.timestamp_before_max_ms = parse_i64(key, value, 0, i64::MAX)?;
+            }
+            "message.timestamp.after.max.ms" => {
+                self.timestamp_after_max_ms = parse_i64(key, value, 0, i64::MAX)?;
+            }
+            "message.timestamp.difference.max.ms" => {
+                self.timestamp_difference_max_ms = parse_i64(key, value, 0, i64::MAX)?;
+            }
             _ => return Err(ConfigError::Unknown { key: key.to_string() }),
         }
         self.log.validate().map_err(|reason| invalid(key, value, &reason))
@@ -555,10 +693,11 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 35] = [
+        let pairs: [(&str, String); 40] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
+            ("compression.type", topic.compression_type.as_str().to_string()),
             ("controller.quorum.voters", self.controller_quorum_voters.clone()),
             ("default.replication.factor", self.default_replication_factor.to_string()),
             ("delete.topic.enable", self.delete_topic_enable.to_string()),
@@ -579,6 +718,13 @@ impl BrokerConfig {
             ),
             ("log.index.interval.bytes", topic.log.index_interval_bytes.to_string()),
             ("log.index.size.max.bytes", topic.log.segment_index_bytes.to_string()),
+            ("log.message.timestamp.after.max.ms", topic.timestamp_after_max_ms.to_string()),
+            ("log.message.timestamp.before.max.ms", topic.timestamp_before_max_ms.to_string()),
+            (
+                "log.message.timestamp.difference.max.ms",
+                topic.timestamp_difference_max_ms.to_string(),
+            ),
+            ("log.message.timestamp.type", topic.log.timestamp_type.as_str().to_string()),
             ("log.retention.bytes", topic.log.retention_bytes.to_string()),
             ("log.retention.check.interval.ms", self.log_retention_check_interval_ms.to_string()),
             ("log.retention.ms", topic.log.retention_ms.to_string()),
@@ -817,6 +963,11 @@ fn topic_defaults(
         ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
         ("min.insync.replicas", "min.insync.replicas"),
         ("log.flush.interval.messages", "flush.messages"),
+        ("compression.type", "compression.type"),
+        ("log.message.timestamp.type", "message.timestamp.type"),
+        ("log.message.timestamp.before.max.ms", "message.timestamp.before.max.ms"),
+        ("log.message.timestamp.after.max.ms", "message.timestamp.after.max.ms"),
+        ("log.message.timestamp.difference.max.ms", "message.timestamp.difference.max.ms"),
     ];
     for (broker_key, topic_key) in direct {
         if let Some(value) = properties.get(broker_key) {
@@ -1451,7 +1602,10 @@ log.retention.check.interval.ms=300000
             log.segment.bytes=1048576\nlog.roll.hours=2\nlog.retention.bytes=5000\n\
             log.index.interval.bytes=0\nlog.index.size.max.bytes=4096\n\
             log.cleanup.policy=delete, compact\nmin.insync.replicas=2\n\
-            log.flush.interval.messages=1000\n";
+            log.flush.interval.messages=1000\ncompression.type=zstd\n\
+            log.message.timestamp.type=LogAppendTime\n\
+            log.message.timestamp.before.max.ms=5\nlog.message.timestamp.after.max.ms=6\n\
+            log.message.timestamp.difference.max.ms=7\n";
         let (config, ignored) = parse(text).unwrap();
         assert!(ignored.is_empty());
         let expected = BrokerConfig {
@@ -1477,11 +1631,16 @@ log.retention.check.interval.ms=300000
                     retention_ms: 604_800_000,
                     retention_bytes: 5000,
                     cleanup_policy: CleanupPolicy::CompactDelete,
+                    timestamp_type: TimestampType::LogAppendTime,
                     ..LogConfig::default()
                 },
                 min_insync_replicas: 2,
                 max_message_bytes: 2_000_000,
                 flush_messages: 1000,
+                compression_type: CompressionType::Zstd,
+                timestamp_before_max_ms: 5,
+                timestamp_after_max_ms: 6,
+                timestamp_difference_max_ms: 7,
                 overrides: BTreeMap::new(),
             },
             ..BrokerConfig::default()
@@ -1636,6 +1795,60 @@ log.retention.check.interval.ms=300000
         }
     }
 
+    const MAX_MS: &str = "9223372036854775807";
+
+    #[test]
+    fn timestamp_and_compression_settings_parse_print_and_bound_as_in_kafka() {
+        // Goal: message.timestamp.* and compression.type as Kafka 3.6+ reads them; method:
+        // exact fields, printed values, bounds and errors.
+        let defaults = TopicConfig::default();
+        assert_eq!(defaults.timestamp_bounds(), None);
+        let mut topic = defaults.clone();
+        topic.set("message.timestamp.type", "LogAppendTime").unwrap();
+        topic.set("compression.type", " lz4 ").unwrap();
+        assert_eq!(topic.log.timestamp_type, TimestampType::LogAppendTime);
+        assert_eq!(topic.compression_type, CompressionType::Lz4);
+        assert_eq!(topic.compression_type.target(), Some(Compression::Lz4));
+        assert_eq!(topic.value_of("compression.type"), "lz4");
+        assert_eq!(topic.value_of("message.timestamp.type"), "LogAppendTime");
+        // The difference bound applies to a side whose own bound is unset; a LogAppendTime
+        // topic checks no record's time.
+        topic.set("message.timestamp.difference.max.ms", "100").unwrap();
+        assert_eq!(topic.timestamp_bounds(), None);
+        topic.set("message.timestamp.type", "CreateTime").unwrap();
+        assert_eq!(topic.timestamp_bounds(), Some((100, 100)));
+        topic.set("message.timestamp.after.max.ms", "5").unwrap();
+        assert_eq!(topic.timestamp_bounds(), Some((100, 5)));
+        topic.unset("message.timestamp.difference.max.ms", &defaults).unwrap();
+        assert_eq!(topic.timestamp_bounds(), Some((i64::MAX, 5)));
+        topic.unset("message.timestamp.after.max.ms", &defaults).unwrap();
+        topic.unset("compression.type", &defaults).unwrap();
+        topic.unset("message.timestamp.type", &defaults).unwrap();
+        assert_eq!(topic, defaults);
+        for (key, value, reason) in [
+            ("message.timestamp.type", "logappendtime", "accepts CreateTime or LogAppendTime"),
+            (
+                "compression.type",
+                "none",
+                "accepts uncompressed, zstd, lz4, snappy, gzip or producer",
+            ),
+            (
+                "message.timestamp.before.max.ms",
+                "-1",
+                "accepts an integer in 0..=9223372036854775807",
+            ),
+        ] {
+            let mut topic = defaults.clone();
+            assert_eq!(topic.set(key, value), Err(invalid_error(key, value, reason)));
+            assert_eq!(topic, defaults);
+        }
+        // Every codec name round-trips.
+        for (name, value) in CompressionType::NAMES {
+            assert_eq!(CompressionType::parse("compression.type", name), Ok(value));
+            assert_eq!(value.as_str(), name);
+        }
+    }
+
     #[test]
     fn topic_set_unset_and_entries() {
         // Goal: overrides are recorded, printed and removed; method: exact entries after each.
@@ -1644,10 +1857,15 @@ log.retention.check.interval.ms=300000
             defaults.entries(),
             vec![
                 entry("cleanup.policy", "delete", false),
+                entry("compression.type", "producer", false),
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "1", false),
                 entry("index.interval.bytes", "4096", false),
                 entry("max.message.bytes", "1048588", false),
+                entry("message.timestamp.after.max.ms", MAX_MS, false),
+                entry("message.timestamp.before.max.ms", MAX_MS, false),
+                entry("message.timestamp.difference.max.ms", MAX_MS, false),
+                entry("message.timestamp.type", "CreateTime", false),
                 entry("min.insync.replicas", "1", false),
                 entry("retention.bytes", "-1", false),
                 entry("retention.ms", "604800000", false),
@@ -1679,10 +1897,15 @@ log.retention.check.interval.ms=300000
             topic.entries(),
             vec![
                 entry("cleanup.policy", "delete,compact", true),
+                entry("compression.type", "producer", false),
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "100", true),
                 entry("index.interval.bytes", "0", true),
                 entry("max.message.bytes", "2000000", true),
+                entry("message.timestamp.after.max.ms", MAX_MS, false),
+                entry("message.timestamp.before.max.ms", MAX_MS, false),
+                entry("message.timestamp.difference.max.ms", MAX_MS, false),
+                entry("message.timestamp.type", "CreateTime", false),
                 entry("min.insync.replicas", "2", true),
                 entry("retention.bytes", "1000000", true),
                 entry("retention.ms", "-1", true),
@@ -1702,7 +1925,7 @@ log.retention.check.interval.ms=300000
         topic.unset("retention.ms", &defaults).unwrap();
         assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(topic.entries()[0], entry("cleanup.policy", "delete", false));
-        assert_eq!(topic.entries()[7], entry("retention.ms", "604800000", false));
+        assert_eq!(topic.entries()[12], entry("retention.ms", "604800000", false));
         assert_eq!(topic.overrides.len(), 8);
         for name in TopicConfig::NAMES {
             topic.unset(name, &defaults).unwrap();
@@ -1906,6 +2129,7 @@ log.retention.check.interval.ms=300000
                 ("advertised.listeners", "PLAINTEXT://localhost:9092"),
                 ("auto.create.topics.enable", "true"),
                 ("cluster.id", "U2x1aWNlQ2x1c3RlcjAwMQ"),
+                ("compression.type", "producer"),
                 ("controller.quorum.voters", "3@localhost:9093"),
                 ("default.replication.factor", "1"),
                 ("delete.topic.enable", "true"),
@@ -1923,6 +2147,10 @@ log.retention.check.interval.ms=300000
                 ("log.flush.offset.checkpoint.interval.ms", "60000"),
                 ("log.index.interval.bytes", "4096"),
                 ("log.index.size.max.bytes", "10485760"),
+                ("log.message.timestamp.after.max.ms", MAX_MS),
+                ("log.message.timestamp.before.max.ms", MAX_MS),
+                ("log.message.timestamp.difference.max.ms", MAX_MS),
+                ("log.message.timestamp.type", "CreateTime"),
                 ("log.retention.bytes", "-1"),
                 ("log.retention.check.interval.ms", "300000"),
                 ("log.retention.ms", "604800000"),
@@ -1945,6 +2173,6 @@ log.retention.check.interval.ms=300000
             && !entry.sensitive
             && entry.source == 4));
         let (ipv6, _) = parse("listeners=PLAINTEXT://[::1]:9092").unwrap();
-        assert_eq!(ipv6.entries()[9].value, "PLAINTEXT://[::1]:9092");
+        assert_eq!(ipv6.entries()[10].value, "PLAINTEXT://[::1]:9092");
     }
 }

@@ -16,7 +16,7 @@ use sluice_core::protocol::api::produce::{
 };
 use sluice_core::protocol::api::{decode_response, encode_request, Request, Response};
 use sluice_core::protocol::header::RequestHeader;
-use sluice_core::protocol::record_batch::BatchHeader;
+use sluice_core::protocol::record_batch::{self, BatchHeader, Compression};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
 use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
@@ -3152,4 +3152,219 @@ fn deleting_the_offsets_topic_forgets_every_group() {
     assert!(harness.node.topics().get("__consumer_offsets").is_some(), "made again");
     let mut restarted = harness.after_power_loss();
     assert_eq!(committed(&mut restarted, "g"), [("t".to_string(), 6)]);
+}
+
+/// CreateTopics of `name` (one partition) with `configs`; returns the topic's error code.
+fn create_with_configs(harness: &mut Harness, name: &'static str, configs: &[(&str, &str)]) -> i16 {
+    let topic = CreateTopicsRequestTopic {
+        name: StrBytes::from_static(name),
+        num_partitions: 1,
+        replication_factor: 1,
+        configs: configs
+            .iter()
+            .map(|(name, value)| CreateTopicsRequestConfig {
+                name: StrBytes::from_string((*name).to_string()),
+                value: Some(StrBytes::from_string((*value).to_string())),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let request = CreateTopicsRequest { topics: vec![topic], ..Default::default() };
+    harness.send(A, 7, Request::CreateTopics(request));
+    let outputs = harness.outputs();
+    let Response::CreateTopics(response) = harness.response(&outputs[0]).2 else { panic!() };
+    response.topics[0].error_code
+}
+
+/// One acks=all produce of `batch` to partition 0 of `topic`, synced: its partition answer.
+fn produce_synced(
+    harness: &mut Harness,
+    topic: &str,
+    batch: Vec<u8>,
+) -> sluice_core::protocol::api::produce::ProduceResponsePartition {
+    harness.send(A, 9, produce(topic, 0, -1, batch));
+    let mut outputs = harness.outputs();
+    if let [Output::Sync { .. }] = &outputs[..] {
+        let sync = outputs.remove(0);
+        harness.complete_sync(&sync, false);
+        outputs = harness.outputs();
+    }
+    let Response::Produce(mut response) = harness.response(&outputs[0]).2 else {
+        panic!("{outputs:?}")
+    };
+    response.responses.remove(0).partition_responses.remove(0)
+}
+
+/// The stored bytes of partition 0 of `topic` from offset 0, as a fetch serves them.
+fn fetched_bytes(harness: &mut Harness, topic: &str) -> Bytes {
+    harness.send(A, 12, fetch(topic, 0, 0));
+    let outputs = harness.outputs();
+    let Response::Fetch(response) = harness.response(&outputs[0]).2 else { panic!() };
+    response.responses[0].partitions[0].records.clone().expect("records")
+}
+
+#[test]
+fn the_topic_configs_kafka_streams_sets_on_its_internal_topics_are_accepted() {
+    // What Kafka Streams asks for a changelog and a repartition topic.
+    let mut harness = Harness::new();
+    let changelog = [("cleanup.policy", "compact"), ("message.timestamp.type", "CreateTime")];
+    assert_eq!(create_with_configs(&mut harness, "app-store-changelog", &changelog), 0);
+    let repartition = [
+        ("cleanup.policy", "delete"),
+        ("segment.bytes", "52428800"),
+        ("retention.ms", "-1"),
+        ("message.timestamp.type", "CreateTime"),
+    ];
+    assert_eq!(create_with_configs(&mut harness, "app-by-key-repartition", &repartition), 0);
+    // Kafka's spelling is exact: anything else is INVALID_CONFIG.
+    for (name, value) in [
+        ("message.timestamp.type", "createtime"),
+        ("compression.type", "ZSTD"),
+        ("compression.type", "brotli"),
+        ("message.timestamp.before.max.ms", "-1"),
+    ] {
+        let code = create_with_configs(&mut harness, "bad", &[(name, value)]);
+        assert_eq!(code, ErrorCode::InvalidConfig.code(), "{name}={value}");
+    }
+}
+
+#[test]
+fn a_log_append_time_topic_stamps_each_batch_with_the_append_time() {
+    let mut harness = Harness::new();
+    let configs = [("message.timestamp.type", "LogAppendTime")];
+    assert_eq!(create_with_configs(&mut harness, "lat", &configs), 0);
+    // The producer's timestamps are a day old; the answer carries the append time.
+    let answer =
+        produce_synced(&mut harness, "lat", producer_batch(3, 10, 0, WALL_MS - 86_400_000));
+    assert_eq!((answer.error_code, answer.base_offset), (0, 0));
+    assert_eq!(answer.log_append_time_ms, WALL_MS);
+    let bytes = fetched_bytes(&mut harness, "lat");
+    let header = record_batch::validate(&bytes).expect("a valid batch with a matching CRC");
+    assert!(header.is_log_append_time());
+    assert_eq!(header.max_timestamp, WALL_MS);
+    // The producer's base timestamp and records are kept as they came.
+    assert_eq!(header.base_timestamp, WALL_MS - 86_400_000);
+    assert_eq!(header.records_count, 3);
+    // ListOffsets by timestamp goes by the append time.
+    let tp = sluice_core::log::TopicPartition::new("lat", 0);
+    let log = harness.node.logs().log(&tp).expect("log");
+    assert_eq!(log.max_timestamp_offset(), Some((WALL_MS, 0)));
+
+    // A producer may not flag its own batch LogAppendTime there: INVALID_TIMESTAMP, naming
+    // the record, and nothing stored.
+    let mut flagged = producer_batch(1, 10, 1, WALL_MS);
+    flagged[22] |= 0x08;
+    let crc = record_batch::compute_crc(&flagged);
+    flagged[17..21].copy_from_slice(&crc.to_be_bytes());
+    let answer = produce_synced(&mut harness, "lat", flagged);
+    assert_eq!(answer.error_code, ErrorCode::InvalidTimestamp.code());
+    assert_eq!(answer.record_errors.len(), 1);
+    assert_eq!(answer.record_errors[0].batch_index, 0);
+    let log = harness.node.logs().log(&tp).expect("log");
+    assert_eq!(log.log_end_offset(), 3);
+
+    // A CreateTime topic answers -1 and keeps the producer's times.
+    assert_eq!(create_with_configs(&mut harness, "ct", &[]), 0);
+    let answer = produce_synced(&mut harness, "ct", producer_batch(2, 10, 0, WALL_MS - 5));
+    assert_eq!((answer.error_code, answer.log_append_time_ms), (0, -1));
+    let header = record_batch::validate(&fetched_bytes(&mut harness, "ct")).expect("valid");
+    assert!(!header.is_log_append_time());
+    assert_eq!(header.max_timestamp, WALL_MS - 4);
+}
+
+#[test]
+fn record_timestamps_outside_the_topics_bounds_are_invalid_timestamp() {
+    let mut harness = Harness::new();
+    let configs =
+        [("message.timestamp.before.max.ms", "60000"), ("message.timestamp.after.max.ms", "1000")];
+    assert_eq!(create_with_configs(&mut harness, "bounded", &configs), 0);
+    // Records at now - 60 s and now + 1 s are in range, the edges included.
+    let answer =
+        produce_synced(&mut harness, "bounded", producer_batch(1, 10, 0, WALL_MS - 60_000));
+    assert_eq!((answer.error_code, answer.base_offset), (0, 0));
+    let answer = produce_synced(&mut harness, "bounded", producer_batch(1, 10, 1, WALL_MS + 1000));
+    assert_eq!((answer.error_code, answer.base_offset), (0, 1));
+    // Three records from now + 999: the third, at now + 1001, is out: the whole batch is
+    // refused, naming record 2 and the range.
+    let answer = produce_synced(&mut harness, "bounded", producer_batch(3, 10, 2, WALL_MS + 999));
+    assert_eq!(answer.error_code, ErrorCode::InvalidTimestamp.code());
+    assert_eq!(answer.record_errors.len(), 1);
+    assert_eq!(answer.record_errors[0].batch_index, 2);
+    let expected = format!(
+        "Timestamp {} of message with offset 2 is out of range. The timestamp should be within \
+         [{}, {}]",
+        WALL_MS + 1001,
+        WALL_MS - 60_000,
+        WALL_MS + 1000
+    );
+    assert_eq!(answer.error_message.as_ref().map(|text| text.as_str()), Some(&expected[..]));
+    let answer =
+        produce_synced(&mut harness, "bounded", producer_batch(1, 10, 3, WALL_MS - 60_001));
+    assert_eq!(answer.error_code, ErrorCode::InvalidTimestamp.code());
+    let tp = sluice_core::log::TopicPartition::new("bounded", 0);
+    assert_eq!(harness.node.logs().log(&tp).map(|log| log.log_end_offset()), Some(2));
+
+    // The deprecated message.timestamp.difference.max.ms bounds both sides when the two
+    // newer settings are unset, as in Kafka 3.6+.
+    let configs = [("message.timestamp.difference.max.ms", "10")];
+    assert_eq!(create_with_configs(&mut harness, "diff", &configs), 0);
+    let answer = produce_synced(&mut harness, "diff", producer_batch(1, 10, 0, WALL_MS + 11));
+    assert_eq!(answer.error_code, ErrorCode::InvalidTimestamp.code());
+    let answer = produce_synced(&mut harness, "diff", producer_batch(1, 10, 0, WALL_MS - 10));
+    assert_eq!(answer.error_code, 0);
+}
+
+#[test]
+fn a_topics_compression_type_re_encodes_batches_with_its_codec() {
+    use sluice_core::protocol::record_batch::{build_batch_compressed, BatchOptions, NewRecord};
+    let values: Vec<Vec<u8>> = (0..20).map(|index| vec![b'a' + index as u8; 200]).collect();
+    let records: Vec<NewRecord<'_>> = values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| NewRecord {
+            key: Some(b"k"),
+            value: Some(value),
+            headers: vec![],
+            timestamp_ms: WALL_MS + index as i64,
+        })
+        .collect();
+    let plain = build_batch_compressed(&records, BatchOptions::default(), Compression::None)
+        .expect("plain");
+    let gzip =
+        build_batch_compressed(&records, BatchOptions::default(), Compression::Gzip).expect("gzip");
+    let mut harness = Harness::new();
+    for (topic, codec) in [("z", "zstd"), ("u", "uncompressed"), ("p", "producer")] {
+        assert_eq!(create_with_configs(&mut harness, topic, &[("compression.type", codec)]), 0);
+    }
+    let read = |harness: &mut Harness, topic: &str| {
+        let bytes = fetched_bytes(harness, topic);
+        let header = record_batch::validate_deep(&bytes, 1 << 20).expect("valid");
+        let body = record_batch::records_section(&header, &bytes, 1 << 20).expect("records");
+        let values: Vec<Vec<u8>> = record_batch::Records::new(&header, &body)
+            .map(|record| record.expect("record").value.expect("value").to_vec())
+            .collect();
+        (header, values)
+    };
+    // zstd: an uncompressed batch is stored compressed with zstd, records unchanged.
+    assert_eq!(produce_synced(&mut harness, "z", plain.clone()).error_code, 0);
+    let (header, stored) = read(&mut harness, "z");
+    assert_eq!(header.compression(), Compression::Zstd);
+    assert_eq!(stored, values);
+    assert!(header.size_bytes() < plain.len());
+    // uncompressed: a gzip batch is stored decompressed.
+    assert_eq!(produce_synced(&mut harness, "u", gzip.clone()).error_code, 0);
+    let (header, stored) = read(&mut harness, "u");
+    assert_eq!(header.compression(), Compression::None);
+    assert_eq!(stored, values);
+    assert_eq!(header.max_timestamp, WALL_MS + 19);
+    // producer: the gzip batch is stored byte for byte (but for its offset and epoch).
+    assert_eq!(produce_synced(&mut harness, "p", gzip.clone()).error_code, 0);
+    let bytes = fetched_bytes(&mut harness, "p");
+    assert_eq!((&bytes[..12], &bytes[16..]), (&gzip[..12], &gzip[16..]));
+    // A re-encoded batch larger than max.message.bytes is MESSAGE_TOO_LARGE.
+    let configs = [("compression.type", "uncompressed"), ("max.message.bytes", "1000")];
+    assert_eq!(create_with_configs(&mut harness, "small", &configs), 0);
+    let answer = produce_synced(&mut harness, "small", gzip);
+    assert_eq!(answer.error_code, ErrorCode::MessageTooLarge.code());
 }

@@ -120,6 +120,31 @@ pub struct LogConfig {
     /// `delete.retention.ms`: how long compaction keeps a tombstone (a null value), so that
     /// consumers reading the log from its start see the deletion.
     pub delete_retention_ms: i64,
+    /// `message.timestamp.type`: with `LogAppendTime`, each appended batch is stamped with the
+    /// append's wall time.
+    pub timestamp_type: TimestampType,
+}
+
+/// `message.timestamp.type`: which time a batch's timestamps mean.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TimestampType {
+    /// `CreateTime` (Kafka's default): the producer's timestamps are kept.
+    #[default]
+    CreateTime,
+    /// `LogAppendTime`: the broker sets the batch's timestamp type and its `maxTimestamp` to
+    /// the append's wall time (re-computing the CRC, as Kafka does); readers take that time
+    /// for every record of the batch.
+    LogAppendTime,
+}
+
+impl TimestampType {
+    /// The value as Kafka spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateTime => "CreateTime",
+            Self::LogAppendTime => "LogAppendTime",
+        }
+    }
 }
 
 impl Default for LogConfig {
@@ -134,6 +159,7 @@ impl Default for LogConfig {
             retention_bytes: -1,
             cleanup_policy: CleanupPolicy::Delete,
             delete_retention_ms: 24 * 60 * 60 * 1000,
+            timestamp_type: TimestampType::CreateTime,
         }
     }
 }
@@ -809,6 +835,10 @@ impl Log {
         patched.copy_from_slice(&batch[..BATCH_HEADER_BYTES]);
         record_batch::set_base_offset(&mut patched, base_offset);
         record_batch::set_partition_leader_epoch(&mut patched, leader_epoch);
+        let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
+        if log_append_time {
+            record_batch::set_log_append_time(&mut patched, &batch[BATCH_HEADER_BYTES..], wall_ms);
+        }
         // A new epoch is checkpointed before its first batch is written, so recovery can check
         // every batch's epoch (a field the CRC does not cover) against the checkpoint.
         if self.leader_epochs.last().is_none_or(|&(latest, _)| leader_epoch > latest) {
@@ -836,7 +866,11 @@ impl Log {
         if !self.unsynced_files.contains(&active.log_path) {
             self.unsynced_files.insert(active.log_path.clone());
         }
-        let stored = BatchHeader { base_offset, partition_leader_epoch: leader_epoch, ..*header };
+        let stored = if log_append_time {
+            BatchHeader::parse(&patched).expect("a patched copy of a parsed header")
+        } else {
+            BatchHeader { base_offset, partition_leader_epoch: leader_epoch, ..*header }
+        };
         let interval = self.config.index_interval_bytes;
         self.segments.back_mut().expect("active").on_batch(position, &stored, interval);
         assert_eq!(self.log_end_offset(), stored.next_offset());

@@ -4,10 +4,11 @@
 use super::groups::OFFSETS_TOPIC;
 use super::{LogLevel, Node, PendingProduce, Reply, RequestRef, LEADER_EPOCH};
 use crate::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
-use crate::log::{LogError, TopicPartition};
+use crate::log::{LogError, TimestampType, TopicPartition};
 use crate::producer::{ProducerState, SequenceCheck};
 use crate::protocol::api::produce::{
-    ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
+    ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseRecordError,
+    ProduceResponseTopic,
 };
 use crate::protocol::legacy;
 use crate::protocol::record_batch::{self, BatchHeader};
@@ -16,10 +17,25 @@ use crate::protocol::ErrorCode;
 use crate::storage::Storage;
 use bytes::Bytes;
 
-/// Where one partition's records landed, or why they did not.
+/// Where one partition's records landed.
 struct Appended {
     base_offset: i64,
     next_offset: i64,
+    /// The append's wall time for a LogAppendTime topic, else -1 (as Kafka answers).
+    log_append_time_ms: i64,
+}
+
+/// Why one partition's records were refused: the code, and for a refusal that names a record,
+/// Kafka's message and the record's index in its batch (v8+ answers carry both).
+struct Refusal {
+    code: ErrorCode,
+    record_error: Option<(i32, String)>,
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Self {
+        Self { code, record_error: None }
+    }
 }
 
 impl<S: Storage> Node<S> {
@@ -66,13 +82,14 @@ impl<S: Storage> Node<S> {
                 // would be replayed as group state at the next start.
                 let internal = tp.topic == OFFSETS_TOPIC;
                 let result = match refuse_all {
-                    Some(code) => Err(code),
-                    None if internal => Err(ErrorCode::InvalidTopicException),
+                    Some(code) => Err(Refusal::from(code)),
+                    None if internal => Err(Refusal::from(ErrorCode::InvalidTopicException)),
                     None => self.append_records(&tp, partition.records),
                 };
                 match result {
                     Ok(appended) => {
                         answer.base_offset = appended.base_offset;
+                        answer.log_append_time_ms = appended.log_append_time_ms;
                         answer.log_start_offset =
                             self.logs.log(&tp).map_or(-1, |log| log.log_start_offset());
                         let page_cache = self
@@ -87,7 +104,7 @@ impl<S: Storage> Node<S> {
                             waits.push((tp, appended.next_offset, topic_index, partition_index));
                         }
                     }
-                    Err(code) => {
+                    Err(Refusal { code, record_error }) => {
                         answer.error_code = code.code();
                         // As Kafka: the log start goes with an error too. A Java producer told
                         // UNKNOWN_PRODUCER_ID with -1 retries the same batch until its delivery
@@ -99,6 +116,15 @@ impl<S: Storage> Node<S> {
                         }
                         let message = if internal && code == ErrorCode::InvalidTopicException {
                             format!("Cannot append to internal topic {}", tp.topic)
+                        } else if let Some((index, message)) = record_error {
+                            answer.record_errors.push(ProduceResponseRecordError {
+                                batch_index: index,
+                                batch_index_error_message: Some(StrBytes::from_string(
+                                    message.clone(),
+                                )),
+                                ..Default::default()
+                            });
+                            message
                         } else {
                             format!("{code:?}")
                         };
@@ -166,15 +192,18 @@ impl<S: Storage> Node<S> {
         &mut self,
         tp: &TopicPartition,
         records: Option<Bytes>,
-    ) -> Result<Appended, ErrorCode> {
+    ) -> Result<Appended, Refusal> {
         let Some(topic) = self.topics.get(&tp.topic) else {
-            return Err(ErrorCode::UnknownTopicOrPartition);
+            return Err(ErrorCode::UnknownTopicOrPartition.into());
         };
         if tp.partition < 0 || tp.partition >= topic.partitions {
-            return Err(ErrorCode::UnknownTopicOrPartition);
+            return Err(ErrorCode::UnknownTopicOrPartition.into());
         }
         let max_message_bytes = topic.config.max_message_bytes.max(0) as usize;
         let compacted = topic.config.log.cleanup_policy.compacts();
+        let log_append_time = topic.config.log.timestamp_type == TimestampType::LogAppendTime;
+        let timestamp_bounds = topic.config.timestamp_bounds();
+        let codec = topic.config.compression_type.target();
         let records = records.ok_or(ErrorCode::InvalidRecord)?;
         if records.len() > max_message_bytes + BATCH_HEADER_BYTES {
             let message = format!(
@@ -182,15 +211,55 @@ impl<S: Storage> Node<S> {
                 records.len()
             );
             self.log(LogLevel::Warn, message);
-            return Err(ErrorCode::MessageTooLarge);
+            return Err(ErrorCode::MessageTooLarge.into());
         }
-        let batches = self.split_batches(tp, records)?;
+        let mut batches = self.split_batches(tp, records)?;
+        for (header, batch) in &batches {
+            let checked =
+                check_timestamps(header, batch, log_append_time, timestamp_bounds, self.wall_ms);
+            if let Err((index, message)) = checked {
+                self.log(LogLevel::Warn, format!("{tp}: batch refused: {message}"));
+                let record_error = Some((index, message));
+                return Err(Refusal { code: ErrorCode::InvalidTimestamp, record_error });
+            }
+        }
+        if let Some(codec) = codec {
+            for (header, batch) in &mut batches {
+                if header.compression() == codec {
+                    continue;
+                }
+                // As Kafka: the topic's codec wins, so the batch is stored re-encoded (the
+                // one case where stored bytes are not the bytes that arrived).
+                let recompressed =
+                    record_batch::recompress(header, batch, codec, BATCH_DECOMPRESSED_BYTES_MAX)
+                        .and_then(|bytes| Ok((BatchHeader::parse(&bytes)?, Bytes::from(bytes))));
+                match recompressed {
+                    Ok((new_header, bytes)) if bytes.len() <= max_message_bytes => {
+                        *header = new_header;
+                        *batch = bytes;
+                    }
+                    Ok((_, bytes)) => {
+                        let message = format!(
+                            "{tp}: {} bytes re-encoded with compression.type={codec:?} exceed \
+                             max.message.bytes={max_message_bytes}",
+                            bytes.len()
+                        );
+                        self.log(LogLevel::Warn, message);
+                        return Err(ErrorCode::MessageTooLarge.into());
+                    }
+                    Err(error) => {
+                        self.log(LogLevel::Warn, format!("{tp}: batch refused: {error}"));
+                        return Err(error.error_code().into());
+                    }
+                }
+            }
+        }
         if compacted && !batches.iter().all(|(header, batch)| every_record_has_a_key(header, batch))
         {
             // As Kafka: compaction keeps the last record per key, so a record needs one.
             let message = format!("{tp}: compacted topic cannot accept a record without a key");
             self.log(LogLevel::Warn, message);
-            return Err(ErrorCode::InvalidRecord);
+            return Err(ErrorCode::InvalidRecord.into());
         }
         let mut appended: Option<Appended> = None;
         for (header, batch) in batches {
@@ -201,14 +270,14 @@ impl<S: Storage> Node<S> {
                 Some(state) => state.check(&header),
                 None => ProducerState::default().check(&header),
             };
-            let base_offset = match check {
+            let (base_offset, log_append_time_ms) = match check {
                 SequenceCheck::Refuse(code) => {
                     let message = format!(
                         "{tp}: producer {} epoch {} sequence {} refused: {code:?}",
                         header.producer_id, header.producer_epoch, header.base_sequence
                     );
                     self.log(LogLevel::Warn, message);
-                    return Err(code);
+                    return Err(code.into());
                 }
                 SequenceCheck::Duplicate { base_offset } => {
                     let message = format!(
@@ -216,7 +285,9 @@ impl<S: Storage> Node<S> {
                         header.producer_id
                     );
                     self.log(LogLevel::Debug, message);
-                    base_offset
+                    // The original append time is not kept, so a retry of a LogAppendTime
+                    // batch is answered with -1 (the client then reports its create time).
+                    (base_offset, -1)
                 }
                 SequenceCheck::Append => {
                     let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
@@ -235,7 +306,8 @@ impl<S: Storage> Node<S> {
                                     self.producers.entry(tp.clone()).or_default().record(&stored)
                                 }
                             }
-                            info.base_offset
+                            let time = if log_append_time { info.log_append_time_ms } else { -1 };
+                            (info.base_offset, time)
                         }
                         Err(error) => {
                             let level = match error {
@@ -243,16 +315,16 @@ impl<S: Storage> Node<S> {
                                 _ => LogLevel::Warn,
                             };
                             self.log(level, format!("{tp}: append refused: {error}"));
-                            return Err(error.error_code());
+                            return Err(error.error_code().into());
                         }
                     }
                 }
             };
             let next_offset = base_offset + i64::from(header.last_offset_delta) + 1;
             let first = appended.as_ref().map_or(base_offset, |first| first.base_offset);
-            appended = Some(Appended { base_offset: first, next_offset });
+            appended = Some(Appended { base_offset: first, next_offset, log_append_time_ms });
         }
-        appended.ok_or(ErrorCode::InvalidRecord)
+        appended.ok_or(ErrorCode::InvalidRecord.into())
     }
 
     /// Splits a records field into v2 batches, each validated deeply once (the log stores them
@@ -320,6 +392,76 @@ impl<S: Storage> Node<S> {
         }
         Ok(batches)
     }
+}
+
+/// Kafka's timestamp rule for produced records (its LogValidator): in a CreateTime topic with
+/// bounds, a record's timestamp (unless -1, "none") must lie within `before` ms before `now`
+/// and `after` ms after it; a producer may not flag a batch LogAppendTime, except in a
+/// CreateTime topic where its records then all take the batch's `maxTimestamp`, which must be
+/// a time. The error is the first failing record's index and Kafka's message for it.
+fn check_timestamps(
+    header: &BatchHeader,
+    batch: &[u8],
+    log_append_topic: bool,
+    bounds: Option<(i64, i64)>,
+    now: i64,
+) -> Result<(), (i32, String)> {
+    let flagged = header.is_log_append_time();
+    if log_append_topic {
+        if flagged {
+            let message = "Invalid timestamp type in the batch's first record: a producer \
+                           should not set the timestamp type to LogAppendTime";
+            return Err((0, message.to_string()));
+        }
+        return Ok(());
+    }
+    if bounds.is_none() && !flagged {
+        return Ok(());
+    }
+    let check = |index: i32, timestamp: i64| -> Result<(), (i32, String)> {
+        if timestamp == -1 {
+            if flagged {
+                let message = format!(
+                    "Invalid timestamp type in record {index}: a producer should not set the \
+                     timestamp type to LogAppendTime"
+                );
+                return Err((index, message));
+            }
+            return Ok(());
+        }
+        let Some((before, after)) = bounds else { return Ok(()) };
+        let (earliest, latest) = (now.saturating_sub(before), now.saturating_add(after));
+        if timestamp < earliest || timestamp > latest {
+            let message = format!(
+                "Timestamp {timestamp} of message with offset {index} is out of range. The \
+                 timestamp should be within [{earliest}, {latest}]"
+            );
+            return Err((index, message));
+        }
+        Ok(())
+    };
+    if flagged {
+        // Every record reads as the batch's maxTimestamp; the first one decides.
+        return check(0, header.max_timestamp);
+    }
+    let decompressed;
+    let body = if header.compression() == record_batch::Compression::None {
+        &batch[BATCH_HEADER_BYTES..]
+    } else {
+        match record_batch::records_section(header, batch, BATCH_DECOMPRESSED_BYTES_MAX) {
+            Ok(records) => {
+                decompressed = records;
+                &decompressed[..]
+            }
+            Err(error) => return Err((0, error.to_string())),
+        }
+    };
+    for (index, record) in record_batch::Records::new(header, body).enumerate() {
+        let index = i32::try_from(index).unwrap_or(i32::MAX);
+        let Ok(record) = record else { break };
+        check(index, header.base_timestamp.wrapping_add(record.timestamp_delta))?;
+    }
+    Ok(())
 }
 
 /// Whether every record of a (deeply validated) batch has a non-null key.

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     NotEnoughReplicas = 19,
     /// `acks` is not -1, 0 or 1.
     InvalidRequiredAcks = 21,
+    /// A record's timestamp is out of the topic's range, or a producer set LogAppendTime.
+    InvalidTimestamp = 32,
     /// The version of the API is not supported.
     UnsupportedVersion = 35,
     /// The topic already exists.

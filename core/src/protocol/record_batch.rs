@@ -30,6 +30,7 @@ const PARTITION_LEADER_EPOCH_AT: usize = 12;
 const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
+const MAX_TIMESTAMP_AT: usize = 35;
 const RECORDS_COUNT_AT: usize = 57;
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
@@ -182,7 +183,7 @@ impl BatchHeader {
             attributes: i16::from_be_bytes(array_at(bytes, ATTRIBUTES_AT)),
             last_offset_delta: i32_at(bytes, 23),
             base_timestamp: i64_at(bytes, 27),
-            max_timestamp: i64_at(bytes, 35),
+            max_timestamp: i64_at(bytes, MAX_TIMESTAMP_AT),
             producer_id: i64_at(bytes, 43),
             producer_epoch: i16::from_be_bytes(array_at(bytes, 51)),
             base_sequence: i32_at(bytes, 53),
@@ -306,6 +307,20 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
     assert!(batch.len() >= BATCH_HEADER_BYTES);
     let range = PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4;
     batch[range].copy_from_slice(&epoch.to_be_bytes());
+}
+
+/// Stamps a batch's header with a log-append time, as a broker does for a topic whose
+/// `message.timestamp.type` is `LogAppendTime`: sets the timestamp-type attribute and
+/// `maxTimestamp`, and re-computes the CRC over the patched header and `records` (the bytes
+/// that follow the header, unchanged). `baseTimestamp` and the records keep the producer's
+/// times; readers ignore them for such a batch.
+pub fn set_log_append_time(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8], wall_ms: i64) {
+    let attributes = i16::from_be_bytes([header[ATTRIBUTES_AT], header[ATTRIBUTES_AT + 1]]);
+    let attributes = attributes | TIMESTAMP_TYPE_LOG_APPEND;
+    header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&wall_ms.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
+    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// One record of an uncompressed batch, borrowed from the batch bytes.
@@ -699,7 +714,7 @@ pub fn merge_empty_batches(first: &[u8], last_offset: i64, max_timestamp: i64) -
     assert!(delta >= 0);
     out[8..12].copy_from_slice(&((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32).to_be_bytes());
     out[23..27].copy_from_slice(&delta.to_be_bytes());
-    out[35..43].copy_from_slice(&max_timestamp.to_be_bytes());
+    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
     out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&0i32.to_be_bytes());
     let crc = compute_crc(&out);
     out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
@@ -742,6 +757,47 @@ pub fn validate_deep(
     Ok(header)
 }
 
+/// The same batch with its records stored with `codec` instead, as a broker re-encodes a
+/// batch for a topic whose `compression.type` names another codec: every header field but
+/// `batchLength`, the compression bits and the CRC stays as it was, and the records are the
+/// same bytes. Decompression is bounded by `max_decompressed_bytes`.
+pub fn recompress(
+    header: &BatchHeader,
+    batch: &[u8],
+    codec: Compression,
+    max_decompressed_bytes: usize,
+) -> Result<Vec<u8>, BatchError> {
+    assert_eq!(batch.len(), header.size_bytes(), "the header is this batch's");
+    let codec_id: i16 = match codec {
+        Compression::None => 0,
+        Compression::Gzip => 1,
+        Compression::Snappy => 2,
+        Compression::Lz4 => 3,
+        Compression::Zstd => 4,
+        Compression::Unknown(_) => {
+            return Err(BatchError::Compression(format!("cannot compress with {codec:?}")))
+        }
+    };
+    let records = records_section(header, batch, max_decompressed_bytes)?;
+    let body = if codec == Compression::None {
+        records
+    } else {
+        super::compression::compress(codec, &records)
+            .map_err(|error| BatchError::Compression(error.to_string()))?
+    };
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
+    out.extend_from_slice(&batch[..BATCH_HEADER_BYTES]);
+    out.extend_from_slice(&body);
+    let batch_length = i32::try_from(out.len() - LOG_OVERHEAD_BYTES)
+        .map_err(|_| BatchError::InvalidLength(i32::MAX))?;
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    let attributes = (header.attributes & !COMPRESSION_MASK) | codec_id;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
 /// Encodes a v2 batch with base offset 0 whose records are compressed with `compression`.
 pub fn build_batch_compressed(
     records: &[NewRecord<'_>],
@@ -776,6 +832,59 @@ pub fn build_batch_compressed(
 #[cfg(test)]
 mod compressed_tests {
     use super::*;
+
+    #[test]
+    fn recompressing_keeps_every_header_field_and_record_but_the_codec() {
+        let value = vec![b'v'; 300];
+        let records: Vec<NewRecord<'_>> = (0..5)
+            .map(|index| NewRecord {
+                key: Some(b"k"),
+                value: Some(&value),
+                timestamp_ms: 1000 + index,
+                ..Default::default()
+            })
+            .collect();
+        let options = BatchOptions { producer_id: 7, producer_epoch: 2, base_sequence: 40 };
+        let codecs = [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4];
+        let codecs = codecs.into_iter().chain([Compression::Zstd]);
+        let plain = build_batch(&records, options);
+        let plain_header = validate_deep(&plain, 1 << 20).expect("valid");
+        for from in codecs.clone() {
+            let original = build_batch_compressed(&records, options, from).expect("build");
+            let header = validate_deep(&original, 1 << 20).expect("valid");
+            for to in codecs.clone() {
+                let again = recompress(&header, &original, to, 1 << 20).expect("recompress");
+                let new = validate_deep(&again, 1 << 20)
+                    .unwrap_or_else(|error| panic!("{from:?} -> {to:?}: {error}"));
+                assert_eq!(new.compression(), to);
+                let expected = BatchHeader {
+                    batch_length: new.batch_length,
+                    crc: new.crc,
+                    attributes: new.attributes,
+                    ..plain_header
+                };
+                assert_eq!(new, expected, "{from:?} -> {to:?}");
+                assert_eq!(new.attributes & !COMPRESSION_MASK, 0);
+                let section = records_section(&new, &again, 1 << 20).expect("records");
+                assert_eq!(section, plain[BATCH_HEADER_BYTES..], "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_log_append_time_stamp_sets_the_flag_and_time_and_a_matching_crc() {
+        let records = [NewRecord { value: Some(b"v"), timestamp_ms: 1000, ..Default::default() }];
+        let batch = build_batch(&records, BatchOptions::default());
+        let mut header = [0u8; BATCH_HEADER_BYTES];
+        header.copy_from_slice(&batch[..BATCH_HEADER_BYTES]);
+        set_log_append_time(&mut header, &batch[BATCH_HEADER_BYTES..], 5000);
+        let mut stamped = header.to_vec();
+        stamped.extend_from_slice(&batch[BATCH_HEADER_BYTES..]);
+        let parsed = validate(&stamped).expect("the CRC matches");
+        assert!(parsed.is_log_append_time());
+        assert_eq!((parsed.base_timestamp, parsed.max_timestamp), (1000, 5000));
+        assert_eq!(parsed.compression(), Compression::None);
+    }
 
     #[test]
     fn compressed_batches_validate_deeply_with_every_codec() {
