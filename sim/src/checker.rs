@@ -9,6 +9,7 @@ use sluice_core::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
 };
 use sluice_core::node::NodeStats;
+use sluice_core::protocol::record_batch::Compression;
 use sluice_core::protocol::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -262,6 +263,80 @@ pub fn acknowledged_records_kept(
         }
     }
     Ok(checked)
+}
+
+/// The workload topic's `message.timestamp.type` and `compression.type` hold for what readers
+/// are sent: in a LogAppendTime topic every batch is flagged so, and the batch an acks=all
+/// produce was acknowledged at carries the append time its answer gave; in a CreateTime
+/// topic no answer gives one and no batch is flagged; in a topic with a codec of its own,
+/// every batch that holds records is stored with it (compaction leaves empty batches
+/// uncompressed). Returns how many batches were judged.
+pub fn batches_stamped_and_encoded(
+    history: &History,
+    log_append_time: bool,
+    codec: Option<Compression>,
+) -> Result<usize, Violation> {
+    let mut stamps = BTreeMap::new();
+    for operation in &history.operations {
+        let Operation::ProduceAcked {
+            client,
+            partition,
+            base_offset,
+            acks,
+            log_append_time_ms,
+            ..
+        } = operation
+        else {
+            continue;
+        };
+        if *log_append_time_ms == -1 {
+            continue;
+        }
+        if !log_append_time {
+            return Err(Violation(format!(
+                "client {client}'s produce to {partition}/{base_offset} was answered with log_append_time {log_append_time_ms} in a CreateTime topic"
+            )));
+        }
+        // An acks=1 batch of a page-cache topic may be lost and its offset given again.
+        if *acks == -1 {
+            stamps.insert((*partition, *base_offset), *log_append_time_ms);
+        }
+    }
+    let mut judged = 0;
+    for operation in &history.operations {
+        let Operation::BatchSeen {
+            client,
+            partition,
+            base_offset,
+            records,
+            log_append_time: flagged,
+            max_timestamp,
+            codec: stored,
+        } = operation
+        else {
+            continue;
+        };
+        let batch = format!("the batch at {partition}/{base_offset} read by client {client}");
+        if *flagged != log_append_time {
+            let kind = if *flagged { "LogAppendTime" } else { "CreateTime" };
+            return Err(Violation(format!("{batch} has timestamp type {kind}")));
+        }
+        if *records > 0 {
+            if let Some(codec) = codec.filter(|codec| codec != stored) {
+                return Err(Violation(format!(
+                    "{batch} is stored with {stored:?}, not the topic's {codec:?}"
+                )));
+            }
+            let stamp = stamps.get(&(*partition, *base_offset));
+            if let Some(stamp) = stamp.filter(|&&stamp| stamp != *max_timestamp) {
+                return Err(Violation(format!(
+                    "{batch} has maxTimestamp {max_timestamp}, but its produce was answered with log_append_time {stamp}"
+                )));
+            }
+        }
+        judged += 1;
+    }
+    Ok(judged)
 }
 
 /// A record value for a message: whole if short, else its start and its length (padded values
@@ -1262,6 +1337,7 @@ mod tests {
             base_offset: offset,
             values: vec![format!("c1-b{offset}-r0")],
             timestamp_ms: RECORDS_TIME_MS + made_ms,
+            log_append_time_ms: -1,
         }
     }
 
@@ -1348,6 +1424,7 @@ mod tests {
             base_offset,
             values: values.iter().map(|value| value.to_string()).collect(),
             timestamp_ms: RECORDS_TIME_MS,
+            log_append_time_ms: -1,
         };
         // Batches 0 and 3 of client 1 share a key; batch 1 has its own.
         let log = history(vec![
@@ -2166,5 +2243,61 @@ mod tests {
         other.set_static(5);
         other.set_static(6);
         assert!(one_owner_per_generation(&other, false).is_err());
+    }
+
+    #[test]
+    fn batches_keep_the_topics_timestamp_type_append_time_and_codec() {
+        let seen =
+            |base_offset: i64, records: i32, flagged: bool, max: i64, codec| Operation::BatchSeen {
+                client: 2,
+                partition: 0,
+                base_offset,
+                records,
+                log_append_time: flagged,
+                max_timestamp: max,
+                codec,
+            };
+        let acked = |base_offset: i64, acks: i16, stamp: i64| Operation::ProduceAcked {
+            client: 1,
+            partition: 0,
+            acks,
+            idempotent: false,
+            base_offset,
+            values: vec!["v".to_string()],
+            timestamp_ms: RECORDS_TIME_MS,
+            log_append_time_ms: stamp,
+        };
+        let history = |operations: Vec<Operation>| {
+            let mut history = History::default();
+            for operation in operations {
+                history.push(operation);
+            }
+            history
+        };
+        let zstd = Some(Compression::Zstd);
+        // A LogAppendTime topic: flagged batches with the answered times pass; an acks=1
+        // answer (which page-cache mode may lose) and an empty batch are not held to a time.
+        let good = history(vec![
+            acked(0, -1, 500),
+            acked(1, 1, 600),
+            seen(0, 1, true, 500, Compression::Zstd),
+            seen(1, 1, true, 601, Compression::Zstd),
+            seen(2, 0, true, 9, Compression::None),
+        ]);
+        assert_eq!(batches_stamped_and_encoded(&good, true, zstd), Ok(3));
+        // The same topic read as CreateTime, or as another codec, fails.
+        assert!(batches_stamped_and_encoded(&good, false, zstd).is_err());
+        assert!(batches_stamped_and_encoded(&good, true, Some(Compression::Lz4)).is_err());
+        // A stored time other than the answered one fails.
+        let moved = history(vec![acked(0, -1, 500), seen(0, 1, true, 501, Compression::Zstd)]);
+        let error = batches_stamped_and_encoded(&moved, true, zstd).unwrap_err();
+        assert!(error.0.contains("maxTimestamp 501"), "{}", error.0);
+        // An unflagged batch in a LogAppendTime topic fails; so does an answered append time
+        // in a CreateTime topic.
+        let plain = history(vec![seen(0, 1, false, 500, Compression::None)]);
+        assert!(batches_stamped_and_encoded(&plain, true, None).is_err());
+        assert_eq!(batches_stamped_and_encoded(&plain, false, None), Ok(1));
+        let answered = history(vec![acked(0, -1, 500)]);
+        assert!(batches_stamped_and_encoded(&answered, false, None).is_err());
     }
 }

@@ -40,7 +40,7 @@ use sluice_core::protocol::api::produce::{
 };
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::record_batch::{
-    build_batch_compressed, BatchOptions, Compression, NewRecord,
+    build_batch_compressed, BatchHeader, BatchOptions, Compression, NewRecord,
 };
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
@@ -263,6 +263,8 @@ pub struct Client {
     pub fetch_wait: (i32, i32),
     /// A producer's `compression.type`.
     pub compression: Compression,
+    /// A plain reader notes every batch it is sent ([`Operation::BatchSeen`]).
+    pub notes_batches: bool,
     /// Bytes of padding a producer appends to each value (`-` and that many `x`).
     pub padding: usize,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
@@ -335,6 +337,7 @@ impl Client {
             fetch_max_bytes: 64 * 1024,
             fetch_wait: (1, 100),
             compression: Compression::None,
+            notes_batches: false,
             padding: 0,
             keyed: false,
             stamps_records: false,
@@ -843,6 +846,9 @@ impl Client {
                 }
                 let records = answer.records.as_deref().unwrap_or_default();
                 let client = self.id;
+                if self.notes_batches {
+                    note_batches(client, partition, records, history);
+                }
                 let before = self.position;
                 read_records(records, &mut self.position, |offset, value| {
                     history.push(Operation::Consumed { client, partition, offset, value });
@@ -970,6 +976,7 @@ impl Client {
                 base_offset,
                 values: batch.values,
                 timestamp_ms: batch.timestamp_ms,
+                log_append_time_ms: answer.map_or(-1, |answer| answer.log_append_time_ms),
             });
         }
         back_off
@@ -1036,6 +1043,26 @@ pub fn batch_of_value(value: &str) -> Option<(u32, u32)> {
 }
 
 /// Appends `number` in decimal.
+/// Notes each whole batch of a fetch answer's `records` in the history.
+fn note_batches(client: u32, partition: i32, records: &[u8], history: &mut History) {
+    let mut at = 0;
+    while let Ok(header) = BatchHeader::parse(&records[at..]) {
+        if at + header.size_bytes() > records.len() {
+            break;
+        }
+        history.push(Operation::BatchSeen {
+            client,
+            partition,
+            base_offset: header.base_offset,
+            records: header.records_count,
+            log_append_time: header.is_log_append_time(),
+            max_timestamp: header.max_timestamp,
+            codec: header.compression(),
+        });
+        at += header.size_bytes();
+    }
+}
+
 fn push_decimal(out: &mut String, number: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();

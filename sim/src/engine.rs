@@ -19,7 +19,7 @@ use crate::meddle::{Meddle, Meddler, OFFSETS_TOPIC};
 use crate::observe::{Ask, Observer};
 use crate::race::Racer;
 use bytes::{Bytes, BytesMut};
-use sluice_core::config::BrokerConfig;
+use sluice_core::config::{BrokerConfig, CompressionType};
 use sluice_core::limits::SEGMENT_BYTES_MIN;
 use sluice_core::node::{ConnectionId, Input, Node, NodeStats, Output};
 use sluice_core::prng::Prng;
@@ -233,6 +233,10 @@ pub struct Sim {
     pub retention_ms: Option<i64>,
     /// Its `retention.bytes`, in the same runs.
     pub retention_bytes: Option<i64>,
+    /// Whether the workload topic stamps batches with their append time.
+    pub log_append_time: bool,
+    /// The codec the workload topic stores batches with, if its own.
+    pub topic_codec: Option<Compression>,
     /// The broker's `offsets.retention.minutes`, in ms, when short enough to matter.
     pub offsets_retention_ms: Option<u64>,
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
@@ -349,6 +353,14 @@ pub struct Workload {
     /// consumer defaults of 1 byte and 500 ms (the readers wait 100 ms by default): the broker
     /// then holds a fetch until that many bytes are readable.
     pub reader_fetch_wait: Option<(i32, i32)>,
+    /// The topic's `message.timestamp.type` is LogAppendTime: the broker stamps each batch
+    /// with its append time. Never with `retention_deletes`, whose checker judges deletions
+    /// by the records' create times.
+    pub log_append_time: bool,
+    /// The topic's `compression.type` where not `producer`: the broker re-encodes batches
+    /// of other codecs. Never with `retention_deletes`, whose `retention.bytes` checker
+    /// counts the bytes producers sent.
+    pub topic_compression: Option<CompressionType>,
     /// (every ms, rounds): an observer lists and describes the groups (and, with
     /// `observe_offsets`, fetches their committed offsets) that often, that many times (see
     /// [`crate::observe`]).
@@ -422,6 +434,8 @@ impl Default for Workload {
             retention_deletes: false,
             reader_pause_ms: 0,
             reader_fetch_wait: None,
+            log_append_time: false,
+            topic_compression: None,
             observe: None,
             observe_offsets: false,
             lag_monitor: None,
@@ -592,6 +606,12 @@ impl Workload {
         if let Some(bytes) = self.retention_bytes {
             configs.push(("retention.bytes", bytes.to_string()));
         }
+        if self.log_append_time {
+            configs.push(("message.timestamp.type", "LogAppendTime".to_string()));
+        }
+        if let Some(codec) = self.topic_compression {
+            configs.push(("compression.type", codec.as_str().to_string()));
+        }
         configs
     }
 }
@@ -664,6 +684,12 @@ impl std::fmt::Display for Workload {
         }
         if let Some((min_bytes, wait_ms)) = self.reader_fetch_wait {
             write!(f, " fetch_min={min_bytes}B/{wait_ms}ms")?;
+        }
+        if self.log_append_time {
+            write!(f, " log_append_time")?;
+        }
+        if let Some(codec) = self.topic_compression {
+            write!(f, " topic_compression={}", codec.as_str())?;
         }
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
@@ -765,8 +791,10 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// 21: members send their owned partitions (`GroupWorkload::subscription_owned`). 22: the
 /// observer fetches committed offsets (`Workload::observe_offsets`), and a lag monitor
 /// (`Workload::lag_monitor`), and readers that wait for more than a byte
-/// (`Workload::reader_fetch_wait`).
-pub const SETTINGS_VERSION: u32 = 22;
+/// (`Workload::reader_fetch_wait`). 23: topics stamped with their append time
+/// (`Workload::log_append_time`) or stored with a codec of their own
+/// (`Workload::topic_compression`).
+pub const SETTINGS_VERSION: u32 = 23;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -1044,6 +1072,27 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let min_bytes = waiting.range_inclusive(2, most as u64) as i32;
         workload.reader_fetch_wait = Some((min_bytes, waiting.range_inclusive(20, 500) as i32));
     }
+    if version < 23 {
+        return (faults, workload);
+    }
+    // An eighth of the seeds without retention deletes stamp batches with the append time;
+    // an eighth store them with a codec of the topic's own, as Kafka Streams' users and
+    // operators configure topics.
+    let mut stamping = Prng::new(seed ^ 0x5354_4D50);
+    if !workload.retention_deletes && stamping.chance(125_000) {
+        workload.log_append_time = true;
+    }
+    let mut encoding = Prng::new(seed ^ 0x434F_4445);
+    if !workload.retention_deletes && encoding.chance(125_000) {
+        let codecs = [
+            CompressionType::Uncompressed,
+            CompressionType::Gzip,
+            CompressionType::Snappy,
+            CompressionType::Lz4,
+            CompressionType::Zstd,
+        ];
+        workload.topic_compression = Some(codecs[encoding.range_inclusive(0, 4) as usize]);
+    }
     (faults, workload)
 }
 
@@ -1293,6 +1342,7 @@ impl Sim {
             if let Some(wait) = workload.reader_fetch_wait {
                 reader.fetch_wait = wait;
             }
+            reader.notes_batches = workload.log_append_time || workload.topic_compression.is_some();
             clients.push(ClientState::new(reader));
         }
         let mut history = History::default();
@@ -1414,6 +1464,8 @@ impl Sim {
             compacted: workload.compacted,
             retention_ms: workload.retention_ms.filter(|_| workload.retention_deletes),
             retention_bytes: workload.retention_bytes.filter(|_| workload.retention_deletes),
+            log_append_time: workload.log_append_time,
+            topic_codec: workload.topic_compression.and_then(CompressionType::target),
             offsets_retention_ms: workload.group.offsets_retention.map(|(ms, _)| ms),
             offsets_offline: BTreeSet::new(),
             settings_version: None,

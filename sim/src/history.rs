@@ -29,6 +29,27 @@ pub enum Operation {
         values: Vec<String>,
         /// The timestamp (CreateTime) of every record of the batch.
         timestamp_ms: i64,
+        /// The answer's `log_append_time_ms`: the append's wall time for a LogAppendTime
+        /// topic, else -1 (and -1 for a retry answered as a duplicate).
+        log_append_time_ms: i64,
+    },
+    /// A batch in a plain reader's fetch answer, noted only in seeds whose topic stamps
+    /// batches with their append time or stores them with a codec of its own.
+    BatchSeen {
+        /// Client id.
+        client: u32,
+        /// Partition.
+        partition: i32,
+        /// The batch's base offset.
+        base_offset: i64,
+        /// Its record count (compaction may leave a batch empty).
+        records: i32,
+        /// Whether its timestamp type is LogAppendTime.
+        log_append_time: bool,
+        /// Its `maxTimestamp`.
+        max_timestamp: i64,
+        /// Its codec.
+        codec: sluice_core::protocol::record_batch::Compression,
     },
     /// A producer that notes sizes ([`crate::client::Client::notes_sizes`]) sent a produce
     /// request: its number among the client's requests, and (partition, batch number, bytes)

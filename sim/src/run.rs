@@ -449,6 +449,8 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         .map_err(|violation| violation.0)?;
     checker::fetched_offsets_kept(&sim.history, sim.offsets_retention_ms)
         .map_err(|violation| violation.0)?;
+    checker::batches_stamped_and_encoded(&sim.history, sim.log_append_time, sim.topic_codec)
+        .map_err(|violation| violation.0)?;
     checker::deletions_exact(&sim.history, sim.retention_ms.is_some())
         .map_err(|violation| violation.0)?;
     checker::deleted_topics_stay_deleted(&sim.history).map_err(|violation| violation.0)?;
