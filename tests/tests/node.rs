@@ -3368,3 +3368,47 @@ fn a_topics_compression_type_re_encodes_batches_with_its_codec() {
     let answer = produce_synced(&mut harness, "small", gzip);
     assert_eq!(answer.error_code, ErrorCode::MessageTooLarge.code());
 }
+
+#[test]
+fn a_batch_whose_max_timestamp_is_not_its_records_largest_is_stored_with_theirs() {
+    use sluice_core::protocol::record_batch::{build_batch_compressed, BatchOptions};
+    // A client that leaves maxTimestamp at -1 (or writes a far future) would have its segment
+    // deleted by retention at once (or never): as Kafka, the broker writes the records' own
+    // largest timestamp there.
+    let mut harness = Harness::new();
+    assert_eq!(create_with_configs(&mut harness, "t", &[]), 0);
+    let forge = |mut batch: Vec<u8>, max: i64| {
+        batch[35..43].copy_from_slice(&max.to_be_bytes());
+        let crc = record_batch::compute_crc(&batch);
+        batch[17..21].copy_from_slice(&crc.to_be_bytes());
+        batch
+    };
+    let plain = producer_batch(3, 10, 0, WALL_MS - 1000);
+    let answer = produce_synced(&mut harness, "t", forge(plain, -1));
+    assert_eq!((answer.error_code, answer.base_offset), (0, 0));
+    let values = [b"a".to_vec(), b"b".to_vec()];
+    let news: Vec<record_batch::NewRecord<'_>> = values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| record_batch::NewRecord {
+            key: Some(b"k"),
+            value: Some(value),
+            headers: vec![],
+            timestamp_ms: WALL_MS - 500 + index as i64,
+        })
+        .collect();
+    let lz4 =
+        build_batch_compressed(&news, BatchOptions::default(), Compression::Lz4).expect("lz4");
+    let answer = produce_synced(&mut harness, "t", forge(lz4, i64::MAX));
+    assert_eq!((answer.error_code, answer.base_offset), (0, 3));
+    let bytes = fetched_bytes(&mut harness, "t");
+    let first = record_batch::validate(&bytes[..BatchHeader::parse(&bytes).unwrap().size_bytes()])
+        .expect("valid with its new CRC");
+    assert_eq!(first.max_timestamp, WALL_MS - 1000 + 2);
+    let second = BatchHeader::parse(&bytes[first.size_bytes()..]).expect("second");
+    assert_eq!(second.max_timestamp, WALL_MS - 500 + 1);
+    assert_eq!(second.compression(), Compression::Lz4);
+    let tp = sluice_core::log::TopicPartition::new("t", 0);
+    let log = harness.node.logs().log(&tp).expect("log");
+    assert_eq!(log.max_timestamp_offset().map(|(time, _)| time), Some(WALL_MS - 499));
+}

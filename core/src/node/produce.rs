@@ -328,8 +328,11 @@ impl<S: Storage> Node<S> {
     }
 
     /// Splits a records field into v2 batches, each validated deeply once (the log stores them
-    /// without checking again), as slices of the request: no batch is copied. Legacy message
-    /// sets are up-converted to one v2 batch first. Any bad batch refuses the whole field.
+    /// without checking again), as slices of the request: no batch is copied, unless its
+    /// `maxTimestamp` is not its records' largest timestamp, which is then written into a copy
+    /// (with its CRC), as Kafka rewrites it: retention, the time index and tombstone expiry go
+    /// by that field. Legacy message sets are up-converted to one v2 batch first. Any bad batch
+    /// refuses the whole field.
     fn split_batches(
         &mut self,
         tp: &TopicPartition,
@@ -339,8 +342,9 @@ impl<S: Storage> Node<S> {
             let converted = legacy::upconvert(records, BATCH_DECOMPRESSED_BYTES_MAX)
                 .map(Bytes::from)
                 .and_then(|batch| {
-                    record_batch::validate_deep(&batch, BATCH_DECOMPRESSED_BYTES_MAX)
-                        .map(|header| (header, batch))
+                    record_batch::validate_deep_timed(&batch, BATCH_DECOMPRESSED_BYTES_MAX).map(
+                        |(header, max_timestamp)| true_max_timestamp(header, batch, max_timestamp),
+                    )
                 });
             return match converted {
                 Ok(batch) => Ok(vec![batch]),
@@ -360,18 +364,20 @@ impl<S: Storage> Node<S> {
                     needed: header.size_bytes(),
                     available: records.len() - position,
                 })?;
-                record_batch::validate_deep(&records[position..end], BATCH_DECOMPRESSED_BYTES_MAX)
-                    .map(|header| (header, end))
+                let batch = &records[position..end];
+                record_batch::validate_deep_timed(batch, BATCH_DECOMPRESSED_BYTES_MAX)
+                    .map(|(header, max_timestamp)| (header, end, max_timestamp))
             });
             match checked {
                 // As Kafka: control batches (transaction markers) are the broker's to write.
-                Ok((header, _)) if header.is_control() => {
+                Ok((header, _, _)) if header.is_control() => {
                     let message = format!("{tp}: clients are not allowed to write control records");
                     self.log(LogLevel::Warn, message);
                     return Err(ErrorCode::InvalidRecord);
                 }
-                Ok((header, end)) => {
-                    batches.push((header, records.slice(position..end)));
+                Ok((header, end, max_timestamp)) => {
+                    let batch = records.slice(position..end);
+                    batches.push(true_max_timestamp(header, batch, max_timestamp));
                     position = end;
                 }
                 Err(error) => {
@@ -392,6 +398,19 @@ impl<S: Storage> Node<S> {
         }
         Ok(batches)
     }
+}
+
+/// The batch, with `maxTimestamp` set to `records_max` (its records' largest timestamp) when
+/// it says otherwise, as Kafka's validator sets it. A batch flagged LogAppendTime keeps its
+/// own: its records read as that time.
+fn true_max_timestamp(header: BatchHeader, batch: Bytes, records_max: i64) -> (BatchHeader, Bytes) {
+    if header.is_log_append_time() || header.max_timestamp == records_max {
+        return (header, batch);
+    }
+    let fixed = record_batch::with_max_timestamp(&batch, records_max);
+    let header = BatchHeader::parse(&fixed).expect("a copy of a parsed batch");
+    assert_eq!(header.max_timestamp, records_max);
+    (header, Bytes::from(fixed))
 }
 
 /// Kafka's timestamp rule for produced records (its LogValidator): in a CreateTime topic with

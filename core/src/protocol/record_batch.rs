@@ -271,6 +271,15 @@ pub fn validate_stored(batch: &[u8]) -> Result<BatchHeader, BatchError> {
 /// agrees with `lastOffsetDelta` and, for uncompressed batches, with the records themselves.
 /// Compressed payloads are checked by CRC only; their records are counted when decompressed.
 pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = validate_counted(batch)?;
+    if header.compression() == Compression::None {
+        check_records(&header, &batch[BATCH_HEADER_BYTES..])?;
+    }
+    Ok(header)
+}
+
+/// [`validate_stored`], plus a record count that agrees with `lastOffsetDelta`.
+fn validate_counted(batch: &[u8]) -> Result<BatchHeader, BatchError> {
     let header = validate_stored(batch)?;
     if header.records_count < 0 || header.last_offset_delta < 0 {
         let found = i64::from(header.last_offset_delta) + 1;
@@ -280,20 +289,27 @@ pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
         let found = i64::from(header.last_offset_delta) + 1;
         return Err(BatchError::InvalidRecordCount { declared: header.records_count, found });
     }
-    if header.compression() == Compression::None {
-        let mut counted: i64 = 0;
-        for record in Records::new(&header, &batch[BATCH_HEADER_BYTES..]) {
-            record?;
-            counted += 1;
-        }
-        if counted != i64::from(header.records_count) {
-            return Err(BatchError::InvalidRecordCount {
-                declared: header.records_count,
-                found: counted,
-            });
-        }
-    }
     Ok(header)
+}
+
+/// Checks every record of `body` (the batch's records, decompressed) and their count, and
+/// returns the largest timestamp they carry (`baseTimestamp` plus each delta; -1 for none).
+fn check_records(header: &BatchHeader, body: &[u8]) -> Result<i64, BatchError> {
+    let mut counted: i64 = 0;
+    let mut max_timestamp = -1;
+    for record in Records::new(header, body) {
+        let record = record?;
+        max_timestamp =
+            max_timestamp.max(header.base_timestamp.wrapping_add(record.timestamp_delta));
+        counted += 1;
+    }
+    if counted != i64::from(header.records_count) {
+        return Err(BatchError::InvalidRecordCount {
+            declared: header.records_count,
+            found: counted,
+        });
+    }
+    Ok(max_timestamp)
 }
 
 /// Writes `base_offset` into a batch in place (outside the CRC).
@@ -738,23 +754,33 @@ pub fn validate_deep(
     batch: &[u8],
     max_decompressed_bytes: usize,
 ) -> Result<BatchHeader, BatchError> {
-    let header = validate(batch)?;
-    if header.compression() == Compression::None {
-        return Ok(header);
-    }
-    let records = records_section(&header, batch, max_decompressed_bytes)?;
-    let mut counted: i64 = 0;
-    for record in Records::new(&header, &records) {
-        record?;
-        counted += 1;
-    }
-    if counted != i64::from(header.records_count) {
-        return Err(BatchError::InvalidRecordCount {
-            declared: header.records_count,
-            found: counted,
-        });
-    }
-    Ok(header)
+    validate_deep_timed(batch, max_decompressed_bytes).map(|(header, _)| header)
+}
+
+/// [`validate_deep`], also returning the largest timestamp the records carry (-1 for none):
+/// what Kafka writes into a CreateTime batch's `maxTimestamp` whatever the producer put there.
+pub fn validate_deep_timed(
+    batch: &[u8],
+    max_decompressed_bytes: usize,
+) -> Result<(BatchHeader, i64), BatchError> {
+    let header = validate_counted(batch)?;
+    let max_timestamp = if header.compression() == Compression::None {
+        check_records(&header, &batch[BATCH_HEADER_BYTES..])?
+    } else {
+        let records = records_section(&header, batch, max_decompressed_bytes)?;
+        check_records(&header, &records)?
+    };
+    Ok((header, max_timestamp))
+}
+
+/// The same batch with `maxTimestamp` set to `max_timestamp` and its CRC computed again.
+pub fn with_max_timestamp(batch: &[u8], max_timestamp: i64) -> Vec<u8> {
+    assert!(batch.len() >= BATCH_HEADER_BYTES);
+    let mut out = batch.to_vec();
+    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
 }
 
 /// The same batch with its records stored with `codec` instead, as a broker re-encodes a
