@@ -3,7 +3,7 @@
 //! Parsing is pure: the runtime reads `server.properties` and hands its text (and any
 //! `--override key=value` pairs) to [`BrokerConfig::from_properties`].
 
-use crate::log::{LogConfig, TimestampType};
+use crate::log::{DirtyRatio, LogConfig, TimestampType};
 use crate::protocol::record_batch::Compression;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -251,6 +251,9 @@ const BROKER_KEYS: &[&str] = &[
     "log.cleaner.backoff.ms",
     "log.cleaner.delete.retention.ms",
     "log.cleaner.enable",
+    "log.cleaner.max.compaction.lag.ms",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.min.compaction.lag.ms",
     "log.cleaner.step.bytes",
     "log.cleanup.policy",
     "log.dir",
@@ -396,11 +399,14 @@ impl TopicConfig {
         "delete.retention.ms",
         "flush.messages",
         "index.interval.bytes",
+        "max.compaction.lag.ms",
         "max.message.bytes",
         "message.timestamp.after.max.ms",
         "message.timestamp.before.max.ms",
         "message.timestamp.difference.max.ms",
         "message.timestamp.type",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
         "min.insync.replicas",
         "retention.bytes",
         "retention.ms",
@@ -462,6 +468,15 @@ impl TopicConfig {
             "max.message.bytes" => next.max_message_bytes = defaults.max_message_bytes,
             "flush.messages" => next.flush_messages = defaults.flush_messages,
             "compression.type" => next.compression_type = defaults.compression_type,
+            "min.cleanable.dirty.ratio" => {
+                next.log.min_cleanable_dirty_ratio = defaults.log.min_cleanable_dirty_ratio;
+            }
+            "min.compaction.lag.ms" => {
+                next.log.min_compaction_lag_ms = defaults.log.min_compaction_lag_ms;
+            }
+            "max.compaction.lag.ms" => {
+                next.log.max_compaction_lag_ms = defaults.log.max_compaction_lag_ms;
+            }
             "message.timestamp.type" => {
                 next.log.timestamp_type = defaults.log.timestamp_type;
             }
@@ -537,6 +552,9 @@ impl TopicConfig {
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
             "compression.type" => self.compression_type.as_str().to_string(),
+            "min.cleanable.dirty.ratio" => java_double(self.log.min_cleanable_dirty_ratio.get()),
+            "min.compaction.lag.ms" => self.log.min_compaction_lag_ms.to_string(),
+            "max.compaction.lag.ms" => self.log.max_compaction_lag_ms.to_string(),
             "message.timestamp.type" => self.log.timestamp_type.as_str().to_string(),
             "message.timestamp.before.max.ms" => self.timestamp_before_max_ms.to_string(),
             "message.timestamp.after.max.ms" => self.timestamp_after_max_ms.to_string(),
@@ -574,6 +592,17 @@ impl TopicConfig {
             }
             "flush.messages" => self.flush_messages = parse_i64(key, value, 1, i64::MAX)?,
             "compression.type" => self.compression_type = CompressionType::parse(key, value)?,
+            "min.cleanable.dirty.ratio" => {
+                let ratio = java_trim(value).parse::<f64>().ok().and_then(DirtyRatio::new);
+                self.log.min_cleanable_dirty_ratio =
+                    ratio.ok_or_else(|| invalid(key, value, "accepts a number in 0..=1"))?;
+            }
+            "min.compaction.lag.ms" => {
+                self.log.min_compaction_lag_ms = parse_i64(key, value, 0, i64::MAX)?;
+            }
+            "max.compaction.lag.ms" => {
+                self.log.max_compaction_lag_ms = parse_i64(key, value, 1, i64::MAX)?;
+            }
             "message.timestamp.type" => {
                 self.log.timestamp_type = parse_timestamp_type(key, value)?;
             }
@@ -693,7 +722,7 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 40] = [
+        let pairs: [(&str, String); 43] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -708,6 +737,12 @@ impl BrokerConfig {
             ("log.cleaner.backoff.ms", self.log_cleaner_backoff_ms.to_string()),
             ("log.cleaner.delete.retention.ms", topic.log.delete_retention_ms.to_string()),
             ("log.cleaner.enable", self.log_cleaner_enable.to_string()),
+            ("log.cleaner.max.compaction.lag.ms", topic.log.max_compaction_lag_ms.to_string()),
+            (
+                "log.cleaner.min.cleanable.ratio",
+                java_double(topic.log.min_cleanable_dirty_ratio.get()),
+            ),
+            ("log.cleaner.min.compaction.lag.ms", topic.log.min_compaction_lag_ms.to_string()),
             ("log.cleaner.step.bytes", self.log_cleaner_step_bytes.to_string()),
             ("log.cleanup.policy", topic.log.cleanup_policy.as_str().to_string()),
             ("log.dirs", self.log_dir.clone()),
@@ -964,6 +999,9 @@ fn topic_defaults(
         ("min.insync.replicas", "min.insync.replicas"),
         ("log.flush.interval.messages", "flush.messages"),
         ("compression.type", "compression.type"),
+        ("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio"),
+        ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+        ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
         ("log.message.timestamp.type", "message.timestamp.type"),
         ("log.message.timestamp.before.max.ms", "message.timestamp.before.max.ms"),
         ("log.message.timestamp.after.max.ms", "message.timestamp.after.max.ms"),
@@ -1024,6 +1062,16 @@ fn check_known(key: &str) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::Unknown { key: key.to_string() })
+    }
+}
+
+/// A double as Java's `Double.toString` prints ratios: `0.5`, `1.0`, `0.0`.
+fn java_double(value: f64) -> String {
+    let text = value.to_string();
+    if text.contains(['.', 'e', 'E']) || !value.is_finite() {
+        text
+    } else {
+        format!("{text}.0")
     }
 }
 
@@ -1605,7 +1653,8 @@ log.retention.check.interval.ms=300000
             log.flush.interval.messages=1000\ncompression.type=zstd\n\
             log.message.timestamp.type=LogAppendTime\n\
             log.message.timestamp.before.max.ms=5\nlog.message.timestamp.after.max.ms=6\n\
-            log.message.timestamp.difference.max.ms=7\n";
+            log.message.timestamp.difference.max.ms=7\nlog.cleaner.min.cleanable.ratio=0.1\n\
+            log.cleaner.min.compaction.lag.ms=8\nlog.cleaner.max.compaction.lag.ms=9\n";
         let (config, ignored) = parse(text).unwrap();
         assert!(ignored.is_empty());
         let expected = BrokerConfig {
@@ -1632,6 +1681,9 @@ log.retention.check.interval.ms=300000
                     retention_bytes: 5000,
                     cleanup_policy: CleanupPolicy::CompactDelete,
                     timestamp_type: TimestampType::LogAppendTime,
+                    min_cleanable_dirty_ratio: DirtyRatio::new(0.1).unwrap(),
+                    min_compaction_lag_ms: 8,
+                    max_compaction_lag_ms: 9,
                     ..LogConfig::default()
                 },
                 min_insync_replicas: 2,
@@ -1842,6 +1894,33 @@ log.retention.check.interval.ms=300000
             assert_eq!(topic.set(key, value), Err(invalid_error(key, value, reason)));
             assert_eq!(topic, defaults);
         }
+        // Compaction settings: a ratio in 0..=1 printed as Java prints it, lags whose minimum
+        // does not exceed their maximum.
+        let mut topic = defaults.clone();
+        topic.set("min.cleanable.dirty.ratio", "1").unwrap();
+        assert_eq!(topic.value_of("min.cleanable.dirty.ratio"), "1.0");
+        topic.set("min.cleanable.dirty.ratio", " 0.25").unwrap();
+        assert_eq!(topic.value_of("min.cleanable.dirty.ratio"), "0.25");
+        topic.set("max.compaction.lag.ms", "1000").unwrap();
+        topic.set("min.compaction.lag.ms", "1000").unwrap();
+        assert_eq!(
+            (topic.log.min_compaction_lag_ms, topic.log.max_compaction_lag_ms),
+            (1000, 1000)
+        );
+        for (key, value, reason) in [
+            ("min.cleanable.dirty.ratio", "1.5", "accepts a number in 0..=1"),
+            ("min.cleanable.dirty.ratio", "NaN", "accepts a number in 0..=1"),
+            (
+                "min.compaction.lag.ms",
+                "1001",
+                "min.compaction.lag.ms=1001 must not exceed max.compaction.lag.ms=1000",
+            ),
+            ("max.compaction.lag.ms", "0", "accepts an integer in 1..=9223372036854775807"),
+        ] {
+            let before = topic.clone();
+            assert_eq!(topic.set(key, value), Err(invalid_error(key, value, reason)));
+            assert_eq!(topic, before);
+        }
         // Every codec name round-trips.
         for (name, value) in CompressionType::NAMES {
             assert_eq!(CompressionType::parse("compression.type", name), Ok(value));
@@ -1861,11 +1940,14 @@ log.retention.check.interval.ms=300000
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "1", false),
                 entry("index.interval.bytes", "4096", false),
+                entry("max.compaction.lag.ms", MAX_MS, false),
                 entry("max.message.bytes", "1048588", false),
                 entry("message.timestamp.after.max.ms", MAX_MS, false),
                 entry("message.timestamp.before.max.ms", MAX_MS, false),
                 entry("message.timestamp.difference.max.ms", MAX_MS, false),
                 entry("message.timestamp.type", "CreateTime", false),
+                entry("min.cleanable.dirty.ratio", "0.5", false),
+                entry("min.compaction.lag.ms", "0", false),
                 entry("min.insync.replicas", "1", false),
                 entry("retention.bytes", "-1", false),
                 entry("retention.ms", "604800000", false),
@@ -1901,11 +1983,14 @@ log.retention.check.interval.ms=300000
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "100", true),
                 entry("index.interval.bytes", "0", true),
+                entry("max.compaction.lag.ms", MAX_MS, false),
                 entry("max.message.bytes", "2000000", true),
                 entry("message.timestamp.after.max.ms", MAX_MS, false),
                 entry("message.timestamp.before.max.ms", MAX_MS, false),
                 entry("message.timestamp.difference.max.ms", MAX_MS, false),
                 entry("message.timestamp.type", "CreateTime", false),
+                entry("min.cleanable.dirty.ratio", "0.5", false),
+                entry("min.compaction.lag.ms", "0", false),
                 entry("min.insync.replicas", "2", true),
                 entry("retention.bytes", "1000000", true),
                 entry("retention.ms", "-1", true),
@@ -1925,7 +2010,7 @@ log.retention.check.interval.ms=300000
         topic.unset("retention.ms", &defaults).unwrap();
         assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(topic.entries()[0], entry("cleanup.policy", "delete", false));
-        assert_eq!(topic.entries()[12], entry("retention.ms", "604800000", false));
+        assert_eq!(topic.entries()[15], entry("retention.ms", "604800000", false));
         assert_eq!(topic.overrides.len(), 8);
         for name in TopicConfig::NAMES {
             topic.unset(name, &defaults).unwrap();
@@ -2140,6 +2225,9 @@ log.retention.check.interval.ms=300000
                 ("log.cleaner.backoff.ms", "15000"),
                 ("log.cleaner.delete.retention.ms", "86400000"),
                 ("log.cleaner.enable", "true"),
+                ("log.cleaner.max.compaction.lag.ms", MAX_MS),
+                ("log.cleaner.min.cleanable.ratio", "0.5"),
+                ("log.cleaner.min.compaction.lag.ms", "0"),
                 ("log.cleaner.step.bytes", "1048576"),
                 ("log.cleanup.policy", "delete"),
                 ("log.dirs", "/tmp/kraft-combined-logs"),

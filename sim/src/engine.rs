@@ -361,6 +361,9 @@ pub struct Workload {
     /// of other codecs. Never with `retention_deletes`, whose `retention.bytes` checker
     /// counts the bytes producers sent.
     pub topic_compression: Option<CompressionType>,
+    /// A compacted topic's (`min.cleanable.dirty.ratio` in millionths,
+    /// `min.compaction.lag.ms`, `max.compaction.lag.ms`) where not Kafka's defaults.
+    pub compaction_timing: Option<(u32, i64, i64)>,
     /// (every ms, rounds): an observer lists and describes the groups (and, with
     /// `observe_offsets`, fetches their committed offsets) that often, that many times (see
     /// [`crate::observe`]).
@@ -436,6 +439,7 @@ impl Default for Workload {
             reader_fetch_wait: None,
             log_append_time: false,
             topic_compression: None,
+            compaction_timing: None,
             observe: None,
             observe_offsets: false,
             lag_monitor: None,
@@ -612,6 +616,12 @@ impl Workload {
         if let Some(codec) = self.topic_compression {
             configs.push(("compression.type", codec.as_str().to_string()));
         }
+        if let Some((ratio_ppm, min_lag_ms, max_lag_ms)) = self.compaction_timing {
+            let ratio = f64::from(ratio_ppm) / 1e6;
+            configs.push(("min.cleanable.dirty.ratio", ratio.to_string()));
+            configs.push(("min.compaction.lag.ms", min_lag_ms.to_string()));
+            configs.push(("max.compaction.lag.ms", max_lag_ms.to_string()));
+        }
         configs
     }
 }
@@ -690,6 +700,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some(codec) = self.topic_compression {
             write!(f, " topic_compression={}", codec.as_str())?;
+        }
+        if let Some((ratio_ppm, min_lag_ms, max_lag_ms)) = self.compaction_timing {
+            write!(f, " compaction_timing={ratio_ppm}ppm/{min_lag_ms}ms/{max_lag_ms}ms")?;
         }
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
@@ -793,7 +806,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::lag_monitor`), and readers that wait for more than a byte
 /// (`Workload::reader_fetch_wait`). 23: topics stamped with their append time
 /// (`Workload::log_append_time`) or stored with a codec of their own
-/// (`Workload::topic_compression`).
+/// (`Workload::topic_compression`), and compaction's dirty ratio and lags
+/// (`Workload::compaction_timing`).
 pub const SETTINGS_VERSION: u32 = 23;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
@@ -1092,6 +1106,16 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
             CompressionType::Zstd,
         ];
         workload.topic_compression = Some(codecs[encoding.range_inclusive(0, 4) as usize]);
+    }
+    // Half the compacted seeds: a dirty ratio from 0 to 1 (a pass waits for that share of
+    // new bytes), segments kept out of compaction for up to 2 s after their last batch, and
+    // passes forced 0.1 to 5 s after a segment was made.
+    let mut timing = Prng::new(seed ^ 0x4449_5254);
+    if workload.compacted && timing.chance(500_000) {
+        let ratio_ppm = timing.range_inclusive(0, 1_000_000) as u32;
+        let min_lag_ms = timing.range_inclusive(0, 2_000) as i64;
+        let max_lag_ms = timing.range_inclusive(100, 5_000).max(min_lag_ms as u64) as i64;
+        workload.compaction_timing = Some((ratio_ppm, min_lag_ms, max_lag_ms));
     }
     (faults, workload)
 }

@@ -842,6 +842,90 @@ fn a_tombstone_past_the_end_of_a_full_key_map_is_kept(harness: &mut dyn Harness)
         .map(|(offset, _, value)| (offset, value))
         .collect();
     assert_eq!(kept, vec![(0, Some(b"old".to_vec())), (301, None)]);
+
+    // The next pass maps on from where the full map stopped, so it sees the tombstone: the
+    // old value goes, and so does the tombstone, its delete.retention.ms being up. (Each pass
+    // once mapped from the first segment again and filled at the same place: k stayed.)
+    let log = manager.log_mut(&partition()).expect("log");
+    let stats = log.compact(harness.storage(), WALL_MS + 1).expect("compact");
+    assert!(stats.records_removed >= 2, "{stats:?}");
+    let records = records_of(&read_all(harness, &mut manager));
+    assert!(!records.iter().any(|(_, key, _)| key.as_deref() == Some(b"k")));
+    // Every big key is still there, once.
+    let big: Vec<i64> =
+        records.iter().map(|record| record.0).filter(|&offset| offset > 0).collect();
+    assert_eq!(big, (1..=big_keys as i64).chain(302..402).collect::<Vec<_>>());
+}
+
+fn compaction_is_due_by_dirty_ratio_and_compaction_lags(harness: &mut dyn Harness) {
+    // Kafka's rules for when a compacted log is cleaned: min.compaction.lag.ms keeps young
+    // segments out, a pass is due once the bytes written since the last pass exceed
+    // min.cleanable.dirty.ratio of the cleanable log, or once such a segment has waited
+    // max.compaction.lag.ms.
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::log::DirtyRatio;
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..small_segments() };
+    let mut manager = open(harness, config);
+    // Batch `tag` holds one 300-byte record with a key of its own, made at WALL_MS + tag.
+    let append_unique = |harness: &mut dyn Harness, manager: &mut LogManager, tag: i64| {
+        let key = format!("key-{tag}").into_bytes();
+        let value = vec![b'v'; 300];
+        let record = NewRecord {
+            key: Some(&key),
+            value: Some(&value),
+            headers: vec![],
+            timestamp_ms: WALL_MS + tag,
+        };
+        let mut batch = build_batch(&[record], BatchOptions::default());
+        let log = manager.log_mut(&partition()).expect("log");
+        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append");
+    };
+    for tag in 0..30 {
+        append_unique(harness, &mut manager, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 8, "{bases:?}");
+    let sealed_end = *bases.last().expect("active");
+    // Nothing was compacted yet: all of it is dirty.
+    assert_eq!(log.cleanable_end(WALL_MS), sealed_end);
+    assert!(log.compaction_due(WALL_MS));
+
+    // min.compaction.lag.ms=1000: at WALL_MS + 1010 the segments whose batches were all made
+    // by WALL_MS + 10 are cleanable, and only those.
+    log.set_config(LogConfig { min_compaction_lag_ms: 1000, ..config }).expect("config");
+    assert_eq!(log.cleanable_end(WALL_MS + 999), bases[0]);
+    assert!(!log.compaction_due(WALL_MS + 999));
+    let end = log.cleanable_end(WALL_MS + 1010);
+    assert!(end > bases[0] && end <= 11 && end < sealed_end, "{end} of {bases:?}");
+    assert_eq!(log.cleanable_end(WALL_MS + 1029), sealed_end);
+    log.set_config(config).expect("config");
+
+    // Every key is unique: a pass removes nothing, and the whole sealed log is clean.
+    let stats = log.compact(harness.storage(), WALL_MS).expect("compact");
+    assert_eq!(stats.records_removed, 0);
+    assert!(!log.compaction_due(WALL_MS));
+    // Four more batches seal a segment or two: far below half of the cleanable bytes.
+    for tag in 30..34 {
+        append_unique(harness, &mut manager, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    assert!(log.cleanable_end(WALL_MS) > sealed_end);
+    assert!(!log.compaction_due(WALL_MS));
+    // A lower ratio makes the same bytes enough.
+    let ratio = DirtyRatio::new(0.05).expect("ratio");
+    log.set_config(LogConfig { min_cleanable_dirty_ratio: ratio, ..config }).expect("config");
+    assert!(log.compaction_due(WALL_MS));
+    // max.compaction.lag.ms: the dirty segments were made at WALL_MS.
+    log.set_config(LogConfig { max_compaction_lag_ms: 5000, ..config }).expect("config");
+    assert!(!log.compaction_due(WALL_MS + 4999));
+    assert!(log.compaction_due(WALL_MS + 5000));
+    // A pass makes them clean: not due again, whatever the time.
+    log.compact(harness.storage(), WALL_MS + 5000).expect("compact");
+    assert!(!log.compaction_due(WALL_MS + 100_000));
 }
 
 fn a_compacted_segment_s_index_files_are_durable_when_the_pass_ends(harness: &mut dyn Harness) {
@@ -908,7 +992,7 @@ fn a_compaction_pass_in_steps_outlives_deletions_and_ends_at_truncations_and_cra
     log.sync(harness.storage()).expect("sync");
     let bases = log.segment_base_offsets();
     assert!(bases.len() >= 10, "segments {bases:?}");
-    let cleanable_end = log.cleanable_end();
+    let cleanable_end = log.cleanable_end(WALL_MS);
     assert_eq!(cleanable_end, *bases.last().expect("active"));
     let before = records_of(&read_all(harness, &mut manager));
 
@@ -946,8 +1030,9 @@ fn a_compaction_pass_in_steps_outlives_deletions_and_ends_at_truncations_and_cra
     assert!(temporary_files(harness).is_empty());
     let log = manager.log(&partition()).expect("log");
     assert!(!log.compaction_in_progress());
-    // Due again only if what was synced during the pass sealed a segment.
-    assert_eq!(log.compaction_due(WALL_MS), log.cleanable_end() > cleanable_end);
+    // Due again only if what was synced during the pass sealed a segment (and then only
+    // once the dirty bytes exceed min.cleanable.dirty.ratio).
+    assert!(!log.compaction_due(WALL_MS) || log.cleanable_end(WALL_MS) > cleanable_end);
     let mut expected = compacted(&before, cleanable_end);
     expected.retain(|record| record.0 >= bases[3]);
     let after = records_of(&read_all(harness, &mut manager));
@@ -1068,6 +1153,7 @@ suite!(
     a_scan_seals_the_time_index_of_every_segment_but_the_last,
     a_compacted_segment_s_index_files_are_durable_when_the_pass_ends,
     a_tombstone_past_the_end_of_a_full_key_map_is_kept,
+    compaction_is_due_by_dirty_ratio_and_compaction_lags,
 );
 
 #[allow(dead_code)]

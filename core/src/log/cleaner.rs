@@ -2,12 +2,22 @@
 //!
 //! A pass works on the *cleanable* segments: every segment but the active one, up to the
 //! recovery point (only synced data is rewritten). It runs in two steps, as Kafka's cleaner:
-//! 1. Build a map from each key to the offset of its last record, over the cleanable segments
-//!    from the first, until the map reaches [`COMPACTION_MAP_BYTES_MAX`]. Batches past the
-//!    map's end are kept as they are (tombstones and keyless records too), so a bounded map
-//!    only shortens the pass. (Each pass maps from the first segment again: a log whose
-//!    cleanable part holds more keys than the map never gets compacted past that point, where
-//!    Kafka maps from its first dirty offset.)
+//! 1. Build a map from each key to the offset of its last record, over the *dirty* cleanable
+//!    segments (those written since the last pass ended: from the first dirty offset, as
+//!    Kafka's cleaner checkpoint keeps it), until the map reaches [`COMPACTION_MAP_BYTES_MAX`].
+//!    The part below was compacted already, so it holds at most one record per key; a record
+//!    there whose key the map lacks is the last of its key. Of that clean part only batch
+//!    headers are mapped: each idempotent producer's last batch (up to
+//!    [`PRODUCERS_PER_PARTITION_MAX`] producers; past that, every emptied batch of a producer
+//!    the map lacks keeps its own header). Batches past the map's end are kept as they are
+//!    (tombstones and keyless records too), so a bounded map only shortens the pass, and the
+//!    next pass maps on from where it stopped.
+//!
+//!    A pass is due when the dirty bytes exceed `min.cleanable.dirty.ratio` of the clean and
+//!    dirty bytes, or when a dirty segment was created `max.compaction.lag.ms` ago (counted
+//!    from its creation or this process's open of it), or when a kept tombstone expires.
+//!    Segments holding a batch younger than `min.compaction.lag.ms` are not cleanable. The
+//!    first dirty offset is not saved: after a restart the first pass maps the whole log.
 //! 2. Rewrite each cleanable segment that the map covers and that has something to remove,
 //!    batch by batch:
 //!    - a record survives when no later record has its key, it has a key (Kafka's cleaner
@@ -33,7 +43,8 @@
 use super::segment::{segment_path, Segment};
 use super::{Log, LogError, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::limits::{
-    BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, COMPACTION_MAP_BYTES_MAX, SCAN_CHUNK_BYTES,
+    BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, COMPACTION_MAP_BYTES_MAX,
+    PRODUCERS_PER_PARTITION_MAX, SCAN_CHUNK_BYTES,
 };
 use crate::protocol::record_batch::{self, BatchHeader, Compression, Records};
 use crate::storage::{Storage, StorageError, StorageErrorKind};
@@ -88,6 +99,8 @@ pub(super) struct Pass {
     truncations: u64,
     /// The cleanable end when the pass began: the pass changes nothing at or above it.
     cleanable_end: i64,
+    /// The first dirty offset when the pass began: only producers are mapped below it.
+    dirty_start: i64,
     map: KeyMap,
     phase: Phase,
     stats: CompactionStats,
@@ -129,11 +142,40 @@ impl Log {
         if !self.config.cleanup_policy.compacts() || self.offline.is_some() {
             return false;
         }
-        let cleanable_end = self.cleanable_end();
-        self.compaction.is_some()
-            || cleanable_end > self.compacted_through
-            || (cleanable_end > self.log_start_offset
-                && self.tombstone_expiry_ms.is_some_and(|at| wall_ms >= at))
+        if self.compaction.is_some() {
+            return true;
+        }
+        let cleanable_end = self.cleanable_end(wall_ms);
+        let dirty_start = self.first_dirty_offset();
+        if cleanable_end > dirty_start {
+            let sealed = || self.segments.iter().take(self.segments.len() - 1);
+            let clean: u64 = sealed()
+                .take_while(|segment| segment.next_offset <= dirty_start)
+                .map(|segment| u64::from(segment.size_bytes))
+                .sum();
+            let dirty = || {
+                sealed().filter(|segment| {
+                    segment.next_offset > dirty_start && segment.next_offset <= cleanable_end
+                })
+            };
+            let dirty_bytes: u64 = dirty().map(|segment| u64::from(segment.size_bytes)).sum();
+            if self.config.min_cleanable_dirty_ratio.exceeded_by(clean, dirty_bytes) {
+                return true;
+            }
+            let max_lag_ms = self.config.max_compaction_lag_ms;
+            if dirty().any(|segment| wall_ms.saturating_sub(segment.created_wall_ms) >= max_lag_ms)
+            {
+                return true;
+            }
+        }
+        cleanable_end > self.log_start_offset
+            && self.tombstone_expiry_ms.is_some_and(|at| wall_ms >= at)
+    }
+
+    /// Where the part of the log not compacted since this process opened it begins (the log's
+    /// first segment after a restart).
+    fn first_dirty_offset(&self) -> i64 {
+        self.compacted_through.max(self.segments[0].base_offset)
     }
 
     /// Whether a compaction pass has begun and not finished.
@@ -141,12 +183,17 @@ impl Log {
         self.compaction.is_some()
     }
 
-    /// The offset after the last cleanable segment (every segment but the active one, up to
-    /// the recovery point): a pass changes nothing at or above it.
-    pub fn cleanable_end(&self) -> i64 {
+    /// The offset after the last cleanable segment at `wall_ms`: every segment but the active
+    /// one, up to the recovery point and the first segment holding a batch younger than
+    /// `min.compaction.lag.ms`. A pass changes nothing at or above it.
+    pub fn cleanable_end(&self, wall_ms: i64) -> i64 {
+        let lag_ms = self.config.min_compaction_lag_ms;
         let sealed = self.segments.iter().take(self.segments.len() - 1);
         sealed
-            .take_while(|segment| segment.next_offset <= self.recovery_point)
+            .take_while(|segment| {
+                segment.next_offset <= self.recovery_point
+                    && (lag_ms == 0 || segment.max_timestamp <= wall_ms.saturating_sub(lag_ms))
+            })
             .last()
             .map_or(self.segments[0].base_offset, |segment| segment.next_offset)
     }
@@ -196,7 +243,7 @@ impl Log {
                 if !self.config.cleanup_policy.compacts() {
                     return Ok(Some(CompactionStats::default()));
                 }
-                let cleanable_end = self.cleanable_end();
+                let cleanable_end = self.cleanable_end(wall_ms);
                 let first = &self.segments[0];
                 if first.next_offset > cleanable_end || first.base_offset >= cleanable_end {
                     self.compacted_through = cleanable_end;
@@ -205,6 +252,7 @@ impl Log {
                 Box::new(Pass {
                     truncations: self.truncations,
                     cleanable_end,
+                    dirty_start: self.first_dirty_offset(),
                     map: KeyMap { end: first.base_offset, ..KeyMap::default() },
                     phase: Phase::Mapping(BatchReader::new(first)),
                     stats: CompactionStats::default(),
@@ -260,7 +308,9 @@ impl Log {
                 Phase::Mapping(reader) => {
                     let base = reader.base_offset;
                     let full = if self.still_sealed(base, reader.size) {
-                        let full = map_batches(storage, reader, &mut pass.map, budget, read_one)?;
+                        let (map, dirty_start) = (&mut pass.map, pass.dirty_start);
+                        let full =
+                            map_batches(storage, reader, map, dirty_start, budget, read_one)?;
                         read_one = true;
                         if !full && !reader.done() {
                             return Ok(false);
@@ -461,8 +511,12 @@ impl Log {
                 })?;
             }
             rewrite.records_removed += u64::from((total - kept_count).max(0).unsigned_abs());
+            // A producer the map lacks is one past its bound: any of its batches may be its last.
             let last_of_producer = header.producer_id >= 0
-                && map.last_batch_of_producer.get(&header.producer_id) == Some(&header.base_offset);
+                && map
+                    .last_batch_of_producer
+                    .get(&header.producer_id)
+                    .is_none_or(|&last| last == header.base_offset);
             let bytes =
                 if kept_count == total && (total > 0 || header.is_control() || past_map) {
                     batch
@@ -514,11 +568,14 @@ impl Log {
 }
 
 /// Reads `reader`'s next batches into `map`, about `budget` bytes (at least one batch unless
-/// `read_one`). Returns whether the map is full.
+/// `read_one`): their producers, and the keys of those ending past `dirty_start` (below it,
+/// the log was compacted already). Returns whether the map is full (only keys fill it;
+/// producers have their own bound).
 fn map_batches<S: Storage + ?Sized>(
     storage: &mut S,
     reader: &mut BatchReader,
     map: &mut KeyMap,
+    dirty_start: i64,
     budget: &mut usize,
     read_one: bool,
 ) -> Result<bool, LogError> {
@@ -527,12 +584,15 @@ fn map_batches<S: Storage + ?Sized>(
         first = false;
         let Some((header, batch)) = reader.next(storage)? else { return Ok(false) };
         *budget = budget.saturating_sub(batch.len());
-        if header.producer_id >= 0 {
-            let previous =
-                map.last_batch_of_producer.insert(header.producer_id, header.base_offset);
-            if previous.is_none() {
-                map.bytes += MAP_ENTRY_OVERHEAD_BYTES;
-            }
+        let known = map.last_batch_of_producer.contains_key(&header.producer_id);
+        if header.producer_id >= 0
+            && (known || map.last_batch_of_producer.len() < PRODUCERS_PER_PARTITION_MAX)
+        {
+            map.last_batch_of_producer.insert(header.producer_id, header.base_offset);
+        }
+        if header.next_offset() <= dirty_start {
+            map.end = header.next_offset();
+            continue;
         }
         if !header.is_control() {
             visit_records(&header, &batch, |offset, key, _| {

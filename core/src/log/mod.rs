@@ -123,6 +123,44 @@ pub struct LogConfig {
     /// `message.timestamp.type`: with `LogAppendTime`, each appended batch is stamped with the
     /// append's wall time.
     pub timestamp_type: TimestampType,
+    /// `min.cleanable.dirty.ratio`: a compaction pass is due once the bytes written since the
+    /// last pass exceed this share of the cleanable log.
+    pub min_cleanable_dirty_ratio: DirtyRatio,
+    /// `min.compaction.lag.ms`: a segment holding a batch younger than this is not compacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a pass is due, whatever the ratio, once a segment written
+    /// since the last pass has waited this long.
+    pub max_compaction_lag_ms: i64,
+}
+
+/// `min.cleanable.dirty.ratio`, a number in 0..=1, kept as its bits so that the config stays
+/// `Eq` and `Hash`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DirtyRatio(u64);
+
+impl DirtyRatio {
+    /// The ratio `value`, or `None` outside 0..=1 (NaN included).
+    pub fn new(value: f64) -> Option<Self> {
+        (0.0..=1.0).contains(&value).then_some(Self(value.to_bits()))
+    }
+
+    /// Its value.
+    pub fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+
+    /// Whether `dirty` bytes out of `clean + dirty` exceed the ratio (strictly, as Kafka's
+    /// cleaner compares): nothing dirty never does.
+    pub fn exceeded_by(self, clean: u64, dirty: u64) -> bool {
+        dirty > 0 && dirty as f64 / (clean as f64 + dirty as f64) > self.get()
+    }
+}
+
+impl Default for DirtyRatio {
+    /// Kafka's default, 0.5.
+    fn default() -> Self {
+        Self(0.5f64.to_bits())
+    }
 }
 
 /// `message.timestamp.type`: which time a batch's timestamps mean.
@@ -160,6 +198,9 @@ impl Default for LogConfig {
             cleanup_policy: CleanupPolicy::Delete,
             delete_retention_ms: 24 * 60 * 60 * 1000,
             timestamp_type: TimestampType::CreateTime,
+            min_cleanable_dirty_ratio: DirtyRatio::default(),
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -187,6 +228,12 @@ impl LogConfig {
         }
         if self.retention_bytes < -1 {
             return Err(format!("retention.bytes={} must be -1 or more", self.retention_bytes));
+        }
+        if self.min_compaction_lag_ms > self.max_compaction_lag_ms {
+            return Err(format!(
+                "min.compaction.lag.ms={} must not exceed max.compaction.lag.ms={}",
+                self.min_compaction_lag_ms, self.max_compaction_lag_ms
+            ));
         }
         Ok(())
     }

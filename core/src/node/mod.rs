@@ -1027,7 +1027,7 @@ impl<S: Storage> Node<S> {
             let secured = if log.compaction_in_progress() {
                 Ok(())
             } else {
-                let end = log.cleanable_end();
+                let end = log.cleanable_end(wall_ms);
                 self.secure_producer_state(&partition, end)
             };
             let result = secured.and_then(|()| {
