@@ -928,6 +928,57 @@ fn compaction_is_due_by_dirty_ratio_and_compaction_lags(harness: &mut dyn Harnes
     assert!(!log.compaction_due(WALL_MS + 100_000));
 }
 
+fn records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new(
+    harness: &mut dyn Harness,
+) {
+    // A pass maps keys only from where the last one stopped. A truncation below that point
+    // makes what is appended there new: were it taken as compacted, an expired tombstone
+    // there would go while its key's older value there stayed, and the key would come back.
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        delete_retention_ms: 0,
+        ..small_segments()
+    };
+    let mut manager = open(harness, config);
+    let append = |harness: &mut dyn Harness, manager: &mut LogManager, key: &str, tombstone| {
+        let value = vec![b'v'; 300];
+        let record = NewRecord {
+            key: Some(key.as_bytes()),
+            value: if tombstone { None } else { Some(&value) },
+            headers: vec![],
+            timestamp_ms: WALL_MS,
+        };
+        let mut batch = build_batch(&[record], BatchOptions::default());
+        let log = manager.log_mut(&partition()).expect("log");
+        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
+    };
+    for index in 0..40 {
+        append(harness, &mut manager, &format!("u{index}"), false);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    log.compact(harness.storage(), WALL_MS + 1).expect("compact");
+    assert!(log.cleanable_end(WALL_MS + 1) > 30);
+    log.truncate_to(harness.storage(), 10, WALL_MS).expect("truncate");
+    assert_eq!(append(harness, &mut manager, "a", false), 10);
+    for index in 0..4 {
+        append(harness, &mut manager, &format!("f{index}"), false);
+    }
+    assert_eq!(append(harness, &mut manager, "a", true), 15);
+    for index in 4..14 {
+        append(harness, &mut manager, &format!("f{index}"), false);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    assert!(log.cleanable_end(WALL_MS + 1) > 15);
+    log.compact(harness.storage(), WALL_MS + 1).expect("compact");
+    let records = records_of(&read_all(harness, &mut manager));
+    let a: Vec<_> = records.iter().filter(|record| record.1.as_deref() == Some(b"a")).collect();
+    assert!(a.is_empty(), "key a is back: {a:?}");
+}
+
 fn a_compacted_segment_s_index_files_are_durable_when_the_pass_ends(harness: &mut dyn Harness) {
     // The recovery point already covers a rewritten segment, so the next open trusts its index
     // files as they are: they must not be lost or torn by a power loss right after the pass.
@@ -1154,6 +1205,7 @@ suite!(
     a_compacted_segment_s_index_files_are_durable_when_the_pass_ends,
     a_tombstone_past_the_end_of_a_full_key_map_is_kept,
     compaction_is_due_by_dirty_ratio_and_compaction_lags,
+    records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new,
 );
 
 #[allow(dead_code)]

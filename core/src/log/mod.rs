@@ -1318,6 +1318,8 @@ impl Log {
             return self.truncate_fully_and_start_at(storage, offset.max(0), wall_ms);
         }
         self.truncations += 1;
+        // What is appended from here on is dirty, whatever was compacted before.
+        self.compacted_through = self.compacted_through.min(offset);
         while self.active().base_offset >= offset {
             let base = self.segments.pop_back().expect("segment").base_offset;
             if let Err(error) = self.remove_segment_files(storage, base) {
@@ -1376,6 +1378,7 @@ impl Log {
         wall_ms: i64,
     ) -> Result<(), LogError> {
         self.truncations += 1;
+        self.compacted_through = 0;
         while let Some(segment) = self.segments.pop_back() {
             if let Err(error) = self.remove_segment_files(storage, segment.base_offset) {
                 return self.fail(error);
