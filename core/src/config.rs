@@ -135,6 +135,9 @@ pub struct TopicConfig {
     /// `flush.messages`: sync after this many messages; 1 (our default) syncs before every
     /// acks=1/all answer; more means page-cache mode.
     pub flush_messages: i64,
+    /// `flush.ms`: in page-cache mode, a log whose last sync is this old is synced at the
+    /// next check (every `log.flush.scheduler.interval.ms`, as Kafka's log flusher runs).
+    pub flush_ms: i64,
     /// `compression.type`.
     pub compression_type: CompressionType,
     /// `message.timestamp.before.max.ms`: how far in the past a CreateTime record's timestamp
@@ -211,6 +214,9 @@ pub struct BrokerConfig {
     pub log_cleaner_step_bytes: i64,
     /// `log.flush.offset.checkpoint.interval.ms`.
     pub log_flush_offset_checkpoint_interval_ms: i64,
+    /// `log.flush.scheduler.interval.ms`: how often page-cache logs are checked against
+    /// their `flush.ms` (Kafka's default, `i64::MAX`, never checks).
+    pub log_flush_scheduler_interval_ms: i64,
     /// `unclean.leader.election.enable`.
     pub unclean_leader_election_enable: bool,
     /// `process.roles`, e.g. `broker,controller`.
@@ -259,7 +265,9 @@ const BROKER_KEYS: &[&str] = &[
     "log.dir",
     "log.dirs",
     "log.flush.interval.messages",
+    "log.flush.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
+    "log.flush.scheduler.interval.ms",
     "log.index.interval.bytes",
     "log.index.size.max.bytes",
     "log.message.timestamp.after.max.ms",
@@ -295,8 +303,6 @@ const IGNORED_KEYS: &[&str] = &[
     "inter.broker.listener.name",
     "listener.security.protocol.map",
     "log.cleaner.threads",
-    "log.flush.interval.ms",
-    "log.flush.scheduler.interval.ms",
     "log.preallocate",
     "log.segment.delete.delay.ms",
     "num.io.threads",
@@ -382,6 +388,7 @@ impl Default for TopicConfig {
             min_insync_replicas: 1,
             max_message_bytes: 1_048_588,
             flush_messages: 1,
+            flush_ms: i64::MAX,
             compression_type: CompressionType::Producer,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: i64::MAX,
@@ -398,6 +405,7 @@ impl TopicConfig {
         "compression.type",
         "delete.retention.ms",
         "flush.messages",
+        "flush.ms",
         "index.interval.bytes",
         "max.compaction.lag.ms",
         "max.message.bytes",
@@ -467,6 +475,7 @@ impl TopicConfig {
             "min.insync.replicas" => next.min_insync_replicas = defaults.min_insync_replicas,
             "max.message.bytes" => next.max_message_bytes = defaults.max_message_bytes,
             "flush.messages" => next.flush_messages = defaults.flush_messages,
+            "flush.ms" => next.flush_ms = defaults.flush_ms,
             "compression.type" => next.compression_type = defaults.compression_type,
             "min.cleanable.dirty.ratio" => {
                 next.log.min_cleanable_dirty_ratio = defaults.log.min_cleanable_dirty_ratio;
@@ -551,6 +560,7 @@ impl TopicConfig {
             "min.insync.replicas" => self.min_insync_replicas.to_string(),
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
+            "flush.ms" => self.flush_ms.to_string(),
             "compression.type" => self.compression_type.as_str().to_string(),
             "min.cleanable.dirty.ratio" => java_double(self.log.min_cleanable_dirty_ratio.get()),
             "min.compaction.lag.ms" => self.log.min_compaction_lag_ms.to_string(),
@@ -591,6 +601,7 @@ impl TopicConfig {
                 self.max_message_bytes = parse_i32(key, value, 0, MESSAGE_BYTES_MAX)?;
             }
             "flush.messages" => self.flush_messages = parse_i64(key, value, 1, i64::MAX)?,
+            "flush.ms" => self.flush_ms = parse_i64(key, value, 0, i64::MAX)?,
             "compression.type" => self.compression_type = CompressionType::parse(key, value)?,
             "min.cleanable.dirty.ratio" => {
                 let ratio = java_trim(value).parse::<f64>().ok().and_then(DirtyRatio::new);
@@ -644,6 +655,7 @@ impl Default for BrokerConfig {
             log_cleaner_backoff_ms: 15_000,
             log_cleaner_step_bytes: 1 << 20,
             log_flush_offset_checkpoint_interval_ms: 60_000,
+            log_flush_scheduler_interval_ms: i64::MAX,
             unclean_leader_election_enable: false,
             process_roles: "broker,controller".to_string(),
             controller_quorum_voters: "1@127.0.0.1:9093".to_string(),
@@ -722,7 +734,7 @@ impl BrokerConfig {
     /// as DescribeConfigs reports them: static broker config, read-only.
     pub fn entries(&self) -> Vec<ConfigEntry> {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 43] = [
+        let pairs: [(&str, String); 45] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -747,10 +759,12 @@ impl BrokerConfig {
             ("log.cleanup.policy", topic.log.cleanup_policy.as_str().to_string()),
             ("log.dirs", self.log_dir.clone()),
             ("log.flush.interval.messages", topic.flush_messages.to_string()),
+            ("log.flush.interval.ms", topic.flush_ms.to_string()),
             (
                 "log.flush.offset.checkpoint.interval.ms",
                 self.log_flush_offset_checkpoint_interval_ms.to_string(),
             ),
+            ("log.flush.scheduler.interval.ms", self.log_flush_scheduler_interval_ms.to_string()),
             ("log.index.interval.bytes", topic.log.index_interval_bytes.to_string()),
             ("log.index.size.max.bytes", topic.log.segment_index_bytes.to_string()),
             ("log.message.timestamp.after.max.ms", topic.timestamp_after_max_ms.to_string()),
@@ -971,6 +985,9 @@ impl BrokerConfig {
         if let Some((key, value)) = get("log.cleaner.step.bytes") {
             self.log_cleaner_step_bytes = i64::from(parse_i32(key, value, 1, i32::MAX)?);
         }
+        if let Some((key, value)) = get("log.flush.scheduler.interval.ms") {
+            self.log_flush_scheduler_interval_ms = parse_i64(key, value, 1, i64::MAX)?;
+        }
         if let Some((key, value)) = get("log.flush.offset.checkpoint.interval.ms") {
             let interval_ms = parse_i32(key, value, 0, i32::MAX)?;
             self.log_flush_offset_checkpoint_interval_ms = i64::from(interval_ms);
@@ -1013,6 +1030,12 @@ fn topic_defaults(
         }
     }
     topic.max_message_bytes = message_max_bytes;
+    // As Kafka: without log.flush.interval.ms, flush.ms defaults to the flusher's interval.
+    let flush_keys = ["log.flush.interval.ms", "log.flush.scheduler.interval.ms"];
+    if let Some(key) = flush_keys.into_iter().find(|key| properties.get(key).is_some()) {
+        let value = properties.get(key).expect("found");
+        topic.apply("flush.ms", value).map_err(|error| renamed(error, key))?;
+    }
 
     let roll = time_ms(properties, &[("log.roll.ms", 1), ("log.roll.hours", MS_PER_HOUR)], 1)?;
     if let Some((key, value, segment_ms)) = roll {
@@ -1654,7 +1677,8 @@ log.retention.check.interval.ms=300000
             log.message.timestamp.type=LogAppendTime\n\
             log.message.timestamp.before.max.ms=5\nlog.message.timestamp.after.max.ms=6\n\
             log.message.timestamp.difference.max.ms=7\nlog.cleaner.min.cleanable.ratio=0.1\n\
-            log.cleaner.min.compaction.lag.ms=8\nlog.cleaner.max.compaction.lag.ms=9\n";
+            log.cleaner.min.compaction.lag.ms=8\nlog.cleaner.max.compaction.lag.ms=9\n\
+            log.flush.scheduler.interval.ms=2000\n";
         let (config, ignored) = parse(text).unwrap();
         assert!(ignored.is_empty());
         let expected = BrokerConfig {
@@ -1671,6 +1695,7 @@ log.retention.check.interval.ms=300000
             process_roles: "broker".to_string(),
             controller_quorum_voters: "1@a:9093, 2@b:9093".to_string(),
             cluster_id: "MkU3OEVBNTcwNTJENDM2Qk".to_string(),
+            log_flush_scheduler_interval_ms: 2000,
             topic_defaults: TopicConfig {
                 log: LogConfig {
                     segment_bytes: 1_048_576,
@@ -1689,6 +1714,7 @@ log.retention.check.interval.ms=300000
                 min_insync_replicas: 2,
                 max_message_bytes: 2_000_000,
                 flush_messages: 1000,
+                flush_ms: 2000,
                 compression_type: CompressionType::Zstd,
                 timestamp_before_max_ms: 5,
                 timestamp_after_max_ms: 6,
@@ -1703,6 +1729,11 @@ log.retention.check.interval.ms=300000
             parse("log.dir=/a\nlog.dirs=/b\nlog.roll.hours=1\nlog.roll.ms=5").unwrap();
         assert_eq!(config.log_dir, "/b");
         assert_eq!(config.topic_defaults.log.segment_ms, 5);
+        // log.flush.interval.ms wins over the flusher's interval as flush.ms's default.
+        let (config, _) =
+            parse("log.flush.scheduler.interval.ms=7\nlog.flush.interval.ms=5\n").unwrap();
+        assert_eq!(config.topic_defaults.flush_ms, 5);
+        assert_eq!(config.log_flush_scheduler_interval_ms, 7);
     }
 
     #[test]
@@ -1939,6 +1970,7 @@ log.retention.check.interval.ms=300000
                 entry("compression.type", "producer", false),
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "1", false),
+                entry("flush.ms", MAX_MS, false),
                 entry("index.interval.bytes", "4096", false),
                 entry("max.compaction.lag.ms", MAX_MS, false),
                 entry("max.message.bytes", "1048588", false),
@@ -1982,6 +2014,7 @@ log.retention.check.interval.ms=300000
                 entry("compression.type", "producer", false),
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "100", true),
+                entry("flush.ms", MAX_MS, false),
                 entry("index.interval.bytes", "0", true),
                 entry("max.compaction.lag.ms", MAX_MS, false),
                 entry("max.message.bytes", "2000000", true),
@@ -2010,7 +2043,7 @@ log.retention.check.interval.ms=300000
         topic.unset("retention.ms", &defaults).unwrap();
         assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(topic.entries()[0], entry("cleanup.policy", "delete", false));
-        assert_eq!(topic.entries()[15], entry("retention.ms", "604800000", false));
+        assert_eq!(topic.entries()[16], entry("retention.ms", "604800000", false));
         assert_eq!(topic.overrides.len(), 8);
         for name in TopicConfig::NAMES {
             topic.unset(name, &defaults).unwrap();
@@ -2232,7 +2265,9 @@ log.retention.check.interval.ms=300000
                 ("log.cleanup.policy", "delete"),
                 ("log.dirs", "/tmp/kraft-combined-logs"),
                 ("log.flush.interval.messages", "1"),
+                ("log.flush.interval.ms", MAX_MS),
                 ("log.flush.offset.checkpoint.interval.ms", "60000"),
+                ("log.flush.scheduler.interval.ms", MAX_MS),
                 ("log.index.interval.bytes", "4096"),
                 ("log.index.size.max.bytes", "10485760"),
                 ("log.message.timestamp.after.max.ms", MAX_MS),

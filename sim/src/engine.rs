@@ -400,6 +400,9 @@ pub struct Workload {
     /// may then lose what was acknowledged with acks=1 or read, which the checkers do not
     /// allow, so the broker's crashes in such a run are process crashes (written bytes stay).
     pub flush_messages: Option<i64>,
+    /// In page-cache mode: (`log.flush.interval.ms`, `log.flush.scheduler.interval.ms`),
+    /// so the broker also syncs logs whose last sync is that old, as Kafka's flusher does.
+    pub flush_timing: Option<(i64, i64)>,
 }
 
 /// The readers' fetch size unless a seed draws a small one.
@@ -449,6 +452,7 @@ impl Default for Workload {
             alter_size_and_roll: None,
             cleaner_steps: None,
             flush_messages: None,
+            flush_timing: None,
         }
     }
 }
@@ -731,6 +735,9 @@ impl std::fmt::Display for Workload {
         if let Some(messages) = self.flush_messages {
             write!(f, " flush_messages={messages}")?;
         }
+        if let Some((flush_ms, check_ms)) = self.flush_timing {
+            write!(f, " flush_ms={flush_ms}/{check_ms}ms")?;
+        }
         if let Some((cycles, records, linger_ms, idempotent)) = self.churn {
             let idempotent = if idempotent { " idempotent" } else { "" };
             write!(f, " churn={cycles}x{records}+{linger_ms}ms{idempotent}")?;
@@ -807,7 +814,7 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::reader_fetch_wait`). 23: topics stamped with their append time
 /// (`Workload::log_append_time`) or stored with a codec of their own
 /// (`Workload::topic_compression`), and compaction's dirty ratio and lags
-/// (`Workload::compaction_timing`).
+/// (`Workload::compaction_timing`), and page-cache syncs by age (`Workload::flush_timing`).
 pub const SETTINGS_VERSION: u32 = 23;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
@@ -1117,6 +1124,13 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let max_lag_ms = timing.range_inclusive(100, 5_000).max(min_lag_ms as u64) as i64;
         workload.compaction_timing = Some((ratio_ppm, min_lag_ms, max_lag_ms));
     }
+    // Half the page-cache seeds: logs whose last sync is 0 to 2 s old are synced at checks
+    // every 10 ms to 1 s.
+    let mut flushing = Prng::new(seed ^ 0x464C_5348);
+    if workload.flush_messages.is_some() && flushing.chance(500_000) {
+        let flush_ms = flushing.range_inclusive(0, 2_000) as i64;
+        workload.flush_timing = Some((flush_ms, flushing.range_inclusive(10, 1_000) as i64));
+    }
     (faults, workload)
 }
 
@@ -1298,6 +1312,10 @@ impl Sim {
         }
         if let Some(messages) = workload.flush_messages {
             config.topic_defaults.flush_messages = messages;
+        }
+        if let Some((flush_ms, check_ms)) = workload.flush_timing {
+            config.topic_defaults.flush_ms = flush_ms;
+            config.log_flush_scheduler_interval_ms = check_ms;
         }
         let (mut node, _) = Node::open(config.clone(), disk, prng.next_u64(), 0, WALL_START_MS)
             .map_err(|(error, _)| error)

@@ -378,6 +378,38 @@ fn page_cache_mode_answers_acks_one_at_once_and_syncs_for_acks_all_and_every_flu
 }
 
 #[test]
+fn page_cache_mode_syncs_a_log_whose_last_sync_is_flush_ms_old_at_the_flushers_check() {
+    // As Kafka's log flusher: every log.flush.scheduler.interval.ms (50), a log with unsynced
+    // records whose last sync is flush.ms (120) old or more is synced.
+    let config = BrokerConfig { log_flush_scheduler_interval_ms: 50, ..BrokerConfig::default() };
+    let mut harness = Harness::with_config(config, SimDisk::new(7));
+    harness.create_topic_with("p", &[("flush.messages", "1000"), ("flush.ms", "120")]);
+    let tick = |harness: &mut Harness, now: u64| {
+        harness.now = now;
+        harness.node.handle(now, WALL_MS, Input::Timer);
+        harness.outputs()
+    };
+    // Nothing unsynced: no sync, whatever the time.
+    assert!(tick(&mut harness, 150).is_empty());
+    harness.send(A, 9, produce("p", 0, 1, producer_batch(2, 10, 1, WALL_MS)));
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1, "answered at once, no sync: {outputs:?}");
+    // The node opened at 0: by the check at 200, the log's last sync is 120 ms old or more.
+    let outputs = tick(&mut harness, 200);
+    assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+    harness.complete_sync(&outputs[0], false);
+    // Synced at 200: records appended then wait for the first check at or after 320.
+    harness.send(A, 9, produce("p", 0, 1, producer_batch(1, 10, 2, WALL_MS)));
+    assert_eq!(harness.outputs().len(), 1);
+    assert!(tick(&mut harness, 250).is_empty());
+    assert!(tick(&mut harness, 300).is_empty());
+    let outputs = tick(&mut harness, 350);
+    assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+    // The flusher's check is a timer of the node.
+    assert!(harness.node.poll_timeout().is_some_and(|at| at <= 400));
+}
+
+#[test]
 fn group_answers_get_a_sync_at_once_when_the_offsets_topic_is_in_page_cache_mode() {
     // Broker-wide log.flush.interval.messages=100: __consumer_offsets inherits it, and a
     // commit's answer, which waits for its record to be durable, gets a sync at once.

@@ -282,6 +282,11 @@ pub struct Node<S: Storage> {
     /// `now` and `wall_ms` when the node opened: see [`Node::deletion_wall_ms`].
     opened_at: (u64, i64),
     next_checkpoint_at: u64,
+    /// When page-cache logs are next checked against their `flush.ms`
+    /// (`log.flush.scheduler.interval.ms`).
+    next_flush_check_at: u64,
+    /// When each partition's last sync completed (absent: not since the node opened).
+    flushed_at: BTreeMap<TopicPartition, u64>,
     next_retention_at: u64,
     /// When the next log-compaction pass runs (`log.cleaner.backoff.ms`).
     next_cleaner_at: u64,
@@ -354,6 +359,9 @@ impl<S: Storage> Node<S> {
         }
         let mut node = Self {
             next_checkpoint_at: now + config.log_flush_offset_checkpoint_interval_ms.max(1) as u64,
+            next_flush_check_at: now
+                .saturating_add(config.log_flush_scheduler_interval_ms.max(1).unsigned_abs()),
+            flushed_at: BTreeMap::new(),
             next_retention_at: now + config.log_retention_check_interval_ms.max(1) as u64,
             next_cleaner_at: now + config.log_cleaner_backoff_ms.max(1) as u64,
             cleaner_pending: false,
@@ -593,7 +601,8 @@ impl<S: Storage> Node<S> {
     /// When to feed `Input::Timer` next.
     pub fn poll_timeout(&self) -> Option<u64> {
         let parked = self.parked_fetches.iter().map(|fetch| fetch.deadline).min();
-        let mut periodic = self.next_checkpoint_at.min(self.next_retention_at);
+        let mut periodic =
+            self.next_checkpoint_at.min(self.next_retention_at).min(self.next_flush_check_at);
         if self.config.log_cleaner_enable {
             periodic = periodic.min(self.next_cleaner_at);
         }
@@ -894,6 +903,29 @@ impl<S: Storage> Node<S> {
         }
     }
 
+    /// Kafka's log flusher: marks for the next sync each partition of a page-cache topic that
+    /// holds unsynced records and whose last sync completed `flush.ms` ago or more (or, with
+    /// none since the node opened, opened that long ago). Forgets deleted partitions.
+    fn mark_stale_page_cache_logs(&mut self) {
+        let (topics, logs) = (&self.topics, &self.logs);
+        self.flushed_at.retain(|partition, _| logs.log(partition).is_some());
+        let opened = self.opened_at.0;
+        for partition in self.logs.partitions() {
+            let Some(config) = topics.get(&partition.topic).map(|topic| &topic.config) else {
+                continue;
+            };
+            if config.flush_messages <= 1 || config.flush_ms == i64::MAX {
+                continue;
+            }
+            let log = self.logs.log(partition).expect("listed");
+            let since = self.flushed_at.get(partition).copied().unwrap_or(opened);
+            let stale = self.now.saturating_sub(since) >= config.flush_ms.unsigned_abs();
+            if stale && log.log_end_offset() > log.recovery_point() {
+                self.sync_due.insert(partition.clone());
+            }
+        }
+    }
+
     /// Starts a sync if none is in flight and some log has data that must become durable.
     fn maybe_start_sync(&mut self) {
         if self.sync_in_flight.is_some() {
@@ -952,6 +984,9 @@ impl<S: Storage> Node<S> {
             if let Some(log) = self.logs.log_mut(&partition) {
                 // An error takes the log offline; the pending produces then fail below.
                 let _ = log.sync_completed(request, result.clone());
+                if result.is_ok() {
+                    self.flushed_at.insert(partition, self.now);
+                }
             }
         }
         self.run_cleaner_if_pending();
@@ -970,6 +1005,11 @@ impl<S: Storage> Node<S> {
                 self.log(LogLevel::Error, format!("cannot write checkpoints: {error}"));
             }
             self.write_producer_snapshots(true);
+        }
+        if self.now >= self.next_flush_check_at {
+            let interval = self.config.log_flush_scheduler_interval_ms.max(1).unsigned_abs();
+            self.next_flush_check_at = self.now.saturating_add(interval);
+            self.mark_stale_page_cache_logs();
         }
         if self.now >= self.next_retention_at {
             self.next_retention_at =
