@@ -228,8 +228,8 @@ impl<S: Storage> Node<S> {
                 if header.compression() == codec {
                     continue;
                 }
-                // As Kafka: the topic's codec wins, so the batch is stored re-encoded (the
-                // one case where stored bytes are not the bytes that arrived).
+                // As Kafka: the topic's codec wins, so the batch is stored re-encoded, not as
+                // the bytes that arrived.
                 let recompressed =
                     record_batch::recompress(header, batch, codec, BATCH_DECOMPRESSED_BYTES_MAX)
                         .and_then(|bytes| Ok((BatchHeader::parse(&bytes)?, Bytes::from(bytes))));
