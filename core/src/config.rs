@@ -168,7 +168,135 @@ pub struct ConfigEntry {
     pub sensitive: bool,
     /// Kafka's ConfigSource: 1 dynamic topic, 4 static broker, 5 default.
     pub source: i8,
+    /// Where the value could come from, in order of precedence (DescribeConfigs v1+ with
+    /// `include_synonyms`): the topic's override, the broker properties that set it, and the
+    /// default.
+    pub synonyms: Vec<ConfigSynonym>,
+    /// Kafka's ConfigType: 1 boolean, 2 string, 3 int, 5 long, 6 double, 7 list.
+    pub config_type: i8,
 }
+
+/// One synonym of a [`ConfigEntry`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConfigSynonym {
+    /// The property name (the topic's, or a broker's).
+    pub name: String,
+    /// Its value there.
+    pub value: String,
+    /// Its source (see [`ConfigEntry::source`]).
+    pub source: i8,
+}
+
+/// ConfigSource values.
+const SOURCE_TOPIC: i8 = 1;
+const SOURCE_STATIC_BROKER: i8 = 4;
+const SOURCE_DEFAULT: i8 = 5;
+
+/// ConfigType values.
+const TYPE_BOOLEAN: i8 = 1;
+const TYPE_STRING: i8 = 2;
+const TYPE_INT: i8 = 3;
+const TYPE_LONG: i8 = 5;
+const TYPE_DOUBLE: i8 = 6;
+const TYPE_LIST: i8 = 7;
+
+/// Each topic property's type and its broker synonyms, in Kafka's order of precedence, with
+/// the value of the last one when none is set (the default Kafka lists, e.g.
+/// `log.retention.hours=168` for `retention.ms`), or `None` for the topic default's value.
+const TOPIC_SYNONYMS: &[(&str, i8, &[&str], Option<&str>)] = &[
+    ("cleanup.policy", TYPE_LIST, &["log.cleanup.policy"], None),
+    ("compression.type", TYPE_STRING, &["compression.type"], None),
+    ("delete.retention.ms", TYPE_LONG, &["log.cleaner.delete.retention.ms"], None),
+    ("flush.messages", TYPE_LONG, &["log.flush.interval.messages"], None),
+    ("flush.ms", TYPE_LONG, &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"], None),
+    ("index.interval.bytes", TYPE_INT, &["log.index.interval.bytes"], None),
+    ("max.compaction.lag.ms", TYPE_LONG, &["log.cleaner.max.compaction.lag.ms"], None),
+    ("max.message.bytes", TYPE_INT, &["message.max.bytes"], None),
+    ("message.timestamp.after.max.ms", TYPE_LONG, &["log.message.timestamp.after.max.ms"], None),
+    ("message.timestamp.before.max.ms", TYPE_LONG, &["log.message.timestamp.before.max.ms"], None),
+    (
+        "message.timestamp.difference.max.ms",
+        TYPE_LONG,
+        &["log.message.timestamp.difference.max.ms"],
+        None,
+    ),
+    ("message.timestamp.type", TYPE_STRING, &["log.message.timestamp.type"], None),
+    ("min.cleanable.dirty.ratio", TYPE_DOUBLE, &["log.cleaner.min.cleanable.ratio"], None),
+    ("min.compaction.lag.ms", TYPE_LONG, &["log.cleaner.min.compaction.lag.ms"], None),
+    ("min.insync.replicas", TYPE_INT, &["min.insync.replicas"], None),
+    ("retention.bytes", TYPE_LONG, &["log.retention.bytes"], None),
+    (
+        "retention.ms",
+        TYPE_LONG,
+        &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+        Some("168"),
+    ),
+    ("segment.bytes", TYPE_INT, &["log.segment.bytes"], None),
+    ("segment.index.bytes", TYPE_INT, &["log.index.size.max.bytes"], None),
+    ("segment.ms", TYPE_LONG, &["log.roll.ms", "log.roll.hours"], Some("168")),
+];
+
+/// Each broker property DescribeConfigs lists: its type and the property names (aliases and
+/// other units) that set it, the first being its own.
+const BROKER_SYNONYMS: &[(&str, i8, &[&str])] = &[
+    ("advertised.listeners", TYPE_STRING, &["advertised.listeners"]),
+    ("auto.create.topics.enable", TYPE_BOOLEAN, &["auto.create.topics.enable"]),
+    ("cluster.id", TYPE_STRING, &["cluster.id"]),
+    ("compression.type", TYPE_STRING, &["compression.type"]),
+    ("controller.quorum.voters", TYPE_LIST, &["controller.quorum.voters"]),
+    ("default.replication.factor", TYPE_INT, &["default.replication.factor"]),
+    ("delete.topic.enable", TYPE_BOOLEAN, &["delete.topic.enable"]),
+    ("group.initial.rebalance.delay.ms", TYPE_INT, &["group.initial.rebalance.delay.ms"]),
+    ("group.max.session.timeout.ms", TYPE_INT, &["group.max.session.timeout.ms"]),
+    ("group.min.session.timeout.ms", TYPE_INT, &["group.min.session.timeout.ms"]),
+    ("listeners", TYPE_STRING, &["listeners"]),
+    ("log.cleaner.backoff.ms", TYPE_LONG, &["log.cleaner.backoff.ms"]),
+    ("log.cleaner.delete.retention.ms", TYPE_LONG, &["log.cleaner.delete.retention.ms"]),
+    ("log.cleaner.enable", TYPE_BOOLEAN, &["log.cleaner.enable"]),
+    ("log.cleaner.max.compaction.lag.ms", TYPE_LONG, &["log.cleaner.max.compaction.lag.ms"]),
+    ("log.cleaner.min.cleanable.ratio", TYPE_DOUBLE, &["log.cleaner.min.cleanable.ratio"]),
+    ("log.cleaner.min.compaction.lag.ms", TYPE_LONG, &["log.cleaner.min.compaction.lag.ms"]),
+    ("log.cleaner.step.bytes", TYPE_LONG, &["log.cleaner.step.bytes"]),
+    ("log.cleanup.policy", TYPE_LIST, &["log.cleanup.policy"]),
+    ("log.dirs", TYPE_STRING, &["log.dirs", "log.dir"]),
+    ("log.flush.interval.messages", TYPE_LONG, &["log.flush.interval.messages"]),
+    ("log.flush.interval.ms", TYPE_LONG, &["log.flush.interval.ms"]),
+    (
+        "log.flush.offset.checkpoint.interval.ms",
+        TYPE_INT,
+        &["log.flush.offset.checkpoint.interval.ms"],
+    ),
+    ("log.flush.scheduler.interval.ms", TYPE_LONG, &["log.flush.scheduler.interval.ms"]),
+    ("log.index.interval.bytes", TYPE_INT, &["log.index.interval.bytes"]),
+    ("log.index.size.max.bytes", TYPE_INT, &["log.index.size.max.bytes"]),
+    ("log.message.timestamp.after.max.ms", TYPE_LONG, &["log.message.timestamp.after.max.ms"]),
+    ("log.message.timestamp.before.max.ms", TYPE_LONG, &["log.message.timestamp.before.max.ms"]),
+    (
+        "log.message.timestamp.difference.max.ms",
+        TYPE_LONG,
+        &["log.message.timestamp.difference.max.ms"],
+    ),
+    ("log.message.timestamp.type", TYPE_STRING, &["log.message.timestamp.type"]),
+    ("log.retention.bytes", TYPE_LONG, &["log.retention.bytes"]),
+    ("log.retention.check.interval.ms", TYPE_LONG, &["log.retention.check.interval.ms"]),
+    (
+        "log.retention.ms",
+        TYPE_LONG,
+        &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+    ),
+    ("log.roll.ms", TYPE_LONG, &["log.roll.ms", "log.roll.hours"]),
+    ("log.segment.bytes", TYPE_INT, &["log.segment.bytes"]),
+    ("message.max.bytes", TYPE_INT, &["message.max.bytes"]),
+    ("min.insync.replicas", TYPE_INT, &["min.insync.replicas"]),
+    ("node.id", TYPE_INT, &["node.id", "broker.id"]),
+    ("num.partitions", TYPE_INT, &["num.partitions"]),
+    ("offsets.retention.check.interval.ms", TYPE_LONG, &["offsets.retention.check.interval.ms"]),
+    ("offsets.retention.minutes", TYPE_INT, &["offsets.retention.minutes"]),
+    ("offsets.topic.segment.bytes", TYPE_INT, &["offsets.topic.segment.bytes"]),
+    ("process.roles", TYPE_LIST, &["process.roles"]),
+    ("socket.request.max.bytes", TYPE_INT, &["socket.request.max.bytes"]),
+    ("unclean.leader.election.enable", TYPE_BOOLEAN, &["unclean.leader.election.enable"]),
+];
 
 /// The broker's settings. Defaults are Kafka's unless DESIGN.md says otherwise
 /// (`log.flush.interval.messages` is 1: acknowledged means synced).
@@ -225,6 +353,9 @@ pub struct BrokerConfig {
     pub controller_quorum_voters: String,
     /// `cluster.id` (ours; Kafka stores it in meta.properties).
     pub cluster_id: String,
+    /// The properties given in `server.properties` and `--override`s that Sluice reads, as
+    /// given (DescribeConfigs reports them as STATIC_BROKER_CONFIG).
+    pub set_properties: BTreeMap<String, String>,
     /// Topic defaults: `log.segment.bytes`, `log.roll.ms`/`hours`, `log.retention.ms`/
     /// `minutes`/`hours`, `log.retention.bytes`, `log.index.interval.bytes`,
     /// `log.index.size.max.bytes`, `log.cleanup.policy`, `min.insync.replicas`,
@@ -522,23 +653,44 @@ impl TopicConfig {
         Ok(config)
     }
 
-    /// Every topic-level property, sorted by name, as DescribeConfigs reports it.
-    pub fn entries(&self) -> Vec<ConfigEntry> {
-        let entries: Vec<ConfigEntry> = Self::NAMES
+    /// Every topic-level property, sorted by name, as DescribeConfigs reports it: from the
+    /// topic's override (source 1), else from the broker properties `set` in
+    /// `server.properties` or with `--override` (4, see [`BrokerConfig::set_properties`]),
+    /// else the default (5), with its synonyms in that order of precedence.
+    pub fn entries(&self, set: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
+        let defaults = TopicConfig::default();
+        let entries: Vec<ConfigEntry> = TOPIC_SYNONYMS
             .iter()
-            .map(|name| {
-                let overridden = self.overrides.contains_key(*name);
+            .map(|&(name, config_type, broker_keys, default_value)| {
+                let mut synonyms = Vec::new();
+                if let Some(given) = self.overrides.get(name) {
+                    let value = java_trim(given).to_string();
+                    let source = SOURCE_TOPIC;
+                    synonyms.push(ConfigSynonym { name: name.to_string(), value, source });
+                }
+                for key in broker_keys.iter().filter(|key| set.contains_key(**key)) {
+                    let value = java_trim(&set[*key]).to_string();
+                    let source = SOURCE_STATIC_BROKER;
+                    synonyms.push(ConfigSynonym { name: (*key).to_string(), value, source });
+                }
+                let last = broker_keys.last().expect("every property has a broker synonym");
+                let value = default_value.map_or_else(|| defaults.value_of(name), str::to_string);
+                let source = SOURCE_DEFAULT;
+                synonyms.push(ConfigSynonym { name: (*last).to_string(), value, source });
+                let source = synonyms[0].source;
                 ConfigEntry {
-                    name: (*name).to_string(),
+                    name: name.to_string(),
                     value: self.value_of(name),
-                    is_default: !overridden,
+                    is_default: source == SOURCE_DEFAULT,
                     read_only: false,
                     sensitive: false,
-                    source: if overridden { 1 } else { 5 },
+                    source,
+                    synonyms,
+                    config_type,
                 }
             })
             .collect();
-        assert_eq!(entries.len(), Self::NAMES.len());
+        assert!(entries.iter().map(|entry| entry.name.as_str()).eq(Self::NAMES.iter().copied()));
         entries
     }
 
@@ -661,6 +813,7 @@ impl Default for BrokerConfig {
             controller_quorum_voters: "1@127.0.0.1:9093".to_string(),
             cluster_id: CLUSTER_ID_DEFAULT.to_string(),
             topic_defaults: TopicConfig::default(),
+            set_properties: BTreeMap::new(),
         }
     }
 }
@@ -725,6 +878,12 @@ impl BrokerConfig {
         config.apply_listeners(&properties)?;
         config.apply_broker_settings(&properties)?;
         config.topic_defaults = topic_defaults(&properties, config.message_max_bytes)?;
+        config.set_properties = properties
+            .values
+            .iter()
+            .filter(|(key, _)| BROKER_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
         assert!(config.topic_defaults.overrides.is_empty());
         assert_eq!(config.topic_defaults.max_message_bytes, config.message_max_bytes);
         Ok((config, ignored))
@@ -798,15 +957,39 @@ impl BrokerConfig {
         ];
         let entries: Vec<ConfigEntry> = pairs
             .into_iter()
-            .map(|(name, value)| ConfigEntry {
-                name: name.to_string(),
-                value,
-                is_default: false,
-                read_only: true,
-                sensitive: false,
-                source: 4,
+            .zip(BROKER_SYNONYMS)
+            .map(|((name, value), &(listed, config_type, keys))| {
+                assert_eq!(name, listed, "BROKER_SYNONYMS follows the entries");
+                let set: Vec<ConfigSynonym> = keys
+                    .iter()
+                    .filter_map(|key| {
+                        self.set_properties.get(*key).map(|given| ConfigSynonym {
+                            name: (*key).to_string(),
+                            value: java_trim(given).to_string(),
+                            source: SOURCE_STATIC_BROKER,
+                        })
+                    })
+                    .collect();
+                let source = if set.is_empty() { SOURCE_DEFAULT } else { SOURCE_STATIC_BROKER };
+                let mut synonyms = set;
+                if source == SOURCE_DEFAULT {
+                    let default =
+                        ConfigSynonym { name: name.to_string(), value: value.clone(), source };
+                    synonyms.push(default);
+                }
+                ConfigEntry {
+                    name: name.to_string(),
+                    value,
+                    is_default: source == SOURCE_DEFAULT,
+                    read_only: true,
+                    sensitive: false,
+                    source,
+                    synonyms,
+                    config_type,
+                }
             })
             .collect();
+        assert_eq!(entries.len(), BROKER_SYNONYMS.len());
         assert!(entries.windows(2).all(|pair| pair[0].name < pair[1].name));
         entries
     }
@@ -1433,7 +1616,27 @@ log.retention.check.interval.ms=300000
             num_partitions: 3,
             ..BrokerConfig::default()
         };
-        assert_eq!(config, expected);
+        assert_eq!(BrokerConfig { set_properties: BTreeMap::new(), ..config.clone() }, expected);
+        // The properties it sets that Sluice reads, as given.
+        let set: Vec<&str> = config.set_properties.keys().map(String::as_str).collect();
+        assert_eq!(
+            set,
+            [
+                "advertised.listeners",
+                "controller.listener.names",
+                "controller.quorum.voters",
+                "listeners",
+                "log.dirs",
+                "log.retention.check.interval.ms",
+                "log.retention.hours",
+                "log.segment.bytes",
+                "node.id",
+                "num.partitions",
+                "process.roles",
+                "socket.request.max.bytes",
+            ]
+        );
+        assert_eq!(config.set_properties["log.retention.hours"], "168");
         assert_eq!(
             ignored,
             [
@@ -1723,7 +1926,7 @@ log.retention.check.interval.ms=300000
             },
             ..BrokerConfig::default()
         };
-        assert_eq!(config, expected);
+        assert_eq!(BrokerConfig { set_properties: BTreeMap::new(), ..config }, expected);
         // log.dirs wins over log.dir, and log.roll.ms over log.roll.hours.
         let (config, _) =
             parse("log.dir=/a\nlog.dirs=/b\nlog.roll.hours=1\nlog.roll.ms=5").unwrap();
@@ -1867,15 +2070,19 @@ log.retention.check.interval.ms=300000
         );
     }
 
-    fn entry(name: &str, value: &str, overridden: bool) -> ConfigEntry {
-        ConfigEntry {
-            name: name.to_string(),
-            value: value.to_string(),
-            is_default: !overridden,
-            read_only: false,
-            sensitive: false,
-            source: if overridden { 1 } else { 5 },
-        }
+    /// (name, value, is_default, source) of a topic entry that is `overridden` or not.
+    fn entry(name: &str, value: &str, overridden: bool) -> (String, String, bool, i8) {
+        (name.to_string(), value.to_string(), !overridden, if overridden { 1 } else { 5 })
+    }
+
+    /// `config`'s entries without broker properties set, as [`entry`] shows them.
+    fn entries_of(config: &TopicConfig) -> Vec<(String, String, bool, i8)> {
+        let entries = config.entries(&BTreeMap::new());
+        assert!(entries.iter().all(|entry| !entry.read_only && !entry.sensitive));
+        entries
+            .into_iter()
+            .map(|entry| (entry.name, entry.value, entry.is_default, entry.source))
+            .collect()
     }
 
     const MAX_MS: &str = "9223372036854775807";
@@ -1960,11 +2167,55 @@ log.retention.check.interval.ms=300000
     }
 
     #[test]
+    fn topic_entries_name_their_source_and_synonyms_in_kafkas_order() {
+        // Goal: DescribeConfigs' sources and synonyms for a topic, as Kafka gives them; method:
+        // retention.ms overridden on the topic and set in the broker's file in hours.
+        let (config, _) = parse("log.retention.hours=48\nlog.cleanup.policy=compact\n").unwrap();
+        let defaults = config.topic_defaults.clone();
+        let topic =
+            TopicConfig::from_overrides(&defaults, &pairs(&[("retention.ms", " 1000")])).unwrap();
+        let entries = topic.entries(&config.set_properties);
+        let find = |name: &str| entries.iter().find(|entry| entry.name == name).unwrap();
+        let synonyms = |entry: &ConfigEntry| -> Vec<(String, String, i8)> {
+            let synonyms = entry.synonyms.iter();
+            synonyms.map(|s| (s.name.clone(), s.value.clone(), s.source)).collect()
+        };
+        let retention = find("retention.ms");
+        assert_eq!((retention.value.as_str(), retention.source), ("1000", 1));
+        assert_eq!(
+            synonyms(retention),
+            [
+                ("retention.ms".to_string(), "1000".to_string(), 1),
+                ("log.retention.hours".to_string(), "48".to_string(), 4),
+                ("log.retention.hours".to_string(), "168".to_string(), 5),
+            ]
+        );
+        let policy = find("cleanup.policy");
+        assert_eq!(
+            (policy.value.as_str(), policy.source, policy.is_default),
+            ("compact", 4, false)
+        );
+        assert_eq!(policy.config_type, TYPE_LIST);
+        assert_eq!(
+            synonyms(policy),
+            [
+                ("log.cleanup.policy".to_string(), "compact".to_string(), 4),
+                ("log.cleanup.policy".to_string(), "delete".to_string(), 5),
+            ]
+        );
+        let segment_ms = find("segment.ms");
+        assert_eq!((segment_ms.source, segment_ms.is_default), (5, true));
+        assert_eq!(synonyms(segment_ms), [("log.roll.hours".to_string(), "168".to_string(), 5)]);
+        assert_eq!(find("min.cleanable.dirty.ratio").config_type, TYPE_DOUBLE);
+        assert_eq!(find("segment.bytes").config_type, TYPE_INT);
+    }
+
+    #[test]
     fn topic_set_unset_and_entries() {
         // Goal: overrides are recorded, printed and removed; method: exact entries after each.
         let defaults = TopicConfig::default();
         assert_eq!(
-            defaults.entries(),
+            entries_of(&defaults),
             vec![
                 entry("cleanup.policy", "delete", false),
                 entry("compression.type", "producer", false),
@@ -2008,7 +2259,7 @@ log.retention.check.interval.ms=300000
         topic.set("segment.index.bytes", "48").unwrap();
         topic.set("index.interval.bytes", "0").unwrap();
         assert_eq!(
-            topic.entries(),
+            entries_of(&topic),
             vec![
                 entry("cleanup.policy", "delete,compact", true),
                 entry("compression.type", "producer", false),
@@ -2042,8 +2293,8 @@ log.retention.check.interval.ms=300000
         topic.unset("retention.ms", &defaults).unwrap();
         topic.unset("retention.ms", &defaults).unwrap();
         assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
-        assert_eq!(topic.entries()[0], entry("cleanup.policy", "delete", false));
-        assert_eq!(topic.entries()[16], entry("retention.ms", "604800000", false));
+        assert_eq!(entries_of(&topic)[0], entry("cleanup.policy", "delete", false));
+        assert_eq!(entries_of(&topic)[16], entry("retention.ms", "604800000", false));
         assert_eq!(topic.overrides.len(), 8);
         for name in TopicConfig::NAMES {
             topic.unset(name, &defaults).unwrap();
@@ -2291,10 +2542,63 @@ log.retention.check.interval.ms=300000
                 ("unclean.leader.election.enable", "false"),
             ]
         );
-        assert!(entries.iter().all(|entry| entry.read_only
-            && !entry.is_default
-            && !entry.sensitive
-            && entry.source == 4));
+        assert!(entries.iter().all(|entry| entry.read_only && !entry.sensitive));
+        // What the file sets is STATIC_BROKER_CONFIG, under the names it used; the rest is
+        // DEFAULT_CONFIG.
+        let statics: Vec<(&str, Vec<(&str, &str)>)> = entries
+            .iter()
+            .filter(|entry| entry.source == 4 && !entry.is_default)
+            .map(|entry| {
+                let synonyms = entry
+                    .synonyms
+                    .iter()
+                    .map(|synonym| {
+                        assert_eq!(synonym.source, 4);
+                        (synonym.name.as_str(), synonym.value.as_str())
+                    })
+                    .collect();
+                (entry.name.as_str(), synonyms)
+            })
+            .collect();
+        assert_eq!(
+            statics,
+            [
+                (
+                    "advertised.listeners",
+                    vec![(
+                        "advertised.listeners",
+                        "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"
+                    )]
+                ),
+                (
+                    "controller.quorum.voters",
+                    vec![("controller.quorum.voters", "3@localhost:9093")]
+                ),
+                ("listeners", vec![("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093")]),
+                ("log.dirs", vec![("log.dirs", "/tmp/kraft-combined-logs")]),
+                (
+                    "log.retention.check.interval.ms",
+                    vec![("log.retention.check.interval.ms", "300000")]
+                ),
+                ("log.retention.ms", vec![("log.retention.hours", "168")]),
+                ("log.segment.bytes", vec![("log.segment.bytes", "1073741824")]),
+                ("node.id", vec![("node.id", "3")]),
+                ("num.partitions", vec![("num.partitions", "3")]),
+                ("process.roles", vec![("process.roles", "broker,controller")]),
+                ("socket.request.max.bytes", vec![("socket.request.max.bytes", "104857600")]),
+            ]
+        );
+        for entry in entries.iter().filter(|entry| entry.source != 4) {
+            assert!(entry.is_default && entry.source == 5, "{entry:?}");
+            let default =
+                ConfigSynonym { name: entry.name.clone(), value: entry.value.clone(), source: 5 };
+            assert_eq!(entry.synonyms, [default]);
+        }
+        let types: Vec<i8> = ["log.cleaner.min.cleanable.ratio", "log.cleanup.policy", "node.id"]
+            .iter()
+            .map(|name| entries.iter().find(|entry| entry.name == *name).unwrap().config_type)
+            .collect();
+        assert_eq!(types, [TYPE_DOUBLE, TYPE_LIST, TYPE_INT]);
         let (ipv6, _) = parse("listeners=PLAINTEXT://[::1]:9092").unwrap();
         assert_eq!(ipv6.entries()[10].value, "PLAINTEXT://[::1]:9092");
     }

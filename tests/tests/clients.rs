@@ -222,3 +222,60 @@ fn hostile_bytes_leave_the_broker_serving_and_the_data_intact() {
     run("kcat", &["-b", &bootstrap, "-P", "-t", "safe", "-X", "acks=all"], Some(b"three\n"));
     assert_eq!(consume_all(&bootstrap, "safe").len(), 3);
 }
+
+#[test]
+fn kafka_python_admin_creates_topics_as_kafka_streams_does_and_sees_append_times() {
+    // Kafka Streams creates its internal topics with message.timestamp.type=CreateTime; a
+    // LogAppendTime topic stamps records with the broker's time, which the producer's
+    // RecordMetadata and the consumer both report; compression.type re-encodes; and
+    // DescribeConfigs names each value's source.
+    require_kafka_python();
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &["log.retention.hours=48"]);
+    let script = format!(
+        r#"
+import time
+from kafka import KafkaProducer, KafkaConsumer
+from kafka.admin import KafkaAdminClient, NewTopic, ConfigResource, ConfigResourceType
+admin = KafkaAdminClient(bootstrap_servers='{bootstrap}')
+admin.create_topics([
+    NewTopic('app-store-changelog', 1, 1, topic_configs={{'cleanup.policy': 'compact', 'message.timestamp.type': 'CreateTime'}}),
+    NewTopic('stamped', 1, 1, topic_configs={{'message.timestamp.type': 'LogAppendTime', 'compression.type': 'gzip'}}),
+])
+producer = KafkaProducer(bootstrap_servers='{bootstrap}', acks='all')
+before = int(time.time() * 1000)
+metadata = producer.send('stamped', b'v', timestamp_ms=1000).get(timeout=30)
+after = int(time.time() * 1000)
+print('append time in range', before - 5000 <= metadata.timestamp <= after + 5000)
+consumer = KafkaConsumer('stamped', bootstrap_servers='{bootstrap}', auto_offset_reset='earliest', consumer_timeout_ms=10000)
+for message in consumer:
+    print('consumed', message.value.decode(), message.timestamp_type, message.timestamp == metadata.timestamp)
+    break
+resource = ConfigResource(ConfigResourceType.TOPIC, 'stamped')
+configs = admin.describe_configs([resource], include_synonyms=True, config_filter='all')['topic']['stamped']
+for name in ('compression.type', 'message.timestamp.type', 'retention.ms', 'segment.ms'):
+    entry = configs[name]
+    synonyms = ' '.join(s['name'] + '=' + s['value'] + '/' + s['source'] for s in entry['synonyms'])
+    print(name, entry['value'], entry['config_source'], entry['config_type'], synonyms)
+"#,
+        bootstrap = broker.bootstrap()
+    );
+    let out = run("python3", &["-c", &script], None);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "append time in range True",
+            "consumed v 1 True",
+            "compression.type gzip DYNAMIC_TOPIC_CONFIG STRING compression.type=gzip/\
+             DYNAMIC_TOPIC_CONFIG compression.type=producer/DEFAULT_CONFIG",
+            "message.timestamp.type LogAppendTime DYNAMIC_TOPIC_CONFIG STRING \
+             message.timestamp.type=LogAppendTime/DYNAMIC_TOPIC_CONFIG \
+             log.message.timestamp.type=CreateTime/DEFAULT_CONFIG",
+            "retention.ms 172800000 STATIC_BROKER_CONFIG LONG \
+             log.retention.hours=48/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG",
+            "segment.ms 604800000 DEFAULT_CONFIG LONG log.roll.hours=168/DEFAULT_CONFIG",
+        ],
+        "{out}"
+    );
+}

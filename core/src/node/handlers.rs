@@ -323,8 +323,13 @@ impl<S: Storage> Node<S> {
                     answer.replication_factor = replication;
                     answer.topic_id = self.topics.get(&name).map_or([0; 16], |topic| topic.id);
                     if version >= 5 {
-                        answer.configs =
-                            Some(config.entries().into_iter().map(create_topics_config).collect());
+                        answer.configs = Some(
+                            config
+                                .entries(&self.config.set_properties)
+                                .into_iter()
+                                .map(create_topics_config)
+                                .collect(),
+                        );
                     }
                 }
                 Err((code, message)) => {
@@ -847,7 +852,7 @@ impl<S: Storage> Node<S> {
             };
             let entries = match resource.resource_type {
                 RESOURCE_TOPIC => match self.topics.get(&name) {
-                    Some(topic) => Ok(topic.config.entries()),
+                    Some(topic) => Ok(topic.config.entries(&self.config.set_properties)),
                     // As Kafka, which checks the name first.
                     None if validate_topic_name(&name).is_err() => Err((
                         ErrorCode::InvalidTopicException,
@@ -1114,16 +1119,21 @@ fn describe_config(
     include_synonyms: bool,
     entry: ConfigEntry,
 ) -> DescribeConfigsResponseConfig {
-    let synonyms = if include_synonyms && version >= 1 && !entry.is_default {
-        vec![DescribeConfigsResponseSynonym {
-            name: text(entry.name.clone()),
-            value: Some(text(entry.value.clone())),
-            source: entry.source,
-            ..Default::default()
-        }]
+    let synonyms = if include_synonyms && version >= 1 {
+        entry
+            .synonyms
+            .into_iter()
+            .map(|synonym| DescribeConfigsResponseSynonym {
+                name: text(synonym.name),
+                value: Some(text(synonym.value)),
+                source: synonym.source,
+                ..Default::default()
+            })
+            .collect()
     } else {
         Vec::new()
     };
+    // Documentation is not kept: null, which Kafka's clients accept.
     DescribeConfigsResponseConfig {
         name: text(entry.name),
         value: Some(text(entry.value)),
@@ -1132,6 +1142,8 @@ fn describe_config(
         config_source: entry.source,
         is_sensitive: entry.sensitive,
         synonyms,
+        config_type: entry.config_type,
+        documentation: None,
         ..Default::default()
     }
 }
