@@ -574,6 +574,19 @@ impl TopicConfig {
         (bounds != (i64::MAX, i64::MAX)).then_some(bounds)
     }
 
+    /// Checks what no single property's value can: `min.compaction.lag.ms` must not exceed
+    /// `max.compaction.lag.ms`, as Kafka checks a topic's merged configs. Requests that create
+    /// or change a topic check it on the result; a saved topic is loaded without it, so a
+    /// later change of the broker's defaults never stops the broker from starting.
+    pub fn check_combination(&self) -> Result<(), ConfigError> {
+        let (min, max) = (self.log.min_compaction_lag_ms, self.log.max_compaction_lag_ms);
+        if min > max {
+            let reason = format!("must not exceed max.compaction.lag.ms={max}");
+            return Err(invalid("min.compaction.lag.ms", &min.to_string(), &reason));
+        }
+        Ok(())
+    }
+
     /// Sets the topic-level property `key` to `value` and records it as an override. On error
     /// nothing changes.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
@@ -1235,6 +1248,7 @@ fn topic_defaults(
         topic.log.validate().map_err(|reason| invalid(key, value, &reason))?;
     }
     assert!(topic.log.validate().is_ok());
+    topic.check_combination()?;
     Ok(topic)
 }
 
@@ -2148,17 +2162,34 @@ log.retention.check.interval.ms=300000
         for (key, value, reason) in [
             ("min.cleanable.dirty.ratio", "1.5", "accepts a number in 0..=1"),
             ("min.cleanable.dirty.ratio", "NaN", "accepts a number in 0..=1"),
-            (
-                "min.compaction.lag.ms",
-                "1001",
-                "min.compaction.lag.ms=1001 must not exceed max.compaction.lag.ms=1000",
-            ),
             ("max.compaction.lag.ms", "0", "accepts an integer in 1..=9223372036854775807"),
         ] {
             let before = topic.clone();
             assert_eq!(topic.set(key, value), Err(invalid_error(key, value, reason)));
             assert_eq!(topic, before);
         }
+        // The lags are checked together, on the result (as Kafka checks merged configs): one
+        // at a time, in any order, each may pass through a combination that is refused.
+        let mut topic = defaults.clone();
+        topic.set("min.compaction.lag.ms", "1001").unwrap();
+        topic.set("max.compaction.lag.ms", "1000").unwrap();
+        assert_eq!(
+            topic.check_combination(),
+            Err(invalid_error(
+                "min.compaction.lag.ms",
+                "1001",
+                "must not exceed max.compaction.lag.ms=1000"
+            ))
+        );
+        // A saved topic loads whatever the broker's defaults became since (its overrides are
+        // applied in name order, max before min), so a restart never fails on it.
+        let mut strict = defaults.clone();
+        strict.log.min_compaction_lag_ms = 3_600_000;
+        let saved = pairs(&[("max.compaction.lag.ms", "60000"), ("min.compaction.lag.ms", "0")]);
+        let loaded = TopicConfig::from_overrides(&strict, &saved).unwrap();
+        assert_eq!(loaded.check_combination(), Ok(()));
+        let loaded = TopicConfig::from_overrides(&strict, &saved[..1]).unwrap();
+        assert!(loaded.check_combination().is_err());
         // Every codec name round-trips.
         for (name, value) in CompressionType::NAMES {
             assert_eq!(CompressionType::parse("compression.type", name), Ok(value));

@@ -928,6 +928,32 @@ fn compaction_is_due_by_dirty_ratio_and_compaction_lags(harness: &mut dyn Harnes
     assert!(!log.compaction_due(WALL_MS + 100_000));
 }
 
+fn a_compacted_log_rolls_at_max_compaction_lag(harness: &mut dyn Harness) {
+    // As Kafka: a compacted log's active segment rolls at max.compaction.lag.ms when that is
+    // shorter than segment.ms, so its records become cleanable in time; a log that only
+    // deletes keeps segment.ms.
+    use sluice_core::config::CleanupPolicy;
+    for (policy, rolls) in [(CleanupPolicy::Compact, true), (CleanupPolicy::Delete, false)] {
+        let config = LogConfig {
+            cleanup_policy: policy,
+            max_compaction_lag_ms: 1000,
+            ..LogConfig::default()
+        };
+        let mut manager = open(harness, config);
+        let log = manager.log_mut(&partition()).expect("log");
+        let mut batch = producer_batch(1, 10, 0, WALL_MS);
+        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append");
+        let mut batch = producer_batch(1, 10, 1, WALL_MS);
+        log.append(harness.storage(), &mut batch, 1, WALL_MS + 999).expect("append");
+        assert_eq!(log.segment_base_offsets(), [0]);
+        let mut batch = producer_batch(1, 10, 2, WALL_MS);
+        log.append(harness.storage(), &mut batch, 1, WALL_MS + 1000).expect("append");
+        let expected: &[i64] = if rolls { &[0, 2] } else { &[0] };
+        assert_eq!(log.segment_base_offsets(), expected, "{policy:?}");
+        manager.delete_log(harness.storage(), &partition()).expect("delete");
+    }
+}
+
 fn records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new(
     harness: &mut dyn Harness,
 ) {
@@ -1206,6 +1232,7 @@ suite!(
     a_tombstone_past_the_end_of_a_full_key_map_is_kept,
     compaction_is_due_by_dirty_ratio_and_compaction_lags,
     records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new,
+    a_compacted_log_rolls_at_max_compaction_lag,
 );
 
 #[allow(dead_code)]

@@ -3259,6 +3259,11 @@ fn the_topic_configs_kafka_streams_sets_on_its_internal_topics_are_accepted() {
         let code = create_with_configs(&mut harness, "bad", &[(name, value)]);
         assert_eq!(code, ErrorCode::InvalidConfig.code(), "{name}={value}");
     }
+    // The compaction lags are checked together, on the result, in whatever order given.
+    let lags = [("min.compaction.lag.ms", "2000"), ("max.compaction.lag.ms", "1000")];
+    assert_eq!(create_with_configs(&mut harness, "lags", &lags), ErrorCode::InvalidConfig.code());
+    let lags = [("min.compaction.lag.ms", "500"), ("max.compaction.lag.ms", "1000")];
+    assert_eq!(create_with_configs(&mut harness, "lags", &lags), 0);
 }
 
 #[test]

@@ -229,12 +229,6 @@ impl LogConfig {
         if self.retention_bytes < -1 {
             return Err(format!("retention.bytes={} must be -1 or more", self.retention_bytes));
         }
-        if self.min_compaction_lag_ms > self.max_compaction_lag_ms {
-            return Err(format!(
-                "min.compaction.lag.ms={} must not exceed max.compaction.lag.ms={}",
-                self.min_compaction_lag_ms, self.max_compaction_lag_ms
-            ));
-        }
         Ok(())
     }
 }
@@ -935,7 +929,14 @@ impl Log {
         }
         let too_big = u64::from(active.size_bytes) + header.size_bytes() as u64
             > u64::from(self.config.segment_bytes);
-        let too_old = wall_ms.saturating_sub(active.created_wall_ms) >= self.config.segment_ms;
+        // As Kafka: a compacted log also rolls at max.compaction.lag.ms, so that what waits in
+        // the active segment becomes cleanable in time.
+        let roll_ms = if self.config.cleanup_policy.compacts() {
+            self.config.segment_ms.min(self.config.max_compaction_lag_ms)
+        } else {
+            self.config.segment_ms
+        };
+        let too_old = wall_ms.saturating_sub(active.created_wall_ms) >= roll_ms;
         let relative_overflow = base_offset + i64::from(header.last_offset_delta)
             - active.base_offset
             > i64::from(u32::MAX);
@@ -1335,6 +1336,8 @@ impl Log {
             return self.truncate_fully_and_start_at(storage, self.log_start_offset, wall_ms);
         }
         let log_end = self.log_end_offset();
+        // The cut is at a batch boundary at or below `offset`.
+        self.compacted_through = self.compacted_through.min(log_end);
         self.recovery_point = self.recovery_point.min(log_end);
         let epochs_before = self.leader_epochs.len();
         self.leader_epochs.retain(|&(_, start_offset)| start_offset < log_end);

@@ -385,6 +385,7 @@ impl<S: Storage> Node<S> {
         // What the creation checks too, so that validate_only promises nothing it would refuse.
         self.room_for_topic(name, partitions)?;
         TopicConfig::from_overrides(&self.config.topic_defaults, pairs)
+            .and_then(|config| config.check_combination().map(|()| config))
             .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))
     }
 
@@ -915,6 +916,9 @@ impl<S: Storage> Node<S> {
             (ErrorCode::UnknownTopicOrPartition, format!("Topic '{name}' does not exist."))
         })?;
         let updated = edit(&topic.config, &defaults)?;
+        updated
+            .check_combination()
+            .map_err(|error| (ErrorCode::InvalidConfig, error.to_string()))?;
         if validate_only {
             return Ok(());
         }

@@ -231,14 +231,13 @@ impl<S: Storage> Node<S> {
                 // As Kafka: the topic's codec wins, so the batch is stored re-encoded, not as
                 // the bytes that arrived.
                 let recompressed =
-                    record_batch::recompress(header, batch, codec, BATCH_DECOMPRESSED_BYTES_MAX)
-                        .and_then(|bytes| Ok((BatchHeader::parse(&bytes)?, Bytes::from(bytes))));
+                    record_batch::recompress(header, batch, codec, BATCH_DECOMPRESSED_BYTES_MAX);
                 match recompressed {
-                    Ok((new_header, bytes)) if bytes.len() <= max_message_bytes => {
-                        *header = new_header;
-                        *batch = bytes;
+                    Ok(bytes) if bytes.len() <= max_message_bytes => {
+                        *header = BatchHeader::parse(&bytes).expect("within max.message.bytes");
+                        *batch = Bytes::from(bytes);
                     }
-                    Ok((_, bytes)) => {
+                    Ok(bytes) => {
                         let message = format!(
                             "{tp}: {} bytes re-encoded with compression.type={codec:?} exceed \
                              max.message.bytes={max_message_bytes}",
