@@ -1,7 +1,7 @@
 //! Checkers: the invariants of DESIGN.md §7 that a single node can show, judged from the
 //! history (what clients were told and what consumers read) and the node's queue sizes only.
 
-use crate::client::{batch_of_value, key_of_value};
+use crate::client::{batch_of_value, is_tombstone, key_of_value};
 use crate::configure::RETENTION_BYTES;
 use crate::history::{History, Operation};
 use sluice_core::group::records::coordinator_partition;
@@ -232,6 +232,9 @@ pub fn acknowledged_records_kept(
                         )))
                     }
                     None if compacted && superseded(*partition, offset, value) => {}
+                    // A tombstone goes once delete.retention.ms is up (that no older record
+                    // of its key comes back is `compacted_keys_stay_deleted`'s to judge).
+                    None if compacted && is_tombstone(value) => {}
                     None => {
                         let record = format!("acks={acks} record {} of client {client}", shown(value));
                         let gone = format!("{record} acknowledged at {partition}/{offset} is gone");

@@ -126,6 +126,9 @@ struct Batch {
     values: Vec<String>,
     /// The key of every record, for a compacted topic.
     key: Option<String>,
+    /// Its records are tombstones (no value); `values` then hold `<key>@tombstone`, what a
+    /// reader of them reports.
+    tombstone: bool,
     /// The timestamp (CreateTime) of every record: set when the batch is made, kept on
     /// retries.
     timestamp_ms: i64,
@@ -148,7 +151,7 @@ impl Batch {
             .iter()
             .map(|value| NewRecord {
                 key: self.key.as_deref().map(str::as_bytes),
-                value: Some(value.as_bytes()),
+                value: (!self.tombstone).then_some(value.as_bytes()),
                 timestamp_ms: self.timestamp_ms,
                 ..Default::default()
             })
@@ -269,6 +272,8 @@ pub struct Client {
     pub padding: usize,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
     pub keyed: bool,
+    /// A keyed producer makes every fifth batch a tombstone for its key.
+    pub tombstones: bool,
     /// Whether a producer stamps each batch with the time it made it: [`RECORDS_TIME_MS`]
     /// plus the simulated ms (a clock that neither drifts nor jumps). Otherwise every record
     /// carries [`RECORDS_TIME_MS`].
@@ -340,6 +345,7 @@ impl Client {
             notes_batches: false,
             padding: 0,
             keyed: false,
+            tombstones: false,
             stamps_records: false,
             notes_sizes: false,
             produces_sent: 0,
@@ -710,7 +716,7 @@ impl Client {
     fn new_batch(&mut self, sequence: i32, now: u64) -> Batch {
         let count = 1 + (self.next_batch % 4) as usize;
         // Built by hand: `format!` was a tenth of the simulator's time per produce.
-        let values = (0..count)
+        let values: Vec<String> = (0..count)
             .map(|index| {
                 let mut value = String::with_capacity(24 + self.padding);
                 value.push('c');
@@ -727,6 +733,13 @@ impl Client {
             })
             .collect();
         let key = self.keyed.then(|| record_key(self.id, self.next_batch));
+        // Every fifth batch of a producer that deletes keys is a tombstone for its key.
+        let tombstone = self.tombstones && self.next_batch % 5 == 4;
+        let values = match (&key, tombstone) {
+            (Some(key), true) => vec![tombstone_value(key); values.len()],
+            _ => values,
+        };
+        let tombstone = tombstone && key.is_some();
         let number = self.next_batch;
         self.next_batch += 1;
         let timestamp_ms = if self.stamps_records {
@@ -734,7 +747,7 @@ impl Client {
         } else {
             RECORDS_TIME_MS
         };
-        Batch { number, values, key, timestamp_ms, sequence, encoded: None }
+        Batch { number, values, key, tombstone, timestamp_ms, sequence, encoded: None }
     }
 
     /// Handles a response. Returns true if the client should back off before its next request.
@@ -1029,8 +1042,25 @@ pub fn record_key(client: u32, batch: u32) -> String {
     format!("c{client}-k{}", batch % 3)
 }
 
-/// The key [`record_key`] gave the record whose value is `value` (`c<client>-b<batch>-r<i>`).
+/// What a reader reports for a tombstone (a record without a value) of `key`.
+pub fn tombstone_value(key: &str) -> String {
+    format!("{key}{TOMBSTONE_SUFFIX}")
+}
+
+/// See [`tombstone_value`].
+const TOMBSTONE_SUFFIX: &str = "@tombstone";
+
+/// Whether a reported value is a tombstone's ([`tombstone_value`]).
+pub fn is_tombstone(value: &str) -> bool {
+    value.ends_with(TOMBSTONE_SUFFIX)
+}
+
+/// The key [`record_key`] gave the record whose value is `value` (`c<client>-b<batch>-r<i>`,
+/// or a tombstone's `<key>@tombstone`).
 pub fn key_of_value(value: &str) -> Option<String> {
+    if let Some(key) = value.strip_suffix(TOMBSTONE_SUFFIX) {
+        return Some(key.to_string());
+    }
     let (client, batch) = batch_of_value(value)?;
     Some(record_key(client, batch))
 }
@@ -1042,7 +1072,6 @@ pub fn batch_of_value(value: &str) -> Option<(u32, u32)> {
     Some((client.parse().ok()?, batch.parse().ok()?))
 }
 
-/// Appends `number` in decimal.
 /// Notes each whole batch of a fetch answer's `records` in the history.
 fn note_batches(client: u32, partition: i32, records: &[u8], history: &mut History) {
     let mut at = 0;
@@ -1063,6 +1092,7 @@ fn note_batches(client: u32, partition: i32, records: &[u8], history: &mut Histo
     }
 }
 
+/// Appends `number` in decimal.
 fn push_decimal(out: &mut String, number: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();

@@ -364,6 +364,9 @@ pub struct Workload {
     /// A compacted topic's (`min.cleanable.dirty.ratio` in millionths,
     /// `min.compaction.lag.ms`, `max.compaction.lag.ms`) where not Kafka's defaults.
     pub compaction_timing: Option<(u32, i64, i64)>,
+    /// A compacted topic's keyed producers make every fifth batch a tombstone, kept
+    /// `delete.retention.ms` (this many ms) once compacted.
+    pub tombstones: Option<i64>,
     /// (every ms, rounds): an observer lists and describes the groups (and, with
     /// `observe_offsets`, fetches their committed offsets) that often, that many times (see
     /// [`crate::observe`]).
@@ -443,6 +446,7 @@ impl Default for Workload {
             log_append_time: false,
             topic_compression: None,
             compaction_timing: None,
+            tombstones: None,
             observe: None,
             observe_offsets: false,
             lag_monitor: None,
@@ -626,6 +630,9 @@ impl Workload {
             configs.push(("min.compaction.lag.ms", min_lag_ms.to_string()));
             configs.push(("max.compaction.lag.ms", max_lag_ms.to_string()));
         }
+        if let Some(delete_retention_ms) = self.tombstones {
+            configs.push(("delete.retention.ms", delete_retention_ms.to_string()));
+        }
         configs
     }
 }
@@ -707,6 +714,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some((ratio_ppm, min_lag_ms, max_lag_ms)) = self.compaction_timing {
             write!(f, " compaction_timing={ratio_ppm}ppm/{min_lag_ms}ms/{max_lag_ms}ms")?;
+        }
+        if let Some(delete_retention_ms) = self.tombstones {
+            write!(f, " tombstones={delete_retention_ms}ms")?;
         }
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
@@ -814,7 +824,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::reader_fetch_wait`). 23: topics stamped with their append time
 /// (`Workload::log_append_time`) or stored with a codec of their own
 /// (`Workload::topic_compression`), and compaction's dirty ratio and lags
-/// (`Workload::compaction_timing`), and page-cache syncs by age (`Workload::flush_timing`).
+/// (`Workload::compaction_timing`), tombstones (`Workload::tombstones`), and page-cache
+/// syncs by age (`Workload::flush_timing`).
 pub const SETTINGS_VERSION: u32 = 23;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
@@ -1124,6 +1135,12 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let max_lag_ms = timing.range_inclusive(100, 5_000).max(min_lag_ms as u64) as i64;
         workload.compaction_timing = Some((ratio_ppm, min_lag_ms, max_lag_ms));
     }
+    // Half the compacted seeds without a group: producers delete keys with tombstones, which
+    // compaction keeps 0 to 3 s; a full read at the end shows whether any key came back.
+    let mut deleting = Prng::new(seed ^ 0x544F_4D42);
+    if workload.compacted && workload.group.consumers == 0 && deleting.chance(500_000) {
+        workload.tombstones = Some(deleting.range_inclusive(0, 3_000) as i64);
+    }
     // Half the page-cache seeds: logs whose last sync is 0 to 2 s old are synced at checks
     // every 10 ms to 1 s.
     let mut flushing = Prng::new(seed ^ 0x464C_5348);
@@ -1347,6 +1364,7 @@ impl Sim {
             };
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
+            producer.tombstones = workload.tombstones.is_some();
             producer.stamps_records = workload.retention_deletes;
             producer.notes_sizes = notes_sizes;
             producer.set_in_flight_max(workload.in_flight_max);
@@ -1366,6 +1384,7 @@ impl Sim {
             };
             let mut producer = Client::new(clients.len() as u32, role);
             producer.keyed = workload.compacted;
+            producer.tombstones = workload.tombstones.is_some();
             producer.stamps_records = workload.retention_deletes;
             producer.notes_sizes = notes_sizes;
             producer.compression = workload.compression;

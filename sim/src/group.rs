@@ -966,7 +966,12 @@ pub fn read_records(records: &[u8], position: &mut i64, mut read: impl FnMut(i64
             if offset < *position {
                 continue;
             }
-            let value = String::from_utf8_lossy(record.value.unwrap_or_default()).into_owned();
+            let value = match record.value {
+                Some(value) => String::from_utf8_lossy(value).into_owned(),
+                None => crate::client::tombstone_value(&String::from_utf8_lossy(
+                    record.key.unwrap_or_default(),
+                )),
+            };
             read(offset, value);
             *position = offset + 1;
         }

@@ -2,13 +2,16 @@
 //! must let the workload finish, then the checkers.
 
 use crate::checker;
+use crate::client::{key_of_value, TOPIC};
 use crate::engine::{RunSummary, Sim};
 use crate::group::read_records;
+use crate::history::Operation;
 use crate::hostile::STRANGER_WRITE_TOPIC;
 use sluice_core::log::TopicPartition;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
+use std::collections::BTreeMap;
 
 /// Why a run failed, with everything needed to reproduce it.
 #[derive(Clone, Debug)]
@@ -340,6 +343,9 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         if stranger_writes {
             strangers_topic_served(sim)?;
         }
+        if sim.compacted {
+            compacted_keys_stay_deleted(sim)?;
+        }
         check(sim)
     }));
     let reason = match outcome {
@@ -372,58 +378,112 @@ pub fn strangers_topic_served(sim: &mut Sim) -> Result<(), String> {
     const PARTITIONS: i32 = 2;
     for partition in 0..PARTITIONS {
         let tp = TopicPartition::new(STRANGER_WRITE_TOPIC, partition);
-        let Some(node) = sim.node() else { return Ok(()) };
-        let Some(log) = node.logs().log(&tp) else { continue };
-        if log.offline_reason().is_some() {
+        let Some(records) = read_partition(sim, STRANGER_WRITE_TOPIC, partition)? else {
             continue;
+        };
+        if let Some((offset, value)) =
+            records.iter().find(|(_, value)| !value.starts_with("stranger-"))
+        {
+            return Err(format!("{tp}: offset {offset} holds {value:?}, which no one sent"));
         }
-        let (mut position, mut end) = (log.log_start_offset(), log.log_end_offset());
-        while position < end {
-            let fetch = FetchRequest {
-                max_bytes: 1 << 20,
-                topics: vec![FetchRequestTopic {
-                    topic: StrBytes::from_static(STRANGER_WRITE_TOPIC),
-                    partitions: vec![FetchRequestPartition {
-                        partition,
-                        fetch_offset: position,
-                        partition_max_bytes: 1 << 20,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            };
-            let answer = match sim.request(Request::Fetch(fetch), 12) {
-                Some(Response::Fetch(answer)) => answer,
-                other => return Err(format!("{tp}: a Fetch at {position} got {other:?}")),
-            };
-            let data = answer.responses.first().and_then(|topic| topic.partitions.first());
-            let Some(data) = data.filter(|data| data.error_code == 0) else {
-                let code = data.map(|data| data.error_code);
-                return Err(format!(
-                    "{tp}: the stranger's topic cannot be read at {position} (log end {end}): error {code:?}"
-                ));
-            };
-            end = end.min(data.high_watermark);
-            let before = position;
-            let mut foreign = None;
-            let records = data.records.clone().unwrap_or_default();
-            read_records(&records, &mut position, |offset, value| {
-                if !value.starts_with("stranger-") && foreign.is_none() {
-                    foreign = Some((offset, value));
-                }
-            });
-            if let Some((offset, value)) = foreign {
-                return Err(format!("{tp}: offset {offset} holds {value:?}, which no one sent"));
+    }
+    Ok(())
+}
+
+/// After a run on a compacted topic: each online partition of the workload topic is read
+/// whole, and no key comes back. For each key, the last record read must be at or after the
+/// last one acknowledged with that key: compaction may remove a record only for a later one
+/// of its key, and a tombstone only after every older record of its key (retention deletes
+/// from the start, so it never leaves an older record behind a newer one either). A tombstone
+/// dropped before the older values of its key would show such a value as the key's last.
+pub fn compacted_keys_stay_deleted(sim: &mut Sim) -> Result<usize, String> {
+    // (partition, key) → the offset of the last record acknowledged with that key.
+    let mut acknowledged: BTreeMap<(i32, String), i64> = BTreeMap::new();
+    for operation in &sim.history.operations {
+        if let Operation::ProduceAcked { partition, base_offset, values, .. } = operation {
+            for (index, value) in values.iter().enumerate() {
+                let Some(key) = key_of_value(value) else { continue };
+                let offset = base_offset + index as i64;
+                let last = acknowledged.entry((*partition, key)).or_insert(offset);
+                *last = (*last).max(offset);
             }
-            if position == before && position < end {
+        }
+    }
+    let mut judged = 0;
+    for partition in 0..sim.topic_partitions() {
+        let Some(records) = read_partition(sim, TOPIC, partition)? else { continue };
+        let mut last_read: BTreeMap<String, (i64, String)> = BTreeMap::new();
+        for (offset, value) in records {
+            if let Some(key) = key_of_value(&value) {
+                last_read.insert(key, (offset, value));
+            }
+        }
+        for (key, (offset, value)) in &last_read {
+            let Some(&acked) = acknowledged.get(&(partition, key.clone())) else { continue };
+            judged += 1;
+            if *offset < acked {
                 return Err(format!(
-                    "{tp}: a Fetch at {position} (log end {end}) returned nothing to read"
+                    "{TOPIC}-{partition}: key {key} came back: its last record is {value:?} at {offset}, but a record with that key was acknowledged at {acked}"
                 ));
             }
         }
     }
-    Ok(())
+    Ok(judged)
+}
+
+/// The records of `topic`-`partition` from its log start to its high watermark, as
+/// (offset, value) read with Fetch; `None` if the node is down or the log is gone or offline.
+/// Every batch must read back valid, and every Fetch must make progress.
+fn read_partition(
+    sim: &mut Sim,
+    topic: &'static str,
+    partition: i32,
+) -> Result<Option<Vec<(i64, String)>>, String> {
+    let tp = TopicPartition::new(topic, partition);
+    let Some(node) = sim.node() else { return Ok(None) };
+    let Some(log) = node.logs().log(&tp) else { return Ok(None) };
+    if log.offline_reason().is_some() {
+        return Ok(None);
+    }
+    let (mut position, mut end) = (log.log_start_offset(), log.log_end_offset());
+    let mut records = Vec::new();
+    while position < end {
+        let fetch = FetchRequest {
+            max_bytes: 1 << 20,
+            topics: vec![FetchRequestTopic {
+                topic: StrBytes::from_static(topic),
+                partitions: vec![FetchRequestPartition {
+                    partition,
+                    fetch_offset: position,
+                    partition_max_bytes: 1 << 20,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let answer = match sim.request(Request::Fetch(fetch), 12) {
+            Some(Response::Fetch(answer)) => answer,
+            other => return Err(format!("{tp}: a Fetch at {position} got {other:?}")),
+        };
+        let data = answer.responses.first().and_then(|topic| topic.partitions.first());
+        let Some(data) = data.filter(|data| data.error_code == 0) else {
+            let code = data.map(|data| data.error_code);
+            return Err(format!(
+                "{tp} cannot be read at {position} (log end {end}): error {code:?}"
+            ));
+        };
+        end = end.min(data.high_watermark);
+        let before = position;
+        let bytes = data.records.clone().unwrap_or_default();
+        read_records(&bytes, &mut position, |offset, value| records.push((offset, value)));
+        if position == before && position < end {
+            return Err(format!(
+                "{tp}: a Fetch at {position} (log end {end}) returned nothing to read"
+            ));
+        }
+    }
+    Ok(Some(records))
 }
 
 /// Runs every checker over the history and the node's queue sizes.
