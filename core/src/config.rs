@@ -200,102 +200,181 @@ const TYPE_LONG: i8 = 5;
 const TYPE_DOUBLE: i8 = 6;
 const TYPE_LIST: i8 = 7;
 
-/// Each topic property's type and its broker synonyms, in Kafka's order of precedence, with
-/// the value of the last one when none is set (the default Kafka lists, e.g.
-/// `log.retention.hours=168` for `retention.ms`), or `None` for the topic default's value.
-const TOPIC_SYNONYMS: &[(&str, i8, &[&str], Option<&str>)] = &[
-    ("cleanup.policy", TYPE_LIST, &["log.cleanup.policy"], None),
-    ("compression.type", TYPE_STRING, &["compression.type"], None),
-    ("delete.retention.ms", TYPE_LONG, &["log.cleaner.delete.retention.ms"], None),
-    ("flush.messages", TYPE_LONG, &["log.flush.interval.messages"], None),
-    ("flush.ms", TYPE_LONG, &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"], None),
-    ("index.interval.bytes", TYPE_INT, &["log.index.interval.bytes"], None),
-    ("max.compaction.lag.ms", TYPE_LONG, &["log.cleaner.max.compaction.lag.ms"], None),
-    ("max.message.bytes", TYPE_INT, &["message.max.bytes"], None),
-    ("message.timestamp.after.max.ms", TYPE_LONG, &["log.message.timestamp.after.max.ms"], None),
-    ("message.timestamp.before.max.ms", TYPE_LONG, &["log.message.timestamp.before.max.ms"], None),
+/// Where a broker synonym's DEFAULT_CONFIG value comes from.
+#[derive(Clone, Copy)]
+enum KeyDefault {
+    /// Kafka gives the key no default (`log.retention.ms`): it is not listed as one.
+    Unset,
+    /// The property's own default (the topic's, or the broker's).
+    Own,
+    /// This value (`log.retention.hours`: 168).
+    Fixed(&'static str),
+}
+
+use KeyDefault::{Fixed, Own, Unset};
+
+/// A property's broker synonyms, each with its default.
+type Synonyms = &'static [(&'static str, KeyDefault)];
+
+/// `i64::MAX` as Kafka prints it.
+const LONG_MAX: &str = "9223372036854775807";
+
+/// Each topic property's type and its broker synonyms, in Kafka's order of precedence, each
+/// with its default.
+const TOPIC_SYNONYMS: &[(&str, i8, Synonyms)] = &[
+    ("cleanup.policy", TYPE_LIST, &[("log.cleanup.policy", Own)]),
+    ("compression.type", TYPE_STRING, &[("compression.type", Own)]),
+    ("delete.retention.ms", TYPE_LONG, &[("log.cleaner.delete.retention.ms", Own)]),
+    ("flush.messages", TYPE_LONG, &[("log.flush.interval.messages", Own)]),
+    (
+        "flush.ms",
+        TYPE_LONG,
+        &[("log.flush.interval.ms", Unset), ("log.flush.scheduler.interval.ms", Fixed(LONG_MAX))],
+    ),
+    ("index.interval.bytes", TYPE_INT, &[("log.index.interval.bytes", Own)]),
+    ("max.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.max.compaction.lag.ms", Own)]),
+    ("max.message.bytes", TYPE_INT, &[("message.max.bytes", Own)]),
+    ("message.timestamp.after.max.ms", TYPE_LONG, &[("log.message.timestamp.after.max.ms", Own)]),
+    ("message.timestamp.before.max.ms", TYPE_LONG, &[("log.message.timestamp.before.max.ms", Own)]),
     (
         "message.timestamp.difference.max.ms",
         TYPE_LONG,
-        &["log.message.timestamp.difference.max.ms"],
-        None,
+        &[("log.message.timestamp.difference.max.ms", Own)],
     ),
-    ("message.timestamp.type", TYPE_STRING, &["log.message.timestamp.type"], None),
-    ("min.cleanable.dirty.ratio", TYPE_DOUBLE, &["log.cleaner.min.cleanable.ratio"], None),
-    ("min.compaction.lag.ms", TYPE_LONG, &["log.cleaner.min.compaction.lag.ms"], None),
-    ("min.insync.replicas", TYPE_INT, &["min.insync.replicas"], None),
-    ("retention.bytes", TYPE_LONG, &["log.retention.bytes"], None),
+    ("message.timestamp.type", TYPE_STRING, &[("log.message.timestamp.type", Own)]),
+    ("min.cleanable.dirty.ratio", TYPE_DOUBLE, &[("log.cleaner.min.cleanable.ratio", Own)]),
+    ("min.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.min.compaction.lag.ms", Own)]),
+    ("min.insync.replicas", TYPE_INT, &[("min.insync.replicas", Own)]),
+    ("retention.bytes", TYPE_LONG, &[("log.retention.bytes", Own)]),
     (
         "retention.ms",
         TYPE_LONG,
-        &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
-        Some("168"),
+        &[
+            ("log.retention.ms", Unset),
+            ("log.retention.minutes", Unset),
+            ("log.retention.hours", Fixed("168")),
+        ],
     ),
-    ("segment.bytes", TYPE_INT, &["log.segment.bytes"], None),
-    ("segment.index.bytes", TYPE_INT, &["log.index.size.max.bytes"], None),
-    ("segment.ms", TYPE_LONG, &["log.roll.ms", "log.roll.hours"], Some("168")),
+    ("segment.bytes", TYPE_INT, &[("log.segment.bytes", Own)]),
+    ("segment.index.bytes", TYPE_INT, &[("log.index.size.max.bytes", Own)]),
+    ("segment.ms", TYPE_LONG, &[("log.roll.ms", Unset), ("log.roll.hours", Fixed("168"))]),
 ];
 
+/// The broker synonyms of a property as Kafka's `ConfigHelper` lists them: those `set` in the
+/// broker's properties (STATIC_BROKER_CONFIG), then those with a default (DEFAULT_CONFIG,
+/// `own` for [`KeyDefault::Own`]), then everything before the first key's own entry dropped.
+/// Kafka does that last step to drop listener-prefixed names; it also means a value set only
+/// under a later name (`log.retention.hours` for `log.retention.ms`) is reported as a default
+/// with no synonyms. Sluice reports what Kafka reports, so tools show the same.
+fn broker_synonyms(
+    keys: &[(&str, KeyDefault)],
+    set: &BTreeMap<String, String>,
+    own: &str,
+) -> Vec<ConfigSynonym> {
+    let mut synonyms: Vec<ConfigSynonym> = keys
+        .iter()
+        .filter_map(|(key, _)| {
+            set.get(*key).map(|given| ConfigSynonym {
+                name: (*key).to_string(),
+                value: java_trim(given).to_string(),
+                source: SOURCE_STATIC_BROKER,
+            })
+        })
+        .collect();
+    for &(key, default) in keys {
+        let value = match default {
+            Unset => continue,
+            Own => own.to_string(),
+            Fixed(value) => value.to_string(),
+        };
+        synonyms.push(ConfigSynonym { name: key.to_string(), value, source: SOURCE_DEFAULT });
+    }
+    let first = keys.first().expect("every property has a broker synonym").0;
+    let own_at = synonyms.iter().position(|synonym| synonym.name == first);
+    synonyms.drain(..own_at.unwrap_or(synonyms.len()));
+    synonyms
+}
+
 /// Each broker property DescribeConfigs lists: its type and the property names (aliases and
-/// other units) that set it, the first being its own.
-const BROKER_SYNONYMS: &[(&str, i8, &[&str])] = &[
-    ("advertised.listeners", TYPE_STRING, &["advertised.listeners"]),
-    ("auto.create.topics.enable", TYPE_BOOLEAN, &["auto.create.topics.enable"]),
-    ("cluster.id", TYPE_STRING, &["cluster.id"]),
-    ("compression.type", TYPE_STRING, &["compression.type"]),
-    ("controller.quorum.voters", TYPE_LIST, &["controller.quorum.voters"]),
-    ("default.replication.factor", TYPE_INT, &["default.replication.factor"]),
-    ("delete.topic.enable", TYPE_BOOLEAN, &["delete.topic.enable"]),
-    ("group.initial.rebalance.delay.ms", TYPE_INT, &["group.initial.rebalance.delay.ms"]),
-    ("group.max.session.timeout.ms", TYPE_INT, &["group.max.session.timeout.ms"]),
-    ("group.min.session.timeout.ms", TYPE_INT, &["group.min.session.timeout.ms"]),
-    ("listeners", TYPE_STRING, &["listeners"]),
-    ("log.cleaner.backoff.ms", TYPE_LONG, &["log.cleaner.backoff.ms"]),
-    ("log.cleaner.delete.retention.ms", TYPE_LONG, &["log.cleaner.delete.retention.ms"]),
-    ("log.cleaner.enable", TYPE_BOOLEAN, &["log.cleaner.enable"]),
-    ("log.cleaner.max.compaction.lag.ms", TYPE_LONG, &["log.cleaner.max.compaction.lag.ms"]),
-    ("log.cleaner.min.cleanable.ratio", TYPE_DOUBLE, &["log.cleaner.min.cleanable.ratio"]),
-    ("log.cleaner.min.compaction.lag.ms", TYPE_LONG, &["log.cleaner.min.compaction.lag.ms"]),
-    ("log.cleaner.step.bytes", TYPE_LONG, &["log.cleaner.step.bytes"]),
-    ("log.cleanup.policy", TYPE_LIST, &["log.cleanup.policy"]),
-    ("log.dirs", TYPE_STRING, &["log.dirs", "log.dir"]),
-    ("log.flush.interval.messages", TYPE_LONG, &["log.flush.interval.messages"]),
-    ("log.flush.interval.ms", TYPE_LONG, &["log.flush.interval.ms"]),
+/// other units) that set it, the first being its own, each with its default.
+const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
+    ("advertised.listeners", TYPE_STRING, &[("advertised.listeners", Own)]),
+    ("auto.create.topics.enable", TYPE_BOOLEAN, &[("auto.create.topics.enable", Own)]),
+    ("cluster.id", TYPE_STRING, &[("cluster.id", Own)]),
+    ("compression.type", TYPE_STRING, &[("compression.type", Own)]),
+    ("controller.quorum.voters", TYPE_LIST, &[("controller.quorum.voters", Own)]),
+    ("default.replication.factor", TYPE_INT, &[("default.replication.factor", Own)]),
+    ("delete.topic.enable", TYPE_BOOLEAN, &[("delete.topic.enable", Own)]),
+    ("group.initial.rebalance.delay.ms", TYPE_INT, &[("group.initial.rebalance.delay.ms", Own)]),
+    ("group.max.session.timeout.ms", TYPE_INT, &[("group.max.session.timeout.ms", Own)]),
+    ("group.min.session.timeout.ms", TYPE_INT, &[("group.min.session.timeout.ms", Own)]),
+    ("listeners", TYPE_STRING, &[("listeners", Own)]),
+    ("log.cleaner.backoff.ms", TYPE_LONG, &[("log.cleaner.backoff.ms", Own)]),
+    ("log.cleaner.delete.retention.ms", TYPE_LONG, &[("log.cleaner.delete.retention.ms", Own)]),
+    ("log.cleaner.enable", TYPE_BOOLEAN, &[("log.cleaner.enable", Own)]),
+    ("log.cleaner.max.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.max.compaction.lag.ms", Own)]),
+    ("log.cleaner.min.cleanable.ratio", TYPE_DOUBLE, &[("log.cleaner.min.cleanable.ratio", Own)]),
+    ("log.cleaner.min.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.min.compaction.lag.ms", Own)]),
+    ("log.cleaner.step.bytes", TYPE_LONG, &[("log.cleaner.step.bytes", Own)]),
+    ("log.cleanup.policy", TYPE_LIST, &[("log.cleanup.policy", Own)]),
+    ("log.dirs", TYPE_STRING, &[("log.dirs", Own), ("log.dir", Unset)]),
+    ("log.flush.interval.messages", TYPE_LONG, &[("log.flush.interval.messages", Own)]),
+    (
+        "log.flush.interval.ms",
+        TYPE_LONG,
+        &[("log.flush.interval.ms", Unset), ("log.flush.scheduler.interval.ms", Fixed(LONG_MAX))],
+    ),
     (
         "log.flush.offset.checkpoint.interval.ms",
         TYPE_INT,
-        &["log.flush.offset.checkpoint.interval.ms"],
+        &[("log.flush.offset.checkpoint.interval.ms", Own)],
     ),
-    ("log.flush.scheduler.interval.ms", TYPE_LONG, &["log.flush.scheduler.interval.ms"]),
-    ("log.index.interval.bytes", TYPE_INT, &["log.index.interval.bytes"]),
-    ("log.index.size.max.bytes", TYPE_INT, &["log.index.size.max.bytes"]),
-    ("log.message.timestamp.after.max.ms", TYPE_LONG, &["log.message.timestamp.after.max.ms"]),
-    ("log.message.timestamp.before.max.ms", TYPE_LONG, &["log.message.timestamp.before.max.ms"]),
+    ("log.flush.scheduler.interval.ms", TYPE_LONG, &[("log.flush.scheduler.interval.ms", Own)]),
+    ("log.index.interval.bytes", TYPE_INT, &[("log.index.interval.bytes", Own)]),
+    ("log.index.size.max.bytes", TYPE_INT, &[("log.index.size.max.bytes", Own)]),
+    (
+        "log.message.timestamp.after.max.ms",
+        TYPE_LONG,
+        &[("log.message.timestamp.after.max.ms", Own)],
+    ),
+    (
+        "log.message.timestamp.before.max.ms",
+        TYPE_LONG,
+        &[("log.message.timestamp.before.max.ms", Own)],
+    ),
     (
         "log.message.timestamp.difference.max.ms",
         TYPE_LONG,
-        &["log.message.timestamp.difference.max.ms"],
+        &[("log.message.timestamp.difference.max.ms", Own)],
     ),
-    ("log.message.timestamp.type", TYPE_STRING, &["log.message.timestamp.type"]),
-    ("log.retention.bytes", TYPE_LONG, &["log.retention.bytes"]),
-    ("log.retention.check.interval.ms", TYPE_LONG, &["log.retention.check.interval.ms"]),
+    ("log.message.timestamp.type", TYPE_STRING, &[("log.message.timestamp.type", Own)]),
+    ("log.retention.bytes", TYPE_LONG, &[("log.retention.bytes", Own)]),
+    ("log.retention.check.interval.ms", TYPE_LONG, &[("log.retention.check.interval.ms", Own)]),
     (
         "log.retention.ms",
         TYPE_LONG,
-        &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+        &[
+            ("log.retention.ms", Unset),
+            ("log.retention.minutes", Unset),
+            ("log.retention.hours", Fixed("168")),
+        ],
     ),
-    ("log.roll.ms", TYPE_LONG, &["log.roll.ms", "log.roll.hours"]),
-    ("log.segment.bytes", TYPE_INT, &["log.segment.bytes"]),
-    ("message.max.bytes", TYPE_INT, &["message.max.bytes"]),
-    ("min.insync.replicas", TYPE_INT, &["min.insync.replicas"]),
-    ("node.id", TYPE_INT, &["node.id", "broker.id"]),
-    ("num.partitions", TYPE_INT, &["num.partitions"]),
-    ("offsets.retention.check.interval.ms", TYPE_LONG, &["offsets.retention.check.interval.ms"]),
-    ("offsets.retention.minutes", TYPE_INT, &["offsets.retention.minutes"]),
-    ("offsets.topic.segment.bytes", TYPE_INT, &["offsets.topic.segment.bytes"]),
-    ("process.roles", TYPE_LIST, &["process.roles"]),
-    ("socket.request.max.bytes", TYPE_INT, &["socket.request.max.bytes"]),
-    ("unclean.leader.election.enable", TYPE_BOOLEAN, &["unclean.leader.election.enable"]),
+    ("log.roll.ms", TYPE_LONG, &[("log.roll.ms", Unset), ("log.roll.hours", Fixed("168"))]),
+    ("log.segment.bytes", TYPE_INT, &[("log.segment.bytes", Own)]),
+    ("message.max.bytes", TYPE_INT, &[("message.max.bytes", Own)]),
+    ("min.insync.replicas", TYPE_INT, &[("min.insync.replicas", Own)]),
+    ("node.id", TYPE_INT, &[("node.id", Own), ("broker.id", Unset)]),
+    ("num.partitions", TYPE_INT, &[("num.partitions", Own)]),
+    (
+        "offsets.retention.check.interval.ms",
+        TYPE_LONG,
+        &[("offsets.retention.check.interval.ms", Own)],
+    ),
+    ("offsets.retention.minutes", TYPE_INT, &[("offsets.retention.minutes", Own)]),
+    ("offsets.topic.segment.bytes", TYPE_INT, &[("offsets.topic.segment.bytes", Own)]),
+    ("process.roles", TYPE_LIST, &[("process.roles", Own)]),
+    ("socket.request.max.bytes", TYPE_INT, &[("socket.request.max.bytes", Own)]),
+    ("unclean.leader.election.enable", TYPE_BOOLEAN, &[("unclean.leader.election.enable", Own)]),
 ];
 
 /// The broker's settings. Defaults are Kafka's unless DESIGN.md says otherwise
@@ -674,23 +753,15 @@ impl TopicConfig {
         let defaults = TopicConfig::default();
         let entries: Vec<ConfigEntry> = TOPIC_SYNONYMS
             .iter()
-            .map(|&(name, config_type, broker_keys, default_value)| {
+            .map(|&(name, config_type, broker_keys)| {
                 let mut synonyms = Vec::new();
                 if let Some(given) = self.overrides.get(name) {
                     let value = java_trim(given).to_string();
                     let source = SOURCE_TOPIC;
                     synonyms.push(ConfigSynonym { name: name.to_string(), value, source });
                 }
-                for key in broker_keys.iter().filter(|key| set.contains_key(**key)) {
-                    let value = java_trim(&set[*key]).to_string();
-                    let source = SOURCE_STATIC_BROKER;
-                    synonyms.push(ConfigSynonym { name: (*key).to_string(), value, source });
-                }
-                let last = broker_keys.last().expect("every property has a broker synonym");
-                let value = default_value.map_or_else(|| defaults.value_of(name), str::to_string);
-                let source = SOURCE_DEFAULT;
-                synonyms.push(ConfigSynonym { name: (*last).to_string(), value, source });
-                let source = synonyms[0].source;
+                synonyms.extend(broker_synonyms(broker_keys, set, &defaults.value_of(name)));
+                let source = synonyms.first().map_or(SOURCE_DEFAULT, |synonym| synonym.source);
                 ConfigEntry {
                     name: name.to_string(),
                     value: self.value_of(name),
@@ -903,8 +974,38 @@ impl BrokerConfig {
     }
 
     /// The broker-level properties Sluice acts on, sorted by name, with their effective values,
-    /// as DescribeConfigs reports them: static broker config, read-only.
+    /// as DescribeConfigs reports them: read-only, STATIC_BROKER_CONFIG where the properties
+    /// set them, else DEFAULT_CONFIG (see [`broker_synonyms`] for Kafka's rule).
     pub fn entries(&self) -> Vec<ConfigEntry> {
+        let defaults = BrokerConfig::default().values();
+        let entries: Vec<ConfigEntry> = self
+            .values()
+            .into_iter()
+            .zip(defaults)
+            .zip(BROKER_SYNONYMS)
+            .map(|(((name, value), (_, default)), &(listed, config_type, keys))| {
+                assert_eq!(name, listed, "BROKER_SYNONYMS follows the entries");
+                let synonyms = broker_synonyms(keys, &self.set_properties, &default);
+                let source = synonyms.first().map_or(SOURCE_DEFAULT, |synonym| synonym.source);
+                ConfigEntry {
+                    name: name.to_string(),
+                    value,
+                    is_default: source == SOURCE_DEFAULT,
+                    read_only: true,
+                    sensitive: false,
+                    source,
+                    synonyms,
+                    config_type,
+                }
+            })
+            .collect();
+        assert_eq!(entries.len(), BROKER_SYNONYMS.len());
+        assert!(entries.windows(2).all(|pair| pair[0].name < pair[1].name));
+        entries
+    }
+
+    /// The broker-level properties Sluice acts on, sorted by name, with their values.
+    fn values(&self) -> [(&'static str, String); 45] {
         let topic = &self.topic_defaults;
         let pairs: [(&str, String); 45] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
@@ -968,43 +1069,7 @@ impl BrokerConfig {
             ("socket.request.max.bytes", self.socket_request_max_bytes.to_string()),
             ("unclean.leader.election.enable", self.unclean_leader_election_enable.to_string()),
         ];
-        let entries: Vec<ConfigEntry> = pairs
-            .into_iter()
-            .zip(BROKER_SYNONYMS)
-            .map(|((name, value), &(listed, config_type, keys))| {
-                assert_eq!(name, listed, "BROKER_SYNONYMS follows the entries");
-                let set: Vec<ConfigSynonym> = keys
-                    .iter()
-                    .filter_map(|key| {
-                        self.set_properties.get(*key).map(|given| ConfigSynonym {
-                            name: (*key).to_string(),
-                            value: java_trim(given).to_string(),
-                            source: SOURCE_STATIC_BROKER,
-                        })
-                    })
-                    .collect();
-                let source = if set.is_empty() { SOURCE_DEFAULT } else { SOURCE_STATIC_BROKER };
-                let mut synonyms = set;
-                if source == SOURCE_DEFAULT {
-                    let default =
-                        ConfigSynonym { name: name.to_string(), value: value.clone(), source };
-                    synonyms.push(default);
-                }
-                ConfigEntry {
-                    name: name.to_string(),
-                    value,
-                    is_default: source == SOURCE_DEFAULT,
-                    read_only: true,
-                    sensitive: false,
-                    source,
-                    synonyms,
-                    config_type,
-                }
-            })
-            .collect();
-        assert_eq!(entries.len(), BROKER_SYNONYMS.len());
-        assert!(entries.windows(2).all(|pair| pair[0].name < pair[1].name));
-        entries
+        pairs
     }
 
     /// `node.id`/`broker.id`, `process.roles`, `controller.quorum.voters`, `cluster.id`.
@@ -2201,7 +2266,8 @@ log.retention.check.interval.ms=300000
     fn topic_entries_name_their_source_and_synonyms_in_kafkas_order() {
         // Goal: DescribeConfigs' sources and synonyms for a topic, as Kafka gives them; method:
         // retention.ms overridden on the topic and set in the broker's file in hours.
-        let (config, _) = parse("log.retention.hours=48\nlog.cleanup.policy=compact\n").unwrap();
+        let (config, _) =
+            parse("log.retention.ms=172800000\nlog.cleanup.policy=compact\n").unwrap();
         let defaults = config.topic_defaults.clone();
         let topic =
             TopicConfig::from_overrides(&defaults, &pairs(&[("retention.ms", " 1000")])).unwrap();
@@ -2217,10 +2283,16 @@ log.retention.check.interval.ms=300000
             synonyms(retention),
             [
                 ("retention.ms".to_string(), "1000".to_string(), 1),
-                ("log.retention.hours".to_string(), "48".to_string(), 4),
+                ("log.retention.ms".to_string(), "172800000".to_string(), 4),
                 ("log.retention.hours".to_string(), "168".to_string(), 5),
             ]
         );
+        // As Kafka: a value set only under a later name (log.retention.hours) is reported as
+        // the default, with no synonyms; so is a default listed only under one.
+        let (hours, _) = parse("log.retention.hours=48\n").unwrap();
+        let entries = TopicConfig::default().entries(&hours.set_properties);
+        let retention = entries.iter().find(|entry| entry.name == "retention.ms").unwrap();
+        assert_eq!((retention.source, retention.synonyms.len()), (5, 0));
         let policy = find("cleanup.policy");
         assert_eq!(
             (policy.value.as_str(), policy.source, policy.is_default),
@@ -2236,7 +2308,7 @@ log.retention.check.interval.ms=300000
         );
         let segment_ms = find("segment.ms");
         assert_eq!((segment_ms.source, segment_ms.is_default), (5, true));
-        assert_eq!(synonyms(segment_ms), [("log.roll.hours".to_string(), "168".to_string(), 5)]);
+        assert!(synonyms(segment_ms).is_empty());
         assert_eq!(find("min.cleanable.dirty.ratio").config_type, TYPE_DOUBLE);
         assert_eq!(find("segment.bytes").config_type, TYPE_INT);
     }
@@ -2580,14 +2652,14 @@ log.retention.check.interval.ms=300000
             .iter()
             .filter(|entry| entry.source == 4 && !entry.is_default)
             .map(|entry| {
+                // The static synonyms come first; the default (if any) follows them.
                 let synonyms = entry
                     .synonyms
                     .iter()
-                    .map(|synonym| {
-                        assert_eq!(synonym.source, 4);
-                        (synonym.name.as_str(), synonym.value.as_str())
-                    })
+                    .take_while(|synonym| synonym.source == 4)
+                    .map(|synonym| (synonym.name.as_str(), synonym.value.as_str()))
                     .collect();
+                assert!(entry.synonyms.iter().skip_while(|s| s.source == 4).all(|s| s.source == 5));
                 (entry.name.as_str(), synonyms)
             })
             .collect();
@@ -2611,7 +2683,6 @@ log.retention.check.interval.ms=300000
                     "log.retention.check.interval.ms",
                     vec![("log.retention.check.interval.ms", "300000")]
                 ),
-                ("log.retention.ms", vec![("log.retention.hours", "168")]),
                 ("log.segment.bytes", vec![("log.segment.bytes", "1073741824")]),
                 ("node.id", vec![("node.id", "3")]),
                 ("num.partitions", vec![("num.partitions", "3")]),
@@ -2623,7 +2694,14 @@ log.retention.check.interval.ms=300000
             assert!(entry.is_default && entry.source == 5, "{entry:?}");
             let default =
                 ConfigSynonym { name: entry.name.clone(), value: entry.value.clone(), source: 5 };
-            assert_eq!(entry.synonyms, [default]);
+            // Those Kafka gives no default of their own (log.retention.ms, set here only as
+            // log.retention.hours) have no synonyms.
+            let unset = ["log.flush.interval.ms", "log.retention.ms", "log.roll.ms"];
+            if unset.contains(&entry.name.as_str()) {
+                assert!(entry.synonyms.is_empty(), "{entry:?}");
+            } else {
+                assert_eq!(entry.synonyms, [default]);
+            }
         }
         let types: Vec<i8> = ["log.cleaner.min.cleanable.ratio", "log.cleanup.policy", "node.id"]
             .iter()

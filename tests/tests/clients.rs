@@ -231,7 +231,7 @@ fn kafka_python_admin_creates_topics_as_kafka_streams_does_and_sees_append_times
     // DescribeConfigs names each value's source.
     require_kafka_python();
     let dir = tempfile::tempdir().expect("dir");
-    let broker = Broker::start(dir.path(), &["log.retention.hours=48"]);
+    let broker = Broker::start(dir.path(), &["log.retention.ms=172800000"]);
     let script = format!(
         r#"
 import time
@@ -273,8 +273,8 @@ for name in ('compression.type', 'message.timestamp.type', 'retention.ms', 'segm
              message.timestamp.type=LogAppendTime/DYNAMIC_TOPIC_CONFIG \
              log.message.timestamp.type=CreateTime/DEFAULT_CONFIG",
             "retention.ms 172800000 STATIC_BROKER_CONFIG LONG \
-             log.retention.hours=48/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG",
-            "segment.ms 604800000 DEFAULT_CONFIG LONG log.roll.hours=168/DEFAULT_CONFIG",
+             log.retention.ms=172800000/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG",
+            "segment.ms 604800000 DEFAULT_CONFIG LONG ",
         ],
         "{out}"
     );

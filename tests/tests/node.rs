@@ -394,19 +394,20 @@ fn page_cache_mode_syncs_a_log_whose_last_sync_is_flush_ms_old_at_the_flushers_c
     harness.send(A, 9, produce("p", 0, 1, producer_batch(2, 10, 1, WALL_MS)));
     let outputs = harness.outputs();
     assert_eq!(outputs.len(), 1, "answered at once, no sync: {outputs:?}");
-    // The node opened at 0: by the check at 200, the log's last sync is 120 ms old or more.
-    let outputs = tick(&mut harness, 200);
+    // First appended at 150: the check at 250 finds it 100 ms old, the one at 300, 150 ms.
+    assert!(tick(&mut harness, 250).is_empty());
+    let outputs = tick(&mut harness, 300);
     assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
     harness.complete_sync(&outputs[0], false);
-    // Synced at 200: records appended then wait for the first check at or after 320.
+    // Synced at 300: records appended then wait for the first check at or after 420.
     harness.send(A, 9, produce("p", 0, 1, producer_batch(1, 10, 2, WALL_MS)));
     assert_eq!(harness.outputs().len(), 1);
-    assert!(tick(&mut harness, 250).is_empty());
-    assert!(tick(&mut harness, 300).is_empty());
-    let outputs = tick(&mut harness, 350);
+    assert!(tick(&mut harness, 350).is_empty());
+    assert!(tick(&mut harness, 400).is_empty());
+    let outputs = tick(&mut harness, 450);
     assert!(matches!(&outputs[..], [Output::Sync { .. }]), "{outputs:?}");
     // The flusher's check is a timer of the node.
-    assert!(harness.node.poll_timeout().is_some_and(|at| at <= 400));
+    assert!(harness.node.poll_timeout().is_some_and(|at| at <= 500));
 }
 
 #[test]

@@ -285,7 +285,8 @@ pub struct Node<S: Storage> {
     /// When page-cache logs are next checked against their `flush.ms`
     /// (`log.flush.scheduler.interval.ms`).
     next_flush_check_at: u64,
-    /// When each partition's last sync completed (absent: not since the node opened).
+    /// For each partition of a page-cache topic: when its last sync completed, or when its
+    /// first record since the node opened was appended. Entries go with their topic.
     flushed_at: BTreeMap<TopicPartition, u64>,
     next_retention_at: u64,
     /// When the next log-compaction pass runs (`log.cleaner.backoff.ms`).
@@ -896,6 +897,8 @@ impl<S: Storage> Node<S> {
         else {
             return;
         };
+        let now = self.now;
+        self.flushed_at.entry(partition.clone()).or_insert(now);
         let unsynced =
             self.logs.log(partition).map_or(0, |log| log.log_end_offset() - log.recovery_point());
         if waited || unsynced >= flush_messages {
@@ -905,20 +908,18 @@ impl<S: Storage> Node<S> {
 
     /// Kafka's log flusher: marks for the next sync each partition of a page-cache topic that
     /// holds unsynced records and whose last sync completed `flush.ms` ago or more (or, with
-    /// none since the node opened, opened that long ago). Forgets deleted partitions.
+    /// none since the node opened, whose first append since was that long ago).
     fn mark_stale_page_cache_logs(&mut self) {
         let (topics, logs) = (&self.topics, &self.logs);
         self.flushed_at.retain(|partition, _| logs.log(partition).is_some());
-        let opened = self.opened_at.0;
-        for partition in self.logs.partitions() {
+        for (partition, &since) in &self.flushed_at {
             let Some(config) = topics.get(&partition.topic).map(|topic| &topic.config) else {
                 continue;
             };
             if config.flush_messages <= 1 || config.flush_ms == i64::MAX {
                 continue;
             }
-            let log = self.logs.log(partition).expect("listed");
-            let since = self.flushed_at.get(partition).copied().unwrap_or(opened);
+            let log = self.logs.log(partition).expect("kept above");
             let stale = self.now.saturating_sub(since) >= config.flush_ms.unsigned_abs();
             if stale && log.log_end_offset() > log.recovery_point() {
                 self.sync_due.insert(partition.clone());
@@ -964,6 +965,7 @@ impl<S: Storage> Node<S> {
     /// Drops a deleted topic's partitions from the sync in flight: its completion must not be
     /// applied to a log re-created under the same name.
     fn forget_in_flight_syncs(&mut self, topic: &str) {
+        self.flushed_at.retain(|partition, _| partition.topic != topic);
         if let Some(in_flight) = self.sync_in_flight.as_mut() {
             in_flight.requests.retain(|(partition, _)| partition.topic != topic);
         }
@@ -984,8 +986,8 @@ impl<S: Storage> Node<S> {
             if let Some(log) = self.logs.log_mut(&partition) {
                 // An error takes the log offline; the pending produces then fail below.
                 let _ = log.sync_completed(request, result.clone());
-                if result.is_ok() {
-                    self.flushed_at.insert(partition, self.now);
+                if let Some(at) = self.flushed_at.get_mut(&partition).filter(|_| result.is_ok()) {
+                    *at = self.now;
                 }
             }
         }
