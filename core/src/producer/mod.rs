@@ -8,7 +8,7 @@
 use crate::limits::{PRODUCERS_PER_PARTITION_MAX, PRODUCER_BATCHES_RETAINED_MAX};
 use crate::protocol::record_batch::BatchHeader;
 use crate::protocol::ErrorCode;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Where one producer batch landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +59,11 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ProducerState {
     producers: BTreeMap<i64, ProducerEntry>,
+    /// (last write, id) of every producer: the least recent first, so that evicting one
+    /// at the bound takes O(log n), not a scan of up to PRODUCERS_PER_PARTITION_MAX entries
+    /// for every new producer (a client making a producer per message would pay that on
+    /// each produce).
+    by_last_write: BTreeSet<(u64, i64)>,
     writes: u64,
 }
 
@@ -132,13 +137,12 @@ impl ProducerState {
         if !self.producers.contains_key(&header.producer_id)
             && self.producers.len() >= PRODUCERS_PER_PARTITION_MAX
         {
-            let oldest =
-                self.producers.iter().min_by_key(|(_, entry)| entry.last_write).map(|(id, _)| *id);
-            if let Some(oldest) = oldest {
+            if let Some((_, oldest)) = self.by_last_write.pop_first() {
                 self.producers.remove(&oldest);
             }
         }
         let entry = self.producers.entry(header.producer_id).or_default();
+        self.by_last_write.remove(&(entry.last_write, header.producer_id));
         if header.producer_epoch != entry.epoch {
             entry.batches.clear();
             entry.epoch = header.producer_epoch;
@@ -152,7 +156,9 @@ impl ProducerState {
             entry.batches.pop_front();
         }
         entry.last_write = self.writes;
+        self.by_last_write.insert((self.writes, header.producer_id));
         assert!(self.producers.len() <= PRODUCERS_PER_PARTITION_MAX);
+        assert_eq!(self.by_last_write.len(), self.producers.len());
     }
 
     /// The state as a snapshot file's bytes ([`snapshot_bytes`] of them): `SPS1`, a CRC-32C of
@@ -228,7 +234,8 @@ impl ProducerState {
         if !cursor.bytes.is_empty() {
             return Err(format!("{} bytes after the last producer", cursor.bytes.len()));
         }
-        Ok(Self { producers, writes })
+        let by_last_write = producers.iter().map(|(id, entry)| (entry.last_write, *id)).collect();
+        Ok(Self { producers, by_last_write, writes })
     }
 }
 
@@ -265,6 +272,29 @@ pub const fn snapshot_bytes(producers: usize, batches: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn at_the_bound_a_new_producer_evicts_the_least_recent_writer() {
+        // Producers 0..MAX write once each, then producer 0 writes again: producer 1 is now
+        // the least recent, and the next new producer takes its place.
+        let mut state = ProducerState::default();
+        let max = PRODUCERS_PER_PARTITION_MAX as i64;
+        for id in 0..max {
+            state.record(&header(id, 0, 0, 1, id));
+        }
+        state.record(&header(0, 0, 1, 1, max));
+        assert_eq!(state.len(), PRODUCERS_PER_PARTITION_MAX);
+        state.record(&header(max, 0, 0, 1, max + 1));
+        assert_eq!(state.len(), PRODUCERS_PER_PARTITION_MAX);
+        assert!(state.entry(1).is_none(), "the least recent writer went");
+        assert!(state.entry(0).is_some() && state.entry(2).is_some() && state.entry(max).is_some());
+        // A snapshot keeps the order: after a round trip the next eviction takes producer 2.
+        let mut restored =
+            ProducerState::decode_snapshot(&state.encode_snapshot()).expect("snapshot");
+        assert_eq!(restored, state);
+        restored.record(&header(max + 1, 0, 0, 1, max + 2));
+        assert!(restored.entry(2).is_none() && restored.entry(3).is_some());
+    }
+
     use super::*;
 
     fn header(
