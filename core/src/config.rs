@@ -151,6 +151,46 @@ pub struct TopicConfig {
     pub timestamp_difference_max_ms: i64,
     /// The properties set on this topic itself (not inherited), as given.
     pub overrides: BTreeMap<String, String>,
+    /// The values of the [`INERT_TOPIC_CONFIGS`], as Kafka prints them.
+    pub inert: BTreeMap<String, String>,
+}
+
+/// Topic configs Kafka defines that have nothing to act on in a single broker that never
+/// down-converts: no other replica to elect or throttle, no Fetch below v4 served (so no
+/// down-conversion), no preallocation (a file-system hint). They are validated as Kafka
+/// validates them, stored and reported, so tools and provisioning that set them work; none
+/// changes what the broker does. (name, type, Kafka's default, broker synonym or "").
+pub const INERT_TOPIC_CONFIGS: &[(&str, i8, &str, &str)] = &[
+    ("follower.replication.throttled.replicas", TYPE_LIST, "", ""),
+    ("leader.replication.throttled.replicas", TYPE_LIST, "", ""),
+    ("message.downconversion.enable", TYPE_BOOLEAN, "true", "log.message.downconversion.enable"),
+    ("preallocate", TYPE_BOOLEAN, "false", "log.preallocate"),
+    ("unclean.leader.election.enable", TYPE_BOOLEAN, "false", "unclean.leader.election.enable"),
+];
+
+/// An inert config's value as Kafka would print it, or why it is invalid: booleans
+/// case-insensitively, throttled-replica lists as `*` or `partition:broker` pairs.
+fn parse_inert(key: &str, value: &str, config_type: i8) -> Result<String, ConfigError> {
+    if config_type == TYPE_BOOLEAN {
+        return parse_bool(key, value).map(|flag| flag.to_string());
+    }
+    let text = java_trim(value);
+    if text.is_empty() || text == "*" {
+        return Ok(text.to_string());
+    }
+    let reason = "accepts *, or a list of partition:broker pairs (e.g. 0:101,1:102)";
+    let mut items = Vec::new();
+    for item in text.split(',') {
+        let item = java_trim(item);
+        let pair = item.split_once(':').filter(|(partition, broker)| {
+            partition.parse::<u32>().is_ok() && broker.parse::<u32>().is_ok()
+        });
+        if pair.is_none() {
+            return Err(invalid(key, value, reason));
+        }
+        items.push(item);
+    }
+    Ok(items.join(","))
 }
 
 /// One entry of a DescribeConfigs answer.
@@ -231,9 +271,12 @@ const TOPIC_SYNONYMS: &[(&str, i8, Synonyms)] = &[
         TYPE_LONG,
         &[("log.flush.interval.ms", Unset), ("log.flush.scheduler.interval.ms", Fixed(LONG_MAX))],
     ),
+    ("follower.replication.throttled.replicas", TYPE_LIST, &[]),
     ("index.interval.bytes", TYPE_INT, &[("log.index.interval.bytes", Own)]),
+    ("leader.replication.throttled.replicas", TYPE_LIST, &[]),
     ("max.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.max.compaction.lag.ms", Own)]),
     ("max.message.bytes", TYPE_INT, &[("message.max.bytes", Own)]),
+    ("message.downconversion.enable", TYPE_BOOLEAN, &[("log.message.downconversion.enable", Own)]),
     ("message.timestamp.after.max.ms", TYPE_LONG, &[("log.message.timestamp.after.max.ms", Own)]),
     ("message.timestamp.before.max.ms", TYPE_LONG, &[("log.message.timestamp.before.max.ms", Own)]),
     (
@@ -245,6 +288,7 @@ const TOPIC_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ("min.cleanable.dirty.ratio", TYPE_DOUBLE, &[("log.cleaner.min.cleanable.ratio", Own)]),
     ("min.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.min.compaction.lag.ms", Own)]),
     ("min.insync.replicas", TYPE_INT, &[("min.insync.replicas", Own)]),
+    ("preallocate", TYPE_BOOLEAN, &[("log.preallocate", Own)]),
     ("retention.bytes", TYPE_LONG, &[("log.retention.bytes", Own)]),
     (
         "retention.ms",
@@ -258,6 +302,7 @@ const TOPIC_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ("segment.bytes", TYPE_INT, &[("log.segment.bytes", Own)]),
     ("segment.index.bytes", TYPE_INT, &[("log.index.size.max.bytes", Own)]),
     ("segment.ms", TYPE_LONG, &[("log.roll.ms", Unset), ("log.roll.hours", Fixed("168"))]),
+    ("unclean.leader.election.enable", TYPE_BOOLEAN, &[("unclean.leader.election.enable", Own)]),
 ];
 
 /// The broker synonyms of a property as Kafka's `ConfigHelper` lists them: those `set` in the
@@ -289,7 +334,7 @@ fn broker_synonyms(
         };
         synonyms.push(ConfigSynonym { name: key.to_string(), value, source: SOURCE_DEFAULT });
     }
-    let first = keys.first().expect("every property has a broker synonym").0;
+    let Some(&(first, _)) = keys.first() else { return synonyms };
     let own_at = synonyms.iter().position(|synonym| synonym.name == first);
     synonyms.drain(..own_at.unwrap_or(synonyms.len()));
     synonyms
@@ -333,6 +378,11 @@ const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ("log.index.interval.bytes", TYPE_INT, &[("log.index.interval.bytes", Own)]),
     ("log.index.size.max.bytes", TYPE_INT, &[("log.index.size.max.bytes", Own)]),
     (
+        "log.message.downconversion.enable",
+        TYPE_BOOLEAN,
+        &[("log.message.downconversion.enable", Own)],
+    ),
+    (
         "log.message.timestamp.after.max.ms",
         TYPE_LONG,
         &[("log.message.timestamp.after.max.ms", Own)],
@@ -348,6 +398,7 @@ const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
         &[("log.message.timestamp.difference.max.ms", Own)],
     ),
     ("log.message.timestamp.type", TYPE_STRING, &[("log.message.timestamp.type", Own)]),
+    ("log.preallocate", TYPE_BOOLEAN, &[("log.preallocate", Own)]),
     ("log.retention.bytes", TYPE_LONG, &[("log.retention.bytes", Own)]),
     ("log.retention.check.interval.ms", TYPE_LONG, &[("log.retention.check.interval.ms", Own)]),
     (
@@ -480,10 +531,12 @@ const BROKER_KEYS: &[&str] = &[
     "log.flush.scheduler.interval.ms",
     "log.index.interval.bytes",
     "log.index.size.max.bytes",
+    "log.message.downconversion.enable",
     "log.message.timestamp.after.max.ms",
     "log.message.timestamp.before.max.ms",
     "log.message.timestamp.difference.max.ms",
     "log.message.timestamp.type",
+    "log.preallocate",
     "log.retention.bytes",
     "log.retention.check.interval.ms",
     "log.retention.hours",
@@ -513,7 +566,6 @@ const IGNORED_KEYS: &[&str] = &[
     "inter.broker.listener.name",
     "listener.security.protocol.map",
     "log.cleaner.threads",
-    "log.preallocate",
     "log.segment.delete.delay.ms",
     "num.io.threads",
     "num.network.threads",
@@ -599,6 +651,10 @@ impl Default for TopicConfig {
             max_message_bytes: 1_048_588,
             flush_messages: 1,
             flush_ms: i64::MAX,
+            inert: INERT_TOPIC_CONFIGS
+                .iter()
+                .map(|(name, _, default, _)| ((*name).to_string(), (*default).to_string()))
+                .collect(),
             compression_type: CompressionType::Producer,
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: i64::MAX,
@@ -616,9 +672,12 @@ impl TopicConfig {
         "delete.retention.ms",
         "flush.messages",
         "flush.ms",
+        "follower.replication.throttled.replicas",
         "index.interval.bytes",
+        "leader.replication.throttled.replicas",
         "max.compaction.lag.ms",
         "max.message.bytes",
+        "message.downconversion.enable",
         "message.timestamp.after.max.ms",
         "message.timestamp.before.max.ms",
         "message.timestamp.difference.max.ms",
@@ -626,11 +685,13 @@ impl TopicConfig {
         "min.cleanable.dirty.ratio",
         "min.compaction.lag.ms",
         "min.insync.replicas",
+        "preallocate",
         "retention.bytes",
         "retention.ms",
         "segment.bytes",
         "segment.index.bytes",
         "segment.ms",
+        "unclean.leader.election.enable",
     ];
 
     /// How far in the past and in the future (ms from the broker's wall time) a CreateTime
@@ -699,6 +760,9 @@ impl TopicConfig {
             "max.message.bytes" => next.max_message_bytes = defaults.max_message_bytes,
             "flush.messages" => next.flush_messages = defaults.flush_messages,
             "flush.ms" => next.flush_ms = defaults.flush_ms,
+            _ if next.inert.contains_key(key) => {
+                next.inert.insert(key.to_string(), defaults.inert[key].clone());
+            }
             "compression.type" => next.compression_type = defaults.compression_type,
             "min.cleanable.dirty.ratio" => {
                 next.log.min_cleanable_dirty_ratio = defaults.log.min_cleanable_dirty_ratio;
@@ -797,6 +861,7 @@ impl TopicConfig {
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
             "flush.ms" => self.flush_ms.to_string(),
+            _ if self.inert.contains_key(key) => self.inert[key].clone(),
             "compression.type" => self.compression_type.as_str().to_string(),
             "min.cleanable.dirty.ratio" => java_double(self.log.min_cleanable_dirty_ratio.get()),
             "min.compaction.lag.ms" => self.log.min_compaction_lag_ms.to_string(),
@@ -838,6 +903,15 @@ impl TopicConfig {
             }
             "flush.messages" => self.flush_messages = parse_i64(key, value, 1, i64::MAX)?,
             "flush.ms" => self.flush_ms = parse_i64(key, value, 0, i64::MAX)?,
+            _ if self.inert.contains_key(key) => {
+                let config_type = INERT_TOPIC_CONFIGS
+                    .iter()
+                    .find(|(name, ..)| *name == key)
+                    .map(|(_, config_type, ..)| *config_type)
+                    .expect("every inert key is listed");
+                let printed = parse_inert(key, value, config_type)?;
+                self.inert.insert(key.to_string(), printed);
+            }
             "compression.type" => self.compression_type = CompressionType::parse(key, value)?,
             "min.cleanable.dirty.ratio" => {
                 let ratio = java_trim(value).parse::<f64>().ok().and_then(DirtyRatio::new);
@@ -1005,9 +1079,9 @@ impl BrokerConfig {
     }
 
     /// The broker-level properties Sluice acts on, sorted by name, with their values.
-    fn values(&self) -> [(&'static str, String); 45] {
+    fn values(&self) -> [(&'static str, String); 47] {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 45] = [
+        let pairs: [(&str, String); 47] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -1040,6 +1114,10 @@ impl BrokerConfig {
             ("log.flush.scheduler.interval.ms", self.log_flush_scheduler_interval_ms.to_string()),
             ("log.index.interval.bytes", topic.log.index_interval_bytes.to_string()),
             ("log.index.size.max.bytes", topic.log.segment_index_bytes.to_string()),
+            (
+                "log.message.downconversion.enable",
+                topic.inert["message.downconversion.enable"].clone(),
+            ),
             ("log.message.timestamp.after.max.ms", topic.timestamp_after_max_ms.to_string()),
             ("log.message.timestamp.before.max.ms", topic.timestamp_before_max_ms.to_string()),
             (
@@ -1047,6 +1125,7 @@ impl BrokerConfig {
                 topic.timestamp_difference_max_ms.to_string(),
             ),
             ("log.message.timestamp.type", topic.log.timestamp_type.as_str().to_string()),
+            ("log.preallocate", topic.inert["preallocate"].clone()),
             ("log.retention.bytes", topic.log.retention_bytes.to_string()),
             ("log.retention.check.interval.ms", self.log_retention_check_interval_ms.to_string()),
             ("log.retention.ms", topic.log.retention_ms.to_string()),
@@ -1281,6 +1360,9 @@ fn topic_defaults(
         ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
         ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
         ("log.message.timestamp.type", "message.timestamp.type"),
+        ("log.message.downconversion.enable", "message.downconversion.enable"),
+        ("log.preallocate", "preallocate"),
+        ("unclean.leader.election.enable", "unclean.leader.election.enable"),
         ("log.message.timestamp.before.max.ms", "message.timestamp.before.max.ms"),
         ("log.message.timestamp.after.max.ms", "message.timestamp.after.max.ms"),
         ("log.message.timestamp.difference.max.ms", "message.timestamp.difference.max.ms"),
@@ -2002,6 +2084,11 @@ log.retention.check.interval.ms=300000
                 timestamp_after_max_ms: 6,
                 timestamp_difference_max_ms: 7,
                 overrides: BTreeMap::new(),
+                inert: {
+                    let mut inert = TopicConfig::default().inert;
+                    inert.insert("unclean.leader.election.enable".into(), "true".into());
+                    inert
+                },
             },
             ..BrokerConfig::default()
         };
@@ -2314,6 +2401,46 @@ log.retention.check.interval.ms=300000
     }
 
     #[test]
+    fn configs_with_nothing_to_act_on_are_validated_stored_and_reported() {
+        // Goal: provisioning that sets Kafka's replication and down-conversion configs works
+        // on a single broker; method: set, print, refuse and unset each kind.
+        let (config, _) =
+            parse("unclean.leader.election.enable=true\nlog.preallocate=TRUE\n").unwrap();
+        let defaults = config.topic_defaults.clone();
+        assert_eq!(defaults.value_of("unclean.leader.election.enable"), "true");
+        assert_eq!(defaults.value_of("preallocate"), "true");
+        assert!(config.unclean_leader_election_enable);
+        let mut topic = defaults.clone();
+        topic.set("unclean.leader.election.enable", "FALSE").unwrap();
+        topic.set("message.downconversion.enable", "false").unwrap();
+        topic.set("leader.replication.throttled.replicas", " 0:1, 1:1 ").unwrap();
+        topic.set("follower.replication.throttled.replicas", "*").unwrap();
+        assert_eq!(topic.value_of("unclean.leader.election.enable"), "false");
+        assert_eq!(topic.value_of("message.downconversion.enable"), "false");
+        assert_eq!(topic.value_of("leader.replication.throttled.replicas"), "0:1,1:1");
+        assert_eq!(topic.value_of("follower.replication.throttled.replicas"), "*");
+        let unclean = topic.entries(&config.set_properties);
+        let unclean = unclean.iter().find(|e| e.name == "unclean.leader.election.enable").unwrap();
+        assert_eq!((unclean.source, unclean.config_type), (1, TYPE_BOOLEAN));
+        for (key, value, reason) in [
+            ("preallocate", "yes", "accepts true or false"),
+            (
+                "leader.replication.throttled.replicas",
+                "0:1,x",
+                "accepts *, or a list of partition:broker pairs (e.g. 0:101,1:102)",
+            ),
+        ] {
+            let before = topic.clone();
+            assert_eq!(topic.set(key, value), Err(invalid_error(key, value, reason)));
+            assert_eq!(topic, before);
+        }
+        for name in INERT_TOPIC_CONFIGS.iter().map(|(name, ..)| *name) {
+            topic.unset(name, &defaults).unwrap();
+        }
+        assert_eq!(topic, defaults);
+    }
+
+    #[test]
     fn topic_set_unset_and_entries() {
         // Goal: overrides are recorded, printed and removed; method: exact entries after each.
         let defaults = TopicConfig::default();
@@ -2325,9 +2452,12 @@ log.retention.check.interval.ms=300000
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "1", false),
                 entry("flush.ms", MAX_MS, false),
+                entry("follower.replication.throttled.replicas", "", false),
                 entry("index.interval.bytes", "4096", false),
+                entry("leader.replication.throttled.replicas", "", false),
                 entry("max.compaction.lag.ms", MAX_MS, false),
                 entry("max.message.bytes", "1048588", false),
+                entry("message.downconversion.enable", "true", false),
                 entry("message.timestamp.after.max.ms", MAX_MS, false),
                 entry("message.timestamp.before.max.ms", MAX_MS, false),
                 entry("message.timestamp.difference.max.ms", MAX_MS, false),
@@ -2335,11 +2465,13 @@ log.retention.check.interval.ms=300000
                 entry("min.cleanable.dirty.ratio", "0.5", false),
                 entry("min.compaction.lag.ms", "0", false),
                 entry("min.insync.replicas", "1", false),
+                entry("preallocate", "false", false),
                 entry("retention.bytes", "-1", false),
                 entry("retention.ms", "604800000", false),
                 entry("segment.bytes", "1073741824", false),
                 entry("segment.index.bytes", "10485760", false),
                 entry("segment.ms", "604800000", false),
+                entry("unclean.leader.election.enable", "false", false),
             ]
         );
         let mut topic = TopicConfig::from_overrides(
@@ -2369,9 +2501,12 @@ log.retention.check.interval.ms=300000
                 entry("delete.retention.ms", "86400000", false),
                 entry("flush.messages", "100", true),
                 entry("flush.ms", MAX_MS, false),
+                entry("follower.replication.throttled.replicas", "", false),
                 entry("index.interval.bytes", "0", true),
+                entry("leader.replication.throttled.replicas", "", false),
                 entry("max.compaction.lag.ms", MAX_MS, false),
                 entry("max.message.bytes", "2000000", true),
+                entry("message.downconversion.enable", "true", false),
                 entry("message.timestamp.after.max.ms", MAX_MS, false),
                 entry("message.timestamp.before.max.ms", MAX_MS, false),
                 entry("message.timestamp.difference.max.ms", MAX_MS, false),
@@ -2379,11 +2514,13 @@ log.retention.check.interval.ms=300000
                 entry("min.cleanable.dirty.ratio", "0.5", false),
                 entry("min.compaction.lag.ms", "0", false),
                 entry("min.insync.replicas", "2", true),
+                entry("preallocate", "false", false),
                 entry("retention.bytes", "1000000", true),
                 entry("retention.ms", "-1", true),
                 entry("segment.bytes", "1048576", true),
                 entry("segment.index.bytes", "48", true),
                 entry("segment.ms", "60000", true),
+                entry("unclean.leader.election.enable", "false", false),
             ]
         );
         assert_eq!(
@@ -2397,7 +2534,7 @@ log.retention.check.interval.ms=300000
         topic.unset("retention.ms", &defaults).unwrap();
         assert_eq!(topic.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(entries_of(&topic)[0], entry("cleanup.policy", "delete", false));
-        assert_eq!(entries_of(&topic)[16], entry("retention.ms", "604800000", false));
+        assert_eq!(entries_of(&topic)[20], entry("retention.ms", "604800000", false));
         assert_eq!(topic.overrides.len(), 8);
         for name in TopicConfig::NAMES {
             topic.unset(name, &defaults).unwrap();
@@ -2624,10 +2761,12 @@ log.retention.check.interval.ms=300000
                 ("log.flush.scheduler.interval.ms", MAX_MS),
                 ("log.index.interval.bytes", "4096"),
                 ("log.index.size.max.bytes", "10485760"),
+                ("log.message.downconversion.enable", "true"),
                 ("log.message.timestamp.after.max.ms", MAX_MS),
                 ("log.message.timestamp.before.max.ms", MAX_MS),
                 ("log.message.timestamp.difference.max.ms", MAX_MS),
                 ("log.message.timestamp.type", "CreateTime"),
+                ("log.preallocate", "false"),
                 ("log.retention.bytes", "-1"),
                 ("log.retention.check.interval.ms", "300000"),
                 ("log.retention.ms", "604800000"),

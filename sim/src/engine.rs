@@ -367,6 +367,9 @@ pub struct Workload {
     /// A compacted topic's keyed producers make every fifth batch a tombstone, kept
     /// `delete.retention.ms` (this many ms) once compacted.
     pub tombstones: Option<i64>,
+    /// The topic is created with the replication and down-conversion configs provisioning
+    /// tools set (which a single broker stores and reports, with nothing to act on).
+    pub provisioned: bool,
     /// (every ms, rounds): an observer lists and describes the groups (and, with
     /// `observe_offsets`, fetches their committed offsets) that often, that many times (see
     /// [`crate::observe`]).
@@ -447,6 +450,7 @@ impl Default for Workload {
             topic_compression: None,
             compaction_timing: None,
             tombstones: None,
+            provisioned: false,
             observe: None,
             observe_offsets: false,
             lag_monitor: None,
@@ -633,6 +637,15 @@ impl Workload {
         if let Some(delete_retention_ms) = self.tombstones {
             configs.push(("delete.retention.ms", delete_retention_ms.to_string()));
         }
+        if self.provisioned {
+            configs.extend([
+                ("unclean.leader.election.enable", "false".to_string()),
+                ("preallocate", "true".to_string()),
+                ("message.downconversion.enable", "false".to_string()),
+                ("leader.replication.throttled.replicas", "*".to_string()),
+                ("follower.replication.throttled.replicas", "0:1,1:1".to_string()),
+            ]);
+        }
         configs
     }
 }
@@ -717,6 +730,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some(delete_retention_ms) = self.tombstones {
             write!(f, " tombstones={delete_retention_ms}ms")?;
+        }
+        if self.provisioned {
+            write!(f, " provisioned")?;
         }
         if let Some((every_ms, rounds)) = self.observe {
             write!(f, " observe={rounds}x{every_ms}ms")?;
@@ -824,8 +840,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::reader_fetch_wait`). 23: topics stamped with their append time
 /// (`Workload::log_append_time`) or stored with a codec of their own
 /// (`Workload::topic_compression`), and compaction's dirty ratio and lags
-/// (`Workload::compaction_timing`), tombstones (`Workload::tombstones`), and page-cache
-/// syncs by age (`Workload::flush_timing`).
+/// (`Workload::compaction_timing`), tombstones (`Workload::tombstones`), page-cache syncs by
+/// age (`Workload::flush_timing`), and provisioning's configs (`Workload::provisioned`).
 pub const SETTINGS_VERSION: u32 = 23;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
@@ -1141,6 +1157,10 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     if workload.compacted && workload.group.consumers == 0 && deleting.chance(500_000) {
         workload.tombstones = Some(deleting.range_inclusive(0, 3_000) as i64);
     }
+    // An eighth of the seeds create the topic as provisioning tools do, with configs a single
+    // broker stores and reports (saved in the topic registry, read back at each restart).
+    let mut provisioning = Prng::new(seed ^ 0x5052_4F56);
+    workload.provisioned = provisioning.chance(125_000);
     // Half the page-cache seeds: logs whose last sync is 0 to 2 s old are synced at checks
     // every 10 ms to 1 s.
     let mut flushing = Prng::new(seed ^ 0x464C_5348);
