@@ -237,6 +237,9 @@ pub struct Sim {
     pub log_append_time: bool,
     /// The codec the workload topic stores batches with, if its own.
     pub topic_codec: Option<Compression>,
+    /// (`log.flush.interval.ms`, `log.flush.scheduler.interval.ms`) in page-cache seeds that
+    /// set them (`Workload::flush_timing`).
+    pub flush_timing: Option<(i64, i64)>,
     /// The broker's `offsets.retention.minutes`, in ms, when short enough to matter.
     pub offsets_retention_ms: Option<u64>,
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
@@ -1547,6 +1550,7 @@ impl Sim {
             retention_bytes: workload.retention_bytes.filter(|_| workload.retention_deletes),
             log_append_time: workload.log_append_time,
             topic_codec: workload.topic_compression.and_then(CompressionType::target),
+            flush_timing: workload.flush_timing,
             offsets_retention_ms: workload.group.offsets_retention.map(|(ms, _)| ms),
             offsets_offline: BTreeSet::new(),
             settings_version: None,

@@ -346,6 +346,9 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         if sim.compacted {
             compacted_keys_stay_deleted(sim)?;
         }
+        if let Some((flush_ms, check_ms)) = sim.flush_timing {
+            page_cache_logs_flushed(sim, flush_ms, check_ms)?;
+        }
         check(sim)
     }));
     let reason = match outcome {
@@ -429,6 +432,31 @@ pub fn compacted_keys_stay_deleted(sim: &mut Sim) -> Result<usize, String> {
         }
     }
     Ok(judged)
+}
+
+/// After a page-cache run with the flusher set (`log.flush.interval.ms` = `flush_ms`, checked
+/// every `check_ms`): once the workload is done and the broker idles that long (and a second
+/// for the sync), no online log holds unsynced records. Without the flusher, the records
+/// after the last acks=all produce would wait for the offsets checkpoint (60 s).
+pub fn page_cache_logs_flushed(sim: &mut Sim, flush_ms: i64, check_ms: i64) -> Result<(), String> {
+    let idle_ms = u64::try_from(flush_ms + check_ms).expect("drawn non-negative") + 1_000;
+    sim.run_until(sim.now + idle_ms);
+    let Some(node) = sim.node() else { return Ok(()) };
+    let logs = node.logs();
+    for partition in logs.partitions() {
+        let log = logs.log(partition).expect("listed");
+        if log.offline_reason().is_some() {
+            continue;
+        }
+        if log.recovery_point() < log.log_end_offset() {
+            return Err(format!(
+                "{partition}: records {}..{} were still unsynced {idle_ms} ms after the workload ended, with log.flush.interval.ms={flush_ms} checked every {check_ms} ms",
+                log.recovery_point(),
+                log.log_end_offset()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The records of `topic`-`partition` from its log start to its high watermark, as
