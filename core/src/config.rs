@@ -174,21 +174,19 @@ fn parse_inert(key: &str, value: &str, config_type: i8) -> Result<String, Config
     if config_type == TYPE_BOOLEAN {
         return parse_bool(key, value).map(|flag| flag.to_string());
     }
-    let text = java_trim(value);
-    if text.is_empty() || text == "*" {
-        return Ok(text.to_string());
-    }
-    let reason = "accepts *, or a list of partition:broker pairs (e.g. 0:101,1:102)";
-    let mut items = Vec::new();
-    for item in text.split(',') {
-        let item = java_trim(item);
-        let pair = item.split_once(':').filter(|(partition, broker)| {
-            partition.parse::<u32>().is_ok() && broker.parse::<u32>().is_ok()
-        });
-        if pair.is_none() {
-            return Err(invalid(key, value, reason));
-        }
-        items.push(item);
+    // As Kafka's ThrottledReplicaListValidator: the items, trimmed, are all empty or
+    // `partition:broker` (digits), or together make `*`.
+    let items: Vec<&str> = java_trim(value).split(',').map(java_trim).collect();
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    let pairs = items.iter().all(|item| {
+        item.is_empty()
+            || item
+                .split_once(':')
+                .is_some_and(|(partition, broker)| digits(partition) && digits(broker))
+    });
+    if !pairs && items.concat() != "*" {
+        let reason = "accepts *, or a list of partition:broker pairs (e.g. 0:101,1:102)";
+        return Err(invalid(key, value, reason));
     }
     Ok(items.join(","))
 }
@@ -343,9 +341,9 @@ fn broker_synonyms(
 /// Each broker property DescribeConfigs lists: its type and the property names (aliases and
 /// other units) that set it, the first being its own, each with its default.
 const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
-    ("advertised.listeners", TYPE_STRING, &[("advertised.listeners", Own)]),
+    ("advertised.listeners", TYPE_STRING, &[("advertised.listeners", Unset)]),
     ("auto.create.topics.enable", TYPE_BOOLEAN, &[("auto.create.topics.enable", Own)]),
-    ("cluster.id", TYPE_STRING, &[("cluster.id", Own)]),
+    ("cluster.id", TYPE_STRING, &[("cluster.id", Unset)]),
     ("compression.type", TYPE_STRING, &[("compression.type", Own)]),
     ("controller.quorum.voters", TYPE_LIST, &[("controller.quorum.voters", Own)]),
     ("default.replication.factor", TYPE_INT, &[("default.replication.factor", Own)]),
@@ -362,7 +360,7 @@ const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ("log.cleaner.min.compaction.lag.ms", TYPE_LONG, &[("log.cleaner.min.compaction.lag.ms", Own)]),
     ("log.cleaner.step.bytes", TYPE_LONG, &[("log.cleaner.step.bytes", Own)]),
     ("log.cleanup.policy", TYPE_LIST, &[("log.cleanup.policy", Own)]),
-    ("log.dirs", TYPE_STRING, &[("log.dirs", Own), ("log.dir", Unset)]),
+    ("log.dirs", TYPE_STRING, &[("log.dirs", Unset), ("log.dir", Unset)]),
     ("log.flush.interval.messages", TYPE_LONG, &[("log.flush.interval.messages", Own)]),
     (
         "log.flush.interval.ms",
@@ -714,6 +712,18 @@ impl TopicConfig {
         (bounds != (i64::MAX, i64::MAX)).then_some(bounds)
     }
 
+    /// The items of the list config `key` (`cleanup.policy`, the throttled-replica lists), as
+    /// IncrementalAlterConfigs' APPEND and SUBTRACT edit them; `None` for other configs.
+    pub fn list_items(&self, key: &str) -> Option<Vec<String>> {
+        let listed = TOPIC_SYNONYMS
+            .iter()
+            .any(|&(name, config_type, _)| name == key && config_type == TYPE_LIST);
+        listed.then(|| {
+            let value = self.value_of(key);
+            value.split(',').filter(|item| !item.is_empty()).map(str::to_string).collect()
+        })
+    }
+
     /// Checks what no single property's value can: `min.compaction.lag.ms` must not exceed
     /// `max.compaction.lag.ms`, as Kafka checks a topic's merged configs. Requests that create
     /// or change a topic check it on the result; a saved topic is loaded without it, so a
@@ -819,9 +829,9 @@ impl TopicConfig {
             .iter()
             .map(|&(name, config_type, broker_keys)| {
                 let mut synonyms = Vec::new();
-                if let Some(given) = self.overrides.get(name) {
-                    let value = java_trim(given).to_string();
-                    let source = SOURCE_TOPIC;
+                if self.overrides.contains_key(name) {
+                    // As Kafka: the value as the entry prints it.
+                    let (value, source) = (self.value_of(name), SOURCE_TOPIC);
                     synonyms.push(ConfigSynonym { name: name.to_string(), value, source });
                 }
                 synonyms.extend(broker_synonyms(broker_keys, set, &defaults.value_of(name)));
@@ -2434,6 +2444,14 @@ log.retention.check.interval.ms=300000
             assert_eq!(topic.set(key, value), Err(invalid_error(key, value, reason)));
             assert_eq!(topic, before);
         }
+        // Kafka's list rule: empty items pass, and so do items that together make *.
+        let key = "follower.replication.throttled.replicas";
+        for (given, printed) in [("0:1,", "0:1,"), ("*,", "*,"), ("4294967296:1", "4294967296:1")] {
+            topic.set(key, given).unwrap();
+            assert_eq!(topic.value_of(key), printed);
+        }
+        let reason = "accepts *, or a list of partition:broker pairs (e.g. 0:101,1:102)";
+        assert_eq!(topic.set(key, "+1:+2"), Err(invalid_error(key, "+1:+2", reason)));
         for name in INERT_TOPIC_CONFIGS.iter().map(|(name, ..)| *name) {
             topic.unset(name, &defaults).unwrap();
         }
@@ -2835,7 +2853,7 @@ log.retention.check.interval.ms=300000
                 ConfigSynonym { name: entry.name.clone(), value: entry.value.clone(), source: 5 };
             // Those Kafka gives no default of their own (log.retention.ms, set here only as
             // log.retention.hours) have no synonyms.
-            let unset = ["log.flush.interval.ms", "log.retention.ms", "log.roll.ms"];
+            let unset = ["cluster.id", "log.flush.interval.ms", "log.retention.ms", "log.roll.ms"];
             if unset.contains(&entry.name.as_str()) {
                 assert!(entry.synonyms.is_empty(), "{entry:?}");
             } else {

@@ -436,14 +436,16 @@ pub fn compacted_keys_stay_deleted(sim: &mut Sim) -> Result<usize, String> {
 
 /// After a page-cache run with the flusher set (`log.flush.interval.ms` = `flush_ms`, checked
 /// every `check_ms`): once the workload is done and the broker idles that long (and a second
-/// for the sync), no online log holds unsynced records. Without the flusher, the records
-/// after the last acks=all produce would wait for the offsets checkpoint (60 s).
+/// for the sync), no online partition of the workload topic holds unsynced records. Without
+/// the flusher, the records after the last acks=all produce would wait for the offsets
+/// checkpoint (60 s). (`__consumer_offsets` is left out: groups write to it all the while,
+/// each record's sync starting at once, so one may always be in flight.)
 pub fn page_cache_logs_flushed(sim: &mut Sim, flush_ms: i64, check_ms: i64) -> Result<(), String> {
     let idle_ms = u64::try_from(flush_ms + check_ms).expect("drawn non-negative") + 1_000;
     sim.run_until(sim.now + idle_ms);
     let Some(node) = sim.node() else { return Ok(()) };
     let logs = node.logs();
-    for partition in logs.partitions() {
+    for partition in logs.partitions().filter(|partition| partition.topic == TOPIC) {
         let log = logs.log(partition).expect("listed");
         if log.offline_reason().is_some() {
             continue;

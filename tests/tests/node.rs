@@ -1594,6 +1594,14 @@ fn incremental_alter_configs_appends_to_and_subtracts_from_cleanup_policy() {
     assert_eq!(edit("cleanup.policy", 2, "delete"), (0, CleanupPolicy::CompactDelete));
     assert_eq!(edit("cleanup.policy", 3, "delete"), (0, CleanupPolicy::Compact));
     assert_eq!(edit("retention.ms", 2, "5"), (40, CleanupPolicy::Compact));
+    // The replication-throttle lists are list configs too.
+    let key = "leader.replication.throttled.replicas";
+    assert_eq!(edit(key, 2, "0:1").0, 0);
+    assert_eq!(edit(key, 2, "1:1, 0:1").0, 0);
+    assert_eq!(edit(key, 3, "0:1").0, 0);
+    let topics = harness.node.topics();
+    let inert = &topics.get("t").expect("t").config.inert;
+    assert_eq!(inert[key], "1:1");
 }
 
 #[test]

@@ -1056,13 +1056,11 @@ impl<S: Storage> Node<S> {
                         let applied = match (operation, value) {
                             (0, Some(value)) => updated.set(key, value),
                             (1, _) => updated.unset(key, defaults),
-                            // APPEND (2) and SUBTRACT (3) work on list configs; of the topic
-                            // configs served, that is cleanup.policy.
-                            (2 | 3, Some(value)) if key == "cleanup.policy" => {
-                                let current = updated.log.cleanup_policy.as_str();
-                                let mut items: Vec<&str> = current.split(',').collect();
+                            // APPEND (2) and SUBTRACT (3) work on list configs.
+                            (2 | 3, Some(value)) if updated.list_items(key).is_some() => {
+                                let mut items = updated.list_items(key).expect("a list config");
                                 for item in value.split(',').map(|item| {
-                                    item.trim_matches(|c: char| c <= ' ')
+                                    item.trim_matches(|c: char| c <= ' ').to_string()
                                 }) {
                                     if *operation == 2 && !items.contains(&item) {
                                         items.push(item);
