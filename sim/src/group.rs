@@ -25,7 +25,7 @@
 use crate::history::{History, Operation};
 use bytes::{BufMut, Bytes, BytesMut};
 use sluice_core::group::error;
-use sluice_core::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
+use sluice_core::limits::BATCH_DECOMPRESSED_BYTES_MAX;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::find_coordinator::FindCoordinatorRequest;
 use sluice_core::protocol::api::heartbeat::HeartbeatRequest;
@@ -41,7 +41,7 @@ use sluice_core::protocol::api::offset_commit::{
 use sluice_core::protocol::api::offset_fetch::{OffsetFetchRequest, OffsetFetchRequestTopic};
 use sluice_core::protocol::api::sync_group::{SyncGroupRequest, SyncGroupRequestAssignment};
 use sluice_core::protocol::api::{Request, Response};
-use sluice_core::protocol::record_batch::{self, BatchHeader, Compression, Records};
+use sluice_core::protocol::record_batch::{self, BatchHeader, Records};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
 
@@ -952,16 +952,9 @@ pub fn read_records(records: &[u8], position: &mut i64, mut read: impl FnMut(i64
             break;
         }
         let batch = &records[at..end];
-        let decompressed;
-        let body = if header.compression() == Compression::None {
-            &batch[BATCH_HEADER_BYTES..]
-        } else {
-            let section =
-                record_batch::records_section(&header, batch, BATCH_DECOMPRESSED_BYTES_MAX);
-            decompressed = section.expect("the broker serves only batches it validated");
-            &decompressed[..]
-        };
-        for record in Records::new(&header, body).flatten() {
+        let body = record_batch::records_body(&header, batch, BATCH_DECOMPRESSED_BYTES_MAX)
+            .expect("the broker serves only batches it validated");
+        for record in Records::new(&header, &body).flatten() {
             let offset = header.base_offset + i64::from(record.offset_delta);
             if offset < *position {
                 continue;

@@ -46,7 +46,7 @@ use crate::limits::{
     BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, COMPACTION_MAP_BYTES_MAX,
     PRODUCERS_PER_PARTITION_MAX, SCAN_CHUNK_BYTES,
 };
-use crate::protocol::record_batch::{self, BatchHeader, Compression, Records};
+use crate::protocol::record_batch::{self, BatchHeader, Records};
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -739,15 +739,9 @@ fn visit_records(
         offset: header.base_offset,
         detail: format!("compacting: {detail}"),
     };
-    let decompressed;
-    let body = if header.compression() == Compression::None {
-        &batch[BATCH_HEADER_BYTES..]
-    } else {
-        decompressed = record_batch::records_section(header, batch, BATCH_DECOMPRESSED_BYTES_MAX)
-            .map_err(|error| corrupt(error.to_string()))?;
-        &decompressed[..]
-    };
-    for record in Records::new(header, body) {
+    let body = record_batch::records_body(header, batch, BATCH_DECOMPRESSED_BYTES_MAX)
+        .map_err(|error| corrupt(error.to_string()))?;
+    for record in Records::new(header, &body) {
         let record = record.map_err(|error| corrupt(error.to_string()))?;
         let offset = header.base_offset + i64::from(record.offset_delta);
         visit(offset, record.key, &record);

@@ -462,19 +462,9 @@ fn check_timestamps(
         // Every record reads as the batch's maxTimestamp; the first one decides.
         return check(0, header.max_timestamp);
     }
-    let decompressed;
-    let body = if header.compression() == record_batch::Compression::None {
-        &batch[BATCH_HEADER_BYTES..]
-    } else {
-        match record_batch::records_section(header, batch, BATCH_DECOMPRESSED_BYTES_MAX) {
-            Ok(records) => {
-                decompressed = records;
-                &decompressed[..]
-            }
-            Err(error) => return Err((0, error.to_string())),
-        }
-    };
-    for (index, record) in record_batch::Records::new(header, body).enumerate() {
+    let body = record_batch::records_body(header, batch, BATCH_DECOMPRESSED_BYTES_MAX)
+        .map_err(|error| (0, error.to_string()))?;
+    for (index, record) in record_batch::Records::new(header, &body).enumerate() {
         let index = i32::try_from(index).unwrap_or(i32::MAX);
         let Ok(record) = record else { break };
         check(index, header.base_timestamp.wrapping_add(record.timestamp_delta))?;
@@ -487,19 +477,10 @@ fn every_record_has_a_key(header: &BatchHeader, batch: &[u8]) -> bool {
     if header.is_control() {
         return true;
     }
-    let decompressed;
-    let body = if header.compression() == record_batch::Compression::None {
-        &batch[BATCH_HEADER_BYTES..]
-    } else {
-        match record_batch::records_section(header, batch, BATCH_DECOMPRESSED_BYTES_MAX) {
-            Ok(records) => {
-                decompressed = records;
-                &decompressed[..]
-            }
-            Err(_) => return false,
-        }
+    let Ok(body) = record_batch::records_body(header, batch, BATCH_DECOMPRESSED_BYTES_MAX) else {
+        return false;
     };
-    record_batch::Records::new(header, body)
+    record_batch::Records::new(header, &body)
         .all(|record| record.is_ok_and(|record| record.key.is_some()))
 }
 

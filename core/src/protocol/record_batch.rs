@@ -737,6 +737,20 @@ pub fn merge_empty_batches(first: &[u8], last_offset: i64, max_timestamp: i64) -
     out
 }
 
+/// The records of a batch: borrowed from it when uncompressed, else decompressed (bounded by
+/// `max_bytes`).
+pub fn records_body<'a>(
+    header: &BatchHeader,
+    batch: &'a [u8],
+    max_bytes: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, BatchError> {
+    if header.compression() == Compression::None {
+        assert!(batch.len() >= BATCH_HEADER_BYTES);
+        return Ok(std::borrow::Cow::Borrowed(&batch[BATCH_HEADER_BYTES..]));
+    }
+    records_section(header, batch, max_bytes).map(std::borrow::Cow::Owned)
+}
+
 /// The records section of a batch, decompressed (bounded by `max_bytes`).
 pub fn records_section(
     header: &BatchHeader,
