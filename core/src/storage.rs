@@ -85,6 +85,19 @@ pub trait Storage {
     fn remove(&mut self, path: &str) -> Result<(), StorageError>;
     /// Atomically replaces `to` with `from`.
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError>;
+    /// Where the root is and how much room its volume has (DescribeLogDirs).
+    fn volume(&mut self) -> Volume;
+}
+
+/// The root directory and its volume, as DescribeLogDirs reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// Absolute path of the root.
+    pub path: String,
+    /// Size of the volume in bytes, if known.
+    pub total_bytes: Option<u64>,
+    /// Bytes of the volume this process may still write, if known.
+    pub usable_bytes: Option<u64>,
 }
 
 /// Whether `path` exists as a file.

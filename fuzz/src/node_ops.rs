@@ -29,6 +29,9 @@ use sluice_core::protocol::api::delete_records::{
     DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
 };
 use sluice_core::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopicsRequestTopic};
+use sluice_core::protocol::api::describe_log_dirs::{
+    DescribableLogDirTopic, DescribeLogDirsRequest,
+};
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
 use sluice_core::protocol::api::list_offsets::{
@@ -209,6 +212,13 @@ pub enum Req {
     },
     /// InitProducerId (idempotent).
     InitProducerId,
+    /// DescribeLogDirs of one topic's first partitions, or of every partition.
+    DescribeLogDirs {
+        /// The topic, or all.
+        topic: Option<TopicChoice>,
+        /// Partitions asked for: 0..(this modulo 4).
+        partitions: u8,
+    },
 }
 
 /// One batch of a structured Produce.
@@ -621,6 +631,22 @@ impl Driver {
                     }
                 }
             }
+            Response::DescribeLogDirs(response) => {
+                // One directory; each partition once, with no negative size or lag.
+                assert_eq!(response.results.len(), 1, "DescribeLogDirs: {response:?}");
+                let mut seen = BTreeSet::new();
+                for topic in &response.results[0].topics {
+                    for partition in &topic.partitions {
+                        let tp =
+                            TopicPartition::new(topic.name.as_str(), partition.partition_index);
+                        assert!(
+                            partition.partition_size >= 0 && partition.offset_lag >= 0,
+                            "DescribeLogDirs: {tp} {partition:?}"
+                        );
+                        assert!(seen.insert(tp.clone()), "DescribeLogDirs listed {tp} twice");
+                    }
+                }
+            }
             Response::InitProducerId(response)
                 if response.error_code == 0 && self.producer_ids.len() < 4 =>
             {
@@ -843,6 +869,7 @@ impl Driver {
             Req::ListOffsets { .. } => 2,
             Req::DeleteRecords { .. } => 21,
             Req::InitProducerId => 22,
+            Req::DescribeLogDirs { .. } => 35,
         };
         let &(_, min, max) = ADVERTISED.iter().find(|(known, _, _)| *known == key)?;
         let version = min + (i16::from(version) % (max - min + 1));
@@ -989,6 +1016,16 @@ impl Driver {
                 transaction_timeout_ms: 60_000,
                 ..Default::default()
             }),
+            Req::DescribeLogDirs { topic, partitions } => {
+                let topics = topic.map(|topic| {
+                    vec![DescribableLogDirTopic {
+                        topic: StrBytes::from_string(topic.name()),
+                        partitions: (0..i32::from(partitions % 4)).collect(),
+                        ..Default::default()
+                    }]
+                });
+                Request::DescribeLogDirs(DescribeLogDirsRequest { topics, ..Default::default() })
+            }
         };
         Some((request, version))
     }

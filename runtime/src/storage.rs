@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 use sluice_core::limits::OPEN_FILES_MAX;
-use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
+use sluice_core::storage::{Storage, StorageError, StorageErrorKind, Volume};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice, Write};
@@ -29,6 +29,8 @@ impl FileStorage {
     pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root)?;
+        // Absolute, so that DescribeLogDirs names the directory as Kafka does.
+        let root = std::path::absolute(&root)?;
         Ok(Self { root, handles: BTreeMap::new(), uses: 0, reads: BytesMut::new() })
     }
 
@@ -210,5 +212,18 @@ impl Storage for FileStorage {
         let target = self.full(to);
         fs::rename(self.full(from), &target).map_err(|error| to_storage_error(from, error))?;
         sync_parent(&target).map_err(|error| to_storage_error(to, error))
+    }
+
+    /// The root's path and its file system's size and room (statvfs), as Java's
+    /// `FileStore.getTotalSpace` and `getUsableSpace` give them to Kafka.
+    fn volume(&mut self) -> Volume {
+        let space = rustix::fs::statvfs(&self.root).ok();
+        let bytes =
+            |blocks: u64, space: &rustix::fs::StatVfs| blocks.saturating_mul(space.f_frsize);
+        Volume {
+            path: self.root.display().to_string(),
+            total_bytes: space.as_ref().map(|space| bytes(space.f_blocks, space)),
+            usable_bytes: space.as_ref().map(|space| bytes(space.f_bavail, space)),
+        }
     }
 }

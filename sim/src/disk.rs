@@ -23,8 +23,11 @@
 
 use bytes::Bytes;
 use sluice_core::prng::Prng;
-use sluice_core::storage::{Storage, StorageError, StorageErrorKind};
+use sluice_core::storage::{Storage, StorageError, StorageErrorKind, Volume};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The log directory the simulated disk reports (DescribeLogDirs).
+pub const SIM_LOG_DIR: &str = "/sim/log-dir";
 
 /// Rates (parts per million per operation) and bounds of injected disk faults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -359,6 +362,17 @@ impl Storage for SimDisk {
             .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, from, "no such file"))?;
         self.files.insert(to.to_string(), file);
         Ok(())
+    }
+
+    /// A fixed name; the room is the disk-full fault's capacity, unknown when unlimited.
+    fn volume(&mut self) -> Volume {
+        let capacity = self.faults.capacity_bytes;
+        let known = (capacity > 0).then_some(capacity);
+        Volume {
+            path: SIM_LOG_DIR.to_string(),
+            total_bytes: known,
+            usable_bytes: known.map(|capacity| capacity.saturating_sub(self.used_bytes())),
+        }
     }
 }
 

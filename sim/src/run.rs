@@ -3,14 +3,17 @@
 
 use crate::checker;
 use crate::client::{key_of_value, TOPIC};
+use crate::disk::SIM_LOG_DIR;
 use crate::engine::{RunSummary, Sim};
 use crate::group::read_records;
 use crate::history::Operation;
 use crate::hostile::STRANGER_WRITE_TOPIC;
 use sluice_core::log::TopicPartition;
+use sluice_core::protocol::api::describe_log_dirs::DescribeLogDirsRequest;
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
+use sluice_core::storage::Storage;
 use std::collections::BTreeMap;
 
 /// Why a run failed, with everything needed to reproduce it.
@@ -349,6 +352,7 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         if let Some((flush_ms, check_ms)) = sim.flush_timing {
             page_cache_logs_flushed(sim, flush_ms, check_ms)?;
         }
+        log_dirs_describe_the_disk(sim)?;
         check(sim)
     }));
     let reason = match outcome {
@@ -371,6 +375,86 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         ticks_max,
         settings_version: sim.settings_version,
     })
+}
+
+/// After every run: DescribeLogDirs (all partitions) must describe what is on the simulated
+/// disk. Each online log is listed once, with the bytes of the segment files in its directory
+/// and its log end offset's lead on the high watermark; no offline or unknown log is listed;
+/// the room is the disk-full fault's. The sizes are counted from the disk's files, not from the
+/// log's own bookkeeping, so a log that lost track of a truncation or a compaction fails here.
+pub fn log_dirs_describe_the_disk(sim: &mut Sim) -> Result<(), String> {
+    let asked =
+        Request::DescribeLogDirs(DescribeLogDirsRequest { topics: None, ..Default::default() });
+    let answer = match sim.request(asked, 4) {
+        Some(Response::DescribeLogDirs(answer)) => answer,
+        None => return Ok(()),
+        other => return Err(format!("DescribeLogDirs got {other:?}")),
+    };
+    let [dir] = answer.results.as_slice() else {
+        return Err(format!(
+            "DescribeLogDirs listed {} directories, not one",
+            answer.results.len()
+        ));
+    };
+    if answer.error_code != 0 || dir.error_code != 0 || dir.log_dir.as_str() != SIM_LOG_DIR {
+        return Err(format!("DescribeLogDirs answered {answer:?}"));
+    }
+    let mut listed: BTreeMap<TopicPartition, (i64, i64)> = BTreeMap::new();
+    for topic in &dir.topics {
+        for partition in &topic.partitions {
+            let tp = TopicPartition::new(topic.name.as_str(), partition.partition_index);
+            if listed.insert(tp.clone(), (partition.partition_size, partition.offset_lag)).is_some()
+            {
+                return Err(format!("DescribeLogDirs listed {tp} twice"));
+            }
+        }
+    }
+    let Some(node) = sim.node() else { return Ok(()) };
+    let mut expected: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    for tp in node.logs().partitions() {
+        let log = node.logs().log(tp).expect("a listed partition has its log");
+        if log.offline_reason().is_none() {
+            let high_watermark = node.high_watermark(tp).unwrap_or(log.log_end_offset());
+            expected.insert(tp.clone(), (log.log_end_offset() - high_watermark).max(0));
+        }
+    }
+    let disk = sim.disk_mut().expect("the node is up");
+    let capacity = disk.faults().capacity_bytes;
+    let used = disk.used_bytes();
+    let volume_expected = if capacity == 0 {
+        (-1, -1)
+    } else {
+        (capacity as i64, capacity.saturating_sub(used) as i64)
+    };
+    if (dir.total_bytes, dir.usable_bytes) != volume_expected {
+        return Err(format!(
+            "DescribeLogDirs gave total {} and usable {} bytes; the disk has capacity {capacity} with {used} used",
+            dir.total_bytes, dir.usable_bytes
+        ));
+    }
+    for (tp, lag) in &expected {
+        let directory = tp.to_string();
+        let mut bytes = 0u64;
+        let names = disk.list(&directory).map_err(|error| format!("{tp}: {error}"))?;
+        for name in names.iter().filter(|name| name.ends_with(".log")) {
+            bytes += disk
+                .len(&format!("{directory}/{name}"))
+                .map_err(|error| format!("{tp}: {error}"))?;
+        }
+        match listed.remove(tp) {
+            None => return Err(format!("DescribeLogDirs left out the online log {tp}")),
+            Some((size, offset_lag)) if (size, offset_lag) != (bytes as i64, *lag) => {
+                return Err(format!(
+                    "DescribeLogDirs gave {tp} {size} bytes and offset lag {offset_lag}; its segment files hold {bytes} bytes and its lag is {lag}"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(tp) = listed.keys().next() {
+        return Err(format!("DescribeLogDirs listed {tp}, which is not an online log"));
+    }
+    Ok(())
 }
 
 /// After a run with the stranger's damaged writes ([`crate::hostile`]): each online partition

@@ -285,3 +285,67 @@ fn perf_consume_with_a_group_commits_and_reports_latency() {
         .collect();
     assert_eq!(lags, vec!["0", "0"], "{described}");
 }
+
+#[test]
+fn log_dirs_describes_partition_sizes_as_kafka_log_dirs_prints_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &[]);
+    let server = broker.bootstrap();
+    let server = server.as_str();
+    for (topic, partitions) in [("sized", "2"), ("other", "1")] {
+        let create = ["topics", "--bootstrap-server", server, "--create", "--topic", topic];
+        sluice(&[&create[..], &["--partitions", partitions]].concat(), None);
+    }
+    let producer = ["console-producer", "--bootstrap-server", server, "--topic", "sized"];
+    sluice(&producer, Some(b"one\ntwo\n"));
+    let out = sluice(
+        &["log-dirs", "--bootstrap-server", server, "--describe", "--topic-list", "sized"],
+        None,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "Querying brokers for log directories information");
+    assert_eq!(lines[1], "Received log directory information from brokers 1");
+    let prefix = format!(
+        "{{\"brokers\":[{{\"broker\":1,\"logDirs\":[{{\"error\":null,\"logDir\":\"{}\",\"partitions\":[",
+        dir.path().display()
+    );
+    assert!(lines[2].starts_with(&prefix), "{out}");
+    assert!(lines[2].ends_with("]}]}],\"version\":1}"), "{out}");
+    // Both partitions of the topic asked for, none of the other; the two records are stored.
+    let sizes: Vec<(String, i64)> = lines[2][prefix.len()..]
+        .split("{\"partition\":\"")
+        .skip(1)
+        .map(|entry| {
+            let (name, rest) = entry.split_once('"').expect("name");
+            let size = rest.trim_start_matches(",\"size\":");
+            let size = size.split_once(',').expect("size").0.parse().expect("number");
+            assert!(rest.contains("\"offsetLag\":0,\"isFuture\":false}"), "{out}");
+            (name.to_string(), size)
+        })
+        .collect();
+    let names: Vec<&str> = sizes.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["sized-0", "sized-1"], "{out}");
+    assert!(sizes.iter().map(|(_, size)| size).sum::<i64>() > 0, "{out}");
+    // Bad usage names the problem.
+    let error = sluice_fails(&["log-dirs", "--bootstrap-server", server]);
+    assert!(error.contains("--describe"), "{error}");
+    let error = sluice_fails(&[
+        "log-dirs",
+        "--bootstrap-server",
+        server,
+        "--describe",
+        "--broker-list",
+        "7",
+    ]);
+    assert!(error.contains("do not exist from --broker-list: 7"), "{error}");
+    let error = sluice_fails(&[
+        "log-dirs",
+        "--bootstrap-server",
+        server,
+        "--describe",
+        "--broker-list",
+        "x",
+    ]);
+    assert!(error.contains("--broker-list"), "{error}");
+}

@@ -279,3 +279,49 @@ for name in ('compression.type', 'message.timestamp.type', 'retention.ms', 'segm
         "{out}"
     );
 }
+
+#[test]
+fn kafka_python_admin_describes_log_dirs_with_partition_sizes_and_room() {
+    // What kafka-ui, AKHQ and kafka-log-dirs.sh read for topic sizes: DescribeLogDirs names the
+    // data directory by its absolute path, gives each partition's bytes, and (v4) the volume's
+    // total and usable bytes.
+    require_kafka_python();
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &[]);
+    let script = format!(
+        r#"
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+admin = KafkaAdminClient(bootstrap_servers='{bootstrap}')
+admin.create_topics([NewTopic('sized', 2, 1)])
+producer = KafkaProducer(bootstrap_servers='{bootstrap}', acks='all')
+for i in range(5):
+    producer.send('sized', b'value-%d' % i, partition=0).get(timeout=30)
+for asked in (None, {{'sized': [1]}}):
+    (broker,) = admin.describe_log_dirs(topic_partitions=asked)
+    (result,) = broker['log_dirs']
+    print('dir', result['error_code'], result['log_dir'] == '{data}')
+    print('room', 0 < result['usable_bytes'] <= result['total_bytes'])
+    for topic in result['topics']:
+        for p in topic['partitions']:
+            print(topic['name'], p['partition_index'], p['partition_size'] > 0, p['offset_lag'], p['is_future_key'])
+"#,
+        bootstrap = broker.bootstrap(),
+        data = dir.path().display()
+    );
+    let out = run("python3", &["-c", &script], None);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "dir 0 True",
+            "room True",
+            "sized 0 True 0 False",
+            "sized 1 False 0 False",
+            "dir 0 True",
+            "room True",
+            "sized 1 False 0 False",
+        ],
+        "{out}"
+    );
+}

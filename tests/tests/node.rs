@@ -3458,3 +3458,87 @@ fn a_batch_whose_max_timestamp_is_not_its_records_largest_is_stored_with_theirs(
     let log = harness.node.logs().log(&tp).expect("log");
     assert_eq!(log.max_timestamp_offset().map(|(time, _)| time), Some(WALL_MS - 499));
 }
+
+/// (partition, size, offset lag) of each partition DescribeLogDirs listed.
+type Sizes = Vec<(String, i64, i64)>;
+
+/// DescribeLogDirs at `version`: the partitions listed, and the directory's (path, total
+/// bytes, usable bytes).
+fn describe_log_dirs(
+    harness: &mut Harness,
+    version: i16,
+    topics: Option<Vec<(&'static str, Vec<i32>)>>,
+) -> (Sizes, (String, i64, i64)) {
+    use sluice_core::protocol::api::describe_log_dirs::{
+        DescribableLogDirTopic, DescribeLogDirsRequest,
+    };
+    let topics = topics.map(|topics| {
+        topics
+            .into_iter()
+            .map(|(topic, partitions)| DescribableLogDirTopic {
+                topic: StrBytes::from_static(topic),
+                partitions,
+                ..Default::default()
+            })
+            .collect()
+    });
+    let request = Request::DescribeLogDirs(DescribeLogDirsRequest { topics, ..Default::default() });
+    harness.send(A, version, request);
+    let outputs = harness.outputs();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let Response::DescribeLogDirs(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!((answer.error_code, answer.results.len()), (0, 1));
+    let dir = &answer.results[0];
+    assert_eq!(dir.error_code, 0);
+    let partitions = dir
+        .topics
+        .iter()
+        .flat_map(|topic| {
+            topic.partitions.iter().map(|partition| {
+                assert!(!partition.is_future_key);
+                let name = format!("{}-{}", topic.name, partition.partition_index);
+                (name, partition.partition_size, partition.offset_lag)
+            })
+        })
+        .collect();
+    (partitions, (dir.log_dir.to_string(), dir.total_bytes, dir.usable_bytes))
+}
+
+#[test]
+fn describe_log_dirs_gives_each_partitions_size_and_the_records_not_yet_durable() {
+    use sluice_sim::disk::{DiskFaults, SIM_LOG_DIR};
+    let mut harness = Harness::new();
+    harness.create_topic("t", 2);
+    harness.create_topic("u", 1);
+    let batch = producer_batch(3, 10, 1, WALL_MS);
+    let size = batch.len() as i64;
+    // Appended, its sync not yet done: the three records lead the high watermark.
+    harness.send(B, 9, produce("t", 0, -1, batch));
+    let sync = harness.outputs();
+    assert!(matches!(&sync[..], [Output::Sync { .. }]), "{sync:?}");
+    let unlimited = (SIM_LOG_DIR.to_string(), -1, -1);
+    let all = |lag| {
+        vec![("t-0".to_string(), size, lag), ("t-1".to_string(), 0, 0), ("u-0".to_string(), 0, 0)]
+    };
+    assert_eq!(describe_log_dirs(&mut harness, 4, None), (all(3), unlimited.clone()));
+    harness.complete_sync(&sync[0], false);
+    let answered = harness.outputs();
+    assert_eq!(produce_answered(&harness, &answered[0]), (B, 0, 0));
+    assert_eq!(describe_log_dirs(&mut harness, 4, None), (all(0), unlimited.clone()));
+    // Only what is asked for, once; unknown topics and partitions are left out, as in Kafka.
+    let asked = vec![("t", vec![1, 1, 7]), ("missing", vec![0]), ("t", vec![0])];
+    let only_t = vec![("t-0".to_string(), size, 0), ("t-1".to_string(), 0, 0)];
+    assert_eq!(describe_log_dirs(&mut harness, 2, Some(asked)), (only_t, unlimited.clone()));
+    assert_eq!(describe_log_dirs(&mut harness, 1, Some(vec![])), (vec![], unlimited));
+    // The volume's room: the disk's capacity and what is left of it (v4+; -1 before).
+    let used = harness.node.storage_mut().used_bytes();
+    let capacity = used + 1000;
+    harness
+        .node
+        .storage_mut()
+        .set_faults(DiskFaults { capacity_bytes: capacity, ..DiskFaults::default() });
+    let (_, volume) = describe_log_dirs(&mut harness, 4, Some(vec![]));
+    assert_eq!(volume, (SIM_LOG_DIR.to_string(), capacity as i64, 1000));
+    let (_, volume) = describe_log_dirs(&mut harness, 3, Some(vec![]));
+    assert_eq!(volume, (SIM_LOG_DIR.to_string(), -1, -1));
+}

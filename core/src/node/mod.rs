@@ -156,6 +156,7 @@ pub const ADVERTISED: &[(i16, i16, i16)] = &[
     (23, 0, 4), // OffsetForLeaderEpoch
     (32, 0, 4), // DescribeConfigs
     (33, 0, 2), // AlterConfigs
+    (35, 0, 4), // DescribeLogDirs
     (37, 0, 3), // CreatePartitions
     (42, 0, 2), // DeleteGroups
     (44, 0, 1), // IncrementalAlterConfigs
@@ -814,6 +815,9 @@ impl<S: Storage> Node<S> {
             Request::OffsetForLeaderEpoch(body) => Reply::Now(Response::OffsetForLeaderEpoch(
                 self.handle_offset_for_leader_epoch(body),
             )),
+            Request::DescribeLogDirs(body) => {
+                Reply::Now(Response::DescribeLogDirs(self.handle_describe_log_dirs(body)))
+            }
             Request::DescribeCluster(_) => {
                 Reply::Now(Response::DescribeCluster(self.handle_describe_cluster()))
             }

@@ -9,6 +9,7 @@ pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
 pub(crate) mod group_member;
+pub mod log_dirs;
 pub mod perf;
 pub mod topics;
 
@@ -30,6 +31,9 @@ pub enum ToolCommand {
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
     /// Describe or change the dynamic configs of topics (like kafka-configs).
     Configs(configs::ConfigsArgs),
+    /// Describe the log directories of brokers and the partitions in them (like
+    /// kafka-log-dirs).
+    LogDirs(log_dirs::LogDirsArgs),
     /// Load generators and raw machine limits (like kafka-producer-perf-test).
     #[command(subcommand)]
     Perf(perf::PerfCommand),
@@ -43,6 +47,7 @@ pub fn run(command: ToolCommand) -> anyhow::Result<()> {
         ToolCommand::ConsoleConsumer(args) => console_consumer::run(args),
         ToolCommand::ConsumerGroups(args) => consumer_groups::run(args),
         ToolCommand::Configs(args) => configs::run(args),
+        ToolCommand::LogDirs(args) => log_dirs::run(args),
         ToolCommand::Perf(command) => perf::run(command),
     }
 }

@@ -15,6 +15,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -322,6 +323,12 @@ apis! {
         request: sasl_authenticate::SaslAuthenticateRequest,
         response: sasl_authenticate::SaslAuthenticateResponse,
         versions: 0..=2,
+        flexible_from: 2,
+    },
+    35 => DescribeLogDirs {
+        request: describe_log_dirs::DescribeLogDirsRequest,
+        response: describe_log_dirs::DescribeLogDirsResponse,
+        versions: 0..=4,
         flexible_from: 2,
     },
     37 => CreatePartitions {
