@@ -107,6 +107,10 @@ pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 /// Idempotent producers tracked per partition; the least recently used is forgotten beyond.
 pub const PRODUCERS_PER_PARTITION_MAX: usize = 100_000;
 
+/// Producers one DescribeProducers answer lists, over all its partitions (about 40 bytes each
+/// on the wire): the partitions past it are answered with an error asking for them apart.
+pub const DESCRIBED_PRODUCERS_MAX: usize = 2 * PRODUCERS_PER_PARTITION_MAX;
+
 /// Consumer groups one coordinator holds (including groups kept only for their offsets).
 pub const GROUPS_MAX: usize = 10_000;
 

@@ -32,6 +32,9 @@ use sluice_core::protocol::api::delete_topics::{DeleteTopicsRequest, DeleteTopic
 use sluice_core::protocol::api::describe_log_dirs::{
     DescribableLogDirTopic, DescribeLogDirsRequest,
 };
+use sluice_core::protocol::api::describe_producers::{
+    DescribeProducersRequest, DescribeProducersRequestTopic,
+};
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::init_producer_id::InitProducerIdRequest;
 use sluice_core::protocol::api::list_offsets::{
@@ -212,6 +215,13 @@ pub enum Req {
     },
     /// InitProducerId (idempotent).
     InitProducerId,
+    /// DescribeProducers of one topic's first partitions (0..(this modulo 4)).
+    DescribeProducers {
+        /// The topic.
+        topic: TopicChoice,
+        /// Partitions asked for.
+        partitions: u8,
+    },
     /// DescribeLogDirs of one topic's first partitions, or of every partition.
     DescribeLogDirs {
         /// The topic, or all.
@@ -631,6 +641,22 @@ impl Driver {
                     }
                 }
             }
+            Response::DescribeProducers(response) => {
+                // Each producer listed has a valid id and epoch, and no id is listed twice.
+                for topic in &response.topics {
+                    for partition in &topic.partitions {
+                        let mut ids = BTreeSet::new();
+                        for producer in &partition.active_producers {
+                            assert!(
+                                producer.producer_id >= 0
+                                    && producer.producer_epoch >= 0
+                                    && ids.insert(producer.producer_id),
+                                "DescribeProducers: {producer:?} in {partition:?}"
+                            );
+                        }
+                    }
+                }
+            }
             Response::DescribeLogDirs(response) => {
                 // One directory; each partition once, with no negative size or lag.
                 assert_eq!(response.results.len(), 1, "DescribeLogDirs: {response:?}");
@@ -870,6 +896,7 @@ impl Driver {
             Req::DeleteRecords { .. } => 21,
             Req::InitProducerId => 22,
             Req::DescribeLogDirs { .. } => 35,
+            Req::DescribeProducers { .. } => 61,
         };
         let &(_, min, max) = ADVERTISED.iter().find(|(known, _, _)| *known == key)?;
         let version = min + (i16::from(version) % (max - min + 1));
@@ -1016,6 +1043,16 @@ impl Driver {
                 transaction_timeout_ms: 60_000,
                 ..Default::default()
             }),
+            Req::DescribeProducers { topic, partitions } => {
+                Request::DescribeProducers(DescribeProducersRequest {
+                    topics: vec![DescribeProducersRequestTopic {
+                        name: StrBytes::from_string(topic.name()),
+                        partition_indexes: (0..i32::from(partitions % 4)).collect(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+            }
             Req::DescribeLogDirs { topic, partitions } => {
                 let topics = topic.map(|topic| {
                     vec![DescribableLogDirTopic {

@@ -293,6 +293,12 @@ pub fn batches_stamped_and_encoded(
             continue;
         };
         if *log_append_time_ms == -1 {
+            // Retries answered as duplicates carry the original append time too.
+            if log_append_time && *acks == -1 {
+                return Err(Violation(format!(
+                    "client {client}'s produce to {partition}/{base_offset} was answered without its append time in a LogAppendTime topic"
+                )));
+            }
             continue;
         }
         if !log_append_time {
@@ -1341,6 +1347,7 @@ mod tests {
             values: vec![format!("c1-b{offset}-r0")],
             timestamp_ms: RECORDS_TIME_MS + made_ms,
             log_append_time_ms: -1,
+            producer: None,
         }
     }
 
@@ -1428,6 +1435,7 @@ mod tests {
             values: values.iter().map(|value| value.to_string()).collect(),
             timestamp_ms: RECORDS_TIME_MS,
             log_append_time_ms: -1,
+            producer: None,
         };
         // Batches 0 and 3 of client 1 share a key; batch 1 has its own.
         let log = history(vec![
@@ -2269,6 +2277,7 @@ mod tests {
             values: vec!["v".to_string()],
             timestamp_ms: RECORDS_TIME_MS,
             log_append_time_ms: stamp,
+            producer: None,
         };
         let history = |operations: Vec<Operation>| {
             let mut history = History::default();

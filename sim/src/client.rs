@@ -981,6 +981,11 @@ impl Client {
             if lane.sent.is_empty() {
                 lane.retrying = false;
             }
+            let last_record = batch.values.len() as i32 - 1;
+            let producer = batch.encoded.as_ref().filter(|_| idempotent).map(|encoded| {
+                let (id, epoch, sequence, _) = encoded;
+                (*id, *epoch, sequence.wrapping_add(last_record))
+            });
             history.push(Operation::ProduceAcked {
                 client: self.id,
                 partition: lane.partition,
@@ -990,6 +995,7 @@ impl Client {
                 values: batch.values,
                 timestamp_ms: batch.timestamp_ms,
                 log_append_time_ms: answer.map_or(-1, |answer| answer.log_append_time_ms),
+                producer,
             });
         }
         back_off

@@ -30,8 +30,10 @@ pub enum Operation {
         /// The timestamp (CreateTime) of every record of the batch.
         timestamp_ms: i64,
         /// The answer's `log_append_time_ms`: the append's wall time for a LogAppendTime
-        /// topic, else -1 (and -1 for a retry answered as a duplicate).
+        /// topic (for a retry answered as a duplicate, the original's), else -1.
         log_append_time_ms: i64,
+        /// For an idempotent batch: (producer id, epoch, sequence of its last record).
+        producer: Option<(i64, i16, i32)>,
     },
     /// A batch in a plain reader's fetch answer, noted only in seeds whose topic stamps
     /// batches with their append time or stores them with a codec of its own.

@@ -10,11 +10,14 @@ use crate::history::Operation;
 use crate::hostile::STRANGER_WRITE_TOPIC;
 use sluice_core::log::TopicPartition;
 use sluice_core::protocol::api::describe_log_dirs::DescribeLogDirsRequest;
+use sluice_core::protocol::api::describe_producers::{
+    DescribeProducersRequest, DescribeProducersRequestTopic,
+};
 use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::storage::Storage;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a run failed, with everything needed to reproduce it.
 #[derive(Clone, Debug)]
@@ -353,6 +356,7 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
             page_cache_logs_flushed(sim, flush_ms, check_ms)?;
         }
         log_dirs_describe_the_disk(sim)?;
+        producers_described(sim)?;
         check(sim)
     }));
     let reason = match outcome {
@@ -453,6 +457,89 @@ pub fn log_dirs_describe_the_disk(sim: &mut Sim) -> Result<(), String> {
     }
     if let Some(tp) = listed.keys().next() {
         return Err(format!("DescribeLogDirs listed {tp}, which is not an online log"));
+    }
+    Ok(())
+}
+
+/// After every run: DescribeProducers of the workload topic must know each idempotent
+/// producer whose batch was acknowledged with acks=all, at that batch's epoch or a later one,
+/// and at that epoch with a last sequence at or after the batch's last record (acks=all batches
+/// are durable, and compaction, retention and DeleteRecords keep the state of the batches they
+/// remove, as Kafka does). Every producer listed must be one a client was given.
+pub fn producers_described(sim: &mut Sim) -> Result<(), String> {
+    // (partition, producer id) → the (epoch, last sequence) acknowledged last, by epoch.
+    let mut acked: BTreeMap<(i32, i64), (i16, i32)> = BTreeMap::new();
+    let mut given: BTreeSet<i64> = BTreeSet::new();
+    for operation in &sim.history.operations {
+        match operation {
+            Operation::ProduceAcked {
+                partition,
+                acks: -1,
+                producer: Some((id, epoch, last)),
+                ..
+            } => {
+                let entry = acked.entry((*partition, *id)).or_insert((*epoch, *last));
+                *entry = (*entry).max((*epoch, *last));
+            }
+            Operation::ProducerInitialised { producer_id, .. } => {
+                given.insert(*producer_id);
+            }
+            _ => {}
+        }
+    }
+    let request = DescribeProducersRequest {
+        topics: vec![DescribeProducersRequestTopic {
+            name: StrBytes::from_static(TOPIC),
+            partition_indexes: (0..sim.topic_partitions()).collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let answer = match sim.request(Request::DescribeProducers(request), 0) {
+        Some(Response::DescribeProducers(answer)) => answer,
+        None => return Ok(()),
+        other => return Err(format!("DescribeProducers got {other:?}")),
+    };
+    let partitions = answer.topics.iter().flat_map(|topic| topic.partitions.iter());
+    for described in partitions {
+        let partition = described.partition_index;
+        let tp = TopicPartition::new(TOPIC, partition);
+        let listed: BTreeMap<i64, (i32, i32)> = described
+            .active_producers
+            .iter()
+            .map(|producer| {
+                (producer.producer_id, (producer.producer_epoch, producer.last_sequence))
+            })
+            .collect();
+        if let Some(stranger) = listed.keys().find(|id| !given.contains(id)) {
+            return Err(format!(
+                "DescribeProducers lists producer {stranger} in {tp}, which no client was given"
+            ));
+        }
+        let offline = sim
+            .node()
+            .and_then(|node| node.logs().log(&tp))
+            .is_some_and(|log| log.offline_reason().is_some());
+        if offline {
+            continue;
+        }
+        for (&(_, id), &(epoch, last)) in acked.range((partition, i64::MIN)..=(partition, i64::MAX))
+        {
+            let known = listed.get(&id).copied();
+            let behind = match known {
+                None => true,
+                Some((known_epoch, known_last)) => {
+                    known_epoch < i32::from(epoch)
+                        || (known_epoch == i32::from(epoch) && known_last < last)
+                }
+            };
+            if described.error_code != 0 || behind {
+                return Err(format!(
+                    "{tp}: producer {id} had epoch {epoch} sequence {last} acknowledged, but DescribeProducers answered error {} with {known:?} (epoch, last sequence)",
+                    described.error_code
+                ));
+            }
+        }
     }
     Ok(())
 }

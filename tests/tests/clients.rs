@@ -325,3 +325,38 @@ for asked in (None, {{'sized': [1]}}):
         "{out}"
     );
 }
+
+#[test]
+fn kafka_python_admin_describes_the_idempotent_producers_of_a_partition() {
+    // kafka-python 3 producers are idempotent by default: DescribeProducers lists the one that
+    // wrote, with the sequence of its last record (KIP-664's describe-producers).
+    require_kafka_python();
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &[]);
+    let script = format!(
+        r#"
+from kafka import KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+admin = KafkaAdminClient(bootstrap_servers='{bootstrap}')
+admin.create_topics([NewTopic('tracked', 1, 1)])
+producer = KafkaProducer(bootstrap_servers='{bootstrap}', enable_idempotence=True, acks='all', linger_ms=0)
+for i in range(3):
+    producer.send('tracked', b'v%d' % i, partition=0).get(timeout=30)
+states = admin.describe_producers([TopicPartition('tracked', 0)])
+(state,) = states[TopicPartition('tracked', 0)].active_producers
+print('producers', len(states), state.producer_id >= 0, state.producer_epoch, state.last_sequence, state.last_timestamp > 0, state.coordinator_epoch, state.current_transaction_start_offset)
+try:
+    admin.describe_producers([TopicPartition('tracked', 5)])
+except Exception as error:
+    print('missing', type(error).__name__)
+"#,
+        bootstrap = broker.bootstrap()
+    );
+    let out = run("python3", &["-c", &script], None);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["producers 1 True 0 2 True -1 -1", "missing UnknownTopicOrPartitionError"],
+        "{out}"
+    );
+}

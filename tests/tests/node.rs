@@ -30,6 +30,8 @@ const B: ConnectionId = ConnectionId(2);
 struct Harness {
     node: Node<SimDisk>,
     now: u64,
+    /// The wall clock requests arrive at.
+    wall_ms: i64,
     correlation: i32,
     /// (connection, api key, version) of each request by correlation id.
     sent: Vec<(i32, i16, i16)>,
@@ -54,7 +56,7 @@ impl Harness {
 
     fn with_config(config: BrokerConfig, disk: SimDisk) -> Self {
         let (node, _) = Node::open(config, disk, 7, 0, WALL_MS).expect("open");
-        Self { node, now: 0, correlation: 0, sent: Vec::new() }
+        Self { node, now: 0, wall_ms: WALL_MS, correlation: 0, sent: Vec::new() }
     }
 
     fn send(&mut self, connection: ConnectionId, version: i16, request: Request) -> i32 {
@@ -71,7 +73,7 @@ impl Harness {
         encode_request(&header, &request, &mut frame);
         self.sent.push((self.correlation, key, version));
         let body = frame.freeze().slice(4..);
-        self.node.handle(self.now, WALL_MS, Input::Request { connection, body });
+        self.node.handle(self.now, self.wall_ms, Input::Request { connection, body });
         self.correlation
     }
 
@@ -105,7 +107,7 @@ impl Harness {
             }
             Ok(())
         };
-        self.node.handle(self.now, WALL_MS, Input::Synced { id: *id, result });
+        self.node.handle(self.now, self.wall_ms, Input::Synced { id: *id, result });
     }
 
     fn create_topic(&mut self, name: &str, partitions: i32) {
@@ -3320,6 +3322,46 @@ fn a_log_append_time_topic_stamps_each_batch_with_the_append_time() {
 }
 
 #[test]
+fn an_idempotent_retry_in_a_log_append_time_topic_gets_the_original_append_time() {
+    // As Kafka answers a duplicate: with the stored batch's timestamp, which the producer
+    // reports for its records. Kept in producer state, its snapshot, and the log's headers.
+    let mut harness = Harness::new();
+    let configs = [("message.timestamp.type", "LogAppendTime")];
+    assert_eq!(create_with_configs(&mut harness, "lat", &configs), 0);
+    let answer = produce_synced(&mut harness, "lat", idempotent_batch(5, 0, 0, 2, 1));
+    assert_eq!((answer.error_code, answer.log_append_time_ms), (0, WALL_MS));
+    harness.wall_ms = WALL_MS + 5_000;
+    let answer = produce_synced(&mut harness, "lat", idempotent_batch(5, 0, 0, 2, 1));
+    assert_eq!((answer.error_code, answer.base_offset), (0, 0));
+    assert_eq!(answer.log_append_time_ms, WALL_MS);
+    let answer = produce_synced(&mut harness, "lat", idempotent_batch(5, 0, 2, 1, 2));
+    assert_eq!((answer.base_offset, answer.log_append_time_ms), (2, WALL_MS + 5_000));
+    // After a restart: from the snapshot a clean close wrote, and without it, from the log's
+    // batch headers.
+    harness.node.close().expect("close");
+    let closed = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    let mut without_snapshot = closed.clone();
+    let names = without_snapshot.list("lat-0").expect("list");
+    let snapshots: Vec<&String> = names.iter().filter(|name| name.ends_with(".snapshot")).collect();
+    assert_eq!(snapshots.len(), 1, "{names:?}");
+    without_snapshot.remove(&format!("lat-0/{}", snapshots[0])).expect("remove");
+    for disk in [closed, without_snapshot] {
+        let mut restarted = Harness::with_disk(disk);
+        let answer = produce_synced(&mut restarted, "lat", idempotent_batch(5, 0, 0, 2, 1));
+        assert_eq!((answer.base_offset, answer.log_append_time_ms), (0, WALL_MS));
+        let answer = produce_synced(&mut restarted, "lat", idempotent_batch(5, 0, 2, 1, 2));
+        assert_eq!((answer.base_offset, answer.log_append_time_ms), (2, WALL_MS + 5_000));
+        harness = restarted;
+    }
+    // A CreateTime topic answers a retry with -1: each record keeps its own time.
+    assert_eq!(create_with_configs(&mut harness, "ct", &[]), 0);
+    for _ in 0..2 {
+        let answer = produce_synced(&mut harness, "ct", idempotent_batch(6, 0, 0, 1, 1));
+        assert_eq!((answer.error_code, answer.log_append_time_ms), (0, -1));
+    }
+}
+
+#[test]
 fn record_timestamps_outside_the_topics_bounds_are_invalid_timestamp() {
     let mut harness = Harness::new();
     let configs =
@@ -3541,4 +3583,75 @@ fn describe_log_dirs_gives_each_partitions_size_and_the_records_not_yet_durable(
     assert_eq!(volume, (SIM_LOG_DIR.to_string(), capacity as i64, 1000));
     let (_, volume) = describe_log_dirs(&mut harness, 3, Some(vec![]));
     assert_eq!(volume, (SIM_LOG_DIR.to_string(), -1, -1));
+}
+
+#[test]
+fn describe_producers_lists_each_partitions_idempotent_producers_as_kafka_does() {
+    use sluice_core::protocol::api::describe_producers::{
+        DescribeProducersRequest, DescribeProducersRequestTopic,
+    };
+    let mut harness = Harness::new();
+    harness.create_topic("dp", 2);
+    let configs = [("message.timestamp.type", "LogAppendTime")];
+    assert_eq!(create_with_configs(&mut harness, "lat", &configs), 0);
+    // Producer 5 writes two batches (sequences 0-1, then 2-4); producer 6 one, at epoch 2;
+    // producer 7 one in the LogAppendTime topic, a second after the records' create time.
+    produce_synced(&mut harness, "dp", idempotent_batch(5, 0, 0, 2, 1));
+    produce_synced(&mut harness, "dp", idempotent_batch(5, 0, 2, 3, 2));
+    produce_synced(&mut harness, "dp", idempotent_batch(6, 2, 0, 1, 3));
+    harness.wall_ms = WALL_MS + 1_000;
+    produce_synced(&mut harness, "lat", idempotent_batch(7, 0, 0, 1, 4));
+    let topic = |name: &'static str, partitions: Vec<i32>| DescribeProducersRequestTopic {
+        name: StrBytes::from_static(name),
+        partition_indexes: partitions,
+        ..Default::default()
+    };
+    let request = DescribeProducersRequest {
+        topics: vec![topic("dp", vec![0, 1, 9]), topic("missing", vec![0]), topic("lat", vec![0])],
+        ..Default::default()
+    };
+    let Response::DescribeProducers(answer) =
+        ask(&mut harness, 0, Request::DescribeProducers(request))
+    else {
+        panic!()
+    };
+    // (topic, partition, error, [(id, epoch, last sequence, last timestamp)]).
+    type Described = (String, i32, i16, Vec<(i64, i32, i32, i64)>);
+    let described: Vec<Described> = answer
+        .topics
+        .iter()
+        .flat_map(|topic| {
+            topic.partitions.iter().map(|partition| {
+                let producers = partition
+                    .active_producers
+                    .iter()
+                    .map(|producer| {
+                        assert_eq!(
+                            (producer.coordinator_epoch, producer.current_txn_start_offset),
+                            (-1, -1)
+                        );
+                        let last = producer.last_sequence;
+                        (
+                            producer.producer_id,
+                            producer.producer_epoch,
+                            last,
+                            producer.last_timestamp,
+                        )
+                    })
+                    .collect();
+                (topic.name.to_string(), partition.partition_index, partition.error_code, producers)
+            })
+        })
+        .collect();
+    let unknown = ErrorCode::UnknownTopicOrPartition.code();
+    assert_eq!(
+        described,
+        vec![
+            ("dp".to_string(), 0, 0, vec![(5, 0, 4, WALL_MS), (6, 2, 0, WALL_MS)]),
+            ("dp".to_string(), 1, 0, vec![]),
+            ("dp".to_string(), 9, unknown, vec![]),
+            ("missing".to_string(), 0, unknown, vec![]),
+            ("lat".to_string(), 0, 0, vec![(7, 0, 0, WALL_MS + 1_000)]),
+        ]
+    );
 }

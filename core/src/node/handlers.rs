@@ -3,7 +3,7 @@
 use super::topics::Topic;
 use super::{LogLevel, Node, LEADER_EPOCH};
 use crate::config::{ConfigEntry, TopicConfig};
-use crate::limits::{PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX};
+use crate::limits::{DESCRIBED_PRODUCERS_MAX, PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX};
 use crate::log::{validate_topic_name, TopicPartition};
 use crate::protocol::api::alter_configs::{
     AlterConfigsRequest, AlterConfigsRequestResource, AlterConfigsResponse,
@@ -31,6 +31,10 @@ use crate::protocol::api::describe_configs::{
 use crate::protocol::api::describe_log_dirs::{
     DescribeLogDirsPartition, DescribeLogDirsRequest, DescribeLogDirsResponse,
     DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use crate::protocol::api::describe_producers::{
+    DescribeProducersRequest, DescribeProducersResponse, DescribeProducersResponsePartition,
+    DescribeProducersResponseTopic, ProducerState as DescribedProducer,
 };
 use crate::protocol::api::incremental_alter_configs::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestResource,
@@ -898,6 +902,76 @@ impl<S: Storage> Node<S> {
             }],
             ..Default::default()
         }
+    }
+
+    /// DescribeProducers: each partition asked for, in the order asked, with the idempotent
+    /// producers it knows (their epoch, last sequence and last batch's largest timestamp), as
+    /// Kafka answers: UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist and
+    /// KAFKA_STORAGE_ERROR for a log taken offline. No producer is transactional here, so
+    /// coordinator epoch and transaction start are -1. One answer lists at most
+    /// [`DESCRIBED_PRODUCERS_MAX`] producers; a partition past that is refused, with a message
+    /// asking for it in a request of its own.
+    pub(super) fn handle_describe_producers(
+        &mut self,
+        request: DescribeProducersRequest,
+    ) -> DescribeProducersResponse {
+        let mut listed = 0usize;
+        let mut topics = Vec::with_capacity(request.topics.len());
+        for topic in request.topics {
+            let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
+            for index in topic.partition_indexes {
+                let tp = TopicPartition::new(topic.name.as_str(), index);
+                let mut answer = DescribeProducersResponsePartition {
+                    partition_index: index,
+                    ..Default::default()
+                };
+                let refusal = match self.logs.log(&tp) {
+                    None => Some((ErrorCode::UnknownTopicOrPartition, None)),
+                    Some(log) if log.offline_reason().is_some() => {
+                        Some((ErrorCode::KafkaStorageError, None))
+                    }
+                    Some(_) => {
+                        let count = self.producers.get(&tp).map_or(0, |state| state.len());
+                        (listed + count > DESCRIBED_PRODUCERS_MAX).then(|| {
+                            let message = format!(
+                                "this answer already lists {listed} producers and {tp} has \
+                                 {count}, more than one answer holds \
+                                 ({DESCRIBED_PRODUCERS_MAX}): ask for it on its own"
+                            );
+                            (ErrorCode::UnknownServerError, Some(message))
+                        })
+                    }
+                };
+                if let Some((code, message)) = refusal {
+                    answer.error_code = code.code();
+                    answer.error_message = message.map(text);
+                } else if let Some(state) = self.producers.get(&tp) {
+                    listed += state.len();
+                    answer.active_producers = state
+                        .producers()
+                        .map(|(producer_id, entry)| {
+                            let last = entry.batches.back();
+                            DescribedProducer {
+                                producer_id,
+                                producer_epoch: i32::from(entry.epoch),
+                                last_sequence: last.map_or(-1, |batch| batch.last_sequence),
+                                last_timestamp: last.map_or(-1, |batch| batch.max_timestamp),
+                                coordinator_epoch: -1,
+                                current_txn_start_offset: -1,
+                                ..Default::default()
+                            }
+                        })
+                        .collect();
+                }
+                partitions.push(answer);
+            }
+            topics.push(DescribeProducersResponseTopic {
+                name: topic.name,
+                partitions,
+                ..Default::default()
+            });
+        }
+        DescribeProducersResponse { topics, ..Default::default() }
     }
 
     pub(super) fn handle_describe_configs(

@@ -162,6 +162,7 @@ pub const ADVERTISED: &[(i16, i16, i16)] = &[
     (44, 0, 1), // IncrementalAlterConfigs
     (47, 0, 0), // OffsetDelete
     (60, 0, 1), // DescribeCluster
+    (61, 0, 0), // DescribeProducers
 ];
 
 /// Whether the broker serves API `key` at `version`.
@@ -817,6 +818,9 @@ impl<S: Storage> Node<S> {
             )),
             Request::DescribeLogDirs(body) => {
                 Reply::Now(Response::DescribeLogDirs(self.handle_describe_log_dirs(body)))
+            }
+            Request::DescribeProducers(body) => {
+                Reply::Now(Response::DescribeProducers(self.handle_describe_producers(body)))
             }
             Request::DescribeCluster(_) => {
                 Reply::Now(Response::DescribeCluster(self.handle_describe_cluster()))

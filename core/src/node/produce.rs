@@ -278,15 +278,17 @@ impl<S: Storage> Node<S> {
                     self.log(LogLevel::Warn, message);
                     return Err(code.into());
                 }
-                SequenceCheck::Duplicate { base_offset } => {
+                SequenceCheck::Duplicate { base_offset, max_timestamp } => {
                     let message = format!(
                         "{tp}: retried batch of producer {} answered with offset {base_offset}",
                         header.producer_id
                     );
                     self.log(LogLevel::Debug, message);
-                    // The original append time is not kept, so a retry of a LogAppendTime
-                    // batch is answered with -1 (the client then reports its create time).
-                    (base_offset, -1)
+                    // In a LogAppendTime topic the original batch's append time, as Kafka
+                    // answers (-1 if a version 1 snapshot forgot it). Kafka also answers a
+                    // CreateTime retry with the batch's largest create time, which clients
+                    // then report as every record's time; -1 keeps each record's own.
+                    (base_offset, if log_append_time { max_timestamp } else { -1 })
                 }
                 SequenceCheck::Append => {
                     let log = self.logs.log_mut(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
@@ -298,7 +300,15 @@ impl<S: Storage> Node<S> {
                         self.wall_ms,
                     ) {
                         Ok(info) => {
-                            let stored = BatchHeader { base_offset: info.base_offset, ..header };
+                            let max_timestamp = match log_append_time {
+                                true => info.log_append_time_ms,
+                                false => header.max_timestamp,
+                            };
+                            let stored = BatchHeader {
+                                base_offset: info.base_offset,
+                                max_timestamp,
+                                ..header
+                            };
                             match self.producers.get_mut(tp) {
                                 Some(state) => state.record(&stored),
                                 None => {

@@ -19,6 +19,10 @@ pub struct BatchMetadata {
     pub last_sequence: i32,
     /// Offset of its first record.
     pub base_offset: i64,
+    /// Its largest timestamp as stored (for a LogAppendTime topic, the append time): a retry
+    /// is answered with it and DescribeProducers reports it, as Kafka does. -1 when read from
+    /// a version 1 snapshot, which did not keep it.
+    pub max_timestamp: i64,
 }
 
 /// One producer's state in one partition.
@@ -41,6 +45,8 @@ pub enum SequenceCheck {
     Duplicate {
         /// The original base offset.
         base_offset: i64,
+        /// The original batch's largest timestamp as stored.
+        max_timestamp: i64,
     },
     /// Refuse it with this error.
     Refuse(ErrorCode),
@@ -117,7 +123,10 @@ impl ProducerState {
             .iter()
             .find(|batch| batch.first_sequence == first && batch.last_sequence == last);
         if let Some(batch) = retry {
-            return SequenceCheck::Duplicate { base_offset: batch.base_offset };
+            return SequenceCheck::Duplicate {
+                base_offset: batch.base_offset,
+                max_timestamp: batch.max_timestamp,
+            };
         }
         match entry.batches.back() {
             Some(latest) if first == increment_sequence(latest.last_sequence, 1) => {
@@ -151,6 +160,7 @@ impl ProducerState {
             first_sequence: header.base_sequence,
             last_sequence: increment_sequence(header.base_sequence, header.last_offset_delta),
             base_offset: header.base_offset,
+            max_timestamp: header.max_timestamp,
         });
         while entry.batches.len() > PRODUCER_BATCHES_RETAINED_MAX {
             entry.batches.pop_front();
@@ -161,10 +171,16 @@ impl ProducerState {
         assert_eq!(self.by_last_write.len(), self.producers.len());
     }
 
-    /// The state as a snapshot file's bytes ([`snapshot_bytes`] of them): `SPS1`, a CRC-32C of
+    /// Every producer, by id.
+    pub fn producers(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(&id, entry)| (id, entry))
+    }
+
+    /// The state as a snapshot file's bytes ([`snapshot_bytes`] of them): `SPS2`, a CRC-32C of
     /// the rest, the write counter,
     /// the producer count, then per producer its id, epoch, last write and batches (count, then
-    /// first and last sequence and base offset each). Big-endian.
+    /// first and last sequence, base offset and largest timestamp each). Big-endian. Version 1
+    /// (`SPS1`) is the same without the timestamps; both are read.
     pub fn encode_snapshot(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(12 + self.producers.len() * 64);
         body.extend_from_slice(&self.writes.to_be_bytes());
@@ -178,6 +194,7 @@ impl ProducerState {
                 body.extend_from_slice(&batch.first_sequence.to_be_bytes());
                 body.extend_from_slice(&batch.last_sequence.to_be_bytes());
                 body.extend_from_slice(&batch.base_offset.to_be_bytes());
+                body.extend_from_slice(&batch.max_timestamp.to_be_bytes());
             }
         }
         let mut out = Vec::with_capacity(8 + body.len());
@@ -195,9 +212,11 @@ impl ProducerState {
         else {
             return Err("shorter than its header".to_string());
         };
-        if magic != SNAPSHOT_MAGIC {
-            return Err("not a producer snapshot (bad magic)".to_string());
-        }
+        let with_timestamps = match magic {
+            m if m == SNAPSHOT_MAGIC => true,
+            m if m == SNAPSHOT_MAGIC_V1 => false,
+            _ => return Err("not a producer snapshot (bad magic)".to_string()),
+        };
         let stored = u32::from_be_bytes(crc.try_into().expect("4 bytes"));
         if crc32c::crc32c(body) != stored {
             return Err("CRC mismatch".to_string());
@@ -223,6 +242,10 @@ impl ProducerState {
                     first_sequence: i32::from_be_bytes(cursor.take()?),
                     last_sequence: i32::from_be_bytes(cursor.take()?),
                     base_offset: i64::from_be_bytes(cursor.take()?),
+                    max_timestamp: match with_timestamps {
+                        true => i64::from_be_bytes(cursor.take()?),
+                        false => -1,
+                    },
                 });
             }
             if id < 0
@@ -240,7 +263,10 @@ impl ProducerState {
 }
 
 /// First bytes of a producer snapshot file.
-const SNAPSHOT_MAGIC: &[u8; 4] = b"SPS1";
+const SNAPSHOT_MAGIC: &[u8; 4] = b"SPS2";
+
+/// First bytes of a version 1 snapshot (no batch timestamps), written before version 2.
+const SNAPSHOT_MAGIC_V1: &[u8; 4] = b"SPS1";
 
 struct SnapshotCursor<'a> {
     bytes: &'a [u8],
@@ -265,9 +291,9 @@ impl SnapshotCursor<'_> {
 }
 
 /// Bytes of a snapshot of `producers` producers holding `batches` batches in all: the magic,
-/// CRC, write counter and count (20), 19 per producer and 16 per batch.
+/// CRC, write counter and count (20), 19 per producer and 24 per batch (16 in version 1).
 pub const fn snapshot_bytes(producers: usize, batches: usize) -> usize {
-    20 + producers * 19 + batches * 16
+    20 + producers * 19 + batches * 24
 }
 
 #[cfg(test)]
@@ -327,11 +353,12 @@ mod tests {
         state.record(&header(7, 0, 0, 2, 10));
         state.record(&header(7, 0, 2, 3, 12));
         state.record(&header(9, 3, 5, 1, 15));
+        state.record(&BatchHeader { max_timestamp: 1_700_000_000_123, ..header(9, 3, 6, 1, 16) });
         let bytes = state.encode_snapshot();
-        assert_eq!(&bytes[..4], b"SPS1");
-        // 8 header + 8 writes + 4 count + per producer 19 + 16 per batch.
-        assert_eq!(bytes.len(), 8 + 8 + 4 + 2 * 19 + 3 * 16);
-        assert_eq!(bytes.len(), snapshot_bytes(2, 3));
+        assert_eq!(&bytes[..4], b"SPS2");
+        // 8 header + 8 writes + 4 count + per producer 19 + 24 per batch.
+        assert_eq!(bytes.len(), 8 + 8 + 4 + 2 * 19 + 4 * 24);
+        assert_eq!(bytes.len(), snapshot_bytes(2, 4));
         assert_eq!(ProducerState::decode_snapshot(&bytes), Ok(state.clone()));
         assert_eq!(
             ProducerState::decode_snapshot(&ProducerState::default().encode_snapshot()),
@@ -348,6 +375,27 @@ mod tests {
         let crc = crc32c::crc32c(&cut[8..]);
         cut[4..8].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(ProducerState::decode_snapshot(&cut), Err("truncated".to_string()));
+        // A version 1 snapshot (no timestamps) still loads, its batches' timestamps unknown.
+        let mut v1 = b"SPS1\0\0\0\0".to_vec();
+        let mut at = 8 + 8 + 4;
+        v1.extend_from_slice(&bytes[8..at]);
+        for (_, entry) in state.producers() {
+            v1.extend_from_slice(&bytes[at..at + 19]);
+            at += 19;
+            for _ in &entry.batches {
+                v1.extend_from_slice(&bytes[at..at + 16]);
+                at += 24;
+            }
+        }
+        let crc = crc32c::crc32c(&v1[8..]);
+        v1[4..8].copy_from_slice(&crc.to_be_bytes());
+        let mut unknown_times = state.clone();
+        for entry in unknown_times.producers.values_mut() {
+            entry.batches.iter_mut().for_each(|batch| batch.max_timestamp = -1);
+        }
+        assert_eq!(ProducerState::decode_snapshot(&v1), Ok(unknown_times));
+        let entry = state.entry(9).expect("producer 9");
+        assert_eq!(entry.batches.back().map(|batch| batch.max_timestamp), Some(1_700_000_000_123));
     }
 
     #[test]
@@ -365,11 +413,11 @@ mod tests {
         // A retry of either retained batch gets its original offset.
         assert_eq!(
             state.check(&header(7, 0, 0, 2, 0)),
-            SequenceCheck::Duplicate { base_offset: 10 }
+            SequenceCheck::Duplicate { base_offset: 10, max_timestamp: 0 }
         );
         assert_eq!(
             state.check(&header(7, 0, 2, 3, 0)),
-            SequenceCheck::Duplicate { base_offset: 12 }
+            SequenceCheck::Duplicate { base_offset: 12, max_timestamp: 0 }
         );
         // A gap or an overlap that is not an exact retry is out of order.
         assert_eq!(

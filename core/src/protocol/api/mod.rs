@@ -16,6 +16,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -359,6 +360,12 @@ apis! {
         request: describe_cluster::DescribeClusterRequest,
         response: describe_cluster::DescribeClusterResponse,
         versions: 0..=1,
+        flexible_from: 0,
+    },
+    61 => DescribeProducers {
+        request: describe_producers::DescribeProducersRequest,
+        response: describe_producers::DescribeProducersResponse,
+        versions: 0..=0,
         flexible_from: 0,
     },
 }
