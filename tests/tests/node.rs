@@ -3655,3 +3655,57 @@ fn describe_producers_lists_each_partitions_idempotent_producers_as_kafka_does()
         ]
     );
 }
+
+#[test]
+fn a_partition_named_twice_in_one_fetch_is_read_once_with_its_last_offset() {
+    use sluice_core::protocol::api::fetch::{
+        FetchRequest, FetchRequestPartition, FetchRequestTopic,
+    };
+    // As Kafka keys a fetch's partitions: each once, in the order first named, with the
+    // offset of its last mention; a topic named twice apart is regrouped.
+    let Request::Fetch(template) = fetch("t", 0, 0) else { panic!() };
+    let mut harness = Harness::new();
+    harness.create_topic("t", 2);
+    harness.create_topic("u", 1);
+    for (topic, partition) in [("t", 0), ("t", 0), ("t", 1), ("u", 0)] {
+        ask(&mut harness, 9, produce(topic, partition, -1, producer_batch(2, 10, 1, WALL_MS)));
+    }
+    let mention = |partition: i32, offset: i64| FetchRequestPartition {
+        partition,
+        fetch_offset: offset,
+        partition_max_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let topic = |name: &'static str, partitions| FetchRequestTopic {
+        topic: StrBytes::from_static(name),
+        partitions,
+        ..Default::default()
+    };
+    let request = FetchRequest {
+        topics: vec![
+            topic("t", vec![mention(0, 0), mention(1, 0)]),
+            topic("u", vec![mention(0, 0)]),
+            topic("t", vec![mention(0, 2), mention(0, 3)]),
+        ],
+        ..template
+    };
+    let Response::Fetch(answer) = ask(&mut harness, 12, Request::Fetch(request)) else { panic!() };
+    // (topic, partition, first offset served).
+    let served: Vec<(String, i32, i64)> = answer
+        .responses
+        .iter()
+        .flat_map(|topic| {
+            topic.partitions.iter().map(|partition| {
+                let records = partition.records.as_deref().unwrap_or_default();
+                let first = BatchHeader::parse(records).map_or(-1, |header| header.base_offset);
+                (topic.topic.to_string(), partition.partition_index, first)
+            })
+        })
+        .collect();
+    // t-0 holds batches at 0 and 2: offset 3 is read from the batch at 2.
+    assert_eq!(
+        served,
+        vec![("t".to_string(), 0, 2), ("t".to_string(), 1, 0), ("u".to_string(), 0, 0)]
+    );
+    assert_eq!(answer.responses.len(), 2, "t's partitions in one run, then u");
+}

@@ -11,7 +11,8 @@ use super::{Node, ParkedFetch, Reply, RequestRef};
 use crate::limits::{FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX, PARKED_FETCHES_MAX};
 use crate::log::{batch_span, LogError, TopicPartition};
 use crate::protocol::api::fetch::{
-    FetchRequest, FetchResponse, FetchResponsePartition, FetchResponseTopic,
+    FetchRequest, FetchRequestPartition, FetchRequestTopic, FetchResponse, FetchResponsePartition,
+    FetchResponseTopic,
 };
 use crate::protocol::api::Response;
 use crate::protocol::ErrorCode;
@@ -24,8 +25,9 @@ impl<S: Storage> Node<S> {
         request: RequestRef,
         correlation_id: i32,
         version: i16,
-        fetch: FetchRequest,
+        mut fetch: FetchRequest,
     ) -> Reply {
+        merge_repeated_partitions(&mut fetch);
         if version >= 7 && fetch.session_id != 0 {
             let response = FetchResponse {
                 error_code: ErrorCode::FetchSessionIdNotFound.code(),
@@ -187,6 +189,54 @@ impl<S: Storage> Node<S> {
                 Err((ErrorCode::OffsetOutOfRange, high_watermark, log_start_offset))
             }
             Err(error) => Err((error.error_code(), high_watermark, log_start_offset)),
+        }
+    }
+}
+
+/// A partition named twice in one Fetch is read once, as Kafka reads it: Kafka keys a fetch's
+/// partitions by name in insertion order, so each keeps the place of its first mention and
+/// takes the offset and byte limit of its last. Topics are regrouped in that order (a topic
+/// named twice, apart, is answered as one run of its partitions per stretch, as Kafka groups
+/// its answer). A request without repeats is left as it is.
+fn merge_repeated_partitions(fetch: &mut FetchRequest) {
+    let mentions: usize = fetch.topics.iter().map(|topic| topic.partitions.len()).sum();
+    if mentions < 2 {
+        return;
+    }
+    let mut first: std::collections::BTreeMap<(&str, i32), usize> = Default::default();
+    for (index, (topic, partition)) in fetch
+        .topics
+        .iter()
+        .flat_map(|topic| topic.partitions.iter().map(move |p| (topic.topic.as_str(), p)))
+        .enumerate()
+    {
+        first.entry((topic, partition.partition)).or_insert(index);
+    }
+    if first.len() == mentions {
+        return;
+    }
+    // (index of the first mention) → (topic, the last mention's fields).
+    let mut merged: std::collections::BTreeMap<usize, (FetchRequestTopic, FetchRequestPartition)> =
+        Default::default();
+    let firsts: Vec<usize> = fetch
+        .topics
+        .iter()
+        .flat_map(|topic| topic.partitions.iter().map(move |p| (topic.topic.as_str(), p.partition)))
+        .map(|key| first[&key])
+        .collect();
+    let topics = std::mem::take(&mut fetch.topics);
+    let mut at = 0;
+    for mut topic in topics {
+        let partitions = std::mem::take(&mut topic.partitions);
+        for partition in partitions {
+            merged.insert(firsts[at], (topic.clone(), partition));
+            at += 1;
+        }
+    }
+    for (topic, partition) in merged.into_values() {
+        match fetch.topics.last_mut() {
+            Some(last) if last.topic == topic.topic => last.partitions.push(partition),
+            _ => fetch.topics.push(FetchRequestTopic { partitions: vec![partition], ..topic }),
         }
     }
 }
