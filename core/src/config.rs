@@ -410,6 +410,7 @@ const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ),
     ("log.roll.ms", TYPE_LONG, &[("log.roll.ms", Unset), ("log.roll.hours", Fixed("168"))]),
     ("log.segment.bytes", TYPE_INT, &[("log.segment.bytes", Own)]),
+    ("max.connections", TYPE_INT, &[("max.connections", Own)]),
     ("message.max.bytes", TYPE_INT, &[("message.max.bytes", Own)]),
     ("min.insync.replicas", TYPE_INT, &[("min.insync.replicas", Own)]),
     ("node.id", TYPE_INT, &[("node.id", Own), ("broker.id", Unset)]),
@@ -454,6 +455,10 @@ pub struct BrokerConfig {
     pub message_max_bytes: i32,
     /// `socket.request.max.bytes`: largest request frame.
     pub socket_request_max_bytes: i32,
+    /// `max.connections`: client connections served at once; more wait to be accepted, as
+    /// Kafka's listener limit makes them wait. The runtime also stays within the process's
+    /// open-file limit and `CONNECTIONS_MAX`.
+    pub max_connections: i32,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: i64,
     /// `group.initial.rebalance.delay.ms`, `group.min.session.timeout.ms`,
@@ -543,6 +548,7 @@ const BROKER_KEYS: &[&str] = &[
     "log.roll.hours",
     "log.roll.ms",
     "log.segment.bytes",
+    "max.connections",
     "message.max.bytes",
     "min.insync.replicas",
     "node.id",
@@ -969,6 +975,7 @@ impl Default for BrokerConfig {
             delete_topic_enable: true,
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
+            max_connections: i32::MAX,
             log_retention_check_interval_ms: 300_000,
             group: crate::group::GroupConfig::default(),
             log_cleaner_enable: true,
@@ -1089,9 +1096,9 @@ impl BrokerConfig {
     }
 
     /// The broker-level properties Sluice acts on, sorted by name, with their values.
-    fn values(&self) -> [(&'static str, String); 47] {
+    fn values(&self) -> [(&'static str, String); 48] {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 47] = [
+        let pairs: [(&str, String); 48] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -1141,6 +1148,7 @@ impl BrokerConfig {
             ("log.retention.ms", topic.log.retention_ms.to_string()),
             ("log.roll.ms", topic.log.segment_ms.to_string()),
             ("log.segment.bytes", topic.log.segment_bytes.to_string()),
+            ("max.connections", self.max_connections.to_string()),
             ("message.max.bytes", self.message_max_bytes.to_string()),
             ("min.insync.replicas", topic.min_insync_replicas.to_string()),
             ("node.id", self.node_id.to_string()),
@@ -1292,6 +1300,9 @@ impl BrokerConfig {
         }
         if let Some((key, value)) = get("socket.request.max.bytes") {
             self.socket_request_max_bytes = parse_i32(key, value, 1, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("max.connections") {
+            self.max_connections = parse_i32(key, value, 0, i32::MAX)?;
         }
         if let Some((key, value)) = get("log.retention.check.interval.ms") {
             self.log_retention_check_interval_ms = parse_i64(key, value, 1, i64::MAX)?;
@@ -1910,7 +1921,11 @@ log.retention.check.interval.ms=300000
     #[test]
     fn invalid_values_are_refused_with_what_is_accepted() {
         // Goal: each kind of bad value; method: exact Invalid errors.
-        let cases: [(&str, ConfigError); 17] = [
+        let cases: [(&str, ConfigError); 18] = [
+            (
+                "max.connections=-1",
+                invalid_error("max.connections", "-1", "accepts an integer in 0..=2147483647"),
+            ),
             (
                 "log.cleaner.step.bytes=0",
                 invalid_error(
@@ -2790,6 +2805,7 @@ log.retention.check.interval.ms=300000
                 ("log.retention.ms", "604800000"),
                 ("log.roll.ms", "604800000"),
                 ("log.segment.bytes", "1073741824"),
+                ("max.connections", "2147483647"),
                 ("message.max.bytes", "1048588"),
                 ("min.insync.replicas", "1"),
                 ("node.id", "3"),

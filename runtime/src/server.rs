@@ -12,7 +12,7 @@ use crate::storage::FileStorage;
 use anyhow::Context;
 use bytes::{Buf, Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
-use sluice_core::limits::OPEN_FILES_MAX;
+use sluice_core::limits::{CONNECTIONS_MAX, OPEN_FILES_MAX};
 use sluice_core::node::{ConnectionId, Frame, Input, LogLevel, Node, Output};
 use sluice_core::protocol::wire::frame_length;
 use sluice_core::storage::{StorageError, StorageErrorKind};
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -102,18 +102,29 @@ pub struct Environment {
     /// fsync on the serving thread instead of the blocking pool. The pool's threads finish
     /// in an order no simulation controls; inline syncs keep a simulated run deterministic.
     pub inline_sync: bool,
+    /// The process's open-file limit, which log files and connections share
+    /// ([`descriptor_budget`]); `None` when unlimited or unknown.
+    pub open_files_limit: Option<u64>,
 }
 
 impl Environment {
     /// The system clock, a seed from it and the process id, fsync on the blocking pool.
     pub fn real() -> Self {
         let seed = system_wall_ms() as u64 ^ u64::from(std::process::id());
-        Self { seed, wall_start_ms: None, inline_sync: false }
+        let open_files_limit = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|limits| open_files_limit(&limits));
+        Self { seed, wall_start_ms: None, inline_sync: false, open_files_limit }
     }
 
     /// A simulated environment: everything from `seed`, clocks from tokio's.
     pub fn simulated(seed: u64) -> Self {
-        Self { seed, wall_start_ms: Some(1_700_000_000_000), inline_sync: true }
+        Self {
+            seed,
+            wall_start_ms: Some(1_700_000_000_000),
+            inline_sync: true,
+            open_files_limit: None,
+        }
     }
 }
 
@@ -141,6 +152,7 @@ impl Clock {
 
 /// Binds the configured listener and runs the broker until `shutdown` completes.
 pub async fn run(config: BrokerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let address = format!("{}:{}", config.listener_host, config.listener_port);
     let listener =
         TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address}"))?;
@@ -174,7 +186,9 @@ pub async fn serve_in<L: Listener>(
             .with_context(|| format!("cannot read the bound port of {bound}"))?;
     }
     let data_dir = PathBuf::from(&config.log_dir);
-    let storage = FileStorage::new(&data_dir)
+    let (files_max, connections_max) =
+        descriptor_budget(environment.open_files_limit, config.max_connections);
+    let storage = FileStorage::with_handles_max(&data_dir, files_max)
         .with_context(|| format!("cannot use the data directory {}", data_dir.display()))?;
     let clock = Clock { start: Instant::now(), wall_start_ms: environment.wall_start_ms };
     let inline_sync = environment.inline_sync;
@@ -190,17 +204,16 @@ pub async fn serve_in<L: Listener>(
     for (partition, reason) in &report.truncated {
         tracing::warn!("{partition}: recovery truncated the log: {reason}");
     }
-    if let Some(soft) = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| open_files_limit(&limits))
-        .filter(|&soft| soft < OPEN_FILES_WANTED)
-    {
-        tracing::warn!(
-            "the open-file limit is {soft}: the broker keeps up to {OPEN_FILES_MAX} log files \
-             open, one per connection, and more while syncing; a log whose file cannot be \
-             opened goes offline. Raise it to {OPEN_FILES_WANTED} or more (ulimit -n, or \
-             LimitNOFILE= in a systemd unit)"
-        );
+    let connections_wanted = connections_max_wanted(config.max_connections);
+    if let Some(limit) = environment.open_files_limit {
+        if files_max < OPEN_FILES_MAX || connections_max < connections_wanted {
+            tracing::warn!(
+                "the open-file limit is {limit}: the broker keeps at most {files_max} log files \
+                 open and serves at most {connections_max} connections at once (more wait to \
+                 be accepted). Raise it to {OPEN_FILES_WANTED} or more (ulimit -n, or \
+                 LimitNOFILE= in a systemd unit)"
+            );
+        }
     }
     println!(
         "sluice broker {} listening on {bound} (data in {}, {} topic(s))",
@@ -210,7 +223,8 @@ pub async fn serve_in<L: Listener>(
     );
     let (events, mut inbox) = mpsc::channel::<Event>(NODE_QUEUE_MAX);
     let max_frame = config.socket_request_max_bytes.max(0) as usize;
-    let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame));
+    let slots = Arc::new(Semaphore::new(connections_max));
+    let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame, slots));
     let mut writers: BTreeMap<ConnectionId, (Writer, JoinHandle<()>)> = BTreeMap::new();
     let mut touched: Vec<ConnectionId> = Vec::new();
     let root = data_dir.clone();
@@ -440,10 +454,26 @@ fn split_evenly<T>(items: Vec<T>, groups: usize) -> Vec<Vec<T>> {
         .collect()
 }
 
+/// Tries to open a file for a sync: descriptors that run out (EMFILE, ENFILE) are waited for,
+/// up to about a second. Failing to open leaves nothing unsynced lost, so the shortage must not
+/// be reported as a failed fsync, which takes the log offline for good.
+fn open_for_sync(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut waits = 0;
+    loop {
+        match std::fs::File::open(path) {
+            Err(error) if crate::storage::is_out_of_descriptors(&error) && waits < 100 => {
+                waits += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// fdatasync each file; one removed in the meantime needs no sync.
 fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageError> {
     for file in files {
-        match std::fs::File::open(root.join(file)) {
+        match open_for_sync(&root.join(file)) {
             Ok(handle) => handle.sync_data().map_err(|error| {
                 StorageError::new(StorageErrorKind::Io, file, error.to_string())
             })?,
@@ -456,9 +486,18 @@ fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageErr
     Ok(())
 }
 
-async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, max_frame: usize) {
+/// Accepts connections while fewer than `slots` allows are open; past that, new ones wait
+/// in the listen backlog until one closes, as Kafka's `max.connections` makes them wait. A
+/// connection holds its slot until its writer ends, which is after its reader.
+async fn accept_loop<L: Listener>(
+    mut listener: L,
+    events: mpsc::Sender<Event>,
+    max_frame: usize,
+    slots: Arc<Semaphore>,
+) {
     let mut next = 1u64;
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
@@ -473,13 +512,20 @@ async fn accept_loop<L: Listener>(mut listener: L, events: mpsc::Sender<Event>, 
         let (read_half, write_half) = tokio::io::split(stream);
         let (sender, frames) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
-        let task = tokio::spawn(write_loop(write_half, frames, backlog.clone()));
-        let reader = read_loop(read_half, connection, events.clone(), max_frame, backlog.clone());
+        let task = tokio::spawn(write_loop_holding(slot, write_half, frames, backlog.clone()));
+        // The reader starts only once the node's loop has the connection: its first request
+        // must not overtake `Accepted`, or its answer finds no writer and is lost. (A send
+        // with room in the queue can still yield, when the task has used its scheduling
+        // budget, and let the reader's send go first.)
+        let (start, started) = tokio::sync::oneshot::channel::<()>();
+        let reader =
+            read_loop(read_half, connection, events.clone(), max_frame, backlog.clone(), started);
         let reader = tokio::spawn(reader);
         let writer = Writer { frames: sender, backlog, task };
         if events.send(Event::Accepted { connection, writer, reader }).await.is_err() {
             return;
         }
+        let _ = start.send(());
     }
 }
 
@@ -575,6 +621,17 @@ impl Backlog {
     }
 }
 
+/// [`write_loop`], holding the connection's slot under `max.connections` until it ends.
+async fn write_loop_holding<S: AsyncWrite>(
+    slot: OwnedSemaphorePermit,
+    socket: WriteHalf<S>,
+    frames: mpsc::UnboundedReceiver<Frame>,
+    backlog: Arc<Backlog>,
+) {
+    write_loop(socket, frames, backlog).await;
+    drop(slot);
+}
+
 async fn write_loop<S: AsyncWrite>(
     socket: WriteHalf<S>,
     frames: mpsc::UnboundedReceiver<Frame>,
@@ -651,7 +708,11 @@ async fn read_loop<S: AsyncRead>(
     events: mpsc::Sender<Event>,
     max_frame: usize,
     backlog: Arc<Backlog>,
+    started: tokio::sync::oneshot::Receiver<()>,
 ) {
+    if started.await.is_err() {
+        return; // the acceptor stopped before handing the connection over
+    }
     let reason = match read_frames(&mut socket, connection, &events, max_frame, &backlog).await {
         Ok(()) => "peer closed".to_string(),
         Err(reason) => reason,
@@ -734,9 +795,53 @@ async fn read_frames<S: AsyncRead>(
     }
 }
 
-/// The open-file limit below which the broker warns at start: its cache of log files, a
-/// thousand connections, and the files of the syncs in flight.
-const OPEN_FILES_WANTED: u64 = 4096;
+/// Descriptors kept out of the budget: standard streams, the listener, the runtime's own,
+/// the files of the syncs in flight, directory syncs and snapshot writes.
+const DESCRIPTORS_RESERVED: u64 = 64 + SYNC_TASKS_MAX as u64;
+
+/// Fewest log files the storage keeps open, however low the limit.
+const OPEN_FILES_MIN: usize = 16;
+
+/// Connections below which a low open-file limit is warned about.
+const CONNECTIONS_WANTED: usize = 1000;
+
+/// The open-file limit that gives the storage all [`OPEN_FILES_MAX`] handles and leaves
+/// [`CONNECTIONS_WANTED`] connections or more.
+const OPEN_FILES_WANTED: u64 = DESCRIPTORS_RESERVED + 4 * OPEN_FILES_MAX as u64;
+
+/// How the open-file `limit` is shared, as (log files kept open, connections served at once),
+/// so that sockets can never take the descriptors a log needs (a log whose file cannot be
+/// opened would go offline): a quarter of what is left after [`DESCRIPTORS_RESERVED`] for log
+/// files (within `OPEN_FILES_MIN..=OPEN_FILES_MAX`), the rest for connections, within
+/// `max.connections` and [`CONNECTIONS_MAX`]. No limit: the bounds alone.
+pub fn descriptor_budget(limit: Option<u64>, max_connections: i32) -> (usize, usize) {
+    let connections_cap = usize::try_from(max_connections.max(0)).unwrap_or(0).min(CONNECTIONS_MAX);
+    let Some(limit) = limit else { return (OPEN_FILES_MAX, connections_cap) };
+    let usable = usize::try_from(limit.saturating_sub(DESCRIPTORS_RESERVED)).unwrap_or(usize::MAX);
+    let files = (usable / 4).clamp(OPEN_FILES_MIN, OPEN_FILES_MAX);
+    let connections = usable.saturating_sub(files).max(1).min(connections_cap);
+    (files, connections)
+}
+
+/// The connections below which a budget is worth a warning.
+fn connections_max_wanted(max_connections: i32) -> usize {
+    usize::try_from(max_connections.max(0)).unwrap_or(0).min(CONNECTIONS_WANTED)
+}
+
+/// Raises the soft open-file limit to the hard one, as servers commonly do at start (the soft
+/// default, often 1024, is a relic of `select`). Leaves it if the hard limit is unlimited.
+fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let (Some(current), Some(maximum)) = (limit.current, limit.maximum) else { return };
+    if current >= maximum {
+        return;
+    }
+    match setrlimit(Resource::Nofile, Rlimit { current: Some(maximum), maximum: Some(maximum) }) {
+        Ok(()) => tracing::debug!("raised the open-file limit from {current} to {maximum}"),
+        Err(error) => tracing::debug!("cannot raise the open-file limit from {current}: {error}"),
+    }
+}
 
 /// The soft limit on open files in the text of `/proc/self/limits` (`None` if absent or
 /// unlimited).
@@ -1027,6 +1132,25 @@ mod tests {
             "Max open files            unlimited            unlimited            files\n";
         assert_eq!(open_files_limit(unlimited), None);
         assert_eq!(open_files_limit("Max processes 10 10 processes\n"), None);
+    }
+
+    #[test]
+    fn log_files_and_connections_share_the_open_file_limit() {
+        // (limit, max.connections) → (log files kept open, connections served at once).
+        let max = i32::MAX;
+        assert_eq!(descriptor_budget(None, max), (OPEN_FILES_MAX, CONNECTIONS_MAX));
+        assert_eq!(descriptor_budget(None, 50), (OPEN_FILES_MAX, 50));
+        // 80 reserved; a quarter of the rest for files, the rest for connections.
+        assert_eq!(descriptor_budget(Some(1024), max), (236, 708));
+        assert_eq!(descriptor_budget(Some(208), max), (32, 96));
+        assert_eq!(descriptor_budget(Some(208), 40), (32, 40));
+        assert_eq!(descriptor_budget(Some(1 << 20), max), (OPEN_FILES_MAX, CONNECTIONS_MAX));
+        // Absurdly low limits keep the bounds' floor; max.connections=0 accepts none.
+        assert_eq!(descriptor_budget(Some(10), max), (16, 1));
+        assert_eq!(descriptor_budget(Some(1024), 0), (236, 0));
+        assert_eq!(OPEN_FILES_WANTED, 4176);
+        let (files, connections) = descriptor_budget(Some(OPEN_FILES_WANTED), max);
+        assert!(files == OPEN_FILES_MAX && connections >= CONNECTIONS_WANTED);
     }
 
     #[tokio::test(start_paused = true)]

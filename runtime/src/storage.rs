@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 pub struct FileStorage {
     root: PathBuf,
     handles: BTreeMap<String, (File, u64)>,
+    /// Most handles kept open: [`OPEN_FILES_MAX`], or fewer under a low open-file limit.
+    handles_max: usize,
     uses: u64,
     /// Reads land here and are split off; once every earlier read is dropped the buffer is
     /// reused, so a fetch does not map, fault in and zero fresh pages for each read.
@@ -27,11 +29,27 @@ pub struct FileStorage {
 impl FileStorage {
     /// Storage rooted at `root`, which is created if missing.
     pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
+        Self::with_handles_max(root, OPEN_FILES_MAX)
+    }
+
+    /// [`FileStorage::new`] keeping at most `handles_max` (at least one) files open.
+    pub fn with_handles_max(root: impl Into<PathBuf>, handles_max: usize) -> io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root)?;
         // Absolute, so that DescribeLogDirs names the directory as Kafka does.
         let root = std::path::absolute(&root)?;
-        Ok(Self { root, handles: BTreeMap::new(), uses: 0, reads: BytesMut::new() })
+        let handles_max = handles_max.clamp(1, OPEN_FILES_MAX);
+        Ok(Self { root, handles: BTreeMap::new(), handles_max, uses: 0, reads: BytesMut::new() })
+    }
+
+    /// Closes the least recently used half of the open handles.
+    fn shed_handles(&mut self) {
+        let mut by_use: Vec<(u64, String)> =
+            self.handles.iter().map(|(name, (_, used))| (*used, name.clone())).collect();
+        by_use.sort_unstable();
+        for (_, name) in by_use.into_iter().take(self.handles.len().div_ceil(2)) {
+            self.handles.remove(&name);
+        }
     }
 
     /// The root directory.
@@ -52,7 +70,7 @@ impl FileStorage {
         self.uses += 1;
         let uses = self.uses;
         if !self.handles.contains_key(path) {
-            if self.handles.len() >= OPEN_FILES_MAX {
+            if self.handles.len() >= self.handles_max {
                 let oldest = self
                     .handles
                     .iter()
@@ -64,12 +82,17 @@ impl FileStorage {
             }
             let full = self.full(path);
             let existed = full.exists();
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(create)
-                .open(&full)
-                .map_err(|error| to_storage_error(path, error))?;
+            let open = || OpenOptions::new().read(true).append(true).create(create).open(&full);
+            let file = match open() {
+                // Out of descriptors (sockets took them): close half of the cached files and
+                // try once more, rather than take the log offline for a passing shortage.
+                Err(error) if is_out_of_descriptors(&error) && !self.handles.is_empty() => {
+                    self.shed_handles();
+                    open()
+                }
+                other => other,
+            }
+            .map_err(|error| to_storage_error(path, error))?;
             if !existed {
                 sync_parent(&full).map_err(|error| to_storage_error(path, error))?;
             }
@@ -79,6 +102,11 @@ impl FileStorage {
         entry.1 = uses;
         Ok(&mut entry.0)
     }
+}
+
+/// EMFILE or ENFILE: the process or the system has no file descriptor left.
+pub(crate) fn is_out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(23 | 24))
 }
 
 fn to_storage_error(path: &str, error: io::Error) -> StorageError {

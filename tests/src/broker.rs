@@ -45,6 +45,9 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
+/// Marks the open-file limit among a broker's start arguments (not a broker property).
+const OPEN_FILES_LIMIT: &str = "ulimit -n ";
+
 /// A running broker process.
 pub struct Broker {
     child: Child,
@@ -66,12 +69,29 @@ impl Broker {
         Self::start_on(dir, 0, overrides.iter().map(|text| text.to_string()).collect())
     }
 
+    /// [`Broker::start`] with the open-file limit (soft and hard) set to `limit` first, by
+    /// the shell's `ulimit -n`.
+    pub fn start_with_open_files_limit(dir: &Path, limit: u64, overrides: &[&str]) -> Self {
+        let mut extra = vec![format!("{OPEN_FILES_LIMIT}{limit}")];
+        extra.extend(overrides.iter().map(|text| text.to_string()));
+        Self::start_on(dir, 0, extra)
+    }
+
     fn start_on(dir: &Path, port: u16, extra: Vec<String>) -> Self {
-        let mut command = Command::new(sluice_binary());
+        let limit = extra.iter().find_map(|pair| pair.strip_prefix(OPEN_FILES_LIMIT));
+        let mut command = match limit {
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""));
+                shell.arg(sluice_binary());
+                shell
+            }
+            None => Command::new(sluice_binary()),
+        };
         command.arg("broker");
         command.arg("--override").arg(format!("listeners=PLAINTEXT://127.0.0.1:{port}"));
         command.arg("--override").arg(format!("log.dirs={}", dir.display()));
-        for pair in &extra {
+        for pair in extra.iter().filter(|pair| !pair.starts_with(OPEN_FILES_LIMIT)) {
             command.arg("--override").arg(pair);
         }
         let mut child = command

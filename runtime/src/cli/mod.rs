@@ -130,6 +130,7 @@ mod tests {
                 "console-consumer",
                 "consumer-groups",
                 "configs",
+                "log-dirs",
                 "perf"
             ]
         );
