@@ -203,27 +203,27 @@ fn merge_repeated_partitions(fetch: &mut FetchRequest) {
     if mentions < 2 {
         return;
     }
-    let mut first: std::collections::BTreeMap<(&str, i32), usize> = Default::default();
-    for (index, (topic, partition)) in fetch
-        .topics
-        .iter()
-        .flat_map(|topic| topic.partitions.iter().map(move |p| (topic.topic.as_str(), p)))
-        .enumerate()
-    {
-        first.entry((topic, partition.partition)).or_insert(index);
-    }
-    if first.len() == mentions {
-        return;
-    }
-    // (index of the first mention) → (topic, the last mention's fields).
-    let mut merged: std::collections::BTreeMap<usize, (FetchRequestTopic, FetchRequestPartition)> =
-        Default::default();
-    let firsts: Vec<usize> = fetch
+    let order: Vec<(&str, i32)> = fetch
         .topics
         .iter()
         .flat_map(|topic| topic.partitions.iter().map(move |p| (topic.topic.as_str(), p.partition)))
-        .map(|key| first[&key])
         .collect();
+    // The common case, no repeat, costs one sorted copy of the names.
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    if sorted.windows(2).all(|pair| pair[0] != pair[1]) {
+        return;
+    }
+    // Each mention's place: that of its partition's first mention.
+    let mut first: std::collections::BTreeMap<(&str, i32), usize> = Default::default();
+    let firsts: Vec<usize> = order
+        .iter()
+        .enumerate()
+        .map(|(index, name)| *first.entry(*name).or_insert(index))
+        .collect();
+    // (place) → (topic, the last mention's fields).
+    let mut merged: std::collections::BTreeMap<usize, (FetchRequestTopic, FetchRequestPartition)> =
+        Default::default();
     let topics = std::mem::take(&mut fetch.topics);
     let mut at = 0;
     for mut topic in topics {
