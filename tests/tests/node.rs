@@ -3319,6 +3319,22 @@ fn a_log_append_time_topic_stamps_each_batch_with_the_append_time() {
     let header = record_batch::validate(&fetched_bytes(&mut harness, "ct")).expect("valid");
     assert!(!header.is_log_append_time());
     assert_eq!(header.max_timestamp, WALL_MS - 4);
+
+    // There a batch its producer flagged LogAppendTime is stored as CreateTime, as Kafka's
+    // validator stores it, with its maxTimestamp unchanged.
+    assert_eq!(create_with_configs(&mut harness, "ct-flagged", &[]), 0);
+    let mut flagged = producer_batch(2, 10, 2, WALL_MS - 100);
+    flagged[22] |= 0x08;
+    let crc = record_batch::compute_crc(&flagged);
+    flagged[17..21].copy_from_slice(&crc.to_be_bytes());
+    let sent = BatchHeader::parse(&flagged).expect("a batch");
+    assert!(sent.is_log_append_time());
+    let answer = produce_synced(&mut harness, "ct-flagged", flagged);
+    assert_eq!((answer.error_code, answer.log_append_time_ms), (0, -1));
+    let bytes = fetched_bytes(&mut harness, "ct-flagged");
+    let header = record_batch::validate(&bytes).expect("a valid batch with a matching CRC");
+    assert!(!header.is_log_append_time());
+    assert_eq!(header.max_timestamp, sent.max_timestamp);
 }
 
 #[test]

@@ -223,6 +223,16 @@ impl<S: Storage> Node<S> {
                 return Err(Refusal { code: ErrorCode::InvalidTimestamp, record_error });
             }
         }
+        // As Kafka's validator: a batch its producer flagged LogAppendTime (in a CreateTime
+        // topic: a LogAppendTime one refused it above) is stored as CreateTime, its
+        // maxTimestamp, which each of its records read as, unchanged.
+        for (header, batch) in &mut batches {
+            if header.is_log_append_time() {
+                let cleared = record_batch::with_create_time(batch);
+                *header = BatchHeader::parse(&cleared).expect("a copy of a parsed batch");
+                *batch = Bytes::from(cleared);
+            }
+        }
         if let Some(codec) = codec {
             for (header, batch) in &mut batches {
                 if header.compression() == codec {

@@ -797,6 +797,19 @@ pub fn with_max_timestamp(batch: &[u8], max_timestamp: i64) -> Vec<u8> {
     out
 }
 
+/// A copy of `batch` with the CreateTime timestamp type (the LogAppendTime bit cleared) and
+/// its CRC computed again; every other byte stays.
+pub fn with_create_time(batch: &[u8]) -> Vec<u8> {
+    assert!(batch.len() >= BATCH_HEADER_BYTES);
+    let mut out = batch.to_vec();
+    let attributes = i16::from_be_bytes([out[ATTRIBUTES_AT], out[ATTRIBUTES_AT + 1]]);
+    let attributes = attributes & !TIMESTAMP_TYPE_LOG_APPEND;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
 /// The same batch with its records stored with `codec` instead, as a broker re-encodes a
 /// batch for a topic whose `compression.type` names another codec: every header field but
 /// `batchLength`, the compression bits and the CRC stays as it was, and the records are the
