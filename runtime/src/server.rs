@@ -111,9 +111,8 @@ impl Environment {
     /// The system clock, a seed from it and the process id, fsync on the blocking pool.
     pub fn real() -> Self {
         let seed = system_wall_ms() as u64 ^ u64::from(std::process::id());
-        let open_files_limit = std::fs::read_to_string("/proc/self/limits")
-            .ok()
-            .and_then(|limits| open_files_limit(&limits));
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        let open_files_limit = limit.current;
         Self { seed, wall_start_ms: None, inline_sync: false, open_files_limit }
     }
 
@@ -488,7 +487,8 @@ fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageErr
 
 /// Accepts connections while fewer than `slots` allows are open; past that, new ones wait
 /// in the listen backlog until one closes, as Kafka's `max.connections` makes them wait. A
-/// connection holds its slot until its writer ends, which is after its reader.
+/// connection holds its slot until both its reader and its writer have ended (each holds a
+/// half of the socket; a writer can give up on a stalled client before its reader ends).
 async fn accept_loop<L: Listener>(
     mut listener: L,
     events: mpsc::Sender<Event>,
@@ -512,7 +512,11 @@ async fn accept_loop<L: Listener>(
         let (read_half, write_half) = tokio::io::split(stream);
         let (sender, frames) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
-        let task = tokio::spawn(write_loop_holding(slot, write_half, frames, backlog.clone()));
+        // Reader and writer share the slot: the socket (both halves) is open until both end.
+        let slot = Arc::new(slot);
+        let writer_slot = slot.clone();
+        let task =
+            tokio::spawn(write_loop_holding(writer_slot, write_half, frames, backlog.clone()));
         // The reader starts only once the node's loop has the connection: its first request
         // must not overtake `Accepted`, or its answer finds no writer and is lost. (A send
         // with room in the queue can still yield, when the task has used its scheduling
@@ -520,7 +524,10 @@ async fn accept_loop<L: Listener>(
         let (start, started) = tokio::sync::oneshot::channel::<()>();
         let reader =
             read_loop(read_half, connection, events.clone(), max_frame, backlog.clone(), started);
-        let reader = tokio::spawn(reader);
+        let reader = tokio::spawn(async move {
+            reader.await;
+            drop(slot);
+        });
         let writer = Writer { frames: sender, backlog, task };
         if events.send(Event::Accepted { connection, writer, reader }).await.is_err() {
             return;
@@ -621,9 +628,10 @@ impl Backlog {
     }
 }
 
-/// [`write_loop`], holding the connection's slot under `max.connections` until it ends.
+/// [`write_loop`], holding (its share of) the connection's slot under `max.connections`
+/// until it ends.
 async fn write_loop_holding<S: AsyncWrite>(
-    slot: OwnedSemaphorePermit,
+    slot: Arc<OwnedSemaphorePermit>,
     socket: WriteHalf<S>,
     frames: mpsc::UnboundedReceiver<Frame>,
     backlog: Arc<Backlog>,
@@ -841,13 +849,6 @@ fn raise_open_files_limit() {
         Ok(()) => tracing::debug!("raised the open-file limit from {current} to {maximum}"),
         Err(error) => tracing::debug!("cannot raise the open-file limit from {current}: {error}"),
     }
-}
-
-/// The soft limit on open files in the text of `/proc/self/limits` (`None` if absent or
-/// unlimited).
-fn open_files_limit(limits: &str) -> Option<u64> {
-    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
-    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
 }
 
 /// How many more bytes of a large frame to read into its buffer, which holds `have` of its
@@ -1120,18 +1121,6 @@ mod tests {
         drain(&mut node, &mut writers, &events, &root, Some(&clock), false, &mut Vec::new()).await;
         assert!(writers.is_empty());
         assert_eq!(node.stats().connections, 0, "the node forgot the connection");
-    }
-
-    #[test]
-    fn the_open_file_limit_is_read_from_proc_limits() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                      Max processes             95425                95425                processes \n\
-                      Max open files            1024                 524288               files     \n";
-        assert_eq!(open_files_limit(limits), Some(1024));
-        let unlimited =
-            "Max open files            unlimited            unlimited            files\n";
-        assert_eq!(open_files_limit(unlimited), None);
-        assert_eq!(open_files_limit("Max processes 10 10 processes\n"), None);
     }
 
     #[test]

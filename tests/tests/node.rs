@@ -3321,20 +3321,29 @@ fn a_log_append_time_topic_stamps_each_batch_with_the_append_time() {
     assert_eq!(header.max_timestamp, WALL_MS - 4);
 
     // There a batch its producer flagged LogAppendTime is stored as CreateTime, as Kafka's
-    // validator stores it, with its maxTimestamp unchanged.
+    // validator stores it, and then judged by its records' own times: its maxTimestamp (here
+    // a minute ahead of them) becomes theirs, and bounds apply to them.
+    let flag = |mut batch: Vec<u8>, max_timestamp: i64| {
+        batch[22] |= 0x08;
+        batch[35..43].copy_from_slice(&max_timestamp.to_be_bytes());
+        let crc = record_batch::compute_crc(&batch);
+        batch[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert!(BatchHeader::parse(&batch).expect("a batch").is_log_append_time());
+        batch
+    };
     assert_eq!(create_with_configs(&mut harness, "ct-flagged", &[]), 0);
-    let mut flagged = producer_batch(2, 10, 2, WALL_MS - 100);
-    flagged[22] |= 0x08;
-    let crc = record_batch::compute_crc(&flagged);
-    flagged[17..21].copy_from_slice(&crc.to_be_bytes());
-    let sent = BatchHeader::parse(&flagged).expect("a batch");
-    assert!(sent.is_log_append_time());
+    let flagged = flag(producer_batch(2, 10, 2, WALL_MS - 100), WALL_MS - 40);
     let answer = produce_synced(&mut harness, "ct-flagged", flagged);
     assert_eq!((answer.error_code, answer.log_append_time_ms), (0, -1));
     let bytes = fetched_bytes(&mut harness, "ct-flagged");
     let header = record_batch::validate(&bytes).expect("a valid batch with a matching CRC");
     assert!(!header.is_log_append_time());
-    assert_eq!(header.max_timestamp, sent.max_timestamp);
+    assert_eq!(header.max_timestamp, WALL_MS - 99);
+    let bounds = [("message.timestamp.before.max.ms", "60000")];
+    assert_eq!(create_with_configs(&mut harness, "ct-bounded", &bounds), 0);
+    let day_old = flag(producer_batch(1, 10, 3, WALL_MS - 86_400_000), WALL_MS);
+    let answer = produce_synced(&mut harness, "ct-bounded", day_old);
+    assert_eq!(answer.error_code, ErrorCode::InvalidTimestamp.code());
 }
 
 #[test]
@@ -3669,6 +3678,19 @@ fn describe_producers_lists_each_partitions_idempotent_producers_as_kafka_does()
             ("missing".to_string(), 0, unknown, vec![]),
             ("lat".to_string(), 0, 0, vec![(7, 0, 0, WALL_MS + 1_000)]),
         ]
+    );
+    // A request naming more partitions than a broker holds would cost some 20 times its size
+    // in answers: the connection is closed instead.
+    let named = sluice_core::limits::PARTITIONS_PER_LOG_DIR_MAX as i32 + 1;
+    let request = DescribeProducersRequest {
+        topics: vec![topic("dp", vec![0; named as usize])],
+        ..Default::default()
+    };
+    harness.send(B, 0, Request::DescribeProducers(request));
+    let outputs = harness.outputs();
+    assert!(
+        matches!(&outputs[..], [Output::Close { connection: B, reason }] if reason.contains("65537")),
+        "{outputs:?}"
     );
 }
 

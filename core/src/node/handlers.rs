@@ -932,19 +932,18 @@ impl<S: Storage> Node<S> {
                     }
                     Some(_) => {
                         let count = self.producers.get(&tp).map_or(0, |state| state.len());
-                        (listed + count > DESCRIBED_PRODUCERS_MAX).then(|| {
-                            let message = format!(
-                                "this answer already lists {listed} producers and {tp} has \
-                                 {count}, more than one answer holds \
-                                 ({DESCRIBED_PRODUCERS_MAX}): ask for it on its own"
-                            );
-                            (ErrorCode::UnknownServerError, Some(message))
-                        })
+                        (listed + count > DESCRIBED_PRODUCERS_MAX).then_some((
+                            ErrorCode::UnknownServerError,
+                            Some(
+                                "this answer holds as many producers as one may: ask for this \
+                                 partition in a request of its own",
+                            ),
+                        ))
                     }
                 };
                 if let Some((code, message)) = refusal {
                     answer.error_code = code.code();
-                    answer.error_message = message.map(text);
+                    answer.error_message = message.map(StrBytes::from_static);
                 } else if let Some(state) = self.producers.get(&tp) {
                     listed += state.len();
                     answer.active_producers = state

@@ -34,6 +34,7 @@ pub mod topics;
 use crate::config::BrokerConfig;
 use crate::limits::{
     CONNECTIONS_MAX, INFLIGHT_REQUESTS_PER_CONNECTION_MAX, OUTPUTS_QUEUED_MAX, PARKED_FETCHES_MAX,
+    PARTITIONS_PER_LOG_DIR_MAX,
 };
 use crate::log::{LogConfig, LogManager, SyncRequest, TopicPartition};
 use crate::prng::Prng;
@@ -820,6 +821,16 @@ impl<S: Storage> Node<S> {
                 Reply::Now(Response::DescribeLogDirs(self.handle_describe_log_dirs(body)))
             }
             Request::DescribeProducers(body) => {
+                // Each partition named gets an answer of its own, some 20 times the 4 bytes
+                // naming it: a request naming more than a broker can hold is refused whole.
+                let named: usize = body.topics.iter().map(|t| t.partition_indexes.len()).sum();
+                if named > PARTITIONS_PER_LOG_DIR_MAX {
+                    let reason = format!(
+                        "DescribeProducers names {named} partitions, more than the \
+                         {PARTITIONS_PER_LOG_DIR_MAX} a broker holds"
+                    );
+                    return Reply::Close(reason);
+                }
                 Reply::Now(Response::DescribeProducers(self.handle_describe_producers(body)))
             }
             Request::DescribeCluster(_) => {

@@ -214,6 +214,21 @@ impl<S: Storage> Node<S> {
             return Err(ErrorCode::MessageTooLarge.into());
         }
         let mut batches = self.split_batches(tp, records)?;
+        if !log_append_time {
+            // As Kafka stores it, a batch its producer flagged LogAppendTime is stored as
+            // CreateTime in a CreateTime topic; here it is then checked, and its maxTimestamp
+            // set, by its records' own times like any other (Kafka keeps the flagged
+            // maxTimestamp, which its records no longer read as).
+            for (header, batch) in &mut batches {
+                if header.is_log_append_time() {
+                    let cleared = Bytes::from(record_batch::with_create_time(batch));
+                    let timed =
+                        record_batch::validate_deep_timed(&cleared, BATCH_DECOMPRESSED_BYTES_MAX);
+                    let (parsed, records_max) = timed.map_err(|error| error.error_code())?;
+                    (*header, *batch) = true_max_timestamp(parsed, cleared, records_max);
+                }
+            }
+        }
         for (header, batch) in &batches {
             let checked =
                 check_timestamps(header, batch, log_append_time, timestamp_bounds, self.wall_ms);
@@ -221,16 +236,6 @@ impl<S: Storage> Node<S> {
                 self.log(LogLevel::Warn, format!("{tp}: batch refused: {message}"));
                 let record_error = Some((index, message));
                 return Err(Refusal { code: ErrorCode::InvalidTimestamp, record_error });
-            }
-        }
-        // As Kafka's validator: a batch its producer flagged LogAppendTime (in a CreateTime
-        // topic: a LogAppendTime one refused it above) is stored as CreateTime, its
-        // maxTimestamp, which each of its records read as, unchanged.
-        for (header, batch) in &mut batches {
-            if header.is_log_append_time() {
-                let cleared = record_batch::with_create_time(batch);
-                *header = BatchHeader::parse(&cleared).expect("a copy of a parsed batch");
-                *batch = Bytes::from(cleared);
             }
         }
         if let Some(codec) = codec {
