@@ -345,6 +345,7 @@ const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ("auto.create.topics.enable", TYPE_BOOLEAN, &[("auto.create.topics.enable", Own)]),
     ("cluster.id", TYPE_STRING, &[("cluster.id", Unset)]),
     ("compression.type", TYPE_STRING, &[("compression.type", Own)]),
+    ("connections.max.idle.ms", TYPE_LONG, &[("connections.max.idle.ms", Own)]),
     ("controller.quorum.voters", TYPE_LIST, &[("controller.quorum.voters", Own)]),
     ("default.replication.factor", TYPE_INT, &[("default.replication.factor", Own)]),
     ("delete.topic.enable", TYPE_BOOLEAN, &[("delete.topic.enable", Own)]),
@@ -455,6 +456,9 @@ pub struct BrokerConfig {
     pub message_max_bytes: i32,
     /// `socket.request.max.bytes`: largest request frame.
     pub socket_request_max_bytes: i32,
+    /// `connections.max.idle.ms`: a connection with nothing read, nothing outstanding and
+    /// nothing to write for this long is closed, as Kafka closes it; negative: never.
+    pub connections_max_idle_ms: i64,
     /// `max.connections`: client connections served at once; more wait to be accepted, as
     /// Kafka's listener limit makes them wait. The runtime also stays within the process's
     /// open-file limit and `CONNECTIONS_MAX`.
@@ -510,6 +514,7 @@ const BROKER_KEYS: &[&str] = &[
     "broker.id",
     "cluster.id",
     "compression.type",
+    "connections.max.idle.ms",
     "controller.listener.names",
     "controller.quorum.voters",
     "default.replication.factor",
@@ -976,6 +981,7 @@ impl Default for BrokerConfig {
             message_max_bytes: 1_048_588,
             socket_request_max_bytes: 104_857_600,
             max_connections: i32::MAX,
+            connections_max_idle_ms: 600_000,
             log_retention_check_interval_ms: 300_000,
             group: crate::group::GroupConfig::default(),
             log_cleaner_enable: true,
@@ -1096,13 +1102,14 @@ impl BrokerConfig {
     }
 
     /// The broker-level properties Sluice acts on, sorted by name, with their values.
-    fn values(&self) -> [(&'static str, String); 48] {
+    fn values(&self) -> [(&'static str, String); 49] {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 48] = [
+        let pairs: [(&str, String); 49] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
             ("compression.type", topic.compression_type.as_str().to_string()),
+            ("connections.max.idle.ms", self.connections_max_idle_ms.to_string()),
             ("controller.quorum.voters", self.controller_quorum_voters.clone()),
             ("default.replication.factor", self.default_replication_factor.to_string()),
             ("delete.topic.enable", self.delete_topic_enable.to_string()),
@@ -1300,6 +1307,9 @@ impl BrokerConfig {
         }
         if let Some((key, value)) = get("socket.request.max.bytes") {
             self.socket_request_max_bytes = parse_i32(key, value, 1, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("connections.max.idle.ms") {
+            self.connections_max_idle_ms = parse_i64(key, value, i64::MIN, i64::MAX)?;
         }
         if let Some((key, value)) = get("max.connections") {
             self.max_connections = parse_i32(key, value, 0, i32::MAX)?;
@@ -2772,6 +2782,7 @@ log.retention.check.interval.ms=300000
                 ("auto.create.topics.enable", "true"),
                 ("cluster.id", "U2x1aWNlQ2x1c3RlcjAwMQ"),
                 ("compression.type", "producer"),
+                ("connections.max.idle.ms", "600000"),
                 ("controller.quorum.voters", "3@localhost:9093"),
                 ("default.replication.factor", "1"),
                 ("delete.topic.enable", "true"),
@@ -2882,6 +2893,6 @@ log.retention.check.interval.ms=300000
             .collect();
         assert_eq!(types, [TYPE_DOUBLE, TYPE_LIST, TYPE_INT]);
         let (ipv6, _) = parse("listeners=PLAINTEXT://[::1]:9092").unwrap();
-        assert_eq!(ipv6.entries()[10].value, "PLAINTEXT://[::1]:9092");
+        assert_eq!(ipv6.entries()[11].value, "PLAINTEXT://[::1]:9092");
     }
 }

@@ -83,6 +83,14 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// `connections.max.idle.ms` (10 minutes by default). Until then it holds up only itself.
 const WRITE_STALL_MAX: Duration = Duration::from_secs(600);
 
+/// What a connection's reader enforces: the largest frame (`socket.request.max.bytes`) and
+/// how long it may stay idle (`connections.max.idle.ms`; `None`: forever).
+#[derive(Clone, Copy, Debug)]
+struct ReadLimits {
+    max_frame: usize,
+    idle: Option<Duration>,
+}
+
 enum Event {
     Accepted { connection: ConnectionId, writer: Writer, reader: JoinHandle<()> },
     Request { connection: ConnectionId, body: Bytes },
@@ -221,9 +229,12 @@ pub async fn serve_in<L: Listener>(
         report.topics
     );
     let (events, mut inbox) = mpsc::channel::<Event>(NODE_QUEUE_MAX);
-    let max_frame = config.socket_request_max_bytes.max(0) as usize;
+    let limits = ReadLimits {
+        max_frame: config.socket_request_max_bytes.max(0) as usize,
+        idle: u64::try_from(config.connections_max_idle_ms).ok().map(Duration::from_millis),
+    };
     let slots = Arc::new(Semaphore::new(connections_max));
-    let acceptor = tokio::spawn(accept_loop(listener, events.clone(), max_frame, slots));
+    let acceptor = tokio::spawn(accept_loop(listener, events.clone(), limits, slots));
     let mut writers: BTreeMap<ConnectionId, (Writer, JoinHandle<()>)> = BTreeMap::new();
     let mut touched: Vec<ConnectionId> = Vec::new();
     let root = data_dir.clone();
@@ -492,7 +503,7 @@ fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageErr
 async fn accept_loop<L: Listener>(
     mut listener: L,
     events: mpsc::Sender<Event>,
-    max_frame: usize,
+    limits: ReadLimits,
     slots: Arc<Semaphore>,
 ) {
     let mut next = 1u64;
@@ -523,7 +534,7 @@ async fn accept_loop<L: Listener>(
         // budget, and let the reader's send go first.)
         let (start, started) = tokio::sync::oneshot::channel::<()>();
         let reader =
-            read_loop(read_half, connection, events.clone(), max_frame, backlog.clone(), started);
+            read_loop(read_half, connection, events.clone(), limits, backlog.clone(), started);
         let reader = tokio::spawn(async move {
             reader.await;
             drop(slot);
@@ -609,6 +620,14 @@ impl Backlog {
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.drained.notify_one();
+    }
+
+    /// Nothing outstanding: no request on its way to or held by the node, no answer unwritten.
+    fn is_quiet(&self) -> bool {
+        self.frames.load(Ordering::Acquire)
+            + self.sent.load(Ordering::Acquire)
+            + self.held.load(Ordering::Acquire)
+            == 0
     }
 
     fn is_full(&self) -> bool {
@@ -714,14 +733,14 @@ async fn read_loop<S: AsyncRead>(
     mut socket: ReadHalf<S>,
     connection: ConnectionId,
     events: mpsc::Sender<Event>,
-    max_frame: usize,
+    limits: ReadLimits,
     backlog: Arc<Backlog>,
     started: tokio::sync::oneshot::Receiver<()>,
 ) {
     if started.await.is_err() {
         return; // the acceptor stopped before handing the connection over
     }
-    let reason = match read_frames(&mut socket, connection, &events, max_frame, &backlog).await {
+    let reason = match read_frames(&mut socket, connection, &events, limits, &backlog).await {
         Ok(()) => "peer closed".to_string(),
         Err(reason) => reason,
     };
@@ -732,9 +751,10 @@ async fn read_frames<S: AsyncRead>(
     socket: &mut ReadHalf<S>,
     connection: ConnectionId,
     events: &mpsc::Sender<Event>,
-    max_frame: usize,
+    limits: ReadLimits,
     backlog: &Backlog,
 ) -> Result<(), String> {
+    let max_frame = limits.max_frame;
     // Reads fill this buffer as far as the socket has bytes, and whole frames are split off
     // it; its space is reused once the node has dropped the earlier requests.
     let mut buffer = BytesMut::new();
@@ -789,7 +809,29 @@ async fn read_frames<S: AsyncRead>(
         }
         // Room for the rest of any frame left here: larger ones took the branch above.
         buffer.reserve(4 + READ_CHUNK_BYTES);
-        match socket.read_buf(&mut buffer).await {
+        let read = match limits.idle {
+            None => socket.read_buf(&mut buffer).await,
+            Some(idle) => {
+                // As Kafka closes a connection idle for connections.max.idle.ms: nothing read
+                // for that long, and nothing outstanding (no request held, such as a waiting
+                // fetch, and no answer unwritten) when the wait ends and for the wait before,
+                // if that one ended busy. (Reading is cancel-safe: a timeout loses no bytes.)
+                let mut was_busy = false;
+                loop {
+                    match tokio::time::timeout(idle, socket.read_buf(&mut buffer)).await {
+                        Ok(read) => break read,
+                        Err(_) if backlog.is_quiet() && !was_busy => {
+                            return Err(format!(
+                                "idle for {} ms (connections.max.idle.ms)",
+                                idle.as_millis()
+                            ));
+                        }
+                        Err(_) => was_busy = !backlog.is_quiet(),
+                    }
+                }
+            }
+        };
+        match read {
             Ok(0) if buffer.is_empty() => return Ok(()),
             Ok(0) => {
                 return Err(format!(
@@ -881,6 +923,11 @@ pub async fn shutdown_signal() {
 mod tests {
     use super::*;
 
+    /// Read limits with this largest frame and no idle limit.
+    fn limit(max_frame: usize) -> ReadLimits {
+        ReadLimits { max_frame, idle: None }
+    }
+
     fn framed(body: &[u8]) -> Vec<u8> {
         let mut frame = (body.len() as i32).to_be_bytes().to_vec();
         frame.extend_from_slice(body);
@@ -922,8 +969,14 @@ mod tests {
         let (mut read_half, mut client_write) = connection(1 << 20);
         let (events, mut inbox) = mpsc::channel(16);
         let reader = tokio::spawn(async move {
-            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20, &Backlog::default())
-                .await
+            read_frames(
+                &mut read_half,
+                ConnectionId(1),
+                &events,
+                limit(1 << 20),
+                &Backlog::default(),
+            )
+            .await
         });
         // Two whole frames and the first half of a third in one write.
         let mut bytes = framed(b"one");
@@ -950,7 +1003,7 @@ mod tests {
         }
         let muted = backlog.clone();
         let reader = tokio::spawn(async move {
-            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20, &muted).await
+            read_frames(&mut read_half, ConnectionId(1), &events, limit(1 << 20), &muted).await
         });
         client_write.write_all(&framed(b"one")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1004,7 +1057,7 @@ mod tests {
         let backlog = Arc::new(Backlog::default());
         let muted = backlog.clone();
         let reader = tokio::spawn(async move {
-            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 20, &muted).await
+            read_frames(&mut read_half, ConnectionId(1), &events, limit(1 << 20), &muted).await
         });
         // Two Fetch requests (API key 1) and a Produce (key 0) in one write.
         let mut bytes = framed(b"\x00\x01 first fetch");
@@ -1043,7 +1096,13 @@ mod tests {
         client_write.write_all(&(2_000_000i32).to_be_bytes()).await.unwrap();
         let result = tokio::time::timeout(
             Duration::from_secs(5),
-            read_frames(&mut read_half, ConnectionId(1), &events, 1_000_000, &Backlog::default()),
+            read_frames(
+                &mut read_half,
+                ConnectionId(1),
+                &events,
+                limit(1_000_000),
+                &Backlog::default(),
+            ),
         )
         .await
         .expect("refused without waiting");
@@ -1079,9 +1138,14 @@ mod tests {
         bytes.extend([1u8; 100]);
         client_write.write_all(&bytes).await.unwrap();
         client_write.shutdown().await.unwrap();
-        let result =
-            read_frames(&mut read_half, ConnectionId(1), &events, 1 << 30, &Backlog::default())
-                .await;
+        let result = read_frames(
+            &mut read_half,
+            ConnectionId(1),
+            &events,
+            limit(1 << 30),
+            &Backlog::default(),
+        )
+        .await;
         assert_eq!(
             result,
             Err("peer closed in the middle of a 10000000-byte frame (100 bytes read)".to_string())
@@ -1143,6 +1207,40 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_connection_idle_for_connections_max_idle_ms_is_closed_unless_it_waits_on_us() {
+        let idle = Duration::from_secs(10);
+        let limits = ReadLimits { max_frame: 1 << 20, idle: Some(idle) };
+        // Quiet: closed once a whole idle period passes without a byte.
+        let (_client, server) = tokio::io::duplex(64);
+        let (mut read_half, _write_half) = tokio::io::split(server);
+        let (events, _inbox) = mpsc::channel(8);
+        let quiet = Backlog::default();
+        let started = Instant::now();
+        let outcome = read_frames(&mut read_half, ConnectionId(1), &events, limits, &quiet).await;
+        assert_eq!(outcome, Err("idle for 10000 ms (connections.max.idle.ms)".to_string()));
+        assert_eq!(started.elapsed(), idle);
+        // A request the node holds (a waiting fetch) keeps it open; once answered, it closes
+        // after a further idle period with nothing outstanding.
+        let (_client, server) = tokio::io::duplex(64);
+        let (mut read_half, _write_half) = tokio::io::split(server);
+        let held = Arc::new(Backlog::default());
+        held.held_by_node(1);
+        let answered = held.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(25)).await;
+            answered.held_by_node(0);
+        });
+        let started = Instant::now();
+        let outcome = read_frames(&mut read_half, ConnectionId(1), &events, limits, &held).await;
+        assert!(outcome.is_err());
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(40),
+            "busy at 10 and 20, quiet at 30 and 40"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_client_that_never_reads_is_given_up_after_the_stall_limit() {
         let (_client, server) = tokio::io::duplex(64);
         let (_server_read, server_write) = tokio::io::split(server);
@@ -1168,7 +1266,8 @@ mod tests {
         client_write.write_all(&framed(b"whole")[..6]).await.unwrap();
         client_write.shutdown().await.unwrap();
         let result =
-            read_frames(&mut read_half, ConnectionId(1), &events, 1024, &Backlog::default()).await;
+            read_frames(&mut read_half, ConnectionId(1), &events, limit(1024), &Backlog::default())
+                .await;
         assert!(result.unwrap_err().contains("middle of a frame"));
     }
 }

@@ -120,3 +120,15 @@ fn sockets_never_take_the_descriptors_logs_need_and_extra_connections_wait() {
         .count();
     assert_eq!(now_served, 3, "a closed connection's slot goes to a waiting one");
 }
+
+#[test]
+fn an_idle_connection_is_closed_after_connections_max_idle_ms() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &["connections.max.idle.ms=300"]);
+    let mut stream = connect(&broker.bootstrap());
+    assert!(answered(&mut stream, Duration::from_secs(10)), "served while active");
+    // Then nothing: the broker closes it (end of stream) after 300 ms or so.
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut byte = [0u8; 1];
+    assert_eq!(stream.read(&mut byte).expect("closed, not timed out"), 0);
+}
