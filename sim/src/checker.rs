@@ -19,8 +19,9 @@ pub struct Violation(pub String);
 
 /// Every record consumers read: (partition, offset) → value. Fails if one offset was seen with
 /// two different values (invariant 2), a consumer's offsets went backwards or repeated
-/// (invariant 3), or a group consumer did not read on from where its OffsetFetch (its
-/// committed offset, or 0 when none) put it, one offset after another.
+/// (invariant 3), a group consumer did not read on from where its OffsetFetch (its
+/// committed offset, or 0 when none) put it, one offset after another, or a plain reader's
+/// fetch was not answered as asked.
 pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String>, Violation> {
     let mut records: BTreeMap<(i32, i64), String> = BTreeMap::new();
     let mut last_seen: BTreeMap<u32, i64> = BTreeMap::new();
@@ -65,6 +66,11 @@ pub fn consumed_records(history: &History) -> Result<BTreeMap<(i32, i64), String
             Operation::PositionReset { client, error_code } => {
                 return Err(Violation(format!(
                     "consumer {client} lost its position with error {error_code}"
+                )));
+            }
+            Operation::FetchMisanswered { client, partition, position, fault } => {
+                return Err(Violation(format!(
+                    "consumer {client}'s fetch of {partition} from {position} was misanswered: {fault}"
                 )));
             }
             Operation::ResetToEarliest { client, partition, from, to } => {
@@ -271,7 +277,8 @@ pub fn acknowledged_records_kept(
 /// The workload topic's `message.timestamp.type` and `compression.type` hold for what readers
 /// are sent: in a LogAppendTime topic every batch is flagged so, and the batch an acks=all
 /// produce was acknowledged at carries the append time its answer gave; in a CreateTime
-/// topic no answer gives one and no batch is flagged; in a topic with a codec of its own,
+/// topic no answer gives one, no batch is flagged (producers may flag theirs) and each
+/// batch's maxTimestamp is its records' latest time; in a topic with a codec of its own,
 /// every batch that holds records is stored with it (compaction leaves empty batches
 /// uncompressed). Returns how many batches were judged.
 pub fn batches_stamped_and_encoded(
@@ -320,6 +327,7 @@ pub fn batches_stamped_and_encoded(
             records,
             log_append_time: flagged,
             max_timestamp,
+            records_max_timestamp,
             codec: stored,
         } = operation
         else {
@@ -334,6 +342,13 @@ pub fn batches_stamped_and_encoded(
             if let Some(codec) = codec.filter(|codec| codec != stored) {
                 return Err(Violation(format!(
                     "{batch} is stored with {stored:?}, not the topic's {codec:?}"
+                )));
+            }
+            // Kafka's readers take a CreateTime batch's maxTimestamp as its records' latest
+            // time (a producer may have flagged it LogAppendTime with another).
+            if !log_append_time && max_timestamp != records_max_timestamp {
+                return Err(Violation(format!(
+                    "{batch} has maxTimestamp {max_timestamp}, but its records' latest time is {records_max_timestamp}"
                 )));
             }
             let stamp = stamps.get(&(*partition, *base_offset));
@@ -2258,6 +2273,7 @@ mod tests {
 
     #[test]
     fn batches_keep_the_topics_timestamp_type_append_time_and_codec() {
+        // Records made at 1 (a LogAppendTime batch's records keep their producer's times).
         let seen =
             |base_offset: i64, records: i32, flagged: bool, max: i64, codec| Operation::BatchSeen {
                 client: 2,
@@ -2266,6 +2282,7 @@ mod tests {
                 records,
                 log_append_time: flagged,
                 max_timestamp: max,
+                records_max_timestamp: if records > 0 { 1 } else { -1 },
                 codec,
             };
         let acked = |base_offset: i64, acks: i16, stamp: i64| Operation::ProduceAcked {
@@ -2306,9 +2323,16 @@ mod tests {
         assert!(error.0.contains("maxTimestamp 501"), "{}", error.0);
         // An unflagged batch in a LogAppendTime topic fails; so does an answered append time
         // in a CreateTime topic.
-        let plain = history(vec![seen(0, 1, false, 500, Compression::None)]);
+        let plain = history(vec![seen(0, 1, false, 1, Compression::None)]);
         assert!(batches_stamped_and_encoded(&plain, true, None).is_err());
         assert_eq!(batches_stamped_and_encoded(&plain, false, None), Ok(1));
+        // A CreateTime batch whose maxTimestamp is not its records' latest time fails (a
+        // flagged batch whose maxTimestamp was kept); an empty one is not judged by it.
+        let kept = history(vec![seen(0, 1, false, 8, Compression::None)]);
+        let error = batches_stamped_and_encoded(&kept, false, None).unwrap_err();
+        assert!(error.0.contains("records' latest time is 1"), "{}", error.0);
+        let empty = history(vec![seen(0, 0, false, 8, Compression::None)]);
+        assert_eq!(batches_stamped_and_encoded(&empty, false, None), Ok(1));
         let answered = history(vec![acked(0, -1, 500)]);
         assert!(batches_stamped_and_encoded(&answered, false, None).is_err());
     }

@@ -17,6 +17,7 @@ use crate::meddle::Meddler;
 use crate::observe::Observer;
 use crate::race::Racer;
 use bytes::Bytes;
+use sluice_core::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES};
 use sluice_core::protocol::api::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsRequestTopic,
 };
@@ -26,7 +27,9 @@ use sluice_core::protocol::api::create_topics::{
 use sluice_core::protocol::api::delete_records::{
     DeleteRecordsRequest, DeleteRecordsRequestPartition, DeleteRecordsRequestTopic,
 };
-use sluice_core::protocol::api::fetch::{FetchRequest, FetchRequestPartition, FetchRequestTopic};
+use sluice_core::protocol::api::fetch::{
+    FetchRequest, FetchRequestPartition, FetchRequestTopic, FetchResponse,
+};
 use sluice_core::protocol::api::incremental_alter_configs::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsRequestConfig,
     IncrementalAlterConfigsRequestResource,
@@ -40,7 +43,8 @@ use sluice_core::protocol::api::produce::{
 };
 use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::record_batch::{
-    build_batch_compressed, BatchHeader, BatchOptions, Compression, NewRecord,
+    self, build_batch_compressed, set_log_append_time, BatchHeader, BatchOptions, Compression,
+    NewRecord, Records,
 };
 use sluice_core::protocol::wire::StrBytes;
 use sluice_core::protocol::ErrorCode;
@@ -139,7 +143,13 @@ struct Batch {
 
 impl Batch {
     /// The batch's bytes under `options`, encoded again only when they changed.
-    fn encode(&mut self, options: BatchOptions, compression: Compression) -> Bytes {
+    /// `flag_append_time`: flag it LogAppendTime (see [`Client::flags_append_time`]).
+    fn encode(
+        &mut self,
+        options: BatchOptions,
+        compression: Compression,
+        flag_append_time: bool,
+    ) -> Bytes {
         let ids = (options.producer_id, options.producer_epoch, options.base_sequence);
         if let Some((id, epoch, sequence, bytes)) = &self.encoded {
             if (*id, *epoch, *sequence) == ids {
@@ -156,8 +166,18 @@ impl Batch {
                 ..Default::default()
             })
             .collect();
-        let batch = build_batch_compressed(&records, options, compression);
-        let bytes = Bytes::from(batch.expect("every codec Kafka defines compresses"));
+        let mut batch = build_batch_compressed(&records, options, compression)
+            .expect("every codec Kafka defines compresses");
+        if flag_append_time {
+            // Flagged as a client of a user's own might flag it, with a maxTimestamp none of
+            // its records has: a CreateTime topic must store it as CreateTime, its
+            // maxTimestamp its records' own.
+            let (header, records) = batch.split_at_mut(BATCH_HEADER_BYTES);
+            let header: &mut [u8; BATCH_HEADER_BYTES] =
+                header.try_into().expect("split at the header's size");
+            set_log_append_time(header, records, self.timestamp_ms + FLAGGED_MAX_TIMESTAMP_LEAD_MS);
+        }
+        let bytes = Bytes::from(batch);
         self.encoded = Some((ids.0, ids.1, ids.2, bytes.clone()));
         bytes
     }
@@ -268,6 +288,16 @@ pub struct Client {
     pub compression: Compression,
     /// A plain reader notes every batch it is sent ([`Operation::BatchSeen`]).
     pub notes_batches: bool,
+    /// A producer flags its odd-numbered batches LogAppendTime, with a `maxTimestamp`
+    /// [`FLAGGED_MAX_TIMESTAMP_LEAD_MS`] past its records' time, as a client of a user's own
+    /// might: Kafka's producers never do. A CreateTime topic stores them as CreateTime; a
+    /// LogAppendTime topic refuses them.
+    pub flags_append_time: bool,
+    /// A plain reader names its partition twice in each Fetch: first at offset 0, then at its
+    /// position. Kafka keys a fetch's partitions by name, so the partition is read once, at
+    /// the last offset named for it; the reader notes an answer that is not so
+    /// ([`Operation::FetchMisanswered`]).
+    pub names_twice: bool,
     /// Bytes of padding a producer appends to each value (`-` and that many `x`).
     pub padding: usize,
     /// Whether a producer gives its records keys ([`record_key`]), as a compacted topic needs.
@@ -301,6 +331,10 @@ pub struct Client {
 /// The time every record carries unless its producer [`Client::stamps_records`]: the
 /// simulated wall clock's reading at tick 0.
 pub const RECORDS_TIME_MS: i64 = 1_700_000_000_000;
+
+/// How far past its records' time a producer that [`Client::flags_append_time`] sets each
+/// batch's `maxTimestamp`.
+pub const FLAGGED_MAX_TIMESTAMP_LEAD_MS: i64 = 7;
 
 impl Client {
     /// A client with `role` (a group consumer is made by [`Client::group_consumer`]).
@@ -343,6 +377,8 @@ impl Client {
             fetch_wait: (1, 100),
             compression: Compression::None,
             notes_batches: false,
+            flags_append_time: false,
+            names_twice: false,
             padding: 0,
             keyed: false,
             tombstones: false,
@@ -528,7 +564,8 @@ impl Client {
             Role::Consumer { .. } if now < self.resume_at => Next::WakeAt(self.resume_at),
             Role::Consumer { partition, .. } => {
                 let (max_bytes, wait) = (self.fetch_max_bytes, self.fetch_wait);
-                send(consumer_fetch(partition, self.position, max_bytes, wait), 12)
+                let fetch = consumer_fetch(partition, self.position, max_bytes, wait);
+                send(if self.names_twice { named_twice(fetch) } else { fetch }, 12)
             }
             Role::Admin { .. }
             | Role::Producer { .. }
@@ -679,7 +716,11 @@ impl Client {
             prepared.push((lane_index, batch.number));
             partition_data.push(ProduceRequestPartition {
                 index: lane.partition,
-                records: Some(batch.encode(options, self.compression)),
+                records: Some(batch.encode(
+                    options,
+                    self.compression,
+                    self.flags_append_time && batch.number % 2 == 1,
+                )),
                 ..Default::default()
             });
         }
@@ -828,6 +869,17 @@ impl Client {
             }
             (Role::Consumer { partition, .. }, Response::Fetch(response)) => {
                 let partition = *partition;
+                // Noted for the checker, which fails the run; the reader reads on as Kafka's
+                // consumer would (from its first mention, skipping offsets below its
+                // position), so that the run still ends.
+                if let Some(fault) = misanswered(&response, partition, self.position) {
+                    history.push(Operation::FetchMisanswered {
+                        client: self.id,
+                        partition,
+                        position: self.position,
+                        fault,
+                    });
+                }
                 let Some(answer) =
                     response.responses.first().and_then(|topic| topic.partitions.first())
                 else {
@@ -1085,6 +1137,14 @@ fn note_batches(client: u32, partition: i32, records: &[u8], history: &mut Histo
         if at + header.size_bytes() > records.len() {
             break;
         }
+        let batch = &records[at..at + header.size_bytes()];
+        let body = record_batch::records_body(&header, batch, BATCH_DECOMPRESSED_BYTES_MAX)
+            .expect("the broker serves only batches it validated");
+        let records_max_timestamp = Records::new(&header, &body)
+            .flatten()
+            .map(|record| header.base_timestamp.wrapping_add(record.timestamp_delta))
+            .max()
+            .unwrap_or(-1);
         history.push(Operation::BatchSeen {
             client,
             partition,
@@ -1092,6 +1152,7 @@ fn note_batches(client: u32, partition: i32, records: &[u8], history: &mut Histo
             records: header.records_count,
             log_append_time: header.is_log_append_time(),
             max_timestamp: header.max_timestamp,
+            records_max_timestamp,
             codec: header.compression(),
         });
         at += header.size_bytes();
@@ -1174,9 +1235,46 @@ fn consumer_fetch(
     })
 }
 
+/// `fetch` (of one partition) with its partition named first at offset 0 as well.
+fn named_twice(mut fetch: Request) -> Request {
+    let Request::Fetch(request) = &mut fetch else { unreachable!("a fetch") };
+    let partitions = &mut request.topics[0].partitions;
+    let first = FetchRequestPartition { fetch_offset: 0, ..partitions[0].clone() };
+    partitions.insert(0, first);
+    fetch
+}
+
+/// Whether a plain reader's fetch of `partition` from `position` was answered as asked: that
+/// partition of [`TOPIC`] alone, once, and records from the batch that holds `position` (or,
+/// where compaction or deletion removed it, a later one) on. Otherwise, why not.
+fn misanswered(response: &FetchResponse, partition: i32, position: i64) -> Option<String> {
+    let mut named = response.responses.iter().flat_map(|topic| {
+        topic.partitions.iter().map(move |answer| (topic.topic.as_str(), answer))
+    });
+    let Some((topic, answer)) = named.next() else {
+        return Some("the answer names no partition".to_string());
+    };
+    if (topic, answer.partition_index) != (TOPIC, partition) {
+        return Some(format!("the answer names {topic}/{}", answer.partition_index));
+    }
+    if let Some((topic, extra)) = named.next() {
+        return Some(format!("the answer names {topic}/{} as well", extra.partition_index));
+    }
+    let records = answer.records.as_deref().unwrap_or_default();
+    match BatchHeader::parse(records) {
+        Ok(first) if first.last_offset() < position => Some(format!(
+            "its first batch ({}..={}) ends before the fetch offset {position}",
+            first.base_offset,
+            first.last_offset()
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::protocol::api::fetch::{FetchResponsePartition, FetchResponseTopic};
     use sluice_core::protocol::api::init_producer_id::InitProducerIdResponse;
     use sluice_core::protocol::api::produce::{
         ProduceResponse, ProduceResponsePartition, ProduceResponseTopic,
@@ -1214,6 +1312,104 @@ mod tests {
     fn init_answer(producer_id: i64, producer_epoch: i16) -> Response {
         let answer = InitProducerIdResponse { producer_id, producer_epoch, ..Default::default() };
         Response::InitProducerId(answer)
+    }
+
+    #[test]
+    fn a_flagging_producer_flags_odd_batches_with_a_max_timestamp_past_their_records() {
+        // Goal: the flagged batches a user's own client might send are what the checkers
+        // expect of the broker's conversion. Method: a producer that flags sends batch 0 plain
+        // and batch 1 flagged LogAppendTime, its maxTimestamp 7 ms past its records' time,
+        // with a CRC that still holds.
+        let role = Role::Producer { partition: 0, acks: -1, idempotent: false, batches: 2 };
+        let mut client = Client::new(1, role);
+        client.flags_append_time = true;
+        client.compression = Compression::Snappy;
+        let mut history = History::default();
+        let batch = |request: &Request| {
+            let Request::Produce(produce) = request else { panic!("not a produce") };
+            produce.topic_data[0].partition_data[0].records.clone().expect("records")
+        };
+        let first = batch(&send(&mut client));
+        assert!(!client.on_response(0, produce_answer(0, 0), &mut history));
+        let second = batch(&send(&mut client));
+        for (bytes, flagged, max_timestamp) in [
+            (first, false, RECORDS_TIME_MS),
+            (second, true, RECORDS_TIME_MS + FLAGGED_MAX_TIMESTAMP_LEAD_MS),
+        ] {
+            let (header, records_max) =
+                record_batch::validate_deep_timed(&bytes, BATCH_DECOMPRESSED_BYTES_MAX)
+                    .expect("a valid batch, CRC included");
+            assert_eq!(header.is_log_append_time(), flagged);
+            assert_eq!(header.compression(), Compression::Snappy);
+            assert_eq!(header.max_timestamp, max_timestamp);
+            assert_eq!((header.base_timestamp, records_max), (RECORDS_TIME_MS, RECORDS_TIME_MS));
+        }
+    }
+
+    #[test]
+    fn a_reader_naming_its_partition_twice_asks_at_zero_then_at_its_position() {
+        // Goal: the fetches of a reader that names its partition twice, and the answers it
+        // notes as wrong. Method: drive one by hand; answer with a batch of offsets 0..=2, then
+        // with the partition twice, with another partition, and with that batch again.
+        let mut client = Client::new(5, Role::Consumer { partition: 1, purge_every: None });
+        client.names_twice = true;
+        let mut history = History::default();
+        let offsets = |request: &Request| {
+            let Request::Fetch(fetch) = request else { panic!("not a fetch") };
+            assert_eq!(fetch.topics.len(), 1);
+            let partitions = &fetch.topics[0].partitions;
+            partitions.iter().map(|p| (p.partition, p.fetch_offset)).collect::<Vec<_>>()
+        };
+        assert_eq!(offsets(&send(&mut client)), [(1, 0), (1, 0)]);
+        let records: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|value| NewRecord { value: Some(value.as_bytes()), ..Default::default() })
+            .collect();
+        let batch = Bytes::from(record_batch::build_batch(&records, BatchOptions::default()));
+        let answer = |partitions: &[(&'static str, i32)]| {
+            let responses = partitions
+                .iter()
+                .map(|&(topic, partition_index)| FetchResponseTopic {
+                    topic: StrBytes::from_static(topic),
+                    partitions: vec![FetchResponsePartition {
+                        partition_index,
+                        records: Some(batch.clone()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect();
+            Response::Fetch(FetchResponse { responses, ..Default::default() })
+        };
+        assert!(!client.on_response(0, answer(&[(TOPIC, 1)]), &mut history));
+        assert_eq!(client.position, 3);
+        assert_eq!(offsets(&send(&mut client)), [(1, 0), (1, 3)]);
+        let faults = [
+            (answer(&[(TOPIC, 1), (TOPIC, 1)]), "the answer names t/1 as well"),
+            (answer(&[(TOPIC, 0)]), "the answer names t/0"),
+            (answer(&[(TOPIC, 1)]), "its first batch (0..=2) ends before the fetch offset 3"),
+        ];
+        for (response, expected) in faults {
+            history.operations.clear();
+            client.position = 3;
+            assert!(!client.on_response(0, response, &mut history), "{expected}: read on");
+            let fault = match &history.operations[0] {
+                Operation::FetchMisanswered { client: 5, partition: 1, position: 3, fault } => {
+                    fault
+                }
+                other => panic!("{expected}: {other:?}"),
+            };
+            assert_eq!(fault.replace(TOPIC, "t"), expected);
+        }
+        // An answer as asked is not noted.
+        history.operations.clear();
+        client.position = 1;
+        assert!(!client.on_response(0, answer(&[(TOPIC, 1)]), &mut history));
+        assert!(history
+            .operations
+            .iter()
+            .all(|op| !matches!(op, Operation::FetchMisanswered { .. })));
+        assert_eq!(client.position, 3);
     }
 
     #[test]

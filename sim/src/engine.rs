@@ -360,6 +360,14 @@ pub struct Workload {
     /// with its append time. Never with `retention_deletes`, whose checker judges deletions
     /// by the records' create times.
     pub log_append_time: bool,
+    /// Producers flag every other batch LogAppendTime, as a client of a user's own might
+    /// (see [`crate::client::Client::flags_append_time`]); the broker must store them as
+    /// CreateTime, with their records' own maxTimestamp. Never with `log_append_time`, whose
+    /// topic refuses them.
+    pub flag_append_time: bool,
+    /// Plain readers name their partition twice in each Fetch, first at offset 0 (see
+    /// [`crate::client::Client::names_twice`]).
+    pub fetch_names_twice: bool,
     /// The topic's `compression.type` where not `producer`: the broker re-encodes batches
     /// of other codecs. Never with `retention_deletes`, whose `retention.bytes` checker
     /// counts the bytes producers sent.
@@ -450,6 +458,8 @@ impl Default for Workload {
             reader_pause_ms: 0,
             reader_fetch_wait: None,
             log_append_time: false,
+            flag_append_time: false,
+            fetch_names_twice: false,
             topic_compression: None,
             compaction_timing: None,
             tombstones: None,
@@ -725,6 +735,12 @@ impl std::fmt::Display for Workload {
         if self.log_append_time {
             write!(f, " log_append_time")?;
         }
+        if self.flag_append_time {
+            write!(f, " flag_append_time")?;
+        }
+        if self.fetch_names_twice {
+            write!(f, " fetch_names_twice")?;
+        }
         if let Some(codec) = self.topic_compression {
             write!(f, " topic_compression={}", codec.as_str())?;
         }
@@ -845,7 +861,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::topic_compression`), and compaction's dirty ratio and lags
 /// (`Workload::compaction_timing`), tombstones (`Workload::tombstones`), page-cache syncs by
 /// age (`Workload::flush_timing`), and provisioning's configs (`Workload::provisioned`).
-pub const SETTINGS_VERSION: u32 = 23;
+/// 24: producers that flag batches LogAppendTime (`Workload::flag_append_time`) and readers
+/// that name their partition twice in a Fetch (`Workload::fetch_names_twice`).
+pub const SETTINGS_VERSION: u32 = 24;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -1171,6 +1189,18 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let flush_ms = flushing.range_inclusive(0, 2_000) as i64;
         workload.flush_timing = Some((flush_ms, flushing.range_inclusive(10, 1_000) as i64));
     }
+    if version < 24 {
+        return (faults, workload);
+    }
+    // An eighth of the seeds with a CreateTime topic: producers flag every other batch
+    // LogAppendTime, which the topic stores as CreateTime (a LogAppendTime topic refuses
+    // them with INVALID_TIMESTAMP, as Kafka does, and the producers would retry for ever).
+    // A quarter of all seeds: plain readers name their partition twice in each Fetch, which
+    // the broker reads once, at the offset named last.
+    let mut flagging = Prng::new(seed ^ 0x464C_4147);
+    workload.flag_append_time = !workload.log_append_time && flagging.chance(125_000);
+    let mut naming = Prng::new(seed ^ 0x5457_4943);
+    workload.fetch_names_twice = naming.chance(250_000);
     (faults, workload)
 }
 
@@ -1393,6 +1423,7 @@ impl Sim {
             producer.set_in_flight_max(workload.in_flight_max);
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
+            producer.flags_append_time = workload.flag_append_time;
             if workload.spread {
                 producer.spread_over(workload.partitions);
             }
@@ -1412,6 +1443,7 @@ impl Sim {
             producer.notes_sizes = notes_sizes;
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
+            producer.flags_append_time = workload.flag_append_time;
             clients.push(ClientState::new(producer));
         }
         // Every partition has a reader, so every acknowledged record is checked.
@@ -1426,7 +1458,10 @@ impl Sim {
             if let Some(wait) = workload.reader_fetch_wait {
                 reader.fetch_wait = wait;
             }
-            reader.notes_batches = workload.log_append_time || workload.topic_compression.is_some();
+            reader.notes_batches = workload.log_append_time
+                || workload.topic_compression.is_some()
+                || workload.flag_append_time;
+            reader.names_twice = workload.fetch_names_twice;
             clients.push(ClientState::new(reader));
         }
         let mut history = History::default();

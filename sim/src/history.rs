@@ -36,7 +36,8 @@ pub enum Operation {
         producer: Option<(i64, i16, i32)>,
     },
     /// A batch in a plain reader's fetch answer, noted only in seeds whose topic stamps
-    /// batches with their append time or stores them with a codec of its own.
+    /// batches with their append time or stores them with a codec of its own, or whose
+    /// producers flag their batches LogAppendTime.
     BatchSeen {
         /// Client id.
         client: u32,
@@ -50,6 +51,9 @@ pub enum Operation {
         log_append_time: bool,
         /// Its `maxTimestamp`.
         max_timestamp: i64,
+        /// The largest of its records' own timestamps (`baseTimestamp` plus each
+        /// `timestampDelta`), or -1 when it holds none.
+        records_max_timestamp: i64,
         /// Its codec.
         codec: sluice_core::protocol::record_batch::Compression,
     },
@@ -109,6 +113,18 @@ pub enum Operation {
         client: u32,
         /// The error code.
         error_code: i16,
+    },
+    /// A plain reader's fetch from `position` was not answered as asked: another partition,
+    /// its partition twice, or a first batch that ends before `position`.
+    FetchMisanswered {
+        /// Client id.
+        client: u32,
+        /// Partition.
+        partition: i32,
+        /// The fetch offset it asked for.
+        position: i64,
+        /// What was wrong.
+        fault: String,
     },
     /// A reader whose position was out of range asked for the earliest offset and moved
     /// from `from` to `to`, which it reads on from (`auto.offset.reset=earliest`).

@@ -331,6 +331,21 @@ pub fn run_seed_at(seed: u64, ticks_max: u64, version: u32) -> Result<RunSummary
     run(&mut sim, ticks_max)
 }
 
+/// Why a healed run's workload did not complete: a wrong answer its readers were given, where
+/// one was (a reader given the wrong records may never reach the end), then the liveness
+/// failure and each client's state.
+pub fn stalled(sim: &Sim) -> String {
+    let cause = match checker::consumed_records(&sim.history) {
+        Err(violation) => format!("{}; then ", violation.0),
+        Ok(_) => String::new(),
+    };
+    let clients = sim.client_report().join("\n  ");
+    format!(
+        "{cause}liveness: the workload did not complete within {LIVENESS_TICKS} ticks after healing; node up: {}\n  {clients}",
+        sim.node().is_some()
+    )
+}
+
 /// Runs an already configured simulation (scenarios use this too).
 pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
     let settings = sim.faults.to_string();
@@ -340,11 +355,7 @@ pub fn run(sim: &mut Sim, ticks_max: u64) -> Result<RunSummary, Failure> {
         sim.heal();
         let deadline = sim.now + LIVENESS_TICKS;
         if !sim.run_while(deadline, |sim| sim.workload_done()) {
-            let clients = sim.client_report().join("\n  ");
-            return Err(format!(
-                "liveness: the workload did not complete within {LIVENESS_TICKS} ticks after healing; node up: {}\n  {clients}",
-                sim.node().is_some()
-            ));
+            return Err(stalled(sim));
         }
         if stranger_writes {
             strangers_topic_served(sim)?;
