@@ -919,11 +919,33 @@ fn compaction_is_due_by_dirty_ratio_and_compaction_lags(harness: &mut dyn Harnes
     let ratio = DirtyRatio::new(0.05).expect("ratio");
     log.set_config(LogConfig { min_cleanable_dirty_ratio: ratio, ..config }).expect("config");
     assert!(log.compaction_due(WALL_MS));
-    // max.compaction.lag.ms: the dirty segments were made at WALL_MS.
-    log.set_config(LogConfig { max_compaction_lag_ms: 5000, ..config }).expect("config");
-    assert!(!log.compaction_due(WALL_MS + 4999));
-    assert!(log.compaction_due(WALL_MS + 5000));
+    // max.compaction.lag.ms counts from the first dirty segment's first batch, as Kafka
+    // counts it: that of offset `sealed_end`, made at WALL_MS + sealed_end.
+    let lagging = LogConfig { max_compaction_lag_ms: 5000, ..config };
+    log.set_config(lagging).expect("config");
+    let first = WALL_MS + sealed_end;
+    assert!(!log.compaction_due(first + 4999));
+    assert!(log.compaction_due(first + 5000));
+    // Opened again 4 s later, after a clean stop (segments loaded from their index files) or
+    // after a crash (scanned), the count goes on from the batches' times, not from the open.
+    // The first dirty offset is not saved, so the whole log is dirty then: its first batch
+    // (made at WALL_MS) counts, and a ratio of 1 keeps the dirty bytes from starting a pass.
+    let ratio = DirtyRatio::new(1.0).expect("ratio");
+    let reopened = LogConfig { min_cleanable_dirty_ratio: ratio, ..lagging };
+    for clean in [true, false] {
+        if clean {
+            manager.close(harness.storage()).expect("close");
+        }
+        let mut configs = BTreeMap::new();
+        configs.insert("orders".to_string(), reopened);
+        let opened = LogManager::open(harness.storage(), reopened, &configs, WALL_MS + 4000);
+        manager = opened.expect("reopen").0;
+        let log = manager.log_mut(&partition()).expect("log");
+        assert!(!log.compaction_due(WALL_MS + 4999), "clean stop: {clean}");
+        assert!(log.compaction_due(WALL_MS + 5000), "clean stop: {clean}");
+    }
     // A pass makes them clean: not due again, whatever the time.
+    let log = manager.log_mut(&partition()).expect("log");
     log.compact(harness.storage(), WALL_MS + 5000).expect("compact");
     assert!(!log.compaction_due(WALL_MS + 100_000));
 }

@@ -14,8 +14,10 @@
 //!    next pass maps on from where it stopped.
 //!
 //!    A pass is due when the dirty bytes exceed `min.cleanable.dirty.ratio` of the clean and
-//!    dirty bytes, or when a dirty segment was created `max.compaction.lag.ms` ago (counted
-//!    from its creation or this process's open of it), or when a kept tombstone expires.
+//!    dirty bytes, or when a dirty segment's first batch is `max.compaction.lag.ms` old (by
+//!    its timestamp, as Kafka counts it, so that a restart does not start the count again;
+//!    by the segment's creation or this process's open of it where that timestamp is not
+//!    above 0), or when a kept tombstone expires.
 //!    Segments holding a batch younger than `min.compaction.lag.ms` are not cleanable. The
 //!    first dirty offset is not saved: after a restart the first pass maps the whole log.
 //! 2. Rewrite each cleanable segment that the map covers and that has something to remove,
@@ -162,9 +164,15 @@ impl Log {
             if self.config.min_cleanable_dirty_ratio.exceeded_by(clean, dirty_bytes) {
                 return true;
             }
+            // As Kafka counts it: from the first batch's timestamp, so that the count survives
+            // a restart. Kafka never forces a segment without one above 0; here such a
+            // segment counts from its creation or this process's open of it.
             let max_lag_ms = self.config.max_compaction_lag_ms;
-            if dirty().any(|segment| wall_ms.saturating_sub(segment.created_wall_ms) >= max_lag_ms)
-            {
+            let waiting_since = |segment: &Segment| match segment.first_batch_timestamp {
+                first if first > 0 => first,
+                _ => segment.created_wall_ms,
+            };
+            if dirty().any(|segment| wall_ms.saturating_sub(waiting_since(segment)) >= max_lag_ms) {
                 return true;
             }
         }

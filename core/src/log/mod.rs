@@ -129,7 +129,8 @@ pub struct LogConfig {
     /// `min.compaction.lag.ms`: a segment holding a batch younger than this is not compacted.
     pub min_compaction_lag_ms: i64,
     /// `max.compaction.lag.ms`: a pass is due, whatever the ratio, once a segment written
-    /// since the last pass has waited this long.
+    /// since the last pass has waited this long, counted from its first batch's timestamp
+    /// (as Kafka counts it; from its creation or open where that is not above 0).
     pub max_compaction_lag_ms: i64,
 }
 
@@ -622,6 +623,16 @@ impl Log {
         if walked.max_timestamp > time_index.last().map_or(-1, |entry| entry.timestamp) {
             return Ok(None);
         }
+        // The first batch's time, which max.compaction.lag.ms counts from: one header read.
+        let first_batch_timestamp = if size_bytes == 0 {
+            -1
+        } else {
+            let header_bytes = storage.read_at(&log_path, 0, BATCH_HEADER_BYTES)?;
+            match BatchHeader::parse(&header_bytes) {
+                Ok(header) if header.base_offset == base => header.max_timestamp,
+                _ => return Ok(None),
+            }
+        };
         Ok(Some(Segment::load(
             &self.dir,
             base,
@@ -629,6 +640,7 @@ impl Log {
             next_offset,
             index,
             time_index,
+            first_batch_timestamp,
             wall_ms,
         )))
     }

@@ -58,6 +58,9 @@ pub(crate) struct Segment {
     bytes_since_index_entry: u32,
     /// Wall-clock ms when this process created or opened the segment (for `segment.ms`).
     pub(crate) created_wall_ms: i64,
+    /// The first batch's `maxTimestamp`, or -1 while empty (for `max.compaction.lag.ms`,
+    /// which Kafka counts from it, so that a restart does not start the count again).
+    pub(crate) first_batch_timestamp: i64,
 }
 
 /// Why a scan stopped before the end of the file.
@@ -99,6 +102,7 @@ impl Segment {
             time_index: TimeIndex::default(),
             bytes_since_index_entry: 0,
             created_wall_ms: wall_ms,
+            first_batch_timestamp: -1,
         }
     }
 
@@ -129,6 +133,9 @@ impl Segment {
             self.max_timestamp = header.max_timestamp;
             self.relative_offset_of_max_timestamp = relative_offset;
         }
+        if position == 0 {
+            self.first_batch_timestamp = header.max_timestamp;
+        }
         if self.bytes_since_index_entry >= interval_bytes {
             self.index.push(OffsetEntry { relative_offset, position });
             self.time_index.push(TimeEntry {
@@ -154,7 +161,9 @@ impl Segment {
         }
     }
 
-    /// Restores metadata for a segment loaded from its index files without a scan.
+    /// Restores metadata for a segment loaded from its index files without a scan, whose first
+    /// batch's `maxTimestamp` was read from its header (-1 when it is empty).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn load(
         dir: &str,
         base_offset: i64,
@@ -162,11 +171,13 @@ impl Segment {
         next_offset: i64,
         index: OffsetIndex,
         time_index: TimeIndex,
+        first_batch_timestamp: i64,
         wall_ms: i64,
     ) -> Self {
         let mut segment = Self::new(dir, base_offset, wall_ms);
         segment.size_bytes = size_bytes;
         segment.next_offset = next_offset;
+        segment.first_batch_timestamp = first_batch_timestamp;
         if let Some(last) = time_index.last() {
             segment.max_timestamp = last.timestamp;
             segment.relative_offset_of_max_timestamp = last.relative_offset;
