@@ -18,7 +18,7 @@
 
 use bytes::{Bytes, BytesMut};
 use sluice_core::config::BrokerConfig;
-use sluice_core::limits::{BATCH_DECOMPRESSED_BYTES_MAX, FETCH_WAIT_MS_MAX};
+use sluice_core::limits::{BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, FETCH_WAIT_MS_MAX};
 use sluice_core::log::TopicPartition;
 use sluice_core::node::{ConnectionId, Input, Node, Output, ADVERTISED};
 use sluice_core::producer::increment_sequence;
@@ -49,8 +49,8 @@ use sluice_core::protocol::api::{Request, Response};
 use sluice_core::protocol::header::RequestHeader;
 use sluice_core::protocol::legacy::{is_legacy, upconvert};
 use sluice_core::protocol::record_batch::{
-    build_batch_compressed, records_section, validate_deep, validate_stored, BatchHeader,
-    BatchOptions, Compression, NewRecord, Records,
+    build_batch_compressed, records_section, set_log_append_time, validate_deep, validate_stored,
+    BatchHeader, BatchOptions, Compression, NewRecord, Records,
 };
 use sluice_core::protocol::wire::{Problem, StrBytes, Uuid};
 use sluice_core::storage::{StorageError, StorageErrorKind};
@@ -194,6 +194,8 @@ pub enum Req {
         min_bytes: u8,
         /// `partition_max_bytes` (0 means 1 MiB).
         max_bytes: u16,
+        /// Name the partition first at this offset too (read once, at `offset`, the last).
+        repeat: Option<OffsetChoice>,
     },
     /// ListOffsets of one partition.
     ListOffsets {
@@ -243,6 +245,9 @@ pub struct BatchSpec {
     pub compression: u8,
     /// Idempotent producer fields, or none.
     pub producer: Option<ProducerSpec>,
+    /// Flag it LogAppendTime, with a maxTimestamp a second past its records' times, as a
+    /// client of a user's own might (every topic here is CreateTime: stored as CreateTime).
+    pub flag_append_time: bool,
 }
 
 /// Idempotent producer fields of a batch.
@@ -629,6 +634,9 @@ impl Driver {
                 }
             }
             Response::Fetch(response) => {
+                // Each fetch here names one partition (perhaps twice): it is answered once.
+                let answered: usize = response.responses.iter().map(|t| t.partitions.len()).sum();
+                assert!(answered <= 1, "a Fetch of one partition answered {answered} times");
                 for topic in &response.responses {
                     for partition in &topic.partitions {
                         if partition.error_code == 0 {
@@ -733,6 +741,7 @@ impl Driver {
             at += header.size_bytes();
             validate_stored(batch)
                 .unwrap_or_else(|error| panic!("{tp}: served a bad batch: {error}"));
+            assert!(!header.is_log_append_time(), "{tp}: a CreateTime topic served {header:?}");
             let contents = batch_records(&header, batch)
                 .unwrap_or_else(|| panic!("{tp}: served a batch whose records do not parse"));
             for (index, content) in contents.into_iter().enumerate() {
@@ -978,12 +987,22 @@ impl Driver {
                     ..Default::default()
                 })
             }
-            Req::Fetch { topic, partition, offset, max_wait_ms, min_bytes, max_bytes } => {
+            Req::Fetch { topic, partition, offset, max_wait_ms, min_bytes, max_bytes, repeat } => {
                 let tp = TopicPartition::new(&topic.name(), i32::from(partition % 3));
                 let fetch_offset = self.offset(&tp, *offset, false);
                 let max_wait_ms = u64::from(*max_wait_ms).min(FETCH_WAIT_MS_MAX) as i32;
                 let partition_max_bytes =
                     if *max_bytes == 0 { 1 << 20 } else { i32::from(*max_bytes) };
+                let mention = |fetch_offset| FetchRequestPartition {
+                    partition: tp.partition,
+                    fetch_offset,
+                    partition_max_bytes,
+                    ..Default::default()
+                };
+                let mut partitions = vec![mention(fetch_offset)];
+                if let Some(first) = repeat {
+                    partitions.insert(0, mention(self.offset(&tp, *first, false)));
+                }
                 Request::Fetch(FetchRequest {
                     replica_id: -1,
                     max_wait_ms,
@@ -992,12 +1011,7 @@ impl Driver {
                     session_epoch: -1,
                     topics: vec![FetchRequestTopic {
                         topic: StrBytes::from_string(tp.topic.clone()),
-                        partitions: vec![FetchRequestPartition {
-                            partition: tp.partition,
-                            fetch_offset,
-                            partition_max_bytes,
-                            ..Default::default()
-                        }],
+                        partitions,
                         ..Default::default()
                     }],
                     ..Default::default()
@@ -1115,7 +1129,12 @@ impl Driver {
                 Compression::Lz4,
                 Compression::Zstd,
             ][usize::from(spec.compression % 5)];
-            let batch = build_batch_compressed(&records, options, compression).ok()?;
+            let mut batch = build_batch_compressed(&records, options, compression).ok()?;
+            if spec.flag_append_time {
+                let (header, records) = batch.split_at_mut(BATCH_HEADER_BYTES);
+                let header = header.try_into().expect("split at the header's size");
+                set_log_append_time(header, records, self.wall_ms() + 1_000);
+            }
             if options.producer_id >= 0 {
                 self.last_batches.insert((options.producer_id, tp.clone()), batch.clone());
             }

@@ -216,7 +216,13 @@ fn a_sync_completing_after_its_topic_was_recreated_does_not_panic() {
         topic,
         partition: 0,
         acks: 0, // acks=-1
-        batches: vec![BatchSpec { records: 1, keyed: false, compression: 0, producer: None }],
+        batches: vec![BatchSpec {
+            records: 1,
+            keyed: false,
+            compression: 0,
+            producer: None,
+            flag_append_time: false,
+        }],
         legacy: false,
     };
     node_ops::run(&NodeOps {
