@@ -424,6 +424,12 @@ const BROKER_SYNONYMS: &[(&str, i8, Synonyms)] = &[
     ("offsets.retention.minutes", TYPE_INT, &[("offsets.retention.minutes", Own)]),
     ("offsets.topic.segment.bytes", TYPE_INT, &[("offsets.topic.segment.bytes", Own)]),
     ("process.roles", TYPE_LIST, &[("process.roles", Own)]),
+    (
+        "producer.id.expiration.check.interval.ms",
+        TYPE_INT,
+        &[("producer.id.expiration.check.interval.ms", Own)],
+    ),
+    ("producer.id.expiration.ms", TYPE_INT, &[("producer.id.expiration.ms", Own)]),
     ("socket.request.max.bytes", TYPE_INT, &[("socket.request.max.bytes", Own)]),
     ("unclean.leader.election.enable", TYPE_BOOLEAN, &[("unclean.leader.election.enable", Own)]),
 ];
@@ -465,6 +471,11 @@ pub struct BrokerConfig {
     pub max_connections: i32,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: i64,
+    /// `producer.id.expiration.ms`: an idempotent producer whose last batch's timestamp is
+    /// this old is forgotten by the partition (a retry after that may be stored again).
+    pub producer_id_expiration_ms: i32,
+    /// `producer.id.expiration.check.interval.ms`: how often expired producers are forgotten.
+    pub producer_id_expiration_check_interval_ms: i32,
     /// `group.initial.rebalance.delay.ms`, `group.min.session.timeout.ms`,
     /// `group.max.session.timeout.ms` (the rest of the coordinator's settings keep Kafka's
     /// defaults).
@@ -562,6 +573,8 @@ const BROKER_KEYS: &[&str] = &[
     "offsets.retention.minutes",
     "offsets.topic.segment.bytes",
     "process.roles",
+    "producer.id.expiration.check.interval.ms",
+    "producer.id.expiration.ms",
     "socket.request.max.bytes",
     "unclean.leader.election.enable",
 ];
@@ -983,6 +996,8 @@ impl Default for BrokerConfig {
             max_connections: i32::MAX,
             connections_max_idle_ms: 600_000,
             log_retention_check_interval_ms: 300_000,
+            producer_id_expiration_ms: 86_400_000,
+            producer_id_expiration_check_interval_ms: 600_000,
             group: crate::group::GroupConfig::default(),
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
@@ -1102,9 +1117,9 @@ impl BrokerConfig {
     }
 
     /// The broker-level properties Sluice acts on, sorted by name, with their values.
-    fn values(&self) -> [(&'static str, String); 49] {
+    fn values(&self) -> [(&'static str, String); 51] {
         let topic = &self.topic_defaults;
-        let pairs: [(&str, String); 49] = [
+        let pairs: [(&str, String); 51] = [
             ("advertised.listeners", listener_text(&self.advertised_host, self.advertised_port)),
             ("auto.create.topics.enable", self.auto_create_topics_enable.to_string()),
             ("cluster.id", self.cluster_id.clone()),
@@ -1170,6 +1185,11 @@ impl BrokerConfig {
             ),
             ("offsets.topic.segment.bytes", self.group.offsets_topic_segment_bytes.to_string()),
             ("process.roles", self.process_roles.clone()),
+            (
+                "producer.id.expiration.check.interval.ms",
+                self.producer_id_expiration_check_interval_ms.to_string(),
+            ),
+            ("producer.id.expiration.ms", self.producer_id_expiration_ms.to_string()),
             ("socket.request.max.bytes", self.socket_request_max_bytes.to_string()),
             ("unclean.leader.election.enable", self.unclean_leader_election_enable.to_string()),
         ];
@@ -1316,6 +1336,12 @@ impl BrokerConfig {
         }
         if let Some((key, value)) = get("log.retention.check.interval.ms") {
             self.log_retention_check_interval_ms = parse_i64(key, value, 1, i64::MAX)?;
+        }
+        if let Some((key, value)) = get("producer.id.expiration.ms") {
+            self.producer_id_expiration_ms = parse_i32(key, value, 1, i32::MAX)?;
+        }
+        if let Some((key, value)) = get("producer.id.expiration.check.interval.ms") {
+            self.producer_id_expiration_check_interval_ms = parse_i32(key, value, 1, i32::MAX)?;
         }
         if let Some((key, value)) = get("group.initial.rebalance.delay.ms") {
             let delay_ms = parse_i32(key, value, 0, i32::MAX)?;
@@ -1931,7 +1957,23 @@ log.retention.check.interval.ms=300000
     #[test]
     fn invalid_values_are_refused_with_what_is_accepted() {
         // Goal: each kind of bad value; method: exact Invalid errors.
-        let cases: [(&str, ConfigError); 18] = [
+        let cases: [(&str, ConfigError); 20] = [
+            (
+                "producer.id.expiration.ms=0",
+                invalid_error(
+                    "producer.id.expiration.ms",
+                    "0",
+                    "accepts an integer in 1..=2147483647",
+                ),
+            ),
+            (
+                "producer.id.expiration.check.interval.ms=2147483648",
+                invalid_error(
+                    "producer.id.expiration.check.interval.ms",
+                    "2147483648",
+                    "accepts an integer in 1..=2147483647",
+                ),
+            ),
             (
                 "max.connections=-1",
                 invalid_error("max.connections", "-1", "accepts an integer in 0..=2147483647"),
@@ -2825,6 +2867,8 @@ log.retention.check.interval.ms=300000
                 ("offsets.retention.minutes", "10080"),
                 ("offsets.topic.segment.bytes", "104857600"),
                 ("process.roles", "broker,controller"),
+                ("producer.id.expiration.check.interval.ms", "600000"),
+                ("producer.id.expiration.ms", "86400000"),
                 ("socket.request.max.bytes", "104857600"),
                 ("unclean.leader.election.enable", "false"),
             ]

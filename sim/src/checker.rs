@@ -407,11 +407,17 @@ fn value_origin(value: &str) -> Option<(u32, u32, u32)> {
     Some((client, batch, record))
 }
 
-/// An idempotent producer's record is stored at most once (invariant 5).
+/// An idempotent producer's record is stored at most once (invariant 5); unless `forgetting`
+/// (the broker forgets producers after `producer.id.expiration.ms`): a forgotten producer's
+/// retry is new to the broker and may be stored again, as in Kafka.
 pub fn idempotent_records_unique(
     history: &History,
     consumed: &BTreeMap<(i32, i64), String>,
+    forgetting: bool,
 ) -> Result<(), Violation> {
+    if forgetting {
+        return Ok(());
+    }
     let idempotent = idempotent_clients(history);
     let mut seen = BTreeSet::new();
     for value in consumed.values() {
@@ -426,15 +432,18 @@ pub fn idempotent_records_unique(
 
 /// An idempotent producer's records are stored in the order it made them, even with several
 /// batches in flight and retried (Kafka's guarantee up to `max.in.flight` 5): in each
-/// partition, its (batch, record) numbers only go up with the offset. Returns how many
-/// records were checked.
+/// partition, its (batch, record) numbers only go up with the offset. When `forgetting` (see
+/// [`idempotent_records_unique`]), a record stored again is passed over: each record's first
+/// copy must still be in order. Returns how many records were checked.
 pub fn idempotent_order_kept(
     history: &History,
     consumed: &BTreeMap<(i32, i64), String>,
+    forgetting: bool,
 ) -> Result<usize, Violation> {
     let idempotent = idempotent_clients(history);
     // (partition, client) -> (offset, batch, record) of the last record seen.
     let mut last: BTreeMap<(i32, u32), (i64, u32, u32)> = BTreeMap::new();
+    let mut seen: BTreeSet<(i32, &str)> = BTreeSet::new();
     let mut checked = 0;
     for (&(partition, offset), value) in consumed {
         let Some((client, batch, record)) = value_origin(value) else { continue };
@@ -442,6 +451,9 @@ pub fn idempotent_order_kept(
             continue;
         }
         checked += 1;
+        if !seen.insert((partition, value.as_str())) && forgetting {
+            continue;
+        }
         if let Some(&(before, last_batch, last_record)) = last.get(&(partition, client)) {
             if (batch, record) <= (last_batch, last_record) {
                 return Err(Violation(format!(
@@ -2022,15 +2034,31 @@ mod tests {
         consumed.insert((1, 0), "c2-b0-r0".to_string());
         consumed.insert((1, 1), "c3-b5-r0".to_string());
         consumed.insert((1, 2), "c3-b4-r0".to_string());
-        assert_eq!(idempotent_order_kept(&log, &consumed), Ok(4));
-        consumed.insert((0, 3), "c2-b0-r1".to_string());
+        assert_eq!(idempotent_order_kept(&log, &consumed, false), Ok(4));
+        // A record stored again: out of order, unless the broker forgets producers (it is
+        // then a forgotten producer's retry); a new record out of order fails either way.
+        consumed.insert((0, 3), "c2-b1-r0".to_string());
+        let again =
+            "idempotent client 2 out of order on partition 0: \"c2-b1-r0\" at 3 after b1-r1 at 2";
         assert_eq!(
-            idempotent_order_kept(&log, &consumed),
-            Err(Violation(
-                "idempotent client 2 out of order on partition 0: \"c2-b0-r1\" at 3 after b1-r1 at 2"
-                    .to_string()
-            ))
+            idempotent_order_kept(&log, &consumed, false),
+            Err(Violation(again.to_string()))
         );
+        assert_eq!(idempotent_order_kept(&log, &consumed, true), Ok(5));
+        assert!(idempotent_records_unique(&log, &consumed, false).is_err());
+        assert_eq!(idempotent_records_unique(&log, &consumed, true), Ok(()));
+        consumed.insert((0, 4), "c2-b0-r1".to_string());
+        for forgetting in [false, true] {
+            assert_eq!(
+                idempotent_order_kept(&log, &consumed, forgetting),
+                Err(Violation(if forgetting {
+                    "idempotent client 2 out of order on partition 0: \"c2-b0-r1\" at 4 after b1-r1 at 2"
+                        .to_string()
+                } else {
+                    again.to_string()
+                }))
+            );
+        }
     }
 
     #[test]

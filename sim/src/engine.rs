@@ -242,6 +242,11 @@ pub struct Sim {
     pub flush_timing: Option<(i64, i64)>,
     /// The broker's `offsets.retention.minutes`, in ms, when short enough to matter.
     pub offsets_retention_ms: Option<u64>,
+    /// The broker's `producer.id.expiration.ms` where a seed draws one
+    /// (`Workload::producer_expiry`); otherwise producers are never forgotten.
+    pub producer_expiration_ms: Option<i64>,
+    /// The latest wall clock the node was given: its deletion clock never passes it.
+    pub wall_max_ms: i64,
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
     /// offline, as noted in the history.
     offsets_offline: BTreeSet<(u64, i32)>,
@@ -368,6 +373,12 @@ pub struct Workload {
     /// Plain readers name their partition twice in each Fetch, first at offset 0 (see
     /// [`crate::client::Client::names_twice`]).
     pub fetch_names_twice: bool,
+    /// The broker's (`producer.id.expiration.ms`, `producer.id.expiration.check.interval.ms`):
+    /// partitions forget idempotent producers whose last batch is that old, and producers
+    /// stamp their batches with the time they made them (as with `retention_deletes`), so
+    /// that a producer still writing is not forgotten unless the wall clock jumped. A
+    /// forgotten producer's retry may be stored again, as in Kafka: the checkers allow it.
+    pub producer_expiry: Option<(i32, i32)>,
     /// The topic's `compression.type` where not `producer`: the broker re-encodes batches
     /// of other codecs. Never with `retention_deletes`, whose `retention.bytes` checker
     /// counts the bytes producers sent.
@@ -460,6 +471,7 @@ impl Default for Workload {
             log_append_time: false,
             flag_append_time: false,
             fetch_names_twice: false,
+            producer_expiry: None,
             topic_compression: None,
             compaction_timing: None,
             tombstones: None,
@@ -741,6 +753,9 @@ impl std::fmt::Display for Workload {
         if self.fetch_names_twice {
             write!(f, " fetch_names_twice")?;
         }
+        if let Some((expiration_ms, check_ms)) = self.producer_expiry {
+            write!(f, " producer_expiry={expiration_ms}ms/{check_ms}ms")?;
+        }
         if let Some(codec) = self.topic_compression {
             write!(f, " topic_compression={}", codec.as_str())?;
         }
@@ -862,8 +877,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// (`Workload::compaction_timing`), tombstones (`Workload::tombstones`), page-cache syncs by
 /// age (`Workload::flush_timing`), and provisioning's configs (`Workload::provisioned`).
 /// 24: producers that flag batches LogAppendTime (`Workload::flag_append_time`) and readers
-/// that name their partition twice in a Fetch (`Workload::fetch_names_twice`).
-pub const SETTINGS_VERSION: u32 = 24;
+/// that name their partition twice in a Fetch (`Workload::fetch_names_twice`). 25: idempotent
+/// producers forgotten after `producer.id.expiration.ms` (`Workload::producer_expiry`).
+pub const SETTINGS_VERSION: u32 = 25;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -1201,6 +1217,17 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     workload.flag_append_time = !workload.log_append_time && flagging.chance(125_000);
     let mut naming = Prng::new(seed ^ 0x5457_4943);
     workload.fetch_names_twice = naming.chance(250_000);
+    if version < 25 {
+        return (faults, workload);
+    }
+    // An eighth of the seeds: partitions forget idempotent producers whose last batch is 0.5
+    // to 10 s old, checked every 50 ms to 1 s.
+    let mut forgetting = Prng::new(seed ^ 0x5049_4445);
+    if forgetting.chance(125_000) {
+        let expiration_ms = forgetting.range_inclusive(500, 10_000) as i32;
+        workload.producer_expiry =
+            Some((expiration_ms, forgetting.range_inclusive(50, 1_000) as i32));
+    }
     (faults, workload)
 }
 
@@ -1387,6 +1414,11 @@ impl Sim {
             config.topic_defaults.flush_ms = flush_ms;
             config.log_flush_scheduler_interval_ms = check_ms;
         }
+        // Producers are forgotten only where a seed draws it: Kafka's default (a day) could
+        // be reached through the wall clock's jumps, which the checkers do not model.
+        let (expiration_ms, check_ms) = workload.producer_expiry.unwrap_or((i32::MAX, 600_000));
+        config.producer_id_expiration_ms = expiration_ms;
+        config.producer_id_expiration_check_interval_ms = check_ms;
         let (mut node, _) = Node::open(config.clone(), disk, prng.next_u64(), 0, WALL_START_MS)
             .map_err(|(error, _)| error)
             .expect("a fresh node on a fault-free disk opens");
@@ -1418,7 +1450,8 @@ impl Sim {
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
             producer.tombstones = workload.tombstones.is_some();
-            producer.stamps_records = workload.retention_deletes;
+            producer.stamps_records =
+                workload.retention_deletes || workload.producer_expiry.is_some();
             producer.notes_sizes = notes_sizes;
             producer.set_in_flight_max(workload.in_flight_max);
             producer.compression = workload.compression;
@@ -1439,7 +1472,8 @@ impl Sim {
             let mut producer = Client::new(clients.len() as u32, role);
             producer.keyed = workload.compacted;
             producer.tombstones = workload.tombstones.is_some();
-            producer.stamps_records = workload.retention_deletes;
+            producer.stamps_records =
+                workload.retention_deletes || workload.producer_expiry.is_some();
             producer.notes_sizes = notes_sizes;
             producer.compression = workload.compression;
             producer.padding = workload.value_padding;
@@ -1587,6 +1621,8 @@ impl Sim {
             topic_codec: workload.topic_compression.and_then(CompressionType::target),
             flush_timing: workload.flush_timing,
             offsets_retention_ms: workload.group.offsets_retention.map(|(ms, _)| ms),
+            producer_expiration_ms: workload.producer_expiry.map(|(ms, _)| i64::from(ms)),
+            wall_max_ms: WALL_START_MS,
             offsets_offline: BTreeSet::new(),
             settings_version: None,
             config,
@@ -1750,6 +1786,7 @@ impl Sim {
 
     fn node_input(&mut self, input: Input) {
         let (now, wall) = (self.now, self.wall_ms());
+        self.wall_max_ms = self.wall_max_ms.max(wall);
         let Some(node) = self.node.as_mut() else { return };
         node.handle(now, wall, input);
         let stats = node.stats();
@@ -2164,6 +2201,7 @@ impl Sim {
         let Some(disk) = self.parked_disk.take() else { return };
         let seed = self.prng.next_u64();
         let wall_ms = self.wall_ms();
+        self.wall_max_ms = self.wall_max_ms.max(wall_ms);
         match Node::open(self.config.clone(), disk, seed, self.now, wall_ms) {
             Ok((node, report)) => {
                 self.history.opens.push((self.now, wall_ms));
@@ -2449,6 +2487,7 @@ impl Sim {
         let mut frame = BytesMut::new();
         encode_request(&header, &request, &mut frame);
         let (now, wall) = (self.now, self.wall_ms());
+        self.wall_max_ms = self.wall_max_ms.max(wall);
         let node = self.node.as_mut()?;
         node.handle(
             now,

@@ -476,10 +476,14 @@ pub fn log_dirs_describe_the_disk(sim: &mut Sim) -> Result<(), String> {
 /// producer whose batch was acknowledged with acks=all, at that batch's epoch or a later one,
 /// and at that epoch with a last sequence at or after the batch's last record (acks=all batches
 /// are durable, and compaction, retention and DeleteRecords keep the state of the batches they
-/// remove, as Kafka does). Every producer listed must be one a client was given.
+/// remove, as Kafka does), unless the broker forgets producers (`producer.id.expiration.ms`)
+/// and this one's acknowledged batches could be that old. Every producer listed must be one a
+/// client was given.
 pub fn producers_described(sim: &mut Sim) -> Result<(), String> {
     // (partition, producer id) → the (epoch, last sequence) acknowledged last, by epoch.
     let mut acked: BTreeMap<(i32, i64), (i16, i32)> = BTreeMap::new();
+    // (partition, producer id) → the earliest stored time of a batch acknowledged to it.
+    let mut earliest: BTreeMap<(i32, i64), i64> = BTreeMap::new();
     let mut given: BTreeSet<i64> = BTreeSet::new();
     for operation in &sim.history.operations {
         match operation {
@@ -487,10 +491,16 @@ pub fn producers_described(sim: &mut Sim) -> Result<(), String> {
                 partition,
                 acks: -1,
                 producer: Some((id, epoch, last)),
+                timestamp_ms,
+                log_append_time_ms,
                 ..
             } => {
                 let entry = acked.entry((*partition, *id)).or_insert((*epoch, *last));
                 *entry = (*entry).max((*epoch, *last));
+                let stored =
+                    if *log_append_time_ms >= 0 { *log_append_time_ms } else { *timestamp_ms };
+                let time = earliest.entry((*partition, *id)).or_insert(stored);
+                *time = (*time).min(stored);
             }
             Operation::ProducerInitialised { producer_id, .. } => {
                 given.insert(*producer_id);
@@ -544,7 +554,15 @@ pub fn producers_described(sim: &mut Sim) -> Result<(), String> {
                         || (known_epoch == i32::from(epoch) && known_last < last)
                 }
             };
-            if described.error_code != 0 || behind {
+            // Where the broker forgets producers, one may be forgotten once the deletion
+            // clock (never past the latest wall clock the node was given) is the expiration
+            // past the time of its last stored batch, which is no earlier than that of any
+            // batch acknowledged to it.
+            let forgettable = sim.producer_expiration_ms.is_some_and(|expiration_ms| {
+                let time = earliest.get(&(partition, id)).copied().unwrap_or(i64::MAX);
+                sim.wall_max_ms.saturating_sub(time) >= expiration_ms
+            });
+            if described.error_code != 0 || (behind && !forgettable) {
                 return Err(format!(
                     "{tp}: producer {id} had epoch {epoch} sequence {last} acknowledged, but DescribeProducers answered error {} with {known:?} (epoch, last sequence)",
                     described.error_code
@@ -709,8 +727,11 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         sim.retention_bytes,
     )
     .map_err(|violation| violation.0)?;
-    checker::idempotent_records_unique(&sim.history, &consumed).map_err(|violation| violation.0)?;
-    checker::idempotent_order_kept(&sim.history, &consumed).map_err(|violation| violation.0)?;
+    let forgetting = sim.producer_expiration_ms.is_some();
+    checker::idempotent_records_unique(&sim.history, &consumed, forgetting)
+        .map_err(|violation| violation.0)?;
+    checker::idempotent_order_kept(&sim.history, &consumed, forgetting)
+        .map_err(|violation| violation.0)?;
     checker::member_ids_never_shared(&sim.history).map_err(|violation| violation.0)?;
     let groups_restart = sim.offsets_retention_ms.is_some();
     checker::one_owner_per_generation(&sim.history, groups_restart)

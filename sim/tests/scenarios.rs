@@ -114,7 +114,7 @@ fn pipelined_idempotent_batches_stay_in_order_and_are_stored_once() {
     let queued = sim.stats_max.slots_per_connection_max;
     assert!(queued >= 3, "at most {queued} requests were in flight on a connection");
     let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
-    let ordered = sluice_sim::checker::idempotent_order_kept(&sim.history, &consumed);
+    let ordered = sluice_sim::checker::idempotent_order_kept(&sim.history, &consumed, false);
     assert!(ordered.as_ref().is_ok_and(|&checked| checked >= 200), "{ordered:?}");
     regression_seeds_pass("pipelined_idempotent_batches_stay_in_order_and_are_stored_once");
 }
@@ -885,7 +885,7 @@ fn an_idempotent_producer_retrying_across_a_connection_reset_stores_its_batch_on
     let consumed = sluice_sim::checker::consumed_records(&sim.history).expect("consistent");
     let acknowledged = sim.acknowledged();
     assert_eq!(consumed.len(), acknowledged.len(), "no record is stored twice");
-    sluice_sim::checker::idempotent_records_unique(&sim.history, &consumed).expect("unique");
+    sluice_sim::checker::idempotent_records_unique(&sim.history, &consumed, false).expect("unique");
 }
 
 #[test]
@@ -1770,6 +1770,52 @@ fn flagged_batches_and_partitions_named_twice_are_taken_as_kafka_takes_them() {
             .expect("checked by finish too");
         assert!(judged > 20, "{judged} batches judged");
     }
+}
+
+#[test]
+fn quiet_idempotent_producers_are_forgotten_after_producer_id_expiration_ms() {
+    // Goal: the broker forgets an idempotent producer once its last batch is
+    // producer.id.expiration.ms old, and not before. Method: a quiet run whose producers
+    // stamp their batches, with an expiration of 5 s checked every 100 ms; DescribeProducers
+    // then lists every producer while its last batch is younger than that, and none once the
+    // broker has idled past it.
+    use sluice_core::protocol::api::describe_producers::{
+        DescribeProducersRequest, DescribeProducersRequestTopic,
+    };
+    use sluice_core::protocol::api::{Request, Response};
+    use sluice_core::protocol::wire::StrBytes;
+    let workload = Workload { producer_expiry: Some((5_000, 100)), ..workload() };
+    let mut sim = Sim::new(15, FaultSettings::none(), workload);
+    finish(&mut sim);
+    let listed = |sim: &mut Sim| -> usize {
+        let request = DescribeProducersRequest {
+            topics: vec![DescribeProducersRequestTopic {
+                name: StrBytes::from_static(sluice_sim::client::TOPIC),
+                partition_indexes: vec![0, 1],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let Some(Response::DescribeProducers(answer)) =
+            sim.request(Request::DescribeProducers(request), 0)
+        else {
+            panic!("answered")
+        };
+        answer.topics[0].partitions.iter().map(|p| p.active_producers.len()).sum()
+    };
+    let idempotent = sim
+        .history
+        .operations
+        .iter()
+        .filter(|operation| matches!(operation, Operation::ProducerInitialised { .. }))
+        .count();
+    assert!(sim.now < 4_000, "the workload took {} ms", sim.now);
+    assert!(idempotent >= 2, "{idempotent} idempotent producers");
+    assert_eq!(listed(&mut sim), idempotent, "every producer wrote within 5 s");
+    // The last batches were made before sim.now; 5.2 s later every one is forgotten.
+    let idle_until = sim.now + 5_200;
+    sim.run_until(idle_until);
+    assert_eq!(listed(&mut sim), 0, "forgotten 5 s after their last batches");
 }
 
 #[test]

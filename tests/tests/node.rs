@@ -3695,6 +3695,83 @@ fn describe_producers_lists_each_partitions_idempotent_producers_as_kafka_does()
 }
 
 #[test]
+fn idempotent_producers_are_forgotten_after_producer_id_expiration_ms_as_kafka_forgets_them() {
+    use sluice_core::protocol::api::describe_producers::{
+        DescribeProducersRequest, DescribeProducersRequestTopic,
+    };
+    // producer.id.expiration.ms=10000, checked every second. Producer 5's batch carries
+    // WALL_MS; producer 7's, in a LogAppendTime topic, is stamped WALL_MS + 5000.
+    let config = BrokerConfig {
+        producer_id_expiration_ms: 10_000,
+        producer_id_expiration_check_interval_ms: 1_000,
+        ..BrokerConfig::default()
+    };
+    let mut harness = Harness::with_config(config.clone(), SimDisk::new(1));
+    harness.create_topic("px", 1);
+    let configs = [("message.timestamp.type", "LogAppendTime")];
+    assert_eq!(create_with_configs(&mut harness, "lat", &configs), 0);
+    produce_synced(&mut harness, "px", idempotent_batch(5, 0, 0, 2, 1));
+    harness.wall_ms = WALL_MS + 5_000;
+    produce_synced(&mut harness, "lat", idempotent_batch(7, 0, 0, 1, 2));
+    let listed = |harness: &mut Harness| -> Vec<(&'static str, i64)> {
+        let topics = ["px", "lat"].map(|name| DescribeProducersRequestTopic {
+            name: StrBytes::from_static(name),
+            partition_indexes: vec![0],
+            ..Default::default()
+        });
+        let request = DescribeProducersRequest { topics: topics.to_vec(), ..Default::default() };
+        let Response::DescribeProducers(answer) =
+            ask(harness, 0, Request::DescribeProducers(request))
+        else {
+            panic!()
+        };
+        let names = ["px", "lat"];
+        answer
+            .topics
+            .iter()
+            .zip(names)
+            .flat_map(|(topic, name)| {
+                topic.partitions[0].active_producers.iter().map(move |p| (name, p.producer_id))
+            })
+            .collect()
+    };
+    let timer = |harness: &mut Harness, now: u64, wall_ms: i64| {
+        harness.now = now;
+        harness.wall_ms = wall_ms;
+        harness.node.handle(now, wall_ms, Input::Timer);
+        harness.outputs();
+    };
+    // A wall clock jumped 38 s ahead 2 s after the start forgets nothing: the deletion clock
+    // does not follow it. At 9.999 s producer 5's batch is not yet old enough.
+    timer(&mut harness, 2_000, WALL_MS + 40_000);
+    assert_eq!(listed(&mut harness), [("px", 5), ("lat", 7)]);
+    timer(&mut harness, 9_999, WALL_MS + 9_999);
+    assert_eq!(listed(&mut harness), [("px", 5), ("lat", 7)]);
+    // Past 10 s after its batch producer 5 is forgotten at the next check; producer 7, whose
+    // batch is 9.999 s old then, is not.
+    timer(&mut harness, 14_999, WALL_MS + 14_999);
+    assert_eq!(listed(&mut harness), [("lat", 7)]);
+    // Forgotten, producer 5 is new again: its next sequence is refused as unknown, and a
+    // retry of its first batch is stored again (Kafka's trade-off for expiry).
+    let unknown = ErrorCode::UnknownProducerId.code();
+    assert_eq!(
+        produce_synced(&mut harness, "px", idempotent_batch(5, 0, 2, 1, 3)).error_code,
+        unknown
+    );
+    let again = produce_synced(&mut harness, "px", idempotent_batch(5, 0, 0, 2, 1));
+    assert_eq!((again.error_code, again.base_offset), (0, 2));
+    // Started again 16 s after producer 7's batch, the broker does not bring it back, from a
+    // snapshot or from the batch headers; producer 5's new batch (made at WALL_MS, its
+    // records' own time) is forgotten too.
+    let mut disk = std::mem::replace(harness.node.storage_mut(), SimDisk::new(0));
+    disk.crash();
+    let (node, _) = Node::open(config, disk, 7, 0, WALL_MS + 21_000).expect("open");
+    let mut harness =
+        Harness { node, now: 0, wall_ms: WALL_MS + 21_000, correlation: 0, sent: Vec::new() };
+    assert_eq!(listed(&mut harness), []);
+}
+
+#[test]
 fn a_partition_named_twice_in_one_fetch_is_read_once_with_its_last_offset() {
     use sluice_core::protocol::api::fetch::{
         FetchRequest, FetchRequestPartition, FetchRequestTopic,

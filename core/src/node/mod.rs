@@ -297,6 +297,9 @@ pub struct Node<S: Storage> {
     /// When committed offsets are next checked for expiry
     /// (`offsets.retention.check.interval.ms`).
     next_offsets_expiry_at: u64,
+    /// When expired idempotent producers are next forgotten
+    /// (`producer.id.expiration.check.interval.ms`).
+    next_producer_expiry_at: u64,
     /// A compaction step is due: a pass is due or has steps left. It waits for the sync in
     /// flight: a pass replaces segment files, and must not remove index files that sync is
     /// about to flush.
@@ -371,6 +374,8 @@ impl<S: Storage> Node<S> {
             cleaner_pending: false,
             cleaner_round: None,
             next_offsets_expiry_at: now + config.group.offsets_retention_check_interval_ms.max(1),
+            next_producer_expiry_at: now
+                + config.producer_id_expiration_check_interval_ms.max(1).unsigned_abs() as u64,
             config,
             storage,
             logs,
@@ -614,7 +619,7 @@ impl<S: Storage> Node<S> {
             // A compaction pass has steps left (or waited for a sync that has completed).
             periodic = periodic.min(self.now);
         }
-        periodic = periodic.min(self.next_offsets_expiry_at);
+        periodic = periodic.min(self.next_offsets_expiry_at).min(self.next_producer_expiry_at);
         if let Some(group_deadline) = self.groups.poll_timeout() {
             periodic = periodic.min(group_deadline.max(self.now));
         }
@@ -654,6 +659,24 @@ impl<S: Storage> Node<S> {
         let (opened_now, opened_wall_ms) = self.opened_at;
         let elapsed = i64::try_from(self.now - opened_now).unwrap_or(i64::MAX);
         self.wall_ms.min(opened_wall_ms.saturating_add(elapsed))
+    }
+
+    /// Forgets, in every partition, the idempotent producers whose last batch is
+    /// `producer.id.expiration.ms` old by the deletion clock (so a forward jump of the wall
+    /// clock forgets none early), as Kafka forgets them. Snapshots written later leave them
+    /// out; one already written keeps them until then, and they are forgotten again after a
+    /// restart ([`Node::rebuild_producer_state`] applies the same rule).
+    fn expire_producers(&mut self) {
+        let (wall_ms, expiration_ms) =
+            (self.deletion_wall_ms(), i64::from(self.config.producer_id_expiration_ms));
+        let mut forgotten = 0;
+        for state in self.producers.values_mut() {
+            forgotten += state.remove_expired(wall_ms, expiration_ms);
+        }
+        self.producers.retain(|_, state| !state.is_empty());
+        if forgotten > 0 {
+            self.log(LogLevel::Info, format!("forgot {forgotten} expired idempotent producers"));
+        }
     }
 
     /// Deletes the segments retention no longer keeps, each log's producer state made durable
@@ -1045,6 +1068,11 @@ impl<S: Storage> Node<S> {
                 self.log(LogLevel::Info, format!("expired {expired} committed offsets"));
             }
             self.flush_groups(None);
+        }
+        if self.now >= self.next_producer_expiry_at {
+            let interval = self.config.producer_id_expiration_check_interval_ms.max(1);
+            self.next_producer_expiry_at = self.now + interval.unsigned_abs() as u64;
+            self.expire_producers();
         }
         if self.config.log_cleaner_enable && self.now >= self.next_cleaner_at {
             self.next_cleaner_at = self.now + self.config.log_cleaner_backoff_ms.max(1) as u64;

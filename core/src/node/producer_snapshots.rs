@@ -155,6 +155,9 @@ impl<S: Storage> Node<S> {
             let (mut state, from) = self.load_producer_snapshot(&partition, &dir, end)?;
             let log = self.logs.log_mut(&partition).expect("listed");
             log.for_each_batch_header_from(&mut self.storage, from, |header| state.record(header))?;
+            // As Kafka loads them: producers already expired are not brought back.
+            let expiration_ms = i64::from(self.config.producer_id_expiration_ms);
+            state.remove_expired(self.wall_ms, expiration_ms);
             if !state.is_empty() {
                 self.producers.insert(partition, state);
             }

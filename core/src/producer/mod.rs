@@ -171,6 +171,30 @@ impl ProducerState {
         assert_eq!(self.by_last_write.len(), self.producers.len());
     }
 
+    /// Forgets every producer whose last batch's largest timestamp is `expiration_ms` or more
+    /// before `now_ms`, as Kafka forgets them (`producer.id.expiration.ms`): a retry after
+    /// that is no longer known as one. A producer whose time is unknown (read from a version 1
+    /// snapshot) is kept. Returns how many were forgotten.
+    pub fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let expired: Vec<(u64, i64)> = self
+            .producers
+            .iter()
+            .filter(|(_, entry)| {
+                entry.batches.back().is_some_and(|last| {
+                    last.max_timestamp >= 0
+                        && now_ms.saturating_sub(last.max_timestamp) >= expiration_ms
+                })
+            })
+            .map(|(&id, entry)| (entry.last_write, id))
+            .collect();
+        for (last_write, id) in &expired {
+            self.producers.remove(id);
+            self.by_last_write.remove(&(*last_write, *id));
+        }
+        assert_eq!(self.by_last_write.len(), self.producers.len());
+        expired.len()
+    }
+
     /// Every producer, by id.
     pub fn producers(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
         self.producers.iter().map(|(&id, entry)| (id, entry))
@@ -345,6 +369,36 @@ mod tests {
             base_sequence: sequence,
             records_count: records,
         }
+    }
+
+    #[test]
+    fn producers_whose_last_batch_is_old_enough_are_forgotten() {
+        // Producer 1 wrote at 1000 then at 5000; producer 2 at 3000; producer 3's time is
+        // unknown (a version 1 snapshot). With an expiration of 2000, producer 2's last batch
+        // is 1999 old at 4999 (kept) and 2000 old at 5000 (forgotten).
+        let at = |id: i64, sequence: i32, offset: i64, time: i64| BatchHeader {
+            max_timestamp: time,
+            ..header(id, 0, sequence, 1, offset)
+        };
+        let mut state = ProducerState::default();
+        state.record(&at(1, 0, 0, 1000));
+        state.record(&at(2, 0, 1, 3000));
+        state.record(&at(3, 0, 2, -1));
+        state.record(&at(1, 1, 3, 5000));
+        assert_eq!(state.remove_expired(4999, 2000), 0);
+        assert_eq!(state.remove_expired(5000, 2000), 1);
+        assert!(state.entry(2).is_none());
+        assert!(state.entry(1).is_some() && state.entry(3).is_some());
+        // A forgotten producer is new again: only sequence 0 is taken from it.
+        assert_eq!(
+            state.check(&at(2, 1, 4, 6000)),
+            SequenceCheck::Refuse(ErrorCode::UnknownProducerId)
+        );
+        assert_eq!(state.check(&at(2, 0, 4, 6000)), SequenceCheck::Append);
+        assert_eq!(state.remove_expired(i64::MAX, 2000), 1, "producer 1; 3 is kept");
+        assert_eq!(state.len(), 1);
+        // A snapshot keeps what is left.
+        assert_eq!(ProducerState::decode_snapshot(&state.encode_snapshot()), Ok(state.clone()));
     }
 
     #[test]
