@@ -499,7 +499,7 @@ fn sync_files(root: &std::path::Path, files: &[String]) -> Result<(), StorageErr
 /// Accepts connections while fewer than `slots` allows are open; past that, new ones wait
 /// in the listen backlog until one closes, as Kafka's `max.connections` makes them wait. A
 /// connection holds its slot until both its reader and its writer have ended (each holds a
-/// half of the socket; a writer can give up on a stalled client before its reader ends).
+/// half of the socket; a writer that gives up on a stalled client ends its reader too).
 async fn accept_loop<L: Listener>(
     mut listener: L,
     events: mpsc::Sender<Event>,
@@ -576,6 +576,10 @@ struct Backlog {
     /// The writer has stopped: nothing will drain, so nothing waits.
     closed: AtomicBool,
     drained: Notify,
+    /// The writer gave up on the client (a write failed or stalled for WRITE_STALL_MAX).
+    failed: AtomicBool,
+    /// Wakes the reader once the writer has given up.
+    gone: Notify,
 }
 
 impl Backlog {
@@ -622,6 +626,25 @@ impl Backlog {
         self.drained.notify_one();
     }
 
+    /// The writer gave up on the client: nothing more can be answered.
+    fn fail(&self) {
+        self.failed.store(true, Ordering::Release);
+        self.close();
+        self.gone.notify_waiters();
+    }
+
+    /// Waits until the writer has given up (a `Notified` made before the check sees a
+    /// `notify_waiters` after it).
+    async fn writer_failed(&self) {
+        loop {
+            let notified = self.gone.notified();
+            if self.failed.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Nothing outstanding: no request on its way to or held by the node, no answer unwritten.
     fn is_quiet(&self) -> bool {
         self.frames.load(Ordering::Acquire)
@@ -664,15 +687,20 @@ async fn write_loop<S: AsyncWrite>(
     frames: mpsc::UnboundedReceiver<Frame>,
     backlog: Arc<Backlog>,
 ) {
-    write_all_frames(socket, frames, &backlog).await;
-    backlog.close();
+    if write_all_frames(socket, frames, &backlog).await {
+        backlog.close();
+    } else {
+        backlog.fail();
+    }
 }
 
+/// Whether every frame was written (the node dropped its sender): `false` when the client
+/// could not be written to.
 async fn write_all_frames<S: AsyncWrite>(
     mut socket: WriteHalf<S>,
     mut frames: mpsc::UnboundedReceiver<Frame>,
     backlog: &Backlog,
-) {
+) -> bool {
     let mut batch: Vec<Frame> = Vec::new();
     while let Some(frame) = frames.recv().await {
         // Whatever else is already queued goes out in the same vectored write: one syscall
@@ -686,12 +714,13 @@ async fn write_all_frames<S: AsyncWrite>(
             }
         }
         if write_frames(&mut socket, &batch).await.is_err() {
-            return;
+            return false;
         }
         backlog.written(&batch);
         batch.clear();
     }
     let _ = socket.shutdown().await;
+    true
 }
 
 /// Writes every part of `frames`, in order, with as few vectored writes as the socket takes.
@@ -740,9 +769,17 @@ async fn read_loop<S: AsyncRead>(
     if started.await.is_err() {
         return; // the acceptor stopped before handing the connection over
     }
-    let reason = match read_frames(&mut socket, connection, &events, limits, &backlog).await {
-        Ok(()) => "peer closed".to_string(),
-        Err(reason) => reason,
+    // Once the writer has given up (a write failed, or the client read nothing of its answers
+    // for WRITE_STALL_MAX) the reader stops too, so the socket closes and its slot frees even
+    // while the client sends nothing. (After the node closes a connection the writer ends
+    // with a FIN and the reader waits for the client's close, so that the client reads the
+    // last answers rather than a reset.)
+    let reason = tokio::select! {
+        read = read_frames(&mut socket, connection, &events, limits, &backlog) => match read {
+            Ok(()) => "peer closed".to_string(),
+            Err(reason) => reason,
+        },
+        () = backlog.writer_failed() => "the client could not be written to".to_string(),
     };
     let _ = events.send(Event::Closed { connection, reason }).await;
 }
@@ -1243,10 +1280,23 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_client_that_never_reads_is_given_up_after_the_stall_limit() {
         let (_client, server) = tokio::io::duplex(64);
-        let (_server_read, server_write) = tokio::io::split(server);
+        let (server_read, server_write) = tokio::io::split(server);
         let (frames, queued) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
         let writer = tokio::spawn(write_loop(server_write, queued, backlog.clone()));
+        // Its reader waits for requests that never come (the client sends nothing either).
+        let (events, mut inbox) = mpsc::channel(8);
+        let (start, started) = tokio::sync::oneshot::channel();
+        let limits = ReadLimits { max_frame: 1024, idle: None };
+        let reader = tokio::spawn(read_loop(
+            server_read,
+            ConnectionId(3),
+            events,
+            limits,
+            backlog.clone(),
+            started,
+        ));
+        start.send(()).unwrap();
         let answer = Frame::from(Bytes::from(vec![1u8; 1024]));
         backlog.add(&answer);
         frames.send(answer).unwrap();
@@ -1257,6 +1307,17 @@ mod tests {
             .expect("given up at the stall limit")
             .unwrap();
         assert!(backlog.closed.load(Ordering::Acquire), "its reader is released");
+        // The reader stops too, so the socket closes and its slot frees.
+        tokio::time::timeout(Duration::from_secs(1), reader)
+            .await
+            .expect("the reader stops with the writer")
+            .unwrap();
+        match inbox.recv().await {
+            Some(Event::Closed { connection: ConnectionId(3), reason }) => {
+                assert_eq!(reason, "the client could not be written to");
+            }
+            _ => panic!("the reader reports the close"),
+        }
     }
 
     #[tokio::test]
