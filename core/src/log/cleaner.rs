@@ -467,6 +467,7 @@ impl Log {
         // point, where the next open trusts index files as they are.
         let written = self.write_index_files_durably(storage, &rebuilt);
         self.segments[position] = rebuilt;
+        self.read_hint = None;
         Ok(written?)
     }
 

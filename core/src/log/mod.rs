@@ -398,6 +398,20 @@ pub struct Log {
     tombstone_expiry_ms: Option<i64>,
     /// The compaction pass under way, if one is ([`Log::compact_step`]).
     compaction: Option<Box<cleaner::Pass>>,
+    /// Where the last read ended: a tailing consumer's next fetch starts there, so its scan
+    /// starts there too rather than at the offset index's entry (up to
+    /// `index.interval.bytes` of batch headers back). Cleared whenever a segment's bytes
+    /// change other than by an append (truncation, a compaction rewrite).
+    read_hint: Option<ReadHint>,
+}
+
+/// A batch boundary in a segment: the batch at `position` of the segment based at
+/// `segment_base` starts at `offset` (or the segment ends there, holding offsets below it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ReadHint {
+    segment_base: i64,
+    offset: i64,
+    position: u32,
 }
 
 impl Log {
@@ -441,6 +455,7 @@ impl Log {
             compacted_through: 0,
             tombstone_expiry_ms: None,
             compaction: None,
+            read_hint: None,
         };
         let mut report = RecoveryReport { clean: options.clean_shutdown, ..Default::default() };
         if bases.is_empty() {
@@ -1112,11 +1127,23 @@ impl Log {
         let segment = &self.segments[segment_index];
         let path = segment.log_path.as_str();
         let relative = u32::try_from(offset - segment.base_offset).unwrap_or(u32::MAX);
-        let scan_from = segment.index.lookup(relative).map_or(0, |entry| entry.position);
+        let indexed = segment.index.lookup(relative).map_or(0, |entry| entry.position);
         let size_bytes = segment.size_bytes;
-        let mut bytes =
+        // A batch boundary at or below `offset` and past the index entry is a shorter scan.
+        let scan_from = match self.read_hint {
+            Some(hint)
+                if hint.segment_base == segment.base_offset
+                    && hint.offset <= offset
+                    && hint.position > indexed
+                    && hint.position <= size_bytes =>
+            {
+                hint.position
+            }
+            _ => indexed,
+        };
+        let (mut bytes, mut start) =
             match read_range(storage, path, scan_from, size_bytes, offset, upper, max_bytes) {
-                Ok(bytes) => bytes,
+                Ok(read) => read,
                 Err(error) => return self.fail(error),
             };
         // The batch holding `offset` exists (offset < upper), so an answer that does not start
@@ -1125,12 +1152,20 @@ impl Log {
         let holds_offset = BatchHeader::parse(&bytes)
             .is_ok_and(|header| header.base_offset <= offset && offset < header.next_offset());
         if !holds_offset && scan_from > 0 {
-            bytes = match read_range(storage, path, 0, size_bytes, offset, upper, max_bytes) {
-                Ok(bytes) => bytes,
-                Err(error) => return self.fail(error),
-            };
+            (bytes, start) =
+                match read_range(storage, path, 0, size_bytes, offset, upper, max_bytes) {
+                    Ok(read) => read,
+                    Err(error) => return self.fail(error),
+                };
         }
-        verified_prefix(bytes)
+        let verified = verified_prefix(bytes)?;
+        if !verified.is_empty() {
+            let segment_base = self.segments[segment_index].base_offset;
+            let (next, _) = batch_span(&verified);
+            let position = start + verified.len() as u32;
+            self.read_hint = Some(ReadHint { segment_base, offset: next, position });
+        }
+        Ok(verified)
     }
 
     /// The largest batch timestamp in the log and the first offset of its batch (ListOffsets
@@ -1326,6 +1361,7 @@ impl Log {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
+        self.read_hint = None;
         let first_base = self.segments.front().expect("segment").base_offset;
         if offset <= first_base || offset < self.log_start_offset {
             return self.truncate_fully_and_start_at(storage, offset.max(0), wall_ms);
@@ -1393,6 +1429,7 @@ impl Log {
         wall_ms: i64,
     ) -> Result<(), LogError> {
         self.truncations += 1;
+        self.read_hint = None;
         self.compacted_through = 0;
         while let Some(segment) = self.segments.pop_back() {
             if let Err(error) = self.remove_segment_files(storage, segment.base_offset) {
@@ -1687,7 +1724,7 @@ fn read_range<S: Storage + ?Sized>(
     offset: i64,
     upper: i64,
     max_bytes: usize,
-) -> Result<Bytes, StorageError> {
+) -> Result<(Bytes, u32), StorageError> {
     let mut chunk = Bytes::new();
     let mut chunk_start = scan_from;
     let mut position = scan_from;
@@ -1721,12 +1758,12 @@ fn read_range<S: Storage + ?Sized>(
         }
         position += size;
     }
-    let Some(start) = start else { return Ok(Bytes::new()) };
+    let Some(start) = start else { return Ok((Bytes::new(), scan_from)) };
     let (from, to) = ((start - chunk_start) as usize, (position - chunk_start) as usize);
     if to <= chunk.len() && start >= chunk_start {
-        return Ok(chunk.slice(from..to));
+        return Ok((chunk.slice(from..to), start));
     }
-    storage.read_at(path, u64::from(start), (position - start) as usize)
+    Ok((storage.read_at(path, u64::from(start), (position - start) as usize)?, start))
 }
 
 /// Keeps the batches of `bytes` up to the first that fails its CRC; an error if the very
