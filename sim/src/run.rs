@@ -730,8 +730,13 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     let forgetting = sim.producer_expiration_ms.is_some();
     checker::idempotent_records_unique(&sim.history, &consumed, forgetting)
         .map_err(|violation| violation.0)?;
-    checker::idempotent_order_kept(&sim.history, &consumed, forgetting)
-        .map_err(|violation| violation.0)?;
+    // Where records may also vanish unread (retention deletes, compaction), a forgotten
+    // producer's record stored again may be the only copy read, after later ones: then the
+    // order of first copies tells nothing either.
+    if !(forgetting && (sim.retention_ms.is_some() || sim.compacted)) {
+        checker::idempotent_order_kept(&sim.history, &consumed, forgetting)
+            .map_err(|violation| violation.0)?;
+    }
     checker::member_ids_never_shared(&sim.history).map_err(|violation| violation.0)?;
     let groups_restart = sim.offsets_retention_ms.is_some();
     checker::one_owner_per_generation(&sim.history, groups_restart)
