@@ -132,6 +132,7 @@ pub fn acknowledged_records_kept(
     compacted: bool,
     retention_ms: Option<i64>,
     retention_bytes: Option<i64>,
+    tombstones_kept: Option<(i64, i64)>,
 ) -> Result<usize, Violation> {
     // (partition, key) → the highest offset acknowledged or read with that key.
     let mut last_of_key: BTreeMap<(i32, String), i64> = BTreeMap::new();
@@ -151,6 +152,27 @@ pub fn acknowledged_records_kept(
             note_key(&mut last_of_key, partition, offset, value);
         }
     }
+    // Per partition, (offset, tick) of every record a plain reader read, by offset, with the
+    // earliest tick at or after each: when a reader first read past an offset.
+    let mut reads: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
+    if tombstones_kept.is_some() {
+        for (operation, &tick) in history.operations.iter().zip(&history.ticks) {
+            if let Operation::Consumed { partition, offset, .. } = operation {
+                reads.entry(*partition).or_default().push((*offset, tick));
+            }
+        }
+        for list in reads.values_mut() {
+            list.sort_unstable();
+            for index in (0..list.len().saturating_sub(1)).rev() {
+                list[index].1 = list[index].1.min(list[index + 1].1);
+            }
+        }
+    }
+    let first_read_past = |partition: i32, offset: i64| {
+        let list = reads.get(&partition)?;
+        let index = list.partition_point(|&(read, _)| read <= offset);
+        list.get(index).map(|&(_, tick)| tick)
+    };
     let superseded = |partition: i32, offset: i64, value: &str| {
         key_of_value(value).is_some_and(|key| {
             last_of_key.get(&(partition, key)).is_some_and(|&last| last > offset)
@@ -223,6 +245,7 @@ pub fn acknowledged_records_kept(
             values,
             acks,
             timestamp_ms,
+            made_at,
             ..
         } = operation
         {
@@ -239,8 +262,23 @@ pub fn acknowledged_records_kept(
                     }
                     None if compacted && superseded(*partition, offset, value) => {}
                     // A tombstone goes once delete.retention.ms is up (that no older record
-                    // of its key comes back is `compacted_keys_stay_deleted`'s to judge).
-                    None if compacted && is_tombstone(value) => {}
+                    // of its key comes back is `compacted_keys_stay_deleted`'s to judge):
+                    // counted from the first pass over it, after it was made, so a reader
+                    // that read past it sooner than that (by a clock that neither jumps nor
+                    // drifts more than `drift_ppm`) should have been sent it.
+                    None if compacted && is_tombstone(value) => {
+                        let Some((kept_ms, drift_ppm)) = tombstones_kept else { continue };
+                        let Some(passed) = first_read_past(*partition, offset) else { continue };
+                        let elapsed = i128::from(passed.saturating_sub(*made_at))
+                            * i128::from(1_000_000 + drift_ppm)
+                            / 1_000_000;
+                        if elapsed < i128::from(kept_ms) {
+                            return Err(Violation(format!(
+                                "tombstone {} of client {client} at {partition}/{offset} (made at {made_at} ms) was gone when a reader read past it at {passed} ms, before delete.retention.ms={kept_ms}",
+                                shown(value)
+                            )));
+                        }
+                    }
                     None => {
                         let record = format!("acks={acks} record {} of client {client}", shown(value));
                         let gone = format!("{record} acknowledged at {partition}/{offset} is gone");
@@ -1375,6 +1413,7 @@ mod tests {
             timestamp_ms: RECORDS_TIME_MS + made_ms,
             log_append_time_ms: -1,
             producer: None,
+            made_at: made_ms as u64,
         }
     }
 
@@ -1463,6 +1502,7 @@ mod tests {
             timestamp_ms: RECORDS_TIME_MS,
             log_append_time_ms: -1,
             producer: None,
+            made_at: 0,
         };
         // Batches 0 and 3 of client 1 share a key; batch 1 has its own.
         let log = history(vec![
@@ -1473,9 +1513,9 @@ mod tests {
         let mut consumed = BTreeMap::new();
         consumed.insert((0, 1), "c1-b1-r0".to_string());
         consumed.insert((0, 2), "c1-b3-r0".to_string());
-        assert_eq!(acknowledged_records_kept(&log, &consumed, true, None, None), Ok(2));
+        assert_eq!(acknowledged_records_kept(&log, &consumed, true, None, None, None), Ok(2));
         assert_eq!(
-            acknowledged_records_kept(&log, &consumed, false, None, None),
+            acknowledged_records_kept(&log, &consumed, false, None, None, None),
             Err(Violation(
                 "acks=-1 record \"c1-b0-r0\" of client 1 acknowledged at 0/0 is gone".to_string()
             )),
@@ -1483,12 +1523,52 @@ mod tests {
         );
         consumed.remove(&(0, 2));
         assert_eq!(
-            acknowledged_records_kept(&log, &consumed, true, None, None),
+            acknowledged_records_kept(&log, &consumed, true, None, None, None),
             Err(Violation(
                 "acks=-1 record \"c1-b3-r0\" of client 1 acknowledged at 0/2 is gone".to_string()
             )),
             "the last record of a key is never removed"
         );
+    }
+
+    #[test]
+    fn a_tombstone_may_be_gone_only_once_delete_retention_ms_may_have_passed_since_it_was_made() {
+        // Client 1's tombstone for key k (batch 0) is made at 100 ms and acknowledged at 0/0;
+        // a reader reads 0/1 at `passed` ms, never 0/0. It is kept 1000 ms from the first
+        // pass over it, which comes after it is made; the clock drifts up to -1000 ppm.
+        let verdict = |passed: u64, kept: Option<(i64, i64)>| {
+            let mut log = History::default();
+            let tombstone = Operation::ProduceAcked {
+                client: 1,
+                partition: 0,
+                acks: -1,
+                idempotent: false,
+                base_offset: 0,
+                values: vec!["k@tombstone".to_string()],
+                timestamp_ms: RECORDS_TIME_MS,
+                log_append_time_ms: -1,
+                producer: None,
+                made_at: 100,
+            };
+            let read = Operation::Consumed {
+                client: 4,
+                partition: 0,
+                offset: 1,
+                value: "c2-b0-r0".to_string(),
+            };
+            push_at(&mut log, [(150, tombstone), (passed, read)]);
+            let mut consumed = BTreeMap::new();
+            consumed.insert((0, 1), "c2-b0-r0".to_string());
+            acknowledged_records_kept(&log, &consumed, true, None, None, kept)
+        };
+        assert!(crate::client::is_tombstone("k@tombstone"));
+        let early = verdict(1_000, Some((1_000, -1_000)));
+        assert!(early
+            .as_ref()
+            .is_err_and(|error| error.0.contains("before delete.retention.ms=1000")));
+        assert_eq!(verdict(1_100, Some((1_000, 0))), Ok(0));
+        assert!(verdict(1_100, Some((1_000, -1_000))).is_err(), "a slow clock counts less");
+        assert_eq!(verdict(1_000, None), Ok(0), "not judged where the clock jumps");
     }
 
     #[test]
@@ -1707,7 +1787,7 @@ mod tests {
             push_at(&mut log, steps.into_iter().filter(|(tick, _)| *tick <= reset_tick));
             let reset = Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 };
             push_at(&mut log, [(reset_tick, reset)]);
-            acknowledged_records_kept(&log, &BTreeMap::new(), false, None, limit)
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, None, limit, None)
         };
         let verdict = |reset_tick: u64, limit: i64| verdict_with(reset_tick, Some(limit), &[]);
         // By 100, batch 0 may have 200 bytes after it (batches 1 and 2); batch 1 only 100:
@@ -1755,7 +1835,7 @@ mod tests {
             log.opens = opens.to_vec();
             log.now = reset_tick;
             log.push(Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 });
-            acknowledged_records_kept(&log, &BTreeMap::new(), false, retention_ms, None)
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, retention_ms, None, None)
         };
         let started = [(0, RECORDS_TIME_MS)];
         assert_eq!(verdict(7001, &started, Some(2000)), Ok(0));
@@ -1781,7 +1861,7 @@ mod tests {
             push_at(&mut log, sets);
             let reset = Operation::ResetToEarliest { client: 2, partition: 0, from: 0, to: 2 };
             push_at(&mut log, [(reset_tick, reset)]);
-            acknowledged_records_kept(&log, &BTreeMap::new(), false, Some(2000), None)
+            acknowledged_records_kept(&log, &BTreeMap::new(), false, Some(2000), None, None)
         };
         assert_eq!(changed(&[(3000, 500)], 6000), Ok(0));
         assert_eq!(changed(&[(3000, 500)], 5500), Err(Violation(
@@ -2323,6 +2403,7 @@ mod tests {
             timestamp_ms: RECORDS_TIME_MS,
             log_append_time_ms: stamp,
             producer: None,
+            made_at: 0,
         };
         let history = |operations: Vec<Operation>| {
             let mut history = History::default();

@@ -247,6 +247,9 @@ pub struct Sim {
     pub producer_expiration_ms: Option<i64>,
     /// The latest wall clock the node was given: its deletion clock never passes it.
     pub wall_max_ms: i64,
+    /// (`delete.retention.ms`, clock drift in ppm) where tombstones are made and their
+    /// retention can be judged: the wall clock never jumps and retention deletes nothing.
+    pub tombstones_kept: Option<(i64, i64)>,
     /// (broker incarnation, partition) of the `__consumer_offsets` partitions that went
     /// offline, as noted in the history.
     offsets_offline: BTreeSet<(u64, i32)>,
@@ -878,8 +881,10 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// age (`Workload::flush_timing`), and provisioning's configs (`Workload::provisioned`).
 /// 24: producers that flag batches LogAppendTime (`Workload::flag_append_time`) and readers
 /// that name their partition twice in a Fetch (`Workload::fetch_names_twice`). 25: idempotent
-/// producers forgotten after `producer.id.expiration.ms` (`Workload::producer_expiry`).
-pub const SETTINGS_VERSION: u32 = 25;
+/// producers forgotten after `producer.id.expiration.ms` (`Workload::producer_expiry`). 26:
+/// slow readers of tombstones (`Workload::reader_pause_ms` and `fetch_max_bytes` in seeds
+/// with `tombstones`).
+pub const SETTINGS_VERSION: u32 = 26;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -1227,6 +1232,22 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         let expiration_ms = forgetting.range_inclusive(500, 10_000) as i32;
         workload.producer_expiry =
             Some((expiration_ms, forgetting.range_inclusive(50, 1_000) as i32));
+    }
+    if version < 26 {
+        return (faults, workload);
+    }
+    // Half the seeds with tombstones and without retention deletes: the plain readers fetch
+    // 1 byte to 2 KiB (at least a batch) and pause 0.1 to 1 s over each answer, so compaction
+    // reaches tombstones they have not read yet, which must then stay delete.retention.ms
+    // from the first pass over them.
+    let mut lagging = Prng::new(seed ^ 0x4C41_4747);
+    if workload.tombstones.is_some() && !workload.retention_deletes && lagging.chance(500_000) {
+        workload.fetch_max_bytes = lagging.range_inclusive(1, 2_048) as i32;
+        workload.reader_pause_ms = lagging.range_inclusive(100, 1_000);
+        // Never waiting for more than they may be sent (see the draw of reader_fetch_wait).
+        let most = workload.fetch_max_bytes;
+        workload.reader_fetch_wait =
+            workload.reader_fetch_wait.map(|(min_bytes, wait_ms)| (min_bytes.min(most), wait_ms));
     }
     (faults, workload)
 }
@@ -1623,6 +1644,10 @@ impl Sim {
             offsets_retention_ms: workload.group.offsets_retention.map(|(ms, _)| ms),
             producer_expiration_ms: workload.producer_expiry.map(|(ms, _)| i64::from(ms)),
             wall_max_ms: WALL_START_MS,
+            tombstones_kept: workload
+                .tombstones
+                .filter(|_| faults.clock_jump_ppm == 0 && !workload.retention_deletes)
+                .map(|kept_ms| (kept_ms, faults.clock_drift_ppm)),
             offsets_offline: BTreeSet::new(),
             settings_version: None,
             config,

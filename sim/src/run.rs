@@ -725,6 +725,7 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         sim.compacted,
         sim.retention_ms,
         sim.retention_bytes,
+        sim.tombstones_kept,
     )
     .map_err(|violation| violation.0)?;
     let forgetting = sim.producer_expiration_ms.is_some();
