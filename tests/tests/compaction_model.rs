@@ -6,9 +6,8 @@
 //!
 //! The model applies the cleaner's rule: a pass covers the cleanable segments (all but the
 //! active one, up to the recovery point); in them a record is removed when a later record in
-//! them has its key, or when it is a tombstone whose segment an earlier pass of the same
-//! process went through `delete.retention.ms` or more before (Kafka's count, from the first
-//! cleaning; a restart starts it again). Nothing else ever changes. A pass run in small steps, with appends
+//! them has its key, or when it is a tombstone whose batch's timestamp is older than
+//! `delete.retention.ms`. Nothing else ever changes. A pass run in small steps, with appends
 //! and syncs between them, covers what was cleanable when it began and ends as a whole pass
 //! would.
 
@@ -65,8 +64,8 @@ fn op() -> impl Strategy<Value = Op> {
 type Record = (i64, Vec<u8>, Option<Vec<u8>>);
 
 struct Model {
-    /// Records with the wall time of the first pass of this process that covered them.
-    records: Vec<(Record, Option<i64>)>,
+    /// Records with the timestamp of their batch's largest timestamp.
+    records: Vec<(Record, i64)>,
     log_end: i64,
     durable: i64,
 }
@@ -144,17 +143,11 @@ fn compact_model(model: &mut Model, cleanable_end: i64, wall_ms: i64) {
     for ((offset, key, _), _) in model.records.iter().filter(|r| r.0 .0 < cleanable_end) {
         last.insert(key.clone(), *offset);
     }
-    model.records.retain(|((offset, key, value), cleaned)| {
-        let cleaned = cleaned.unwrap_or(wall_ms);
+    model.records.retain(|((offset, key, value), timestamp)| {
         *offset >= cleanable_end
             || (last[key] == *offset
-                && (value.is_some() || wall_ms < cleaned + DELETE_RETENTION_MS))
+                && (value.is_some() || wall_ms < timestamp + DELETE_RETENTION_MS))
     });
-    for ((offset, _, _), cleaned) in &mut model.records {
-        if *offset < cleanable_end {
-            cleaned.get_or_insert(wall_ms);
-        }
-    }
 }
 
 fn check(harness: &mut dyn Harness, manager: &mut LogManager, model: &Model) {
@@ -210,7 +203,7 @@ fn apply(
             for index in 0..records.len() {
                 let record =
                     (info.base_offset + index as i64, keys[index].clone(), values[index].clone());
-                model.records.push((record, None));
+                model.records.push((record, timestamp));
             }
             model.log_end = info.last_offset + 1;
         }
@@ -262,8 +255,6 @@ fn apply(
                 assert_eq!(log_end, model.log_end, "a process crash keeps written bytes");
             }
             model.records.retain(|((offset, _, _), _)| *offset < log_end);
-            // A new process: no pass of its own has covered anything yet.
-            model.records.iter_mut().for_each(|(_, cleaned)| *cleaned = None);
             let expected: Vec<Record> = model.records.iter().map(|(r, _)| r.clone()).collect();
             assert_eq!(found, expected, "recovery changed compacted records");
             model.log_end = log_end;
@@ -274,7 +265,6 @@ fn apply(
             manager.close(harness.storage()).expect("close");
             *manager = open(harness);
             model.durable = model.log_end;
-            model.records.iter_mut().for_each(|(_, cleaned)| *cleaned = None);
         }
     }
 }

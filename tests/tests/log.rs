@@ -1027,60 +1027,6 @@ fn records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as
     assert!(a.is_empty(), "key a is back: {a:?}");
 }
 
-fn a_tombstone_is_kept_delete_retention_ms_from_its_first_cleaning_whatever_its_time(
-    harness: &mut dyn Harness,
-) {
-    // As Kafka counts delete.retention.ms: from the first pass that cleaned the tombstone's
-    // segment, so a consumer part-way through the log has that long to see the deletion even
-    // when the batch's timestamp is old (here ten days). Counting from the timestamp dropped
-    // it at the first pass.
-    use sluice_core::config::CleanupPolicy;
-    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
-    let config = LogConfig {
-        cleanup_policy: CleanupPolicy::Compact,
-        delete_retention_ms: 5_000,
-        ..small_segments()
-    };
-    let mut manager = open(harness, config);
-    let old = WALL_MS - 10 * 24 * 60 * 60 * 1000;
-    let append = |harness: &mut dyn Harness, manager: &mut LogManager, key: &str, tombstone| {
-        let value = vec![b'v'; 300];
-        let record = NewRecord {
-            key: Some(key.as_bytes()),
-            value: if tombstone { None } else { Some(&value) },
-            headers: vec![],
-            timestamp_ms: old,
-        };
-        let mut batch = build_batch(&[record], BatchOptions::default());
-        let log = manager.log_mut(&partition()).expect("log");
-        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
-    };
-    assert_eq!(append(harness, &mut manager, "a", false), 0);
-    assert_eq!(append(harness, &mut manager, "a", true), 1);
-    for index in 0..20 {
-        append(harness, &mut manager, &format!("f{index}"), false);
-    }
-    let log = manager.log_mut(&partition()).expect("log");
-    log.sync(harness.storage()).expect("sync");
-    assert!(log.cleanable_end(WALL_MS) > 1);
-    let key_a = |harness: &mut dyn Harness, manager: &mut LogManager| -> Vec<(i64, bool)> {
-        let records = records_of(&read_all(harness, manager));
-        let a = records.iter().filter(|record| record.1.as_deref() == Some(b"a"));
-        a.map(|record| (record.0, record.2.is_none())).collect()
-    };
-    // The first pass drops the older value and keeps the tombstone, whose retention starts.
-    log.compact(harness.storage(), WALL_MS).expect("compact");
-    assert_eq!(key_a(harness, &mut manager), [(1, true)]);
-    let log = manager.log_mut(&partition()).expect("log");
-    assert!(!log.compaction_due(WALL_MS + 4_999));
-    assert!(log.compaction_due(WALL_MS + 5_000), "the kept tombstone's time is up");
-    log.compact(harness.storage(), WALL_MS + 4_999).expect("compact");
-    assert_eq!(key_a(harness, &mut manager), [(1, true)]);
-    let log = manager.log_mut(&partition()).expect("log");
-    log.compact(harness.storage(), WALL_MS + 5_000).expect("compact");
-    assert_eq!(key_a(harness, &mut manager), []);
-}
-
 fn a_compacted_segment_s_index_files_are_durable_when_the_pass_ends(harness: &mut dyn Harness) {
     // The recovery point already covers a rewritten segment, so the next open trusts its index
     // files as they are: they must not be lost or torn by a power loss right after the pass.
@@ -1308,7 +1254,6 @@ suite!(
     a_tombstone_past_the_end_of_a_full_key_map_is_kept,
     compaction_is_due_by_dirty_ratio_and_compaction_lags,
     records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new,
-    a_tombstone_is_kept_delete_retention_ms_from_its_first_cleaning_whatever_its_time,
     a_compacted_log_rolls_at_max_compaction_lag,
 );
 

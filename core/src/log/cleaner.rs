@@ -34,11 +34,9 @@
 //!      Clients skip such batches by their last offset, as they do for Kafka's.
 //!
 //! A tombstone (a null value) that is the last record of its key is kept until
-//! `delete.retention.ms` after the first pass that went through its segment, as Kafka counts
-//! it, so consumers part-way through the log have that long to see the deletion whatever the
-//! batch's timestamp says. Kafka records that time in the batch; here the segment keeps it in
-//! memory, so after a restart the count starts again at the next pass (tombstones stay
-//! longer, never shorter).
+//! `delete.retention.ms` after its batch's largest timestamp, so consumers that read the log
+//! from the start have time to see the deletion (Kafka counts from the time the segment was
+//! first cleaned, which it records in the batch; we use the batch's own timestamp).
 //!
 //! A rewritten segment is written to `<base>.cleaned.tmp`, synced, and renamed over the
 //! `.log` after its index files are removed; a crash leaves either the old or the new file,
@@ -136,9 +134,6 @@ struct Rewrite {
     changed: bool,
     records_removed: u64,
     tombstone_expiry_ms: Option<i64>,
-    /// When a pass of this process first went through the segment (this one, if none did):
-    /// its tombstones' `delete.retention.ms` counts from then.
-    cleaned_wall_ms: i64,
 }
 
 impl Log {
@@ -342,8 +337,7 @@ impl Log {
                         Some(next) => pass.phase = Phase::Mapping(BatchReader::new(next)),
                         None => match self.first_to_rewrite(pass, None) {
                             Some(segment) => {
-                                pass.phase =
-                                    Phase::Rewriting(self.begin_rewrite(storage, segment, wall_ms)?)
+                                pass.phase = Phase::Rewriting(self.begin_rewrite(storage, segment)?)
                             }
                             None => return Ok(true),
                         },
@@ -373,8 +367,7 @@ impl Log {
                     }
                     match self.first_to_rewrite(pass, Some(base)) {
                         Some(segment) => {
-                            pass.phase =
-                                Phase::Rewriting(self.begin_rewrite(storage, segment, wall_ms)?)
+                            pass.phase = Phase::Rewriting(self.begin_rewrite(storage, segment)?)
                         }
                         None => return Ok(true),
                     }
@@ -395,7 +388,6 @@ impl Log {
         &self,
         storage: &mut S,
         source: Segment,
-        wall_ms: i64,
     ) -> Result<Box<Rewrite>, LogError> {
         let temporary = segment_path(&self.dir, source.base_offset, ".cleaned.tmp");
         remove_if_present(storage, &temporary)?;
@@ -403,6 +395,7 @@ impl Log {
         Ok(Box::new(Rewrite {
             reader: BatchReader::new(&source),
             rebuilt: Segment::new(&self.dir, source.base_offset, source.created_wall_ms),
+            source,
             temporary,
             run: None,
             out: Vec::new(),
@@ -410,8 +403,6 @@ impl Log {
             changed: false,
             records_removed: 0,
             tombstone_expiry_ms: None,
-            cleaned_wall_ms: source.cleaned_wall_ms.unwrap_or(wall_ms),
-            source,
         }))
     }
 
@@ -449,17 +440,11 @@ impl Log {
             pass.tombstone_expiry_ms =
                 Some(pass.tombstone_expiry_ms.map_or(at, |earlier| earlier.min(at)));
         }
-        let Rewrite { source, temporary, mut rebuilt, changed, cleaned_wall_ms, .. } = rewrite;
+        let Rewrite { source, temporary, mut rebuilt, changed, .. } = rewrite;
         if !changed {
             storage.remove(&temporary)?;
-            if let Some(segment) =
-                self.segments.iter_mut().find(|segment| segment.base_offset == source.base_offset)
-            {
-                segment.cleaned_wall_ms.get_or_insert(cleaned_wall_ms);
-            }
             return Ok(());
         }
-        rebuilt.cleaned_wall_ms = Some(cleaned_wall_ms);
         assert_eq!(rebuilt.next_offset, source.next_offset, "compaction keeps offsets");
         storage.sync(&temporary)?;
         for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
@@ -498,7 +483,6 @@ impl Log {
         read_one: bool,
     ) -> Result<(), LogError> {
         let delete_retention_ms = self.config.delete_retention_ms;
-        let cleaned_wall_ms = rewrite.cleaned_wall_ms;
         let interval = self.config.index_interval_bytes;
         let mut kept = Vec::new();
         let mut first = !read_one;
@@ -525,7 +509,7 @@ impl Log {
                         return;
                     }
                     if record.value.is_none() {
-                        let expires = cleaned_wall_ms.saturating_add(delete_retention_ms);
+                        let expires = header.max_timestamp.saturating_add(delete_retention_ms);
                         if wall_ms >= expires {
                             return;
                         }

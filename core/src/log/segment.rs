@@ -61,10 +61,6 @@ pub(crate) struct Segment {
     /// The first batch's `maxTimestamp`, or -1 while empty (for `max.compaction.lag.ms`,
     /// which Kafka counts from it, so that a restart does not start the count again).
     pub(crate) first_batch_timestamp: i64,
-    /// When a compaction pass of this process first went through the segment: its
-    /// tombstones are kept `delete.retention.ms` from then, as Kafka counts from the first
-    /// cleaning. Not saved: after a restart the count starts again (keeping them longer).
-    pub(crate) cleaned_wall_ms: Option<i64>,
 }
 
 /// Why a scan stopped before the end of the file.
@@ -107,7 +103,6 @@ impl Segment {
             bytes_since_index_entry: 0,
             created_wall_ms: wall_ms,
             first_batch_timestamp: -1,
-            cleaned_wall_ms: None,
         }
     }
 
