@@ -1,7 +1,7 @@
 //! Checkers: the invariants of DESIGN.md §7 that a single node can show, judged from the
 //! history (what clients were told and what consumers read) and the node's queue sizes only.
 
-use crate::client::{batch_of_value, is_tombstone, key_of_value};
+use crate::client::{batch_of_value, is_tombstone, key_of_value, RECORDS_TIME_MS};
 use crate::configure::RETENTION_BYTES;
 use crate::history::{History, Operation};
 use sluice_core::group::records::coordinator_partition;
@@ -245,7 +245,6 @@ pub fn acknowledged_records_kept(
             values,
             acks,
             timestamp_ms,
-            made_at,
             ..
         } = operation
         {
@@ -263,18 +262,20 @@ pub fn acknowledged_records_kept(
                     None if compacted && superseded(*partition, offset, value) => {}
                     // A tombstone goes once delete.retention.ms is up (that no older record
                     // of its key comes back is `compacted_keys_stay_deleted`'s to judge):
-                    // counted from the first pass over it, after it was made, so a reader
-                    // that read past it sooner than that (by a clock that neither jumps nor
-                    // drifts more than `drift_ppm`) should have been sent it.
+                    // counted from its batch's timestamp by the deletion clock, which never
+                    // passes the wall clock. Where that clock never jumps (it drifts by
+                    // `drift_ppm`), a reader that read past the tombstone before the wall
+                    // clock reached that time should have been sent it.
                     None if compacted && is_tombstone(value) => {
                         let Some((kept_ms, drift_ppm)) = tombstones_kept else { continue };
                         let Some(passed) = first_read_past(*partition, offset) else { continue };
-                        let elapsed = i128::from(passed.saturating_sub(*made_at))
-                            * i128::from(1_000_000 + drift_ppm)
-                            / 1_000_000;
-                        if elapsed < i128::from(kept_ms) {
+                        // The simulated wall clock at `passed`, as the engine gives it.
+                        let ms = passed as i64;
+                        let wall_ms = RECORDS_TIME_MS + ms + ms.saturating_mul(drift_ppm) / 1_000_000;
+                        let due_ms = timestamp_ms.saturating_add(kept_ms);
+                        if wall_ms < due_ms {
                             return Err(Violation(format!(
-                                "tombstone {} of client {client} at {partition}/{offset} (made at {made_at} ms) was gone when a reader read past it at {passed} ms, before delete.retention.ms={kept_ms}",
+                                "tombstone {} of client {client} at {partition}/{offset} was gone when a reader read past it at wall {wall_ms} ms, before its time {timestamp_ms} plus delete.retention.ms={kept_ms}",
                                 shown(value)
                             )));
                         }
@@ -1413,7 +1414,6 @@ mod tests {
             timestamp_ms: RECORDS_TIME_MS + made_ms,
             log_append_time_ms: -1,
             producer: None,
-            made_at: made_ms as u64,
         }
     }
 
@@ -1502,7 +1502,6 @@ mod tests {
             timestamp_ms: RECORDS_TIME_MS,
             log_append_time_ms: -1,
             producer: None,
-            made_at: 0,
         };
         // Batches 0 and 3 of client 1 share a key; batch 1 has its own.
         let log = history(vec![
@@ -1532,10 +1531,10 @@ mod tests {
     }
 
     #[test]
-    fn a_tombstone_may_be_gone_only_once_delete_retention_ms_may_have_passed_since_it_was_made() {
-        // Client 1's tombstone for key k (batch 0) is made at 100 ms and acknowledged at 0/0;
-        // a reader reads 0/1 at `passed` ms, never 0/0. It is kept 1000 ms from the first
-        // pass over it, which comes after it is made; the clock drifts up to -1000 ppm.
+    fn a_tombstone_may_be_gone_only_once_delete_retention_ms_may_have_passed_since_its_time() {
+        // Client 1's tombstone for key k carries the time RECORDS_TIME_MS + 100 and is
+        // acknowledged at 0/0; a reader reads 0/1 at `passed` ms, never 0/0. It is kept
+        // 1000 ms past its time by the wall clock, which drifts `drift` ppm.
         let verdict = |passed: u64, kept: Option<(i64, i64)>| {
             let mut log = History::default();
             let tombstone = Operation::ProduceAcked {
@@ -1545,10 +1544,9 @@ mod tests {
                 idempotent: false,
                 base_offset: 0,
                 values: vec!["k@tombstone".to_string()],
-                timestamp_ms: RECORDS_TIME_MS,
+                timestamp_ms: RECORDS_TIME_MS + 100,
                 log_append_time_ms: -1,
                 producer: None,
-                made_at: 100,
             };
             let read = Operation::Consumed {
                 client: 4,
@@ -1562,13 +1560,13 @@ mod tests {
             acknowledged_records_kept(&log, &consumed, true, None, None, kept)
         };
         assert!(crate::client::is_tombstone("k@tombstone"));
-        let early = verdict(1_000, Some((1_000, -1_000)));
-        assert!(early
-            .as_ref()
-            .is_err_and(|error| error.0.contains("before delete.retention.ms=1000")));
+        let early = verdict(1_099, Some((1_000, 0)));
+        assert!(early.is_err_and(|error| error.0.contains("delete.retention.ms=1000")));
         assert_eq!(verdict(1_100, Some((1_000, 0))), Ok(0));
-        assert!(verdict(1_100, Some((1_000, -1_000))).is_err(), "a slow clock counts less");
-        assert_eq!(verdict(1_000, None), Ok(0), "not judged where the clock jumps");
+        // A slow clock reaches the time later; a fast one sooner.
+        assert!(verdict(1_100, Some((1_000, -1_000))).is_err());
+        assert_eq!(verdict(1_099, Some((1_000, 1_000))), Ok(0));
+        assert_eq!(verdict(500, None), Ok(0), "not judged where the clock jumps");
     }
 
     #[test]
@@ -2403,7 +2401,6 @@ mod tests {
             timestamp_ms: RECORDS_TIME_MS,
             log_append_time_ms: stamp,
             producer: None,
-            made_at: 0,
         };
         let history = |operations: Vec<Operation>| {
             let mut history = History::default();

@@ -139,8 +139,6 @@ struct Batch {
     sequence: i32,
     /// The encoded batch for `(producer id, epoch, sequence)`, rebuilt only when they change.
     encoded: Option<(i64, i16, i32, Bytes)>,
-    /// The simulated ms it was made, as it went into its first request.
-    made_at: u64,
 }
 
 impl Batch {
@@ -790,16 +788,7 @@ impl Client {
         } else {
             RECORDS_TIME_MS
         };
-        Batch {
-            number,
-            values,
-            key,
-            tombstone,
-            timestamp_ms,
-            sequence,
-            encoded: None,
-            made_at: now,
-        }
+        Batch { number, values, key, tombstone, timestamp_ms, sequence, encoded: None }
     }
 
     /// Handles a response. Returns true if the client should back off before its next request.
@@ -1059,7 +1048,6 @@ impl Client {
                 timestamp_ms: batch.timestamp_ms,
                 log_append_time_ms: answer.map_or(-1, |answer| answer.log_append_time_ms),
                 producer,
-                made_at: batch.made_at,
             });
         }
         back_off

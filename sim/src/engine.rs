@@ -1238,8 +1238,8 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     }
     // Half the seeds with tombstones and without retention deletes: the plain readers fetch
     // 1 byte to 2 KiB (at least a batch) and pause 0.1 to 1 s over each answer, so compaction
-    // reaches tombstones they have not read yet, which must then stay delete.retention.ms
-    // from the first pass over them.
+    // reaches tombstones they have not read yet, which must then stay until the wall clock
+    // is delete.retention.ms past their time.
     let mut lagging = Prng::new(seed ^ 0x4C41_4747);
     if workload.tombstones.is_some() && !workload.retention_deletes && lagging.chance(500_000) {
         workload.fetch_max_bytes = lagging.range_inclusive(1, 2_048) as i32;

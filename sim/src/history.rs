@@ -34,9 +34,6 @@ pub enum Operation {
         log_append_time_ms: i64,
         /// For an idempotent batch: (producer id, epoch, sequence of its last record).
         producer: Option<(i64, i16, i32)>,
-        /// The simulated ms the producer made the batch, when it first put it in a request:
-        /// no copy of it was appended earlier.
-        made_at: u64,
     },
     /// A batch in a plain reader's fetch answer, noted only in seeds whose topic stamps
     /// batches with their append time or stores them with a codec of its own, or whose
