@@ -4,7 +4,8 @@
 use sluice_core::log::{LogConfig, LogError, LogManager, OpenOptions, TopicPartition};
 use sluice_core::protocol::record_batch::{self, BatchHeader};
 use sluice_core::protocol::ErrorCode;
-use sluice_core::storage::StorageErrorKind;
+use bytes::Bytes;
+use sluice_core::storage::{Storage, StorageError, StorageErrorKind, Volume};
 use sluice_sim::disk::DiskFaults;
 use sluice_tests::{producer_batch, FileHarness, Harness, SimHarness};
 use std::collections::BTreeMap;
@@ -1050,6 +1051,111 @@ fn a_compacted_segment_s_index_files_are_durable_when_the_pass_ends(harness: &mu
     assert_eq!(read_all(harness, &mut manager), expected);
 }
 
+/// A storage that fails once, right after a compaction's rename: either the rename itself
+/// (applied, then reported as failed, as a directory's EIO can leave it) or the length check
+/// that follows it.
+struct FailingAfterRename<'a> {
+    inner: &'a mut dyn Storage,
+    rename_fails: bool,
+    renamed: Option<String>,
+}
+
+impl Storage for FailingAfterRename<'_> {
+    fn create_dir_all(&mut self, dir: &str) -> Result<(), StorageError> {
+        self.inner.create_dir_all(dir)
+    }
+    fn remove_dir(&mut self, dir: &str) -> Result<(), StorageError> {
+        self.inner.remove_dir(dir)
+    }
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, StorageError> {
+        self.inner.list(dir)
+    }
+    fn len(&mut self, path: &str) -> Result<u64, StorageError> {
+        if self.renamed.as_deref() == Some(path) {
+            self.renamed = None;
+            return Err(StorageError::new(StorageErrorKind::Io, path, "EIO on stat (injected)"));
+        }
+        self.inner.len(path)
+    }
+    fn append(&mut self, path: &str, data: &[u8]) -> Result<(), StorageError> {
+        self.inner.append(path, data)
+    }
+    fn read_at(&mut self, path: &str, position: u64, len: usize) -> Result<Bytes, StorageError> {
+        self.inner.read_at(path, position, len)
+    }
+    fn sync(&mut self, path: &str) -> Result<(), StorageError> {
+        self.inner.sync(path)
+    }
+    fn truncate(&mut self, path: &str, len: u64) -> Result<(), StorageError> {
+        self.inner.truncate(path, len)
+    }
+    fn remove(&mut self, path: &str) -> Result<(), StorageError> {
+        self.inner.remove(path)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.inner.rename(from, to)?;
+        if self.rename_fails {
+            self.rename_fails = false;
+            return Err(StorageError::new(StorageErrorKind::Io, to, "EIO on rename (injected)"));
+        }
+        self.renamed = Some(to.to_string());
+        Ok(())
+    }
+    fn volume(&mut self) -> Volume {
+        self.inner.volume()
+    }
+}
+
+/// An error at or after the rename that puts a compacted segment in place takes the log
+/// offline: the file on disk is the new one, the metadata in memory the old one's. The next
+/// open reads the compacted file.
+fn an_error_after_a_compaction_s_rename_takes_the_log_offline(
+    harness: &mut dyn Harness,
+    rename_fails: bool,
+) {
+    use sluice_core::config::CleanupPolicy;
+    let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..small_segments() };
+    let mut manager = open(harness, config);
+    for tag in 0..12 {
+        append(harness, &mut manager, 2, tag);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    let before = records_of(&read_all(harness, &mut manager));
+    // Every batch writes key-0 and key-1: the pass empties the first segment, whose
+    // rewrite is the first to be put in place.
+    let second_segment: i64 = log_files(harness)
+        .iter()
+        .filter_map(|name| name.strip_suffix(".log"))
+        .filter_map(|base| base.rsplit('/').next()?.parse().ok())
+        .filter(|&base: &i64| base > 0)
+        .min()
+        .expect("several segments");
+    let mut failing = FailingAfterRename { inner: harness.storage(), rename_fails, renamed: None };
+    let log = manager.log_mut(&partition()).expect("log");
+    let error = log.compact(&mut failing, WALL_MS).unwrap_err();
+    assert!(matches!(error, LogError::Offline(_)), "{error:?}");
+    assert!(matches!(
+        log.read(harness.storage(), second_segment, 1 << 20, i64::MAX),
+        Err(LogError::Offline(_))
+    ));
+    assert!(matches!(log.compact(harness.storage(), WALL_MS), Err(LogError::Offline(_))));
+    assert!(temporary_files(harness).is_empty(), "{:?}", temporary_files(harness));
+    let (mut manager, _) = reopen(harness, config);
+    let after = records_of(&read_all(harness, &mut manager));
+    let expected: Vec<StoredRecord> =
+        before.iter().filter(|record| record.0 >= second_segment).cloned().collect();
+    assert_eq!(after, expected);
+}
+
+fn an_error_in_a_compaction_s_rename_takes_the_log_offline(harness: &mut dyn Harness) {
+    an_error_after_a_compaction_s_rename_takes_the_log_offline(harness, true);
+}
+
+fn an_error_just_after_a_compaction_s_rename_takes_the_log_offline(harness: &mut dyn Harness) {
+    an_error_after_a_compaction_s_rename_takes_the_log_offline(harness, false);
+}
+
 /// What a pass over the records below `cleanable_end` leaves: the last record of each key.
 fn compacted(records: &[StoredRecord], cleanable_end: i64) -> Vec<StoredRecord> {
     let mut last = BTreeMap::new();
@@ -1255,6 +1361,8 @@ suite!(
     compaction_is_due_by_dirty_ratio_and_compaction_lags,
     records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new,
     a_compacted_log_rolls_at_max_compaction_lag,
+    an_error_in_a_compaction_s_rename_takes_the_log_offline,
+    an_error_just_after_a_compaction_s_rename_takes_the_log_offline,
 );
 
 #[allow(dead_code)]

@@ -451,8 +451,17 @@ impl Log {
             remove_if_present(storage, &segment_path(&self.dir, source.base_offset, suffix))?;
         }
         let log_path = segment_path(&self.dir, source.base_offset, LOG_SUFFIX);
-        storage.rename(&temporary, &log_path)?;
-        assert_eq!(storage.len(&log_path)?, u64::from(rebuilt.size_bytes), "written whole");
+        // From the rename on, an error may leave the new file in place while the metadata
+        // describes the old one: reads would look for batches at the old positions. The log
+        // goes offline instead (as Kafka takes the directory offline); the next open scans
+        // whichever file is there.
+        if let Err(error) = storage.rename(&temporary, &log_path) {
+            return self.fail(error);
+        }
+        match storage.len(&log_path) {
+            Ok(len) => assert_eq!(len, u64::from(rebuilt.size_bytes), "written whole"),
+            Err(error) => return self.fail(error),
+        }
         rebuilt.seal_time_index();
         let position = self
             .segments
