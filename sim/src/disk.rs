@@ -42,6 +42,9 @@ pub struct DiskFaults {
     pub capacity_bytes: u64,
     /// Chance that removing a file fails with EIO (the file stays).
     pub remove_error_ppm: u32,
+    /// Chance that a rename fails with EIO: half the time before the directory changed, half
+    /// after (the new name in place, the error reported anyway).
+    pub rename_error_ppm: u32,
     /// Whether a failed `sync` also exposes the file's unsynced bytes to a process restart
     /// ([`SimDisk::process_restart`]): the kernel may have marked the dirty pages clean
     /// without writing them, so they are gone once the page cache lets them go.
@@ -360,7 +363,20 @@ impl Storage for SimDisk {
             .files
             .remove(from)
             .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, from, "no such file"))?;
+        let error_ppm = self.faults.rename_error_ppm;
+        let failed = error_ppm > 0 && self.prng.chance(error_ppm);
+        if failed && self.prng.chance(500_000) {
+            self.files.insert(from.to_string(), file);
+            return Err(StorageError::new(StorageErrorKind::Io, to, "EIO on rename (injected)"));
+        }
         self.files.insert(to.to_string(), file);
+        if failed {
+            return Err(StorageError::new(
+                StorageErrorKind::Io,
+                to,
+                "EIO on rename after the rename (injected)",
+            ));
+        }
         Ok(())
     }
 

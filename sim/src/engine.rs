@@ -883,8 +883,8 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// that name their partition twice in a Fetch (`Workload::fetch_names_twice`). 25: idempotent
 /// producers forgotten after `producer.id.expiration.ms` (`Workload::producer_expiry`). 26:
 /// slow readers of tombstones (`Workload::reader_pause_ms` and `fetch_max_bytes` in seeds
-/// with `tombstones`).
-pub const SETTINGS_VERSION: u32 = 26;
+/// with `tombstones`). 27: renames that fail (`FaultSettings::rename_error_ppm`).
+pub const SETTINGS_VERSION: u32 = 27;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -1249,6 +1249,16 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
         workload.reader_fetch_wait =
             workload.reader_fetch_wait.map(|(min_bytes, wait_ms)| (min_bytes.min(most), wait_ms));
     }
+    if version < 27 {
+        return (faults, workload);
+    }
+    // Renames that fail, before or after they took effect: in half the seeds with a compacted
+    // topic (a compaction's rewrite is put in place by a rename) and a sixteenth of the others
+    // (checkpoints and snapshots are written by renames too).
+    let mut renaming = Prng::new(seed ^ 0x524E_414D);
+    if renaming.chance(if workload.compacted { 500_000 } else { 62_500 }) {
+        faults.rename_error_ppm = renaming.range_inclusive(1, 50_000) as u32;
+    }
     (faults, workload)
 }
 
@@ -1447,6 +1457,7 @@ impl Sim {
         node.storage_mut().set_faults(DiskFaults {
             sync_error_ppm: faults.sync_error_ppm,
             remove_error_ppm: faults.remove_error_ppm,
+            rename_error_ppm: faults.rename_error_ppm,
             eio_forgets: faults.eio_forgets,
             ..Default::default()
         });
@@ -1842,7 +1853,11 @@ impl Sim {
     /// take a log offline (it reads every log of the topic).
     fn note_offline_offsets_partitions(&mut self) {
         let faults = &self.faults;
-        if faults.sync_error_ppm == 0 && faults.remove_error_ppm == 0 && faults.disk_full_ppm == 0 {
+        if faults.sync_error_ppm == 0
+            && faults.remove_error_ppm == 0
+            && faults.rename_error_ppm == 0
+            && faults.disk_full_ppm == 0
+        {
             return;
         }
         let Some(node) = self.node.as_ref() else { return };
@@ -2176,12 +2191,14 @@ impl Sim {
         let full = self.disk_full;
         let sync_error_ppm = if self.healed { 0 } else { self.faults.sync_error_ppm };
         let remove_error_ppm = if self.healed { 0 } else { self.faults.remove_error_ppm };
+        let rename_error_ppm = if self.healed { 0 } else { self.faults.rename_error_ppm };
         let eio_forgets = self.faults.eio_forgets;
         let apply = |disk: &mut SimDisk| {
             let capacity = if full { disk.used_bytes() + 200 } else { 0 };
             disk.set_faults(DiskFaults {
                 sync_error_ppm,
                 remove_error_ppm,
+                rename_error_ppm,
                 capacity_bytes: capacity,
                 eio_forgets,
                 ..Default::default()

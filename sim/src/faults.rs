@@ -36,6 +36,8 @@ pub struct FaultSettings {
     /// Chance that removing a file fails with EIO (drawn apart from the others: see
     /// `engine::settings_from_seed`).
     pub remove_error_ppm: u32,
+    /// Chance that a rename fails with EIO, before or after it took effect (drawn apart too).
+    pub rename_error_ppm: u32,
     /// Chance per fault tick that a stranger sends the broker a damaged request on a
     /// connection of its own, then closes it (see [`crate::hostile`]; drawn apart too).
     pub hostile_frame_ppm: u32,
@@ -67,6 +69,7 @@ impl FaultSettings {
             clock_jump_ppm: 0,
             request_timeout_ms: 3000,
             remove_error_ppm: 0,
+            rename_error_ppm: 0,
             hostile_frame_ppm: 0,
             hostile_writes: false,
             eio_forgets: false,
@@ -110,6 +113,7 @@ impl FaultSettings {
             clock_jump_ppm,
             request_timeout_ms,
             remove_error_ppm: 0,
+            rename_error_ppm: 0,
             hostile_frame_ppm: 0,
             hostile_writes: false,
             eio_forgets: false,
@@ -139,6 +143,9 @@ impl fmt::Display for FaultSettings {
         )?;
         if self.remove_error_ppm > 0 {
             write!(f, " unlink_eio={}ppm", self.remove_error_ppm)?;
+        }
+        if self.rename_error_ppm > 0 {
+            write!(f, " rename_eio={}ppm", self.rename_error_ppm)?;
         }
         if self.eio_forgets && self.sync_error_ppm > 0 {
             write!(f, " eio_forgets")?;

@@ -315,6 +315,20 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[6250215],
         settings_version: 22,
     },
+    RegressionSeeds {
+        test: "an_error_after_a_compaction_s_rename_takes_the_log_offline",
+        summary: "an error reported by the rename that puts a compacted segment in place, \
+                  after the rename took effect (or by the length check after it), left the log \
+                  online with the old segment's metadata over \
+                  the new file, so DescribeLogDirs reported bytes the files no longer held and \
+                  reads looked for batches at the old positions; now an error at or after the \
+                  rename takes the log offline, as Kafka takes the directory offline, and the \
+                  next open scans the file that is there. Found by reading the code; once \
+                  renames could fail (settings version 27), this one of seeds 0..3000 failed \
+                  with the fix reverted",
+        seeds: &[1228],
+        settings_version: 27,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

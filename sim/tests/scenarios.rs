@@ -1700,6 +1700,13 @@ fn readers_wait_for_no_more_bytes_than_they_may_be_sent() {
 }
 
 #[test]
+fn an_error_after_a_compaction_s_rename_takes_the_log_offline() {
+    // Seed 1228 (settings v27): a rename failed after it took effect while the cleaner put a
+    // rewritten segment in place. The log suite's tests of the same name build it by hand.
+    regression_seeds_pass("an_error_after_a_compaction_s_rename_takes_the_log_offline");
+}
+
+#[test]
 fn log_append_time_and_a_topic_codec_hold_through_power_losses_and_compaction() {
     // Goal: a topic created as Kafka Streams' users configure them stamps every batch with
     // its append time and stores it with the topic's codec, whatever the producers sent,

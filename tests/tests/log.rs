@@ -1,10 +1,10 @@
 //! The partition log's suite, run against both Storage implementations: real files
 //! (`FileStorage`) and the simulated disk (`SimDisk`). Every test asserts exact results.
 
+use bytes::Bytes;
 use sluice_core::log::{LogConfig, LogError, LogManager, OpenOptions, TopicPartition};
 use sluice_core::protocol::record_batch::{self, BatchHeader};
 use sluice_core::protocol::ErrorCode;
-use bytes::Bytes;
 use sluice_core::storage::{Storage, StorageError, StorageErrorKind, Volume};
 use sluice_sim::disk::DiskFaults;
 use sluice_tests::{producer_batch, FileHarness, Harness, SimHarness};
