@@ -6,8 +6,10 @@
 //!
 //! The model applies the cleaner's rule: a pass covers the cleanable segments (all but the
 //! active one, up to the recovery point); in them a record is removed when a later record in
-//! them has its key, or when it is a tombstone whose batch's timestamp is older than
-//! `delete.retention.ms`. Nothing else ever changes. A pass run in small steps, with appends
+//! them has its key, or when it is a tombstone whose delete horizon the pass's time has
+//! reached. The first pass that keeps a tombstone sets its horizon: that pass's time plus
+//! `delete.retention.ms` (KIP-534), kept through restarts. Nothing else ever changes, the
+//! records' timestamps included. A pass run in small steps, with appends
 //! and syncs between them, covers what was cleanable when it began and ends as a whole pass
 //! would.
 
@@ -61,11 +63,12 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-type Record = (i64, Vec<u8>, Option<Vec<u8>>);
+/// (offset, key, value, timestamp).
+type Record = (i64, Vec<u8>, Option<Vec<u8>>, i64);
 
 struct Model {
-    /// Records with the timestamp of their batch's largest timestamp.
-    records: Vec<(Record, i64)>,
+    /// Records with the delete horizon a pass set on their batch.
+    records: Vec<(Record, Option<i64>)>,
     log_end: i64,
     durable: i64,
 }
@@ -92,8 +95,9 @@ fn open(harness: &mut dyn Harness) -> LogManager {
     manager
 }
 
-/// Every record of the log, reading from its start in small steps.
-fn read_records(harness: &mut dyn Harness, manager: &mut LogManager) -> Vec<Record> {
+/// Every record of the log, reading from its start in small steps, with its batch's delete
+/// horizon if it is a tombstone.
+fn read_records(harness: &mut dyn Harness, manager: &mut LogManager) -> Vec<(Record, Option<i64>)> {
     let log = manager.log_mut(&partition()).expect("log");
     let mut offset = log.log_start_offset();
     let mut records = Vec::new();
@@ -114,10 +118,15 @@ fn read_records(harness: &mut dyn Harness, manager: &mut LogManager) -> Vec<Reco
                 let record = record.expect("record");
                 let at = header.base_offset + i64::from(record.offset_delta);
                 assert!(at <= header.last_offset(), "a record outside its batch");
+                let horizon = header.delete_horizon_ms().filter(|_| record.value.is_none());
                 records.push((
-                    at,
-                    record.key.expect("compacted records have keys").to_vec(),
-                    record.value.map(<[u8]>::to_vec),
+                    (
+                        at,
+                        record.key.expect("compacted records have keys").to_vec(),
+                        record.value.map(<[u8]>::to_vec),
+                        header.base_timestamp.wrapping_add(record.timestamp_delta),
+                    ),
+                    horizon,
                 ));
             }
             offset = header.next_offset();
@@ -140,19 +149,25 @@ fn cleanable_end(log: &sluice_core::log::Log) -> i64 {
 /// What a pass over the records below `cleanable_end` at `wall_ms` leaves.
 fn compact_model(model: &mut Model, cleanable_end: i64, wall_ms: i64) {
     let mut last: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
-    for ((offset, key, _), _) in model.records.iter().filter(|r| r.0 .0 < cleanable_end) {
+    for ((offset, key, _, _), _) in model.records.iter().filter(|r| r.0 .0 < cleanable_end) {
         last.insert(key.clone(), *offset);
     }
-    model.records.retain(|((offset, key, value), timestamp)| {
+    model.records.retain(|((offset, key, value, _), horizon)| {
         *offset >= cleanable_end
             || (last[key] == *offset
-                && (value.is_some() || wall_ms < timestamp + DELETE_RETENTION_MS))
+                && (value.is_some() || horizon.is_none_or(|horizon| wall_ms < horizon)))
     });
+    // Every tombstone kept below the end without a horizon gets this pass's. (Records of one
+    // batch share it: they are kept or dropped by the same pass.)
+    for ((offset, _, value, _), horizon) in &mut model.records {
+        if *offset < cleanable_end && value.is_none() && horizon.is_none() {
+            *horizon = Some(wall_ms + DELETE_RETENTION_MS);
+        }
+    }
 }
 
 fn check(harness: &mut dyn Harness, manager: &mut LogManager, model: &Model) {
-    let expected: Vec<Record> = model.records.iter().map(|(record, _)| record.clone()).collect();
-    assert_eq!(read_records(harness, manager), expected, "log records differ from the model");
+    assert_eq!(read_records(harness, manager), model.records, "log records differ from the model");
     let log = manager.log(&partition()).expect("log");
     assert_eq!(log.log_end_offset(), model.log_end, "compaction never moves the log end");
 }
@@ -165,6 +180,11 @@ fn run(harness: &mut dyn Harness, ops: &[Op]) {
         apply(harness, &mut manager, &mut model, op, step as i64);
         check(harness, &mut manager, &model);
     }
+}
+
+/// The timestamp of the `index`th record of a batch made at `timestamp`.
+fn record_time(timestamp: i64, index: usize) -> i64 {
+    timestamp + [0, -7, 5, 3, -2][index % 5]
 }
 
 fn apply(
@@ -191,7 +211,8 @@ fn apply(
                     key: Some(&keys[index]),
                     value: values[index].as_deref(),
                     headers: vec![],
-                    timestamp_ms: timestamp,
+                    // Deltas below and above the batch's first time.
+                    timestamp_ms: record_time(timestamp, index),
                 })
                 .collect();
             let codec = if *compressed { Compression::Lz4 } else { Compression::None };
@@ -201,9 +222,13 @@ fn apply(
             let info = log.append(harness.storage(), &mut batch, 0, WALL_MS).expect("append");
             assert_eq!(info.base_offset, model.log_end);
             for index in 0..records.len() {
-                let record =
-                    (info.base_offset + index as i64, keys[index].clone(), values[index].clone());
-                model.records.push((record, timestamp));
+                let record = (
+                    info.base_offset + index as i64,
+                    keys[index].clone(),
+                    values[index].clone(),
+                    record_time(timestamp, index),
+                );
+                model.records.push((record, None));
             }
             model.log_end = info.last_offset + 1;
         }
@@ -254,9 +279,8 @@ fn apply(
             if !harness.crash_loses_unsynced() {
                 assert_eq!(log_end, model.log_end, "a process crash keeps written bytes");
             }
-            model.records.retain(|((offset, _, _), _)| *offset < log_end);
-            let expected: Vec<Record> = model.records.iter().map(|(r, _)| r.clone()).collect();
-            assert_eq!(found, expected, "recovery changed compacted records");
+            model.records.retain(|((offset, _, _, _), _)| *offset < log_end);
+            assert_eq!(found, model.records, "recovery changed compacted records");
             model.log_end = log_end;
             model.durable = log_end;
             *manager = reopened;

@@ -383,3 +383,77 @@ fn kcat_reads_a_compacted_topic_with_the_latest_value_per_key_at_its_offset() {
     check(&after);
     assert!(after.len() <= records.len());
 }
+
+/// A tombstone compaction keeps (delete.retention.ms not up) is rewritten with its delete
+/// horizon in the batch's base timestamp (KIP-534); librdkafka still reads it as a NULL value
+/// at its offset with its own timestamp, before and after a restart.
+#[test]
+fn kcat_reads_a_kept_tombstone_with_its_own_timestamp_after_compaction() {
+    require_kcat();
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = Broker::start(dir.path(), &["log.cleaner.backoff.ms=200"]);
+    let bootstrap = broker.bootstrap();
+    let sluice = sluice_binary();
+    let create = [
+        "topics",
+        "--bootstrap-server",
+        &bootstrap,
+        "--create",
+        "--topic",
+        "deleted",
+        "--config",
+        "cleanup.policy=compact",
+        "--config",
+        "segment.bytes=2048",
+        "--config",
+        "delete.retention.ms=600000",
+    ];
+    run(sluice.to_str().expect("path"), &create, None);
+    let produce = |lines: String, null_values: bool| {
+        let mut args = vec!["-b", &bootstrap, "-P", "-t", "deleted", "-K:", "-X", "acks=all"];
+        args.extend(["-X", "batch.num.messages=7"]);
+        if null_values {
+            args.push("-Z");
+        }
+        run("kcat", &args, Some(lines.as_bytes()));
+    };
+    let lines: String = (0..300).map(|index| format!("k{}:v{index}\n", index % 10)).collect();
+    produce(lines, false);
+    produce("k3:\n".to_string(), true);
+    // Keys other than k3 after it, so its segment is sealed and cleaned.
+    let lines: String =
+        (301..600).map(|index| format!("k{}:v{index}\n", [0, 1, 2, 4][index % 4])).collect();
+    produce(lines, false);
+    let consume = |bootstrap: &str| -> Vec<(i64, String, String, i64)> {
+        let format = ["-o", "beginning", "-e", "-q", "-Z", "-f", "%o %k %s %T\n"];
+        let out =
+            run("kcat", &[&["-b", bootstrap, "-C", "-t", "deleted"][..], &format].concat(), None);
+        out.lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split(' ').collect();
+                assert_eq!(fields.len(), 4, "{line}");
+                let offset = fields[0].parse().expect("offset");
+                let timestamp = fields[3].parse().expect("timestamp");
+                (offset, fields[1].to_string(), fields[2].to_string(), timestamp)
+            })
+            .collect()
+    };
+    let before = consume(&bootstrap);
+    let tombstone = before.iter().find(|record| record.2 == "NULL").expect("the tombstone").clone();
+    assert_eq!((tombstone.0, tombstone.1.as_str()), (300, "k3"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut records = consume(&bootstrap);
+    while records.len() >= 100 {
+        assert!(Instant::now() < deadline, "not compacted after 60 s: {} records", records.len());
+        std::thread::sleep(Duration::from_millis(200));
+        records = consume(&bootstrap);
+    }
+    let k3: Vec<_> = records.iter().filter(|record| record.1 == "k3").collect();
+    assert_eq!(k3, vec![&tombstone], "the tombstone, at its offset with its own time");
+    let mut broker = broker;
+    assert!(broker.stop(), "clean stop: {}", broker.stderr);
+    let broker = broker.restart();
+    let after = consume(&broker.bootstrap());
+    let k3: Vec<_> = after.iter().filter(|record| record.1 == "k3").collect();
+    assert_eq!(k3, vec![&tombstone]);
+}

@@ -845,17 +845,104 @@ fn a_tombstone_past_the_end_of_a_full_key_map_is_kept(harness: &mut dyn Harness)
     assert_eq!(kept, vec![(0, Some(b"old".to_vec())), (301, None)]);
 
     // The next pass maps on from where the full map stopped, so it sees the tombstone: the
-    // old value goes, and so does the tombstone, its delete.retention.ms being up. (Each pass
-    // once mapped from the first segment again and filled at the same place: k stayed.)
+    // old value goes. (Each pass once mapped from the first segment again and filled at the
+    // same place: k stayed.) The tombstone stays, given its delete horizon; with
+    // delete.retention.ms=0 the pass after drops it.
     let log = manager.log_mut(&partition()).expect("log");
     let stats = log.compact(harness.storage(), WALL_MS + 1).expect("compact");
-    assert!(stats.records_removed >= 2, "{stats:?}");
+    assert!(stats.records_removed >= 1, "{stats:?}");
+    let records = records_of(&read_all(harness, &mut manager));
+    let kept: Vec<&StoredRecord> =
+        records.iter().filter(|(_, key, _)| key.as_deref() == Some(b"k")).collect();
+    assert_eq!(kept, vec![&(301, Some(b"k".to_vec()), None)]);
+    let log = manager.log_mut(&partition()).expect("log");
+    log.compact(harness.storage(), WALL_MS + 1).expect("compact");
     let records = records_of(&read_all(harness, &mut manager));
     assert!(!records.iter().any(|(_, key, _)| key.as_deref() == Some(b"k")));
     // Every big key is still there, once.
     let big: Vec<i64> =
         records.iter().map(|record| record.0).filter(|&offset| offset > 0).collect();
     assert_eq!(big, (1..=big_keys as i64).chain(302..402).collect::<Vec<_>>());
+}
+
+/// The header of the stored batch holding `offset`, and the timestamp of that record.
+fn stored_batch_of(bytes: &[u8], offset: i64) -> (BatchHeader, i64) {
+    let mut position = 0;
+    while position < bytes.len() {
+        let header = BatchHeader::parse(&bytes[position..]).expect("header");
+        let batch = &bytes[position..position + header.size_bytes()];
+        if header.base_offset <= offset && offset <= header.last_offset() {
+            let body = record_batch::records_section(&header, batch, 1 << 20).expect("body");
+            for record in record_batch::Records::new(&header, &body) {
+                let record = record.expect("record");
+                if header.base_offset + i64::from(record.offset_delta) == offset {
+                    let timestamp = header.base_timestamp.wrapping_add(record.timestamp_delta);
+                    return (header, timestamp);
+                }
+            }
+        }
+        position += header.size_bytes();
+    }
+    panic!("no record at {offset}");
+}
+
+fn a_tombstone_is_kept_for_delete_retention_from_its_first_cleaning(harness: &mut dyn Harness) {
+    // KIP-534: a tombstone made ten days ago (replayed data, a client clock behind) is still
+    // kept delete.retention.ms from the first pass that keeps it, so a consumer part-way
+    // through the log sees the deletion. The pass writes that delete horizon into the batch,
+    // so a restart keeps it.
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    const TEN_DAYS_MS: i64 = 10 * 24 * 3600 * 1000;
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        delete_retention_ms: 60_000,
+        ..small_segments()
+    };
+    let mut manager = open(harness, config);
+    let append = |harness: &mut dyn Harness, manager: &mut LogManager, key: &str, tombstone| {
+        let value = vec![b'v'; 300];
+        let record = NewRecord {
+            key: Some(key.as_bytes()),
+            value: if tombstone { None } else { Some(&value) },
+            headers: vec![],
+            timestamp_ms: WALL_MS - TEN_DAYS_MS,
+        };
+        let mut batch = build_batch(&[record], BatchOptions::default());
+        let log = manager.log_mut(&partition()).expect("log");
+        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
+    };
+    assert_eq!(append(harness, &mut manager, "d", false), 0);
+    assert_eq!(append(harness, &mut manager, "d", true), 1);
+    for index in 0..10 {
+        append(harness, &mut manager, &format!("f{index}"), false);
+    }
+    let log = manager.log_mut(&partition()).expect("log");
+    log.sync(harness.storage()).expect("sync");
+    assert!(log.cleanable_end(WALL_MS) > 1);
+    log.compact(harness.storage(), WALL_MS).expect("compact");
+    let keys_d = |records: Vec<StoredRecord>| -> Vec<StoredRecord> {
+        records.into_iter().filter(|record| record.1.as_deref() == Some(b"d")).collect()
+    };
+    let bytes = read_all(harness, &mut manager);
+    assert_eq!(keys_d(records_of(&bytes)), vec![(1, Some(b"d".to_vec()), None)]);
+    let (header, timestamp) = stored_batch_of(&bytes, 1);
+    assert_eq!(header.delete_horizon_ms(), Some(WALL_MS + 60_000));
+    assert_eq!(timestamp, WALL_MS - TEN_DAYS_MS, "the record's own time is unchanged");
+
+    // A later pass keeps the horizon it finds; a crash and a reopen keep it too.
+    let log = manager.log_mut(&partition()).expect("log");
+    log.compact(harness.storage(), WALL_MS + 30_000).expect("compact");
+    harness.crash();
+    let (mut manager, _) = reopen(harness, config);
+    let bytes = read_all(harness, &mut manager);
+    assert_eq!(stored_batch_of(&bytes, 1).0.delete_horizon_ms(), Some(WALL_MS + 60_000));
+    let log = manager.log_mut(&partition()).expect("log");
+    log.compact(harness.storage(), WALL_MS + 59_999).expect("compact");
+    assert_eq!(keys_d(records_of(&read_all(harness, &mut manager))).len(), 1);
+    let log = manager.log_mut(&partition()).expect("log");
+    log.compact(harness.storage(), WALL_MS + 60_000).expect("compact");
+    assert_eq!(keys_d(records_of(&read_all(harness, &mut manager))), vec![]);
 }
 
 fn compaction_is_due_by_dirty_ratio_and_compaction_lags(harness: &mut dyn Harness) {
@@ -1022,6 +1109,13 @@ fn records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as
     let log = manager.log_mut(&partition()).expect("log");
     log.sync(harness.storage()).expect("sync");
     assert!(log.cleanable_end(WALL_MS + 1) > 15);
+    log.compact(harness.storage(), WALL_MS + 1).expect("compact");
+    // The value goes; the tombstone stays for delete.retention.ms (0) from this pass, so the
+    // next pass drops it.
+    let records = records_of(&read_all(harness, &mut manager));
+    let a: Vec<_> = records.iter().filter(|record| record.1.as_deref() == Some(b"a")).collect();
+    assert_eq!(a, vec![&(15, Some(b"a".to_vec()), None)]);
+    let log = manager.log_mut(&partition()).expect("log");
     log.compact(harness.storage(), WALL_MS + 1).expect("compact");
     let records = records_of(&read_all(harness, &mut manager));
     let a: Vec<_> = records.iter().filter(|record| record.1.as_deref() == Some(b"a")).collect();
@@ -1362,6 +1456,7 @@ suite!(
     records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as_new,
     a_compacted_log_rolls_at_max_compaction_lag,
     an_error_in_a_compaction_s_rename_takes_the_log_offline,
+    a_tombstone_is_kept_for_delete_retention_from_its_first_cleaning,
     an_error_just_after_a_compaction_s_rename_takes_the_log_offline,
 );
 

@@ -33,10 +33,13 @@
 //!      producer stays as its own header, so producer state can still be rebuilt from the log.
 //!      Clients skip such batches by their last offset, as they do for Kafka's.
 //!
-//! A tombstone (a null value) that is the last record of its key is kept until
-//! `delete.retention.ms` after its batch's largest timestamp, so consumers that read the log
-//! from the start have time to see the deletion (Kafka counts from the time the segment was
-//! first cleaned, which it records in the batch; we use the batch's own timestamp).
+//! A tombstone (a null value) that is the last record of its key is kept for
+//! `delete.retention.ms` from the first pass that kept it, so consumers that read the log from
+//! the start have time to see the deletion, whatever the tombstone's own timestamp. As in
+//! Kafka (KIP-534), that pass writes the time the tombstones may go, its delete horizon, into
+//! the batch: the attributes' bit 6 set and `baseTimestamp` holding the horizon, the records'
+//! timestamps unchanged. A later pass drops them once the deletion clock reaches it; a
+//! restart keeps it.
 //!
 //! A rewritten segment is written to `<base>.cleaned.tmp`, synced, and renamed over the
 //! `.log` after its index files are removed; a crash leaves either the old or the new file,
@@ -506,6 +509,11 @@ impl Log {
             // it is. (An expired tombstone there once went, while the older value of its key
             // below the end stayed: the key came back.)
             let past_map = header.base_offset >= map.end;
+            // A batch whose kept tombstones have no delete horizon yet gets one: this pass's
+            // time plus delete.retention.ms (KIP-534). Stored in the batch, it outlives
+            // restarts; until then the tombstones stay whatever their timestamps.
+            let horizon = header.delete_horizon_ms();
+            let mut sets_horizon = false;
             if header.is_control() || past_map {
                 kept_count = header.records_count;
                 total = header.records_count;
@@ -518,10 +526,14 @@ impl Log {
                         return;
                     }
                     if record.value.is_none() {
-                        let expires = header.max_timestamp.saturating_add(delete_retention_ms);
-                        if wall_ms >= expires {
-                            return;
-                        }
+                        let expires = match horizon {
+                            Some(horizon) if wall_ms >= horizon => return,
+                            Some(horizon) => horizon,
+                            None => {
+                                sets_horizon = true;
+                                wall_ms.saturating_add(delete_retention_ms)
+                            }
+                        };
                         *expiry = Some(expiry.map_or(expires, |at| at.min(expires)));
                     }
                     kept.extend_from_slice(record.raw);
@@ -535,44 +547,47 @@ impl Log {
                     .last_batch_of_producer
                     .get(&header.producer_id)
                     .is_none_or(|&last| last == header.base_offset);
-            let bytes =
-                if kept_count == total && (total > 0 || header.is_control() || past_map) {
-                    batch
-                } else if kept_count > 0 || last_of_producer {
-                    rewrite.changed |= kept_count != total;
-                    let rewritten = record_batch::rewrite_batch(&batch, &kept, kept_count)
-                        .map_err(|error| LogError::CorruptStoredBatch {
-                            offset: header.base_offset,
-                            detail: error.to_string(),
-                        })?;
-                    Bytes::from(rewritten)
-                } else {
-                    // Nothing kept: extend the current run of empty batches, or start one. A
-                    // batch already empty (an earlier pass) changes nothing unless it merges.
-                    rewrite.changed |= total > 0;
-                    match &mut rewrite.run {
-                        Some(open)
-                            if open.epoch == header.partition_leader_epoch
-                                && open.last_offset + 1 == header.base_offset =>
-                        {
-                            rewrite.changed = true;
-                            open.last_offset = header.last_offset();
-                            open.max_timestamp = open.max_timestamp.max(header.max_timestamp);
-                        }
-                        _ => {
-                            if let Some(done) = rewrite.run.take() {
-                                push_run(rewrite, done, interval);
-                            }
-                            rewrite.run = Some(EmptyRun {
-                                header: batch[..BATCH_HEADER_BYTES].to_vec(),
-                                epoch: header.partition_leader_epoch,
-                                last_offset: header.last_offset(),
-                                max_timestamp: header.max_timestamp,
-                            });
-                        }
+            let new_horizon = sets_horizon.then(|| wall_ms.saturating_add(delete_retention_ms));
+            let bytes = if kept_count == total
+                && !sets_horizon
+                && (total > 0 || header.is_control() || past_map)
+            {
+                batch
+            } else if kept_count > 0 || last_of_producer {
+                rewrite.changed |= kept_count != total || sets_horizon;
+                let rewritten = record_batch::rewrite_batch(&batch, &kept, kept_count, new_horizon)
+                    .map_err(|error| LogError::CorruptStoredBatch {
+                        offset: header.base_offset,
+                        detail: error.to_string(),
+                    })?;
+                Bytes::from(rewritten)
+            } else {
+                // Nothing kept: extend the current run of empty batches, or start one. A
+                // batch already empty (an earlier pass) changes nothing unless it merges.
+                rewrite.changed |= total > 0;
+                match &mut rewrite.run {
+                    Some(open)
+                        if open.epoch == header.partition_leader_epoch
+                            && open.last_offset + 1 == header.base_offset =>
+                    {
+                        rewrite.changed = true;
+                        open.last_offset = header.last_offset();
+                        open.max_timestamp = open.max_timestamp.max(header.max_timestamp);
                     }
-                    continue;
-                };
+                    _ => {
+                        if let Some(done) = rewrite.run.take() {
+                            push_run(rewrite, done, interval);
+                        }
+                        rewrite.run = Some(EmptyRun {
+                            header: batch[..BATCH_HEADER_BYTES].to_vec(),
+                            epoch: header.partition_leader_epoch,
+                            last_offset: header.last_offset(),
+                            max_timestamp: header.max_timestamp,
+                        });
+                    }
+                }
+                continue;
+            };
             if let Some(done) = rewrite.run.take() {
                 push_run(rewrite, done, interval);
             }

@@ -1277,7 +1277,7 @@ impl Log {
         let batch = storage.read_at(path, u64::from(position), header.size_bytes())?;
         for record in Records::new(header, &batch[BATCH_HEADER_BYTES..]) {
             let Ok(record) = record else { return Ok(fallback) };
-            let record_timestamp = header.base_timestamp.saturating_add(record.timestamp_delta);
+            let record_timestamp = header.base_timestamp.wrapping_add(record.timestamp_delta);
             if record_timestamp >= timestamp {
                 return Ok((header.base_offset + i64::from(record.offset_delta), record_timestamp));
             }

@@ -36,6 +36,9 @@ const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_LOG_APPEND: i16 = 0x08;
 const TRANSACTIONAL_FLAG: i16 = 0x10;
 const CONTROL_FLAG: i16 = 0x20;
+/// KIP-534: `baseTimestamp` holds the delete horizon set by the log cleaner.
+const DELETE_HORIZON_FLAG: i16 = 0x40;
+const BASE_TIMESTAMP_AT: usize = 27;
 
 /// Why bytes are not a valid v2 batch. Each names the field at fault.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -236,6 +239,13 @@ impl BatchHeader {
     /// Whether the batch is a transaction marker.
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_FLAG != 0
+    }
+
+    /// The delete horizon the log cleaner set (KIP-534): once the deletion clock reaches it,
+    /// the batch's tombstones may go. It is held in `baseTimestamp`, the records' timestamp
+    /// deltas counting from it.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_FLAG != 0).then_some(self.base_timestamp)
     }
 }
 
@@ -688,8 +698,26 @@ mod tests {
 /// them, compressed again with the batch's codec. Every header field but the length, the
 /// record count and the CRC is kept, `lastOffsetDelta` included, so the batch still spans
 /// the same offsets (as Kafka's log cleaner keeps them). `count` 0 gives an empty batch.
-pub fn rewrite_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<u8>, BatchError> {
+///
+/// With `delete_horizon_ms`, the batch gets that delete horizon (KIP-534), as Kafka's cleaner
+/// sets it on a batch whose tombstones it keeps: the flag in the attributes, the horizon in
+/// `baseTimestamp`, and each record's timestamp delta recounted from it, so that every
+/// record's timestamp (base plus delta, wrapping as Kafka's readers compute it) is unchanged.
+pub fn rewrite_batch(
+    original: &[u8],
+    records: &[u8],
+    count: i32,
+    delete_horizon_ms: Option<i64>,
+) -> Result<Vec<u8>, BatchError> {
     let header = BatchHeader::parse(original)?;
+    let rebased;
+    let records = match delete_horizon_ms {
+        Some(horizon) => {
+            rebased = rebase_timestamps(records, header.base_timestamp, horizon)?;
+            &rebased[..]
+        }
+        None => records,
+    };
     let body = if count == 0 {
         Vec::new()
     } else {
@@ -704,11 +732,48 @@ pub fn rewrite_batch(original: &[u8], records: &[u8], count: i32) -> Result<Vec<
         let attributes = header.attributes & !COMPRESSION_MASK;
         out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
     }
+    if let Some(horizon) = delete_horizon_ms {
+        let attributes = i16::from_be_bytes(array_at(&out, ATTRIBUTES_AT)) | DELETE_HORIZON_FLAG;
+        out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+        out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&horizon.to_be_bytes());
+    }
     let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
     out[8..12].copy_from_slice(&batch_length.to_be_bytes());
     out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&count.to_be_bytes());
     let crc = compute_crc(&out);
     out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// Stored records (each with its length varint) with their timestamp deltas recounted from
+/// `new_base` instead of `old_base`. Only the length varint and the delta change; the rest of
+/// each record is copied as it is.
+fn rebase_timestamps(records: &[u8], old_base: i64, new_base: i64) -> Result<Vec<u8>, BatchError> {
+    let malformed = |_| BatchError::InvalidRecord("malformed record while rebasing timestamps");
+    let mut out = Vec::with_capacity(records.len() + records.len() / 8 + 16);
+    let mut body = Vec::new();
+    let mut position = 0;
+    while position < records.len() {
+        let (length, length_bytes) = read_varint(&records[position..]).map_err(malformed)?;
+        let start = position + length_bytes;
+        let end = usize::try_from(length)
+            .ok()
+            .and_then(|length| start.checked_add(length))
+            .filter(|&end| end <= records.len() && end > start)
+            .ok_or(BatchError::InvalidRecord("record length out of bounds while rebasing"))?;
+        let record = &records[start..end];
+        let (delta, delta_bytes) = read_varlong(&record[1..]).map_err(malformed)?;
+        let timestamp = old_base.wrapping_add(delta);
+        body.clear();
+        body.push(record[0]);
+        write_varlong(timestamp.wrapping_sub(new_base), &mut body);
+        body.extend_from_slice(&record[1 + delta_bytes..]);
+        let length = i32::try_from(body.len())
+            .map_err(|_| BatchError::InvalidRecord("record too long while rebasing"))?;
+        write_varint(length, &mut out);
+        out.extend_from_slice(&body);
+        position = end;
+    }
     Ok(out)
 }
 
@@ -921,6 +986,90 @@ mod compressed_tests {
                 let section = records_section(&new, &again, 1 << 20).expect("records");
                 assert_eq!(section, plain[BATCH_HEADER_BYTES..], "{from:?} -> {to:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_delete_horizon_moves_the_base_timestamp_and_keeps_every_record_s_time() {
+        let value = vec![b'v'; 200];
+        let records = [
+            NewRecord {
+                key: Some(b"a"),
+                value: Some(&value),
+                timestamp_ms: 1000,
+                ..Default::default()
+            },
+            NewRecord { key: Some(b"b"), value: None, timestamp_ms: 1003, ..Default::default() },
+            NewRecord {
+                key: Some(b"c"),
+                value: None,
+                headers: vec![(b"h", Some(b"x")), (b"i", None)],
+                timestamp_ms: 990,
+            },
+        ];
+        let options = BatchOptions { producer_id: 7, producer_epoch: 2, base_sequence: 40 };
+        let codecs = [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4];
+        for codec in codecs.into_iter().chain([Compression::Zstd]) {
+            let original = build_batch_compressed(&records, options, codec).expect("build");
+            let header = validate_deep(&original, 1 << 20).expect("valid");
+            assert_eq!(header.delete_horizon_ms(), None);
+            let section = records_section(&header, &original, 1 << 20).expect("records");
+            let before: Vec<RecordView<'_>> =
+                Records::new(&header, &section).map(|record| record.expect("record")).collect();
+            // The last two records, as a compaction keeping the tombstones passes them; one
+            // horizon far from the records' time, one that makes the deltas wrap.
+            let kept: Vec<u8> = before[1..].iter().flat_map(|record| record.raw.to_vec()).collect();
+            for horizon in [1_700_000_000_000, i64::MAX - 5] {
+                let again = rewrite_batch(&original, &kept, 2, Some(horizon)).expect("rewrite");
+                let new = validate_stored(&again)
+                    .unwrap_or_else(|error| panic!("{codec:?} at {horizon}: {error}"));
+                let expected = BatchHeader {
+                    batch_length: new.batch_length,
+                    crc: new.crc,
+                    attributes: header.attributes | DELETE_HORIZON_FLAG,
+                    base_timestamp: horizon,
+                    records_count: 2,
+                    ..header
+                };
+                assert_eq!(new, expected, "{codec:?}");
+                assert_eq!(new.delete_horizon_ms(), Some(horizon));
+                let section = records_section(&new, &again, 1 << 20).expect("records");
+                let after: Vec<RecordView<'_>> =
+                    Records::new(&new, &section).map(|record| record.expect("record")).collect();
+                assert_eq!(after.len(), 2);
+                for (old, new) in before[1..].iter().zip(&after) {
+                    assert_eq!(
+                        horizon.wrapping_add(new.timestamp_delta),
+                        header.base_timestamp + old.timestamp_delta,
+                        "{codec:?}"
+                    );
+                    assert_eq!(
+                        (new.offset_delta, new.key, new.value, new.header_count),
+                        (old.offset_delta, old.key, old.value, old.header_count)
+                    );
+                }
+            }
+            // Without a horizon the records are copied as they were.
+            let plain = rewrite_batch(&original, &kept, 2, None).expect("rewrite");
+            let new = validate_stored(&plain).expect("valid");
+            assert_eq!((new.delete_horizon_ms(), new.base_timestamp), (None, 1000));
+            let section = records_section(&new, &plain, 1 << 20).expect("records");
+            assert_eq!(section, kept, "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn rebasing_refuses_records_cut_short() {
+        let records =
+            [NewRecord { key: Some(b"k"), value: None, timestamp_ms: 5, ..Default::default() }];
+        let batch = build_batch(&records, BatchOptions::default());
+        let kept = &batch[BATCH_HEADER_BYTES..];
+        for cut in 0..kept.len() {
+            let error = rewrite_batch(&batch, &kept[..cut], 1, Some(10)).map(|_| ());
+            assert!(
+                matches!(error, Err(BatchError::InvalidRecord(_))) || cut == 0,
+                "cut at {cut}: {error:?}"
+            );
         }
     }
 
