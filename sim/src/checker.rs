@@ -244,6 +244,7 @@ pub fn acknowledged_records_kept(
             base_offset,
             values,
             acks,
+            made,
             timestamp_ms,
             ..
         } = operation
@@ -262,20 +263,27 @@ pub fn acknowledged_records_kept(
                     None if compacted && superseded(*partition, offset, value) => {}
                     // A tombstone goes once delete.retention.ms is up (that no older record
                     // of its key comes back is `compacted_keys_stay_deleted`'s to judge):
-                    // counted from its batch's timestamp by the deletion clock, which never
-                    // passes the wall clock. Where that clock never jumps (it drifts by
-                    // `drift_ppm`), a reader that read past the tombstone before the wall
-                    // clock reached that time should have been sent it.
+                    // counted from the first compaction pass that kept it (its delete
+                    // horizon, KIP-534), whatever its own timestamp, by the deletion clock.
+                    // That clock never passes the wall clock, and where the wall clock never
+                    // jumps (it drifts by `drift_ppm`) it reads at least the start's wall
+                    // time plus the simulated time, less any slow drift. The pass came after
+                    // the batch was made, so a reader that read past the tombstone before the
+                    // wall clock reached that bound at `made` plus delete.retention.ms should
+                    // have been sent it.
                     None if compacted && is_tombstone(value) => {
                         let Some((kept_ms, drift_ppm)) = tombstones_kept else { continue };
                         let Some(passed) = first_read_past(*partition, offset) else { continue };
                         // The simulated wall clock at `passed`, as the engine gives it.
                         let ms = passed as i64;
                         let wall_ms = RECORDS_TIME_MS + ms + ms.saturating_mul(drift_ppm) / 1_000_000;
-                        let due_ms = timestamp_ms.saturating_add(kept_ms);
+                        let made = i64::try_from(*made).unwrap_or(i64::MAX);
+                        let slow = made.saturating_mul(drift_ppm.min(0)) / 1_000_000;
+                        let made_ms = RECORDS_TIME_MS + made + slow;
+                        let due_ms = made_ms.saturating_add(kept_ms);
                         if wall_ms < due_ms {
                             return Err(Violation(format!(
-                                "tombstone {} of client {client} at {partition}/{offset} was gone when a reader read past it at wall {wall_ms} ms, before its time {timestamp_ms} plus delete.retention.ms={kept_ms}",
+                                "tombstone {} of client {client} at {partition}/{offset} was gone when a reader read past it at wall {wall_ms} ms, before {made_ms} (the deletion clock's least reading when it was made) plus delete.retention.ms={kept_ms}",
                                 shown(value)
                             )));
                         }
@@ -1412,6 +1420,7 @@ mod tests {
             base_offset: offset,
             values: vec![format!("c1-b{offset}-r0")],
             timestamp_ms: RECORDS_TIME_MS + made_ms,
+            made: u64::try_from(made_ms).expect("made in the run"),
             log_append_time_ms: -1,
             producer: None,
         }
@@ -1500,6 +1509,7 @@ mod tests {
             base_offset,
             values: values.iter().map(|value| value.to_string()).collect(),
             timestamp_ms: RECORDS_TIME_MS,
+            made: 0,
             log_append_time_ms: -1,
             producer: None,
         };
@@ -1531,10 +1541,11 @@ mod tests {
     }
 
     #[test]
-    fn a_tombstone_may_be_gone_only_once_delete_retention_ms_may_have_passed_since_its_time() {
-        // Client 1's tombstone for key k carries the time RECORDS_TIME_MS + 100 and is
-        // acknowledged at 0/0; a reader reads 0/1 at `passed` ms, never 0/0. It is kept
-        // 1000 ms past its time by the wall clock, which drifts `drift` ppm.
+    fn a_tombstone_may_be_gone_only_once_delete_retention_ms_may_have_passed_since_it_was_made() {
+        // Client 1's tombstone for key k, made at 120 ms, carries the run's start time (a
+        // stale time does not shorten its stay) and is acknowledged at 0/0; a reader reads 0/1
+        // at `passed` ms, never 0/0. It is kept 1000 ms from a pass after it was made, by a
+        // deletion clock no faster than the wall clock, which drifts `drift` ppm.
         let verdict = |passed: u64, kept: Option<(i64, i64)>| {
             let mut log = History::default();
             let tombstone = Operation::ProduceAcked {
@@ -1544,7 +1555,8 @@ mod tests {
                 idempotent: false,
                 base_offset: 0,
                 values: vec!["k@tombstone".to_string()],
-                timestamp_ms: RECORDS_TIME_MS + 100,
+                timestamp_ms: RECORDS_TIME_MS,
+                made: 120,
                 log_append_time_ms: -1,
                 producer: None,
             };
@@ -1560,12 +1572,13 @@ mod tests {
             acknowledged_records_kept(&log, &consumed, true, None, None, kept)
         };
         assert!(crate::client::is_tombstone("k@tombstone"));
-        let early = verdict(1_099, Some((1_000, 0)));
-        assert!(early.is_err_and(|error| error.0.contains("delete.retention.ms=1000")));
-        assert_eq!(verdict(1_100, Some((1_000, 0))), Ok(0));
+        let early = verdict(1_119, Some((1_000, 0)));
+        assert!(early.is_err_and(|error| error.0.contains("1700000000120 (the deletion clock")));
+        assert_eq!(verdict(1_120, Some((1_000, 0))), Ok(0));
         // A slow clock reaches the time later; a fast one sooner.
-        assert!(verdict(1_100, Some((1_000, -1_000))).is_err());
-        assert_eq!(verdict(1_099, Some((1_000, 1_000))), Ok(0));
+        assert!(verdict(1_120, Some((1_000, -1_000))).is_err());
+        assert_eq!(verdict(1_121, Some((1_000, -1_000))), Ok(0));
+        assert_eq!(verdict(1_119, Some((1_000, 1_000))), Ok(0));
         assert_eq!(verdict(500, None), Ok(0), "not judged where the clock jumps");
     }
 
@@ -2399,6 +2412,7 @@ mod tests {
             base_offset,
             values: vec!["v".to_string()],
             timestamp_ms: RECORDS_TIME_MS,
+            made: 0,
             log_append_time_ms: stamp,
             producer: None,
         };

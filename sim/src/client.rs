@@ -136,6 +136,8 @@ struct Batch {
     /// The timestamp (CreateTime) of every record: set when the batch is made, kept on
     /// retries.
     timestamp_ms: i64,
+    /// The simulated ms at which the batch was made: it was appended no earlier.
+    made: u64,
     sequence: i32,
     /// The encoded batch for `(producer id, epoch, sequence)`, rebuilt only when they change.
     encoded: Option<(i64, i16, i32, Bytes)>,
@@ -304,6 +306,9 @@ pub struct Client {
     pub keyed: bool,
     /// A keyed producer makes every fifth batch a tombstone for its key.
     pub tombstones: bool,
+    /// A keyed producer's last three batches are tombstones for its three keys, which it
+    /// never writes again: compaction may only drop them once `delete.retention.ms` is up.
+    pub final_tombstones: bool,
     /// Whether a producer stamps each batch with the time it made it: [`RECORDS_TIME_MS`]
     /// plus the simulated ms (a clock that neither drifts nor jumps). Otherwise every record
     /// carries [`RECORDS_TIME_MS`].
@@ -382,6 +387,7 @@ impl Client {
             padding: 0,
             keyed: false,
             tombstones: false,
+            final_tombstones: false,
             stamps_records: false,
             notes_sizes: false,
             produces_sent: 0,
@@ -774,8 +780,14 @@ impl Client {
             })
             .collect();
         let key = self.keyed.then(|| record_key(self.id, self.next_batch));
-        // Every fifth batch of a producer that deletes keys is a tombstone for its key.
-        let tombstone = self.tombstones && self.next_batch % 5 == 4;
+        // Every fifth batch of a producer that deletes keys is a tombstone for its key; so
+        // are the last three of one that deletes its keys at the end.
+        let last_three = match self.role {
+            Role::Producer { batches, .. } => batches.saturating_sub(3) <= self.next_batch,
+            _ => false,
+        };
+        let tombstone =
+            (self.tombstones && self.next_batch % 5 == 4) || (self.final_tombstones && last_three);
         let values = match (&key, tombstone) {
             (Some(key), true) => vec![tombstone_value(key); values.len()],
             _ => values,
@@ -788,7 +800,7 @@ impl Client {
         } else {
             RECORDS_TIME_MS
         };
-        Batch { number, values, key, tombstone, timestamp_ms, sequence, encoded: None }
+        Batch { number, values, key, tombstone, timestamp_ms, made: now, sequence, encoded: None }
     }
 
     /// Handles a response. Returns true if the client should back off before its next request.
@@ -1046,6 +1058,7 @@ impl Client {
                 base_offset,
                 values: batch.values,
                 timestamp_ms: batch.timestamp_ms,
+                made: batch.made,
                 log_append_time_ms: answer.map_or(-1, |answer| answer.log_append_time_ms),
                 producer,
             });

@@ -392,6 +392,9 @@ pub struct Workload {
     /// A compacted topic's keyed producers make every fifth batch a tombstone, kept
     /// `delete.retention.ms` (this many ms) once compacted.
     pub tombstones: Option<i64>,
+    /// With `tombstones`, producers also end with a tombstone for each of their keys
+    /// (`Client::final_tombstones`), which nothing supersedes.
+    pub final_tombstones: bool,
     /// The topic is created with the replication and down-conversion configs provisioning
     /// tools set (which a single broker stores and reports, with nothing to act on).
     pub provisioned: bool,
@@ -478,6 +481,7 @@ impl Default for Workload {
             topic_compression: None,
             compaction_timing: None,
             tombstones: None,
+            final_tombstones: false,
             provisioned: false,
             observe: None,
             observe_offsets: false,
@@ -767,6 +771,9 @@ impl std::fmt::Display for Workload {
         }
         if let Some(delete_retention_ms) = self.tombstones {
             write!(f, " tombstones={delete_retention_ms}ms")?;
+            if self.final_tombstones {
+                write!(f, " final_tombstones")?;
+            }
         }
         if self.provisioned {
             write!(f, " provisioned")?;
@@ -883,8 +890,9 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
 /// that name their partition twice in a Fetch (`Workload::fetch_names_twice`). 25: idempotent
 /// producers forgotten after `producer.id.expiration.ms` (`Workload::producer_expiry`). 26:
 /// slow readers of tombstones (`Workload::reader_pause_ms` and `fetch_max_bytes` in seeds
-/// with `tombstones`). 27: renames that fail (`FaultSettings::rename_error_ppm`).
-pub const SETTINGS_VERSION: u32 = 27;
+/// with `tombstones`). 27: renames that fail (`FaultSettings::rename_error_ppm`). 28:
+/// producers that end by deleting their keys (`Workload::final_tombstones`).
+pub const SETTINGS_VERSION: u32 = 28;
 
 /// The fault settings and workload `seed` draws (what `Sim::from_seed` runs).
 pub fn settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
@@ -1238,8 +1246,8 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     }
     // Half the seeds with tombstones and without retention deletes: the plain readers fetch
     // 1 byte to 2 KiB (at least a batch) and pause 0.1 to 1 s over each answer, so compaction
-    // reaches tombstones they have not read yet, which must then stay until the wall clock
-    // is delete.retention.ms past their time.
+    // reaches tombstones they have not read yet, which must then stay delete.retention.ms
+    // from the first pass that kept them.
     let mut lagging = Prng::new(seed ^ 0x4C41_4747);
     if workload.tombstones.is_some() && !workload.retention_deletes && lagging.chance(500_000) {
         workload.fetch_max_bytes = lagging.range_inclusive(1, 2_048) as i32;
@@ -1258,6 +1266,16 @@ pub fn settings_from_seed_at(seed: u64, version: u32) -> (FaultSettings, Workloa
     let mut renaming = Prng::new(seed ^ 0x524E_414D);
     if renaming.chance(if workload.compacted { 500_000 } else { 62_500 }) {
         faults.rename_error_ppm = renaming.range_inclusive(1, 50_000) as u32;
+    }
+    if version < 28 {
+        return (faults, workload);
+    }
+    // Half the seeds with tombstones: producers end by deleting each of their keys, never
+    // written again, so that compaction meets tombstones it may drop only once
+    // delete.retention.ms from the pass that first kept them is up.
+    let mut ending = Prng::new(seed ^ 0x454E_4445);
+    if workload.tombstones.is_some() && ending.chance(500_000) {
+        workload.final_tombstones = true;
     }
     (faults, workload)
 }
@@ -1482,6 +1500,7 @@ impl Sim {
             let mut producer = Client::new(1 + index, role);
             producer.keyed = workload.compacted;
             producer.tombstones = workload.tombstones.is_some();
+            producer.final_tombstones = workload.final_tombstones;
             producer.stamps_records =
                 workload.retention_deletes || workload.producer_expiry.is_some();
             producer.notes_sizes = notes_sizes;
@@ -1504,6 +1523,7 @@ impl Sim {
             let mut producer = Client::new(clients.len() as u32, role);
             producer.keyed = workload.compacted;
             producer.tombstones = workload.tombstones.is_some();
+            producer.final_tombstones = workload.final_tombstones;
             producer.stamps_records =
                 workload.retention_deletes || workload.producer_expiry.is_some();
             producer.notes_sizes = notes_sizes;

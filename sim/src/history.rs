@@ -29,6 +29,8 @@ pub enum Operation {
         values: Vec<String>,
         /// The timestamp (CreateTime) of every record of the batch.
         timestamp_ms: i64,
+        /// The simulated ms at which the producer made the batch (no later than its append).
+        made: u64,
         /// The answer's `log_append_time_ms`: the append's wall time for a LogAppendTime
         /// topic (for a retry answered as a duplicate, the original's), else -1.
         log_append_time_ms: i64,

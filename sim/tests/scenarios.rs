@@ -1220,6 +1220,41 @@ fn a_racer_producing_while_its_topic_is_deleted_never_sees_its_records_come_back
 }
 
 #[test]
+fn a_tombstone_stays_delete_retention_ms_from_the_first_pass_that_kept_it() {
+    // Two keyed producers on one compacted partition delete a key every fifth batch and end
+    // by deleting all their keys, by about 0.9 s. Records carry the run's start time, so by
+    // their own timestamps the tombstones would all be expired 3 s (delete.retention.ms)
+    // into the run. The active segment rolls after 300 ms (max.compaction.lag.ms) and the
+    // cleaner runs every second, so the first pass keeps the last tombstones at 1 s. The
+    // reader is cut off for 3.3 s, then reads everything: a tombstone must still be there
+    // unless the wall clock is 3 s past its making. Counting from the tombstones' timestamp
+    // fails this (the pass at 3 s drops them), as does keeping them an eighth as long.
+    let workload = Workload {
+        partitions: 1,
+        producers: 2,
+        batches_per_producer: 100,
+        consumers: 1,
+        compacted: true,
+        tombstones: Some(3_000),
+        final_tombstones: true,
+        compaction_timing: Some((0, 0, 300)),
+        segment_bytes: Some(SEGMENT_BYTES_MIN),
+        ..workload()
+    };
+    let mut sim = Sim::new(77, FaultSettings::none(), workload);
+    let reader = 3;
+    assert!(matches!(sim.roles()[reader as usize].1, Role::Consumer { .. }));
+    sim.partition(reader, true, true, 3_300);
+    sim.run_until(3_400);
+    finish(&mut sim);
+    let tombstones_read = count(
+        &sim,
+        |operation| matches!(operation, Operation::Consumed { value, .. } if value.ends_with("@tombstone")),
+    );
+    assert!(tombstones_read >= 1, "the reader was sent {tombstones_read} tombstones");
+}
+
+#[test]
 fn a_compacted_topic_under_retention_loses_only_superseded_or_expired_records() {
     // cleanup.policy=compact,delete: keyed records, the cleaner every second, retention.ms of
     // 1.5 s over small segments, and slow readers. A record may be gone only if a later one
