@@ -329,6 +329,18 @@ pub const REGRESSION_SEEDS: &[RegressionSeeds] = &[
         seeds: &[1228],
         settings_version: 27,
     },
+    RegressionSeeds {
+        test: "a_group_begun_again_counts_generations_afresh_for_members_that_join_later",
+        summary: "a simulator bug, not the broker's: the group was deleted when its offsets \
+                  expired and began again at generation 1 without group consumer 7, which had \
+                  been assigned partitions in generation 3 before. It joined the new group at \
+                  generation 11 (the disk was full, so generations 2 to 11 were never stored), \
+                  and after a restart at generation 2. The checker noticed a group begun again \
+                  only where a member saw its own generation fall under a new leader; any \
+                  answer of generation 1 under a new leader now counts",
+        seeds: &[7879066],
+        settings_version: 27,
+    },
 ];
 
 /// Ticks of the liveness phase within which the healed workload must complete.

@@ -1735,6 +1735,14 @@ fn readers_wait_for_no_more_bytes_than_they_may_be_sent() {
 }
 
 #[test]
+fn a_group_begun_again_counts_generations_afresh_for_members_that_join_later() {
+    // Seed 7879066 (settings v27, a sweep of 180,307): see its summary in REGRESSION_SEEDS.
+    regression_seeds_pass(
+        "a_group_begun_again_counts_generations_afresh_for_members_that_join_later",
+    );
+}
+
+#[test]
 fn an_error_after_a_compaction_s_rename_takes_the_log_offline() {
     // Seed 1228 (settings v27): a rename failed after it took effect while the cleaner put a
     // rewritten segment in place. The log suite's tests of the same name build it by hand.
