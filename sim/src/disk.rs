@@ -45,6 +45,9 @@ pub struct DiskFaults {
     /// Chance that a rename fails with EIO: half the time before the directory changed, half
     /// after (the new name in place, the error reported anyway).
     pub rename_error_ppm: u32,
+    /// The next this many renames fail with EIO after taking effect, whatever the rate (a
+    /// scripted fault for tests).
+    pub renames_failing_after: u32,
     /// Whether a failed `sync` also exposes the file's unsynced bytes to a process restart
     /// ([`SimDisk::process_restart`]): the kernel may have marked the dirty pages clean
     /// without writing them, so they are gone once the page cache lets them go.
@@ -363,6 +366,12 @@ impl Storage for SimDisk {
             .files
             .remove(from)
             .ok_or_else(|| StorageError::new(StorageErrorKind::NotFound, from, "no such file"))?;
+        if self.faults.renames_failing_after > 0 {
+            self.faults.renames_failing_after -= 1;
+            self.files.insert(to.to_string(), file);
+            let detail = "EIO on rename after the rename (scripted)";
+            return Err(StorageError::new(StorageErrorKind::Io, to, detail));
+        }
         let error_ppm = self.faults.rename_error_ppm;
         let failed = error_ppm > 0 && self.prng.chance(error_ppm);
         if failed && self.prng.chance(500_000) {

@@ -979,6 +979,24 @@ fn create_topics_takes_the_partition_count_from_a_manual_assignment() {
 }
 
 #[test]
+fn a_topic_whose_deletion_failed_after_the_registry_was_replaced_is_still_there_after_a_restart() {
+    // The registry's rename reports EIO after it took effect: the file on disk forgets the
+    // topic, while the broker answers KAFKA_STORAGE_ERROR and keeps it. It saves the registry
+    // again, so a restart finds the topic it was told is still there.
+    let mut harness = Harness::new();
+    harness.create_topic("kept", 1);
+    let faults = sluice_sim::disk::DiskFaults { renames_failing_after: 1, ..Default::default() };
+    harness.node.storage_mut().set_faults(faults);
+    harness.send(A, 4, delete_topics("kept"));
+    let outputs = harness.outputs();
+    let Response::DeleteTopics(answer) = harness.response(&outputs[0]).2 else { panic!() };
+    assert_eq!(answer.responses[0].error_code, ErrorCode::KafkaStorageError.code());
+    assert_eq!(harness.node.topics().get("kept").map(|topic| topic.partitions), Some(1));
+    let restarted = harness.after_power_loss();
+    assert_eq!(restarted.node.topics().get("kept").map(|topic| topic.partitions), Some(1));
+}
+
+#[test]
 fn topics_configs_and_data_survive_a_clean_restart() {
     let mut harness = Harness::new();
     harness.create_topic("kept", 2);

@@ -234,10 +234,25 @@ impl<S: Storage> Node<S> {
         if let Err(error) = self.topics.save(&mut self.storage) {
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
             self.roll_back_topic(name, partitions);
+            self.save_registry_again();
             return Err((ErrorCode::KafkaStorageError, error.to_string()));
         }
         self.log(LogLevel::Info, format!("created topic {name} with {partitions} partitions"));
         Ok(())
+    }
+
+    /// Saves the topic registry again after a failed save was rolled back in memory. A failed
+    /// save may still have put the new registry in place (a rename that reported an error
+    /// after it took effect); saving what memory holds makes the file agree again, or the
+    /// next start would bring back a change the client was told failed.
+    fn save_registry_again(&mut self) {
+        if let Err(error) = self.topics.save(&mut self.storage) {
+            let message = format!(
+                "cannot save the topic registry after a failed change was undone: {error}; \
+                 the registry on disk may hold that change until the next save"
+            );
+            self.log(LogLevel::Error, message);
+        }
     }
 
     /// Undoes a half-created topic: forgets it and deletes the partition logs made so far, so
@@ -487,6 +502,7 @@ impl<S: Storage> Node<S> {
             self.topics.forget_deleted(name);
             self.topics.insert(topic);
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
+            self.save_registry_again();
             return Err(ErrorCode::KafkaStorageError);
         }
         self.forget_in_flight_syncs(name);
@@ -638,6 +654,7 @@ impl<S: Storage> Node<S> {
             if let Err(error) = self.topics.save(&mut self.storage) {
                 self.topics.get_mut(name).expect("checked").partitions = from;
                 failure = Some(format!("cannot save the topic registry: {error}"));
+                self.save_registry_again();
             }
         }
         let Some(message) = failure else {
@@ -1064,6 +1081,7 @@ impl<S: Storage> Node<S> {
         self.topics.get_mut(name).expect("exists").config = updated.clone();
         if let Err(error) = self.topics.save(&mut self.storage) {
             self.topics.get_mut(name).expect("exists").config = previous;
+            self.save_registry_again();
             return Err((ErrorCode::KafkaStorageError, error.to_string()));
         }
         for index in 0..partitions {
