@@ -13,16 +13,18 @@
 //!
 //! Invariants: nothing panics; `validate_deep` passing implies `validate` passing implies
 //! `validate_stored` passing, with the same header; decompression respects its bound; record
-//! iteration never yields more than `recordsCount` records; and every up-converted message set
-//! is a batch that `validate_deep` accepts, holding as many records as the set held messages.
+//! iteration never yields more than `recordsCount` records; a batch `validate_deep` accepts
+//! is rewritten with a delete horizon keeping every record and its timestamp; and every
+//! up-converted message set is a batch that `validate_deep` accepts, holding as many records
+//! as the set held messages.
 
 use bytes::Bytes;
 use sluice_core::limits::BATCH_HEADER_BYTES;
 use sluice_core::protocol::compression;
 use sluice_core::protocol::legacy::{is_legacy, upconvert};
 use sluice_core::protocol::record_batch::{
-    compute_crc, records_section, validate, validate_deep, validate_stored, BatchHeader,
-    Compression, Records,
+    compute_crc, records_section, rewrite_batch, validate, validate_deep, validate_stored,
+    BatchHeader, Compression, Records,
 };
 
 const BOUNDS: [usize; 4] = [1 << 20, 4096, 100, 0];
@@ -102,6 +104,7 @@ fn check_v2(batch: &[u8], bound: usize) {
                 let counted = count_records(header, &section);
                 if deep.is_ok() {
                     assert_eq!(counted.ok(), Some(i64::from(header.records_count)));
+                    check_delete_horizon(header, batch, &section);
                 }
             }
             Err(_) => assert!(
@@ -113,6 +116,48 @@ fn check_v2(batch: &[u8], bound: usize) {
     if let Ok(header) = &valid {
         assert!(header.records_count > 0);
         assert_eq!(header.records_count - 1, header.last_offset_delta);
+    }
+}
+
+/// The log cleaner's rewrite of a valid batch with a delete horizon (KIP-534), all records
+/// kept: it succeeds; the header is the original's but for the length, CRC, the horizon flag
+/// and `baseTimestamp` (the horizon); and every record is the same, its timestamp (base plus
+/// delta, wrapping) included.
+fn check_delete_horizon(header: &BatchHeader, batch: &[u8], section: &[u8]) {
+    let before: Vec<_> =
+        Records::new(header, section).map(|record| record.expect("valid")).collect();
+    let kept: Vec<u8> = before.iter().flat_map(|record| record.raw.iter().copied()).collect();
+    let count = header.records_count;
+    for horizon in [header.max_timestamp ^ 0x5a5a_5a5a, i64::MIN, i64::MAX] {
+        let again =
+            rewrite_batch(batch, &kept, count, Some(horizon)).expect("a valid batch rewrites");
+        let new = validate_stored(&again).expect("the rewrite is a valid stored batch");
+        let expected = BatchHeader {
+            batch_length: new.batch_length,
+            crc: new.crc,
+            attributes: header.attributes | 0x40,
+            base_timestamp: horizon,
+            ..*header
+        };
+        assert_eq!(new, expected);
+        assert_eq!(new.delete_horizon_ms(), Some(horizon));
+        // The same records, each at most 10 bytes longer (a delta of up to 10 bytes where it
+        // had 1, and its length varint one byte longer).
+        let grown = section.len() + 10 * before.len();
+        let section = records_section(&new, &again, grown).expect("the rewrite decompresses");
+        let after: Vec<_> =
+            Records::new(&new, &section).map(|record| record.expect("valid")).collect();
+        assert_eq!(after.len(), before.len());
+        for (old, new) in before.iter().zip(&after) {
+            assert_eq!(
+                horizon.wrapping_add(new.timestamp_delta),
+                header.base_timestamp.wrapping_add(old.timestamp_delta)
+            );
+            assert_eq!(
+                (new.offset_delta, new.key, new.value, new.header_count),
+                (old.offset_delta, old.key, old.value, old.header_count)
+            );
+        }
     }
 }
 

@@ -945,6 +945,32 @@ fn a_tombstone_is_kept_for_delete_retention_from_its_first_cleaning(harness: &mu
     assert_eq!(keys_d(records_of(&read_all(harness, &mut manager))), vec![]);
 }
 
+fn a_producer_s_delete_horizon_is_not_stored(harness: &mut dyn Harness) {
+    // A batch flagged with a delete horizon in the past would have its tombstones dropped by
+    // the first pass; the flag is the cleaner's, so the log stores the batch without it.
+    use sluice_core::config::CleanupPolicy;
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        delete_retention_ms: 60_000,
+        ..small_segments()
+    };
+    let mut manager = open(harness, config);
+    let record = NewRecord { key: Some(b"d"), value: None, headers: vec![], timestamp_ms: 5 };
+    let mut batch = build_batch(&[record], BatchOptions::default());
+    let attributes = i16::from_be_bytes([batch[21], batch[22]]) | 0x40;
+    batch[21..23].copy_from_slice(&attributes.to_be_bytes());
+    let crc = record_batch::compute_crc(&batch);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert_eq!(BatchHeader::parse(&batch).expect("header").delete_horizon_ms(), Some(5));
+    let log = manager.log_mut(&partition()).expect("log");
+    log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append");
+    let bytes = read_all(harness, &mut manager);
+    let stored = record_batch::validate_stored(&bytes).expect("a valid stored batch");
+    assert_eq!(stored.delete_horizon_ms(), None);
+    assert_eq!(stored_batch_of(&bytes, 0).1, 5, "the record keeps its time");
+}
+
 fn compaction_is_due_by_dirty_ratio_and_compaction_lags(harness: &mut dyn Harness) {
     // Kafka's rules for when a compacted log is cleaned: min.compaction.lag.ms keeps young
     // segments out, a pass is due once the bytes written since the last pass exceed
@@ -1457,6 +1483,7 @@ suite!(
     a_compacted_log_rolls_at_max_compaction_lag,
     an_error_in_a_compaction_s_rename_takes_the_log_offline,
     a_tombstone_is_kept_for_delete_retention_from_its_first_cleaning,
+    a_producer_s_delete_horizon_is_not_stored,
     an_error_just_after_a_compaction_s_rename_takes_the_log_offline,
 );
 

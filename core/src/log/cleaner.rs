@@ -48,10 +48,10 @@
 use super::segment::{segment_path, Segment};
 use super::{Log, LogError, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::limits::{
-    BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, COMPACTION_MAP_BYTES_MAX,
+    BATCH_BYTES_MAX, BATCH_DECOMPRESSED_BYTES_MAX, BATCH_HEADER_BYTES, COMPACTION_MAP_BYTES_MAX,
     PRODUCERS_PER_PARTITION_MAX, SCAN_CHUNK_BYTES,
 };
-use crate::protocol::record_batch::{self, BatchHeader, Records};
+use crate::protocol::record_batch::{self, BatchHeader, Compression, Records};
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -514,6 +514,14 @@ impl Log {
             // restarts; until then the tombstones stay whatever their timestamps.
             let horizon = header.delete_horizon_ms();
             let mut sets_horizon = false;
+            // Recounting the records' timestamp deltas from the horizon lengthens each record
+            // by at most 10 bytes. A batch that might then outgrow BATCH_BYTES_MAX (only near
+            // the 64 MiB `max.message.bytes` allows) gets none: its tombstones are kept from
+            // its own timestamp, as before KIP-534.
+            let records = usize::try_from(header.records_count).unwrap_or(0);
+            let room =
+                BATCH_BYTES_MAX / if header.compression() == Compression::None { 1 } else { 2 };
+            let horizon_fits = batch.len().saturating_add(records.saturating_mul(10)) <= room;
             if header.is_control() || past_map {
                 kept_count = header.records_count;
                 total = header.records_count;
@@ -529,9 +537,17 @@ impl Log {
                         let expires = match horizon {
                             Some(horizon) if wall_ms >= horizon => return,
                             Some(horizon) => horizon,
-                            None => {
+                            None if horizon_fits => {
                                 sets_horizon = true;
                                 wall_ms.saturating_add(delete_retention_ms)
+                            }
+                            None => {
+                                let expires =
+                                    header.max_timestamp.saturating_add(delete_retention_ms);
+                                if wall_ms >= expires {
+                                    return;
+                                }
+                                expires
                             }
                         };
                         *expiry = Some(expiry.map_or(expires, |at| at.min(expires)));
@@ -555,11 +571,19 @@ impl Log {
                 batch
             } else if kept_count > 0 || last_of_producer {
                 rewrite.changed |= kept_count != total || sets_horizon;
-                let rewritten = record_batch::rewrite_batch(&batch, &kept, kept_count, new_horizon)
-                    .map_err(|error| LogError::CorruptStoredBatch {
-                        offset: header.base_offset,
-                        detail: error.to_string(),
-                    })?;
+                let rewrite_with = |horizon| {
+                    record_batch::rewrite_batch(&batch, &kept, kept_count, horizon).map_err(
+                        |error| LogError::CorruptStoredBatch {
+                            offset: header.base_offset,
+                            detail: error.to_string(),
+                        },
+                    )
+                };
+                let mut rewritten = rewrite_with(new_horizon)?;
+                if rewritten.len() > BATCH_BYTES_MAX {
+                    // Compressed worse than the estimate allowed for: no horizon this pass.
+                    rewritten = rewrite_with(None)?;
+                }
                 Bytes::from(rewritten)
             } else {
                 // Nothing kept: extend the current run of empty batches, or start one. A

@@ -904,6 +904,8 @@ impl Log {
         record_batch::set_base_offset(&mut patched, base_offset);
         record_batch::set_partition_leader_epoch(&mut patched, leader_epoch);
         let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
+        // A delete horizon is the cleaner's to set (KIP-534), never a producer's.
+        record_batch::clear_delete_horizon(&mut patched, &batch[BATCH_HEADER_BYTES..]);
         if log_append_time {
             record_batch::set_log_append_time(&mut patched, &batch[BATCH_HEADER_BYTES..], wall_ms);
         }

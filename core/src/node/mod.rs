@@ -691,6 +691,8 @@ impl<S: Storage> Node<S> {
             match outcome {
                 Ok(count) => deleted += count,
                 Err(error) => {
+                    // The log may have gone offline: produces waiting on it fail now.
+                    self.visibility_changes += 1;
                     self.log(LogLevel::Error, format!("{partition}: retention failed: {error}"))
                 }
             }
@@ -1140,6 +1142,8 @@ impl<S: Storage> Node<S> {
                 ),
                 Ok(Some(_)) => {}
                 Err(error) => {
+                    // The log may have gone offline: produces waiting on it fail now.
+                    self.visibility_changes += 1;
                     self.log(LogLevel::Error, format!("compaction of {partition} failed: {error}"))
                 }
             }

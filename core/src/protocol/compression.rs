@@ -56,7 +56,7 @@ fn read_bounded(
     max_bytes: usize,
 ) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::new();
-    let limit = max_bytes as u64 + 1;
+    let limit = (max_bytes as u64).saturating_add(1);
     (&mut reader).take(limit).read_to_end(&mut out).map_err(|error| corrupt(codec, error))?;
     if out.len() > max_bytes {
         return Err(CompressionError::TooLarge { max_bytes });

@@ -349,6 +349,23 @@ pub fn set_log_append_time(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]
     header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Clears a produced batch's delete-horizon flag (KIP-534) and re-computes the CRC over the
+/// patched header and `records`, as for [`set_log_append_time`]. The horizon is the log
+/// cleaner's to set: from a producer it would let compaction drop the batch's tombstones at
+/// once. `baseTimestamp` stays, so every record keeps its timestamp. Returns whether the
+/// flag was set.
+pub fn clear_delete_horizon(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]) -> bool {
+    let attributes = i16::from_be_bytes([header[ATTRIBUTES_AT], header[ATTRIBUTES_AT + 1]]);
+    if attributes & DELETE_HORIZON_FLAG == 0 {
+        return false;
+    }
+    let attributes = attributes & !DELETE_HORIZON_FLAG;
+    header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
+    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    true
+}
+
 /// One record of an uncompressed batch, borrowed from the batch bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordView<'a> {
@@ -728,9 +745,15 @@ pub fn rewrite_batch(
     out.extend_from_slice(&original[..BATCH_HEADER_BYTES]);
     out.extend_from_slice(&body);
     if count == 0 {
-        // No records, so no codec: an empty batch is stored uncompressed.
-        let attributes = header.attributes & !COMPRESSION_MASK;
+        // No records, so no codec: an empty batch is stored uncompressed. Nor a horizon (no
+        // tombstones left), so `baseTimestamp` is a time again, as Kafka writes an empty
+        // batch's header.
+        let attributes = header.attributes & !COMPRESSION_MASK & !DELETE_HORIZON_FLAG;
         out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+        if header.delete_horizon_ms().is_some() {
+            let max_timestamp = header.max_timestamp.to_be_bytes();
+            out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp);
+        }
     }
     if let Some(horizon) = delete_horizon_ms {
         let attributes = i16::from_be_bytes(array_at(&out, ATTRIBUTES_AT)) | DELETE_HORIZON_FLAG;
@@ -784,8 +807,12 @@ fn rebase_timestamps(records: &[u8], old_base: i64, new_base: i64) -> Result<Vec
 pub fn merge_empty_batches(first: &[u8], last_offset: i64, max_timestamp: i64) -> Vec<u8> {
     assert!(first.len() >= BATCH_HEADER_BYTES);
     let mut out = first[..BATCH_HEADER_BYTES].to_vec();
-    let attributes =
-        i16::from_be_bytes(array_at(&out, ATTRIBUTES_AT)) & !COMPRESSION_MASK & !TRANSACTIONAL_FLAG;
+    let attributes = i16::from_be_bytes(array_at(&out, ATTRIBUTES_AT));
+    if attributes & DELETE_HORIZON_FLAG != 0 {
+        // No tombstones left: `baseTimestamp` is a time again (see `rewrite_batch`).
+        out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    }
+    let attributes = attributes & !COMPRESSION_MASK & !TRANSACTIONAL_FLAG & !DELETE_HORIZON_FLAG;
     out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
     out[43..51].copy_from_slice(&(-1i64).to_be_bytes());
     out[51..53].copy_from_slice(&(-1i16).to_be_bytes());
@@ -1049,6 +1076,22 @@ mod compressed_tests {
                     );
                 }
             }
+            // Emptied later, by a rewrite or a merge of empty batches, it has no horizon:
+            // `baseTimestamp` is a time again.
+            let flagged = rewrite_batch(&original, &kept, 2, Some(77)).expect("rewrite");
+            let emptied = rewrite_batch(&flagged, &[], 0, None).expect("rewrite");
+            let empty = validate_stored(&emptied).expect("valid");
+            assert_eq!(
+                (empty.delete_horizon_ms(), empty.base_timestamp, empty.records_count),
+                (None, header.max_timestamp, 0)
+            );
+            assert_eq!(empty.compression(), Compression::None);
+            let merged = merge_empty_batches(&flagged, header.last_offset(), 5000);
+            let merged = validate_stored(&merged).expect("valid");
+            assert_eq!(
+                (merged.delete_horizon_ms(), merged.base_timestamp, merged.max_timestamp),
+                (None, 5000, 5000)
+            );
             // Without a horizon the records are copied as they were.
             let plain = rewrite_batch(&original, &kept, 2, None).expect("rewrite");
             let new = validate_stored(&plain).expect("valid");

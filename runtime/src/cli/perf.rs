@@ -630,7 +630,7 @@ fn record_latencies(header: &BatchHeader, batch: &[u8], now_us: i64, out: &mut V
         let stamp = record.key.and_then(|key| key.strip_prefix(SEND_STAMP_MAGIC));
         let sent_us = match stamp.map(<[u8; 8]>::try_from) {
             Some(Ok(stamp)) => i64::from_be_bytes(stamp),
-            _ => header.base_timestamp.saturating_add(record.timestamp_delta).saturating_mul(1000),
+            _ => header.base_timestamp.wrapping_add(record.timestamp_delta).saturating_mul(1000),
         };
         out.push(now_us.saturating_sub(sent_us).clamp(0, i64::from(u32::MAX)) as u32);
     }
