@@ -221,6 +221,16 @@ pub struct Sim {
     pub verbose: bool,
     /// The largest node queue sizes seen.
     pub stats_max: NodeStats,
+    /// The first topic whose registry entry a restart changed: (name, id, partitions, config)
+    /// as the node held them when it stopped, and after it started again. Topics change only
+    /// through requests, each saved durably before it is answered; a failed save is undone in
+    /// memory and saved again. Only where that second save failed too (the node says so) may
+    /// the file hold something else.
+    pub topics_changed_by_restart: Option<String>,
+    /// The topics the node held when it last stopped, unless its registry may differ.
+    topics_at_stop: Option<BTreeMap<String, (String, String)>>,
+    /// Whether the node said, since it last started, that its registry may differ.
+    topics_unsure: bool,
     /// Connections the node closed (a failed acks=0 produce, garbage, too many requests).
     pub closed_by_node: u64,
     disk_full: bool,
@@ -855,6 +865,20 @@ pub fn first_settings_from_seed(seed: u64) -> (FaultSettings, Workload) {
     let faults = FaultSettings::swarm(&mut prng);
     let workload = Workload::swarm(&mut prng);
     (faults, workload)
+}
+
+/// Each topic's registry entry by name: (id, partitions and whole config, to compare; id,
+/// partitions and overrides, to show).
+fn describe_topics(node: &Node<SimDisk>) -> BTreeMap<String, (String, String)> {
+    let topics = node.topics().iter();
+    topics
+        .map(|topic| {
+            let (id, partitions) = (u128::from_be_bytes(topic.id), topic.partitions);
+            let whole = format!("{id:x} {partitions} {:?}", topic.config);
+            let shown = format!("id {id:x}, {partitions} partitions, {:?}", topic.config.overrides);
+            (topic.name.clone(), (whole, shown))
+        })
+        .collect()
 }
 
 /// The version of the seed-to-settings mapping that `Sim::from_seed` uses. Each version adds
@@ -1662,6 +1686,9 @@ impl Sim {
             recent: VecDeque::new(),
             verbose: false,
             stats_max: NodeStats::default(),
+            topics_changed_by_restart: None,
+            topics_at_stop: None,
+            topics_unsure: false,
             closed_by_node: 0,
             disk_full: false,
             healed: false,
@@ -1958,7 +1985,12 @@ impl Sim {
                 let at = self.now + delay;
                 self.schedule(at, Event::SyncDone { id, generation, files });
             }
-            Output::Log { message, .. } => self.note(format!("{} node: {message}", self.now)),
+            Output::Log { message, .. } => {
+                if message.contains("the registry on disk may hold that change") {
+                    self.topics_unsure = true;
+                }
+                self.note(format!("{} node: {message}", self.now))
+            }
         }
     }
 
@@ -2236,6 +2268,7 @@ impl Sim {
     /// restarts after a short downtime.
     pub fn power_loss(&mut self) {
         let Some(mut node) = self.node.take() else { return };
+        self.note_topics_at_stop(&node);
         self.faults_injected += 1;
         let mut disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
         let report = disk.crash();
@@ -2271,6 +2304,7 @@ impl Sim {
                     "{} restart: clean={} truncated={:?}",
                     self.now, report.clean_shutdown, report.truncated
                 ));
+                self.compare_topics_after_restart(&node);
                 self.node = Some(node);
                 self.history.push(Operation::NodeRestarted);
                 self.arm_node_timer();
@@ -2283,6 +2317,37 @@ impl Sim {
                 self.schedule(at, Event::Restart);
             }
         }
+    }
+
+    /// Notes the first topic whose registry entry differs from what the node held when it
+    /// stopped (see `topics_changed_by_restart`).
+    fn compare_topics_after_restart(&mut self, node: &Node<SimDisk>) {
+        let Some(before) = self.topics_at_stop.take() else { return };
+        if self.topics_changed_by_restart.is_some() {
+            return;
+        }
+        let after = describe_topics(node);
+        let whole = |entry: Option<&(String, String)>| entry.map(|entry| entry.0.clone());
+        let mut names = before.keys().chain(after.keys());
+        let Some(name) = names.find(|name| whole(before.get(*name)) != whole(after.get(*name)))
+        else {
+            return;
+        };
+        let shown = |entry: Option<&(String, String)>| {
+            entry.map_or("no such topic".to_string(), |entry| entry.1.clone())
+        };
+        self.topics_changed_by_restart = Some(format!(
+            "topic {name} was [{}] when the node stopped and [{}] after it started again at {}",
+            shown(before.get(name)),
+            shown(after.get(name)),
+            self.now
+        ));
+    }
+
+    /// Notes the topics `node` holds as it stops, unless it said its registry may differ.
+    fn note_topics_at_stop(&mut self, node: &Node<SimDisk>) {
+        let unsure = std::mem::take(&mut self.topics_unsure);
+        self.topics_at_stop = (!unsure).then(|| describe_topics(node));
     }
 
     /// Ends every fault: the network heals, the disk has room and syncs succeed, and a downed
@@ -2324,6 +2389,7 @@ impl Sim {
     /// except the unsynced bytes of files whose fsync failed under `eio_forgets`.
     pub fn process_restart(&mut self) {
         let Some(mut node) = self.node.take() else { return };
+        self.note_topics_at_stop(&node);
         let mut disk = std::mem::replace(node.storage_mut(), SimDisk::new(0));
         let report = disk.process_restart();
         if report != CrashReport::default() {

@@ -1743,6 +1743,15 @@ fn a_group_begun_again_counts_generations_afresh_for_members_that_join_later() {
 }
 
 #[test]
+fn a_restart_keeps_the_topic_registry_the_broker_held() {
+    // Seeds of settings v28 whose registry renames failed after taking effect: see their
+    // summary in REGRESSION_SEEDS. The node test
+    // `a_topic_whose_deletion_failed_after_the_registry_was_replaced_is_still_there_after_a_restart`
+    // builds one by hand.
+    regression_seeds_pass("a_restart_keeps_the_topic_registry_the_broker_held");
+}
+
+#[test]
 fn an_error_after_a_compaction_s_rename_takes_the_log_offline() {
     // Seed 1228 (settings v27): a rename failed after it took effect while the cleaner put a
     // rewritten segment in place. The log suite's tests of the same name build it by hand.
