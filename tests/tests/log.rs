@@ -865,6 +865,28 @@ fn a_tombstone_past_the_end_of_a_full_key_map_is_kept(harness: &mut dyn Harness)
     assert_eq!(big, (1..=big_keys as i64).chain(302..402).collect::<Vec<_>>());
 }
 
+/// Appends one record with `key`, a 300-byte value or none (a tombstone), made at
+/// `timestamp_ms`; returns its offset.
+fn append_keyed(
+    harness: &mut dyn Harness,
+    manager: &mut LogManager,
+    key: &str,
+    tombstone: bool,
+    timestamp_ms: i64,
+) -> i64 {
+    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
+    let value = vec![b'v'; 300];
+    let record = NewRecord {
+        key: Some(key.as_bytes()),
+        value: if tombstone { None } else { Some(&value) },
+        headers: vec![],
+        timestamp_ms,
+    };
+    let mut batch = build_batch(&[record], BatchOptions::default());
+    let log = manager.log_mut(&partition()).expect("log");
+    log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
+}
+
 /// The header of the stored batch holding `offset`, and the timestamp of that record.
 fn stored_batch_of(bytes: &[u8], offset: i64) -> (BatchHeader, i64) {
     let mut position = 0;
@@ -892,7 +914,6 @@ fn a_tombstone_is_kept_for_delete_retention_from_its_first_cleaning(harness: &mu
     // through the log sees the deletion. The pass writes that delete horizon into the batch,
     // so a restart keeps it.
     use sluice_core::config::CleanupPolicy;
-    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
     const TEN_DAYS_MS: i64 = 10 * 24 * 3600 * 1000;
     let config = LogConfig {
         cleanup_policy: CleanupPolicy::Compact,
@@ -901,16 +922,7 @@ fn a_tombstone_is_kept_for_delete_retention_from_its_first_cleaning(harness: &mu
     };
     let mut manager = open(harness, config);
     let append = |harness: &mut dyn Harness, manager: &mut LogManager, key: &str, tombstone| {
-        let value = vec![b'v'; 300];
-        let record = NewRecord {
-            key: Some(key.as_bytes()),
-            value: if tombstone { None } else { Some(&value) },
-            headers: vec![],
-            timestamp_ms: WALL_MS - TEN_DAYS_MS,
-        };
-        let mut batch = build_batch(&[record], BatchOptions::default());
-        let log = manager.log_mut(&partition()).expect("log");
-        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
+        append_keyed(harness, manager, key, tombstone, WALL_MS - TEN_DAYS_MS)
     };
     assert_eq!(append(harness, &mut manager, "d", false), 0);
     assert_eq!(append(harness, &mut manager, "d", true), 1);
@@ -1097,7 +1109,6 @@ fn records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as
     // makes what is appended there new: were it taken as compacted, an expired tombstone
     // there would go while its key's older value there stayed, and the key would come back.
     use sluice_core::config::CleanupPolicy;
-    use sluice_core::protocol::record_batch::{build_batch, BatchOptions, NewRecord};
     let config = LogConfig {
         cleanup_policy: CleanupPolicy::Compact,
         delete_retention_ms: 0,
@@ -1105,16 +1116,7 @@ fn records_appended_after_a_truncation_below_the_compacted_part_are_compacted_as
     };
     let mut manager = open(harness, config);
     let append = |harness: &mut dyn Harness, manager: &mut LogManager, key: &str, tombstone| {
-        let value = vec![b'v'; 300];
-        let record = NewRecord {
-            key: Some(key.as_bytes()),
-            value: if tombstone { None } else { Some(&value) },
-            headers: vec![],
-            timestamp_ms: WALL_MS,
-        };
-        let mut batch = build_batch(&[record], BatchOptions::default());
-        let log = manager.log_mut(&partition()).expect("log");
-        log.append(harness.storage(), &mut batch, 1, WALL_MS).expect("append").base_offset
+        append_keyed(harness, manager, key, tombstone, WALL_MS)
     };
     for index in 0..40 {
         append(harness, &mut manager, &format!("u{index}"), false);
