@@ -1762,6 +1762,36 @@ fn a_compacted_topic_refuses_keyless_records_and_is_compacted_on_the_timer() {
     assert_eq!(compacted.last().map(|record| record.0), Some(39));
 }
 
+/// Retention that takes its log offline (a segment file it cannot remove) answers at once
+/// the acks=all produce waiting there for a sync, with KAFKA_STORAGE_ERROR, as a failed
+/// fsync does, instead of leaving it to the sync's completion. (The cleaner never runs while
+/// a sync is in flight, so a failed compaction meets no such produce.)
+#[test]
+fn a_produce_waiting_on_a_log_that_retention_takes_offline_is_answered_at_once() {
+    let mut harness = Harness::new();
+    harness.create_topics("r", 1, &[("retention.ms", "1000"), ("segment.bytes", "1024")]);
+    produce_one_key(&mut harness, "r", 20);
+    harness.send(A, 9, produce("r", 0, -1, producer_batch(1, 100, 20, WALL_MS)));
+    let outputs = harness.outputs();
+    assert!(matches!(outputs[..], [Output::Sync { .. }]), "{outputs:?}");
+    let faults = sluice_sim::disk::DiskFaults { remove_error_ppm: 1_000_000, ..Default::default() };
+    harness.node.storage_mut().set_faults(faults);
+    // log.retention.check.interval.ms (5 minutes) later, every segment but the active one is
+    // due; removing the first fails.
+    harness.now = 300_000;
+    harness.node.handle(harness.now, WALL_MS + 300_000, Input::Timer);
+    let outputs = harness.outputs();
+    let answers: Vec<i16> = outputs
+        .iter()
+        .filter(|output| matches!(output, Output::Send { .. }))
+        .map(|output| {
+            let Response::Produce(response) = harness.response(output).2 else { panic!() };
+            response.responses[0].partition_responses[0].error_code
+        })
+        .collect();
+    assert_eq!(answers, vec![ErrorCode::KafkaStorageError.code()], "{outputs:?}");
+}
+
 /// `count` one-record batches to partition 0 of `topic`, all with key "key-0" and 100-byte
 /// values, each acknowledged after its sync at offset `tag`.
 fn produce_one_key(harness: &mut Harness, topic: &str, count: u64) {
