@@ -513,6 +513,7 @@ impl Log {
             // time plus delete.retention.ms (KIP-534). Stored in the batch, it outlives
             // restarts; until then the tombstones stay whatever their timestamps.
             let horizon = header.delete_horizon_ms();
+            let new_horizon_ms = wall_ms.saturating_add(delete_retention_ms);
             let mut sets_horizon = false;
             // Recounting the records' timestamp deltas from the horizon lengthens each record
             // by at most 10 bytes. A batch that might then outgrow BATCH_BYTES_MAX (only near
@@ -539,7 +540,7 @@ impl Log {
                             Some(horizon) => horizon,
                             None if horizon_fits => {
                                 sets_horizon = true;
-                                wall_ms.saturating_add(delete_retention_ms)
+                                new_horizon_ms
                             }
                             None => {
                                 let expires =
@@ -563,7 +564,7 @@ impl Log {
                     .last_batch_of_producer
                     .get(&header.producer_id)
                     .is_none_or(|&last| last == header.base_offset);
-            let new_horizon = sets_horizon.then(|| wall_ms.saturating_add(delete_retention_ms));
+            let new_horizon = sets_horizon.then_some(new_horizon_ms);
             let bytes = if kept_count == total
                 && !sets_horizon
                 && (total > 0 || header.is_control() || past_map)
