@@ -345,6 +345,11 @@ pub fn set_log_append_time(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]
     let attributes = attributes | TIMESTAMP_TYPE_LOG_APPEND;
     header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
     header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&wall_ms.to_be_bytes());
+    write_crc(header, records);
+}
+
+/// Writes into a patched `header` the CRC over it and `records`, the bytes that follow it.
+fn write_crc(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]) {
     let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
     header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
@@ -352,18 +357,14 @@ pub fn set_log_append_time(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]
 /// Clears a produced batch's delete-horizon flag (KIP-534) and re-computes the CRC over the
 /// patched header and `records`, as for [`set_log_append_time`]. The horizon is the log
 /// cleaner's to set: from a producer it would let compaction drop the batch's tombstones at
-/// once. `baseTimestamp` stays, so every record keeps its timestamp. Returns whether the
-/// flag was set.
-pub fn clear_delete_horizon(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]) -> bool {
+/// once. `baseTimestamp` stays, so every record keeps its timestamp.
+pub fn clear_delete_horizon(header: &mut [u8; BATCH_HEADER_BYTES], records: &[u8]) {
     let attributes = i16::from_be_bytes([header[ATTRIBUTES_AT], header[ATTRIBUTES_AT + 1]]);
-    if attributes & DELETE_HORIZON_FLAG == 0 {
-        return false;
+    if attributes & DELETE_HORIZON_FLAG != 0 {
+        let attributes = attributes & !DELETE_HORIZON_FLAG;
+        header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+        write_crc(header, records);
     }
-    let attributes = attributes & !DELETE_HORIZON_FLAG;
-    header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), records);
-    header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-    true
 }
 
 /// One record of an uncompressed batch, borrowed from the batch bytes.
