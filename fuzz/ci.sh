@@ -14,6 +14,9 @@
 # New inputs the fuzzer finds go to a scratch directory, not the committed corpus; crashing
 # inputs go to fuzz/artifacts/<target>/ (git-ignored), and the log says how to replay them.
 set -euo pipefail
+# The workspace's release profile links with fat LTO; fuzz builds keep the default codegen,
+# which builds faster and which the run counts here were set for.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 scale="${1:-1}"
 seed="${FUZZ_SEED:-1}"
 case "$scale" in

@@ -10,6 +10,9 @@
 #   cargo run -p sluice-fuzz --example replay -- <target> fuzz/artifacts/<target>
 # JOBS=n (with KEEP_GOING=1) runs n fuzzing processes.
 set -euo pipefail
+# The workspace's release profile links with fat LTO; fuzz builds keep the default codegen,
+# which builds faster and which the run counts here were set for.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 if [ $# -ne 2 ]; then
     echo "usage: $0 <target> <minutes>" >&2
     exit 2
