@@ -10,6 +10,10 @@ use sluice_sim::faults::FaultSettings;
 use sluice_sim::history::Operation;
 use std::time::Instant;
 
+/// The allocator the `sluice-sim` binary runs with (see its `main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn measure(name: &str, producers: u32, consumers: u32, group: GroupWorkload) {
     // SLUICE_SIM_BENCH_MS shortens the run, e.g. to count instructions under valgrind.
     let simulated_ms = std::env::var("SLUICE_SIM_BENCH_MS")
