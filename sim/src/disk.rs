@@ -48,6 +48,9 @@ pub struct DiskFaults {
     /// The next this many renames fail with EIO after taking effect, whatever the rate (a
     /// scripted fault for tests).
     pub renames_failing_after: u32,
+    /// The next this many renames fail with EIO before taking effect, whatever the rate,
+    /// once `renames_failing_after` is used up (a scripted fault for tests).
+    pub renames_failing_before: u32,
     /// Whether a failed `sync` also exposes the file's unsynced bytes to a process restart
     /// ([`SimDisk::process_restart`]): the kernel may have marked the dirty pages clean
     /// without writing them, so they are gone once the page cache lets them go.
@@ -371,6 +374,11 @@ impl Storage for SimDisk {
             self.files.insert(to.to_string(), file);
             let detail = "EIO on rename after the rename (scripted)";
             return Err(StorageError::new(StorageErrorKind::Io, to, detail));
+        }
+        if self.faults.renames_failing_before > 0 {
+            self.faults.renames_failing_before -= 1;
+            self.files.insert(from.to_string(), file);
+            return Err(StorageError::new(StorageErrorKind::Io, to, "EIO on rename (scripted)"));
         }
         let error_ppm = self.faults.rename_error_ppm;
         let failed = error_ppm > 0 && self.prng.chance(error_ppm);

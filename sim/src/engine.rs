@@ -225,12 +225,18 @@ pub struct Sim {
     /// as the node held them when it stopped, and after it started again. Topics change only
     /// through requests, each saved durably before it is answered; a failed save is undone in
     /// memory and saved again. Only where that second save failed too (the node says so) may
-    /// the file hold something else.
+    /// the file hold something else, and only until a later save succeeds (the node says
+    /// that too: it tries again every second).
     pub topics_changed_by_restart: Option<String>,
     /// The topics the node held when it last stopped, unless its registry may differ.
     topics_at_stop: Option<BTreeMap<String, (String, String)>>,
     /// Whether the node said, since it last started, that its registry may differ.
     topics_unsure: bool,
+    /// Whether the node said, since it last started, that its registry agrees again.
+    topics_put_right: bool,
+    /// Stops after which the registry was checked although the node had said, since it last
+    /// started, that the file may differ, then that a later save put it right.
+    pub registry_checks_after_put_right: u64,
     /// Connections the node closed (a failed acks=0 produce, garbage, too many requests).
     pub closed_by_node: u64,
     disk_full: bool,
@@ -1689,6 +1695,8 @@ impl Sim {
             topics_changed_by_restart: None,
             topics_at_stop: None,
             topics_unsure: false,
+            topics_put_right: false,
+            registry_checks_after_put_right: 0,
             closed_by_node: 0,
             disk_full: false,
             healed: false,
@@ -1988,6 +1996,10 @@ impl Sim {
             Output::Log { message, .. } => {
                 if message.contains("the registry on disk may hold that change") {
                     self.topics_unsure = true;
+                } else if message.contains("the topic registry on disk agrees with the broker") {
+                    // A later save succeeded: the file holds what memory does again.
+                    self.topics_unsure = false;
+                    self.topics_put_right = true;
                 }
                 self.note(format!("{} node: {message}", self.now))
             }
@@ -2347,6 +2359,8 @@ impl Sim {
     /// Notes the topics `node` holds as it stops, unless it said its registry may differ.
     fn note_topics_at_stop(&mut self, node: &Node<SimDisk>) {
         let unsure = std::mem::take(&mut self.topics_unsure);
+        let put_right = std::mem::take(&mut self.topics_put_right);
+        self.registry_checks_after_put_right += u64::from(!unsure && put_right);
         self.topics_at_stop = (!unsure).then(|| describe_topics(node));
     }
 

@@ -997,6 +997,76 @@ fn a_topic_whose_deletion_failed_after_the_registry_was_replaced_is_still_there_
 }
 
 #[test]
+fn a_registry_left_holding_a_failed_deletion_is_saved_again_until_it_agrees() {
+    // The registry's rename takes effect and reports EIO, so the file forgets the topic;
+    // the save that puts it back fails before its rename. The broker keeps the topic, says
+    // the file may differ, and saves it again a second later: from then on a restart finds
+    // the topic it was told is still there.
+    let mut harness = Harness::new();
+    harness.create_topic("kept", 1);
+    let faults = sluice_sim::disk::DiskFaults {
+        renames_failing_after: 1,
+        renames_failing_before: 1,
+        ..Default::default()
+    };
+    harness.node.storage_mut().set_faults(faults);
+    harness.send(A, 4, delete_topics("kept"));
+    let outputs: Vec<Output> = std::iter::from_fn(|| harness.node.poll_output()).collect();
+    let logs = log_lines(&outputs);
+    assert!(logs.iter().any(|line| line.contains("the registry on disk may hold that change")));
+    let answer = outputs.iter().find(|output| matches!(output, Output::Send { .. }));
+    let Response::DeleteTopics(answer) = harness.response(answer.expect("answered")).2 else {
+        panic!()
+    };
+    assert_eq!(answer.responses[0].error_code, ErrorCode::KafkaStorageError.code());
+    assert_eq!(harness.node.topics().get("kept").map(|topic| topic.partitions), Some(1));
+    // Until the retry, the file forgets the topic.
+    let early = harness.after_power_loss();
+    assert!(early.node.topics().get("kept").is_none());
+    // The retry is due a second later, and not before.
+    assert_eq!(harness.node.poll_timeout(), Some(1_000));
+    harness.now = 999;
+    harness.node.handle(harness.now, harness.wall_ms, Input::Timer);
+    assert!(harness.node.poll_output().is_none());
+    harness.now = 1_000;
+    harness.node.handle(harness.now, harness.wall_ms, Input::Timer);
+    let outputs: Vec<Output> = std::iter::from_fn(|| harness.node.poll_output()).collect();
+    let logs = log_lines(&outputs);
+    assert_eq!(logs, vec!["the topic registry on disk agrees with the broker again".to_string()]);
+    let restarted = harness.after_power_loss();
+    assert_eq!(restarted.node.topics().get("kept").map(|topic| topic.partitions), Some(1));
+}
+
+#[test]
+fn a_clean_shutdown_puts_a_registry_that_may_differ_right_first() {
+    // As above, but the broker stops cleanly before the retry: `close` saves the registry,
+    // so the next start has the topic.
+    let mut harness = Harness::new();
+    harness.create_topic("kept", 1);
+    let faults = sluice_sim::disk::DiskFaults {
+        renames_failing_after: 1,
+        renames_failing_before: 1,
+        ..Default::default()
+    };
+    harness.node.storage_mut().set_faults(faults);
+    harness.send(A, 4, delete_topics("kept"));
+    harness.outputs();
+    harness.node.close().expect("close");
+    let restarted = harness.after_power_loss();
+    assert_eq!(restarted.node.topics().get("kept").map(|topic| topic.partitions), Some(1));
+}
+
+fn log_lines(outputs: &[Output]) -> Vec<String> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Log { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
 fn topics_configs_and_data_survive_a_clean_restart() {
     let mut harness = Harness::new();
     harness.create_topic("kept", 2);

@@ -53,10 +53,13 @@ use crate::protocol::api::offset_for_leader_epoch::{
 };
 use crate::protocol::wire::StrBytes;
 use crate::protocol::ErrorCode;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError};
 use std::collections::{BTreeMap, BTreeSet};
 
 const RESOURCE_TOPIC: i8 = 2;
+/// How often a topic registry that may hold an undone change is saved again (see
+/// `Node::save_registry_again`).
+pub(super) const REGISTRY_SAVE_RETRY_MS: u64 = 1_000;
 const RESOURCE_BROKER: i8 = 4;
 
 fn text(value: impl Into<String>) -> StrBytes {
@@ -231,7 +234,7 @@ impl<S: Storage> Node<S> {
             self.roll_back_topic(name, 0);
             return Err((ErrorCode::KafkaStorageError, error.to_string()));
         }
-        if let Err(error) = self.topics.save(&mut self.storage) {
+        if let Err(error) = self.save_registry() {
             self.log(LogLevel::Error, format!("cannot save the topic registry: {error}"));
             self.roll_back_topic(name, partitions);
             self.save_registry_again();
@@ -241,17 +244,40 @@ impl<S: Storage> Node<S> {
         Ok(())
     }
 
+    /// Writes the topic registry as memory holds it. Once one save succeeds the file agrees
+    /// with memory, whatever earlier saves left there.
+    fn save_registry(&mut self) -> Result<(), StorageError> {
+        self.topics.save(&mut self.storage)?;
+        if self.registry_retry_at.take().is_some() {
+            let message = "the topic registry on disk agrees with the broker again".to_string();
+            self.log(LogLevel::Info, message);
+        }
+        Ok(())
+    }
+
     /// Saves the topic registry again after a failed save was rolled back in memory. A failed
     /// save may still have put the new registry in place (a rename that reported an error
     /// after it took effect); saving what memory holds makes the file agree again, or the
-    /// next start would bring back a change the client was told failed.
+    /// next start would bring back a change the client was told failed. If this save fails
+    /// too, it is tried again every [`REGISTRY_SAVE_RETRY_MS`] until one succeeds.
     fn save_registry_again(&mut self) {
-        if let Err(error) = self.topics.save(&mut self.storage) {
+        if let Err(error) = self.save_registry() {
             let message = format!(
                 "cannot save the topic registry after a failed change was undone: {error}; \
-                 the registry on disk may hold that change until the next save"
+                 the registry on disk may hold that change until the next save, tried again \
+                 every {REGISTRY_SAVE_RETRY_MS} ms"
             );
             self.log(LogLevel::Error, message);
+            self.registry_retry_at = Some(self.now + REGISTRY_SAVE_RETRY_MS);
+        }
+    }
+
+    /// The timer's retry of [`Node::save_registry_again`].
+    pub(super) fn retry_registry_save(&mut self) {
+        if let Err(error) = self.save_registry() {
+            let message = format!("cannot save the topic registry yet: {error}");
+            self.log(LogLevel::Debug, message);
+            self.registry_retry_at = Some(self.now + REGISTRY_SAVE_RETRY_MS);
         }
     }
 
@@ -497,7 +523,7 @@ impl<S: Storage> Node<S> {
             );
             return Err(ErrorCode::KafkaStorageError);
         }
-        if let Err(error) = self.topics.save(&mut self.storage) {
+        if let Err(error) = self.save_registry() {
             // The topic stays, syncs in flight included: its waiting produces still settle.
             self.topics.forget_deleted(name);
             self.topics.insert(topic);
@@ -651,7 +677,7 @@ impl<S: Storage> Node<S> {
         }
         if failure.is_none() {
             self.topics.get_mut(name).expect("checked").partitions = count;
-            if let Err(error) = self.topics.save(&mut self.storage) {
+            if let Err(error) = self.save_registry() {
                 self.topics.get_mut(name).expect("checked").partitions = from;
                 failure = Some(format!("cannot save the topic registry: {error}"));
                 self.save_registry_again();
@@ -1079,7 +1105,7 @@ impl<S: Storage> Node<S> {
         // Saved first, applied after: a registry that cannot be saved leaves the topic as it
         // was, rather than running with settings it was told failed and a restart undoes.
         self.topics.get_mut(name).expect("exists").config = updated.clone();
-        if let Err(error) = self.topics.save(&mut self.storage) {
+        if let Err(error) = self.save_registry() {
             self.topics.get_mut(name).expect("exists").config = previous;
             self.save_registry_again();
             return Err((ErrorCode::KafkaStorageError, error.to_string()));

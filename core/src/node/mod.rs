@@ -300,6 +300,10 @@ pub struct Node<S: Storage> {
     /// When expired idempotent producers are next forgotten
     /// (`producer.id.expiration.check.interval.ms`).
     next_producer_expiry_at: u64,
+    /// When to save the topic registry again, set while the file on disk may hold a change
+    /// the broker undid: a failed save was undone in memory, and the save meant to put the
+    /// file back failed too. Any later save that succeeds clears it.
+    registry_retry_at: Option<u64>,
     /// A compaction step is due: a pass is due or has steps left. It waits for the sync in
     /// flight: a pass replaces segment files, and must not remove index files that sync is
     /// about to flush.
@@ -376,6 +380,7 @@ impl<S: Storage> Node<S> {
             next_offsets_expiry_at: now + config.group.offsets_retention_check_interval_ms.max(1),
             next_producer_expiry_at: now
                 + config.producer_id_expiration_check_interval_ms.max(1).unsigned_abs() as u64,
+            registry_retry_at: None,
             config,
             storage,
             logs,
@@ -620,6 +625,9 @@ impl<S: Storage> Node<S> {
             periodic = periodic.min(self.now);
         }
         periodic = periodic.min(self.next_offsets_expiry_at).min(self.next_producer_expiry_at);
+        if let Some(retry_at) = self.registry_retry_at {
+            periodic = periodic.min(retry_at);
+        }
         if let Some(group_deadline) = self.groups.poll_timeout() {
             periodic = periodic.min(group_deadline.max(self.now));
         }
@@ -647,6 +655,16 @@ impl<S: Storage> Node<S> {
             );
         }
         self.write_producer_snapshots(false);
+        // A registry that may hold a change the broker undid is put right before the marker
+        // of a clean shutdown is written; if it cannot be, the shutdown is not clean.
+        if self.registry_retry_at.is_some() {
+            self.topics.save(&mut self.storage).map_err(|error| {
+                format!(
+                    "cannot save the topic registry, which may hold a change that failed: {error}"
+                )
+            })?;
+            self.registry_retry_at = None;
+        }
         self.logs.close(&mut self.storage).map_err(|error| error.to_string())
     }
 
@@ -1075,6 +1093,9 @@ impl<S: Storage> Node<S> {
             let interval = self.config.producer_id_expiration_check_interval_ms.max(1);
             self.next_producer_expiry_at = self.now + interval.unsigned_abs() as u64;
             self.expire_producers();
+        }
+        if self.registry_retry_at.is_some_and(|retry_at| self.now >= retry_at) {
+            self.retry_registry_save();
         }
         if self.config.log_cleaner_enable && self.now >= self.next_cleaner_at {
             self.next_cleaner_at = self.now + self.config.log_cleaner_backoff_ms.max(1) as u64;
