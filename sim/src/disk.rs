@@ -282,15 +282,18 @@ impl Storage for SimDisk {
         let mut free =
             if capacity == 0 { u64::MAX } else { capacity.saturating_sub(self.used_bytes()) };
         // A file's directory exists while the file does (`remove_dir` refuses a non-empty one
-        // and `rename` a missing one), so only a new file needs its directory looked up.
-        if !self.files.contains_key(path) {
-            if !self.parent_exists(path) {
-                let detail = "no parent directory";
-                return Err(StorageError::new(StorageErrorKind::NotFound, path, detail));
+        // and `rename` a missing one), so only a new file needs its directory looked up. (One
+        // lookup on the common path: an append to a file that exists.)
+        let file = match self.files.get_mut(path) {
+            Some(file) => file,
+            None => {
+                if !self.parent_exists(path) {
+                    let detail = "no parent directory";
+                    return Err(StorageError::new(StorageErrorKind::NotFound, path, detail));
+                }
+                self.files.entry(path.to_string()).or_default()
             }
-            self.files.insert(path.to_string(), SimFile::default());
-        }
-        let file = self.files.get_mut(path).expect("present or just inserted");
+        };
         for part in parts {
             if part.len() as u64 > free {
                 file.data.extend_from_slice(&part[..free as usize]);

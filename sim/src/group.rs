@@ -960,7 +960,11 @@ pub fn read_records(records: &[u8], position: &mut i64, mut read: impl FnMut(i64
                 continue;
             }
             let value = match record.value {
-                Some(value) => String::from_utf8_lossy(value).into_owned(),
+                // The workload's values are UTF-8: a copy checked once, not the lossy walk.
+                Some(value) => match std::str::from_utf8(value) {
+                    Ok(text) => text.to_owned(),
+                    Err(_) => String::from_utf8_lossy(value).into_owned(),
+                },
                 None => crate::client::tombstone_value(&String::from_utf8_lossy(
                     record.key.unwrap_or_default(),
                 )),
