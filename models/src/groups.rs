@@ -22,7 +22,10 @@
 //!   accepted commit (unless it expired);
 //! - **offsets expire only after retention** (with `offsets_retention_ms`): expiry, run at
 //!   any moment, removes the group's offsets only once the group has been Empty that long
-//!   since its last change (KIP-211), however members came and went between runs;
+//!   since its last change (KIP-211), however members came and went between runs; the time
+//!   it emptied is stored with it, so a failover does not restart the count (reachability:
+//!   an expiry sooner than the retention after a failover), and, as in Kafka, members that
+//!   joined after the group's last stored change are forgotten with the failed coordinator;
 //! - reachability (so the properties are not vacuous): all partitions assigned in a Stable
 //!   generation with every member owning some; a commit accepted; a failover happened.
 
@@ -104,6 +107,12 @@ pub struct State {
     last_not_empty_at: u64,
     /// Whether expiry ever removed the committed offset.
     expired: bool,
+    /// When the coordinator failed over (when expiry is modelled).
+    failover_at: u64,
+    /// Whether expiry removed the committed offset less than the retention after a failover,
+    /// the group having been Empty since before it: the time it emptied, stored in its
+    /// record, survived the failover.
+    expired_soon_after_failover: bool,
     /// The first property violation seen while delivering answers, if any.
     violation: Option<String>,
 }
@@ -293,6 +302,8 @@ impl Model for GroupModel {
             commits_accepted: 0,
             last_not_empty_at: 0,
             expired: false,
+            failover_at: 0,
+            expired_soon_after_failover: false,
             violation: None,
         }]
     }
@@ -333,7 +344,12 @@ impl Model for GroupModel {
         let now = state.now;
         // Only expiry reads these two; without it they would split states that are alike.
         let expiring = self.offsets_retention_ms.is_some();
-        let was_not_empty = expiring && not_empty(&state.coordinator);
+        let mut was_not_empty = expiring && not_empty(&state.coordinator);
+        // The wall clock reads the model's time: a group that empties is stamped with it.
+        // (Only expiry reads the stamp; without it the clock stands still, so that groups
+        // alike but for when they emptied stay one state.)
+        let wall = |now: u64| if expiring { now as i64 } else { 0 };
+        state.coordinator.set_wall_clock(wall(now));
         let context =
             JoinContext { version: 3, client_id: "c".to_owned(), client_host: "/h".to_owned() };
         match action {
@@ -445,10 +461,12 @@ impl Model for GroupModel {
             Action::Deadline => {
                 let deadline = state.coordinator.poll_timeout()?;
                 state.now = state.now.max(deadline);
+                state.coordinator.set_wall_clock(wall(state.now));
                 state.coordinator.handle_timeout(state.now);
             }
             Action::Silence => {
                 state.now += SESSION_MS + 1;
+                state.coordinator.set_wall_clock(wall(state.now));
                 state.coordinator.handle_timeout(state.now);
             }
             Action::Failover => {
@@ -459,10 +477,11 @@ impl Model for GroupModel {
                     rebuilt.replay(key, value.as_deref()).expect("records replay");
                 }
                 rebuilt.load_complete(state.now);
+                rebuilt.set_wall_clock(wall(state.now));
                 state.coordinator = rebuilt;
                 // The rebuilt coordinator knows the last generation it stored; one formed but
                 // never stored is gone with the old coordinator, as in Kafka.
-                state.newest_generation = state
+                let stored = state
                     .records
                     .iter()
                     .rev()
@@ -470,9 +489,23 @@ impl Model for GroupModel {
                         matches!(records::decode_key(key), Ok(RecordKey::Group { .. }))
                     })
                     .and_then(|(_, value)| value.as_ref())
-                    .map_or(-1, |value| {
-                        records::decode_group_value(value).expect("a group value").generation
-                    });
+                    .map(|value| records::decode_group_value(value).expect("a group value"));
+                state.newest_generation = stored.as_ref().map_or(-1, |value| value.generation);
+                if expiring {
+                    state.failover_at = state.now;
+                    // As Kafka's load: an Empty group's retention counts from the time of the
+                    // state change its record stored. Members that came after it and were
+                    // never stored are gone with the old coordinator, so from then on the
+                    // group was last not Empty when it emptied by the record.
+                    if !not_empty(&state.coordinator) {
+                        let emptied = stored.as_ref().map(|value| value.current_state_timestamp_ms);
+                        if let Some(emptied) = emptied.filter(|&stamp| stamp >= 0) {
+                            state.last_not_empty_at = emptied as u64;
+                        }
+                    }
+                    // What the old coordinator held in memory does not count.
+                    was_not_empty = false;
+                }
                 state.failovers += 1;
                 for member in &mut state.members {
                     member.waiting = false;
@@ -528,12 +561,17 @@ impl Model for GroupModel {
                              not Empty"
                         ));
                     }
+                    let after_failover = state.failovers > 0
+                        && state.last_not_empty_at <= state.failover_at
+                        && now - state.failover_at < retention_ms;
+                    state.expired_soon_after_failover |= after_failover;
                     state.committed = None;
                     state.expired = true;
                 }
             }
             Action::Wait => {
                 state.now += self.offsets_retention_ms.expect("waits are modelled") / 2;
+                state.coordinator.set_wall_clock(wall(state.now));
                 state.coordinator.handle_timeout(state.now);
             }
         }
@@ -567,6 +605,14 @@ impl Model for GroupModel {
             Property::sometimes("offsets expired", |model: &Self, state: &State| {
                 model.offsets_retention_ms.is_none() || state.expired
             }),
+            Property::sometimes(
+                "offsets expired sooner than the retention after a failover, counted from before it",
+                |model: &Self, state: &State| {
+                    model.offsets_retention_ms.is_none()
+                        || !model.failover
+                        || state.expired_soon_after_failover
+                },
+            ),
             Property::sometimes(
                 "a failover with committed offsets",
                 |model: &Self, state: &State| {

@@ -753,15 +753,59 @@ struct Fetched<'h> {
     offsets: &'h [(i32, i64)],
 }
 
+/// When a group had a member: spans (answered, sent, stored) by answer.
+#[derive(Default)]
+struct Presence {
+    spans: Vec<(u64, u64, bool)>,
+    /// For the stored spans, by answer: (answered, the latest any of them answered by then
+    /// was sent).
+    stored: Vec<(u64, u64)>,
+}
+
+impl Presence {
+    fn new(mut spans: Vec<(u64, u64, bool)>) -> Self {
+        spans.sort_unstable();
+        let mut latest = 0;
+        let stored = spans
+            .iter()
+            .filter(|&&(_, _, stored)| stored)
+            .map(|&(answered, sent, _)| {
+                latest = latest.max(sent);
+                (answered, latest)
+            })
+            .collect();
+        Self { spans, stored }
+    }
+
+    /// The latest a span answered by `tick` was sent, counting a span not stored only if
+    /// it was answered at or after the node's last start by then, `restarted`.
+    fn latest_sent(&self, tick: u64, restarted: u64) -> Option<u64> {
+        let stored = self.stored.partition_point(|&(answered, _)| answered <= tick);
+        let mut latest = stored.checked_sub(1).map(|index| self.stored[index].1);
+        let end = self.spans.partition_point(|&(answered, _, _)| answered <= tick);
+        for &(answered, sent, _) in self.spans[..end].iter().rev() {
+            // Earlier spans were answered before the restart, or sent before `latest`.
+            if answered < restarted || latest.is_some_and(|latest| answered < latest) {
+                break;
+            }
+            latest = latest.max(Some(sent));
+        }
+        latest
+    }
+}
+
 /// The offset traffic in a history: the group consumers' commits, every OffsetFetch answer
 /// (members', the observer's and the lag monitor's), and when each group had a member.
 struct OffsetTraffic<'h> {
     commits: BTreeMap<(u32, u32), Commit>,
     /// The OffsetFetch answers, in the order answered.
     fetched: Vec<Fetched<'h>>,
-    /// Per group, the spans (ticks sent, answered) in which the coordinator had a member.
-    present: BTreeMap<&'static str, Vec<(u64, u64)>>,
+    /// Per group, when the coordinator had a member.
+    present: BTreeMap<&'static str, Presence>,
     offsets_retention_ms: Option<u64>,
+    history: &'h History,
+    /// The ticks at which the node's deletion clock may leap or fall back.
+    clock_breaks: Vec<u64>,
 }
 
 impl<'h> OffsetTraffic<'h> {
@@ -808,10 +852,11 @@ impl<'h> OffsetTraffic<'h> {
                 _ => {}
             }
         }
-        let mut present: BTreeMap<&'static str, Vec<(u64, u64)>> = BTreeMap::new();
+        // (answered, sent, stored) spans.
+        let mut spans: BTreeMap<&'static str, Vec<(u64, u64, bool)>> = BTreeMap::new();
         for (operation, &tick) in history.operations.iter().zip(&history.ticks) {
-            if let Operation::MemberPresent { client, sent } = operation {
-                present.entry(history.group_of(*client)).or_default().push((*sent, tick));
+            if let Operation::MemberPresent { client, sent, stored } = operation {
+                spans.entry(history.group_of(*client)).or_default().push((tick, *sent, *stored));
             }
         }
         for commit in commits.values() {
@@ -819,29 +864,64 @@ impl<'h> OffsetTraffic<'h> {
             if let (true, true, Some(answered)) =
                 (whole, commit.generation >= 0, commit.answered_at)
             {
-                let span = (history.ticks[commit.sent_at], history.ticks[answered]);
-                present.entry(commit.group).or_default().push(span);
+                // Acknowledged once durable, with the record of its generation before it in
+                // the same log: a stored membership.
+                let span = (history.ticks[answered], history.ticks[commit.sent_at], true);
+                spans.entry(commit.group).or_default().push(span);
             }
         }
-        Self { commits, fetched, present, offsets_retention_ms }
+        let present =
+            spans.into_iter().map(|(group, spans)| (group, Presence::new(spans))).collect();
+        let clock_breaks = history.deletion_clock_breaks();
+        Self { commits, fetched, present, offsets_retention_ms, history, clock_breaks }
     }
 
-    /// Whether `group`'s offsets may have expired at some tick in `from..=to`: one not within
-    /// `[answered, sent + retention)` of any span of a member's presence.
-    fn may_expire(&self, group: &str, from: u64, to: u64) -> bool {
+    /// Whether `group`'s offsets may have expired at some tick in `from..=to`. The node
+    /// stamps a group that empties with its deletion clock, keeps the stamp through restarts
+    /// (the group's record holds it), and expires the offsets of an Empty group once that
+    /// clock reads `offsets.retention.ms` past the stamp, as Kafka does. A member was in the
+    /// group at some moment of each span of presence (from sending a request to its answer,
+    /// where the answer shows it; `extra` is one more, stored), so the group emptied at or
+    /// after the span was sent: expiry at a tick `t` after a span was answered needs the
+    /// clock at `t` to read the retention past its least reading since the span was sent.
+    /// Across a restart only a stored membership counts: the restarted node knows the group
+    /// as its last durable record has it, as Kafka's coordinator does after a failover.
+    /// The clock follows the wall clock's drift and jumps and the node's starts
+    /// ([`History::deletion_clock_range`]); between its breaks it only rises, so each
+    /// stretch between breaks and span answers is judged at its end.
+    fn may_expire(&self, group: &str, from: u64, to: u64, extra: Option<(u64, u64)>) -> bool {
         let Some(retention_ms) = self.offsets_retention_ms else { return false };
-        let mut blocked: Vec<(u64, u64)> = self.present.get(group).map_or(Vec::new(), |spans| {
-            spans.iter().map(|&(sent, answered)| (answered, sent + retention_ms)).collect()
-        });
-        blocked.sort_unstable();
-        let mut at = from;
-        for (start, end) in blocked {
-            if start > at {
-                break;
-            }
-            at = at.max(end);
-        }
-        at <= to
+        let retention_ms = i64::try_from(retention_ms).unwrap_or(i64::MAX);
+        let empty = Presence::default();
+        let presence = self.present.get(group).unwrap_or(&empty);
+        let inside = |tick: &u64| *tick > from && *tick <= to;
+        let ends = presence.spans.iter().map(|&(answered, _, _)| answered);
+        let mut candidates: Vec<u64> = ends
+            .chain(extra.map(|(_, answered)| answered))
+            .chain(self.clock_breaks.iter().copied())
+            .filter(inside)
+            .map(|tick| tick - 1)
+            .collect();
+        candidates.push(to);
+        candidates.into_iter().filter(|&tick| tick >= from).any(|tick| {
+            let restarted = self.history.opens.iter().rev().find(|&&(at, _)| at <= tick);
+            let restarted = restarted.map_or(0, |&(at, _)| at);
+            let extra_sent = extra.filter(|&(_, answered)| answered <= tick).map(|(sent, _)| sent);
+            let latest = presence.latest_sent(tick, restarted).max(extra_sent);
+            let Some(sent) = latest else { return true };
+            let (_, clock_max) = self.history.deletion_clock_range(tick);
+            clock_max.saturating_sub(self.least_deletion_clock(sent, tick)) >= retention_ms
+        })
+    }
+
+    /// The least the node's deletion clock read in `from..=to`: at `from` or where it fell
+    /// back, at a break.
+    fn least_deletion_clock(&self, from: u64, to: u64) -> i64 {
+        let first = self.clock_breaks.partition_point(|&tick| tick <= from);
+        let breaks = self.clock_breaks[first..].iter().take_while(|&&tick| tick <= to);
+        breaks
+            .map(|&tick| self.history.deletion_clock_range(tick).0)
+            .fold(self.history.deletion_clock_range(from).0, i64::min)
     }
 
     fn commits_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Commit> {
@@ -908,11 +988,15 @@ pub fn acknowledged_commits_kept(
                     fetch_answered_at,
                 );
                 // The commit itself shows a member (with a generation) in the group when it
-                // was applied, which was when its offset began: it expires that long after.
-                let own = if acknowledged.generation >= 0 { offsets_retention_ms } else { None };
-                let committed = history.ticks[acknowledged.sent_at] + own.unwrap_or(0);
+                // was applied, which was when its offset began: a span of presence.
+                let (sent, applied_by) = (
+                    history.ticks[acknowledged.sent_at],
+                    history.ticks[acknowledged.answered_at.expect("acknowledged")],
+                );
+                let own = (acknowledged.generation >= 0).then_some((sent, applied_by));
+                let from = if own.is_some() { applied_by } else { sent };
                 let answered = history.ticks[fetch_answered_at];
-                let expired = found < 0 && traffic.may_expire(group, committed, answered);
+                let expired = found < 0 && traffic.may_expire(group, from, answered, own);
                 if !lowered && !expired {
                     return Err(Violation(format!(
                         "offset commit lost: group {group} partition {partition} was committed at {offset} (acknowledged at history index {}), and an OffsetFetch of client {client} sent after that answered {found}",
@@ -972,6 +1056,7 @@ pub fn fetched_offsets_kept(
                         group,
                         history.ticks[first_sent_at],
                         history.ticks[fetch_answered_at],
+                        None,
                     );
                 if !lowered && !expired {
                     return Err(Violation(format!(
@@ -1604,7 +1689,7 @@ mod tests {
             let steps = [
                 (5, commit_sent(3, 1, 7)),
                 (10, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, 0)] }),
-                (110, Operation::MemberPresent { client: 3, sent: 100 }),
+                (110, Operation::MemberPresent { client: 3, sent: 100, stored: false }),
                 (fetched - 10, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
                 (fetched, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, -1)] }),
             ];
@@ -1621,6 +1706,46 @@ mod tests {
     }
 
     #[test]
+    fn expiry_is_judged_by_the_deletion_clock_and_only_stored_presence_outlives_a_restart() {
+        // Client 3's commit of 7 is sent at 5 and acknowledged at 10; an answer to a request
+        // sent at 100 and answered at 110 shows it in the group (a SyncGroup answer, a stored
+        // membership, if `stored`; else a heartbeat's). The node restarts at 200, its wall
+        // clock `jump` ms ahead from then. Offsets expire 1000 ms after the group empties by
+        // the deletion clock; a fetch answered at `fetched` finds none.
+        let verdict = |fetched: u64, stored: bool, jump: i64| {
+            let mut log = History::default();
+            log.wall_pieces.extend([(0, 0, 0), (200, 0, jump)]);
+            log.opens.extend([(0, RECORDS_TIME_MS), (200, RECORDS_TIME_MS + 200 + jump)]);
+            let steps = [
+                (5, commit_sent(3, 1, 7)),
+                (10, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, 0)] }),
+                (110, Operation::MemberPresent { client: 3, sent: 100, stored }),
+                (fetched - 10, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
+                (fetched, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, -1)] }),
+            ];
+            push_at(&mut log, steps);
+            acknowledged_commits_kept(&log, Some(1_000)).map_err(|violation| violation.0)
+        };
+        let lost = Err("offset commit lost: group sim-group partition 0 was committed at 7 \
+                        (acknowledged at history index 1), and an OffsetFetch of client 4 \
+                        sent after that answered -1"
+            .to_string());
+        // A stored membership holds expiry off until 1000 ms after it was seen.
+        assert_eq!(verdict(1_099, true, 0), lost);
+        assert_eq!(verdict(1_100, true, 0), Ok(1));
+        // A heartbeat's is forgotten by the restart: only the commit's own counts.
+        assert_eq!(verdict(1_004, false, 0), lost);
+        assert_eq!(verdict(1_005, false, 0), Ok(1));
+        // The clock 600 ms ahead after the restart reads the retention past 100 at 500.
+        assert_eq!(verdict(499, true, 600), lost);
+        assert_eq!(verdict(500, true, 600), Ok(1));
+        // 600 ms behind: a group that emptied at the restart was stamped with the clock
+        // gone back, and 1000 ms later, at 1200, the clock reads the retention past it.
+        assert_eq!(verdict(1_199, true, -600), lost);
+        assert_eq!(verdict(1_200, true, -600), Ok(1));
+    }
+
+    #[test]
     fn an_offset_fetched_is_never_taken_back() {
         // Client 3's commit of 9 is sent at 5, and a heartbeat sent at 10 and answered at 15
         // shows it in the group; a fetch by client 4 (sent at 20) finds the offset at 30, and
@@ -1631,7 +1756,7 @@ mod tests {
             let mut log = History::default();
             let mut steps = vec![
                 (5, commit_sent(3, 1, 9)),
-                (15, Operation::MemberPresent { client: 3, sent: 10 }),
+                (15, Operation::MemberPresent { client: 3, sent: 10, stored: false }),
                 (20, Operation::OffsetFetchSent { client: 4, fetch: 1 }),
                 (30, Operation::OffsetFetched { client: 4, fetch: 1, offsets: vec![(0, 9)] }),
                 (40, Operation::CommitAnswered { client: 3, commit: 1, errors: vec![(0, code)] }),

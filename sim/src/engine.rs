@@ -1582,6 +1582,7 @@ impl Sim {
         }
         let mut history = History::default();
         history.opens.push((0, WALL_START_MS));
+        history.wall_pieces.push((0, faults.clock_drift_ppm, 0));
         for member in 0..workload.group.consumers {
             let id = clients.len() as u32;
             let settings = member_settings(&workload, GROUP, id, member == 0, &mut prng);
@@ -1731,9 +1732,19 @@ impl Sim {
         self.queue.push(at, event);
     }
 
+    /// The simulated wall clock now: the history keeps its pieces (drift and jumps), so that
+    /// checkers know what the node read.
     fn wall_ms(&self) -> i64 {
-        let drift = (self.now as i64).saturating_mul(self.faults.clock_drift_ppm) / 1_000_000;
-        WALL_START_MS + self.now as i64 + drift + self.clock_offset_ms
+        self.history.wall_at(self.now)
+    }
+
+    /// Starts a new piece of the wall clock now, after its drift or offset changed.
+    fn note_wall_piece(&mut self) {
+        let piece = (self.now, self.faults.clock_drift_ppm, self.clock_offset_ms);
+        match self.history.wall_pieces.last_mut() {
+            Some(last) if last.0 == piece.0 => *last = piece,
+            _ => self.history.wall_pieces.push(piece),
+        }
     }
 
     fn latency(&mut self) -> u64 {
@@ -2227,6 +2238,7 @@ impl Sim {
             self.faults_injected += 1;
             let jump = self.prng.range_inclusive(0, 7_200_000) as i64 - 3_600_000;
             self.clock_offset_ms += jump;
+            self.note_wall_piece();
             self.note(format!("{} fault: wall clock jumps {jump} ms", self.now));
         }
         if self.faults.hostile_frame_ppm > 0 && self.prng.chance(self.faults.hostile_frame_ppm) {
@@ -2370,6 +2382,7 @@ impl Sim {
         self.healed = true;
         self.faults =
             FaultSettings { latency_min_ms: 1, latency_max_ms: 5, ..FaultSettings::none() };
+        self.note_wall_piece();
         self.paused_until = 0;
         if !self.held.is_empty() {
             let (at, generation) = (self.now, self.generation);

@@ -601,7 +601,9 @@ impl GroupMember {
                 _ => false,
             };
             if present {
-                history.push(Operation::MemberPresent { client: self.client, sent: self.sent_at });
+                let stored = matches!(response, Response::SyncGroup(_));
+                let (client, sent) = (self.client, self.sent_at);
+                history.push(Operation::MemberPresent { client, sent, stored });
             }
         }
         match (kind, response) {

@@ -245,6 +245,10 @@ pub enum Operation {
         client: u32,
         /// The simulated ms the request was sent.
         sent: u64,
+        /// Whether the answer shows a membership the coordinator had stored: a SyncGroup
+        /// answer goes out once its generation's record is durable, so that presence outlives
+        /// a restart; a heartbeat's may be of a generation never stored.
+        stored: bool,
     },
     /// An OffsetFetch was sent.
     OffsetFetchSent {
@@ -475,9 +479,76 @@ pub struct History {
     /// (tick, wall ms) of each start of the node, in order: what bounds the clock its
     /// retention deletes by (see [`crate::checker::acknowledged_records_kept`]).
     pub opens: Vec<(u64, i64)>,
+    /// The simulated wall clock, piece by piece, in tick order: (first tick, drift in ppm,
+    /// offset in ms) from the start, each jump and the heal. The engine reads the wall clock
+    /// from it ([`History::wall_at`]), so checkers can tell what the node read at any tick.
+    pub wall_pieces: Vec<(u64, i64, i64)>,
 }
 
 impl History {
+    /// The simulated wall clock at `tick`, by the piece that starts last at or before it.
+    /// (Inputs the node was given at a piece's first tick but before it began read the
+    /// piece before: see [`History::deletion_clock_range`].)
+    pub fn wall_at(&self, tick: u64) -> i64 {
+        let pieces = self.pieces();
+        let piece = match pieces.last() {
+            Some(&last) if last.0 <= tick => last,
+            _ => pieces[pieces.partition_point(|&(from, _, _)| from <= tick).max(1) - 1],
+        };
+        wall_of(tick, piece)
+    }
+
+    /// The pieces of the wall clock; a history without any has one without drift.
+    fn pieces(&self) -> &[(u64, i64, i64)] {
+        const FLAT: &[(u64, i64, i64)] = &[(0, 0, 0)];
+        if self.wall_pieces.is_empty() {
+            FLAT
+        } else {
+            &self.wall_pieces
+        }
+    }
+
+    /// The least and the greatest the node's deletion clock may have read at `tick`: the
+    /// wall clock, never ahead of its reading at the node's latest start plus the time
+    /// since (before any start: the wall clock). Where a piece of the wall clock or a start
+    /// begins at `tick`, the readings before and after it both count.
+    pub fn deletion_clock_range(&self, tick: u64) -> (i64, i64) {
+        let pieces = self.pieces();
+        let index = pieces.partition_point(|&(from, _, _)| from <= tick).max(1);
+        let before = (pieces[index - 1].0 == tick && index >= 2).then(|| pieces[index - 2]);
+        let walls = [Some(pieces[index - 1]), before];
+        let bound = |open: (u64, i64)| open.1.saturating_add((tick - open.0) as i64);
+        let opened = self.opens.partition_point(|&(at, _)| at <= tick);
+        let latest = opened.checked_sub(1).map(|index| self.opens[index]);
+        let earlier = latest
+            .filter(|&(at, _)| at == tick)
+            .and_then(|_| opened.checked_sub(2).map(|index| self.opens[index]));
+        // `None` for no bound: before the first start.
+        let bounds = [Some(latest.map(bound)), earlier.map(|open| Some(bound(open)))];
+        let mut range = (i64::MAX, i64::MIN);
+        for wall in walls.into_iter().flatten().map(|piece| wall_of(tick, piece)) {
+            for bound in bounds.into_iter().flatten() {
+                let clock = bound.map_or(wall, |bound| wall.min(bound));
+                range = (range.0.min(clock), range.1.max(clock));
+            }
+        }
+        range
+    }
+
+    /// The ticks at which the deletion clock may leap or fall back (a piece of the wall clock
+    /// or a start of the node begins), in order.
+    pub fn deletion_clock_breaks(&self) -> Vec<u64> {
+        let mut breaks: Vec<u64> = self
+            .wall_pieces
+            .iter()
+            .map(|&(from, _, _)| from)
+            .chain(self.opens.iter().map(|&(at, _)| at))
+            .collect();
+        breaks.sort_unstable();
+        breaks.dedup();
+        breaks
+    }
+
     /// Appends an operation.
     pub fn push(&mut self, operation: Operation) {
         if let Operation::ProduceAcked { partition, base_offset, values, .. } = &operation {
@@ -525,4 +596,11 @@ impl History {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// The wall clock at `tick` by one piece (first tick, drift ppm, offset ms), as the engine
+/// reads it.
+fn wall_of(tick: u64, (_, drift_ppm, offset_ms): (u64, i64, i64)) -> i64 {
+    let ms = tick as i64;
+    crate::client::RECORDS_TIME_MS + ms + ms.saturating_mul(drift_ppm) / 1_000_000 + offset_ms
 }

@@ -191,7 +191,7 @@ fn prepare_rebalance<R: Clone>(
     } else {
         GroupState::PreparingRebalance { deadline: now + rebalance_timeout_ms, initial: None }
     };
-    group.transition(target);
+    group.transition(target, outbox.wall_ms);
 }
 
 fn maybe_prepare_rebalance<R: Clone>(
@@ -236,13 +236,13 @@ fn complete_join<R: Clone>(group: &mut Group<R>, outbox: &mut Outbox<R>, now: u6
         group.protocol_name = None;
         group.protocol_type = None;
         group.leader = None;
-        group.transition(GroupState::Empty);
+        group.transition(GroupState::Empty, outbox.wall_ms);
         outbox.store_group(group);
         return;
     }
     group.protocol_name = Some(select_protocol(group));
     let deadline = now + group.rebalance_timeout_ms();
-    group.transition(GroupState::CompletingRebalance { deadline });
+    group.transition(GroupState::CompletingRebalance { deadline }, outbox.wall_ms);
     let member_ids: Vec<String> = group.members.keys().cloned().collect();
     for member_id in member_ids {
         let outcome = join_outcome(group, &member_id, false);
@@ -267,7 +267,7 @@ fn complete_sync<R: Clone>(
         let given = assignments.iter().find(|(member_id, _)| *member_id == member.member_id);
         member.assignment = given.map(|(_, assignment)| assignment.clone()).unwrap_or_default();
     }
-    group.transition(GroupState::Stable);
+    group.transition(GroupState::Stable, outbox.wall_ms);
     outbox.store_group(group);
     for member in group.members.values_mut() {
         member.touch(now);
@@ -341,10 +341,8 @@ pub(super) fn expire<R: Clone>(
                 let remaining_ms = delay.remaining_ms - delay_ms;
                 let initial = InitialDelay { remaining_ms, new_member_added: false };
                 let deadline = now + delay_ms;
-                group.transition(GroupState::PreparingRebalance {
-                    deadline,
-                    initial: Some(initial),
-                });
+                let target = GroupState::PreparingRebalance { deadline, initial: Some(initial) };
+                group.transition(target, outbox.wall_ms);
             }
             _ => complete_join(group, outbox, now),
         },
@@ -424,13 +422,14 @@ impl<R: Clone> GroupCoordinator<R> {
             if !joining.member_id.is_empty() {
                 return refuse(error::UNKNOWN_MEMBER_ID, &joining.member_id);
             }
-            if !supports_protocols(&super::Group::<R>::new(group_id), &joining) {
+            if !supports_protocols(&super::Group::<R>::new(group_id, None), &joining) {
                 return refuse(error::INCONSISTENT_GROUP_PROTOCOL, &joining.member_id);
             }
             if !self.has_room_for_group() {
                 return refuse(error::POLICY_VIOLATION, &joining.member_id);
             }
-            self.groups.insert(group_id.to_owned(), super::Group::new(group_id));
+            let made = super::Group::new(group_id, Some(self.outbox.wall_ms));
+            self.groups.insert(group_id.to_owned(), made);
         }
         let group = &self.groups[group_id];
         if group.state == GroupState::Dead {

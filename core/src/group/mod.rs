@@ -352,15 +352,23 @@ struct Group<R> {
     static_members: BTreeMap<String, String>,
     /// (topic, partition) → committed offset.
     offsets: BTreeMap<(String, i32), OffsetValue>,
-    /// The tick at which offset expiry first saw this consumer group Empty since its last
-    /// state change; `None` until then. (Expiry runs every
-    /// `offsets.retention.check.interval.ms`, so retention counts from at most one interval
-    /// after the group emptied: never earlier.)
+    /// While the group is Empty: the wall clock's reading (the node's deletion clock) when it
+    /// was made or became Empty, as Kafka's `currentStateTimestamp` (the time of its last
+    /// state change). Stored in the group's record, so that an Empty group's offsets expire
+    /// `offsets.retention.minutes` after it emptied, through restarts. `None` in other
+    /// states, and for a group loaded from a record without one, or made by replaying
+    /// offsets alone.
+    state_since_wall_ms: Option<i64>,
+    /// For a group whose state change time is unknown: the tick at which offset expiry first
+    /// saw it Empty since it was loaded or last changed; `None` until then. (Expiry runs
+    /// every `offsets.retention.check.interval.ms`, so retention counts from at most one
+    /// interval after that: never earlier.)
     empty_since: Option<u64>,
 }
 
 impl<R: Clone> Group<R> {
-    fn new(group_id: &str) -> Self {
+    /// A new Empty group; `wall_ms` is when it was made (`None` when replayed).
+    fn new(group_id: &str, wall_ms: Option<i64>) -> Self {
         Self {
             group_id: group_id.to_owned(),
             state: GroupState::Empty,
@@ -372,12 +380,14 @@ impl<R: Clone> Group<R> {
             pending_members: BTreeMap::new(),
             static_members: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            state_since_wall_ms: wall_ms,
             empty_since: None,
         }
     }
 
-    /// The only place a group changes phase; asserts Kafka's legal transitions.
-    fn transition(&mut self, target: GroupState) {
+    /// The only place a group changes phase, at `wall_ms` by the node's deletion clock;
+    /// asserts Kafka's legal transitions.
+    fn transition(&mut self, target: GroupState, wall_ms: i64) {
         // The initial delay re-arms itself: PreparingRebalance to PreparingRebalance.
         let legal = matches!(
             (&self.state, &target),
@@ -397,9 +407,12 @@ impl<R: Clone> Group<R> {
         if matches!(target, GroupState::Empty) {
             assert!(self.members.is_empty(), "an Empty group has no members");
         }
-        // Retention counts from the first expiry check that sees the group Empty after its
-        // last change: a member that came and went between two checks restarts it, as
-        // Kafka's count from the group's last state change does.
+        // Retention counts from when the group last became Empty, as Kafka's count from its
+        // last state change does: a member that came and went between two expiry checks
+        // restarts it. (Only an Empty group's time is ever read, so a group in another state
+        // keeps none: groups alike but for when they began stay one state to the model
+        // checker. Its record then holds -1, which Kafka reads as no time.)
+        self.state_since_wall_ms = (target == GroupState::Empty).then_some(wall_ms);
         self.empty_since = None;
         self.state = target;
     }
@@ -449,7 +462,7 @@ impl<R: Clone> Group<R> {
             generation: self.generation,
             protocol: self.protocol_name.clone(),
             leader: self.leader.clone(),
-            current_state_timestamp_ms: -1,
+            current_state_timestamp_ms: self.state_since_wall_ms.unwrap_or(-1),
             members,
         }
     }
@@ -477,6 +490,8 @@ struct Outbox<R> {
     completed: VecDeque<(R, Completion)>,
     records: VecDeque<OffsetsRecord>,
     offsets_topic_partitions: i32,
+    /// The wall clock state changes are stamped with ([`GroupCoordinator::set_wall_clock`]).
+    wall_ms: i64,
 }
 
 impl<R> Outbox<R> {
@@ -525,6 +540,7 @@ impl<R: Clone> GroupCoordinator<R> {
             completed: VecDeque::new(),
             records: VecDeque::new(),
             offsets_topic_partitions: config.offsets_topic_partitions,
+            wall_ms: 0,
         };
         Self {
             config,
@@ -551,6 +567,13 @@ impl<R: Clone> GroupCoordinator<R> {
         assert!(self.groups.is_empty(), "groups are placed before they are loaded");
         self.config.offsets_topic_partitions = partitions;
         self.outbox.offsets_topic_partitions = partitions;
+    }
+
+    /// Sets the wall clock that the group state changes of the calls that follow are stamped
+    /// with (Kafka's `currentStateTimestamp`, stored in group records): the node passes its
+    /// deletion clock, the one offset expiry reads, before each input it handles.
+    pub fn set_wall_clock(&mut self, wall_ms: i64) {
+        self.outbox.wall_ms = wall_ms;
     }
 
     /// The settings.

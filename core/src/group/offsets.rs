@@ -84,7 +84,8 @@ impl<R: Clone> GroupCoordinator<R> {
         let group_error = self.commit_error(body);
         let group_id = body.group_id.as_str();
         if group_error == error::NONE && !self.groups.contains_key(group_id) {
-            self.groups.insert(group_id.to_owned(), Group::new(group_id));
+            self.groups
+                .insert(group_id.to_owned(), Group::new(group_id, Some(self.outbox.wall_ms)));
         }
         let metadata_max = self.config.offset_metadata_max_bytes;
         let Self { groups, outbox, .. } = self;
@@ -371,7 +372,7 @@ impl<R: Clone> GroupCoordinator<R> {
             _ => return error::NON_EMPTY_GROUP,
         }
         assert!(group.members.is_empty());
-        group.transition(GroupState::Dead);
+        group.transition(GroupState::Dead, self.outbox.wall_ms);
         for (topic, partition) in group.offsets.keys() {
             let key = records::encode_offset_key(group_id, topic, *partition);
             self.outbox.record(group_id, key, None);
@@ -451,7 +452,7 @@ impl<R: Clone> GroupCoordinator<R> {
                 None => {
                     if let Some(held) = self.groups.get_mut(&group) {
                         let offsets = std::mem::take(&mut held.offsets);
-                        *held = Group::new(&group);
+                        *held = Group::new(&group, None);
                         held.offsets = offsets;
                         self.forget_if_unused(&group);
                     }
@@ -539,17 +540,20 @@ impl<R: Clone> GroupCoordinator<R> {
             if self.groups.len() >= GROUPS_MAX {
                 return Err(RecordError::TooMany);
             }
-            self.groups.insert(group_id.to_owned(), Group::new(group_id));
+            self.groups.insert(group_id.to_owned(), Group::new(group_id, None));
         }
         Ok(self.groups.get_mut(group_id).expect("inserted above"))
     }
 
     /// Drops a replayed group that holds nothing (no members, no offsets, generation 0).
     /// Expires committed offsets past `offsets.retention.minutes`, as Kafka does (KIP-211):
-    /// a consumer group's offsets once it has been Empty that long; offsets of a group that
-    /// never had members (commits from standalone consumers) that long after their commit
-    /// (`wall_ms` against the commit timestamp). A group left Empty with no offsets is
-    /// deleted (also one that never committed). Tombstones come out of `poll_record`. Returns how many offsets expired.
+    /// a consumer group's offsets once it has been Empty that long, by `wall_ms` (the
+    /// node's deletion clock) against the time it emptied, which its record keeps through
+    /// restarts (a group loaded without that time counts from the first check here that
+    /// sees it Empty); offsets of a group that never had members (commits from standalone
+    /// consumers) that long after their commit (`wall_ms` against the commit timestamp). A
+    /// group left Empty with no offsets is deleted (also one that never committed).
+    /// Tombstones come out of `poll_record`. Returns how many offsets expired.
     pub fn expire_offsets(&mut self, now: u64, wall_ms: i64) -> usize {
         self.advance(now);
         let retention_ms = self.config.offsets_retention_ms;
@@ -561,10 +565,15 @@ impl<R: Clone> GroupCoordinator<R> {
                 group.empty_since = None;
                 continue;
             }
-            let empty_since = *group.empty_since.get_or_insert(now);
             // Generation 0: never had a membership (commits from standalone consumers).
             let standalone = group.generation == 0;
-            let group_expired = now.saturating_sub(empty_since) >= retention_ms.max(0) as u64;
+            let group_expired = match group.state_since_wall_ms {
+                Some(since) => wall_ms.saturating_sub(since) >= retention_ms.max(0),
+                None => {
+                    let empty_since = *group.empty_since.get_or_insert(now);
+                    now.saturating_sub(empty_since) >= retention_ms.max(0) as u64
+                }
+            };
             let before = group.offsets.len();
             group.offsets.retain(|(topic, partition), value| {
                 let keep = if standalone {
@@ -589,7 +598,7 @@ impl<R: Clone> GroupCoordinator<R> {
         }
         for group_id in emptied {
             let group = self.groups.get_mut(&group_id).expect("listed above");
-            group.transition(GroupState::Dead);
+            group.transition(GroupState::Dead, self.outbox.wall_ms);
             self.outbox.record(&group_id, records::encode_group_key(&group_id), None);
             self.groups.remove(&group_id);
         }
@@ -695,7 +704,11 @@ fn restore_group<R: Clone>(group: &mut Group<R>, value: GroupValue, now: u64) {
     }
     let leader_known = value.leader.as_ref().is_some_and(|id| group.members.contains_key(id));
     group.leader = if leader_known { value.leader } else { group.members.keys().next().cloned() };
-    // Loading is not a transition: the group is rebuilt as it was stored.
+    // Loading is not a transition: the group is rebuilt as it was stored, with the time of
+    // its last state change (retention counts from it, as in Kafka).
     group.state = if group.members.is_empty() { GroupState::Empty } else { GroupState::Stable };
+    let stamp = Some(value.current_state_timestamp_ms).filter(|&stamp| stamp >= 0);
+    group.state_since_wall_ms = stamp.filter(|_| group.state == GroupState::Empty);
+    group.empty_since = None;
     assert_eq!(group.leader.is_some(), !group.members.is_empty());
 }

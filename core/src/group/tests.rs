@@ -899,8 +899,8 @@ fn random_operation_sequences_never_panic_and_records_replay() {
 #[test]
 fn committed_offsets_expire_after_offsets_retention() {
     // Goal: offsets.retention.minutes as in Kafka (KIP-211). Method: exact tombstones and
-    // expiry counts at each tick, for a consumer group (counted from when it was first seen
-    // Empty) and for standalone commits (counted from each commit's timestamp).
+    // expiry counts at each tick, for a consumer group (counted from when it emptied, by the
+    // wall clock) and for standalone commits (counted from each commit's timestamp).
     let config = GroupConfig { offsets_retention_ms: 1000, ..GroupConfig::default() };
 
     // Standalone commits (no membership): each offset expires 1000 ms after its commit.
@@ -918,28 +918,32 @@ fn committed_offsets_expire_after_offsets_retention() {
     assert_eq!(simple.group_count(), 0);
 
     // A consumer group keeps its offsets while it has members, however old the commits.
+    // The wall clock reads 1 000 000 ms ahead of the ticks.
+    let wall = |tick: u64| 1_000_000 + tick as i64;
     let mut coordinator = Coordinator::new(config);
     let topics = range(&["t"]);
     coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+    coordinator.set_wall_clock(wall(3000));
     coordinator.handle_timeout(3000);
     completed(&mut coordinator);
     let a = member_id(1);
     coordinator.sync_group(3000, 2, &sync(&a, 1, &[(a.as_str(), &b"for-a"[..])]));
     completed(&mut coordinator);
-    coordinator.offset_commit(3000, 0, &commit(1, &a));
+    coordinator.offset_commit(3000, wall(3000), &commit(1, &a));
     drained_records(&mut coordinator);
-    assert_eq!(coordinator.expire_offsets(10_000, 1_000_000), 0);
+    assert_eq!(coordinator.expire_offsets(10_000, wall(10_000)), 0);
     assert!(drained_records(&mut coordinator).is_empty());
-    // It empties at 10 500; expiry first sees it Empty at 11 000 and keeps the offsets
-    // 1000 ms from then.
+    // It empties at 10 500 and keeps the offsets 1000 ms from then by the wall clock,
+    // whenever expiry first sees it Empty.
     let leave =
         LeaveGroupRequest { group_id: text(GROUP), member_id: text(&a), ..Default::default() };
+    coordinator.set_wall_clock(wall(10_500));
     assert_eq!(coordinator.leave_group(10_500, 0, &leave).error_code, 0);
     drained_records(&mut coordinator);
-    assert_eq!(coordinator.expire_offsets(11_000, 2_000_000), 0);
-    assert_eq!(coordinator.expire_offsets(11_999, 2_000_000), 0);
+    assert_eq!(coordinator.expire_offsets(11_000, wall(11_000)), 0);
+    assert_eq!(coordinator.expire_offsets(11_499, wall(11_499)), 0);
     assert!(drained_records(&mut coordinator).is_empty());
-    assert_eq!(coordinator.expire_offsets(12_000, 2_000_000), 2);
+    assert_eq!(coordinator.expire_offsets(11_500, wall(11_500)), 2);
     let tombstones = drained_records(&mut coordinator);
     assert_eq!(tombstones.len(), 3, "two offsets and the group");
     assert_eq!(tombstones[2].key, group_key);
@@ -952,7 +956,7 @@ fn a_member_that_came_and_went_between_expiry_checks_restarts_the_retention() {
     // Found while writing the simulator's expiry checker: expiry noted when it first saw the
     // group Empty, and a member that joined and left before the next check did not reset
     // that, so the offsets expired as if the group had been Empty all along. Method: expiry
-    // counts around such a visit.
+    // counts around such a visit, the wall clock reading the ticks.
     let config = GroupConfig {
         offsets_retention_ms: 1000,
         initial_rebalance_delay_ms: 0,
@@ -973,22 +977,87 @@ fn a_member_that_came_and_went_between_expiry_checks_restarts_the_retention() {
         member_id: text(member),
         ..Default::default()
     };
+    coordinator.set_wall_clock(500);
     assert_eq!(coordinator.leave_group(500, 0, &leave(&a)).error_code, 0);
     drained_records(&mut coordinator);
-    assert_eq!(coordinator.expire_offsets(1_000, 1_000_000), 0, "first seen Empty at 1000");
+    assert_eq!(coordinator.expire_offsets(1_000, 1_000), 0, "Empty since 500");
     // A member visits from 1200 to 1400, between two checks.
+    coordinator.set_wall_clock(1_200);
     coordinator.join_group(1_200, 3, &context(3), &join("", None, &topics));
     coordinator.handle_timeout(1_200);
     completed(&mut coordinator);
     let b = member_id(2);
+    coordinator.set_wall_clock(1_400);
     assert_eq!(coordinator.leave_group(1_400, 0, &leave(&b)).error_code, 0);
     coordinator.handle_timeout(1_400);
     let listed = coordinator.list_groups(&ListGroupsRequest::default());
     let states: Vec<&str> = listed.groups.iter().map(|group| group.group_state.as_str()).collect();
     assert_eq!(states, ["Empty"]);
-    assert_eq!(coordinator.expire_offsets(2_000, 1_000_000), 0, "Empty again only since 1400");
-    assert_eq!(coordinator.expire_offsets(2_999, 1_000_000), 0);
-    assert_eq!(coordinator.expire_offsets(3_000, 1_000_000), 2);
+    assert_eq!(coordinator.expire_offsets(2_000, 2_000), 0, "Empty again only since 1400");
+    assert_eq!(coordinator.expire_offsets(2_399, 2_399), 0);
+    assert_eq!(coordinator.expire_offsets(2_400, 2_400), 2);
+}
+
+#[test]
+fn an_empty_group_keeps_the_time_it_emptied_through_a_rebuild() {
+    // Goal: as Kafka's currentStateTimestamp, the time a group emptied is stored in its
+    // record, so a coordinator rebuilt from the records (a broker restart) expires its
+    // offsets the retention after that time, not after the rebuild. Method: the stored
+    // record's timestamp, and expiry counts before and after the rebuild at exact ticks, the
+    // wall clock reading 1 000 000 ms ahead of them; a record without a timestamp counts
+    // from the first check after the rebuild, as before.
+    let config = GroupConfig {
+        offsets_retention_ms: 1000,
+        initial_rebalance_delay_ms: 0,
+        ..GroupConfig::default()
+    };
+    let wall = |tick: u64| 1_000_000 + tick as i64;
+    let mut coordinator = Coordinator::new(config.clone());
+    coordinator.set_wall_clock(wall(0));
+    let topics = range(&["t"]);
+    coordinator.join_group(0, 1, &context(3), &join("", None, &topics));
+    coordinator.handle_timeout(0);
+    completed(&mut coordinator);
+    let a = member_id(1);
+    coordinator.sync_group(0, 2, &sync(&a, 1, &[(a.as_str(), &b"for-a"[..])]));
+    completed(&mut coordinator);
+    coordinator.offset_commit(0, wall(0), &commit(1, &a));
+    let mut stored = drained_records(&mut coordinator);
+    let leave =
+        LeaveGroupRequest { group_id: text(GROUP), member_id: text(&a), ..Default::default() };
+    coordinator.set_wall_clock(wall(500));
+    assert_eq!(coordinator.leave_group(500, 0, &leave).error_code, 0);
+    coordinator.handle_timeout(500);
+    stored.extend(drained_records(&mut coordinator));
+    let group_key = records::encode_group_key(GROUP);
+    let last = stored.iter().rev().find(|record| record.key == group_key).expect("stored");
+    let value = records::decode_group_value(last.value.as_ref().expect("a value")).unwrap();
+    assert_eq!((value.generation, value.members.len()), (2, 0));
+    assert_eq!(value.current_state_timestamp_ms, wall(500));
+
+    let rebuild = |stored: &[OffsetsRecord], at: u64| {
+        let mut rebuilt = Coordinator::new(config.clone());
+        for record in stored {
+            rebuilt.replay(&record.key, record.value.as_deref()).expect("replays");
+        }
+        rebuilt.load_complete(at);
+        rebuilt.set_wall_clock(wall(at));
+        rebuilt
+    };
+    let mut rebuilt = rebuild(&stored, 900);
+    assert_eq!(rebuilt.expire_offsets(900, wall(900)), 0);
+    assert_eq!(rebuilt.expire_offsets(1_499, wall(1_499)), 0);
+    assert_eq!(rebuilt.expire_offsets(1_500, wall(1_500)), 2);
+
+    // The same record without a timestamp (as a record of a version before 2 reads).
+    let untimed = records::GroupValue { current_state_timestamp_ms: -1, ..value };
+    let mut old = stored.clone();
+    let position = old.iter().rposition(|record| record.key == group_key).expect("stored");
+    old[position].value = Some(records::encode_group_value(&untimed));
+    let mut rebuilt = rebuild(&old, 900);
+    assert_eq!(rebuilt.expire_offsets(900, wall(900)), 0, "first seen Empty at 900");
+    assert_eq!(rebuilt.expire_offsets(1_899, wall(1_899)), 0);
+    assert_eq!(rebuilt.expire_offsets(1_900, wall(1_900)), 2);
 }
 
 #[test]

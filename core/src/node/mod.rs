@@ -596,6 +596,8 @@ impl<S: Storage> Node<S> {
         assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
         self.now = now;
         self.wall_ms = wall_ms;
+        // Group state changes are stamped with the clock offset expiry reads.
+        self.groups.set_wall_clock(self.deletion_wall_ms());
         match input {
             Input::Request { connection, body } => self.on_request(connection, body),
             Input::Closed { connection } => self.on_closed(connection),
