@@ -107,8 +107,9 @@ pub struct State {
     last_not_empty_at: u64,
     /// Whether expiry ever removed the committed offset.
     expired: bool,
-    /// When the coordinator failed over (when expiry is modelled).
-    failover_at: u64,
+    /// When the coordinator failed over, if it then loaded the group Empty with the time
+    /// it emptied (kept only then: it would split states that are alike).
+    failover_at: Option<u64>,
     /// Whether expiry removed the committed offset less than the retention after a failover,
     /// the group having been Empty since before it: the time it emptied, stored in its
     /// record, survived the failover.
@@ -302,7 +303,7 @@ impl Model for GroupModel {
             commits_accepted: 0,
             last_not_empty_at: 0,
             expired: false,
-            failover_at: 0,
+            failover_at: None,
             expired_soon_after_failover: false,
             violation: None,
         }]
@@ -492,7 +493,6 @@ impl Model for GroupModel {
                     .map(|value| records::decode_group_value(value).expect("a group value"));
                 state.newest_generation = stored.as_ref().map_or(-1, |value| value.generation);
                 if expiring {
-                    state.failover_at = state.now;
                     // As Kafka's load: an Empty group's retention counts from the time of the
                     // state change its record stored. Members that came after it and were
                     // never stored are gone with the old coordinator, so from then on the
@@ -501,6 +501,7 @@ impl Model for GroupModel {
                         let emptied = stored.as_ref().map(|value| value.current_state_timestamp_ms);
                         if let Some(emptied) = emptied.filter(|&stamp| stamp >= 0) {
                             state.last_not_empty_at = emptied as u64;
+                            state.failover_at = Some(state.now);
                         }
                     }
                     // What the old coordinator held in memory does not count.
@@ -561,9 +562,9 @@ impl Model for GroupModel {
                              not Empty"
                         ));
                     }
-                    let after_failover = state.failovers > 0
-                        && state.last_not_empty_at <= state.failover_at
-                        && now - state.failover_at < retention_ms;
+                    let after_failover = state.failover_at.is_some_and(|failover_at| {
+                        state.last_not_empty_at <= failover_at && now - failover_at < retention_ms
+                    });
                     state.expired_soon_after_failover |= after_failover;
                     state.committed = None;
                     state.expired = true;
